@@ -1,1 +1,160 @@
-fn main() {}
+//! The `connlab` command: parses the command line and hands over to the library.
+
+mod cli;
+
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+use connlab::lab::runner::{RunOptions, INTERRUPTED};
+use connlab::{inspect, lab, net};
+
+/// Exit code for an expectation that failed.
+const EXIT_FAILED: u8 = 1;
+/// Exit code for usage, lab file, capture file or environment errors.
+const EXIT_ERROR: u8 = 2;
+/// Exit code after SIGINT or SIGTERM.
+const EXIT_INTERRUPTED: u8 = 130;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_ERROR)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command {
+        Command::Run { lab, out, json } => run(&lab, RunOptions { out_dir: out, json }),
+        Command::Inspect { file, json } => inspect(&file, json),
+        Command::List => list(),
+        Command::Clean => clean(),
+    }
+}
+
+fn run(name: &str, opts: RunOptions) -> ExitCode {
+    let lab = match lab::catalog::resolve(name) {
+        Ok(lab) => lab,
+        Err(e) => return fail(&e),
+    };
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!(
+            "connlab run needs root to build network namespaces; try: sudo {} run {name}",
+            std::env::args().next().unwrap_or_else(|| "connlab".into())
+        );
+        return ExitCode::from(EXIT_ERROR);
+    }
+    if let Err(e) = install_signal_handlers() {
+        return fail(&e);
+    }
+    let report = match lab::runner::run(&lab, &opts) {
+        Ok(report) => report,
+        Err(e) => {
+            let interrupted = INTERRUPTED.load(Ordering::SeqCst);
+            eprintln!("connlab: {e:#}");
+            return ExitCode::from(if interrupted { EXIT_INTERRUPTED } else { EXIT_ERROR });
+        }
+    };
+    if opts.json {
+        println!("{}", report.json_line());
+    } else {
+        print!("{}", report.render_text(&lab));
+    }
+    if report.summary.interrupted {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILED)
+    }
+}
+
+/// First SIGINT/SIGTERM: finish the run early but cleanly (capture kept, namespaces removed).
+/// A second one: remove the namespaces at once and exit.
+fn install_signal_handlers() -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    std::thread::spawn(move || {
+        for _ in signals.forever() {
+            if INTERRUPTED.swap(true, Ordering::SeqCst) {
+                net::netns::delete_all_live();
+                std::process::exit(i32::from(EXIT_INTERRUPTED));
+            }
+        }
+    });
+    Ok(())
+}
+
+fn inspect(file: &std::path::Path, json: bool) -> ExitCode {
+    let inspection = inspect::inspect(file, |event| {
+        if json {
+            println!("{}", serde_json::to_string(event).unwrap_or_default());
+        }
+    });
+    if json {
+        let line = serde_json::json!({ "summary": inspection.summary });
+        println!("{line}");
+    } else {
+        println!("{}", file.display());
+        print!("{}", lab::report::analysis_table(&inspection.summary.analysis));
+        println!(
+            "packets {}   recorded drops {}",
+            inspection.summary.packets, inspection.summary.dropped
+        );
+        if inspection.summary.unsupported_link > 0 {
+            println!(
+                "skipped {} packets on link types connlab does not decode",
+                inspection.summary.unsupported_link
+            );
+        }
+    }
+    match inspection.error {
+        None => ExitCode::SUCCESS,
+        Some(e) => {
+            eprintln!("connlab: {e} (the summary above covers what was read before it)");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn list() -> ExitCode {
+    match lab::catalog::all() {
+        Ok(labs) => {
+            let width = labs.iter().map(|l| l.name.len()).max().unwrap_or(0);
+            for lab in labs {
+                println!("{:<width$}  {}", lab.name, lab.spec.question);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+fn clean() -> ExitCode {
+    match net::clean::clean() {
+        Ok(cleaned) => {
+            for ns in &cleaned.namespaces {
+                println!("removed namespace {ns}");
+            }
+            for pid in &cleaned.processes {
+                println!("killed process {pid}");
+            }
+            if cleaned.namespaces.is_empty() {
+                println!("nothing to clean");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &anyhow::Error) -> ExitCode {
+    eprintln!("connlab: {e:#}");
+    ExitCode::from(EXIT_ERROR)
+}

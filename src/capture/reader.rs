@@ -1,0 +1,407 @@
+//! Streaming reader for classic pcap (µs and ns) and pcapng, from any tool.
+//!
+//! The file is read in chunks and parsed block by block, so memory stays flat however large the
+//! capture is, and the byte offset of every block is known: a truncated or corrupt file is
+//! reported with the offset where reading stopped, after everything before it was delivered.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use pcap_file::pcap::PcapParser;
+use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
+use pcap_file::pcapng::blocks::interface_statistics::InterfaceStatisticsOption;
+use pcap_file::pcapng::{Block, PcapNgParser};
+use pcap_file::Endianness;
+
+const CHUNK: usize = 1 << 20;
+/// Largest record accepted; a larger length field means a corrupt file.
+const MAX_RECORD: usize = 256 << 20;
+const PCAPNG_MAGIC: [u8; 4] = [0x0A, 0x0D, 0x0D, 0x0A];
+
+/// One packet as stored in the file.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredPacket<'a> {
+    /// Capture time, ns since the UNIX epoch (converted from the file's resolution).
+    pub t_ns: u64,
+    /// The pcap LINKTYPE of the interface it was captured on.
+    pub linktype: u32,
+    /// Captured bytes.
+    pub data: &'a [u8],
+}
+
+/// Why reading stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file could not be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// File name.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is neither pcap nor pcapng.
+    #[error("{path} is not a pcap or pcapng file (magic number {magic:02x?} at offset 0)")]
+    NotACapture {
+        /// File name.
+        path: String,
+        /// The first bytes found.
+        magic: Vec<u8>,
+    },
+    /// The file ends in the middle of a block.
+    #[error("{path} is truncated: the block at byte offset {offset} is cut short ({missing})")]
+    Truncated {
+        /// File name.
+        path: String,
+        /// Offset of the incomplete block.
+        offset: u64,
+        /// What was expected.
+        missing: String,
+    },
+    /// A block could not be parsed.
+    #[error("{path} is corrupt at byte offset {offset}: {reason}")]
+    Corrupt {
+        /// File name.
+        path: String,
+        /// Offset of the bad block.
+        offset: u64,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// What the file said besides its packets.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FileFacts {
+    /// Packets delivered.
+    pub packets: u64,
+    /// Drops the capturing tool recorded (pcapng interface statistics), if any.
+    pub recorded_drops: u64,
+    /// Bytes read.
+    pub bytes: u64,
+}
+
+/// Reads every packet of `path`, calling `on_packet` for each. On a bad file, the packets
+/// before the problem have been delivered and the error says where reading stopped.
+pub fn read_capture(
+    path: &Path,
+    mut on_packet: impl FnMut(StoredPacket<'_>),
+) -> Result<FileFacts, ReadError> {
+    let name = path.display().to_string();
+    let io = |source| ReadError::Io {
+        path: name.clone(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io)?;
+    let mut chunks = Chunks::new(&mut file);
+    chunks.fill(4).map_err(io)?;
+    let magic = chunks.pending().get(..4).unwrap_or(chunks.pending()).to_vec();
+    let mut facts = FileFacts::default();
+    let result = if magic == PCAPNG_MAGIC {
+        read_pcapng(&mut chunks, &mut facts, &mut on_packet)
+    } else if is_pcap_magic(&magic) {
+        read_pcap(&mut chunks, &mut facts, &mut on_packet)
+    } else {
+        return Err(ReadError::NotACapture { path: name, magic });
+    };
+    facts.bytes = chunks.offset();
+    result.map_err(|stop| stop.into_error(name, chunks.offset()))?;
+    Ok(facts)
+}
+
+fn is_pcap_magic(m: &[u8]) -> bool {
+    matches!(
+        m,
+        [0xA1, 0xB2, 0xC3, 0xD4] | [0xD4, 0xC3, 0xB2, 0xA1] | [0xA1, 0xB2, 0x3C, 0x4D] | [0x4D, 0x3C, 0xB2, 0xA1]
+    )
+}
+
+/// Why a format loop stopped, before the path and offset are attached.
+enum Stop {
+    Io(std::io::Error),
+    Truncated(String),
+    Corrupt(String),
+}
+
+impl Stop {
+    fn into_error(self, path: String, offset: u64) -> ReadError {
+        match self {
+            Stop::Io(source) => ReadError::Io { path, source },
+            Stop::Truncated(missing) => ReadError::Truncated {
+                path,
+                offset,
+                missing,
+            },
+            Stop::Corrupt(reason) => ReadError::Corrupt {
+                path,
+                offset,
+                reason,
+            },
+        }
+    }
+}
+
+/// Makes sure the next whole record is pending. `record_len` reads a record's total length
+/// from its first `header` bytes. Returns false at a clean end of file.
+fn next_record(
+    chunks: &mut Chunks<'_>,
+    header: usize,
+    record_len: impl Fn(&[u8]) -> usize,
+) -> Result<bool, Stop> {
+    if chunks.pending().len() < header && chunks.fill(header).map_err(Stop::Io)? == 0 {
+        return match chunks.pending().len() {
+            0 => Ok(false),
+            n => Err(Stop::Truncated(format!("{n} bytes where a {header}-byte header should be"))),
+        };
+    }
+    if chunks.pending().len() < header {
+        return Err(Stop::Truncated(format!(
+            "{} bytes where a {header}-byte header should be",
+            chunks.pending().len()
+        )));
+    }
+    let need = record_len(chunks.pending()).max(header);
+    if need > MAX_RECORD {
+        return Err(Stop::Corrupt(format!("a record claims {need} bytes")));
+    }
+    if chunks.pending().len() < need {
+        chunks.fill(need).map_err(Stop::Io)?;
+        if chunks.pending().len() < need {
+            return Err(Stop::Truncated(format!(
+                "record of {need} bytes, only {} left",
+                chunks.pending().len()
+            )));
+        }
+    }
+    Ok(true)
+}
+
+fn u32_at(bytes: &[u8], at: usize, big_endian: bool) -> usize {
+    let raw: [u8; 4] = bytes[at..at + 4].try_into().unwrap_or([0; 4]);
+    (if big_endian {
+        u32::from_be_bytes(raw)
+    } else {
+        u32::from_le_bytes(raw)
+    }) as usize
+}
+
+fn read_pcap(
+    chunks: &mut Chunks<'_>,
+    facts: &mut FileFacts,
+    on_packet: &mut impl FnMut(StoredPacket<'_>),
+) -> Result<(), Stop> {
+    if !next_record(chunks, 24, |_| 24)? {
+        return Err(Stop::Truncated("pcap file header".into()));
+    }
+    let (used, parser) = match PcapParser::new(chunks.pending()) {
+        Ok((rest, parser)) => (chunks.pending().len() - rest.len(), parser),
+        Err(e) => return Err(Stop::Corrupt(e.to_string())),
+    };
+    chunks.consume(used);
+    let header = parser.header();
+    let linktype = u32::from(header.datalink);
+    let big = header.endianness == Endianness::Big;
+    // Record header: ts_sec, ts_frac, incl_len, orig_len.
+    while next_record(chunks, 16, |h| 16 + u32_at(h, 8, big))? {
+        let pending = chunks.pending();
+        let (rest, packet) = parser
+            .next_packet(pending)
+            .map_err(|e| Stop::Corrupt(e.to_string()))?;
+        let used = pending.len() - rest.len();
+        on_packet(StoredPacket {
+            t_ns: packet.timestamp.as_nanos() as u64,
+            linktype,
+            data: &packet.data,
+        });
+        facts.packets += 1;
+        chunks.consume(used);
+    }
+    Ok(())
+}
+
+fn read_pcapng(
+    chunks: &mut Chunks<'_>,
+    facts: &mut FileFacts,
+    on_packet: &mut impl FnMut(StoredPacket<'_>),
+) -> Result<(), Stop> {
+    // The section header's length field is in the section's byte order, told by its magic.
+    let shb_len = |h: &[u8]| u32_at(h, 4, h[8..12] == [0x1A, 0x2B, 0x3C, 0x4D]);
+    if !next_record(chunks, 12, shb_len)? {
+        return Err(Stop::Truncated("pcapng section header".into()));
+    }
+    let mut parser = match PcapNgParser::new(chunks.pending()) {
+        Ok((rest, parser)) => {
+            let used = chunks.pending().len() - rest.len();
+            chunks.consume(used);
+            parser
+        }
+        Err(e) => return Err(Stop::Corrupt(e.to_string())),
+    };
+    // Per interface: (linktype, timestamp units to ns).
+    let mut interfaces: Vec<(u32, TsScale)> = Vec::new();
+    loop {
+        let big = parser.section().endianness == Endianness::Big;
+        let more = next_record(chunks, 12, |h| {
+            if h[0..4] == PCAPNG_MAGIC {
+                shb_len(h)
+            } else {
+                u32_at(h, 4, big)
+            }
+        })?;
+        if !more {
+            return Ok(());
+        }
+        let pending = chunks.pending();
+        let (rest, block) = parser
+            .next_block(pending)
+            .map_err(|e| Stop::Corrupt(e.to_string()))?;
+        let used = pending.len() - rest.len();
+        match block {
+            Block::InterfaceDescription(idb) => {
+                let scale = idb
+                    .options
+                    .iter()
+                    .find_map(|o| match o {
+                        InterfaceDescriptionOption::IfTsResol(r) => Some(TsScale::from_resol(*r)),
+                        _ => None,
+                    })
+                    .unwrap_or(TsScale::from_resol(6));
+                interfaces.push((u32::from(idb.linktype), scale));
+            }
+            Block::EnhancedPacket(epb) => {
+                let Some(&(linktype, scale)) = interfaces.get(epb.interface_id as usize) else {
+                    return Err(Stop::Corrupt(format!(
+                        "packet on undeclared interface {}",
+                        epb.interface_id
+                    )));
+                };
+                // pcap-file reads the raw 64-bit count as if it were ns; rescale it.
+                let t_ns = scale.to_ns(epb.timestamp.as_nanos() as u64);
+                on_packet(StoredPacket {
+                    t_ns,
+                    linktype,
+                    data: &epb.data,
+                });
+                facts.packets += 1;
+            }
+            Block::SimplePacket(spb) => {
+                let linktype = interfaces.first().map(|i| i.0).unwrap_or(1);
+                on_packet(StoredPacket {
+                    t_ns: 0,
+                    linktype,
+                    data: &spb.data,
+                });
+                facts.packets += 1;
+            }
+            Block::InterfaceStatistics(isb) => {
+                for opt in &isb.options {
+                    if let InterfaceStatisticsOption::IsbIfDrop(d) = opt {
+                        facts.recorded_drops += d;
+                    }
+                }
+            }
+            Block::SectionHeader(_) => interfaces.clear(),
+            _ => {}
+        }
+        chunks.consume(used);
+    }
+}
+
+/// Converts a pcapng interface's timestamp units to nanoseconds.
+#[derive(Debug, Clone, Copy)]
+enum TsScale {
+    /// Multiply by this.
+    Mul(u64),
+    /// Units of 2^-k seconds.
+    Pow2(u32),
+    /// Divide by this (resolutions finer than 1 ns).
+    Div(u64),
+}
+
+impl TsScale {
+    fn from_resol(r: u8) -> TsScale {
+        if r & 0x80 != 0 {
+            TsScale::Pow2(u32::from(r & 0x7f).min(63))
+        } else if r <= 9 {
+            TsScale::Mul(10u64.pow(9 - u32::from(r)))
+        } else {
+            TsScale::Div(10u64.pow(u32::from(r.min(19)) - 9))
+        }
+    }
+
+    fn to_ns(self, raw: u64) -> u64 {
+        match self {
+            TsScale::Mul(m) => raw.saturating_mul(m),
+            TsScale::Div(d) => raw / d,
+            TsScale::Pow2(k) => ((raw as u128 * 1_000_000_000) >> k) as u64,
+        }
+    }
+}
+
+/// A window over the file: bytes read but not yet consumed, and the file offset of the first.
+struct Chunks<'f> {
+    file: &'f mut File,
+    buf: Vec<u8>,
+    pos: usize,
+    consumed: u64,
+}
+
+impl<'f> Chunks<'f> {
+    fn new(file: &'f mut File) -> Self {
+        Chunks {
+            file,
+            buf: Vec::with_capacity(CHUNK),
+            pos: 0,
+            consumed: 0,
+        }
+    }
+
+    /// Bytes read and not yet consumed.
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    /// File offset of the first pending byte.
+    fn offset(&self) -> u64 {
+        self.consumed
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos += n;
+        self.consumed += n as u64;
+    }
+
+    /// Reads until at least `want` bytes are pending or the file ends; returns bytes added.
+    fn fill(&mut self, want: usize) -> std::io::Result<usize> {
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let mut added = 0;
+        while self.buf.len() < want {
+            let old = self.buf.len();
+            self.buf.resize(old + CHUNK.max(want - old), 0);
+            let n = self.file.read(&mut self.buf[old..])?;
+            self.buf.truncate(old + n);
+            if n == 0 {
+                break;
+            }
+            added += n;
+        }
+        Ok(added)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_resolutions_convert_to_ns() {
+        assert_eq!(TsScale::from_resol(6).to_ns(1_500_000), 1_500_000_000);
+        assert_eq!(TsScale::from_resol(9).to_ns(42), 42);
+        assert_eq!(TsScale::from_resol(0x80 | 10).to_ns(1024), 1_000_000_000);
+        assert_eq!(TsScale::from_resol(12).to_ns(5_000), 5);
+    }
+}

@@ -1,0 +1,56 @@
+//! Command-line interface: parsed once into typed commands (ripgrep's habit), with examples in
+//! the help and documented exit codes.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+const EXAMPLES: &str = "\
+Examples:
+  sudo connlab run keepalive-reuse          run an embedded lab, print its summary
+  sudo connlab run labs/pool-burst.toml     run a lab file
+  sudo connlab run pool-burst --json        events as JSON lines, then {\"summary\": ...}
+  connlab inspect captures/pool-burst-*.pcapng
+  connlab inspect /tmp/tcpdump.pcap --json
+  connlab list
+  sudo connlab clean                        remove what killed runs left behind
+
+Exit codes: 0 all expectations passed; 1 an expectation failed; 2 usage, lab file,
+capture file or environment error; 130 interrupted (Ctrl-C, SIGTERM).";
+
+/// A packet-level lab for TCP connection lifecycles: keep-alive, pools, FIN/RST, TIME_WAIT.
+#[derive(Debug, Parser)]
+#[command(name = "connlab", version, about, after_help = EXAMPLES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a lab (needs root): build the network, run the actors, capture, analyse, check.
+    Run {
+        /// An embedded lab's name (see `connlab list`) or the path of a lab file.
+        lab: String,
+        /// Folder for the .pcapng and .events.jsonl files.
+        #[arg(long, default_value = "captures")]
+        out: PathBuf,
+        /// Print events as JSON lines, then one line {"summary": {...}}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Analyse a capture file (pcap or pcapng, from connlab, tcpdump or Wireshark).
+    Inspect {
+        /// The capture file.
+        file: PathBuf,
+        /// Print events as JSON lines, then one line {"summary": {...}}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the embedded labs with the question each answers.
+    List,
+    /// Remove namespaces (and processes in them) left by runs that were killed.
+    Clean,
+}

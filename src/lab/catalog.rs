@@ -1,0 +1,61 @@
+//! The labs shipped inside the binary, so `connlab run <name>` works from anywhere.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+
+use super::spec::Lab;
+
+/// (name, file text) of every embedded lab, in catalogue order.
+pub const EMBEDDED: &[(&str, &str)] = &[
+    ("keepalive-reuse", include_str!("../../labs/keepalive-reuse.toml")),
+    ("pool-burst", include_str!("../../labs/pool-burst.toml")),
+    ("pool-burst-big-idle", include_str!("../../labs/pool-burst-big-idle.toml")),
+    ("read-timeout-as-idle", include_str!("../../labs/read-timeout-as-idle.toml")),
+    ("idle-timeout-fix", include_str!("../../labs/idle-timeout-fix.toml")),
+];
+
+/// Finds a lab by embedded name or by file path. A name that is neither gets an error listing
+/// the embedded labs.
+pub fn resolve(name_or_path: &str) -> Result<Lab> {
+    let path = Path::new(name_or_path);
+    if path.is_file() {
+        return Lab::load(path);
+    }
+    if let Some((name, text)) = EMBEDDED.iter().find(|(n, _)| *n == name_or_path) {
+        return Ok(Lab::parse(name, &format!("embedded:{name}"), text)?);
+    }
+    let names: Vec<&str> = EMBEDDED.iter().map(|(n, _)| *n).collect();
+    bail!(
+        "no lab named {name_or_path:?} and no such file; embedded labs: {} (see `connlab list`)",
+        names.join(", ")
+    )
+}
+
+/// Every embedded lab, parsed.
+pub fn all() -> Result<Vec<Lab>> {
+    EMBEDDED
+        .iter()
+        .map(|(name, text)| Ok(Lab::parse(name, &format!("embedded:{name}"), text)?))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_lab_parses_and_states_its_question_and_expectations() {
+        for lab in all().expect("embedded labs parse") {
+            assert!(lab.spec.question.ends_with('?'), "{}: question", lab.name);
+            assert!(!lab.spec.about.is_empty(), "{}: about", lab.name);
+            assert!(!lab.expectations.is_empty(), "{}: [expect]", lab.name);
+        }
+    }
+
+    #[test]
+    fn unknown_names_list_the_catalogue() {
+        let err = resolve("no-such-lab").expect_err("unknown").to_string();
+        assert!(err.contains("keepalive-reuse"), "{err}");
+    }
+}

@@ -1,0 +1,8 @@
+//! Labs: the file format, the embedded catalogue, expectations, and the runner that builds the
+//! network, starts the wire, the recorder and the actors, and tears it all down.
+
+pub mod catalog;
+pub mod expect;
+pub mod report;
+pub mod runner;
+pub mod spec;

@@ -1,0 +1,189 @@
+//! The result of a run: the summary printed as a table, or as the final `{"summary": ...}` JSON
+//! line whose field names scripts rely on (documented in the README).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::expect::Outcome;
+use super::runner::ActorOutcome;
+use super::spec::Lab;
+use crate::actors::http_client::ClientReport;
+use crate::analyze::{BySide, Summary};
+use crate::capture::recorder::Recording;
+use crate::net::kernel_truth::SocketStates;
+use crate::wire::WireStats;
+
+/// Everything a run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// The summary, expectations included.
+    pub summary: RunSummary,
+}
+
+/// The summary of a run: the analyser's counters plus what only a live run knows.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// Lab name.
+    pub lab: String,
+    /// The analyser's counters, from the frames on the wire.
+    #[serde(flatten)]
+    pub analysis: Summary,
+    /// Frames the kernel dropped before the wire could read them (capture drops).
+    pub dropped: u64,
+    /// Frames the link model dropped on purpose (loss, partitions).
+    pub link_dropped: u64,
+    /// TIME_WAIT sockets per side as the kernel counts them at the end of the run.
+    pub kernel_time_wait: BySide,
+    /// All kernel TCP socket states per side at the end of the run.
+    pub kernel_states: KernelStates,
+    /// What the wire did.
+    pub wire: WireSummary,
+    /// The client's own account of its requests.
+    pub client: ClientReport,
+    /// The pcapng file.
+    pub capture: PathBuf,
+    /// The JSON-lines events file.
+    pub events: PathBuf,
+    /// True when the run was cut short by a signal.
+    pub interrupted: bool,
+    /// Each `[expect]` line, checked.
+    pub expectations: Vec<Outcome>,
+}
+
+/// Kernel socket states per side.
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelStates {
+    /// Client namespace.
+    pub client: SocketStates,
+    /// Server namespace.
+    pub server: SocketStates,
+}
+
+/// The wire's throughput and health.
+#[derive(Debug, Clone, Serialize)]
+pub struct WireSummary {
+    /// Frames seen (forwarded and dropped by the link).
+    pub frames: u64,
+    /// Frames per second over the span of the traffic.
+    pub frames_per_second: f64,
+    /// Frames the wire failed to send on.
+    pub send_errors: u64,
+    /// The link model in words.
+    pub link: String,
+}
+
+impl RunReport {
+    /// Assembles the report and checks the lab's expectations against it.
+    pub fn new(
+        lab: &Lab,
+        recording: Recording,
+        wire: WireStats,
+        actors: ActorOutcome,
+        capture: PathBuf,
+        events: PathBuf,
+        interrupted: bool,
+    ) -> RunReport {
+        let mut summary = RunSummary {
+            lab: lab.name.clone(),
+            analysis: recording.summary,
+            dropped: wire.kernel_dropped.iter().sum(),
+            link_dropped: recording.link_dropped,
+            kernel_time_wait: BySide {
+                client: actors.client_states.get("TIME_WAIT"),
+                server: actors.server_states.get("TIME_WAIT"),
+            },
+            kernel_states: KernelStates {
+                client: actors.client_states,
+                server: actors.server_states,
+            },
+            wire: WireSummary {
+                frames: recording.frames,
+                frames_per_second: wire.frames_per_second(),
+                send_errors: wire.send_errors,
+                link: lab.spec.link.describe(),
+            },
+            client: actors.client,
+            capture,
+            events,
+            interrupted,
+            expectations: Vec::new(),
+        };
+        let as_json = serde_json::to_value(&summary).unwrap_or_default();
+        summary.expectations = lab.expectations.iter().map(|e| e.check(&as_json)).collect();
+        RunReport { summary }
+    }
+
+    /// True when every expectation held (and the run was not interrupted).
+    pub fn passed(&self) -> bool {
+        !self.summary.interrupted && self.summary.expectations.iter().all(|o| o.pass)
+    }
+
+    /// The `{"summary": {...}}` line of `--json` output.
+    pub fn json_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The human summary table.
+    pub fn render_text(&self, lab: &Lab) -> String {
+        let s = &self.summary;
+        let a = &s.analysis;
+        let mut out = String::new();
+        let _ = writeln!(out, "lab {}: {}", s.lab, lab.spec.question);
+        for line in lab.spec.about.trim().lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+        let _ = writeln!(out, "link: {}", s.wire.link);
+        let _ = writeln!(out);
+        out.push_str(&analysis_table(a));
+        let _ = writeln!(
+            out,
+            "  {:<22}{:>8}{:>8}",
+            "TIME_WAIT (kernel)", s.kernel_time_wait.client, s.kernel_time_wait.server
+        );
+        let _ = writeln!(
+            out,
+            "capture drops {}, link drops {}; wire: {} frames, {:.0} frames/s",
+            s.dropped, s.link_dropped, s.wire.frames, s.wire.frames_per_second
+        );
+        let _ = writeln!(
+            out,
+            "client: {} ok, {} failed, {} dialed, {} reused",
+            s.client.ok, s.client.failed, s.client.dialed, s.client.reused
+        );
+        if !s.expectations.is_empty() {
+            let _ = writeln!(out, "\nexpectations");
+            for o in &s.expectations {
+                let verdict = if o.pass { "PASS" } else { "FAIL" };
+                let _ = writeln!(out, "  {verdict} {} {} (got {})", o.name, o.want, o.got);
+            }
+        }
+        if s.interrupted {
+            let _ = writeln!(out, "\ninterrupted: the run was stopped before it finished");
+        }
+        let _ = writeln!(out, "\ncapture: {}", s.capture.display());
+        let _ = writeln!(out, "events:  {}", s.events.display());
+        out
+    }
+}
+
+/// The analyser's counters as a table; shared by `run` and `inspect`.
+pub fn analysis_table(a: &Summary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "connections {}   requests {}   reused {}   responses {}", a.connections, a.requests, a.reused, a.responses);
+    let _ = writeln!(out, "  {:<22}{:>8}{:>8}", "", "client", "server");
+    for (label, v) in [
+        ("first FIN", a.fin_first_by),
+        ("RST sent", a.rst_by),
+        ("TIME_WAIT (wire)", a.time_wait),
+    ] {
+        let _ = writeln!(out, "  {label:<22}{:>8}{:>8}", v.client, v.server);
+    }
+    let _ = writeln!(
+        out,
+        "keepalive probes {}   retransmits {}   still open {}",
+        a.keepalive_probes, a.retransmits, a.open
+    );
+    out
+}

@@ -1,0 +1,240 @@
+//! The lab file format (TOML). Unknown fields are errors, and every error names the file, the
+//! line and the column, and what was expected there.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::expect::Expectation;
+use crate::actors::http_client::HttpClientConfig;
+use crate::actors::http_server::HttpServerConfig;
+use crate::wire::LinkSpec;
+
+/// A lab as written in its file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabSpec {
+    /// The question the lab answers, in one line (shown by `connlab list`).
+    pub question: String,
+    /// What the user will see and why, and the equivalent Go knob.
+    #[serde(default)]
+    pub about: String,
+    /// Time to wait after the client finished, before the capture stops, so that closes
+    /// caused by timeouts (and TIME_WAIT entries) happen on the wire.
+    #[serde(default = "default_settle_ms")]
+    pub settle_ms: u64,
+    /// The whole lab is stopped (and reported as an error) after this long.
+    #[serde(default = "default_timeout_s")]
+    pub timeout_s: u64,
+    /// Sysctls per side (`[sysctl.client]`, `[sysctl.server]`), dotted keys.
+    #[serde(default)]
+    pub sysctl: Sysctls,
+    /// The link model (`[link]`).
+    #[serde(default)]
+    pub link: LinkSpec,
+    /// The built-in HTTP/1.1 server (`[server]`).
+    pub server: HttpServerConfig,
+    /// The built-in pooled HTTP/1.1 client (`[client]`).
+    pub client: HttpClientConfig,
+    /// Assertions on the summary (`[expect]`), checked against the wire's truth.
+    #[serde(default)]
+    pub expect: BTreeMap<String, Spanned<ExpectValue>>,
+}
+
+/// A value in `[expect]`. Dotted keys (`time_wait.client = 0`) arrive as nested tables.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ExpectValue {
+    /// A number or a string.
+    Leaf(toml::Value),
+    /// A nested table from a dotted key.
+    Table(BTreeMap<String, Spanned<ExpectValue>>),
+}
+
+/// `[sysctl.client]` and `[sysctl.server]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sysctls {
+    /// Written in the client namespace.
+    #[serde(default)]
+    pub client: BTreeMap<String, SysctlValue>,
+    /// Written in the server namespace.
+    #[serde(default)]
+    pub server: BTreeMap<String, SysctlValue>,
+}
+
+/// A sysctl value: numbers or strings such as `"32768 60999"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SysctlValue {
+    /// A number.
+    Int(i64),
+    /// Text, written as is.
+    Text(String),
+}
+
+impl SysctlValue {
+    /// The text written to /proc/sys.
+    pub fn as_text(&self) -> String {
+        match self {
+            SysctlValue::Int(i) => i.to_string(),
+            SysctlValue::Text(s) => s.clone(),
+        }
+    }
+}
+
+fn default_settle_ms() -> u64 {
+    500
+}
+
+fn default_timeout_s() -> u64 {
+    60
+}
+
+/// A lab ready to run: its name, spec and parsed expectations.
+#[derive(Debug, Clone)]
+pub struct Lab {
+    /// Name (file stem), used in output file names.
+    pub name: String,
+    /// The parsed file.
+    pub spec: LabSpec,
+    /// The `[expect]` table, parsed.
+    pub expectations: Vec<Expectation>,
+}
+
+/// A lab file that cannot be used, with where and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}:{line}:{column}: {message}")]
+pub struct LabFileError {
+    /// File path or `embedded:<name>`.
+    pub origin: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong and what is expected.
+    pub message: String,
+}
+
+impl Lab {
+    /// Parses lab text; `origin` names it in errors, `name` is the lab's name.
+    pub fn parse(name: &str, origin: &str, text: &str) -> Result<Lab, LabFileError> {
+        let spec: LabSpec = toml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|s| line_column(text, s.start))
+                .unwrap_or((1, 1));
+            LabFileError {
+                origin: origin.to_owned(),
+                line,
+                column,
+                message: e.message().to_owned(),
+            }
+        })?;
+        let mut expectations = Vec::new();
+        flatten_expectations(&spec.expect, "", &mut |key, value, span| {
+            let exp = Expectation::parse(key, value).map_err(|message| {
+                let (line, column) = line_column(text, span.start);
+                LabFileError {
+                    origin: origin.to_owned(),
+                    line,
+                    column,
+                    message,
+                }
+            })?;
+            expectations.push(exp);
+            Ok(())
+        })?;
+        Ok(Lab {
+            name: name.to_owned(),
+            spec,
+            expectations,
+        })
+    }
+
+    /// Reads and parses a lab file; the lab is named after the file stem.
+    pub fn load(path: &Path) -> anyhow::Result<Lab> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read lab file {}: {e}", path.display()))?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "lab".to_owned());
+        Ok(Lab::parse(&name, &path.display().to_string(), &text)?)
+    }
+}
+
+/// Walks `[expect]`, joining nested keys with dots, calling `each(key, value, span)`.
+fn flatten_expectations<E>(
+    table: &BTreeMap<String, Spanned<ExpectValue>>,
+    prefix: &str,
+    each: &mut impl FnMut(&str, &toml::Value, std::ops::Range<usize>) -> Result<(), E>,
+) -> Result<(), E> {
+    for (key, value) in table {
+        let full = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value.get_ref() {
+            ExpectValue::Leaf(leaf) => each(&full, leaf, value.span())?,
+            ExpectValue::Table(nested) => flatten_expectations(nested, &full, each)?,
+        }
+    }
+    Ok(())
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map(|i| before.len() - i).unwrap_or(before.len() + 1);
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "question = \"q?\"\n[server]\n[client]\nrequests = 3\n";
+
+    #[test]
+    fn a_minimal_lab_parses_with_defaults() {
+        let lab = Lab::parse("t", "t.toml", MINIMAL).expect("parses");
+        assert_eq!(lab.spec.client.requests, 3);
+        assert_eq!(lab.spec.settle_ms, 500);
+        assert!(lab.expectations.is_empty());
+    }
+
+    #[test]
+    fn unknown_field_is_reported_with_line_and_column() {
+        let text = "question = \"q?\"\n[server]\n[client]\nrequets = 3\n";
+        let err = Lab::parse("t", "t.toml", text).expect_err("unknown field");
+        assert_eq!((err.line, err.column), (4, 1), "{err}");
+        assert!(err.message.contains("requets"), "{err}");
+        assert!(err.to_string().starts_with("t.toml:4:1:"), "{err}");
+    }
+
+    #[test]
+    fn bad_expectation_points_at_its_value() {
+        let text = format!("{MINIMAL}[expect]\nreused = \"about 5\"\n");
+        let err = Lab::parse("t", "t.toml", &text).expect_err("bad expectation");
+        assert_eq!((err.line, err.column), (6, 10), "{err}");
+    }
+
+    #[test]
+    fn dotted_and_quoted_keys_both_work() {
+        let text = format!("{MINIMAL}[expect]\ntime_wait.client = 0\n\"rst_by.server\" = 1\n");
+        let lab = Lab::parse("t", "t.toml", &text).expect("parses");
+        let keys: Vec<&str> = lab.expectations.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["rst_by.server", "time_wait.client"]);
+    }
+
+    #[test]
+    fn line_column_counts_from_one() {
+        assert_eq!(line_column("ab\ncd", 0), (1, 1));
+        assert_eq!(line_column("ab\ncd", 4), (2, 2));
+    }
+}

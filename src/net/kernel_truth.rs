@@ -1,0 +1,80 @@
+//! The kernel's own count of TCP socket states in a namespace, shown beside what the analyser
+//! derived from the frames, so a user can trust (or question) the analysis.
+//!
+//! `/proc/self/net` follows the main thread's namespace, not the caller's; a thread inside the
+//! namespace must read `/proc/thread-self/net/tcp{,6}`.
+
+use std::collections::BTreeMap;
+use std::fs;
+
+use serde::Serialize;
+
+/// TCP socket counts by state name (ESTABLISHED, TIME_WAIT, ...), listeners included.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SocketStates(pub BTreeMap<String, u64>);
+
+impl SocketStates {
+    /// Count in one state, 0 when absent.
+    pub fn get(&self, state: &str) -> u64 {
+        self.0.get(state).copied().unwrap_or(0)
+    }
+}
+
+/// Reads the TCP socket states of the calling thread's namespace.
+pub fn read_socket_states() -> SocketStates {
+    let mut states = SocketStates::default();
+    for file in ["/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"] {
+        if let Ok(text) = fs::read_to_string(file) {
+            count_states(&text, &mut states);
+        }
+    }
+    states
+}
+
+/// Adds the states listed in one `/proc/net/tcp` table to `states`.
+fn count_states(table: &str, states: &mut SocketStates) {
+    for line in table.lines().skip(1) {
+        let Some(code) = line.split_whitespace().nth(3) else { continue };
+        *states.0.entry(state_name(code).to_owned()).or_default() += 1;
+    }
+}
+
+/// Name of a hexadecimal state code from include/net/tcp_states.h.
+fn state_name(code: &str) -> &'static str {
+    match code {
+        "01" => "ESTABLISHED",
+        "02" => "SYN_SENT",
+        "03" => "SYN_RECV",
+        "04" => "FIN_WAIT1",
+        "05" => "FIN_WAIT2",
+        "06" => "TIME_WAIT",
+        "07" => "CLOSE",
+        "08" => "CLOSE_WAIT",
+        "09" => "LAST_ACK",
+        "0A" => "LISTEN",
+        "0B" => "CLOSING",
+        "0C" => "NEW_SYN_RECV",
+        _ => "UNKNOWN",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_states_from_a_proc_table() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 020012C6:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0
+   1: 020012C6:0050 010012C6:A1B2 06 00000000:00000000 03:00000F3C 00000000     0        0 0 3 0
+   2: 020012C6:0050 010012C6:A1B3 06 00000000:00000000 03:00000F3C 00000000     0        0 0 3 0
+   3: 020012C6:0050 010012C6:A1B4 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0 20 4 30 10 -1
+";
+        let mut states = SocketStates::default();
+        count_states(table, &mut states);
+        assert_eq!(states.get("TIME_WAIT"), 2);
+        assert_eq!(states.get("LISTEN"), 1);
+        assert_eq!(states.get("ESTABLISHED"), 1);
+        assert_eq!(states.get("CLOSE_WAIT"), 0);
+    }
+}

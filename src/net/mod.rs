@@ -1,0 +1,11 @@
+//! Network plumbing for a lab: namespaces, the veth links that join them, sysctls, NIC
+//! offloads, cleanup, and the kernel's own view of socket states.
+//!
+//! Everything here touches the real kernel and needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+
+pub mod clean;
+pub mod ethtool;
+pub mod kernel_truth;
+pub mod netns;
+pub mod sysctl;
+pub mod topology;

@@ -1,0 +1,160 @@
+//! The lab network: a client namespace and a server namespace, each with one veth whose other
+//! end sits in a wire namespace, where the userspace forwarder joins them.
+//!
+//! ```text
+//!  client ns              wire ns                    server ns
+//!  eth0 198.18.0.1 ==== to-client  [forwarder]  to-server ==== eth0 198.18.0.2
+//! ```
+//! Both sides share one /24 of 198.18.0.0/15 (reserved for benchmarking), so ARP and TCP cross
+//! the forwarder as plain Ethernet frames. Interface names live inside private namespaces, so
+//! they never collide between runs; namespace names carry the pid and a sequence number.
+//!
+//! Links and addresses are made with iproute2's `ip`, present wherever network namespaces are
+//! used; namespaces, sysctls and offloads are made in-process. Dropping a [`Topology`] deletes
+//! its namespaces, which destroys the veth pairs with them.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use anyhow::{bail, Context, Result};
+
+use super::{clean, ethtool, netns, sysctl};
+
+/// Address of the client side.
+pub const CLIENT_ADDR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+/// Address of the server side.
+pub const SERVER_ADDR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+/// Prefix length of the shared subnet.
+const PREFIX_LEN: u8 = 24;
+/// Interface of the client or server inside its namespace.
+pub const ENDPOINT_IF: &str = "eth0";
+/// Wire-namespace interface facing the client.
+pub const WIRE_CLIENT_IF: &str = "to-client";
+/// Wire-namespace interface facing the server.
+pub const WIRE_SERVER_IF: &str = "to-server";
+
+static NEXT_SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// What a lab asks of the network besides the fixed shape.
+#[derive(Debug, Clone, Default)]
+pub struct TopologySpec {
+    /// Sysctls for the client namespace (dotted keys).
+    pub client_sysctls: BTreeMap<String, String>,
+    /// Sysctls for the server namespace.
+    pub server_sysctls: BTreeMap<String, String>,
+    /// Keep IPv6 on (off by default so no stray neighbour discovery crosses the wire).
+    pub ipv6: bool,
+}
+
+/// A built lab network; dropping it removes it.
+#[derive(Debug)]
+pub struct Topology {
+    /// Namespace of the client actors.
+    pub client_ns: String,
+    /// Namespace of the server actors.
+    pub server_ns: String,
+    /// Namespace holding the forwarder's two interfaces.
+    pub wire_ns: String,
+}
+
+impl Topology {
+    /// Builds the three namespaces and the two veth pairs, configured and up.
+    pub fn build(spec: &TopologySpec) -> Result<Topology> {
+        let pid = std::process::id();
+        let seq = NEXT_SEQ.fetch_add(1, Ordering::Relaxed);
+        let mut topo = Topology {
+            client_ns: clean::namespace_name(pid, seq, "client"),
+            server_ns: clean::namespace_name(pid, seq, "server"),
+            wire_ns: clean::namespace_name(pid, seq, "wire"),
+        };
+        // Created one by one: whatever exists is removed by Drop if a later step fails.
+        let names = [topo.client_ns.clone(), topo.server_ns.clone(), topo.wire_ns.clone()];
+        let mut created: Vec<String> = Vec::new();
+        for name in &names {
+            if let Err(e) = netns::create(name) {
+                for done in &created {
+                    let _ = netns::delete(done);
+                }
+                topo.client_ns.clear();
+                topo.server_ns.clear();
+                topo.wire_ns.clear();
+                return Err(e);
+            }
+            created.push(name.clone());
+        }
+        topo.configure(spec)?;
+        Ok(topo)
+    }
+
+    fn configure(&self, spec: &TopologySpec) -> Result<()> {
+        for ns in [&self.client_ns, &self.server_ns, &self.wire_ns] {
+            if !spec.ipv6 {
+                netns::in_netns(ns, sysctl::disable_ipv6)?;
+            }
+            ip(&["-n", ns, "link", "set", "lo", "up"])?;
+        }
+        for (wire_if, peer_ns) in [
+            (WIRE_CLIENT_IF, &self.client_ns),
+            (WIRE_SERVER_IF, &self.server_ns),
+        ] {
+            ip(&[
+                "-n", &self.wire_ns, "link", "add", wire_if, "type", "veth", "peer", "name",
+                ENDPOINT_IF, "netns", peer_ns,
+            ])?;
+        }
+        for (ns, addr) in [(&self.client_ns, CLIENT_ADDR), (&self.server_ns, SERVER_ADDR)] {
+            ip(&["-n", ns, "addr", "add", &format!("{addr}/{PREFIX_LEN}"), "dev", ENDPOINT_IF])?;
+            netns::in_netns(ns, || ethtool::disable_offloads(ENDPOINT_IF))?;
+            ip(&["-n", ns, "link", "set", ENDPOINT_IF, "up"])?;
+        }
+        for wire_if in [WIRE_CLIENT_IF, WIRE_SERVER_IF] {
+            netns::in_netns(&self.wire_ns, move || ethtool::disable_offloads(wire_if))?;
+            ip(&["-n", &self.wire_ns, "link", "set", wire_if, "up"])?;
+        }
+        apply_sysctls(&self.client_ns, &spec.client_sysctls)?;
+        apply_sysctls(&self.server_ns, &spec.server_sysctls)?;
+        Ok(())
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        for ns in [&self.client_ns, &self.server_ns, &self.wire_ns] {
+            if !ns.is_empty() {
+                clean::kill_processes_inside(ns);
+                let _ = netns::delete(ns);
+            }
+        }
+    }
+}
+
+fn apply_sysctls(ns: &str, sysctls: &BTreeMap<String, String>) -> Result<()> {
+    if sysctls.is_empty() {
+        return Ok(());
+    }
+    let sysctls = sysctls.clone();
+    netns::in_netns(ns, move || {
+        for (key, value) in &sysctls {
+            sysctl::write(key, value)?;
+        }
+        Ok(())
+    })
+}
+
+/// Runs one `ip` command and turns a failure into an error that shows the command.
+fn ip(args: &[&str]) -> Result<()> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .context("running `ip` (install iproute2)")?;
+    if !out.status.success() {
+        bail!(
+            "`ip {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}

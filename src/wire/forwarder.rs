@@ -1,0 +1,280 @@
+//! The forwarding loop: one reader thread per direction, plus a scheduler thread per direction
+//! when the link holds frames (delay, jitter).
+//!
+//! Each frame is handed to the capture tap *before* it is forwarded, so the capture's order is
+//! causal: a reply can never be recorded before the request that caused it. Frames the link
+//! drops are still handed to the tap, marked with the cause.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, Result};
+use serde::Serialize;
+
+use super::link_model::{DirectionModel, DropCause, Verdict};
+use super::packet_socket::{PacketSocket, MAX_FRAME};
+use super::spec::LinkSpec;
+use crate::net::netns;
+use crate::net::topology::{WIRE_CLIENT_IF, WIRE_SERVER_IF};
+
+/// How often an idle reader looks at the stop flag.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Which way a frame travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Sent by the client side.
+    ToServer = 0,
+    /// Sent by the server side.
+    ToClient = 1,
+}
+
+/// One frame as the wire saw it.
+#[derive(Debug, Clone)]
+pub struct CapturedFrame {
+    /// Kernel receive time, ns since the UNIX epoch.
+    pub t_ns: u64,
+    /// Which way it was going.
+    pub dir: Direction,
+    /// The Ethernet frame.
+    pub data: Vec<u8>,
+    /// Set when the link model dropped it.
+    pub dropped: Option<DropCause>,
+}
+
+/// What the wire did, per run.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct WireStats {
+    /// Frames forwarded (both directions).
+    pub forwarded: u64,
+    /// Frames the link model dropped on purpose.
+    pub link_dropped: u64,
+    /// Frames the kernel dropped before the wire could read them (capture drops), on the
+    /// client-side and the server-side port.
+    pub kernel_dropped: [u64; 2],
+    /// Frames the wire failed to send.
+    pub send_errors: u64,
+    /// Time from the first to the last frame, ns.
+    pub span_ns: u64,
+}
+
+impl WireStats {
+    /// Forwarding rate over the span of the run's traffic.
+    pub fn frames_per_second(&self) -> f64 {
+        if self.span_ns == 0 {
+            return 0.0;
+        }
+        (self.forwarded + self.link_dropped) as f64 * 1e9 / self.span_ns as f64
+    }
+}
+
+#[derive(Debug, Default)]
+struct DirectionStats {
+    forwarded: u64,
+    link_dropped: u64,
+    send_errors: u64,
+    first_ns: Option<u64>,
+    last_ns: u64,
+}
+
+/// A running forwarder; [`Wire::stop`] ends it and reports.
+pub struct Wire {
+    stop: Arc<AtomicBool>,
+    readers: Vec<JoinHandle<DirectionStats>>,
+    ports: [Arc<PacketSocket>; 2],
+}
+
+impl Wire {
+    /// Opens both ports in `wire_ns` and starts forwarding. `start_ns` is the lab's time zero
+    /// (partitions are relative to it); every frame goes to `tap`.
+    pub fn start<T>(wire_ns: &str, link: &LinkSpec, start_ns: u64, tap: Sender<T>) -> Result<Wire>
+    where
+        T: From<CapturedFrame> + Send + 'static,
+    {
+        let (client_port, server_port) = netns::in_netns(wire_ns, || {
+            Ok((
+                PacketSocket::open(WIRE_CLIENT_IF, POLL)?,
+                PacketSocket::open(WIRE_SERVER_IF, POLL)?,
+            ))
+        })?;
+        let client_port = Arc::new(client_port);
+        let server_port = Arc::new(server_port);
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut readers = Vec::new();
+        for (dir, from, to) in [
+            (Direction::ToServer, &client_port, &server_port),
+            (Direction::ToClient, &server_port, &client_port),
+        ] {
+            let path = Path {
+                dir,
+                from: from.clone(),
+                to: to.clone(),
+                model: (!link.is_transparent()).then(|| link.model(dir)),
+                start_ns,
+                tap: tap.clone(),
+                stop: stop.clone(),
+            };
+            readers.push(std::thread::spawn(move || path.run()));
+        }
+        Ok(Wire {
+            stop,
+            readers,
+            ports: [client_port, server_port],
+        })
+    }
+
+    /// Stops forwarding, waits for the threads and returns the counts, kernel drops included.
+    pub fn stop(self) -> Result<WireStats> {
+        self.stop.store(true, Ordering::SeqCst);
+        let mut stats = WireStats::default();
+        let mut first = u64::MAX;
+        let mut last = 0;
+        for reader in self.readers {
+            let d = reader
+                .join()
+                .map_err(|_| anyhow!("a wire thread panicked"))?;
+            stats.forwarded += d.forwarded;
+            stats.link_dropped += d.link_dropped;
+            stats.send_errors += d.send_errors;
+            first = first.min(d.first_ns.unwrap_or(u64::MAX));
+            last = last.max(d.last_ns);
+        }
+        stats.span_ns = last.saturating_sub(first);
+        for (i, port) in self.ports.iter().enumerate() {
+            stats.kernel_dropped[i] = port.drops().unwrap_or(0);
+        }
+        Ok(stats)
+    }
+}
+
+/// One direction of the wire.
+struct Path<T> {
+    dir: Direction,
+    from: Arc<PacketSocket>,
+    to: Arc<PacketSocket>,
+    model: Option<DirectionModel>,
+    start_ns: u64,
+    tap: Sender<T>,
+    stop: Arc<AtomicBool>,
+}
+
+impl<T: From<CapturedFrame>> Path<T> {
+    fn run(mut self) -> DirectionStats {
+        let mut stats = DirectionStats::default();
+        let mut buf = vec![0u8; MAX_FRAME];
+        let mut held: Option<(Sender<Held>, JoinHandle<u64>)> = None;
+        while !self.stop.load(Ordering::Relaxed) {
+            let (len, t_ns) = match self.from.recv(&mut buf) {
+                Ok(Some(got)) => got,
+                Ok(None) => continue,
+                Err(_) => break,
+            };
+            let frame = buf[..len].to_vec();
+            stats.first_ns.get_or_insert(t_ns);
+            stats.last_ns = t_ns;
+            let verdict = match &mut self.model {
+                None => Verdict::Deliver { hold_ns: 0 },
+                Some(m) => m.decide(t_ns.saturating_sub(self.start_ns)),
+            };
+            let dropped = match verdict {
+                Verdict::Drop(cause) => Some(cause),
+                Verdict::Deliver { .. } => None,
+            };
+            let record = CapturedFrame {
+                t_ns,
+                dir: self.dir,
+                data: frame,
+                dropped,
+            };
+            match verdict {
+                Verdict::Drop(_) => {
+                    stats.link_dropped += 1;
+                    let _ = self.tap.send(record.into());
+                }
+                Verdict::Deliver { hold_ns: 0 } => {
+                    if self.to.send(&record.data).is_err() {
+                        stats.send_errors += 1;
+                    }
+                    stats.forwarded += 1;
+                    let _ = self.tap.send(record.into());
+                }
+                Verdict::Deliver { hold_ns } => {
+                    let data = record.data.clone();
+                    let _ = self.tap.send(record.into());
+                    let (tx, _) = held.get_or_insert_with(|| {
+                        let (tx, rx) = mpsc::channel();
+                        let to = self.to.clone();
+                        (tx, std::thread::spawn(move || release_held(rx, &to)))
+                    });
+                    let _ = tx.send(Held {
+                        due_ns: t_ns + hold_ns,
+                        data,
+                    });
+                    stats.forwarded += 1;
+                }
+            }
+        }
+        if let Some((tx, scheduler)) = held {
+            drop(tx);
+            stats.send_errors += scheduler.join().unwrap_or(0);
+        }
+        stats
+    }
+}
+
+/// A frame the link is holding until `due_ns`.
+struct Held {
+    due_ns: u64,
+    data: Vec<u8>,
+}
+
+/// Sends held frames when they fall due; returns the number of failed sends. Ends when the
+/// reader hangs up (frames still held then are never sent: the lab is over).
+fn release_held(rx: Receiver<Held>, to: &PacketSocket) -> u64 {
+    let mut queue: BinaryHeap<Reverse<(u64, u64)>> = BinaryHeap::new();
+    let mut frames: std::collections::HashMap<u64, Vec<u8>> = std::collections::HashMap::new();
+    let mut seq = 0u64;
+    let mut errors = 0;
+    loop {
+        let now = now_ns();
+        while let Some(Reverse((due, id))) = queue.peek().copied() {
+            if due > now {
+                break;
+            }
+            queue.pop();
+            if let Some(data) = frames.remove(&id) {
+                if to.send(&data).is_err() {
+                    errors += 1;
+                }
+            }
+        }
+        let wait = queue
+            .peek()
+            .map(|Reverse((due, _))| Duration::from_nanos(due.saturating_sub(now)))
+            .unwrap_or(POLL);
+        match rx.recv_timeout(wait) {
+            Ok(held) => {
+                queue.push(Reverse((held.due_ns, seq)));
+                frames.insert(seq, held.data);
+                seq += 1;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return errors,
+        }
+    }
+}
+
+/// Wall-clock time in ns since the UNIX epoch: the clock of kernel frame timestamps and of
+/// actor trace events alike.
+pub fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}

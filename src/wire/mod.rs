@@ -1,0 +1,15 @@
+//! The wire: a userspace forwarder between the client side and the server side.
+//!
+//! Every frame between the two sides is read from one veth with AF_PACKET and written to the
+//! other. That makes the wire the capture point (each frame is seen exactly once, with a kernel
+//! timestamp) and the link model (delay, jitter, loss, partitions) in one place, without
+//! sch_netem, which many kernels and containers lack.
+
+pub mod forwarder;
+pub mod link_model;
+pub mod packet_socket;
+pub mod rng;
+pub mod spec;
+
+pub use forwarder::{CapturedFrame, Direction, Wire, WireStats};
+pub use spec::LinkSpec;

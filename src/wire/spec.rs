@@ -1,0 +1,143 @@
+//! How a lab describes its link, as written in the lab file's `[link]` table.
+
+use serde::{Deserialize, Serialize};
+
+use super::link_model::DirectionModel;
+use super::Direction;
+
+/// The `[link]` table: impairments for both directions, optional per-direction overrides, and
+/// partition windows.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    /// Seed of the fault injector: the same seed gives the same drops and jitter.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// One-way delay in milliseconds, each direction.
+    #[serde(default)]
+    pub delay_ms: f64,
+    /// Uniform extra delay in [0, jitter_ms) per frame; frames may reorder, as on a real path.
+    #[serde(default)]
+    pub jitter_ms: f64,
+    /// Share of frames dropped at random, in percent.
+    #[serde(default)]
+    pub loss_pct: f64,
+    /// Overrides for frames travelling client → server.
+    #[serde(default)]
+    pub to_server: Option<DirectionOverride>,
+    /// Overrides for frames travelling server → client.
+    #[serde(default)]
+    pub to_client: Option<DirectionOverride>,
+    /// Windows during which every frame (of one direction or both) is dropped.
+    #[serde(default)]
+    pub partition: Vec<Partition>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+/// Per-direction values that replace the shared ones.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectionOverride {
+    /// One-way delay in milliseconds.
+    pub delay_ms: Option<f64>,
+    /// Jitter in milliseconds.
+    pub jitter_ms: Option<f64>,
+    /// Loss in percent.
+    pub loss_pct: Option<f64>,
+}
+
+/// A time window, relative to the start of the lab, during which the link drops everything.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Partition {
+    /// Start, in ms after the lab started.
+    pub from_ms: u64,
+    /// End (exclusive), in ms after the lab started.
+    pub to_ms: u64,
+    /// Which way is cut: "both" (default), "to_server" or "to_client".
+    #[serde(default)]
+    pub direction: PartitionDirection,
+}
+
+/// Which direction a partition cuts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartitionDirection {
+    /// Both directions.
+    #[default]
+    Both,
+    /// Only frames going to the server.
+    ToServer,
+    /// Only frames going to the client.
+    ToClient,
+}
+
+impl LinkSpec {
+    /// The model for frames travelling in `dir`, seeded differently per direction.
+    pub fn model(&self, dir: Direction) -> DirectionModel {
+        let over = match dir {
+            Direction::ToServer => self.to_server.as_ref(),
+            Direction::ToClient => self.to_client.as_ref(),
+        };
+        let pick = |shared: f64, o: Option<f64>| o.unwrap_or(shared);
+        let delay = pick(self.delay_ms, over.and_then(|o| o.delay_ms));
+        let jitter = pick(self.jitter_ms, over.and_then(|o| o.jitter_ms));
+        let loss = pick(self.loss_pct, over.and_then(|o| o.loss_pct));
+        let windows = self
+            .partition
+            .iter()
+            .filter(|p| match p.direction {
+                PartitionDirection::Both => true,
+                PartitionDirection::ToServer => dir == Direction::ToServer,
+                PartitionDirection::ToClient => dir == Direction::ToClient,
+            })
+            .map(|p| (p.from_ms * 1_000_000, p.to_ms * 1_000_000))
+            .collect();
+        let seed = self.seed.wrapping_mul(2).wrapping_add(dir as u64);
+        DirectionModel::new(ms_to_ns(delay), ms_to_ns(jitter), loss / 100.0, windows, seed)
+    }
+
+    /// True when the link forwards everything at once: no model work per frame.
+    pub fn is_transparent(&self) -> bool {
+        self.delay_ms == 0.0
+            && self.jitter_ms == 0.0
+            && self.loss_pct == 0.0
+            && self.to_server.is_none()
+            && self.to_client.is_none()
+            && self.partition.is_empty()
+    }
+
+    /// One line for the summary header, e.g. `delay 5 ms, loss 1 %, 1 partition`.
+    pub fn describe(&self) -> String {
+        if self.is_transparent() {
+            return "transparent".to_owned();
+        }
+        let mut parts = Vec::new();
+        if self.delay_ms > 0.0 {
+            parts.push(format!("delay {} ms", self.delay_ms));
+        }
+        if self.jitter_ms > 0.0 {
+            parts.push(format!("jitter {} ms", self.jitter_ms));
+        }
+        if self.loss_pct > 0.0 {
+            parts.push(format!("loss {} %", self.loss_pct));
+        }
+        if self.to_server.is_some() || self.to_client.is_some() {
+            parts.push("per-direction overrides".to_owned());
+        }
+        for p in &self.partition {
+            parts.push(format!(
+                "partition {:?} {}-{} ms",
+                p.direction, p.from_ms, p.to_ms
+            ));
+        }
+        parts.join(", ")
+    }
+}
+
+fn ms_to_ns(ms: f64) -> u64 {
+    (ms.max(0.0) * 1_000_000.0) as u64
+}

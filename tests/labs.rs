@@ -1,0 +1,116 @@
+//! Runs every core lab for real (root, network namespaces) and checks its expectations, plus
+//! what the summary must say beyond them.
+
+mod common;
+
+use common::*;
+
+fn run_checked(lab: &str) -> Option<LabRun> {
+    if !can_run_labs() {
+        return None;
+    }
+    let out = out_dir(lab);
+    let run = run_lab(lab, &out);
+    assert_expectations_pass(&run);
+    Some(run)
+}
+
+#[test]
+fn keepalive_reuse_uses_one_connection_for_100_requests() {
+    let Some(run) = run_checked("keepalive-reuse") else { return };
+    let s = &run.summary;
+    assert_eq!(u(s, "connections"), 1);
+    assert_eq!(u(s, "requests"), 100);
+    assert_eq!(u(s, "reused"), 99);
+    let reused: Vec<_> = run
+        .events
+        .iter()
+        .filter(|e| e["kind"] == "request" && e["reused"] == true)
+        .collect();
+    assert_eq!(reused.len(), 99, "one reused request event per reuse");
+    assert!(
+        run.events.iter().any(|e| e["kind"] == "got_conn" && e["reused"] == true),
+        "the client's trace says it reused the connection too"
+    );
+    for field in [
+        "fin_first_by.client",
+        "rst_by.server",
+        "time_wait.client",
+        "keepalive_probes",
+        "retransmits",
+        "dropped",
+        "kernel_time_wait.server",
+    ] {
+        u(s, field);
+    }
+}
+
+#[test]
+fn pool_burst_dials_per_request_and_the_client_holds_the_time_waits() {
+    let Some(run) = run_checked("pool-burst") else { return };
+    let s = &run.summary;
+    assert_eq!(u(s, "connections"), 50);
+    assert_eq!(u(s, "fin_first_by.client"), 48);
+    assert_eq!(u(s, "kernel_time_wait.client"), 48, "the kernel agrees with the wire");
+    let closes = run
+        .events
+        .iter()
+        .filter(|e| e["kind"] == "close" && e["reason"] == "idle_pool_full")
+        .count();
+    assert_eq!(closes, 48, "the client says why it closed them");
+}
+
+#[test]
+fn pool_burst_big_idle_second_burst_dials_none() {
+    let Some(run) = run_checked("pool-burst-big-idle") else { return };
+    assert_eq!(u(&run.summary, "connections"), 50);
+    assert_eq!(u(&run.summary, "reused"), 50);
+}
+
+#[test]
+fn read_timeout_closes_idle_connections_from_the_server() {
+    let Some(run) = run_checked("read-timeout-as-idle") else { return };
+    let s = &run.summary;
+    assert_eq!(u(s, "connections"), 4);
+    assert_eq!(u(s, "time_wait.server"), 4);
+    assert_eq!(u(s, "kernel_time_wait.server"), 4);
+    // The client closed each idle connection as soon as the server's FIN arrived.
+    let peer_closed = run
+        .events
+        .iter()
+        .filter(|e| e["actor"] == "client" && e["kind"] == "close" && e["reason"] == "peer_closed")
+        .count();
+    assert!(peer_closed >= 3, "client saw the FINs: {peer_closed}");
+}
+
+#[test]
+fn idle_timeout_keeps_one_connection() {
+    let Some(run) = run_checked("idle-timeout-fix") else { return };
+    assert_eq!(u(&run.summary, "connections"), 1);
+    assert_eq!(u(&run.summary, "reused"), 3);
+}
+
+#[test]
+fn namespaces_are_gone_after_runs() {
+    if !can_run_labs() {
+        return;
+    }
+    let out = out_dir("ns-gone");
+    let child = connlab()
+        .args(["run", "keepalive-reuse", "--out"])
+        .arg(&out)
+        .output()
+        .expect("run");
+    assert!(child.status.success(), "{}", String::from_utf8_lossy(&child.stderr));
+    // The child pid is gone; no namespace may carry it. (The run prints nothing about ns.)
+    let text = String::from_utf8_lossy(&child.stdout);
+    assert!(text.contains("PASS connections"), "{text}");
+    let leftovers: Vec<String> = connlab_namespaces()
+        .into_iter()
+        .filter(|n| {
+            let pid: u32 = n.split('-').nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+            !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "namespaces of dead runs: {leftovers:?}");
+}
