@@ -1,1 +1,5 @@
+#![allow(dead_code)]
+
+mod analyze;
+
 fn main() {}
