@@ -280,3 +280,206 @@ fn decode_tcp(src: IpAddr, dst: IpAddr, data: &[u8]) -> Result<Segment<'_>, Deco
         payload: &data[offset..],
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::testframes::{ethernet, ip_packet, sll, sll2, tcp_bytes, F};
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().expect("addr")
+    }
+
+    fn packet(src: &str, dst: &str, payload: &[u8]) -> Vec<u8> {
+        let (s, d) = (addr(src), addr(dst));
+        ip_packet(s, d, &tcp_bytes(s, d, F::PSH | F::ACK, 1000, 2000, payload))
+    }
+
+    fn v4() -> Vec<u8> {
+        packet("10.0.0.1:40000", "10.0.0.2:80", b"hello")
+    }
+
+    fn check(seg: Option<Segment<'_>>, src: &str, dst: &str, payload: &[u8]) {
+        let seg = seg.expect("a TCP segment");
+        assert_eq!((seg.src, seg.dst), (addr(src), addr(dst)));
+        assert_eq!((seg.seq, seg.ack, seg.window), (1000, 2000, 64240));
+        assert!(
+            seg.flags.ack && seg.flags.psh && !seg.flags.syn && !seg.flags.fin && !seg.flags.rst
+        );
+        assert_eq!(seg.payload, payload);
+    }
+
+    #[test]
+    fn linktypes_from_pcap() {
+        assert_eq!(LinkType::from_pcap(1), Some(LinkType::Ethernet));
+        for raw in [12, 101, 228, 229] {
+            assert_eq!(LinkType::from_pcap(raw), Some(LinkType::RawIp));
+        }
+        assert_eq!(LinkType::from_pcap(113), Some(LinkType::LinuxSll));
+        assert_eq!(LinkType::from_pcap(276), Some(LinkType::LinuxSll2));
+        assert_eq!(LinkType::from_pcap(0), Some(LinkType::Null));
+        assert_eq!(LinkType::from_pcap(108), Some(LinkType::Loop));
+        assert_eq!(LinkType::from_pcap(147), None);
+    }
+
+    #[test]
+    fn ethernet_ipv4_with_padding_ignored() {
+        // 14 + 20 + 20 + 1 = 55 bytes: the NIC pads to 60, padding is not payload.
+        let frame = ethernet(0x0800, &packet("10.0.0.1:40000", "10.0.0.2:80", b"x"));
+        assert_eq!(frame.len(), 60);
+        let seg = decode(LinkType::Ethernet, &frame).expect("decodes");
+        check(seg, "10.0.0.1:40000", "10.0.0.2:80", b"x");
+    }
+
+    #[test]
+    fn ethernet_vlan_tag_is_skipped() {
+        let ip = v4();
+        let mut tagged = vec![0x00, 0x05, 0x08, 0x00];
+        tagged.extend_from_slice(&ip);
+        let frame = ethernet(0x8100, &tagged);
+        let seg = decode(LinkType::Ethernet, &frame).expect("decodes");
+        check(seg, "10.0.0.1:40000", "10.0.0.2:80", b"hello");
+    }
+
+    #[test]
+    fn ipv6_over_ethernet_and_raw() {
+        let ip = packet("[fd00::1]:40000", "[fd00::2]:443", b"six");
+        let frame = ethernet(0x86dd, &ip);
+        check(
+            decode(LinkType::Ethernet, &frame).expect("eth"),
+            "[fd00::1]:40000",
+            "[fd00::2]:443",
+            b"six",
+        );
+        check(
+            decode(LinkType::RawIp, &ip).expect("raw"),
+            "[fd00::1]:40000",
+            "[fd00::2]:443",
+            b"six",
+        );
+    }
+
+    #[test]
+    fn raw_sll_sll2_null_loop() {
+        let ip = v4();
+        let (c, s) = ("10.0.0.1:40000", "10.0.0.2:80");
+        check(decode(LinkType::RawIp, &ip).expect("raw"), c, s, b"hello");
+        check(
+            decode(LinkType::LinuxSll, &sll(0x0800, &ip)).expect("sll"),
+            c,
+            s,
+            b"hello",
+        );
+        check(
+            decode(LinkType::LinuxSll2, &sll2(0x0800, &ip)).expect("sll2"),
+            c,
+            s,
+            b"hello",
+        );
+        for header in [[2, 0, 0, 0], [0, 0, 0, 2]] {
+            let frame = [&header[..], &ip].concat();
+            check(
+                decode(LinkType::Null, &frame).expect("null"),
+                c,
+                s,
+                b"hello",
+            );
+        }
+        let v6 = packet("[::1]:5000", "[::1]:80", b"");
+        let frame = [&[0, 0, 0, 30][..], &v6].concat();
+        check(
+            decode(LinkType::Loop, &frame).expect("loop"),
+            "[::1]:5000",
+            "[::1]:80",
+            b"",
+        );
+    }
+
+    #[test]
+    fn non_tcp_is_none() {
+        let arp = ethernet(0x0806, &[0u8; 28]);
+        assert_eq!(decode(LinkType::Ethernet, &arp), Ok(None));
+        let mut udp = v4();
+        udp[9] = 17;
+        assert_eq!(decode(LinkType::RawIp, &udp), Ok(None));
+        let mut fragment = v4();
+        fragment[7] = 8; // fragment offset 8
+        assert_eq!(decode(LinkType::RawIp, &fragment), Ok(None));
+        assert_eq!(decode(LinkType::Null, &[99, 0, 0, 0]), Ok(None));
+    }
+
+    #[test]
+    fn malformed_headers_are_errors_with_reasons() {
+        let ip = v4();
+        let err = decode(LinkType::RawIp, &ip[..30]).expect_err("truncated");
+        assert_eq!(
+            err.to_string(),
+            "IPv4 packet truncated: need 45 bytes, have 30"
+        );
+        let err = decode(LinkType::Ethernet, &[0u8; 10]).expect_err("short ethernet");
+        assert!(err.to_string().contains("Ethernet header"), "{err}");
+        let mut bad_ihl = ip.clone();
+        bad_ihl[0] = 0x42;
+        assert_eq!(
+            decode(LinkType::RawIp, &bad_ihl),
+            Err(DecodeError::BadIhl(8))
+        );
+        let mut bad_total = ip.clone();
+        bad_total[2..4].copy_from_slice(&10u16.to_be_bytes());
+        assert!(matches!(
+            decode(LinkType::RawIp, &bad_total),
+            Err(DecodeError::BadTotalLength { .. })
+        ));
+        let mut bad_offset = ip.clone();
+        bad_offset[20 + 12] = 0x20;
+        assert_eq!(
+            decode(LinkType::RawIp, &bad_offset),
+            Err(DecodeError::BadDataOffset(8))
+        );
+        let mut long_offset = ip.clone();
+        long_offset[20 + 12] = 0xf0;
+        assert!(decode(LinkType::RawIp, &long_offset).is_err());
+        assert_eq!(
+            decode(LinkType::RawIp, &[0x50]),
+            Err(DecodeError::BadIpVersion(5))
+        );
+        assert!(decode(LinkType::RawIp, &[]).is_err());
+        let v6 = packet("[fd00::1]:1", "[fd00::2]:2", b"abc");
+        assert!(decode(LinkType::RawIp, &v6[..50]).is_err());
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let links = [
+            LinkType::Ethernet,
+            LinkType::RawIp,
+            LinkType::LinuxSll,
+            LinkType::LinuxSll2,
+            LinkType::Null,
+            LinkType::Loop,
+        ];
+        let template = ethernet(0x0800, &v4());
+        for round in 0..20_000 {
+            let len = (next() % 96) as usize;
+            let mut frame: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if round % 2 == 0 {
+                // Mutate a valid frame so the deeper headers get exercised too.
+                frame = template.clone();
+                for _ in 0..4 {
+                    let at = (next() as usize) % frame.len();
+                    frame[at] = next() as u8;
+                }
+                frame.truncate((next() as usize) % (frame.len() + 1));
+            }
+            let link = links[(next() % links.len() as u64) as usize];
+            let _ = decode(link, &frame);
+        }
+    }
+}
