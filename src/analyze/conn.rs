@@ -315,3 +315,373 @@ impl Conn {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::analyze::event::{EventKind as K, Side, TimeWaitHolder};
+    use crate::analyze::testframes::{Conv, Lab, F};
+
+    const MS: u64 = 1_000_000;
+
+    fn conv() -> Conv {
+        Conv::new("10.0.0.1:40000", "10.0.0.2:80", 1000, 5000)
+    }
+
+    fn closed(lifetime_ms: u64) -> K {
+        K::Closed {
+            by_rst: false,
+            lifetime_ns: lifetime_ms * MS,
+        }
+    }
+
+    fn request(n: u32, path: &str, idle_ms: Option<u64>) -> K {
+        K::Request {
+            n,
+            method: "GET".into(),
+            path: path.into(),
+            reused: n > 1,
+            idle_ns: idle_ms.map(|ms| ms * MS),
+        }
+    }
+
+    fn response(n: u32) -> K {
+        K::Response { n, status: 200 }
+    }
+
+    #[test]
+    fn handshake_gives_syn_and_established() {
+        let (mut lab, mut c) = (Lab::default(), conv());
+        lab.handshake(&mut c, 10);
+        let handshake_ns = 2 * MS;
+        assert_eq!(lab.kinds(1), [K::Syn, K::Established { handshake_ns }]);
+        let syn = &lab.events[0];
+        assert_eq!(
+            (syn.t_ns, syn.client, syn.server),
+            (10 * MS, c.client, c.server)
+        );
+        assert_eq!(lab.an.open_connections(), 1);
+    }
+
+    #[test]
+    fn three_requests_on_one_connection_are_reused_with_idle_time() {
+        let (mut lab, mut c) = (Lab::default(), conv());
+        lab.handshake(&mut c, 0);
+        lab.exchange(&mut c, 10, "/a");
+        lab.exchange(&mut c, 131, "/b");
+        lab.exchange(&mut c, 200, "/c");
+        let kinds = lab.kinds(1);
+        assert_eq!(
+            kinds[2..],
+            [
+                request(1, "/a", None),
+                response(1),
+                request(2, "/b", Some(120)),
+                response(2),
+                request(3, "/c", Some(68)),
+                response(3),
+            ]
+        );
+        let s = lab.an.summary();
+        assert_eq!(
+            (s.connections, s.requests, s.reused, s.responses),
+            (1, 3, 2, 3)
+        );
+        let text = lab.events[4].describe();
+        assert_eq!(text, "conn 1: request 2 GET /b, reused after 120 ms idle");
+    }
+
+    #[test]
+    fn client_closes_first_and_holds_time_wait() {
+        let (mut lab, mut c) = (Lab::default(), conv());
+        lab.handshake(&mut c, 0);
+        lab.exchange(&mut c, 10, "/");
+        lab.at(50, &c.send(Side::Client, F::FIN | F::ACK, b""));
+        lab.at(51, &c.send(Side::Server, F::ACK, b""));
+        lab.at(52, &c.send(Side::Server, F::FIN | F::ACK, b""));
+        lab.at(53, &c.send(Side::Client, F::ACK, b""));
+        let kinds = lab.kinds(1);
+        let tw = K::TimeWait {
+            holder: TimeWaitHolder::Client,
+        };
+        let tail = [
+            K::Fin { by: Side::Client },
+            K::Fin { by: Side::Server },
+            tw,
+            closed(53),
+        ];
+        assert_eq!(kinds[kinds.len() - 4..], tail);
+        let s = lab.an.summary();
+        assert_eq!(
+            (s.fin_first_by.client, s.time_wait.client, s.open),
+            (1, 1, 0)
+        );
+        assert_eq!(lab.an.open_connections(), 0);
+    }
+
+    #[test]
+    fn server_closes_first_and_holds_time_wait() {
+        let (mut lab, mut c) = (Lab::default(), conv());
+        lab.handshake(&mut c, 0);
+        lab.exchange(&mut c, 10, "/");
+        lab.at(50, &c.send(Side::Server, F::FIN | F::ACK, b""));
+        lab.at(51, &c.send(Side::Client, F::FIN | F::ACK, b""));
+        lab.at(52, &c.send(Side::Server, F::ACK, b""));
+        let kinds = lab.kinds(1);
+        let tw = K::TimeWait {
+            holder: TimeWaitHolder::Server,
+        };
+        let tail = [
+            K::Fin { by: Side::Server },
+            K::Fin { by: Side::Client },
+            tw,
+            closed(52),
+        ];
+        assert_eq!(kinds[kinds.len() - 4..], tail);
+        assert_eq!(lab.an.summary().fin_first_by.server, 1);
+    }
+
+    #[test]
+    fn simultaneous_close_puts_both_in_time_wait() {
+        let (mut lab, mut c) = (Lab::default(), conv());
+        lab.handshake(&mut c, 0);
+        let client_fin_seq = c.next[0];
+        lab.at(50, &c.send(Side::Client, F::FIN | F::ACK, b""));
+        // The server's FIN left before the client's FIN arrived: it does not ack it.
+        let server_fin = c.frame(
+            Side::Server,
+            F::FIN | F::ACK,
+            c.next[1],
+            client_fin_seq,
+            b"",
+        );
+        c.next[1] += 1;
+        lab.at(50, &server_fin);
+        lab.at(51, &c.send(Side::Client, F::ACK, b""));
+        lab.at(51, &c.send(Side::Server, F::ACK, b""));
+        let tw = K::TimeWait {
+            holder: TimeWaitHolder::Both,
+        };
+        let kinds = lab.kinds(1);
+        assert_eq!(
+            kinds[2..],
+            [
+                K::Fin { by: Side::Client },
+                K::Fin { by: Side::Server },
+                tw,
+                closed(51)
+            ]
+        );
+        let s = lab.an.summary();
+        assert_eq!(
+            (
+                s.time_wait.client,
+                s.time_wait.server,
+                s.fin_first_by.client
+            ),
+            (1, 1, 1)
+        );
+    }
+
+    #[test]
+    fn rst_from_server_after_request_closes_once() {
+        let (mut lab, mut c) = (Lab::default(), conv());
+        lab.handshake(&mut c, 0);
+        lab.at(
+            10,
+            &c.send(Side::Client, F::PSH | F::ACK, b"GET / HTTP/1.1\r\n\r\n"),
+        );
+        lab.at(11, &c.send(Side::Server, F::RST | F::ACK, b""));
+        lab.at(12, &c.send(Side::Server, F::RST, b""));
+        let rst = K::Rst { by: Side::Server };
+        let by_rst = K::Closed {
+            by_rst: true,
+            lifetime_ns: 11 * MS,
+        };
+        assert_eq!(
+            lab.kinds(1)[2..],
+            [request(1, "/", None), rst.clone(), by_rst, rst]
+        );
+        let s = lab.an.summary();
+        assert_eq!((s.rst_by.server, s.open), (2, 0));
+    }
+
+    #[test]
+    fn rst_from_client() {
+        let (mut lab, mut c) = (Lab::default(), conv());
+        lab.handshake(&mut c, 0);
+        lab.exchange(&mut c, 10, "/");
+        lab.at(30, &c.send(Side::Client, F::RST | F::ACK, b""));
+        let kinds = lab.kinds(1);
+        let by_rst = K::Closed {
+            by_rst: true,
+            lifetime_ns: 30 * MS,
+        };
+        assert_eq!(
+            kinds[kinds.len() - 2..],
+            [K::Rst { by: Side::Client }, by_rst]
+        );
+        assert_eq!(
+            lab.events.last().map(|e| e.describe()).as_deref(),
+            Some("conn 1: closed by RST after 30 ms")
+        );
+        assert_eq!(lab.an.summary().rst_by.client, 1);
+    }
+
+    #[test]
+    fn keepalive_probes_of_zero_and_one_byte_and_their_acks() {
+        let (mut lab, mut c) = (Lab::default(), conv());
+        lab.handshake(&mut c, 0);
+        lab.exchange(&mut c, 10, "/");
+        let before = lab.events.len();
+        lab.at(
+            7_000,
+            &c.frame(Side::Client, F::ACK, c.next[0] - 1, c.next[1], b""),
+        );
+        lab.at(7_001, &c.send(Side::Server, F::ACK, b""));
+        lab.at(
+            8_000,
+            &c.frame(Side::Client, F::ACK, c.next[0] - 1, c.next[1], b"\0"),
+        );
+        lab.at(8_001, &c.send(Side::Server, F::ACK, b""));
+        lab.at(
+            9_000,
+            &c.frame(Side::Server, F::ACK, c.next[1] - 1, c.next[0], b""),
+        );
+        let probes: Vec<K> = lab.events[before..]
+            .iter()
+            .map(|e| e.kind.clone())
+            .collect();
+        let by = |by| K::KeepaliveProbe { by };
+        assert_eq!(
+            probes,
+            [by(Side::Client), by(Side::Client), by(Side::Server)]
+        );
+        let s = lab.an.summary();
+        assert_eq!((s.keepalive_probes, s.retransmits), (3, 0));
+    }
+
+    #[test]
+    fn data_retransmits_whole_and_partial() {
+        let (mut lab, mut c) = (Lab::default(), conv());
+        lab.handshake(&mut c, 0);
+        let req = b"GET / HTTP/1.1\r\n\r\n";
+        let seq = c.next[0];
+        lab.at(10, &c.send(Side::Client, F::PSH | F::ACK, req));
+        lab.at(
+            210,
+            &c.frame(Side::Client, F::PSH | F::ACK, seq, c.next[1], req),
+        );
+        // Partial: 4 old bytes plus a pipelined request after a blank line.
+        let overlap = [&req[req.len() - 4..], b"GET /2 HTTP/1.1\r\n\r\n"].concat();
+        lab.at(
+            400,
+            &c.frame(
+                Side::Client,
+                F::PSH | F::ACK,
+                c.next[0] - 4,
+                c.next[1],
+                &overlap,
+            ),
+        );
+        let retransmit = |seq, len| K::Retransmit {
+            by: Side::Client,
+            seq,
+            len,
+        };
+        // The new part of the partial retransmit is still analysed.
+        let expected = [
+            request(1, "/", None),
+            retransmit(1, 18),
+            retransmit(15, 23),
+            request(2, "/2", None),
+        ];
+        assert_eq!(lab.kinds(1)[2..], expected);
+        assert_eq!(lab.an.summary().retransmits, 2);
+    }
+
+    #[test]
+    fn out_of_order_delivery_is_not_a_retransmit() {
+        let (mut lab, mut c) = (Lab::default(), conv());
+        lab.handshake(&mut c, 0);
+        let req = b"GET /ooo HTTP/1.1\r\nHost: lab\r\nAccept: */*\r\n\r\n";
+        let (first, second) = req.split_at(20);
+        let seq = c.next[0];
+        let ack = c.next[1];
+        lab.at(10, &c.frame(Side::Client, F::ACK, seq + 20, ack, second));
+        lab.at(11, &c.frame(Side::Client, F::ACK, seq, ack, first));
+        c.next[0] += req.len() as u32;
+        lab.exchange(&mut c, 20, "/next");
+        let s = lab.an.summary();
+        assert_eq!((s.retransmits, s.requests, s.reused), (0, 2, 1));
+        assert_eq!(lab.kinds(1)[2], request(1, "/ooo", None));
+    }
+
+    #[test]
+    fn sequence_numbers_wrap_across_2_pow_32() {
+        let mut c = Conv::new("10.0.0.1:40000", "10.0.0.2:80", u32::MAX - 2, u32::MAX);
+        let mut lab = Lab::default();
+        lab.handshake(&mut c, 0);
+        for i in 0..3 {
+            lab.exchange(&mut c, 10 + i * 10, "/wrap");
+        }
+        assert!(
+            c.next[0] < 1000 && c.next[1] < 1000,
+            "both directions wrapped"
+        );
+        // A retransmit of the first request, sent before the wrap.
+        let req = b"GET /wrap HTTP/1.1\r\nHost: lab\r\n\r\n";
+        lab.at(
+            100,
+            &c.frame(Side::Client, F::PSH | F::ACK, u32::MAX - 1, c.next[1], req),
+        );
+        lab.at(200, &c.send(Side::Client, F::FIN | F::ACK, b""));
+        lab.at(201, &c.send(Side::Server, F::FIN | F::ACK, b""));
+        lab.at(202, &c.send(Side::Client, F::ACK, b""));
+        let s = lab.an.summary();
+        assert_eq!(
+            (s.requests, s.reused, s.responses, s.retransmits),
+            (3, 2, 3, 1)
+        );
+        assert_eq!((s.time_wait.client, s.open), (1, 0));
+        let len = req.len() as u32;
+        assert!(lab.kinds(1).contains(&K::Retransmit {
+            by: Side::Client,
+            seq: 1,
+            len
+        }));
+    }
+
+    #[test]
+    fn mid_stream_start_guesses_client_by_port() {
+        // Capture starts with the server's response; the server has the low port.
+        let mut c = Conv::new("10.0.0.1:40000", "10.0.0.2:80", 77_777, 999);
+        let mut lab = Lab::default();
+        lab.at(
+            5,
+            &c.send(
+                Side::Server,
+                F::PSH | F::ACK,
+                b"HTTP/1.1 204 No Content\r\n\r\n",
+            ),
+        );
+        lab.exchange(&mut c, 10, "/later");
+        lab.at(20, &c.send(Side::Client, F::FIN | F::ACK, b""));
+        lab.at(21, &c.send(Side::Server, F::FIN | F::ACK, b""));
+        lab.at(22, &c.send(Side::Client, F::ACK, b""));
+        let first = &lab.events[0];
+        assert_eq!((first.client, first.server), (c.client, c.server));
+        let kinds = lab.kinds(1);
+        assert_eq!(kinds[0], K::Response { n: 1, status: 204 });
+        assert_eq!(kinds[1], request(1, "/later", None));
+        assert!(!kinds.contains(&K::Syn));
+        assert_eq!(kinds.last(), Some(&closed(17)));
+        // Equal ports: the sender of the first segment is taken as the client.
+        let mut same = Conv::new("10.0.0.3:5000", "10.0.0.4:5000", 1, 1);
+        lab.at(
+            30,
+            &same.send(Side::Server, F::PSH | F::ACK, b"GET /tie HTTP/1.1\r\n\r\n"),
+        );
+        let tie = lab.events.last().expect("an event");
+        assert_eq!((tie.conn, tie.client), (2, same.server));
+    }
+}
