@@ -6,6 +6,7 @@
 //! through handshake, HTTP requests/responses, keepalive, retransmits and
 //! close, and appends [`Event`]s. [`Summary`] folds those events into totals.
 
+mod close;
 mod conn;
 mod event;
 mod frame;

@@ -142,6 +142,29 @@ mod tests {
     }
 
     #[test]
+    fn decoded_segments_can_be_fed_directly() {
+        let mut an = Analyzer::new();
+        let mut out = Vec::new();
+        let seg = Segment {
+            src: "192.168.1.5:51000".parse().expect("addr"),
+            dst: "192.168.1.1:8080".parse().expect("addr"),
+            seq: 42,
+            ack: 0,
+            flags: crate::analyze::frame::TcpFlags::from_bits(F::SYN),
+            window: 1024,
+            payload: b"",
+        };
+        an.handle_segment(7, &seg, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].t_ns, out[0].conn, &out[0].kind), (7, 1, &K::Syn));
+        let s = an.summary();
+        assert_eq!(
+            (s.frames, s.tcp_segments, s.connections, s.open),
+            (0, 1, 1, 1)
+        );
+    }
+
+    #[test]
     fn keep_alive_off_gives_a_new_connection_per_request() {
         let mut lab = Lab::default();
         for i in 0..3u16 {
