@@ -27,6 +27,8 @@ impl Conn {
         self.life = Life::Closed { at_ns: t_ns };
     }
 
+    /// Emits `Closed` once; the connection then only counts late RSTs and
+    /// retransmits, and may be replaced by a new SYN on its 4-tuple.
     pub(super) fn close(&mut self, t_ns: u64, by_rst: bool, out: &mut Vec<Event>) {
         let lifetime_ns = t_ns.saturating_sub(self.started_ns);
         self.emit(
@@ -40,6 +42,8 @@ impl Conn {
         self.life = Life::Closed { at_ns: t_ns };
     }
 
+    /// The first FIN of a side. The second side's FIN decides who holds
+    /// TIME_WAIT: the kernel that sent the first FIN, unless the FINs crossed.
     pub(super) fn on_fin(
         &mut self,
         t_ns: u64,

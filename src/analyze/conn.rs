@@ -50,6 +50,7 @@ pub(crate) struct Conn {
     pub life: Life,
 }
 
+/// Array index of a side's stream (client 0, server 1).
 pub(super) fn idx(side: Side) -> usize {
     match side {
         Side::Client => 0,
@@ -104,6 +105,7 @@ impl Conn {
         self.life != Life::Open || !original
     }
 
+    /// Appends an event stamped with this connection's id and endpoints.
     pub(super) fn emit(&self, t_ns: u64, kind: EventKind, out: &mut Vec<Event>) {
         out.push(Event {
             t_ns,
@@ -114,7 +116,10 @@ impl Conn {
         });
     }
 
-    /// Advances the connection by one segment it carried.
+    /// Advances the connection by one segment it carried, in this order: RST,
+    /// keepalive probe, sequence bookkeeping (retransmit), handshake, new
+    /// data (HTTP), new FIN, final ACK. Only never-seen sequence space drives
+    /// transitions, so duplicates cannot double-count requests or FINs.
     pub fn on_segment(&mut self, t_ns: u64, seg: &Segment, out: &mut Vec<Event>) {
         let side = if seg.src == self.client {
             Side::Client
@@ -172,6 +177,7 @@ impl Conn {
         self.on_final_ack(t_ns, side, seg, out);
     }
 
+    /// SYN → `Syn`; the client's first ACK after the SYN-ACK → `Established`.
     fn on_handshake(
         &mut self,
         t_ns: u64,
@@ -197,6 +203,8 @@ impl Conn {
         }
     }
 
+    /// New payload: request lines from the client, status lines from the
+    /// server (whose data also restarts the idle clock for reuse).
     fn on_data(&mut self, t_ns: u64, side: Side, data: &[u8], out: &mut Vec<Event>) {
         match side {
             Side::Client => {
