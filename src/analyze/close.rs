@@ -1,0 +1,281 @@
+//! How a connection ends: FINs, TIME_WAIT, the final ACK, resets.
+//!
+//! Kept apart from `conn.rs` because closing is the part of the lifecycle
+//! the lab is most about (who holds TIME_WAIT, who resets), and its rules
+//! read best together.
+
+use super::conn::{idx, Conn, Life};
+use super::event::{Event, EventKind, Side, TimeWaitHolder};
+use super::frame::Segment;
+
+impl Conn {
+    /// Closes a connection that was replaced or expired before its final ACK
+    /// was seen, so every connection that got an id also ends. Its lifetime
+    /// ends at the second FIN when there was one.
+    pub fn abandon(&mut self, t_ns: u64, out: &mut Vec<Event>) {
+        let end_ns = match self.life {
+            Life::Closed { .. } => return,
+            Life::TimeWait { since_ns } => since_ns,
+            Life::Open => t_ns,
+        };
+        let lifetime_ns = end_ns.saturating_sub(self.started_ns);
+        let kind = EventKind::Closed {
+            by_rst: false,
+            lifetime_ns,
+        };
+        self.emit(t_ns, kind, out);
+        self.life = Life::Closed { at_ns: t_ns };
+    }
+
+    /// Emits `Closed` once; the connection then only counts late RSTs and
+    /// retransmits, and may be replaced by a new SYN on its 4-tuple.
+    pub(super) fn close(&mut self, t_ns: u64, by_rst: bool, out: &mut Vec<Event>) {
+        let lifetime_ns = t_ns.saturating_sub(self.started_ns);
+        self.emit(
+            t_ns,
+            EventKind::Closed {
+                by_rst,
+                lifetime_ns,
+            },
+            out,
+        );
+        self.life = Life::Closed { at_ns: t_ns };
+    }
+
+    /// The first FIN of a side. The second side's FIN decides who holds
+    /// TIME_WAIT: the kernel that sent the first FIN, unless the FINs crossed.
+    pub(super) fn on_fin(
+        &mut self,
+        t_ns: u64,
+        side: Side,
+        seg: &Segment,
+        fin_end: i64,
+        out: &mut Vec<Event>,
+    ) {
+        if let Some(s) = self.streams[idx(side)].as_mut() {
+            s.fin_end = Some(fin_end);
+        }
+        self.emit(t_ns, EventKind::Fin { by: side }, out);
+        let Some(first) = self.first_fin else {
+            self.first_fin = Some(side);
+            return;
+        };
+        if first == side || self.life != Life::Open {
+            return;
+        }
+        // Normal close: this FIN acknowledges the first one. Otherwise both
+        // FINs crossed on the wire and both kernels hold TIME_WAIT.
+        let acked = self.streams[idx(first)]
+            .as_ref()
+            .and_then(|peer| Some((peer.offset(seg.ack), peer.fin_end?)))
+            .is_some_and(|(ack, fin)| seg.flags.ack && ack >= fin);
+        let holder = if acked {
+            first.into()
+        } else {
+            TimeWaitHolder::Both
+        };
+        self.emit(t_ns, EventKind::TimeWait { holder }, out);
+        self.life = Life::TimeWait { since_ns: t_ns };
+    }
+
+    /// The first closer acknowledging the second FIN ends the connection.
+    pub(super) fn on_final_ack(
+        &mut self,
+        t_ns: u64,
+        side: Side,
+        seg: &Segment,
+        out: &mut Vec<Event>,
+    ) {
+        if !matches!(self.life, Life::TimeWait { .. })
+            || Some(side) != self.first_fin
+            || !seg.flags.ack
+        {
+            return;
+        }
+        let acked = self.streams[idx(side.peer())]
+            .as_ref()
+            .and_then(|peer| Some((peer.offset(seg.ack), peer.fin_end?)))
+            .is_some_and(|(ack, fin)| ack >= fin);
+        if acked {
+            self.close(t_ns, false, out);
+        }
+    }
+
+    /// A reset ends an open connection; one arriving in TIME_WAIT only ends
+    /// the wait (the close was a FIN exchange); later ones are just counted.
+    pub(super) fn on_rst(&mut self, t_ns: u64, side: Side, out: &mut Vec<Event>) {
+        self.emit(t_ns, EventKind::Rst { by: side }, out);
+        match self.life {
+            Life::Open => self.close(t_ns, true, out),
+            Life::TimeWait { .. } => self.close(t_ns, false, out),
+            Life::Closed { .. } => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analyze::event::{EventKind as K, Side, TimeWaitHolder};
+    use crate::analyze::testframes::{Conv, Lab, F};
+
+    const MS: u64 = 1_000_000;
+
+    fn conv() -> Conv {
+        Conv::new("10.0.0.1:40000", "10.0.0.2:80", 1000, 5000)
+    }
+
+    fn closed(lifetime_ms: u64) -> K {
+        K::Closed {
+            by_rst: false,
+            lifetime_ns: lifetime_ms * MS,
+        }
+    }
+
+    #[test]
+    fn client_closes_first_and_holds_time_wait() {
+        let (mut lab, mut c) = (Lab::default(), conv());
+        lab.handshake(&mut c, 0);
+        lab.exchange(&mut c, 10, "/");
+        lab.at(50, &c.send(Side::Client, F::FIN | F::ACK, b""));
+        lab.at(51, &c.send(Side::Server, F::ACK, b""));
+        lab.at(52, &c.send(Side::Server, F::FIN | F::ACK, b""));
+        lab.at(53, &c.send(Side::Client, F::ACK, b""));
+        let kinds = lab.kinds(1);
+        let tw = K::TimeWait {
+            holder: TimeWaitHolder::Client,
+        };
+        let tail = [
+            K::Fin { by: Side::Client },
+            K::Fin { by: Side::Server },
+            tw,
+            closed(53),
+        ];
+        assert_eq!(kinds[kinds.len() - 4..], tail);
+        let s = lab.an.summary();
+        assert_eq!(
+            (s.fin_first_by.client, s.time_wait.client, s.open),
+            (1, 1, 0)
+        );
+        assert_eq!(lab.an.open_connections(), 0);
+    }
+
+    #[test]
+    fn server_closes_first_and_holds_time_wait() {
+        let (mut lab, mut c) = (Lab::default(), conv());
+        lab.handshake(&mut c, 0);
+        lab.exchange(&mut c, 10, "/");
+        lab.at(50, &c.send(Side::Server, F::FIN | F::ACK, b""));
+        lab.at(51, &c.send(Side::Client, F::FIN | F::ACK, b""));
+        lab.at(52, &c.send(Side::Server, F::ACK, b""));
+        let kinds = lab.kinds(1);
+        let tw = K::TimeWait {
+            holder: TimeWaitHolder::Server,
+        };
+        let tail = [
+            K::Fin { by: Side::Server },
+            K::Fin { by: Side::Client },
+            tw,
+            closed(52),
+        ];
+        assert_eq!(kinds[kinds.len() - 4..], tail);
+        assert_eq!(lab.an.summary().fin_first_by.server, 1);
+    }
+
+    #[test]
+    fn simultaneous_close_puts_both_in_time_wait() {
+        let (mut lab, mut c) = (Lab::default(), conv());
+        lab.handshake(&mut c, 0);
+        let client_fin_seq = c.next[0];
+        lab.at(50, &c.send(Side::Client, F::FIN | F::ACK, b""));
+        // The server's FIN left before the client's FIN arrived: it does not ack it.
+        let server_fin = c.frame(
+            Side::Server,
+            F::FIN | F::ACK,
+            c.next[1],
+            client_fin_seq,
+            b"",
+        );
+        c.next[1] += 1;
+        lab.at(50, &server_fin);
+        lab.at(51, &c.send(Side::Client, F::ACK, b""));
+        lab.at(51, &c.send(Side::Server, F::ACK, b""));
+        let tw = K::TimeWait {
+            holder: TimeWaitHolder::Both,
+        };
+        let kinds = lab.kinds(1);
+        assert_eq!(
+            kinds[2..],
+            [
+                K::Fin { by: Side::Client },
+                K::Fin { by: Side::Server },
+                tw,
+                closed(51)
+            ]
+        );
+        let s = lab.an.summary();
+        assert_eq!(
+            (
+                s.time_wait.client,
+                s.time_wait.server,
+                s.fin_first_by.client
+            ),
+            (1, 1, 1)
+        );
+    }
+
+    #[test]
+    fn rst_from_server_after_request_closes_once() {
+        let (mut lab, mut c) = (Lab::default(), conv());
+        lab.handshake(&mut c, 0);
+        lab.at(
+            10,
+            &c.send(Side::Client, F::PSH | F::ACK, b"GET / HTTP/1.1\r\n\r\n"),
+        );
+        lab.at(11, &c.send(Side::Server, F::RST | F::ACK, b""));
+        lab.at(12, &c.send(Side::Server, F::RST, b""));
+        let rst = K::Rst { by: Side::Server };
+        let by_rst = K::Closed {
+            by_rst: true,
+            lifetime_ns: 11 * MS,
+        };
+        assert_eq!(
+            lab.kinds(1)[2..],
+            [
+                K::Request {
+                    n: 1,
+                    method: "GET".into(),
+                    path: "/".into(),
+                    reused: false,
+                    idle_ns: None,
+                },
+                rst.clone(),
+                by_rst,
+                rst
+            ]
+        );
+        let s = lab.an.summary();
+        assert_eq!((s.rst_by.server, s.open), (2, 0));
+    }
+
+    #[test]
+    fn rst_from_client() {
+        let (mut lab, mut c) = (Lab::default(), conv());
+        lab.handshake(&mut c, 0);
+        lab.exchange(&mut c, 10, "/");
+        lab.at(30, &c.send(Side::Client, F::RST | F::ACK, b""));
+        let kinds = lab.kinds(1);
+        let by_rst = K::Closed {
+            by_rst: true,
+            lifetime_ns: 30 * MS,
+        };
+        assert_eq!(
+            kinds[kinds.len() - 2..],
+            [K::Rst { by: Side::Client }, by_rst]
+        );
+        assert_eq!(
+            lab.events.last().map(|e| e.describe()).as_deref(),
+            Some("conn 1: closed by RST after 30 ms")
+        );
+        assert_eq!(lab.an.summary().rst_by.client, 1);
+    }
+}

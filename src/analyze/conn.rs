@@ -1,0 +1,472 @@
+//! The lifecycle of one TCP connection, driven segment by segment.
+//!
+//! Plain data plus transitions: `on_segment` reads the segment against the
+//! two sequence spaces and appends the events it implies. Time only moves
+//! through the `t_ns` the caller passes in.
+
+use std::net::SocketAddr;
+
+use super::event::{Event, EventKind, Side};
+use super::frame::Segment;
+use super::http;
+use super::stream::Stream;
+
+/// Where the three-way handshake stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handshake {
+    /// SYN seen, waiting for the SYN-ACK.
+    SynSent,
+    /// SYN-ACK seen, waiting for the client's ACK.
+    SynAcked,
+    /// Done (or the capture started after it).
+    Done,
+}
+
+/// Whether the connection is still in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Life {
+    /// Carrying traffic (possibly half-closed).
+    Open,
+    /// Both FINs seen; waiting for the final ACK.
+    TimeWait { since_ns: u64 },
+    /// `Closed` emitted at `at_ns`.
+    Closed { at_ns: u64 },
+}
+
+/// One connection's state.
+#[derive(Debug, Clone)]
+pub(crate) struct Conn {
+    id: u64,
+    client: SocketAddr,
+    server: SocketAddr,
+    pub(super) started_ns: u64,
+    handshake: Handshake,
+    /// Indexed by `idx(side)`: client stream, server stream.
+    pub(super) streams: [Option<Stream>; 2],
+    requests: u32,
+    responses: u32,
+    last_server_data_ns: Option<u64>,
+    pub(super) first_fin: Option<Side>,
+    pub life: Life,
+}
+
+/// Array index of a side's stream (client 0, server 1).
+pub(super) fn idx(side: Side) -> usize {
+    match side {
+        Side::Client => 0,
+        Side::Server => 1,
+    }
+}
+
+impl Conn {
+    /// A connection first seen at `seg`. A SYN names its sender the client, a
+    /// SYN-ACK its receiver; otherwise the capture began mid-connection and
+    /// the higher (ephemeral) port is taken as the client.
+    pub fn new(id: u64, t_ns: u64, seg: &Segment) -> Conn {
+        let f = seg.flags;
+        let sender_is_client = match (f.syn, f.ack) {
+            (true, false) => true,
+            (true, true) => false,
+            _ => seg.src.port() >= seg.dst.port(),
+        };
+        let (client, server) = if sender_is_client {
+            (seg.src, seg.dst)
+        } else {
+            (seg.dst, seg.src)
+        };
+        let handshake = match (f.syn, f.ack) {
+            (true, false) => Handshake::SynSent,
+            (true, true) => Handshake::SynAcked,
+            _ => Handshake::Done,
+        };
+        Conn {
+            id,
+            client,
+            server,
+            started_ns: t_ns,
+            handshake,
+            streams: [None, None],
+            requests: 0,
+            responses: 0,
+            last_server_data_ns: None,
+            first_fin: None,
+            life: Life::Open,
+        }
+    }
+
+    /// Whether a SYN without ACK means a new connection on this 4-tuple: this
+    /// one is over, or the SYN is not a copy of the one that opened it (a
+    /// client only sends a fresh SYN on a tuple it considers free).
+    pub fn replaced_by(&self, seg: &Segment) -> bool {
+        let original = seg.src == self.client
+            && self.streams[0]
+                .as_ref()
+                .is_some_and(|s| s.base == seg.seq && s.seen.contains(0));
+        self.life != Life::Open || !original
+    }
+
+    /// Appends an event stamped with this connection's id and endpoints.
+    pub(super) fn emit(&self, t_ns: u64, kind: EventKind, out: &mut Vec<Event>) {
+        out.push(Event {
+            t_ns,
+            conn: self.id,
+            client: self.client,
+            server: self.server,
+            kind,
+        });
+    }
+
+    /// Advances the connection by one segment it carried, in this order: RST,
+    /// keepalive probe, sequence bookkeeping (retransmit), handshake, new
+    /// data (HTTP), new FIN, final ACK. Only never-seen sequence space drives
+    /// transitions, so duplicates cannot double-count requests or FINs.
+    pub fn on_segment(&mut self, t_ns: u64, seg: &Segment, out: &mut Vec<Event>) {
+        let side = if seg.src == self.client {
+            Side::Client
+        } else {
+            Side::Server
+        };
+        if seg.flags.rst {
+            return self.on_rst(t_ns, side, out);
+        }
+        let stream = self.streams[idx(side)].get_or_insert_with(|| Stream::new(seg.seq));
+        let f = seg.flags;
+        let lo = stream.offset(seg.seq);
+        let data_lo = lo + i64::from(f.syn);
+        let data_hi = data_lo + seg.payload.len() as i64;
+        let hi = data_hi + i64::from(f.fin);
+
+        let ack_only = f.ack && !f.syn && !f.fin;
+        if ack_only
+            && self.handshake == Handshake::Done
+            && self.life == Life::Open
+            && stream.fin_end.is_none()
+            && seg.payload.len() <= 1
+            && lo == stream.next - 1
+        {
+            return self.emit(t_ns, EventKind::KeepaliveProbe { by: side }, out);
+        }
+
+        let syn_new = f.syn && !stream.seen.contains(lo);
+        let fin_new = f.fin && stream.fin_end.is_none() && !stream.seen.contains(hi - 1);
+        let mut data_new = None;
+        if hi > lo {
+            let ins = stream.seen.insert(lo, hi);
+            if ins.overlap {
+                let (seq, len) = (stream.relative(seg.seq), seg.payload.len() as u32);
+                self.emit(t_ns, EventKind::Retransmit { by: side, seq, len }, out);
+            }
+            data_new = ins
+                .first_new
+                .map(|off| off.max(data_lo))
+                .filter(|&off| off < data_hi);
+        }
+        if let Some(s) = self.streams[idx(side)].as_mut() {
+            s.next = s.next.max(hi);
+        }
+
+        self.on_handshake(t_ns, side, seg, syn_new, out);
+        let closed = matches!(self.life, Life::Closed { .. });
+        if let Some(off) = data_new.filter(|_| !closed) {
+            let start = usize::try_from(off - data_lo).unwrap_or(0);
+            self.on_data(t_ns, side, seg.payload.get(start..).unwrap_or(&[]), out);
+        }
+        if fin_new && !closed {
+            self.on_fin(t_ns, side, seg, hi, out);
+        }
+        self.on_final_ack(t_ns, side, seg, out);
+    }
+
+    /// SYN → `Syn`; the client's first ACK after the SYN-ACK → `Established`.
+    fn on_handshake(
+        &mut self,
+        t_ns: u64,
+        side: Side,
+        seg: &Segment,
+        syn_new: bool,
+        out: &mut Vec<Event>,
+    ) {
+        let f = seg.flags;
+        match (self.handshake, side) {
+            (Handshake::SynSent, Side::Client) if syn_new && !f.ack => {
+                self.emit(t_ns, EventKind::Syn, out);
+            }
+            (Handshake::SynSent, Side::Server) if syn_new && f.ack => {
+                self.handshake = Handshake::SynAcked;
+            }
+            (Handshake::SynAcked, Side::Client) if f.ack && !f.syn => {
+                self.handshake = Handshake::Done;
+                let handshake_ns = t_ns.saturating_sub(self.started_ns);
+                self.emit(t_ns, EventKind::Established { handshake_ns }, out);
+            }
+            _ => {}
+        }
+    }
+
+    /// New payload: request lines from the client, status lines from the
+    /// server (whose data also restarts the idle clock for reuse).
+    fn on_data(&mut self, t_ns: u64, side: Side, data: &[u8], out: &mut Vec<Event>) {
+        match side {
+            Side::Client => {
+                for req in http::messages(data, http::request_line) {
+                    self.requests += 1;
+                    let n = self.requests;
+                    let reused = n > 1;
+                    let idle_ns = self
+                        .last_server_data_ns
+                        .filter(|_| reused)
+                        .map(|last| t_ns.saturating_sub(last));
+                    let kind = EventKind::Request {
+                        n,
+                        method: req.method.to_string(),
+                        path: req.path,
+                        reused,
+                        idle_ns,
+                    };
+                    self.emit(t_ns, kind, out);
+                }
+            }
+            Side::Server => {
+                for status in http::messages(data, http::status_line) {
+                    self.responses += 1;
+                    let n = self.responses;
+                    self.emit(t_ns, EventKind::Response { n, status }, out);
+                }
+                self.last_server_data_ns = Some(t_ns);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analyze::event::{EventKind as K, Side};
+    use crate::analyze::testframes::{Conv, Lab, F};
+
+    const MS: u64 = 1_000_000;
+
+    fn conv() -> Conv {
+        Conv::new("10.0.0.1:40000", "10.0.0.2:80", 1000, 5000)
+    }
+
+    fn closed(lifetime_ms: u64) -> K {
+        K::Closed {
+            by_rst: false,
+            lifetime_ns: lifetime_ms * MS,
+        }
+    }
+
+    fn request(n: u32, path: &str, idle_ms: Option<u64>) -> K {
+        K::Request {
+            n,
+            method: "GET".into(),
+            path: path.into(),
+            reused: n > 1,
+            idle_ns: idle_ms.map(|ms| ms * MS),
+        }
+    }
+
+    fn response(n: u32) -> K {
+        K::Response { n, status: 200 }
+    }
+
+    #[test]
+    fn handshake_gives_syn_and_established() {
+        let (mut lab, mut c) = (Lab::default(), conv());
+        lab.handshake(&mut c, 10);
+        let handshake_ns = 2 * MS;
+        assert_eq!(lab.kinds(1), [K::Syn, K::Established { handshake_ns }]);
+        let syn = &lab.events[0];
+        assert_eq!(
+            (syn.t_ns, syn.client, syn.server),
+            (10 * MS, c.client, c.server)
+        );
+        assert_eq!(lab.an.open_connections(), 1);
+    }
+
+    #[test]
+    fn three_requests_on_one_connection_are_reused_with_idle_time() {
+        let (mut lab, mut c) = (Lab::default(), conv());
+        lab.handshake(&mut c, 0);
+        lab.exchange(&mut c, 10, "/a");
+        lab.exchange(&mut c, 131, "/b");
+        lab.exchange(&mut c, 200, "/c");
+        let kinds = lab.kinds(1);
+        assert_eq!(
+            kinds[2..],
+            [
+                request(1, "/a", None),
+                response(1),
+                request(2, "/b", Some(120)),
+                response(2),
+                request(3, "/c", Some(68)),
+                response(3),
+            ]
+        );
+        let s = lab.an.summary();
+        assert_eq!(
+            (s.connections, s.requests, s.reused, s.responses),
+            (1, 3, 2, 3)
+        );
+        let text = lab.events[4].describe();
+        assert_eq!(text, "conn 1: request 2 GET /b, reused after 120 ms idle");
+    }
+
+    #[test]
+    fn keepalive_probes_of_zero_and_one_byte_and_their_acks() {
+        let (mut lab, mut c) = (Lab::default(), conv());
+        lab.handshake(&mut c, 0);
+        lab.exchange(&mut c, 10, "/");
+        let before = lab.events.len();
+        lab.at(
+            7_000,
+            &c.frame(Side::Client, F::ACK, c.next[0] - 1, c.next[1], b""),
+        );
+        lab.at(7_001, &c.send(Side::Server, F::ACK, b""));
+        lab.at(
+            8_000,
+            &c.frame(Side::Client, F::ACK, c.next[0] - 1, c.next[1], b"\0"),
+        );
+        lab.at(8_001, &c.send(Side::Server, F::ACK, b""));
+        lab.at(
+            9_000,
+            &c.frame(Side::Server, F::ACK, c.next[1] - 1, c.next[0], b""),
+        );
+        let probes: Vec<K> = lab.events[before..]
+            .iter()
+            .map(|e| e.kind.clone())
+            .collect();
+        let by = |by| K::KeepaliveProbe { by };
+        assert_eq!(
+            probes,
+            [by(Side::Client), by(Side::Client), by(Side::Server)]
+        );
+        let s = lab.an.summary();
+        assert_eq!((s.keepalive_probes, s.retransmits), (3, 0));
+    }
+
+    #[test]
+    fn data_retransmits_whole_and_partial() {
+        let (mut lab, mut c) = (Lab::default(), conv());
+        lab.handshake(&mut c, 0);
+        let req = b"GET / HTTP/1.1\r\n\r\n";
+        let seq = c.next[0];
+        lab.at(10, &c.send(Side::Client, F::PSH | F::ACK, req));
+        lab.at(
+            210,
+            &c.frame(Side::Client, F::PSH | F::ACK, seq, c.next[1], req),
+        );
+        // Partial: 4 old bytes plus a pipelined request after a blank line.
+        let overlap = [&req[req.len() - 4..], b"GET /2 HTTP/1.1\r\n\r\n"].concat();
+        lab.at(
+            400,
+            &c.frame(
+                Side::Client,
+                F::PSH | F::ACK,
+                c.next[0] - 4,
+                c.next[1],
+                &overlap,
+            ),
+        );
+        let retransmit = |seq, len| K::Retransmit {
+            by: Side::Client,
+            seq,
+            len,
+        };
+        // The new part of the partial retransmit is still analysed.
+        let expected = [
+            request(1, "/", None),
+            retransmit(1, 18),
+            retransmit(15, 23),
+            request(2, "/2", None),
+        ];
+        assert_eq!(lab.kinds(1)[2..], expected);
+        assert_eq!(lab.an.summary().retransmits, 2);
+    }
+
+    #[test]
+    fn out_of_order_delivery_is_not_a_retransmit() {
+        let (mut lab, mut c) = (Lab::default(), conv());
+        lab.handshake(&mut c, 0);
+        let req = b"GET /ooo HTTP/1.1\r\nHost: lab\r\nAccept: */*\r\n\r\n";
+        let (first, second) = req.split_at(20);
+        let seq = c.next[0];
+        let ack = c.next[1];
+        lab.at(10, &c.frame(Side::Client, F::ACK, seq + 20, ack, second));
+        lab.at(11, &c.frame(Side::Client, F::ACK, seq, ack, first));
+        c.next[0] += req.len() as u32;
+        lab.exchange(&mut c, 20, "/next");
+        let s = lab.an.summary();
+        assert_eq!((s.retransmits, s.requests, s.reused), (0, 2, 1));
+        assert_eq!(lab.kinds(1)[2], request(1, "/ooo", None));
+    }
+
+    #[test]
+    fn sequence_numbers_wrap_across_2_pow_32() {
+        let mut c = Conv::new("10.0.0.1:40000", "10.0.0.2:80", u32::MAX - 2, u32::MAX);
+        let mut lab = Lab::default();
+        lab.handshake(&mut c, 0);
+        for i in 0..3 {
+            lab.exchange(&mut c, 10 + i * 10, "/wrap");
+        }
+        assert!(
+            c.next[0] < 1000 && c.next[1] < 1000,
+            "both directions wrapped"
+        );
+        // A retransmit of the first request, sent before the wrap.
+        let req = b"GET /wrap HTTP/1.1\r\nHost: lab\r\n\r\n";
+        lab.at(
+            100,
+            &c.frame(Side::Client, F::PSH | F::ACK, u32::MAX - 1, c.next[1], req),
+        );
+        lab.at(200, &c.send(Side::Client, F::FIN | F::ACK, b""));
+        lab.at(201, &c.send(Side::Server, F::FIN | F::ACK, b""));
+        lab.at(202, &c.send(Side::Client, F::ACK, b""));
+        let s = lab.an.summary();
+        assert_eq!(
+            (s.requests, s.reused, s.responses, s.retransmits),
+            (3, 2, 3, 1)
+        );
+        assert_eq!((s.time_wait.client, s.open), (1, 0));
+        let len = req.len() as u32;
+        assert!(lab.kinds(1).contains(&K::Retransmit {
+            by: Side::Client,
+            seq: 1,
+            len
+        }));
+    }
+
+    #[test]
+    fn mid_stream_start_guesses_client_by_port() {
+        // Capture starts with the server's response; the server has the low port.
+        let mut c = Conv::new("10.0.0.1:40000", "10.0.0.2:80", 77_777, 999);
+        let mut lab = Lab::default();
+        lab.at(
+            5,
+            &c.send(
+                Side::Server,
+                F::PSH | F::ACK,
+                b"HTTP/1.1 204 No Content\r\n\r\n",
+            ),
+        );
+        lab.exchange(&mut c, 10, "/later");
+        lab.at(20, &c.send(Side::Client, F::FIN | F::ACK, b""));
+        lab.at(21, &c.send(Side::Server, F::FIN | F::ACK, b""));
+        lab.at(22, &c.send(Side::Client, F::ACK, b""));
+        let first = &lab.events[0];
+        assert_eq!((first.client, first.server), (c.client, c.server));
+        let kinds = lab.kinds(1);
+        assert_eq!(kinds[0], K::Response { n: 1, status: 204 });
+        assert_eq!(kinds[1], request(1, "/later", None));
+        assert!(!kinds.contains(&K::Syn));
+        assert_eq!(kinds.last(), Some(&closed(17)));
+        // Equal ports: the sender of the first segment is taken as the client.
+        let mut same = Conv::new("10.0.0.3:5000", "10.0.0.4:5000", 1, 1);
+        lab.at(
+            30,
+            &same.send(Side::Server, F::PSH | F::ACK, b"GET /tie HTTP/1.1\r\n\r\n"),
+        );
+        let tie = lab.events.last().expect("an event");
+        assert_eq!((tie.conn, tie.client), (2, same.server));
+    }
+}

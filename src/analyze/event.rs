@@ -1,0 +1,321 @@
+//! Lifecycle events: the analyser's only output.
+//!
+//! They are written as JSON lines and as pcapng packet comments, so the serde
+//! field names and the `describe` wording are a public contract.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// Which end of a connection did something. The client is the side that sent
+/// the SYN, because "who opened" is what keep-alive and pool questions need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// The side that sent the SYN (or, mid-stream, the higher port).
+    Client,
+    /// The side that answered the SYN.
+    Server,
+}
+
+impl Side {
+    /// The other end, for "the peer acknowledges" transitions.
+    pub fn peer(self) -> Side {
+        match self {
+            Side::Client => Side::Server,
+            Side::Server => Side::Client,
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Side::Client => "client",
+            Side::Server => "server",
+        })
+    }
+}
+
+/// Who holds TIME_WAIT after a close: the side that sent the first FIN, or
+/// both after a simultaneous close (each kernel sent FIN before seeing the
+/// other's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeWaitHolder {
+    /// The client closed first.
+    Client,
+    /// The server closed first.
+    Server,
+    /// Simultaneous close.
+    Both,
+}
+
+impl From<Side> for TimeWaitHolder {
+    fn from(side: Side) -> Self {
+        match side {
+            Side::Client => TimeWaitHolder::Client,
+            Side::Server => TimeWaitHolder::Server,
+        }
+    }
+}
+
+/// One thing that happened to one connection, at one captured frame.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    /// Capture time of the frame, ns since the UNIX epoch, as passed in.
+    pub t_ns: u64,
+    /// 1-based connection id, in order of first sight.
+    pub conn: u64,
+    /// The client's address.
+    pub client: SocketAddr,
+    /// The server's address.
+    pub server: SocketAddr,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What happened; serialized with a `kind` tag beside the `Event` fields.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The client's SYN.
+    Syn,
+    /// The client's first ACK after the SYN-ACK.
+    Established {
+        /// Time from SYN to that ACK.
+        handshake_ns: u64,
+    },
+    /// An HTTP/1.x request line sent by the client.
+    Request {
+        /// 1-based index of the request on this connection.
+        n: u32,
+        /// The request method.
+        method: String,
+        /// The request target.
+        path: String,
+        /// Whether an earlier request used this connection (n > 1).
+        reused: bool,
+        /// Since the last server data before this request, only when reused
+        /// and the server had sent something.
+        idle_ns: Option<u64>,
+    },
+    /// An HTTP/1.x status line sent by the server.
+    Response {
+        /// 1-based index of the response on this connection.
+        n: u32,
+        /// The status code.
+        status: u16,
+    },
+    /// The first FIN of one side.
+    Fin {
+        /// Who sent it.
+        by: Side,
+    },
+    /// A reset.
+    Rst {
+        /// Who sent it.
+        by: Side,
+    },
+    /// Both FINs seen: who will sit in TIME_WAIT.
+    TimeWait {
+        /// The first closer, or both after a simultaneous close.
+        holder: TimeWaitHolder,
+    },
+    /// A TCP keepalive probe (seq = next expected − 1, 0 or 1 byte).
+    KeepaliveProbe {
+        /// Who probed.
+        by: Side,
+    },
+    /// A segment whose sequence range had (at least partly) been seen before.
+    Retransmit {
+        /// Who retransmitted.
+        by: Side,
+        /// Sequence number relative to the sender's ISN.
+        seq: u32,
+        /// Payload bytes in the segment.
+        len: u32,
+    },
+    /// The connection is over (final ACK of the close, or RST).
+    Closed {
+        /// Ended by a reset rather than a FIN exchange.
+        by_rst: bool,
+        /// From first sight (SYN) to this event.
+        lifetime_ns: u64,
+    },
+}
+
+impl Event {
+    /// One line of text for a pcapng packet comment. Never contains `|`, and
+    /// the word "reused" appears only on reused requests, so Wireshark filters
+    /// like `frame.comment contains "reused"` are exact.
+    pub fn describe(&self) -> String {
+        let what = match &self.kind {
+            EventKind::Syn => format!("SYN {} -> {}", self.client, self.server),
+            EventKind::Established { handshake_ns } => {
+                format!("established, handshake {}", ms(*handshake_ns))
+            }
+            EventKind::Request {
+                n,
+                method,
+                path,
+                reused,
+                idle_ns,
+            } => {
+                let line = format!("request {n} {} {}", clean(method), clean(path));
+                match (reused, idle_ns) {
+                    (false, _) => format!("{line} (new connection)"),
+                    (true, Some(idle)) => format!("{line}, reused after {} idle", ms(*idle)),
+                    (true, None) => format!("{line}, reused before any response"),
+                }
+            }
+            EventKind::Response { n, status } => format!("response {n} status {status}"),
+            EventKind::Fin { by } => format!("FIN from {by}"),
+            EventKind::Rst { by } => format!("RST from {by}"),
+            EventKind::TimeWait { holder } => match holder {
+                TimeWaitHolder::Client => "TIME_WAIT held by client".to_string(),
+                TimeWaitHolder::Server => "TIME_WAIT held by server".to_string(),
+                TimeWaitHolder::Both => "TIME_WAIT held by both (simultaneous close)".to_string(),
+            },
+            EventKind::KeepaliveProbe { by } => format!("keepalive probe from {by}"),
+            EventKind::Retransmit { by, seq, len } => {
+                format!("retransmit from {by} (seq {seq}, {len} bytes)")
+            }
+            EventKind::Closed {
+                by_rst,
+                lifetime_ns,
+            } => {
+                let how = if *by_rst { " by RST" } else { "" };
+                format!("closed{how} after {}", ms(*lifetime_ns))
+            }
+        };
+        format!("conn {}: {what}", self.conn)
+    }
+}
+
+/// Milliseconds, at most microsecond precision, no trailing zeros ("120 ms").
+fn ms(ns: u64) -> String {
+    format!("{} ms", (ns / 1_000) as f64 / 1_000.0)
+}
+
+/// Makes captured text safe for a comment: percent-encodes `|`, `%`-unsafe
+/// control bytes and the letter that would spell "reused" inside a path.
+fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == '|' || c.is_control() {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out.replace("reused", "reus%65d")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(kind: EventKind) -> Event {
+        Event {
+            t_ns: 5,
+            conn: 3,
+            client: "10.0.0.1:40000".parse().expect("addr"),
+            server: "10.0.0.2:80".parse().expect("addr"),
+            kind,
+        }
+    }
+
+    fn req(n: u32, path: &str, idle_ns: Option<u64>) -> Event {
+        ev(EventKind::Request {
+            n,
+            method: "GET".into(),
+            path: path.into(),
+            reused: n > 1,
+            idle_ns,
+        })
+    }
+
+    #[test]
+    fn describe_matches_the_documented_wording() {
+        let cases = [
+            (
+                req(5, "/", Some(120_000_000)),
+                "conn 3: request 5 GET /, reused after 120 ms idle",
+            ),
+            (
+                req(1, "/", None),
+                "conn 3: request 1 GET / (new connection)",
+            ),
+            (
+                ev(EventKind::Fin { by: Side::Server }),
+                "conn 3: FIN from server",
+            ),
+            (
+                ev(EventKind::Rst { by: Side::Client }),
+                "conn 3: RST from client",
+            ),
+            (
+                ev(EventKind::TimeWait {
+                    holder: TimeWaitHolder::Client,
+                }),
+                "conn 3: TIME_WAIT held by client",
+            ),
+            (
+                ev(EventKind::KeepaliveProbe { by: Side::Client }),
+                "conn 3: keepalive probe from client",
+            ),
+            (
+                ev(EventKind::Retransmit {
+                    by: Side::Server,
+                    seq: 1,
+                    len: 100,
+                }),
+                "conn 3: retransmit from server (seq 1, 100 bytes)",
+            ),
+            (
+                ev(EventKind::Established {
+                    handshake_ns: 1_500_000,
+                }),
+                "conn 3: established, handshake 1.5 ms",
+            ),
+        ];
+        for (event, text) in cases {
+            assert_eq!(event.describe(), text);
+        }
+    }
+
+    #[test]
+    fn describe_never_leaks_pipe_or_fake_reused() {
+        let tricky = req(1, "/a|b/reused\r\n", None).describe();
+        assert!(!tricky.contains('|'), "{tricky}");
+        assert!(!tricky.contains("reused"), "{tricky}");
+        let pipelined = req(2, "/", None).describe();
+        assert!(pipelined.contains("reused"), "{pipelined}");
+    }
+
+    #[test]
+    fn json_field_names_are_the_contract() {
+        let json = serde_json::to_value(req(2, "/x", Some(7))).expect("json");
+        assert_eq!(json["kind"], "request");
+        assert_eq!(json["conn"], 3);
+        assert_eq!(json["client"], "10.0.0.1:40000");
+        assert_eq!(json["idle_ns"], 7);
+        assert_eq!(json["reused"], true);
+        let tw = serde_json::to_value(ev(EventKind::TimeWait {
+            holder: TimeWaitHolder::Both,
+        }))
+        .expect("json");
+        assert_eq!(tw["kind"], "time_wait");
+        assert_eq!(tw["holder"], "both");
+        let probe =
+            serde_json::to_value(ev(EventKind::KeepaliveProbe { by: Side::Server })).expect("json");
+        assert_eq!(probe["kind"], "keepalive_probe");
+        assert_eq!(probe["by"], "server");
+    }
+}

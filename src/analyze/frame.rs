@@ -1,0 +1,485 @@
+//! Decoding one captured frame down to the TCP segment it carries.
+//!
+//! Why by hand (with pnet only for field access): the analyser must survive
+//! anything a capture file contains, so every length is checked here before a
+//! pnet view is built, and padding (Ethernet minimum frame size) is cut off by
+//! honouring the IP length fields instead of trusting the frame length.
+
+use std::net::{IpAddr, SocketAddr};
+
+use pnet_packet::ipv4::Ipv4Packet;
+use pnet_packet::ipv6::Ipv6Packet;
+use pnet_packet::tcp::{TcpFlags as PnetFlags, TcpPacket};
+
+/// The link layer a capture was taken on, because the TCP segment sits behind
+/// a different header on each (netns veth gives Ethernet, `any` gives SLL/SLL2,
+/// tun devices and some OSes give raw IP or BSD loopback framing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkType {
+    /// LINKTYPE_ETHERNET (1): 14-byte header, optional 802.1Q/802.1ad tags.
+    Ethernet,
+    /// LINKTYPE_RAW (101, 12 on some OSes, 228 IPv4, 229 IPv6): bare IP packet.
+    RawIp,
+    /// LINKTYPE_LINUX_SLL (113): Linux "cooked" capture, 16-byte header.
+    LinuxSll,
+    /// LINKTYPE_LINUX_SLL2 (276): Linux cooked capture v2, 20-byte header.
+    LinuxSll2,
+    /// LINKTYPE_NULL (0): 4-byte address family in the capturing host's order.
+    Null,
+    /// LINKTYPE_LOOP (108): 4-byte address family in network order.
+    Loop,
+}
+
+impl LinkType {
+    /// Maps a pcap/pcapng LINKTYPE value, so readers can refuse unknown links
+    /// up front instead of counting every frame as undecodable.
+    pub fn from_pcap(linktype: u32) -> Option<LinkType> {
+        match linktype {
+            1 => Some(LinkType::Ethernet),
+            12 | 101 | 228 | 229 => Some(LinkType::RawIp),
+            113 => Some(LinkType::LinuxSll),
+            276 => Some(LinkType::LinuxSll2),
+            0 => Some(LinkType::Null),
+            108 => Some(LinkType::Loop),
+            _ => None,
+        }
+    }
+}
+
+/// The TCP flags the lifecycle analysis looks at. A plain Copy struct rather
+/// than a bitmask so transitions read as `flags.syn && !flags.ack`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TcpFlags {
+    /// Synchronize: opens a direction, takes one sequence number.
+    pub syn: bool,
+    /// The acknowledgement field is valid.
+    pub ack: bool,
+    /// Sender has no more data; takes one sequence number.
+    pub fin: bool,
+    /// Reset: the connection is gone.
+    pub rst: bool,
+    /// Push: only informative (end of a write).
+    pub psh: bool,
+}
+
+impl TcpFlags {
+    /// Reads the flags byte of a TCP header (CWR/ECE/URG are not needed).
+    pub fn from_bits(bits: u8) -> TcpFlags {
+        TcpFlags {
+            syn: bits & PnetFlags::SYN != 0,
+            ack: bits & PnetFlags::ACK != 0,
+            fin: bits & PnetFlags::FIN != 0,
+            rst: bits & PnetFlags::RST != 0,
+            psh: bits & PnetFlags::PSH != 0,
+        }
+    }
+}
+
+/// One TCP segment, borrowed from the frame it was captured in: the tracker
+/// needs only addresses, sequence space, flags and the payload bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment<'a> {
+    /// Sender address and port.
+    pub src: SocketAddr,
+    /// Receiver address and port.
+    pub dst: SocketAddr,
+    /// Sequence number of the first octet (or of the SYN/FIN).
+    pub seq: u32,
+    /// Acknowledgement number (meaningful when `flags.ack`).
+    pub ack: u32,
+    /// The TCP flags.
+    pub flags: TcpFlags,
+    /// Advertised receive window (unscaled).
+    pub window: u16,
+    /// TCP payload, without Ethernet padding.
+    pub payload: &'a [u8],
+}
+
+/// Why a frame could not be decoded; the analyser counts these instead of
+/// failing, and the message names the header and the inconsistency.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The frame ends before the named header (or the length it declares).
+    #[error("{layer} truncated: need {need} bytes, have {have}")]
+    Truncated {
+        /// Which header or packet was cut short.
+        layer: &'static str,
+        /// Bytes the header or its length field requires.
+        need: usize,
+        /// Bytes actually present.
+        have: usize,
+    },
+    /// IPv4 IHL below the 5-word minimum.
+    #[error("IPv4 header length {0} bytes is below the 20-byte minimum")]
+    BadIhl(usize),
+    /// IPv4 total length smaller than the header itself.
+    #[error("IPv4 total length {total} is smaller than its header length {header}")]
+    BadTotalLength {
+        /// The total length field.
+        total: usize,
+        /// The header length from IHL.
+        header: usize,
+    },
+    /// TCP data offset below the 5-word minimum.
+    #[error("TCP data offset {0} bytes is below the 20-byte minimum")]
+    BadDataOffset(usize),
+    /// A raw-IP frame whose version nibble is neither 4 nor 6.
+    #[error("IP version {0} is neither 4 nor 6")]
+    BadIpVersion(u8),
+}
+
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86dd;
+const ETHERTYPE_VLAN: [u16; 3] = [0x8100, 0x88a8, 0x9100];
+const IPPROTO_TCP: u8 = 6;
+/// AF_INET6 differs per OS: Linux, NetBSD/OpenBSD, FreeBSD, macOS.
+const AF_INET6: [u32; 4] = [10, 24, 28, 30];
+const AF_INET: u32 = 2;
+
+/// Decodes `frame` captured on `link` into its TCP segment.
+///
+/// Returns `Ok(None)` for frames that simply are not TCP (ARP, UDP, ICMP,
+/// IP fragments), and `Err` only when a header that should be there is
+/// truncated or inconsistent, so callers can tell noise from damage.
+pub fn decode(link: LinkType, frame: &[u8]) -> Result<Option<Segment<'_>>, DecodeError> {
+    match link {
+        LinkType::Ethernet => decode_ethernet(frame),
+        LinkType::RawIp => match frame.first().map(|b| b >> 4) {
+            Some(4) => decode_ipv4(frame),
+            Some(6) => decode_ipv6(frame),
+            Some(v) => Err(DecodeError::BadIpVersion(v)),
+            None => Err(truncated("IP header", 1, 0)),
+        },
+        LinkType::LinuxSll => {
+            let header = need(frame, "Linux SLL header", 16)?;
+            decode_ethertype(be16(&header[14..16]), &frame[16..])
+        }
+        LinkType::LinuxSll2 => {
+            let header = need(frame, "Linux SLL2 header", 20)?;
+            decode_ethertype(be16(&header[0..2]), &frame[20..])
+        }
+        LinkType::Null | LinkType::Loop => {
+            let header = need(frame, "loopback header", 4)?;
+            let bytes = [header[0], header[1], header[2], header[3]];
+            let family = if link == LinkType::Loop {
+                u32::from_be_bytes(bytes)
+            } else {
+                // Host order of the capturing machine, which we do not know.
+                let le = u32::from_le_bytes(bytes);
+                if le == AF_INET || AF_INET6.contains(&le) {
+                    le
+                } else {
+                    u32::from_be_bytes(bytes)
+                }
+            };
+            match family {
+                AF_INET => decode_ipv4(&frame[4..]),
+                f if AF_INET6.contains(&f) => decode_ipv6(&frame[4..]),
+                _ => Ok(None),
+            }
+        }
+    }
+}
+
+fn truncated(layer: &'static str, need: usize, have: usize) -> DecodeError {
+    DecodeError::Truncated { layer, need, have }
+}
+
+fn need<'a>(data: &'a [u8], layer: &'static str, len: usize) -> Result<&'a [u8], DecodeError> {
+    data.get(..len)
+        .ok_or_else(|| truncated(layer, len, data.len()))
+}
+
+fn be16(b: &[u8]) -> u16 {
+    u16::from_be_bytes([b[0], b[1]])
+}
+
+fn decode_ethernet(frame: &[u8]) -> Result<Option<Segment<'_>>, DecodeError> {
+    need(frame, "Ethernet header", 14)?;
+    let mut ethertype = be16(&frame[12..14]);
+    let mut rest = &frame[14..];
+    while ETHERTYPE_VLAN.contains(&ethertype) {
+        let tag = need(rest, "802.1Q tag", 4)?;
+        ethertype = be16(&tag[2..4]);
+        rest = &rest[4..];
+    }
+    decode_ethertype(ethertype, rest)
+}
+
+fn decode_ethertype(ethertype: u16, packet: &[u8]) -> Result<Option<Segment<'_>>, DecodeError> {
+    match ethertype {
+        ETHERTYPE_IPV4 => decode_ipv4(packet),
+        ETHERTYPE_IPV6 => decode_ipv6(packet),
+        _ => Ok(None),
+    }
+}
+
+fn decode_ipv4(packet: &[u8]) -> Result<Option<Segment<'_>>, DecodeError> {
+    need(packet, "IPv4 header", 20)?;
+    let ip = Ipv4Packet::new(packet).ok_or_else(|| truncated("IPv4 header", 20, packet.len()))?;
+    if ip.get_version() != 4 {
+        return Err(DecodeError::BadIpVersion(ip.get_version()));
+    }
+    let header = usize::from(ip.get_header_length()) * 4;
+    if header < 20 {
+        return Err(DecodeError::BadIhl(header));
+    }
+    need(packet, "IPv4 header", header)?;
+    // Total length 0 appears on captures of TSO-offloaded packets: use the frame.
+    let total = match usize::from(ip.get_total_length()) {
+        0 => packet.len(),
+        t if t < header => return Err(DecodeError::BadTotalLength { total: t, header }),
+        t => t,
+    };
+    let packet = need(packet, "IPv4 packet", total)?;
+    let more_fragments = ip.get_flags() & 1 != 0;
+    if ip.get_fragment_offset() != 0 || more_fragments {
+        return Ok(None);
+    }
+    if ip.get_next_level_protocol().0 != IPPROTO_TCP {
+        return Ok(None);
+    }
+    let (src, dst) = (ip.get_source().into(), ip.get_destination().into());
+    decode_tcp(src, dst, &packet[header..]).map(Some)
+}
+
+fn decode_ipv6(packet: &[u8]) -> Result<Option<Segment<'_>>, DecodeError> {
+    need(packet, "IPv6 header", 40)?;
+    let ip = Ipv6Packet::new(packet).ok_or_else(|| truncated("IPv6 header", 40, packet.len()))?;
+    if ip.get_version() != 6 {
+        return Err(DecodeError::BadIpVersion(ip.get_version()));
+    }
+    // Payload length 0 means a jumbogram (or offload): take the rest.
+    let total = match usize::from(ip.get_payload_length()) {
+        0 => packet.len(),
+        len => 40 + len,
+    };
+    let packet = need(packet, "IPv6 packet", total)?;
+    if ip.get_next_header().0 != IPPROTO_TCP {
+        return Ok(None);
+    }
+    let (src, dst) = (ip.get_source().into(), ip.get_destination().into());
+    decode_tcp(src, dst, &packet[40..]).map(Some)
+}
+
+fn decode_tcp(src: IpAddr, dst: IpAddr, data: &[u8]) -> Result<Segment<'_>, DecodeError> {
+    need(data, "TCP header", 20)?;
+    let tcp = TcpPacket::new(data).ok_or_else(|| truncated("TCP header", 20, data.len()))?;
+    let offset = usize::from(tcp.get_data_offset()) * 4;
+    if offset < 20 {
+        return Err(DecodeError::BadDataOffset(offset));
+    }
+    need(data, "TCP header with options", offset)?;
+    Ok(Segment {
+        src: SocketAddr::new(src, tcp.get_source()),
+        dst: SocketAddr::new(dst, tcp.get_destination()),
+        seq: tcp.get_sequence(),
+        ack: tcp.get_acknowledgement(),
+        flags: TcpFlags::from_bits(tcp.get_flags()),
+        window: tcp.get_window(),
+        payload: &data[offset..],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::testframes::{ethernet, ip_packet, sll, sll2, tcp_bytes, F};
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().expect("addr")
+    }
+
+    fn packet(src: &str, dst: &str, payload: &[u8]) -> Vec<u8> {
+        let (s, d) = (addr(src), addr(dst));
+        ip_packet(s, d, &tcp_bytes(s, d, F::PSH | F::ACK, 1000, 2000, payload))
+    }
+
+    fn v4() -> Vec<u8> {
+        packet("10.0.0.1:40000", "10.0.0.2:80", b"hello")
+    }
+
+    fn check(seg: Option<Segment<'_>>, src: &str, dst: &str, payload: &[u8]) {
+        let seg = seg.expect("a TCP segment");
+        assert_eq!((seg.src, seg.dst), (addr(src), addr(dst)));
+        assert_eq!((seg.seq, seg.ack, seg.window), (1000, 2000, 64240));
+        assert!(
+            seg.flags.ack && seg.flags.psh && !seg.flags.syn && !seg.flags.fin && !seg.flags.rst
+        );
+        assert_eq!(seg.payload, payload);
+    }
+
+    #[test]
+    fn linktypes_from_pcap() {
+        assert_eq!(LinkType::from_pcap(1), Some(LinkType::Ethernet));
+        for raw in [12, 101, 228, 229] {
+            assert_eq!(LinkType::from_pcap(raw), Some(LinkType::RawIp));
+        }
+        assert_eq!(LinkType::from_pcap(113), Some(LinkType::LinuxSll));
+        assert_eq!(LinkType::from_pcap(276), Some(LinkType::LinuxSll2));
+        assert_eq!(LinkType::from_pcap(0), Some(LinkType::Null));
+        assert_eq!(LinkType::from_pcap(108), Some(LinkType::Loop));
+        assert_eq!(LinkType::from_pcap(147), None);
+    }
+
+    #[test]
+    fn ethernet_ipv4_with_padding_ignored() {
+        // 14 + 20 + 20 + 1 = 55 bytes: the NIC pads to 60, padding is not payload.
+        let frame = ethernet(0x0800, &packet("10.0.0.1:40000", "10.0.0.2:80", b"x"));
+        assert_eq!(frame.len(), 60);
+        let seg = decode(LinkType::Ethernet, &frame).expect("decodes");
+        check(seg, "10.0.0.1:40000", "10.0.0.2:80", b"x");
+    }
+
+    #[test]
+    fn ethernet_vlan_tag_is_skipped() {
+        let ip = v4();
+        let mut tagged = vec![0x00, 0x05, 0x08, 0x00];
+        tagged.extend_from_slice(&ip);
+        let frame = ethernet(0x8100, &tagged);
+        let seg = decode(LinkType::Ethernet, &frame).expect("decodes");
+        check(seg, "10.0.0.1:40000", "10.0.0.2:80", b"hello");
+    }
+
+    #[test]
+    fn ipv6_over_ethernet_and_raw() {
+        let ip = packet("[fd00::1]:40000", "[fd00::2]:443", b"six");
+        let frame = ethernet(0x86dd, &ip);
+        check(
+            decode(LinkType::Ethernet, &frame).expect("eth"),
+            "[fd00::1]:40000",
+            "[fd00::2]:443",
+            b"six",
+        );
+        check(
+            decode(LinkType::RawIp, &ip).expect("raw"),
+            "[fd00::1]:40000",
+            "[fd00::2]:443",
+            b"six",
+        );
+    }
+
+    #[test]
+    fn raw_sll_sll2_null_loop() {
+        let ip = v4();
+        let (c, s) = ("10.0.0.1:40000", "10.0.0.2:80");
+        check(decode(LinkType::RawIp, &ip).expect("raw"), c, s, b"hello");
+        check(
+            decode(LinkType::LinuxSll, &sll(0x0800, &ip)).expect("sll"),
+            c,
+            s,
+            b"hello",
+        );
+        check(
+            decode(LinkType::LinuxSll2, &sll2(0x0800, &ip)).expect("sll2"),
+            c,
+            s,
+            b"hello",
+        );
+        for header in [[2, 0, 0, 0], [0, 0, 0, 2]] {
+            let frame = [&header[..], &ip].concat();
+            check(
+                decode(LinkType::Null, &frame).expect("null"),
+                c,
+                s,
+                b"hello",
+            );
+        }
+        let v6 = packet("[::1]:5000", "[::1]:80", b"");
+        let frame = [&[0, 0, 0, 30][..], &v6].concat();
+        check(
+            decode(LinkType::Loop, &frame).expect("loop"),
+            "[::1]:5000",
+            "[::1]:80",
+            b"",
+        );
+    }
+
+    #[test]
+    fn non_tcp_is_none() {
+        let arp = ethernet(0x0806, &[0u8; 28]);
+        assert_eq!(decode(LinkType::Ethernet, &arp), Ok(None));
+        let mut udp = v4();
+        udp[9] = 17;
+        assert_eq!(decode(LinkType::RawIp, &udp), Ok(None));
+        let mut fragment = v4();
+        fragment[7] = 8; // fragment offset 8
+        assert_eq!(decode(LinkType::RawIp, &fragment), Ok(None));
+        assert_eq!(decode(LinkType::Null, &[99, 0, 0, 0]), Ok(None));
+    }
+
+    #[test]
+    fn malformed_headers_are_errors_with_reasons() {
+        let ip = v4();
+        let err = decode(LinkType::RawIp, &ip[..30]).expect_err("truncated");
+        assert_eq!(
+            err.to_string(),
+            "IPv4 packet truncated: need 45 bytes, have 30"
+        );
+        let err = decode(LinkType::Ethernet, &[0u8; 10]).expect_err("short ethernet");
+        assert!(err.to_string().contains("Ethernet header"), "{err}");
+        let mut bad_ihl = ip.clone();
+        bad_ihl[0] = 0x42;
+        assert_eq!(
+            decode(LinkType::RawIp, &bad_ihl),
+            Err(DecodeError::BadIhl(8))
+        );
+        let mut bad_total = ip.clone();
+        bad_total[2..4].copy_from_slice(&10u16.to_be_bytes());
+        assert!(matches!(
+            decode(LinkType::RawIp, &bad_total),
+            Err(DecodeError::BadTotalLength { .. })
+        ));
+        let mut bad_offset = ip.clone();
+        bad_offset[20 + 12] = 0x20;
+        assert_eq!(
+            decode(LinkType::RawIp, &bad_offset),
+            Err(DecodeError::BadDataOffset(8))
+        );
+        let mut long_offset = ip.clone();
+        long_offset[20 + 12] = 0xf0;
+        assert!(decode(LinkType::RawIp, &long_offset).is_err());
+        assert_eq!(
+            decode(LinkType::RawIp, &[0x50]),
+            Err(DecodeError::BadIpVersion(5))
+        );
+        assert!(decode(LinkType::RawIp, &[]).is_err());
+        let v6 = packet("[fd00::1]:1", "[fd00::2]:2", b"abc");
+        assert!(decode(LinkType::RawIp, &v6[..50]).is_err());
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let links = [
+            LinkType::Ethernet,
+            LinkType::RawIp,
+            LinkType::LinuxSll,
+            LinkType::LinuxSll2,
+            LinkType::Null,
+            LinkType::Loop,
+        ];
+        let template = ethernet(0x0800, &v4());
+        for round in 0..20_000 {
+            let len = (next() % 96) as usize;
+            let mut frame: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if round % 2 == 0 {
+                // Mutate a valid frame so the deeper headers get exercised too.
+                frame = template.clone();
+                for _ in 0..4 {
+                    let at = (next() as usize) % frame.len();
+                    frame[at] = next() as u8;
+                }
+                frame.truncate((next() as usize) % (frame.len() + 1));
+            }
+            let link = links[(next() % links.len() as u64) as usize];
+            let _ = decode(link, &frame);
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! Connection-lifecycle analysis of captured frames.
+//!
+//! Pure and streaming, in the style of smoltcp/quinn-proto: no I/O, no clock,
+//! no threads. The caller passes each frame with its capture time to
+//! [`Analyzer`], which decodes it ([`decode`]), follows every TCP connection
+//! through handshake, HTTP requests/responses, keepalive, retransmits and
+//! close, and appends [`Event`]s. [`Summary`] folds those events into totals.
+
+mod close;
+mod conn;
+mod event;
+mod frame;
+mod http;
+mod stream;
+mod summary;
+#[cfg(test)]
+mod testframes;
+mod tracker;
+
+// The public API; allowed unused until the capture/report modules call it.
+#[allow(unused_imports)]
+pub use event::{Event, EventKind, Side, TimeWaitHolder};
+#[allow(unused_imports)]
+pub use frame::{decode, DecodeError, LinkType, Segment, TcpFlags};
+#[allow(unused_imports)]
+pub use summary::{BySide, Summary};
+#[allow(unused_imports)]
+pub use tracker::Analyzer;

@@ -1,0 +1,165 @@
+//! Totals over a capture, folded from the event stream.
+//!
+//! Why from events: the live view (folding events as they are produced) and a
+//! report built later from the JSON-lines file then agree by construction.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::event::{Event, EventKind, Side, TimeWaitHolder};
+
+/// A count per side of the connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct BySide {
+    /// Done by the client.
+    pub client: u64,
+    /// Done by the server.
+    pub server: u64,
+}
+
+impl BySide {
+    fn add(&mut self, side: Side) {
+        match side {
+            Side::Client => self.client += 1,
+            Side::Server => self.server += 1,
+        }
+    }
+}
+
+/// Capture-wide totals.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// Connections seen (the highest connection id).
+    pub connections: u64,
+    /// HTTP requests.
+    pub requests: u64,
+    /// Requests on a connection that had served an earlier request.
+    pub reused: u64,
+    /// HTTP responses.
+    pub responses: u64,
+    /// Which side sent the first FIN of each connection.
+    pub fin_first_by: BySide,
+    /// Resets per sender.
+    pub rst_by: BySide,
+    /// TIME_WAIT holders; a simultaneous close counts on each side.
+    pub time_wait: BySide,
+    /// TCP keepalive probes.
+    pub keepalive_probes: u64,
+    /// Retransmitted segments.
+    pub retransmits: u64,
+    /// Frames handed to the analyser.
+    pub frames: u64,
+    /// Frames that decoded to a TCP segment.
+    pub tcp_segments: u64,
+    /// Frames whose headers were truncated or malformed.
+    pub undecodable: u64,
+    /// Connections not closed (yet, or at the end of the capture).
+    pub open: u64,
+    /// Connections with exactly one FIN so far: tells a first FIN from a
+    /// second one. Bounded by the half-closed live connections.
+    #[serde(skip)]
+    one_fin: BTreeSet<u64>,
+}
+
+impl Summary {
+    /// Folds one event into the totals. Frame counters (`frames`,
+    /// `tcp_segments`, `undecodable`) are not events; the analyser bumps them.
+    pub fn apply(&mut self, event: &Event) {
+        if event.conn > self.connections {
+            self.open += event.conn - self.connections;
+            self.connections = event.conn;
+        }
+        match &event.kind {
+            EventKind::Syn | EventKind::Established { .. } => {}
+            EventKind::Request { reused, .. } => {
+                self.requests += 1;
+                self.reused += u64::from(*reused);
+            }
+            EventKind::Response { .. } => self.responses += 1,
+            EventKind::Fin { by } => {
+                if !self.one_fin.remove(&event.conn) {
+                    self.one_fin.insert(event.conn);
+                    self.fin_first_by.add(*by);
+                }
+            }
+            EventKind::Rst { by } => self.rst_by.add(*by),
+            EventKind::TimeWait { holder } => match holder {
+                TimeWaitHolder::Client => self.time_wait.add(Side::Client),
+                TimeWaitHolder::Server => self.time_wait.add(Side::Server),
+                TimeWaitHolder::Both => {
+                    self.time_wait.add(Side::Client);
+                    self.time_wait.add(Side::Server);
+                }
+            },
+            EventKind::KeepaliveProbe { .. } => self.keepalive_probes += 1,
+            EventKind::Retransmit { .. } => self.retransmits += 1,
+            EventKind::Closed { .. } => {
+                self.one_fin.remove(&event.conn);
+                self.open = self.open.saturating_sub(1);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(conn: u64, kind: EventKind) -> Event {
+        Event {
+            t_ns: 0,
+            conn,
+            client: "10.0.0.1:40000".parse().expect("addr"),
+            server: "10.0.0.2:80".parse().expect("addr"),
+            kind,
+        }
+    }
+
+    #[test]
+    fn counts_first_fin_once_and_tracks_open() {
+        let mut s = Summary::default();
+        let events = [
+            ev(1, EventKind::Syn),
+            ev(2, EventKind::Syn),
+            ev(1, EventKind::Fin { by: Side::Server }),
+            ev(2, EventKind::Fin { by: Side::Client }),
+            ev(1, EventKind::Fin { by: Side::Client }),
+            ev(
+                1,
+                EventKind::TimeWait {
+                    holder: TimeWaitHolder::Both,
+                },
+            ),
+            ev(
+                1,
+                EventKind::Closed {
+                    by_rst: false,
+                    lifetime_ns: 9,
+                },
+            ),
+        ];
+        for e in &events {
+            s.apply(e);
+        }
+        assert_eq!(s.connections, 2);
+        assert_eq!(s.open, 1);
+        assert_eq!(
+            s.fin_first_by,
+            BySide {
+                client: 1,
+                server: 1
+            }
+        );
+        assert_eq!(
+            s.time_wait,
+            BySide {
+                client: 1,
+                server: 1
+            }
+        );
+        let json = serde_json::to_value(&s).expect("json");
+        assert!(json.get("one_fin").is_none());
+        assert_eq!(json["fin_first_by"]["server"], 1);
+    }
+}
