@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
-use toml::Spanned;
 
 use super::expect::Expectation;
 use crate::actors::http_client::HttpClientConfig;
@@ -40,17 +39,7 @@ pub struct LabSpec {
     pub client: HttpClientConfig,
     /// Assertions on the summary (`[expect]`), checked against the wire's truth.
     #[serde(default)]
-    pub expect: BTreeMap<String, Spanned<ExpectValue>>,
-}
-
-/// A value in `[expect]`. Dotted keys (`time_wait.client = 0`) arrive as nested tables.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum ExpectValue {
-    /// A number or a string.
-    Leaf(toml::Value),
-    /// A nested table from a dotted key.
-    Table(BTreeMap<String, Spanned<ExpectValue>>),
+    pub expect: toml::Table,
 }
 
 /// `[sysctl.client]` and `[sysctl.server]`.
@@ -134,9 +123,9 @@ impl Lab {
             }
         })?;
         let mut expectations = Vec::new();
-        flatten_expectations(&spec.expect, "", &mut |key, value, span| {
+        flatten_expectations(&spec.expect, "", &mut |key, value| {
             let exp = Expectation::parse(key, value).map_err(|message| {
-                let (line, column) = line_column(text, span.start);
+                let (line, column) = locate_expectation(text, key);
                 LabFileError {
                     origin: origin.to_owned(),
                     line,
@@ -166,11 +155,12 @@ impl Lab {
     }
 }
 
-/// Walks `[expect]`, joining nested keys with dots, calling `each(key, value, span)`.
+/// Walks `[expect]`, joining nested keys (from dotted keys such as `time_wait.client`) with
+/// dots, calling `each(key, value)`.
 fn flatten_expectations<E>(
-    table: &BTreeMap<String, Spanned<ExpectValue>>,
+    table: &toml::Table,
     prefix: &str,
-    each: &mut impl FnMut(&str, &toml::Value, std::ops::Range<usize>) -> Result<(), E>,
+    each: &mut impl FnMut(&str, &toml::Value) -> Result<(), E>,
 ) -> Result<(), E> {
     for (key, value) in table {
         let full = if prefix.is_empty() {
@@ -178,12 +168,36 @@ fn flatten_expectations<E>(
         } else {
             format!("{prefix}.{key}")
         };
-        match value.get_ref() {
-            ExpectValue::Leaf(leaf) => each(&full, leaf, value.span())?,
-            ExpectValue::Table(nested) => flatten_expectations(nested, &full, each)?,
+        match value {
+            toml::Value::Table(nested) => flatten_expectations(nested, &full, each)?,
+            leaf => each(&full, leaf)?,
         }
     }
     Ok(())
+}
+
+/// Line and column of the value of `key` in the `[expect]` table of `text` (the parsed table
+/// keeps no positions). Falls back to the `[expect]` header.
+fn locate_expectation(text: &str, key: &str) -> (usize, usize) {
+    let mut header = (1, 1);
+    let mut inside = false;
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            inside = trimmed.trim_end() == "[expect]";
+            if inside {
+                header = (i + 1, line.len() - trimmed.len() + 1);
+            }
+            continue;
+        }
+        let Some((lhs, rhs)) = line.split_once('=') else { continue };
+        let written: String = lhs.chars().filter(|c| !c.is_whitespace() && *c != '"').collect();
+        if inside && written == key {
+            let value_col = lhs.len() + 1 + (rhs.len() - rhs.trim_start().len()) + 1;
+            return (i + 1, value_col);
+        }
+    }
+    header
 }
 
 /// 1-based line and column of byte `offset` in `text`.
