@@ -52,7 +52,11 @@ pub fn inspect(path: &Path, mut on_event: impl FnMut(&Event)) -> Inspection {
     let summary = analyzer.summary();
     Inspection {
         summary: InspectSummary {
-            packets: if error.is_some() { summary.frames } else { facts.packets },
+            packets: if error.is_some() {
+                summary.frames
+            } else {
+                facts.packets
+            },
             analysis: summary,
             dropped: facts.recorded_drops,
             unsupported_link,

@@ -58,7 +58,11 @@ fn run(name: &str, opts: RunOptions) -> ExitCode {
         Err(e) => {
             let interrupted = INTERRUPTED.load(Ordering::SeqCst);
             eprintln!("connlab: {e:#}");
-            return ExitCode::from(if interrupted { EXIT_INTERRUPTED } else { EXIT_ERROR });
+            return ExitCode::from(if interrupted {
+                EXIT_INTERRUPTED
+            } else {
+                EXIT_ERROR
+            });
         }
     };
     if opts.json {
@@ -102,7 +106,10 @@ fn inspect(file: &std::path::Path, json: bool) -> ExitCode {
         println!("{line}");
     } else {
         println!("{}", file.display());
-        print!("{}", lab::report::analysis_table(&inspection.summary.analysis));
+        print!(
+            "{}",
+            lab::report::analysis_table(&inspection.summary.analysis)
+        );
         println!(
             "packets {}   recorded drops {}",
             inspection.summary.packets, inspection.summary.dropped

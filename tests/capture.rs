@@ -23,20 +23,34 @@ fn pool_burst_capture(test: &str) -> Option<(LabRun, PathBuf)> {
 }
 
 fn tshark(args: &[&str]) -> String {
-    let out = Command::new("tshark").args(args).output().expect("run tshark");
-    assert!(out.status.success(), "tshark {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("tshark")
+        .args(args)
+        .output()
+        .expect("run tshark");
+    assert!(
+        out.status.success(),
+        "tshark {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn inspect_json(file: &Path) -> (Option<i32>, serde_json::Value, String) {
-    let out = connlab().arg("inspect").arg(file).arg("--json").output().expect("inspect");
+    let out = connlab()
+        .arg("inspect")
+        .arg(file)
+        .arg("--json")
+        .output()
+        .expect("inspect");
     let run = parse_json_output(&out);
     (run.code, run.summary, run.stderr)
 }
 
 #[test]
 fn tshark_counts_the_same_conversations_and_comments() {
-    let Some((run, capture)) = pool_burst_capture("tshark") else { return };
+    let Some((run, capture)) = pool_burst_capture("tshark") else {
+        return;
+    };
     if !have_tool("tshark") {
         return;
     }
@@ -47,7 +61,15 @@ fn tshark_counts_the_same_conversations_and_comments() {
     assert_eq!(conversations, u(&run.summary, "connections"), "{conv}");
     // Comments: connlab writes one comment per event; tshark joins several with the aggregator.
     let comments = tshark(&[
-        "-r", file, "-Y", "frame.comment", "-T", "fields", "-e", "frame.comment", "-E",
+        "-r",
+        file,
+        "-Y",
+        "frame.comment",
+        "-T",
+        "fields",
+        "-e",
+        "frame.comment",
+        "-E",
         "aggregator=|",
     ]);
     let tshark_comments = comments
@@ -55,12 +77,23 @@ fn tshark_counts_the_same_conversations_and_comments() {
         .filter(|l| !l.is_empty())
         .map(|l| l.split('|').count() as u64)
         .sum::<u64>();
-    let analyser_events = run.events.iter().filter(|e| e.get("conn").is_some()).count() as u64;
-    assert_eq!(tshark_comments, analyser_events + u(&run.summary, "link_dropped"));
+    let analyser_events = run
+        .events
+        .iter()
+        .filter(|e| e.get("conn").is_some())
+        .count() as u64;
+    assert_eq!(
+        tshark_comments,
+        analyser_events + u(&run.summary, "link_dropped")
+    );
     // tshark reads the timestamps as nanoseconds (if_tsresol = 9): the capture spans well under
     // a minute, not 1000 times more.
     let span = tshark(&["-r", file, "-T", "fields", "-e", "frame.time_relative"]);
-    let last: f64 = span.lines().last().and_then(|l| l.trim().parse().ok()).expect("time");
+    let last: f64 = span
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("time");
     assert!(last > 0.0 && last < 30.0, "capture spans {last} s");
     // The reuse filter from the README finds nothing in pool-burst (no reuse) but the
     // request comments are there.
@@ -70,7 +103,9 @@ fn tshark_counts_the_same_conversations_and_comments() {
 
 #[test]
 fn inspect_reads_back_the_run_summary_from_pcapng_and_classic_pcap() {
-    let Some((run, capture)) = pool_burst_capture("inspect") else { return };
+    let Some((run, capture)) = pool_burst_capture("inspect") else {
+        return;
+    };
     let (code, summary, stderr) = inspect_json(&capture);
     assert_eq!(code, Some(0), "{stderr}");
     for field in [
@@ -108,16 +143,25 @@ fn inspect_reads_back_the_run_summary_from_pcapng_and_classic_pcap() {
 
 #[test]
 fn truncated_capture_reports_offset_and_what_was_read() {
-    let Some((_run, capture)) = pool_burst_capture("truncated") else { return };
+    let Some((_run, capture)) = pool_burst_capture("truncated") else {
+        return;
+    };
     let bytes = std::fs::read(&capture).expect("read capture");
     let cut = capture.with_extension("cut.pcapng");
     std::fs::write(&cut, &bytes[..bytes.len() / 2 + 3]).expect("write");
-    let out = connlab().arg("inspect").arg(&cut).output().expect("inspect");
+    let out = connlab()
+        .arg("inspect")
+        .arg(&cut)
+        .output()
+        .expect("inspect");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("byte offset"), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("connections"), "summary of what was read: {stdout}");
+    assert!(
+        stdout.contains("connections"),
+        "summary of what was read: {stdout}"
+    );
 }
 
 #[test]
@@ -125,7 +169,11 @@ fn not_a_capture_is_a_clear_error() {
     let dir = out_dir("not-a-capture");
     let file = dir.join("notes.txt");
     std::fs::write(&file, "hello, this is text").expect("write");
-    let out = connlab().arg("inspect").arg(&file).output().expect("inspect");
+    let out = connlab()
+        .arg("inspect")
+        .arg(&file)
+        .output()
+        .expect("inspect");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not a pcap or pcapng"), "{stderr}");

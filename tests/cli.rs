@@ -41,7 +41,10 @@ fn a_bad_lab_file_names_line_and_column() {
 
 #[test]
 fn unknown_lab_lists_the_catalogue() {
-    let out = connlab().args(["run", "no-such-lab"]).output().expect("run");
+    let out = connlab()
+        .args(["run", "no-such-lab"])
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("keepalive-reuse"), "{stderr}");
@@ -54,5 +57,8 @@ fn usage_errors_exit_2_and_help_has_examples() {
     let help = connlab().arg("--help").output().expect("help");
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
-    assert!(text.contains("Examples:") && text.contains("Exit codes"), "{text}");
+    assert!(
+        text.contains("Examples:") && text.contains("Exit codes"),
+        "{text}"
+    );
 }

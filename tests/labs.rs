@@ -17,7 +17,9 @@ fn run_checked(lab: &str) -> Option<LabRun> {
 
 #[test]
 fn keepalive_reuse_uses_one_connection_for_100_requests() {
-    let Some(run) = run_checked("keepalive-reuse") else { return };
+    let Some(run) = run_checked("keepalive-reuse") else {
+        return;
+    };
     let s = &run.summary;
     assert_eq!(u(s, "connections"), 1);
     assert_eq!(u(s, "requests"), 100);
@@ -29,7 +31,9 @@ fn keepalive_reuse_uses_one_connection_for_100_requests() {
         .collect();
     assert_eq!(reused.len(), 99, "one reused request event per reuse");
     assert!(
-        run.events.iter().any(|e| e["kind"] == "got_conn" && e["reused"] == true),
+        run.events
+            .iter()
+            .any(|e| e["kind"] == "got_conn" && e["reused"] == true),
         "the client's trace says it reused the connection too"
     );
     for field in [
@@ -47,11 +51,17 @@ fn keepalive_reuse_uses_one_connection_for_100_requests() {
 
 #[test]
 fn pool_burst_dials_per_request_and_the_client_holds_the_time_waits() {
-    let Some(run) = run_checked("pool-burst") else { return };
+    let Some(run) = run_checked("pool-burst") else {
+        return;
+    };
     let s = &run.summary;
     assert_eq!(u(s, "connections"), 50);
     assert_eq!(u(s, "fin_first_by.client"), 48);
-    assert_eq!(u(s, "kernel_time_wait.client"), 48, "the kernel agrees with the wire");
+    assert_eq!(
+        u(s, "kernel_time_wait.client"),
+        48,
+        "the kernel agrees with the wire"
+    );
     let closes = run
         .events
         .iter()
@@ -62,14 +72,18 @@ fn pool_burst_dials_per_request_and_the_client_holds_the_time_waits() {
 
 #[test]
 fn pool_burst_big_idle_second_burst_dials_none() {
-    let Some(run) = run_checked("pool-burst-big-idle") else { return };
+    let Some(run) = run_checked("pool-burst-big-idle") else {
+        return;
+    };
     assert_eq!(u(&run.summary, "connections"), 50);
     assert_eq!(u(&run.summary, "reused"), 50);
 }
 
 #[test]
 fn read_timeout_closes_idle_connections_from_the_server() {
-    let Some(run) = run_checked("read-timeout-as-idle") else { return };
+    let Some(run) = run_checked("read-timeout-as-idle") else {
+        return;
+    };
     let s = &run.summary;
     assert_eq!(u(s, "connections"), 4);
     assert_eq!(u(s, "time_wait.server"), 4);
@@ -85,7 +99,9 @@ fn read_timeout_closes_idle_connections_from_the_server() {
 
 #[test]
 fn idle_timeout_keeps_one_connection() {
-    let Some(run) = run_checked("idle-timeout-fix") else { return };
+    let Some(run) = run_checked("idle-timeout-fix") else {
+        return;
+    };
     assert_eq!(u(&run.summary, "connections"), 1);
     assert_eq!(u(&run.summary, "reused"), 3);
 }
@@ -101,16 +117,27 @@ fn namespaces_are_gone_after_runs() {
         .arg(&out)
         .output()
         .expect("run");
-    assert!(child.status.success(), "{}", String::from_utf8_lossy(&child.stderr));
+    assert!(
+        child.status.success(),
+        "{}",
+        String::from_utf8_lossy(&child.stderr)
+    );
     // The child pid is gone; no namespace may carry it. (The run prints nothing about ns.)
     let text = String::from_utf8_lossy(&child.stdout);
     assert!(text.contains("PASS connections"), "{text}");
     let leftovers: Vec<String> = connlab_namespaces()
         .into_iter()
         .filter(|n| {
-            let pid: u32 = n.split('-').nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+            let pid: u32 = n
+                .split('-')
+                .nth(1)
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
             !std::path::Path::new(&format!("/proc/{pid}")).exists()
         })
         .collect();
-    assert!(leftovers.is_empty(), "namespaces of dead runs: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "namespaces of dead runs: {leftovers:?}"
+    );
 }

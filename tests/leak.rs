@@ -39,7 +39,11 @@ fn interrupt_mid_run(signal: Signal, test: &str) {
     kill(Pid::from_raw(pid as i32), signal).expect("signal");
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(130), "interrupted exit code");
-    assert!(namespaces_of(pid).is_empty(), "left: {:?}", namespaces_of(pid));
+    assert!(
+        namespaces_of(pid).is_empty(),
+        "left: {:?}",
+        namespaces_of(pid)
+    );
     let veths = std::process::Command::new("ip")
         .args(["-o", "link", "show", "type", "veth"])
         .output()
@@ -55,7 +59,12 @@ fn interrupt_mid_run(signal: Signal, test: &str) {
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "pcapng"))
         .expect("a capture file");
-    let inspect = connlab().arg("inspect").arg(&capture).arg("--json").output().expect("inspect");
+    let inspect = connlab()
+        .arg("inspect")
+        .arg(&capture)
+        .arg("--json")
+        .output()
+        .expect("inspect");
     let run = parse_json_output(&inspect);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(u(&run.summary, "requests") >= 1, "{:#}", run.summary);

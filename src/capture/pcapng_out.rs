@@ -51,8 +51,14 @@ impl PcapngOut {
         let mut writer = PcapNgWriter::with_section_header(BufWriter::new(file), section)
             .context("writing the pcapng section header")?;
         for (name, desc) in [
-            ("client-side", "frames sent by the client, as they entered the wire"),
-            ("server-side", "frames sent by the server, as they entered the wire"),
+            (
+                "client-side",
+                "frames sent by the client, as they entered the wire",
+            ),
+            (
+                "server-side",
+                "frames sent by the server, as they entered the wire",
+            ),
         ] {
             let mut idb = InterfaceDescriptionBlock::new(DataLink::ETHERNET, SNAPLEN);
             // pcap-file writes nanosecond timestamps whatever the interface says; without
@@ -70,7 +76,13 @@ impl PcapngOut {
     }
 
     /// Appends one frame with its comments (one comment option per event).
-    pub fn write(&mut self, t_ns: u64, dir: Direction, data: &[u8], comments: &[String]) -> Result<()> {
+    pub fn write(
+        &mut self,
+        t_ns: u64,
+        dir: Direction,
+        data: &[u8],
+        comments: &[String],
+    ) -> Result<()> {
         let block = EnhancedPacketBlock {
             interface_id: dir as u32,
             timestamp: Duration::from_nanos(t_ns),
@@ -90,7 +102,10 @@ impl PcapngOut {
 
     /// Pushes buffered frames to the file, so a crash loses at most what came since.
     pub fn flush(&mut self) -> Result<()> {
-        self.writer.get_mut().flush().context("flushing the capture")
+        self.writer
+            .get_mut()
+            .flush()
+            .context("flushing the capture")
     }
 
     /// Writes each interface's statistics (frames received, kernel drops) and flushes.

@@ -96,7 +96,11 @@ pub fn read_capture(
     let mut file = File::open(path).map_err(io)?;
     let mut chunks = Chunks::new(&mut file);
     chunks.fill(4).map_err(io)?;
-    let magic = chunks.pending().get(..4).unwrap_or(chunks.pending()).to_vec();
+    let magic = chunks
+        .pending()
+        .get(..4)
+        .unwrap_or(chunks.pending())
+        .to_vec();
     let mut facts = FileFacts::default();
     let result = if magic == PCAPNG_MAGIC {
         read_pcapng(&mut chunks, &mut facts, &mut on_packet)
@@ -113,7 +117,10 @@ pub fn read_capture(
 fn is_pcap_magic(m: &[u8]) -> bool {
     matches!(
         m,
-        [0xA1, 0xB2, 0xC3, 0xD4] | [0xD4, 0xC3, 0xB2, 0xA1] | [0xA1, 0xB2, 0x3C, 0x4D] | [0x4D, 0x3C, 0xB2, 0xA1]
+        [0xA1, 0xB2, 0xC3, 0xD4]
+            | [0xD4, 0xC3, 0xB2, 0xA1]
+            | [0xA1, 0xB2, 0x3C, 0x4D]
+            | [0x4D, 0x3C, 0xB2, 0xA1]
     )
 }
 
@@ -152,7 +159,9 @@ fn next_record(
     if chunks.pending().len() < header && chunks.fill(header).map_err(Stop::Io)? == 0 {
         return match chunks.pending().len() {
             0 => Ok(false),
-            n => Err(Stop::Truncated(format!("{n} bytes where a {header}-byte header should be"))),
+            n => Err(Stop::Truncated(format!(
+                "{n} bytes where a {header}-byte header should be"
+            ))),
         };
     }
     if chunks.pending().len() < header {

@@ -143,8 +143,12 @@ impl State {
 
     fn frame(&mut self, frame: &CapturedFrame) -> Result<()> {
         self.scratch.clear();
-        self.analyzer
-            .handle_frame(frame.t_ns, LinkType::Ethernet, &frame.data, &mut self.scratch);
+        self.analyzer.handle_frame(
+            frame.t_ns,
+            LinkType::Ethernet,
+            &frame.data,
+            &mut self.scratch,
+        );
         let mut comments: Vec<String> = self.scratch.iter().map(Event::describe).collect();
         if let Some(cause) = frame.dropped {
             comments.push(format!("dropped by the link ({})", cause.as_str()));

@@ -8,11 +8,23 @@ use super::spec::Lab;
 
 /// (name, file text) of every embedded lab, in catalogue order.
 pub const EMBEDDED: &[(&str, &str)] = &[
-    ("keepalive-reuse", include_str!("../../labs/keepalive-reuse.toml")),
+    (
+        "keepalive-reuse",
+        include_str!("../../labs/keepalive-reuse.toml"),
+    ),
     ("pool-burst", include_str!("../../labs/pool-burst.toml")),
-    ("pool-burst-big-idle", include_str!("../../labs/pool-burst-big-idle.toml")),
-    ("read-timeout-as-idle", include_str!("../../labs/read-timeout-as-idle.toml")),
-    ("idle-timeout-fix", include_str!("../../labs/idle-timeout-fix.toml")),
+    (
+        "pool-burst-big-idle",
+        include_str!("../../labs/pool-burst-big-idle.toml"),
+    ),
+    (
+        "read-timeout-as-idle",
+        include_str!("../../labs/read-timeout-as-idle.toml"),
+    ),
+    (
+        "idle-timeout-fix",
+        include_str!("../../labs/idle-timeout-fix.toml"),
+    ),
 ];
 
 /// Finds a lab by embedded name or by file path. A name that is neither gets an error listing

@@ -211,7 +211,10 @@ mod tests {
     use serde_json::json;
 
     fn check(key: &str, value: toml::Value, summary: Value) -> bool {
-        Expectation::parse(key, &value).expect("parses").check(&summary).pass
+        Expectation::parse(key, &value)
+            .expect("parses")
+            .check(&summary)
+            .pass
     }
 
     #[test]
@@ -243,7 +246,11 @@ mod tests {
         assert!(check("fin_first_by", "server".into(), s.clone()));
         assert!(!check("fin_first_by", "client".into(), s.clone()));
         assert!(!check("fin_first_by", "none".into(), s));
-        assert!(check("rst_by", "none".into(), json!({"rst_by": {"client": 0, "server": 0}})));
+        assert!(check(
+            "rst_by",
+            "none".into(),
+            json!({"rst_by": {"client": 0, "server": 0}})
+        ));
     }
 
     #[test]

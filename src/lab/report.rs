@@ -171,7 +171,11 @@ impl RunReport {
 /// The analyser's counters as a table; shared by `run` and `inspect`.
 pub fn analysis_table(a: &Summary) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "connections {}   requests {}   reused {}   responses {}", a.connections, a.requests, a.reused, a.responses);
+    let _ = writeln!(
+        out,
+        "connections {}   requests {}   reused {}   responses {}",
+        a.connections, a.requests, a.reused, a.responses
+    );
     let _ = writeln!(out, "  {:<22}{:>8}{:>8}", "", "client", "server");
     for (label, v) in [
         ("first FIN", a.fin_first_by),

@@ -45,7 +45,9 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport> {
         .with_context(|| format!("creating output folder {}", opts.out_dir.display()))?;
     let stamp = file_stamp();
     let pcapng = opts.out_dir.join(format!("{}-{stamp}.pcapng", lab.name));
-    let events = opts.out_dir.join(format!("{}-{stamp}.events.jsonl", lab.name));
+    let events = opts
+        .out_dir
+        .join(format!("{}-{stamp}.events.jsonl", lab.name));
 
     let topo = Topology::build(&TopologySpec {
         client_sysctls: sysctls(&lab.spec.sysctl.client),
@@ -71,7 +73,10 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport> {
 
     // Whatever happened, stop the capture properly so what was recorded is kept.
     let wire_stats = wire.stop();
-    let kernel_drops = wire_stats.as_ref().map(|s| s.kernel_dropped).unwrap_or([0; 2]);
+    let kernel_drops = wire_stats
+        .as_ref()
+        .map(|s| s.kernel_dropped)
+        .unwrap_or([0; 2]);
     let _ = tx.send(Record::End { kernel_drops });
     drop(tx);
     let recording = recorder.join();
@@ -197,8 +202,10 @@ fn drive_actors(
         }
     };
     sleep_unless_interrupted(Duration::from_millis(spec.settle_ms));
-    let client_states = netns::in_netns(&topo.client_ns, || Ok(kernel_truth::read_socket_states()))?;
-    let server_states = netns::in_netns(&topo.server_ns, || Ok(kernel_truth::read_socket_states()))?;
+    let client_states =
+        netns::in_netns(&topo.client_ns, || Ok(kernel_truth::read_socket_states()))?;
+    let server_states =
+        netns::in_netns(&topo.server_ns, || Ok(kernel_truth::read_socket_states()))?;
     Ok((
         ActorOutcome {
             client,

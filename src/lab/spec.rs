@@ -190,8 +190,13 @@ fn locate_expectation(text: &str, key: &str) -> (usize, usize) {
             }
             continue;
         }
-        let Some((lhs, rhs)) = line.split_once('=') else { continue };
-        let written: String = lhs.chars().filter(|c| !c.is_whitespace() && *c != '"').collect();
+        let Some((lhs, rhs)) = line.split_once('=') else {
+            continue;
+        };
+        let written: String = lhs
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '"')
+            .collect();
         if inside && written == key {
             let value_col = lhs.len() + 1 + (rhs.len() - rhs.trim_start().len()) + 1;
             return (i + 1, value_col);
@@ -204,7 +209,10 @@ fn locate_expectation(text: &str, key: &str) -> (usize, usize) {
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map(|i| before.len() - i).unwrap_or(before.len() + 1);
+    let column = before
+        .rfind('\n')
+        .map(|i| before.len() - i)
+        .unwrap_or(before.len() + 1);
     (line, column)
 }
 

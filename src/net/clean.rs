@@ -48,7 +48,9 @@ pub fn clean() -> Result<Cleaned> {
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = owner_pid(&name) else { continue };
+        let Some(pid) = owner_pid(&name) else {
+            continue;
+        };
         if is_live_connlab(pid) {
             continue;
         }
@@ -69,10 +71,16 @@ pub fn kill_processes_inside(name: &str) -> Vec<u32> {
         return killed;
     };
     for proc_entry in procs.flatten() {
-        let Some(pid) = proc_entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = proc_entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
-        let Ok(ns) = fs::metadata(format!("/proc/{pid}/ns/net")) else { continue };
+        let Ok(ns) = fs::metadata(format!("/proc/{pid}/ns/net")) else {
+            continue;
+        };
         if ns.ino() == target.ino() && ns.dev() == target.dev() && pid != std::process::id() {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid as i32),

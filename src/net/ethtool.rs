@@ -42,7 +42,13 @@ pub fn disable_offloads(ifname: &str) -> Result<()> {
     // SAFETY: raw is a fresh valid descriptor that nothing else owns.
     let sock = unsafe { OwnedFd::from_raw_fd(raw) };
     // GSO and TSO first: they depend on checksum offload, which goes last.
-    for cmd in [ETHTOOL_SGRO, ETHTOOL_SGSO, ETHTOOL_STSO, ETHTOOL_SSG, ETHTOOL_STXCSUM] {
+    for cmd in [
+        ETHTOOL_SGRO,
+        ETHTOOL_SGSO,
+        ETHTOOL_STSO,
+        ETHTOOL_SSG,
+        ETHTOOL_STXCSUM,
+    ] {
         set(&sock, ifname, cmd, 0)
             .with_context(|| format!("turning off offload 0x{cmd:x} on {ifname}"))?;
     }

@@ -34,7 +34,9 @@ pub fn read_socket_states() -> SocketStates {
 /// Adds the states listed in one `/proc/net/tcp` table to `states`.
 fn count_states(table: &str, states: &mut SocketStates) {
     for line in table.lines().skip(1) {
-        let Some(code) = line.split_whitespace().nth(3) else { continue };
+        let Some(code) = line.split_whitespace().nth(3) else {
+            continue;
+        };
         *states.0.entry(state_name(code).to_owned()).or_default() += 1;
     }
 }

@@ -70,7 +70,11 @@ impl Topology {
             wire_ns: clean::namespace_name(pid, seq, "wire"),
         };
         // Created one by one: whatever exists is removed by Drop if a later step fails.
-        let names = [topo.client_ns.clone(), topo.server_ns.clone(), topo.wire_ns.clone()];
+        let names = [
+            topo.client_ns.clone(),
+            topo.server_ns.clone(),
+            topo.wire_ns.clone(),
+        ];
         let mut created: Vec<String> = Vec::new();
         for name in &names {
             if let Err(e) = netns::create(name) {
@@ -100,12 +104,33 @@ impl Topology {
             (WIRE_SERVER_IF, &self.server_ns),
         ] {
             ip(&[
-                "-n", &self.wire_ns, "link", "add", wire_if, "type", "veth", "peer", "name",
-                ENDPOINT_IF, "netns", peer_ns,
+                "-n",
+                &self.wire_ns,
+                "link",
+                "add",
+                wire_if,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                ENDPOINT_IF,
+                "netns",
+                peer_ns,
             ])?;
         }
-        for (ns, addr) in [(&self.client_ns, CLIENT_ADDR), (&self.server_ns, SERVER_ADDR)] {
-            ip(&["-n", ns, "addr", "add", &format!("{addr}/{PREFIX_LEN}"), "dev", ENDPOINT_IF])?;
+        for (ns, addr) in [
+            (&self.client_ns, CLIENT_ADDR),
+            (&self.server_ns, SERVER_ADDR),
+        ] {
+            ip(&[
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("{addr}/{PREFIX_LEN}"),
+                "dev",
+                ENDPOINT_IF,
+            ])?;
             netns::in_netns(ns, || ethtool::disable_offloads(ENDPOINT_IF))?;
             ip(&["-n", ns, "link", "set", ENDPOINT_IF, "up"])?;
         }

@@ -198,14 +198,15 @@ impl<T: From<CapturedFrame>> Path<T> {
                     let _ = self.tap.send(record.into());
                 }
                 Verdict::Deliver { hold_ns: 0 } => {
-                    if self.to.send(&record.data).is_err() {
+                    // Recorded before it is forwarded: the answer cannot overtake it.
+                    let _ = self.tap.send(record.into());
+                    if self.to.send(&buf[..len]).is_err() {
                         stats.send_errors += 1;
                     }
                     stats.forwarded += 1;
-                    let _ = self.tap.send(record.into());
                 }
                 Verdict::Deliver { hold_ns } => {
-                    let data = record.data.clone();
+                    let data = buf[..len].to_vec();
                     let _ = self.tap.send(record.into());
                     let (tx, _) = held.get_or_insert_with(|| {
                         let (tx, rx) = mpsc::channel();

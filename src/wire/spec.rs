@@ -97,7 +97,13 @@ impl LinkSpec {
             .map(|p| (p.from_ms * 1_000_000, p.to_ms * 1_000_000))
             .collect();
         let seed = self.seed.wrapping_mul(2).wrapping_add(dir as u64);
-        DirectionModel::new(ms_to_ns(delay), ms_to_ns(jitter), loss / 100.0, windows, seed)
+        DirectionModel::new(
+            ms_to_ns(delay),
+            ms_to_ns(jitter),
+            loss / 100.0,
+            windows,
+            seed,
+        )
     }
 
     /// True when the link forwards everything at once: no model work per frame.

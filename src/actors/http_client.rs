@@ -1,0 +1,451 @@
+//! The built-in HTTP/1.1 client: workers sending requests through the [`Pool`], with Go
+//! http.Transport's knobs and a body policy that reproduces what programs do with
+//! `resp.Body` (read and close, read without close, close unread, leak).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use super::http_server::{content_length, has_token};
+use super::pool::{Checkout, Conn, Pool, PoolLimits};
+use super::sockopt::{self, CloseStyle, TcpKeepalive};
+use super::trace::{TraceKind, Tracer};
+
+/// `[client]`: the knobs of the built-in client, named after Go's http.Transport fields.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpClientConfig {
+    /// Requests per burst.
+    #[serde(default = "one")]
+    pub requests: u32,
+    /// Workers sharing a burst's requests, each sending one at a time.
+    #[serde(default = "one")]
+    pub concurrency: u32,
+    /// Pause between a worker's requests, ms.
+    #[serde(default)]
+    pub interval_ms: u64,
+    /// How many times the burst runs.
+    #[serde(default = "one")]
+    pub bursts: u32,
+    /// Pause between bursts, ms.
+    #[serde(default)]
+    pub burst_gap_ms: u64,
+    /// Go MaxIdleConnsPerHost (default 2): connections kept idle per host; more are closed.
+    #[serde(default = "default_max_idle")]
+    pub max_idle_per_host: usize,
+    /// Go MaxConnsPerHost (default 0 = unlimited: a request that finds no idle connection
+    /// dials a new one and never waits).
+    #[serde(default)]
+    pub max_conns_per_host: usize,
+    /// Go IdleConnTimeout (default 90 s).
+    #[serde(default = "default_idle_conn_timeout")]
+    pub idle_conn_timeout_ms: Option<u64>,
+    /// false = Go DisableKeepAlives: `Connection: close` on every request, never pooled.
+    #[serde(default = "yes")]
+    pub keep_alive: bool,
+    /// What the program does with the response body.
+    #[serde(default)]
+    pub body: BodyPolicy,
+    /// Request method.
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// Request target.
+    #[serde(default = "default_path")]
+    pub path: String,
+    /// Go Client.Timeout: bounds a whole request, ms.
+    #[serde(default)]
+    pub request_timeout_ms: Option<u64>,
+    /// Go retries an idempotent request once on a new connection when a reused one fails
+    /// before any response byte (the server closed it as the request was sent).
+    #[serde(default = "yes")]
+    pub retry_on_reused: bool,
+    /// TCP keepalive probes on dialed connections (Go: Dialer.KeepAlive).
+    #[serde(default)]
+    pub tcp_keepalive: Option<TcpKeepalive>,
+    /// TCP_USER_TIMEOUT on dialed connections, ms.
+    #[serde(default)]
+    pub user_timeout_ms: Option<u64>,
+    /// How the client closes connections: "fin" or "rst".
+    #[serde(default)]
+    pub close: CloseStyle,
+}
+
+/// What the program does with `resp.Body`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyPolicy {
+    /// Read to EOF, then Close: the connection goes back to the pool.
+    #[default]
+    ReadAndClose,
+    /// Read to EOF, never Close: Go returns the connection at EOF, so it is still reused.
+    ReadNoClose,
+    /// Close without reading: the connection cannot be reused and is closed.
+    CloseUnread,
+    /// Neither read nor closed: the connection never returns and stays open (a leak).
+    Leak,
+}
+
+fn one() -> u32 {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn default_max_idle() -> usize {
+    2
+}
+fn default_idle_conn_timeout() -> Option<u64> {
+    Some(90_000)
+}
+fn default_method() -> String {
+    "GET".into()
+}
+fn default_path() -> String {
+    "/".into()
+}
+
+/// The client's own account of a run (the wire's account is the analyser's).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClientReport {
+    /// Requests answered.
+    pub ok: u64,
+    /// Requests that failed.
+    pub failed: u64,
+    /// Connections dialed.
+    pub dialed: u64,
+    /// Requests served on a reused connection.
+    pub reused: u64,
+    /// Responses by status code.
+    pub statuses: BTreeMap<u16, u64>,
+    /// Time from the first request to the last answer, ns.
+    pub elapsed_ns: u64,
+}
+
+/// The connections still open when the client finished (idle in the pool, leaked). Dropping it
+/// closes them: the runner drops it after the capture has stopped.
+pub struct HeldConns(Pool);
+
+impl Drop for HeldConns {
+    fn drop(&mut self) {
+        self.0.close_all();
+    }
+}
+
+/// Sends every burst of requests, spread round-robin over `targets`.
+pub async fn run(
+    cfg: HttpClientConfig,
+    targets: Vec<SocketAddr>,
+    tracer: Tracer,
+) -> (ClientReport, HeldConns) {
+    let pool = Pool::new(
+        PoolLimits {
+            max_idle_per_host: cfg.max_idle_per_host,
+            max_conns_per_host: cfg.max_conns_per_host,
+            idle_timeout: cfg.idle_conn_timeout_ms.map(Duration::from_millis),
+            close: cfg.close,
+        },
+        tracer.clone(),
+    );
+    let report = Arc::new(Mutex::new(ClientReport::default()));
+    let ctx = Arc::new(Ctx {
+        cfg,
+        targets,
+        tracer,
+        pool: pool.clone(),
+        report: report.clone(),
+    });
+    let start = Instant::now();
+    for burst in 0..ctx.cfg.bursts {
+        if burst > 0 {
+            tokio::time::sleep(Duration::from_millis(ctx.cfg.burst_gap_ms)).await;
+        }
+        let next = Arc::new(AtomicU32::new(0));
+        let workers: Vec<_> = (0..ctx.cfg.concurrency.max(1))
+            .map(|_| tokio::spawn(worker(ctx.clone(), next.clone())))
+            .collect();
+        for w in workers {
+            let _ = w.await;
+        }
+    }
+    let mut out = report.lock().expect("report lock").clone();
+    out.elapsed_ns = start.elapsed().as_nanos() as u64;
+    (out, HeldConns(pool))
+}
+
+struct Ctx {
+    cfg: HttpClientConfig,
+    targets: Vec<SocketAddr>,
+    tracer: Tracer,
+    pool: Pool,
+    report: Arc<Mutex<ClientReport>>,
+}
+
+async fn worker(ctx: Arc<Ctx>, next: Arc<AtomicU32>) {
+    let mut first = true;
+    loop {
+        let i = next.fetch_add(1, Ordering::SeqCst);
+        if i >= ctx.cfg.requests {
+            return;
+        }
+        if !first && ctx.cfg.interval_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(ctx.cfg.interval_ms)).await;
+        }
+        first = false;
+        let target = ctx.targets[i as usize % ctx.targets.len()];
+        let exchange = request(&ctx, target);
+        let result = match ctx.cfg.request_timeout_ms {
+            Some(ms) => match tokio::time::timeout(Duration::from_millis(ms), exchange).await {
+                Ok(r) => r,
+                Err(_) => Err("request timeout".to_owned()),
+            },
+            None => exchange.await,
+        };
+        let mut report = ctx.report.lock().expect("report lock");
+        match result {
+            Ok(status) => {
+                report.ok += 1;
+                *report.statuses.entry(status).or_default() += 1;
+            }
+            Err(_) => report.failed += 1,
+        }
+    }
+}
+
+/// One request, with Go's single retry on a new connection when a reused one failed before
+/// any response byte arrived.
+async fn request(ctx: &Ctx, target: SocketAddr) -> Result<u16, String> {
+    let mut retried = false;
+    loop {
+        let mut conn = get_conn(ctx, target).await?;
+        let reused = conn.requests > 0;
+        match roundtrip(ctx, &mut conn).await {
+            Ok(resp) => {
+                if reused {
+                    ctx.report.lock().expect("report lock").reused += 1;
+                }
+                finish_body(ctx, conn, resp).await;
+                return Ok(resp.status);
+            }
+            Err(failure) => {
+                ctx.tracer.error(failure.kind, &failure.message);
+                ctx.pool.close(conn, "error");
+                if reused && !failure.got_bytes && ctx.cfg.retry_on_reused && !retried {
+                    retried = true;
+                    ctx.tracer.error("retry", "retrying on a new connection");
+                    continue;
+                }
+                return Err(failure.message);
+            }
+        }
+    }
+}
+
+async fn get_conn(ctx: &Ctx, target: SocketAddr) -> Result<Conn, String> {
+    let asked = Instant::now();
+    let checkout = ctx.pool.checkout(target).await;
+    let wait_ns = asked.elapsed().as_nanos() as u64;
+    let (conn, was_idle, idle) = match checkout {
+        Checkout::Conn {
+            conn,
+            was_idle,
+            idle,
+        } => (conn, was_idle, idle),
+        Checkout::Dial => (dial(ctx, target).await?, false, Duration::ZERO),
+    };
+    ctx.tracer.emit(TraceKind::GotConn {
+        local: conn.local,
+        remote: conn.remote,
+        reused: conn.requests > 0,
+        was_idle,
+        idle_ns: idle.as_nanos() as u64,
+        wait_ns,
+    });
+    Ok(conn)
+}
+
+async fn dial(ctx: &Ctx, target: SocketAddr) -> Result<Conn, String> {
+    ctx.tracer.emit(TraceKind::Dial { remote: target });
+    let stream = match TcpStream::connect(target).await {
+        Ok(s) => s,
+        Err(e) => {
+            ctx.tracer.emit(TraceKind::DialError {
+                remote: target,
+                error: e.to_string(),
+            });
+            ctx.pool.dial_failed(target);
+            return Err(format!("dial {target}: {e}"));
+        }
+    };
+    ctx.report.lock().expect("report lock").dialed += 1;
+    if let Err(e) = sockopt::apply(
+        &stream,
+        ctx.cfg.tcp_keepalive.as_ref(),
+        ctx.cfg.user_timeout_ms,
+    ) {
+        ctx.tracer.error("sockopt", e);
+    }
+    let local = stream.local_addr().map_err(|e| e.to_string())?;
+    Ok(Conn {
+        stream,
+        local,
+        remote: target,
+        requests: 0,
+        leftover: Vec::new(),
+    })
+}
+
+/// A response head, read; `buf` holds the head and whatever body bytes came with it.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    status: u16,
+    head_len: usize,
+    body_len: Option<usize>,
+    close: bool,
+}
+
+struct Failure {
+    kind: &'static str,
+    message: String,
+    got_bytes: bool,
+}
+
+async fn roundtrip(ctx: &Ctx, conn: &mut Conn) -> Result<Head, Failure> {
+    let cfg = &ctx.cfg;
+    let close_header = if cfg.keep_alive {
+        ""
+    } else {
+        "Connection: close\r\n"
+    };
+    let request = format!(
+        "{} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: connlab\r\n{close_header}\r\n",
+        cfg.method, cfg.path, conn.remote
+    );
+    let fail = |kind, e: std::io::Error, got_bytes| Failure {
+        kind,
+        message: e.to_string(),
+        got_bytes,
+    };
+    conn.stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| fail("write", e, false))?;
+    ctx.tracer.emit(TraceKind::Request {
+        local: conn.local,
+        remote: conn.remote,
+        n: conn.requests + 1,
+        method: cfg.method.clone(),
+        path: cfg.path.clone(),
+    });
+    conn.leftover.clear();
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut resp = httparse::Response::new(&mut headers);
+        match resp.parse(&conn.leftover) {
+            Ok(httparse::Status::Complete(head_len)) => {
+                let status = resp.code.unwrap_or(0);
+                let has_length = resp
+                    .headers
+                    .iter()
+                    .any(|h| h.name.eq_ignore_ascii_case("content-length"));
+                let close = has_token(resp.headers, "connection", "close");
+                return Ok(Head {
+                    status,
+                    head_len,
+                    body_len: has_length.then(|| content_length(resp.headers)),
+                    close: close || !has_length,
+                });
+            }
+            Ok(httparse::Status::Partial) => {}
+            Err(e) => {
+                return Err(Failure {
+                    kind: "bad_response",
+                    message: e.to_string(),
+                    got_bytes: true,
+                })
+            }
+        }
+        let got_bytes = !conn.leftover.is_empty();
+        match read_more(conn).await {
+            Ok(0) => {
+                return Err(Failure {
+                    kind: "eof",
+                    message: "server closed the connection before answering (EOF)".into(),
+                    got_bytes,
+                })
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let kind = if e.kind() == std::io::ErrorKind::ConnectionReset {
+                    "reset"
+                } else {
+                    "read"
+                };
+                return Err(fail(kind, e, got_bytes));
+            }
+        }
+    }
+}
+
+async fn read_more(conn: &mut Conn) -> std::io::Result<usize> {
+    let mut chunk = [0u8; 16 * 1024];
+    let n = conn.stream.read(&mut chunk).await?;
+    conn.leftover.extend_from_slice(&chunk[..n]);
+    Ok(n)
+}
+
+/// Applies the body policy, then returns the connection to the pool, closes it, or leaks it.
+async fn finish_body(ctx: &Ctx, mut conn: Conn, head: Head) {
+    conn.requests += 1;
+    let (local, remote) = (conn.local, conn.remote);
+    let body_len = head.body_len.unwrap_or(usize::MAX);
+    match ctx.cfg.body {
+        BodyPolicy::Leak => {
+            ctx.pool.leak(conn);
+            return;
+        }
+        BodyPolicy::CloseUnread if head.body_len != Some(0) => {
+            ctx.pool.close(conn, "body_close_unread");
+            return;
+        }
+        _ => {}
+    }
+    let want = head.head_len.saturating_add(body_len);
+    while conn.leftover.len() < want {
+        match read_more(&mut conn).await {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                ctx.tracer.error("read", e);
+                ctx.pool.close(conn, "error");
+                return;
+            }
+        }
+    }
+    let got = conn
+        .leftover
+        .len()
+        .saturating_sub(head.head_len)
+        .min(body_len);
+    ctx.tracer.emit(TraceKind::Response {
+        local,
+        remote,
+        n: conn.requests,
+        status: head.status,
+        bytes: got as u64,
+    });
+    conn.leftover.clear();
+    if !ctx.cfg.keep_alive {
+        ctx.pool.close(conn, "keep_alive_off");
+    } else if head.close {
+        ctx.pool.close(conn, "server_close");
+    } else {
+        ctx.pool.put(conn);
+    }
+}

@@ -1,0 +1,358 @@
+//! The built-in HTTP/1.1 server, with Go net/http's timeouts and their exact semantics.
+//!
+//! As in Go's `conn.serve`, each connection loops over requests. The wait for the next request
+//! on a kept-alive connection is bounded by `idle_timeout`, or, when it is unset, by
+//! `read_timeout`: this is why a 1-second read timeout also closes idle keep-alive connections.
+//! The write deadline is set when the request has been read, so it covers the handler's time
+//! plus the write.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::mpsc::Sender as StdSender;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::{timeout_at, Instant};
+
+use super::sockopt::{self, CloseStyle, TcpKeepalive};
+use super::trace::{TraceKind, Tracer};
+
+/// `[server]`: the knobs of the built-in server, named after Go's http.Server fields.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpServerConfig {
+    /// Port to listen on.
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// Go ReadTimeout: bounds reading a whole request; without idle_timeout it also bounds the
+    /// wait for the next request on a kept-alive connection.
+    #[serde(default)]
+    pub read_timeout_ms: Option<u64>,
+    /// Go ReadHeaderTimeout: bounds reading the request headers (defaults to read_timeout).
+    #[serde(default)]
+    pub read_header_timeout_ms: Option<u64>,
+    /// Go WriteTimeout: set when the request has been read, so it covers handler + write.
+    #[serde(default)]
+    pub write_timeout_ms: Option<u64>,
+    /// Go IdleTimeout: bounds the wait for the next request on a kept-alive connection.
+    #[serde(default)]
+    pub idle_timeout_ms: Option<u64>,
+    /// How long the handler works before answering.
+    #[serde(default)]
+    pub handler_delay_ms: u64,
+    /// Go http.TimeoutHandler: a handler slower than this gets a 503 with a message, and the
+    /// connection is kept.
+    #[serde(default)]
+    pub handler_timeout_ms: Option<u64>,
+    /// Go Server.SetKeepAlivesEnabled: false answers with `Connection: close` and closes.
+    #[serde(default = "yes")]
+    pub keep_alive: bool,
+    /// How the server closes connections: "fin" or "rst" (SO_LINGER 0).
+    #[serde(default)]
+    pub close: CloseStyle,
+    /// Response body size in bytes.
+    #[serde(default = "default_body_bytes")]
+    pub body_bytes: usize,
+    /// TCP keepalive probes on accepted connections.
+    #[serde(default)]
+    pub tcp_keepalive: Option<TcpKeepalive>,
+    /// TCP_USER_TIMEOUT on accepted connections, ms.
+    #[serde(default)]
+    pub user_timeout_ms: Option<u64>,
+}
+
+fn default_port() -> u16 {
+    80
+}
+
+fn default_body_bytes() -> usize {
+    2
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Listens on `bind:port`, reports the bound address on `ready`, and serves until `stop` turns
+/// true. Connections still open then live on until the runtime is dropped.
+pub async fn serve(
+    cfg: HttpServerConfig,
+    bind: IpAddr,
+    tracer: Tracer,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    ready: StdSender<Result<SocketAddr, String>>,
+) -> Result<()> {
+    let listener = TcpListener::bind(SocketAddr::new(bind, cfg.port))
+        .await
+        .with_context(|| format!("listening on {bind}:{}", cfg.port))?;
+    let _ = ready.send(Ok(listener.local_addr()?));
+    let cfg = Arc::new(cfg);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, remote)) => {
+                    let local = stream.local_addr().unwrap_or(remote);
+                    tracer.emit(TraceKind::Accept { local, remote });
+                    if let Err(e) = sockopt::apply(&stream, cfg.tcp_keepalive.as_ref(), cfg.user_timeout_ms) {
+                        tracer.error("sockopt", e);
+                    }
+                    let conn = ServerConn { stream, local, remote, cfg: cfg.clone(), tracer: tracer.clone(), buf: Vec::new() };
+                    tokio::spawn(conn.serve());
+                }
+                Err(e) => tracer.error("accept", e),
+            },
+            _ = stop.changed() => return Ok(()),
+        }
+    }
+}
+
+/// One accepted connection and its request loop.
+struct ServerConn {
+    stream: TcpStream,
+    local: SocketAddr,
+    remote: SocketAddr,
+    cfg: Arc<HttpServerConfig>,
+    tracer: Tracer,
+    buf: Vec<u8>,
+}
+
+/// Why the request loop ended.
+enum End {
+    /// Close with this reason.
+    Close(&'static str),
+    /// The peer went away or failed; nothing to close politely.
+    Gone,
+}
+
+fn ms(v: Option<u64>) -> Option<Duration> {
+    v.map(Duration::from_millis)
+}
+
+impl ServerConn {
+    async fn serve(mut self) {
+        let mut n = 0u32;
+        let end = loop {
+            match self.one_request(n + 1).await {
+                Ok(true) => n += 1,
+                Ok(false) => {
+                    break End::Close(if self.cfg.keep_alive {
+                        "client_close"
+                    } else {
+                        "keep_alive_off"
+                    })
+                }
+                Err(end) => break end,
+            }
+        };
+        if let End::Close(reason) = end {
+            self.tracer.close(self.local, self.remote, reason);
+            sockopt::close(self.stream, self.cfg.close);
+        }
+    }
+
+    /// Serves request `n`; Ok(true) to keep the connection, Ok(false) to close it after the
+    /// response (Connection: close).
+    async fn one_request(&mut self, n: u32) -> Result<bool, End> {
+        let cfg = self.cfg.clone();
+        let header_limit = ms(cfg.read_header_timeout_ms).or(ms(cfg.read_timeout_ms));
+        // Waiting for the first byte: the idle wait on a kept-alive connection (Go's
+        // idleTimeout(): IdleTimeout, else ReadTimeout), or the header limit for the first.
+        if self.buf.is_empty() {
+            let (limit, kind, reason) = if n == 1 {
+                (header_limit, "read_header", "read_header_timeout")
+            } else {
+                (
+                    ms(cfg.idle_timeout_ms).or(ms(cfg.read_timeout_ms)),
+                    "idle",
+                    "idle_timeout",
+                )
+            };
+            let deadline = limit.map(|d| Instant::now() + d);
+            self.fill(deadline, kind, reason).await?;
+        }
+        let start = Instant::now();
+        let header_deadline = header_limit.map(|d| start + d);
+        let read_deadline = ms(cfg.read_timeout_ms).map(|d| start + d);
+        let (head_len, method, path, body_len, wants_close) = loop {
+            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut req = httparse::Request::new(&mut headers);
+            match req.parse(&self.buf) {
+                Ok(httparse::Status::Complete(len)) => {
+                    let body = content_length(req.headers);
+                    let close = has_token(req.headers, "connection", "close");
+                    break (
+                        len,
+                        req.method.unwrap_or("").to_owned(),
+                        req.path.unwrap_or("").to_owned(),
+                        body,
+                        close,
+                    );
+                }
+                Ok(httparse::Status::Partial) => {
+                    let (kind, reason) = if cfg.read_header_timeout_ms.is_some() {
+                        ("read_header", "read_header_timeout")
+                    } else {
+                        ("read", "read_timeout")
+                    };
+                    self.fill(header_deadline, kind, reason).await?;
+                }
+                Err(e) => {
+                    self.tracer.error("bad_request", e);
+                    let _ = self.stream.write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").await;
+                    return Err(End::Close("bad_request"));
+                }
+            }
+        };
+        while self.buf.len() < head_len + body_len {
+            self.fill(read_deadline, "read", "read_timeout").await?;
+        }
+        self.buf.drain(..head_len + body_len);
+        self.tracer.emit(TraceKind::Request {
+            local: self.local,
+            remote: self.remote,
+            n,
+            method,
+            path,
+        });
+        let write_deadline = ms(cfg.write_timeout_ms).map(|d| Instant::now() + d);
+
+        let (status, body) = self.handle().await;
+        let keep = cfg.keep_alive && !wants_close;
+        if write_deadline.is_some_and(|d| Instant::now() >= d) {
+            // Go: the handler ran past WriteTimeout; its write fails and the client sees EOF.
+            self.tracer.emit(TraceKind::Timeout {
+                timer: "write".into(),
+                local: self.local,
+                remote: self.remote,
+            });
+            return Err(End::Close("write_timeout"));
+        }
+        let response = render_response(status, &body, keep);
+        let write = self.stream.write_all(&response);
+        let written = match write_deadline {
+            Some(d) => timeout_at(d, write).await.map_err(|_| ()),
+            None => Ok(write.await),
+        };
+        match written {
+            Err(()) => {
+                self.tracer.emit(TraceKind::Timeout {
+                    timer: "write".into(),
+                    local: self.local,
+                    remote: self.remote,
+                });
+                return Err(End::Close("write_timeout"));
+            }
+            Ok(Err(e)) => {
+                self.tracer.error("write", e);
+                return Err(End::Gone);
+            }
+            Ok(Ok(())) => {}
+        }
+        self.tracer.emit(TraceKind::Response {
+            local: self.local,
+            remote: self.remote,
+            n,
+            status,
+            bytes: body.len() as u64,
+        });
+        Ok(keep)
+    }
+
+    /// The handler: works `handler_delay_ms`, or is cut at `handler_timeout_ms` with a 503.
+    async fn handle(&self) -> (u16, Vec<u8>) {
+        let work = Duration::from_millis(self.cfg.handler_delay_ms);
+        match ms(self.cfg.handler_timeout_ms) {
+            Some(limit) if work > limit => {
+                tokio::time::sleep(limit).await;
+                self.tracer.emit(TraceKind::Timeout {
+                    timer: "handler".into(),
+                    local: self.local,
+                    remote: self.remote,
+                });
+                (503, b"handler timeout".to_vec())
+            }
+            _ => {
+                if !work.is_zero() {
+                    tokio::time::sleep(work).await;
+                }
+                (200, vec![b'x'; self.cfg.body_bytes])
+            }
+        }
+    }
+
+    /// Reads more bytes before `deadline`; a timeout closes with `reason`, EOF ends the loop.
+    async fn fill(
+        &mut self,
+        deadline: Option<Instant>,
+        kind: &str,
+        reason: &'static str,
+    ) -> Result<(), End> {
+        let mut chunk = [0u8; 16 * 1024];
+        let read = self.stream.read(&mut chunk);
+        let got = match deadline {
+            Some(d) => match timeout_at(d, read).await {
+                Ok(r) => r,
+                Err(_) => {
+                    self.tracer.emit(TraceKind::Timeout {
+                        timer: kind.to_owned(),
+                        local: self.local,
+                        remote: self.remote,
+                    });
+                    return Err(End::Close(reason));
+                }
+            },
+            None => read.await,
+        };
+        match got {
+            Ok(0) => Err(End::Close("peer_closed")),
+            Ok(len) => {
+                self.buf.extend_from_slice(&chunk[..len]);
+                Ok(())
+            }
+            Err(e) => {
+                self.tracer.error("read", e);
+                Err(End::Gone)
+            }
+        }
+    }
+}
+
+fn render_response(status: u16, body: &[u8], keep: bool) -> Vec<u8> {
+    let reason = match status {
+        200 => "OK",
+        503 => "Service Unavailable",
+        _ => "Unknown",
+    };
+    let connection = if keep { "" } else { "Connection: close\r\n" };
+    let mut out = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n{connection}\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// The Content-Length of a message, 0 when absent or unreadable.
+pub fn content_length(headers: &[httparse::Header<'_>]) -> usize {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+        .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// True when header `name` lists `token` (case-insensitive), e.g. `Connection: close`.
+pub fn has_token(headers: &[httparse::Header<'_>], name: &str, token: &str) -> bool {
+    headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case(name))
+        .any(|h| {
+            std::str::from_utf8(h.value)
+                .map(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+                .unwrap_or(false)
+        })
+}

@@ -1,0 +1,15 @@
+//! Actors: the programs a lab runs inside its namespaces, over the real kernel TCP stack.
+//!
+//! The built-in HTTP/1.1 server and pooled client reproduce Go net/http's behaviour (the
+//! reference for every knob and default) and emit trace events like Go's httptrace, on the same
+//! clock as the wire's frames.
+//!
+//! Runtime contract: each actor runs on its own OS thread that entered the actor's network
+//! namespace, inside a current-thread tokio runtime, so every socket it creates belongs to that
+//! namespace. Nothing here uses spawn_blocking or name resolution.
+
+pub mod http_client;
+pub mod http_server;
+pub mod pool;
+pub mod sockopt;
+pub mod trace;

@@ -1,0 +1,60 @@
+//! Socket knobs shared by the actors, set with socket2.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use socket2::SockRef;
+use tokio::net::TcpStream;
+
+/// TCP keepalive probes (Go: net.Dialer.KeepAlive / net.KeepAliveConfig; Linux
+/// TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpKeepalive {
+    /// Idle time before the first probe, ms.
+    pub idle_ms: u64,
+    /// Time between probes, ms.
+    pub interval_ms: u64,
+    /// Unanswered probes before the kernel gives up and resets the connection.
+    pub count: u32,
+}
+
+/// How an actor closes a connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CloseStyle {
+    /// Orderly close: FIN, and the closer holds TIME_WAIT.
+    #[default]
+    Fin,
+    /// Abortive close (SO_LINGER 0; Go: TCPConn.SetLinger(0)): RST, no TIME_WAIT anywhere.
+    Rst,
+}
+
+/// Applies keepalive and TCP_USER_TIMEOUT to a connected socket.
+pub fn apply(
+    stream: &TcpStream,
+    keepalive: Option<&TcpKeepalive>,
+    user_timeout_ms: Option<u64>,
+) -> std::io::Result<()> {
+    let sock = SockRef::from(stream);
+    if let Some(k) = keepalive {
+        let params = socket2::TcpKeepalive::new()
+            .with_time(Duration::from_millis(k.idle_ms))
+            .with_interval(Duration::from_millis(k.interval_ms))
+            .with_retries(k.count);
+        sock.set_tcp_keepalive(&params)?;
+    }
+    if let Some(ms) = user_timeout_ms {
+        sock.set_tcp_user_timeout(Some(Duration::from_millis(ms)))?;
+    }
+    let _ = sock.set_nodelay(true);
+    Ok(())
+}
+
+/// Closes a connection in the given style (dropping the stream closes the fd).
+pub fn close(stream: TcpStream, style: CloseStyle) {
+    if style == CloseStyle::Rst {
+        let _ = SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+    }
+    drop(stream);
+}

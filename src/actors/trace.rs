@@ -1,0 +1,166 @@
+//! Trace events, like Go's httptrace (GotConn with Reused/WasIdle/IdleTime, PutIdleConn, ...),
+//! written into the run's event stream beside the analyser's events.
+
+use std::net::SocketAddr;
+use std::sync::mpsc::Sender;
+
+use serde::Serialize;
+
+use crate::wire::forwarder::now_ns;
+
+/// One thing an actor did or saw, stamped with the wall clock (the clock of frame timestamps).
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceEvent {
+    /// ns since the UNIX epoch.
+    pub t_ns: u64,
+    /// "client" or "server".
+    pub actor: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: TraceKind,
+}
+
+/// The kinds of trace event; field names are part of the JSON-lines contract.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TraceKind {
+    /// The client starts dialing a new connection.
+    Dial {
+        /// Target.
+        remote: SocketAddr,
+    },
+    /// Dialing failed.
+    DialError {
+        /// Target.
+        remote: SocketAddr,
+        /// The OS error.
+        error: String,
+    },
+    /// A request got its connection (Go: httptrace GotConn).
+    GotConn {
+        /// Our end.
+        local: SocketAddr,
+        /// Peer.
+        remote: SocketAddr,
+        /// The connection served a request before.
+        reused: bool,
+        /// It came from the idle pool.
+        was_idle: bool,
+        /// How long it sat idle, ns.
+        idle_ns: u64,
+        /// How long the request waited for a slot (max_conns_per_host), ns.
+        wait_ns: u64,
+    },
+    /// A connection was offered back to the idle pool (Go: PutIdleConn).
+    PutIdle {
+        /// Our end.
+        local: SocketAddr,
+        /// Peer.
+        remote: SocketAddr,
+        /// It was kept.
+        accepted: bool,
+        /// Why not.
+        reason: Option<String>,
+    },
+    /// A connection was closed by this actor.
+    Close {
+        /// Our end.
+        local: SocketAddr,
+        /// Peer.
+        remote: SocketAddr,
+        /// Why (stable words, see the README).
+        reason: String,
+    },
+    /// A timeout fired.
+    Timeout {
+        /// Which timer: read, read_header, write, idle, handler or request.
+        timer: String,
+        /// Our end.
+        local: SocketAddr,
+        /// Peer.
+        remote: SocketAddr,
+    },
+    /// Something failed.
+    Error {
+        /// Short class: read, write, reset, eof, retry, ...
+        class: String,
+        /// Details.
+        message: String,
+    },
+    /// The server accepted a connection.
+    Accept {
+        /// Our end.
+        local: SocketAddr,
+        /// Peer.
+        remote: SocketAddr,
+    },
+    /// A request was sent (client) or read (server).
+    Request {
+        /// Our end.
+        local: SocketAddr,
+        /// Peer.
+        remote: SocketAddr,
+        /// Its number on the connection, from 1.
+        n: u32,
+        /// Method.
+        method: String,
+        /// Target.
+        path: String,
+    },
+    /// A response was read (client) or written (server).
+    Response {
+        /// Our end.
+        local: SocketAddr,
+        /// Peer.
+        remote: SocketAddr,
+        /// Its number on the connection.
+        n: u32,
+        /// Status code.
+        status: u16,
+        /// Body bytes.
+        bytes: u64,
+    },
+}
+
+/// Emits an actor's trace events into the run's stream.
+#[derive(Clone, Debug)]
+pub struct Tracer {
+    actor: String,
+    tx: Sender<TraceEvent>,
+}
+
+impl Tracer {
+    /// A tracer for `actor` ("client" or "server").
+    pub fn new(actor: &str, tx: Sender<TraceEvent>) -> Self {
+        Tracer {
+            actor: actor.to_owned(),
+            tx,
+        }
+    }
+
+    /// Stamps and sends one event; a closed stream (the capture ended) is ignored.
+    pub fn emit(&self, kind: TraceKind) {
+        let _ = self.tx.send(TraceEvent {
+            t_ns: now_ns(),
+            actor: self.actor.clone(),
+            kind,
+        });
+    }
+
+    /// Emits a `close` event.
+    pub fn close(&self, local: SocketAddr, remote: SocketAddr, reason: &str) {
+        self.emit(TraceKind::Close {
+            local,
+            remote,
+            reason: reason.to_owned(),
+        });
+    }
+
+    /// Emits an `error` event.
+    pub fn error(&self, class: &str, message: impl ToString) {
+        self.emit(TraceKind::Error {
+            class: class.to_owned(),
+            message: message.to_string(),
+        });
+    }
+}
