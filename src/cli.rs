@@ -4,12 +4,14 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use connlab::lab::overrides::Override;
 
 const EXAMPLES: &str = "\
 Examples:
   sudo connlab run keepalive-reuse          run an embedded lab, print its summary
   sudo connlab run labs/pool-burst.toml     run a lab file
   sudo connlab run pool-burst --json        events as JSON lines, then {\"summary\": ...}
+  sudo connlab run short-vs-long --set link.delay_ms=20 --set client.requests=50
   connlab inspect captures/pool-burst-*.pcapng
   connlab inspect /tmp/tcpdump.pcap --json
   connlab list
@@ -40,6 +42,10 @@ pub enum Command {
         /// Print events as JSON lines, then one line {"summary": {...}}.
         #[arg(long)]
         json: bool,
+        /// Override any field of the lab, e.g. --set client.requests=500 --set
+        /// link.delay_ms=20 (repeatable; unknown keys are errors that list the valid ones).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Override>,
     },
     /// Analyse a capture file (pcap or pcapng, from connlab, tcpdump or Wireshark).
     Inspect {

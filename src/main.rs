@@ -31,15 +31,20 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { lab, out, json } => run(&lab, RunOptions { out_dir: out, json }),
+        Command::Run {
+            lab,
+            out,
+            json,
+            set,
+        } => run(&lab, &set, RunOptions { out_dir: out, json }),
         Command::Inspect { file, json } => inspect(&file, json),
         Command::List => list(),
         Command::Clean => clean(),
     }
 }
 
-fn run(name: &str, opts: RunOptions) -> ExitCode {
-    let lab = match lab::catalog::resolve(name) {
+fn run(name: &str, set: &[lab::overrides::Override], opts: RunOptions) -> ExitCode {
+    let lab = match lab::catalog::resolve(name).and_then(|lab| lab::overrides::apply(&lab, set)) {
         Ok(lab) => lab,
         Err(e) => return fail(&e),
     };

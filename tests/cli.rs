@@ -62,3 +62,17 @@ fn usage_errors_exit_2_and_help_has_examples() {
         "{text}"
     );
 }
+
+#[test]
+fn set_with_an_unknown_key_lists_the_valid_ones() {
+    let out = connlab()
+        .args(["run", "keepalive-reuse", "--set", "client.requets=5"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("requets") && stderr.contains("`requests`"),
+        "{stderr}"
+    );
+}

@@ -27,6 +27,9 @@ pub struct HttpServerConfig {
     /// Port to listen on.
     #[serde(default = "default_port")]
     pub port: u16,
+    /// More ports served the same way (the client spreads its requests over all of them).
+    #[serde(default)]
+    pub extra_ports: Vec<u16>,
     /// Go ReadTimeout: bounds reading a whole request; without idle_timeout it also bounds the
     /// wait for the next request on a kept-alive connection.
     #[serde(default)]
@@ -76,35 +79,58 @@ fn yes() -> bool {
     true
 }
 
-/// Listens on `bind:port`, reports the bound address on `ready`, and serves until `stop` turns
-/// true. Connections still open then live on until the runtime is dropped.
+/// Listens on `bind` at every configured port, reports the bound addresses on `ready`, and
+/// serves until `stop` turns true. Connections still open then live on until the runtime is
+/// dropped (after the capture has stopped).
 pub async fn serve(
     cfg: HttpServerConfig,
     bind: IpAddr,
     tracer: Tracer,
     mut stop: tokio::sync::watch::Receiver<bool>,
-    ready: StdSender<Result<SocketAddr, String>>,
+    ready: StdSender<Result<Vec<SocketAddr>, String>>,
 ) -> Result<()> {
-    let listener = TcpListener::bind(SocketAddr::new(bind, cfg.port))
-        .await
-        .with_context(|| format!("listening on {bind}:{}", cfg.port))?;
-    let _ = ready.send(Ok(listener.local_addr()?));
+    let mut listeners = Vec::new();
+    for port in std::iter::once(cfg.port).chain(cfg.extra_ports.iter().copied()) {
+        let listener = TcpListener::bind(SocketAddr::new(bind, port))
+            .await
+            .with_context(|| format!("listening on {bind}:{port}"))?;
+        listeners.push(listener);
+    }
+    let addrs = listeners
+        .iter()
+        .map(TcpListener::local_addr)
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let _ = ready.send(Ok(addrs));
     let cfg = Arc::new(cfg);
+    for listener in listeners {
+        tokio::spawn(accept_loop(listener, cfg.clone(), tracer.clone()));
+    }
+    let _ = stop.changed().await;
+    Ok(())
+}
+
+async fn accept_loop(listener: TcpListener, cfg: Arc<HttpServerConfig>, tracer: Tracer) {
     loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, remote)) => {
-                    let local = stream.local_addr().unwrap_or(remote);
-                    tracer.emit(TraceKind::Accept { local, remote });
-                    if let Err(e) = sockopt::apply(&stream, cfg.tcp_keepalive.as_ref(), cfg.user_timeout_ms) {
-                        tracer.error("sockopt", e);
-                    }
-                    let conn = ServerConn { stream, local, remote, cfg: cfg.clone(), tracer: tracer.clone(), buf: Vec::new() };
-                    tokio::spawn(conn.serve());
+        match listener.accept().await {
+            Ok((stream, remote)) => {
+                let local = stream.local_addr().unwrap_or(remote);
+                tracer.emit(TraceKind::Accept { local, remote });
+                if let Err(e) =
+                    sockopt::apply(&stream, cfg.tcp_keepalive.as_ref(), cfg.user_timeout_ms)
+                {
+                    tracer.error("sockopt", e);
                 }
-                Err(e) => tracer.error("accept", e),
-            },
-            _ = stop.changed() => return Ok(()),
+                let conn = ServerConn {
+                    stream,
+                    local,
+                    remote,
+                    cfg: cfg.clone(),
+                    tracer: tracer.clone(),
+                    buf: Vec::new(),
+                };
+                tokio::spawn(conn.serve());
+            }
+            Err(e) => tracer.error("accept", e),
         }
     }
 }

@@ -12,10 +12,50 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "keepalive-reuse",
         include_str!("../../labs/keepalive-reuse.toml"),
     ),
+    (
+        "pool-per-host",
+        include_str!("../../labs/pool-per-host.toml"),
+    ),
+    (
+        "body-unread-leak",
+        include_str!("../../labs/body-unread-leak.toml"),
+    ),
+    (
+        "body-read-no-close",
+        include_str!("../../labs/body-read-no-close.toml"),
+    ),
+    (
+        "body-close-unread",
+        include_str!("../../labs/body-close-unread.toml"),
+    ),
     ("pool-burst", include_str!("../../labs/pool-burst.toml")),
     (
         "pool-burst-big-idle",
         include_str!("../../labs/pool-burst-big-idle.toml"),
+    ),
+    (
+        "pool-max-conns",
+        include_str!("../../labs/pool-max-conns.toml"),
+    ),
+    (
+        "peer-close-detected",
+        include_str!("../../labs/peer-close-detected.toml"),
+    ),
+    (
+        "keepalive-race",
+        include_str!("../../labs/keepalive-race.toml"),
+    ),
+    (
+        "keepalive-race-no-retry",
+        include_str!("../../labs/keepalive-race-no-retry.toml"),
+    ),
+    (
+        "short-vs-long",
+        include_str!("../../labs/short-vs-long.toml"),
+    ),
+    (
+        "short-vs-long-keepalive",
+        include_str!("../../labs/short-vs-long-keepalive.toml"),
     ),
     (
         "read-timeout-as-idle",
@@ -24,6 +64,30 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     (
         "idle-timeout-fix",
         include_str!("../../labs/idle-timeout-fix.toml"),
+    ),
+    (
+        "write-timeout-includes-handler",
+        include_str!("../../labs/write-timeout-includes-handler.toml"),
+    ),
+    (
+        "timeout-handler-503",
+        include_str!("../../labs/timeout-handler-503.toml"),
+    ),
+    (
+        "tcp-keepalive-dead-peer",
+        include_str!("../../labs/tcp-keepalive-dead-peer.toml"),
+    ),
+    (
+        "tcp-keepalive-off-half-open",
+        include_str!("../../labs/tcp-keepalive-off-half-open.toml"),
+    ),
+    (
+        "abortive-close-rst",
+        include_str!("../../labs/abortive-close-rst.toml"),
+    ),
+    (
+        "time-wait-port-exhaustion",
+        include_str!("../../labs/time-wait-port-exhaustion.toml"),
     ),
 ];
 

@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod expect;
+pub mod overrides;
 pub mod report;
 pub mod runner;
 pub mod spec;

@@ -48,6 +48,8 @@ pub struct RunSummary {
     pub events: PathBuf,
     /// True when the run was cut short by a signal.
     pub interrupted: bool,
+    /// The `--set` overrides the run used.
+    pub overrides: Vec<String>,
     /// Each `[expect]` line, checked.
     pub expectations: Vec<Outcome>,
 }
@@ -108,6 +110,7 @@ impl RunReport {
             capture,
             events,
             interrupted,
+            overrides: lab.overrides.clone(),
             expectations: Vec::new(),
         };
         let as_json = serde_json::to_value(&summary).unwrap_or_default();
@@ -135,6 +138,9 @@ impl RunReport {
             let _ = writeln!(out, "  {line}");
         }
         let _ = writeln!(out, "link: {}", s.wire.link);
+        if !s.overrides.is_empty() {
+            let _ = writeln!(out, "overrides: {}", s.overrides.join(" "));
+        }
         let _ = writeln!(out);
         out.push_str(&analysis_table(a));
         let _ = writeln!(

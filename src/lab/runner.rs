@@ -145,7 +145,7 @@ fn drive_actors(
 ) -> Result<(ActorOutcome, Release)> {
     let spec = &lab.spec;
     let (stop_server, stop_server_rx) = tokio::sync::watch::channel(false);
-    let (ready_tx, ready_rx) = mpsc::channel::<Result<SocketAddr, String>>();
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<Vec<SocketAddr>, String>>();
     let server_cfg = spec.server.clone();
     let server_tracer = Tracer::new("server", trace_tx.clone());
     let server_thread = actor_thread(&topo.server_ns, move |rt| {
@@ -176,12 +176,15 @@ fn drive_actors(
     let (stop_client, stop_client_rx) = tokio::sync::oneshot::channel::<()>();
     let client_cfg = spec.client.clone();
     let client_tracer = Tracer::new("client", trace_tx);
-    let target = SocketAddr::new(IpAddr::V4(SERVER_ADDR), listening.port());
+    let targets: Vec<SocketAddr> = listening
+        .iter()
+        .map(|a| SocketAddr::new(IpAddr::V4(SERVER_ADDR), a.port()))
+        .collect();
     let client_thread = actor_thread(&topo.client_ns, move |rt| {
         rt.block_on(async move {
             let mut stop = stop_client_rx;
             tokio::select! {
-                (report, held) = http_client::run(client_cfg, vec![target], client_tracer) => {
+                (report, held) = http_client::run(client_cfg, targets, client_tracer) => {
                     let _ = report_tx.send(report);
                     let _ = (&mut stop).await;
                     drop(held);

@@ -91,6 +91,10 @@ pub struct Lab {
     pub spec: LabSpec,
     /// The `[expect]` table, parsed.
     pub expectations: Vec<Expectation>,
+    /// The file as a TOML table, for `--set` overrides.
+    pub table: toml::Table,
+    /// The `--set` overrides applied, as given.
+    pub overrides: Vec<String>,
 }
 
 /// A lab file that cannot be used, with where and why.
@@ -122,24 +126,42 @@ impl Lab {
                 message: e.message().to_owned(),
             }
         })?;
+        let table: toml::Table = toml::from_str(text).map_err(|e| LabFileError {
+            origin: origin.to_owned(),
+            line: 1,
+            column: 1,
+            message: e.message().to_owned(),
+        })?;
+        Lab::from_spec(name, spec, table).map_err(|(key, message)| {
+            let (line, column) = locate_expectation(text, &key);
+            LabFileError {
+                origin: origin.to_owned(),
+                line,
+                column,
+                message,
+            }
+        })
+    }
+
+    /// A lab from an already checked spec and its table; a bad expectation is returned as
+    /// (key, message).
+    pub fn from_spec(
+        name: &str,
+        spec: LabSpec,
+        table: toml::Table,
+    ) -> Result<Lab, (String, String)> {
         let mut expectations = Vec::new();
         flatten_expectations(&spec.expect, "", &mut |key, value| {
-            let exp = Expectation::parse(key, value).map_err(|message| {
-                let (line, column) = locate_expectation(text, key);
-                LabFileError {
-                    origin: origin.to_owned(),
-                    line,
-                    column,
-                    message,
-                }
-            })?;
+            let exp = Expectation::parse(key, value).map_err(|m| (key.to_owned(), m))?;
             expectations.push(exp);
-            Ok(())
+            Ok::<(), (String, String)>(())
         })?;
         Ok(Lab {
             name: name.to_owned(),
             spec,
             expectations,
+            table,
+            overrides: Vec::new(),
         })
     }
 

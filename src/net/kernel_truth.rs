@@ -20,9 +20,25 @@ impl SocketStates {
     }
 }
 
+/// Every state name, so that a count of 0 is reported as 0 rather than missing.
+const STATES: [&str; 12] = [
+    "ESTABLISHED",
+    "SYN_SENT",
+    "SYN_RECV",
+    "FIN_WAIT1",
+    "FIN_WAIT2",
+    "TIME_WAIT",
+    "CLOSE",
+    "CLOSE_WAIT",
+    "LAST_ACK",
+    "LISTEN",
+    "CLOSING",
+    "NEW_SYN_RECV",
+];
+
 /// Reads the TCP socket states of the calling thread's namespace.
 pub fn read_socket_states() -> SocketStates {
-    let mut states = SocketStates::default();
+    let mut states = SocketStates(STATES.iter().map(|s| (s.to_string(), 0)).collect());
     for file in ["/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"] {
         if let Ok(text) = fs::read_to_string(file) {
             count_states(&text, &mut states);
@@ -43,21 +59,11 @@ fn count_states(table: &str, states: &mut SocketStates) {
 
 /// Name of a hexadecimal state code from include/net/tcp_states.h.
 fn state_name(code: &str) -> &'static str {
-    match code {
-        "01" => "ESTABLISHED",
-        "02" => "SYN_SENT",
-        "03" => "SYN_RECV",
-        "04" => "FIN_WAIT1",
-        "05" => "FIN_WAIT2",
-        "06" => "TIME_WAIT",
-        "07" => "CLOSE",
-        "08" => "CLOSE_WAIT",
-        "09" => "LAST_ACK",
-        "0A" => "LISTEN",
-        "0B" => "CLOSING",
-        "0C" => "NEW_SYN_RECV",
-        _ => "UNKNOWN",
-    }
+    u8::from_str_radix(code, 16)
+        .ok()
+        .and_then(|n| STATES.get(usize::from(n).wrapping_sub(1)))
+        .copied()
+        .unwrap_or("UNKNOWN")
 }
 
 #[cfg(test)]

@@ -1,0 +1,187 @@
+//! Every lab of the catalogue runs for real and passes its expectations; a few also get checks
+//! on the event stream that expectations cannot express.
+
+mod common;
+
+use common::*;
+
+/// Labs covered here; the core labs have their own file (labs.rs).
+const CATALOGUE: &[&str] = &[
+    "pool-per-host",
+    "body-unread-leak",
+    "body-read-no-close",
+    "body-close-unread",
+    "pool-max-conns",
+    "peer-close-detected",
+    "keepalive-race",
+    "keepalive-race-no-retry",
+    "short-vs-long",
+    "short-vs-long-keepalive",
+    "write-timeout-includes-handler",
+    "timeout-handler-503",
+    "tcp-keepalive-dead-peer",
+    "tcp-keepalive-off-half-open",
+    "abortive-close-rst",
+    "time-wait-port-exhaustion",
+];
+const CORE: &[&str] = &[
+    "keepalive-reuse",
+    "pool-burst",
+    "pool-burst-big-idle",
+    "read-timeout-as-idle",
+    "idle-timeout-fix",
+];
+
+fn run_checked(lab: &str) -> Option<LabRun> {
+    if !can_run_labs() {
+        return None;
+    }
+    let run = run_lab(lab, &out_dir(lab));
+    assert_expectations_pass(&run);
+    Some(run)
+}
+
+fn count(run: &LabRun, pred: impl Fn(&serde_json::Value) -> bool) -> usize {
+    run.events.iter().filter(|e| pred(e)).count()
+}
+
+#[test]
+fn every_embedded_lab_has_an_integration_test() {
+    let out = connlab().arg("list").output().expect("list");
+    let listed: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect();
+    for name in &listed {
+        assert!(
+            CATALOGUE.contains(&name.as_str()) || CORE.contains(&name.as_str()),
+            "lab {name} has no test"
+        );
+    }
+    assert_eq!(listed.len(), CATALOGUE.len() + CORE.len());
+}
+
+macro_rules! lab_test {
+    ($test:ident, $lab:expr) => {
+        #[test]
+        fn $test() {
+            run_checked($lab);
+        }
+    };
+}
+
+lab_test!(pool_per_host, "pool-per-host");
+lab_test!(body_read_no_close, "body-read-no-close");
+lab_test!(body_close_unread, "body-close-unread");
+lab_test!(short_vs_long, "short-vs-long");
+lab_test!(short_vs_long_keepalive, "short-vs-long-keepalive");
+lab_test!(timeout_handler_503, "timeout-handler-503");
+lab_test!(tcp_keepalive_off_half_open, "tcp-keepalive-off-half-open");
+lab_test!(time_wait_port_exhaustion, "time-wait-port-exhaustion");
+
+#[test]
+fn body_unread_leak_keeps_every_connection_established() {
+    let Some(run) = run_checked("body-unread-leak") else {
+        return;
+    };
+    assert_eq!(u(&run.summary, "kernel_states.server.ESTABLISHED"), 10);
+}
+
+#[test]
+fn pool_max_conns_makes_requests_wait() {
+    let Some(run) = run_checked("pool-max-conns") else {
+        return;
+    };
+    let waited = count(&run, |e| {
+        e["kind"] == "got_conn" && e["wait_ns"].as_u64().unwrap_or(0) > 1_000_000
+    });
+    assert!(
+        waited >= 40,
+        "requests that waited for a connection: {waited}"
+    );
+}
+
+#[test]
+fn peer_close_is_detected_while_idle() {
+    let Some(run) = run_checked("peer-close-detected") else {
+        return;
+    };
+    let closes = count(&run, |e| {
+        e["actor"] == "client" && e["kind"] == "close" && e["reason"] == "peer_closed"
+    });
+    assert_eq!(
+        closes, 3,
+        "the idle client closed each connection on the server's FIN"
+    );
+    // The client's FIN follows the server's within a few ms: nothing was in flight.
+    let fins: Vec<(u64, String, u64)> = run
+        .events
+        .iter()
+        .filter(|e| e["kind"] == "fin")
+        .map(|e| {
+            (
+                u(e, "conn"),
+                e["by"].as_str().unwrap_or("").to_owned(),
+                u(e, "t_ns"),
+            )
+        })
+        .collect();
+    for pair in fins.chunks(2) {
+        let [(c1, by1, t1), (c2, by2, t2)] = pair else {
+            continue;
+        };
+        assert_eq!((c1, by1.as_str(), by2.as_str()), (c2, "server", "client"));
+        assert!(t2 - t1 < 100_000_000, "client reacted in {} ns", t2 - t1);
+    }
+}
+
+#[test]
+fn keepalive_race_resets_and_the_client_retries() {
+    let Some(run) = run_checked("keepalive-race") else {
+        return;
+    };
+    let retries = count(&run, |e| e["kind"] == "error" && e["class"] == "retry");
+    assert!(retries >= 3, "retries: {retries}");
+}
+
+#[test]
+fn keepalive_race_without_retry_fails_requests() {
+    let Some(run) = run_checked("keepalive-race-no-retry") else {
+        return;
+    };
+    let eofs = count(&run, |e| e["kind"] == "error" && e["class"] == "eof");
+    assert!(eofs >= 2, "EOF errors: {eofs}");
+}
+
+#[test]
+fn write_timeout_closes_before_the_response() {
+    let Some(run) = run_checked("write-timeout-includes-handler") else {
+        return;
+    };
+    assert_eq!(
+        count(&run, |e| e["kind"] == "timeout" && e["timer"] == "write"),
+        1
+    );
+}
+
+#[test]
+fn tcp_keepalive_probes_find_the_dead_peer() {
+    let Some(run) = run_checked("tcp-keepalive-dead-peer") else {
+        return;
+    };
+    assert!(
+        u(&run.summary, "link_dropped") >= 4,
+        "probes and RST were dropped by the partition"
+    );
+}
+
+#[test]
+fn abortive_close_leaves_no_time_wait() {
+    let Some(run) = run_checked("abortive-close-rst") else {
+        return;
+    };
+    let resets = count(&run, |e| {
+        e["actor"] == "client" && e["kind"] == "close" && e["reason"] == "peer_reset"
+    });
+    assert!(resets >= 2, "the client saw the resets: {resets}");
+}
