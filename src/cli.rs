@@ -18,7 +18,8 @@ Examples:
   sudo connlab clean                        remove what killed runs left behind
 
 Exit codes: 0 all expectations passed; 1 an expectation failed; 2 usage, lab file,
-capture file or environment error; 130 interrupted (Ctrl-C, SIGTERM).";
+capture file or environment error; 3 lab skipped (an external program it runs is not
+installed; never under CI); 130 interrupted (Ctrl-C, SIGTERM).";
 
 /// A packet-level lab for TCP connection lifecycles: keep-alive, pools, FIN/RST, TIME_WAIT.
 #[derive(Debug, Parser)]

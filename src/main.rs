@@ -3,18 +3,20 @@
 mod cli;
 
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 
 use clap::Parser;
 
 use cli::{Cli, Command};
-use connlab::lab::runner::{RunOptions, INTERRUPTED};
+use connlab::lab::runner::{RunError, RunOptions};
+use connlab::lab::waiting::Interrupted;
 use connlab::{inspect, lab, net};
 
 /// Exit code for an expectation that failed.
 const EXIT_FAILED: u8 = 1;
 /// Exit code for usage, lab file, capture file or environment errors.
 const EXIT_ERROR: u8 = 2;
+/// Exit code for a lab skipped because an external program it runs is not installed.
+const EXIT_SKIPPED: u8 = 3;
 /// Exit code after SIGINT or SIGTERM.
 const EXIT_INTERRUPTED: u8 = 130;
 
@@ -60,10 +62,13 @@ fn run(name: &str, set: &[lab::overrides::Override], opts: RunOptions) -> ExitCo
     }
     let report = match lab::runner::run(&lab, &opts) {
         Ok(report) => report,
-        Err(e) => {
-            let interrupted = INTERRUPTED.load(Ordering::SeqCst);
+        Err(RunError::Skipped(reason)) => {
+            eprintln!("connlab: lab {} skipped: {reason}", lab.name);
+            return ExitCode::from(EXIT_SKIPPED);
+        }
+        Err(RunError::Failed(e)) => {
             eprintln!("connlab: {e:#}");
-            return ExitCode::from(if interrupted {
+            return ExitCode::from(if Interrupted::now() {
                 EXIT_INTERRUPTED
             } else {
                 EXIT_ERROR
@@ -91,7 +96,7 @@ fn install_signal_handlers() -> anyhow::Result<()> {
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
     std::thread::spawn(move || {
         for _ in signals.forever() {
-            if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            if Interrupted::raise() {
                 net::netns::delete_all_live();
                 std::process::exit(i32::from(EXIT_INTERRUPTED));
             }

@@ -23,6 +23,8 @@ const CATALOGUE: &[&str] = &[
     "tcp-keepalive-off-half-open",
     "abortive-close-rst",
     "time-wait-port-exhaustion",
+    "curl-keepalive",
+    "curl-connection-close",
 ];
 const CORE: &[&str] = &[
     "keepalive-reuse",
@@ -78,6 +80,60 @@ lab_test!(short_vs_long_keepalive, "short-vs-long-keepalive");
 lab_test!(timeout_handler_503, "timeout-handler-503");
 lab_test!(tcp_keepalive_off_half_open, "tcp-keepalive-off-half-open");
 lab_test!(time_wait_port_exhaustion, "time-wait-port-exhaustion");
+lab_test!(curl_connection_close, "curl-connection-close");
+
+#[test]
+fn curl_keepalive_reuses_and_keeps_curls_output() {
+    if !have_tool("curl") {
+        return;
+    }
+    let Some(run) = run_checked("curl-keepalive") else {
+        return;
+    };
+    let exec = &run.summary["exec"][0];
+    assert_eq!(exec["side"], "client");
+    assert_eq!(exec["exit_code"], 0);
+    let stderr = exec["stderr"].as_str().expect("stderr path");
+    assert!(std::path::Path::new(stderr).exists(), "{stderr}");
+}
+
+#[test]
+fn a_missing_external_program_skips_the_lab_outside_ci_and_fails_under_ci() {
+    if !can_run_labs() {
+        return;
+    }
+    let dir = out_dir("missing-program");
+    let lab = dir.join("missing.toml");
+    std::fs::write(
+        &lab,
+        "question = \"q?\"\n[server]\n[exec_client]\ncommand = [\"connlab-no-such-program\"]\n[expect]\nconnections = 0\n",
+    )
+    .expect("write lab");
+    let skipped = connlab()
+        .args(["run"])
+        .arg(&lab)
+        .arg("--out")
+        .arg(&dir)
+        .env_remove("CI")
+        .output()
+        .expect("run");
+    assert_eq!(
+        skipped.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&skipped.stderr)
+    );
+    assert!(String::from_utf8_lossy(&skipped.stderr).contains("skipped"));
+    let failed = connlab()
+        .args(["run"])
+        .arg(&lab)
+        .arg("--out")
+        .arg(&dir)
+        .env("CI", "true")
+        .output()
+        .expect("run");
+    assert_eq!(failed.status.code(), Some(2));
+}
 
 #[test]
 fn body_unread_leak_keeps_every_connection_established() {

@@ -8,6 +8,7 @@
 //! namespace, inside a current-thread tokio runtime, so every socket it creates belongs to that
 //! namespace. Nothing here uses spawn_blocking or name resolution.
 
+pub mod exec;
 pub mod http_client;
 pub mod http_server;
 pub mod pool;

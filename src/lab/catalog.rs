@@ -6,89 +6,38 @@ use anyhow::{bail, Result};
 
 use super::spec::Lab;
 
+/// Embeds `labs/<name>.toml` for each name.
+macro_rules! embedded_labs {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../labs/", $name, ".toml")))),*]
+    };
+}
+
 /// (name, file text) of every embedded lab, in catalogue order.
-pub const EMBEDDED: &[(&str, &str)] = &[
-    (
-        "keepalive-reuse",
-        include_str!("../../labs/keepalive-reuse.toml"),
-    ),
-    (
-        "pool-per-host",
-        include_str!("../../labs/pool-per-host.toml"),
-    ),
-    (
-        "body-unread-leak",
-        include_str!("../../labs/body-unread-leak.toml"),
-    ),
-    (
-        "body-read-no-close",
-        include_str!("../../labs/body-read-no-close.toml"),
-    ),
-    (
-        "body-close-unread",
-        include_str!("../../labs/body-close-unread.toml"),
-    ),
-    ("pool-burst", include_str!("../../labs/pool-burst.toml")),
-    (
-        "pool-burst-big-idle",
-        include_str!("../../labs/pool-burst-big-idle.toml"),
-    ),
-    (
-        "pool-max-conns",
-        include_str!("../../labs/pool-max-conns.toml"),
-    ),
-    (
-        "peer-close-detected",
-        include_str!("../../labs/peer-close-detected.toml"),
-    ),
-    (
-        "keepalive-race",
-        include_str!("../../labs/keepalive-race.toml"),
-    ),
-    (
-        "keepalive-race-no-retry",
-        include_str!("../../labs/keepalive-race-no-retry.toml"),
-    ),
-    (
-        "short-vs-long",
-        include_str!("../../labs/short-vs-long.toml"),
-    ),
-    (
-        "short-vs-long-keepalive",
-        include_str!("../../labs/short-vs-long-keepalive.toml"),
-    ),
-    (
-        "read-timeout-as-idle",
-        include_str!("../../labs/read-timeout-as-idle.toml"),
-    ),
-    (
-        "idle-timeout-fix",
-        include_str!("../../labs/idle-timeout-fix.toml"),
-    ),
-    (
-        "write-timeout-includes-handler",
-        include_str!("../../labs/write-timeout-includes-handler.toml"),
-    ),
-    (
-        "timeout-handler-503",
-        include_str!("../../labs/timeout-handler-503.toml"),
-    ),
-    (
-        "tcp-keepalive-dead-peer",
-        include_str!("../../labs/tcp-keepalive-dead-peer.toml"),
-    ),
-    (
-        "tcp-keepalive-off-half-open",
-        include_str!("../../labs/tcp-keepalive-off-half-open.toml"),
-    ),
-    (
-        "abortive-close-rst",
-        include_str!("../../labs/abortive-close-rst.toml"),
-    ),
-    (
-        "time-wait-port-exhaustion",
-        include_str!("../../labs/time-wait-port-exhaustion.toml"),
-    ),
+pub const EMBEDDED: &[(&str, &str)] = embedded_labs![
+    "keepalive-reuse",
+    "pool-per-host",
+    "body-unread-leak",
+    "body-read-no-close",
+    "body-close-unread",
+    "pool-burst",
+    "pool-burst-big-idle",
+    "pool-max-conns",
+    "peer-close-detected",
+    "keepalive-race",
+    "keepalive-race-no-retry",
+    "short-vs-long",
+    "short-vs-long-keepalive",
+    "read-timeout-as-idle",
+    "idle-timeout-fix",
+    "write-timeout-includes-handler",
+    "timeout-handler-503",
+    "tcp-keepalive-dead-peer",
+    "tcp-keepalive-off-half-open",
+    "abortive-close-rst",
+    "time-wait-port-exhaustion",
+    "curl-keepalive",
+    "curl-connection-close",
 ];
 
 /// Finds a lab by embedded name or by file path. A name that is neither gets an error listing

@@ -3,7 +3,9 @@
 
 pub mod catalog;
 pub mod expect;
+pub mod launch;
 pub mod overrides;
 pub mod report;
 pub mod runner;
 pub mod spec;
+pub mod waiting;

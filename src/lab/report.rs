@@ -50,6 +50,8 @@ pub struct RunSummary {
     pub interrupted: bool,
     /// The `--set` overrides the run used.
     pub overrides: Vec<String>,
+    /// External programs run by the lab, with their exit codes and output files.
+    pub exec: Vec<crate::actors::exec::ExecReport>,
     /// Each `[expect]` line, checked.
     pub expectations: Vec<Outcome>,
 }
@@ -111,6 +113,7 @@ impl RunReport {
             events,
             interrupted,
             overrides: lab.overrides.clone(),
+            exec: actors.exec,
             expectations: Vec::new(),
         };
         let as_json = serde_json::to_value(&summary).unwrap_or_default();

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::expect::Expectation;
+use crate::actors::exec::ExecConfig;
 use crate::actors::http_client::HttpClientConfig;
 use crate::actors::http_server::HttpServerConfig;
 use crate::wire::LinkSpec;
@@ -34,12 +35,58 @@ pub struct LabSpec {
     #[serde(default)]
     pub link: LinkSpec,
     /// The built-in HTTP/1.1 server (`[server]`).
-    pub server: HttpServerConfig,
+    #[serde(default)]
+    pub server: Option<HttpServerConfig>,
+    /// An external program as the server (`[exec_server]`).
+    #[serde(default)]
+    pub exec_server: Option<ExecConfig>,
     /// The built-in pooled HTTP/1.1 client (`[client]`).
-    pub client: HttpClientConfig,
+    #[serde(default)]
+    pub client: Option<HttpClientConfig>,
+    /// An external program as the client (`[exec_client]`).
+    #[serde(default)]
+    pub exec_client: Option<ExecConfig>,
     /// Assertions on the summary (`[expect]`), checked against the wire's truth.
     #[serde(default)]
     pub expect: toml::Table,
+}
+
+/// The lab's server, by kind.
+#[derive(Debug, Clone, Copy)]
+pub enum ServerRole<'a> {
+    /// `[server]`.
+    Http(&'a HttpServerConfig),
+    /// `[exec_server]`.
+    Exec(&'a ExecConfig),
+}
+
+/// The lab's client, by kind.
+#[derive(Debug, Clone, Copy)]
+pub enum ClientRole<'a> {
+    /// `[client]`.
+    Http(&'a HttpClientConfig),
+    /// `[exec_client]`.
+    Exec(&'a ExecConfig),
+}
+
+impl LabSpec {
+    /// The one server of the lab.
+    pub fn server_role(&self) -> anyhow::Result<ServerRole<'_>> {
+        match (&self.server, &self.exec_server) {
+            (Some(s), None) => Ok(ServerRole::Http(s)),
+            (None, Some(e)) => Ok(ServerRole::Exec(e)),
+            _ => anyhow::bail!("a lab has exactly one of [server] and [exec_server]"),
+        }
+    }
+
+    /// The one client of the lab.
+    pub fn client_role(&self) -> anyhow::Result<ClientRole<'_>> {
+        match (&self.client, &self.exec_client) {
+            (Some(c), None) => Ok(ClientRole::Http(c)),
+            (None, Some(e)) => Ok(ClientRole::Exec(e)),
+            _ => anyhow::bail!("a lab has exactly one of [client] and [exec_client]"),
+        }
+    }
 }
 
 /// `[sysctl.client]` and `[sysctl.server]`.
@@ -150,6 +197,9 @@ impl Lab {
         spec: LabSpec,
         table: toml::Table,
     ) -> Result<Lab, (String, String)> {
+        if let Err(e) = spec.server_role().and(spec.client_role()) {
+            return Err((String::new(), e.to_string()));
+        }
         let mut expectations = Vec::new();
         flatten_expectations(&spec.expect, "", &mut |key, value| {
             let exp = Expectation::parse(key, value).map_err(|m| (key.to_owned(), m))?;
@@ -247,7 +297,7 @@ mod tests {
     #[test]
     fn a_minimal_lab_parses_with_defaults() {
         let lab = Lab::parse("t", "t.toml", MINIMAL).expect("parses");
-        assert_eq!(lab.spec.client.requests, 3);
+        assert_eq!(lab.spec.client.as_ref().map(|c| c.requests), Some(3));
         assert_eq!(lab.spec.settle_ms, 500);
         assert!(lab.expectations.is_empty());
     }

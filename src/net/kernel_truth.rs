@@ -47,6 +47,22 @@ pub fn read_socket_states() -> SocketStates {
     states
 }
 
+/// True when a socket listens on TCP `port` in the calling thread's namespace.
+pub fn is_listening(port: u16) -> bool {
+    let wanted = format!(":{port:04X}");
+    ["/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"]
+        .iter()
+        .filter_map(|f| fs::read_to_string(f).ok())
+        .any(|table| {
+            table.lines().skip(1).any(|line| {
+                let mut cols = line.split_whitespace();
+                let local = cols.nth(1).unwrap_or("");
+                let state = cols.nth(1).unwrap_or("");
+                state == "0A" && local.ends_with(&wanted)
+            })
+        })
+}
+
 /// Adds the states listed in one `/proc/net/tcp` table to `states`.
 fn count_states(table: &str, states: &mut SocketStates) {
     for line in table.lines().skip(1) {

@@ -1,0 +1,156 @@
+//! External actors: any program (curl, a Go binary, nginx) run inside the client or the server
+//! namespace, told where its peer is through environment variables, its output kept beside the
+//! capture, and killed with the lab.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::net::netns;
+
+/// `[exec_client]` or `[exec_server]`: a program to run in a namespace.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecConfig {
+    /// Program and arguments. Run through no shell: use `["sh", "-c", "..."]` for one, where
+    /// `$CONNLAB_SERVER_URL` and friends expand.
+    pub command: Vec<String>,
+    /// The server's port: where an exec server listens, or where an exec client connects.
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// Extra environment variables.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+fn default_port() -> u16 {
+    80
+}
+
+/// Why an external actor could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The program is not installed: the lab is skipped (outside CI).
+    #[error("{0} is not installed")]
+    NotInstalled(String),
+    /// Anything else.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// A running external actor.
+#[derive(Debug)]
+pub struct ExecChild {
+    child: Child,
+    report: ExecReport,
+}
+
+/// What an external actor did, for the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecReport {
+    /// "client" or "server".
+    pub side: String,
+    /// The command as configured.
+    pub command: Vec<String>,
+    /// Exit code, None while running or when killed by a signal.
+    pub exit_code: Option<i32>,
+    /// Where its standard output went.
+    pub stdout: PathBuf,
+    /// Where its standard error went.
+    pub stderr: PathBuf,
+}
+
+impl ExecConfig {
+    /// The program's path if it can be found (on PATH or as given).
+    fn program(&self) -> Result<PathBuf, ExecError> {
+        let name = self
+            .command
+            .first()
+            .ok_or_else(|| ExecError::Other(anyhow::anyhow!("exec command is empty")))?;
+        if name.contains('/') {
+            let p = PathBuf::from(name);
+            return if p.is_file() {
+                Ok(p)
+            } else {
+                Err(ExecError::NotInstalled(name.clone()))
+            };
+        }
+        std::env::var_os("PATH")
+            .iter()
+            .flat_map(std::env::split_paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+            .ok_or_else(|| ExecError::NotInstalled(name.clone()))
+    }
+}
+
+/// Starts `cfg` inside namespace `ns`, with `env` added, writing its output to
+/// `<out_prefix>.<side>.stdout` and `.stderr`.
+pub fn spawn(
+    ns: &str,
+    side: &str,
+    cfg: &ExecConfig,
+    env: &[(String, String)],
+    out_prefix: &Path,
+) -> Result<ExecChild, ExecError> {
+    let program = cfg.program()?;
+    let stdout = crate::lab::runner::beside(out_prefix, &format!("{side}.stdout"));
+    let stderr = crate::lab::runner::beside(out_prefix, &format!("{side}.stderr"));
+    let open = |p: &Path| File::create(p).with_context(|| format!("creating {}", p.display()));
+    let ns_file = File::open(netns::path(ns)).with_context(|| format!("opening namespace {ns}"))?;
+    let ns_fd = ns_file.as_raw_fd();
+    let mut command = Command::new(&program);
+    command
+        .args(&cfg.command[1..])
+        .envs(env.iter().cloned())
+        .envs(&cfg.env)
+        .stdin(std::process::Stdio::null())
+        .stdout(open(&stdout)?)
+        .stderr(open(&stderr)?);
+    // SAFETY: between fork and exec only async-signal-safe calls: setns(2) on an fd opened
+    // before the fork.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setns(ns_fd, libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = command
+        .spawn()
+        .with_context(|| format!("starting {}", program.display()))?;
+    drop(ns_file);
+    Ok(ExecChild {
+        child,
+        report: ExecReport {
+            side: side.to_owned(),
+            command: cfg.command.clone(),
+            exit_code: None,
+            stdout,
+            stderr,
+        },
+    })
+}
+
+impl ExecChild {
+    /// The exit status if it has ended.
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Stops it (SIGKILL if still running) and returns its report.
+    pub fn stop(mut self) -> ExecReport {
+        if self.try_wait().is_none() {
+            let _ = self.child.kill();
+        }
+        self.report.exit_code = self.child.wait().ok().and_then(|s| s.code());
+        self.report
+    }
+}

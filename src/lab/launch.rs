@@ -1,0 +1,296 @@
+//! Starting a lab's actors by kind, each in its namespace, and stopping them after the
+//! capture. A lab has one server (`[server]` built-in HTTP or `[exec_server]`) and one client
+//! (`[client]` built-in pooled HTTP or `[exec_client]`).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::mpsc::{self, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use super::spec::{ClientRole, ServerRole};
+use super::waiting::{sleep_unless_interrupted, wait_for, Interrupted};
+use crate::actors::exec::{self, ExecChild, ExecReport};
+use crate::actors::http_client::{self, ClientReport};
+use crate::actors::http_server;
+use crate::actors::trace::{TraceEvent, Tracer};
+use crate::net::kernel_truth;
+use crate::net::netns;
+use crate::net::topology::{Topology, CLIENT_ADDR, SERVER_ADDR};
+
+/// A started server: where clients should connect, and how to stop it.
+pub struct Server {
+    /// Addresses it listens on.
+    pub targets: Vec<SocketAddr>,
+    stop: ServerStop,
+}
+
+enum ServerStop {
+    BuiltIn {
+        stop: tokio::sync::watch::Sender<bool>,
+        thread: JoinHandle<()>,
+    },
+    Exec(ExecChild),
+}
+
+/// A started client; [`Client::wait`] waits for it to finish its work.
+pub struct Client {
+    kind: ClientKind,
+}
+
+enum ClientKind {
+    BuiltIn {
+        report: mpsc::Receiver<ClientReport>,
+        stop: tokio::sync::oneshot::Sender<()>,
+        thread: JoinHandle<()>,
+    },
+    Exec(ExecChild),
+}
+
+/// What the client phase produced.
+pub struct ClientDone {
+    /// The built-in client's account (default for an external one).
+    pub report: ClientReport,
+    /// Handles that close what is still open, after the capture stopped.
+    release: Release,
+}
+
+enum Release {
+    BuiltIn {
+        stop: tokio::sync::oneshot::Sender<()>,
+        thread: JoinHandle<()>,
+    },
+    Exec(ExecChild),
+}
+
+/// Starts the server of `role` in the server namespace and waits until it listens.
+pub fn start_server(
+    role: ServerRole<'_>,
+    topo: &Topology,
+    trace_tx: &Sender<TraceEvent>,
+    out_prefix: &Path,
+) -> Result<Server> {
+    match role {
+        ServerRole::Http(cfg) => {
+            let (stop, stop_rx) = tokio::sync::watch::channel(false);
+            let (ready_tx, ready_rx) = mpsc::channel::<Result<Vec<SocketAddr>, String>>();
+            let cfg = cfg.clone();
+            let tracer = Tracer::new("server", trace_tx.clone());
+            let thread = actor_thread(&topo.server_ns, move |rt| {
+                rt.block_on(async move {
+                    let bind = IpAddr::V4(SERVER_ADDR);
+                    let served =
+                        http_server::serve(cfg, bind, tracer, stop_rx, ready_tx.clone()).await;
+                    if let Err(e) = served {
+                        let _ = ready_tx.send(Err(format!("{e:#}")));
+                    }
+                })
+            })?;
+            let listening = wait_for(&ready_rx, Duration::from_secs(5))
+                .context("the server did not start listening")?
+                .map_err(|e| anyhow!("the server failed: {e}"))?;
+            let targets = listening
+                .iter()
+                .map(|a| SocketAddr::new(IpAddr::V4(SERVER_ADDR), a.port()))
+                .collect();
+            Ok(Server {
+                targets,
+                stop: ServerStop::BuiltIn { stop, thread },
+            })
+        }
+        ServerRole::Exec(cfg) => {
+            let env = peer_env(cfg.port);
+            let child = exec::spawn(&topo.server_ns, "server", cfg, &env, out_prefix)?;
+            wait_listening(&topo.server_ns, cfg.port)?;
+            Ok(Server {
+                targets: vec![SocketAddr::new(IpAddr::V4(SERVER_ADDR), cfg.port)],
+                stop: ServerStop::Exec(child),
+            })
+        }
+    }
+}
+
+/// Starts the client of `role` in the client namespace against `targets`.
+pub fn start_client(
+    role: ClientRole<'_>,
+    topo: &Topology,
+    targets: Vec<SocketAddr>,
+    trace_tx: Sender<TraceEvent>,
+    out_prefix: &Path,
+) -> Result<Client> {
+    match role {
+        ClientRole::Http(cfg) => {
+            let (report_tx, report) = mpsc::channel::<ClientReport>();
+            let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let cfg = cfg.clone();
+            let tracer = Tracer::new("client", trace_tx);
+            let thread = actor_thread(&topo.client_ns, move |rt| {
+                rt.block_on(async move {
+                    let mut stop = stop_rx;
+                    tokio::select! {
+                        (report, held) = http_client::run(cfg, targets, tracer) => {
+                            let _ = report_tx.send(report);
+                            let _ = (&mut stop).await;
+                            drop(held);
+                        }
+                        _ = &mut stop => {}
+                    }
+                })
+            })?;
+            Ok(Client {
+                kind: ClientKind::BuiltIn {
+                    report,
+                    stop,
+                    thread,
+                },
+            })
+        }
+        ClientRole::Exec(cfg) => {
+            let env = peer_env(cfg.port);
+            let child = exec::spawn(&topo.client_ns, "client", cfg, &env, out_prefix)?;
+            Ok(Client {
+                kind: ClientKind::Exec(child),
+            })
+        }
+    }
+}
+
+impl Client {
+    /// Waits for the client to finish (the built-in one's requests, or the program's exit), at
+    /// most `limit`, then lets the lab settle for `settle`. On timeout or interruption, the
+    /// client is stopped and the error says why.
+    pub fn wait(self, limit: Duration, settle: Duration) -> Result<ClientDone> {
+        let done = match self.kind {
+            ClientKind::BuiltIn {
+                report,
+                stop,
+                thread,
+            } => match wait_for(&report, limit) {
+                Ok(report) => ClientDone {
+                    report,
+                    release: Release::BuiltIn { stop, thread },
+                },
+                Err(e) => {
+                    let _ = stop.send(());
+                    let _ = thread.join();
+                    return Err(e.context("the client did not finish"));
+                }
+            },
+            ClientKind::Exec(mut child) => {
+                let start = Instant::now();
+                while child.try_wait().is_none() {
+                    if Interrupted::now() {
+                        child.stop();
+                        bail!("interrupted");
+                    }
+                    if start.elapsed() > limit {
+                        child.stop();
+                        bail!("the client program did not exit within {limit:?}");
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                ClientDone {
+                    report: ClientReport::default(),
+                    release: Release::Exec(child),
+                }
+            }
+        };
+        sleep_unless_interrupted(settle);
+        Ok(done)
+    }
+}
+
+impl ClientDone {
+    /// Closes what the client still holds; returns the external program's report, if any.
+    pub fn release(self) -> Option<ExecReport> {
+        match self.release {
+            Release::BuiltIn { stop, thread } => {
+                let _ = stop.send(());
+                let _ = thread.join();
+                None
+            }
+            Release::Exec(child) => Some(child.stop()),
+        }
+    }
+}
+
+impl Server {
+    /// Stops the server; returns the external program's report, if any.
+    pub fn stop(self) -> Option<ExecReport> {
+        match self.stop {
+            ServerStop::BuiltIn { stop, thread } => {
+                let _ = stop.send(true);
+                let _ = thread.join();
+                None
+            }
+            ServerStop::Exec(child) => Some(child.stop()),
+        }
+    }
+}
+
+/// Environment telling an external program where the lab's hosts are.
+fn peer_env(port: u16) -> Vec<(String, String)> {
+    vec![
+        ("CONNLAB_SERVER_ADDR".into(), SERVER_ADDR.to_string()),
+        ("CONNLAB_SERVER_PORT".into(), port.to_string()),
+        (
+            "CONNLAB_SERVER_URL".into(),
+            format!("http://{SERVER_ADDR}:{port}"),
+        ),
+        ("CONNLAB_CLIENT_ADDR".into(), CLIENT_ADDR.to_string()),
+    ]
+}
+
+/// Waits until a socket listens on `port` in namespace `ns`, looking at the kernel's socket
+/// table rather than connecting, so that no probe traffic crosses the wire.
+fn wait_listening(ns: &str, port: u16) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        let listening = netns::in_netns(ns, move || Ok(kernel_truth::is_listening(port)))?;
+        if listening {
+            return Ok(());
+        }
+        if Interrupted::now() {
+            bail!("interrupted");
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            bail!("the server program is not listening on port {port} after 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts a thread inside `ns` with a current-thread tokio runtime: every socket the actor
+/// creates belongs to that namespace.
+fn actor_thread(
+    ns: &str,
+    body: impl FnOnce(&tokio::runtime::Runtime) + Send + 'static,
+) -> Result<JoinHandle<()>> {
+    let label = ns.rsplit('-').next().unwrap_or(ns).to_owned();
+    let ns = ns.to_owned();
+    let (ok_tx, ok_rx) = mpsc::channel::<Result<(), String>>();
+    let handle = std::thread::spawn(move || {
+        let setup = netns::enter(&ns).and_then(|()| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("building the actor runtime")
+        });
+        match setup {
+            Ok(rt) => {
+                let _ = ok_tx.send(Ok(()));
+                body(&rt);
+            }
+            Err(e) => {
+                let _ = ok_tx.send(Err(format!("{e:#}")));
+            }
+        }
+    });
+    match ok_rx.recv() {
+        Ok(Ok(())) => Ok(handle),
+        Ok(Err(e)) => bail!("starting an actor in the {label} namespace: {e}"),
+        Err(_) => bail!("the actor thread for the {label} namespace died"),
+    }
+}
