@@ -23,6 +23,7 @@ const CATALOGUE: &[&str] = &[
     "tcp-keepalive-off-half-open",
     "abortive-close-rst",
     "time-wait-port-exhaustion",
+    "rst-injection",
     "curl-keepalive",
     "curl-connection-close",
 ];
@@ -81,6 +82,17 @@ lab_test!(timeout_handler_503, "timeout-handler-503");
 lab_test!(tcp_keepalive_off_half_open, "tcp-keepalive-off-half-open");
 lab_test!(time_wait_port_exhaustion, "time-wait-port-exhaustion");
 lab_test!(curl_connection_close, "curl-connection-close");
+
+#[test]
+fn rst_injection_is_seen_by_the_idle_client() {
+    let Some(run) = run_checked("rst-injection") else {
+        return;
+    };
+    let resets = count(&run, |e| {
+        e["actor"] == "client" && e["kind"] == "close" && e["reason"] == "peer_reset"
+    });
+    assert_eq!(resets, 1, "the pool dropped the reset connection");
+}
 
 #[test]
 fn curl_keepalive_reuses_and_keeps_curls_output() {

@@ -150,6 +150,9 @@ impl State {
             &mut self.scratch,
         );
         let mut comments: Vec<String> = self.scratch.iter().map(Event::describe).collect();
+        if frame.injected {
+            comments.push("forged by the wire (RST injection)".to_owned());
+        }
         if let Some(cause) = frame.dropped {
             comments.push(format!("dropped by the link ({})", cause.as_str()));
             self.recording.link_dropped += 1;

@@ -9,13 +9,14 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Result};
 use serde::Serialize;
 
+use super::inject::{FlowTable, InjectRst};
 use super::link_model::{DirectionModel, DropCause, Verdict};
 use super::packet_socket::{PacketSocket, MAX_FRAME};
 use super::spec::LinkSpec;
@@ -46,6 +47,8 @@ pub struct CapturedFrame {
     pub data: Vec<u8>,
     /// Set when the link model dropped it.
     pub dropped: Option<DropCause>,
+    /// Set when the wire forged it (RST injection).
+    pub injected: bool,
 }
 
 /// What the wire did, per run.
@@ -87,6 +90,7 @@ struct DirectionStats {
 pub struct Wire {
     stop: Arc<AtomicBool>,
     readers: Vec<JoinHandle<DirectionStats>>,
+    injector: Option<JoinHandle<()>>,
     ports: [Arc<PacketSocket>; 2],
 }
 
@@ -106,6 +110,8 @@ impl Wire {
         let client_port = Arc::new(client_port);
         let server_port = Arc::new(server_port);
         let stop = Arc::new(AtomicBool::new(false));
+        let flows =
+            (!link.inject_rst.is_empty()).then(|| Arc::new(Mutex::new(FlowTable::default())));
         let mut readers = Vec::new();
         for (dir, from, to) in [
             (Direction::ToServer, &client_port, &server_port),
@@ -115,16 +121,29 @@ impl Wire {
                 dir,
                 from: from.clone(),
                 to: to.clone(),
-                model: (!link.is_transparent()).then(|| link.model(dir)),
+                model: (!link.is_unimpaired()).then(|| link.model(dir)),
+                flows: flows.clone(),
                 start_ns,
                 tap: tap.clone(),
                 stop: stop.clone(),
             };
             readers.push(std::thread::spawn(move || path.run()));
         }
+        let injector = flows.map(|flows| {
+            let injector = Injector {
+                plan: link.inject_rst.clone(),
+                flows,
+                start_ns,
+                ports: [client_port.clone(), server_port.clone()],
+                tap,
+                stop: stop.clone(),
+            };
+            std::thread::spawn(move || injector.run())
+        });
         Ok(Wire {
             stop,
             readers,
+            injector,
             ports: [client_port, server_port],
         })
     }
@@ -146,6 +165,9 @@ impl Wire {
             last = last.max(d.last_ns);
         }
         stats.span_ns = last.saturating_sub(first);
+        if let Some(injector) = self.injector {
+            let _ = injector.join();
+        }
         for (i, port) in self.ports.iter().enumerate() {
             stats.kernel_dropped[i] = port.drops().unwrap_or(0);
         }
@@ -159,6 +181,7 @@ struct Path<T> {
     from: Arc<PacketSocket>,
     to: Arc<PacketSocket>,
     model: Option<DirectionModel>,
+    flows: Option<Arc<Mutex<FlowTable>>>,
     start_ns: u64,
     tap: Sender<T>,
     stop: Arc<AtomicBool>,
@@ -176,6 +199,11 @@ impl<T: From<CapturedFrame>> Path<T> {
                 Err(_) => break,
             };
             let frame = buf[..len].to_vec();
+            if let Some(flows) = &self.flows {
+                if let Ok(mut flows) = flows.lock() {
+                    flows.observe(self.dir, &frame);
+                }
+            }
             stats.first_ns.get_or_insert(t_ns);
             stats.last_ns = t_ns;
             let verdict = match &mut self.model {
@@ -191,6 +219,7 @@ impl<T: From<CapturedFrame>> Path<T> {
                 dir: self.dir,
                 data: frame,
                 dropped,
+                injected: false,
             };
             match verdict {
                 Verdict::Drop(_) => {
@@ -226,6 +255,54 @@ impl<T: From<CapturedFrame>> Path<T> {
             stats.send_errors += scheduler.join().unwrap_or(0);
         }
         stats
+    }
+}
+
+/// Sends the planned forged resets at their times.
+struct Injector<T> {
+    plan: Vec<InjectRst>,
+    flows: Arc<Mutex<FlowTable>>,
+    start_ns: u64,
+    /// Client-facing and server-facing ports.
+    ports: [Arc<PacketSocket>; 2],
+    tap: Sender<T>,
+    stop: Arc<AtomicBool>,
+}
+
+impl<T: From<CapturedFrame>> Injector<T> {
+    fn run(mut self) {
+        self.plan.sort_by_key(|r| r.at_ms);
+        for rst in &self.plan {
+            let due = self.start_ns + rst.at_ms * 1_000_000;
+            while now_ns() < due {
+                if self.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let left = Duration::from_nanos(due.saturating_sub(now_ns()));
+                std::thread::sleep(left.min(POLL));
+            }
+            let forged = match self.flows.lock() {
+                Ok(flows) => flows.forge(rst.conn, rst.toward),
+                Err(_) => return,
+            };
+            for (dir, frame) in forged {
+                let port = match dir {
+                    Direction::ToClient => &self.ports[0],
+                    Direction::ToServer => &self.ports[1],
+                };
+                let _ = port.send(&frame);
+                let _ = self.tap.send(
+                    CapturedFrame {
+                        t_ns: now_ns(),
+                        dir,
+                        data: frame,
+                        dropped: None,
+                        injected: true,
+                    }
+                    .into(),
+                );
+            }
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! sch_netem, which many kernels and containers lack.
 
 pub mod forwarder;
+pub mod inject;
 pub mod link_model;
 pub mod packet_socket;
 pub mod rng;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::inject::InjectRst;
 use super::link_model::DirectionModel;
 use super::Direction;
 
@@ -31,6 +32,9 @@ pub struct LinkSpec {
     /// Windows during which every frame (of one direction or both) is dropped.
     #[serde(default)]
     pub partition: Vec<Partition>,
+    /// Forged resets the wire sends into chosen connections (`[[link.inject_rst]]`).
+    #[serde(default)]
+    pub inject_rst: Vec<InjectRst>,
 }
 
 fn default_seed() -> u64 {
@@ -108,6 +112,11 @@ impl LinkSpec {
 
     /// True when the link forwards everything at once: no model work per frame.
     pub fn is_transparent(&self) -> bool {
+        self.inject_rst.is_empty() && self.is_unimpaired()
+    }
+
+    /// True when no frame is delayed or dropped (injection aside).
+    pub fn is_unimpaired(&self) -> bool {
         self.delay_ms == 0.0
             && self.jitter_ms == 0.0
             && self.loss_pct == 0.0
@@ -133,6 +142,9 @@ impl LinkSpec {
         }
         if self.to_server.is_some() || self.to_client.is_some() {
             parts.push("per-direction overrides".to_owned());
+        }
+        for r in &self.inject_rst {
+            parts.push(format!("RST into conn {} at {} ms", r.conn, r.at_ms));
         }
         for p in &self.partition {
             parts.push(format!(
