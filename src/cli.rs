@@ -60,4 +60,12 @@ pub enum Command {
     List,
     /// Remove namespaces (and processes in them) left by runs that were killed.
     Clean,
+    /// Internal: an actor in a process of its own, started by `run` inside a namespace.
+    #[command(hide = true)]
+    Actor {
+        /// Actor kind (tcp-server).
+        kind: String,
+        /// Its configuration, as JSON.
+        config: String,
+    },
 }

@@ -42,6 +42,13 @@ fn main() -> ExitCode {
         Command::Inspect { file, json } => inspect(&file, json),
         Command::List => list(),
         Command::Clean => clean(),
+        Command::Actor { kind, config } => {
+            let bind = std::net::IpAddr::V4(net::topology::SERVER_ADDR);
+            match connlab::actors::server_process::run_child(&kind, &config, bind) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
     }
 }
 
@@ -60,6 +67,7 @@ fn run(name: &str, set: &[lab::overrides::Override], opts: RunOptions) -> ExitCo
     if let Err(e) = install_signal_handlers() {
         return fail(&e);
     }
+    raise_open_file_limit();
     let report = match lab::runner::run(&lab, &opts) {
         Ok(report) => report,
         Err(RunError::Skipped(reason)) => {
@@ -103,6 +111,23 @@ fn install_signal_handlers() -> anyhow::Result<()> {
         }
     });
     Ok(())
+}
+
+/// Both actors live in this process: a lab with many connections needs two descriptors per
+/// connection. Root may raise the hard limit up to the kernel's nr_open.
+fn raise_open_file_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    let want = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(hard)
+        .max(hard);
+    if setrlimit(Resource::RLIMIT_NOFILE, want, want).is_err() {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
 }
 
 fn inspect(file: &std::path::Path, json: bool) -> ExitCode {

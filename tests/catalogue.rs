@@ -24,6 +24,9 @@ const CATALOGUE: &[&str] = &[
     "abortive-close-rst",
     "time-wait-port-exhaustion",
     "rst-injection",
+    "read-deadline-absolute",
+    "read-deadline-per-read",
+    "long-connections",
     "curl-keepalive",
     "curl-connection-close",
 ];
@@ -82,6 +85,21 @@ lab_test!(timeout_handler_503, "timeout-handler-503");
 lab_test!(tcp_keepalive_off_half_open, "tcp-keepalive-off-half-open");
 lab_test!(time_wait_port_exhaustion, "time-wait-port-exhaustion");
 lab_test!(curl_connection_close, "curl-connection-close");
+lab_test!(read_deadline_absolute, "read-deadline-absolute");
+lab_test!(read_deadline_per_read, "read-deadline-per-read");
+
+#[test]
+fn long_connections_report_memory_per_connection() {
+    let Some(run) = run_checked("long-connections") else {
+        return;
+    };
+    let per_conn = u(&run.summary, "memory.server_process_bytes_per_connection");
+    assert!(
+        (1_000..1_000_000).contains(&per_conn),
+        "server process bytes per connection: {per_conn}"
+    );
+    assert_eq!(u(&run.summary, "memory.connections"), 10_000);
+}
 
 #[test]
 fn rst_injection_is_seen_by_the_idle_client() {

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, Command, ExitStatus, Stdio};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -90,6 +90,27 @@ impl ExecConfig {
     }
 }
 
+/// Spawns `command` with its network namespace switched to `ns` between fork and exec.
+pub fn spawn_in(ns: &str, command: &mut Command) -> Result<Child> {
+    let ns_file = File::open(netns::path(ns)).with_context(|| format!("opening namespace {ns}"))?;
+    let ns_fd = ns_file.as_raw_fd();
+    // SAFETY: between fork and exec only async-signal-safe calls: setns(2) on an fd opened
+    // before the fork.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setns(ns_fd, libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = command
+        .spawn()
+        .with_context(|| format!("starting {:?}", command.get_program()))?;
+    drop(ns_file);
+    Ok(child)
+}
+
 /// Starts `cfg` inside namespace `ns`, with `env` added, writing its output to
 /// `<out_prefix>.<side>.stdout` and `.stderr`.
 pub fn spawn(
@@ -103,30 +124,16 @@ pub fn spawn(
     let stdout = crate::lab::runner::beside(out_prefix, &format!("{side}.stdout"));
     let stderr = crate::lab::runner::beside(out_prefix, &format!("{side}.stderr"));
     let open = |p: &Path| File::create(p).with_context(|| format!("creating {}", p.display()));
-    let ns_file = File::open(netns::path(ns)).with_context(|| format!("opening namespace {ns}"))?;
-    let ns_fd = ns_file.as_raw_fd();
-    let mut command = Command::new(&program);
-    command
-        .args(&cfg.command[1..])
-        .envs(env.iter().cloned())
-        .envs(&cfg.env)
-        .stdin(std::process::Stdio::null())
-        .stdout(open(&stdout)?)
-        .stderr(open(&stderr)?);
-    // SAFETY: between fork and exec only async-signal-safe calls: setns(2) on an fd opened
-    // before the fork.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::setns(ns_fd, libc::CLONE_NEWNET) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let child = command
-        .spawn()
-        .with_context(|| format!("starting {}", program.display()))?;
-    drop(ns_file);
+    let child = spawn_in(
+        ns,
+        Command::new(&program)
+            .args(&cfg.command[1..])
+            .envs(env.iter().cloned())
+            .envs(&cfg.env)
+            .stdin(Stdio::null())
+            .stdout(open(&stdout)?)
+            .stderr(open(&stderr)?),
+    )?;
     Ok(ExecChild {
         child,
         report: ExecReport {

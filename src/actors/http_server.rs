@@ -91,8 +91,7 @@ pub async fn serve(
 ) -> Result<()> {
     let mut listeners = Vec::new();
     for port in std::iter::once(cfg.port).chain(cfg.extra_ports.iter().copied()) {
-        let listener = TcpListener::bind(SocketAddr::new(bind, port))
-            .await
+        let listener = sockopt::listen(SocketAddr::new(bind, port))
             .with_context(|| format!("listening on {bind}:{port}"))?;
         listeners.push(listener);
     }
@@ -111,27 +110,21 @@ pub async fn serve(
 
 async fn accept_loop(listener: TcpListener, cfg: Arc<HttpServerConfig>, tracer: Tracer) {
     loop {
-        match listener.accept().await {
-            Ok((stream, remote)) => {
-                let local = stream.local_addr().unwrap_or(remote);
-                tracer.emit(TraceKind::Accept { local, remote });
-                if let Err(e) =
-                    sockopt::apply(&stream, cfg.tcp_keepalive.as_ref(), cfg.user_timeout_ms)
-                {
-                    tracer.error("sockopt", e);
-                }
-                let conn = ServerConn {
-                    stream,
-                    local,
-                    remote,
-                    cfg: cfg.clone(),
-                    tracer: tracer.clone(),
-                    buf: Vec::new(),
-                };
-                tokio::spawn(conn.serve());
-            }
-            Err(e) => tracer.error("accept", e),
+        let (stream, remote) = sockopt::accept(&listener, &tracer).await;
+        let local = stream.local_addr().unwrap_or(remote);
+        tracer.emit(TraceKind::Accept { local, remote });
+        if let Err(e) = sockopt::apply(&stream, cfg.tcp_keepalive.as_ref(), cfg.user_timeout_ms) {
+            tracer.error("sockopt", e);
         }
+        let conn = ServerConn {
+            stream,
+            local,
+            remote,
+            cfg: cfg.clone(),
+            tracer: tracer.clone(),
+            buf: Vec::new(),
+        };
+        tokio::spawn(conn.serve());
     }
 }
 

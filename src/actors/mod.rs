@@ -12,5 +12,7 @@ pub mod exec;
 pub mod http_client;
 pub mod http_server;
 pub mod pool;
+pub mod server_process;
 pub mod sockopt;
+pub mod tcp;
 pub mod trace;

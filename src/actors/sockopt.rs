@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use socket2::SockRef;
 use tokio::net::TcpStream;
 
 /// TCP keepalive probes (Go: net.Dialer.KeepAlive / net.KeepAliveConfig; Linux
 /// TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TcpKeepalive {
     /// Idle time before the first probe, ms.
@@ -20,7 +20,7 @@ pub struct TcpKeepalive {
 }
 
 /// How an actor closes a connection.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CloseStyle {
     /// Orderly close: FIN, and the closer holds TIME_WAIT.
@@ -28,6 +28,42 @@ pub enum CloseStyle {
     Fin,
     /// Abortive close (SO_LINGER 0; Go: TCPConn.SetLinger(0)): RST, no TIME_WAIT anywhere.
     Rst,
+}
+
+/// Listen backlog: Go listens with the kernel's somaxconn (4096 by default), not tokio's 1024;
+/// a burst of thousands of dials must not overflow the accept queue.
+const BACKLOG: u32 = 4096;
+
+/// Binds a listening socket at `addr` with Go's backlog.
+pub fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
+/// Accepts the next connection. Like Go's http.Server, a failing accept (EMFILE, ENFILE...)
+/// is retried after a pause that doubles from 5 ms to 1 s, instead of spinning; each failure is
+/// traced.
+pub async fn accept(
+    listener: &tokio::net::TcpListener,
+    tracer: &super::trace::Tracer,
+) -> (TcpStream, std::net::SocketAddr) {
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match listener.accept().await {
+            Ok(accepted) => return accepted,
+            Err(e) => {
+                tracer.error("accept", format!("{e}; retrying in {pause:?}"));
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
 }
 
 /// Applies keepalive and TCP_USER_TIMEOUT to a connected socket.

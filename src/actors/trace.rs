@@ -4,12 +4,12 @@
 use std::net::SocketAddr;
 use std::sync::mpsc::Sender;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::wire::forwarder::now_ns;
 
 /// One thing an actor did or saw, stamped with the wall clock (the clock of frame timestamps).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TraceEvent {
     /// ns since the UNIX epoch.
     pub t_ns: u64,
@@ -21,7 +21,7 @@ pub struct TraceEvent {
 }
 
 /// The kinds of trace event; field names are part of the JSON-lines contract.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TraceKind {
     /// The client starts dialing a new connection.

@@ -37,6 +37,9 @@ pub const EMBEDDED: &[(&str, &str)] = embedded_labs![
     "abortive-close-rst",
     "time-wait-port-exhaustion",
     "rst-injection",
+    "read-deadline-absolute",
+    "read-deadline-per-read",
+    "long-connections",
     "curl-keepalive",
     "curl-connection-close",
 ];

@@ -15,6 +15,8 @@ use super::waiting::{sleep_unless_interrupted, wait_for, Interrupted};
 use crate::actors::exec::{self, ExecChild, ExecReport};
 use crate::actors::http_client::{self, ClientReport};
 use crate::actors::http_server;
+use crate::actors::server_process::ServerProcess;
+use crate::actors::tcp;
 use crate::actors::trace::{TraceEvent, Tracer};
 use crate::net::kernel_truth;
 use crate::net::netns;
@@ -33,6 +35,7 @@ enum ServerStop {
         thread: JoinHandle<()>,
     },
     Exec(ExecChild),
+    Process(ServerProcess),
 }
 
 /// A started client; [`Client::wait`] waits for it to finish its work.
@@ -74,30 +77,20 @@ pub fn start_server(
 ) -> Result<Server> {
     match role {
         ServerRole::Http(cfg) => {
-            let (stop, stop_rx) = tokio::sync::watch::channel(false);
-            let (ready_tx, ready_rx) = mpsc::channel::<Result<Vec<SocketAddr>, String>>();
             let cfg = cfg.clone();
-            let tracer = Tracer::new("server", trace_tx.clone());
-            let thread = actor_thread(&topo.server_ns, move |rt| {
-                rt.block_on(async move {
-                    let bind = IpAddr::V4(SERVER_ADDR);
-                    let served =
-                        http_server::serve(cfg, bind, tracer, stop_rx, ready_tx.clone()).await;
-                    if let Err(e) = served {
-                        let _ = ready_tx.send(Err(format!("{e:#}")));
-                    }
-                })
-            })?;
-            let listening = wait_for(&ready_rx, Duration::from_secs(5))
-                .context("the server did not start listening")?
-                .map_err(|e| anyhow!("the server failed: {e}"))?;
-            let targets = listening
-                .iter()
-                .map(|a| SocketAddr::new(IpAddr::V4(SERVER_ADDR), a.port()))
-                .collect();
+            start_builtin_server(topo, trace_tx, move |tracer, stop, ready| async move {
+                http_server::serve(cfg, IpAddr::V4(SERVER_ADDR), tracer, stop, ready).await
+            })
+        }
+        ServerRole::Tcp(cfg) => {
+            let process = ServerProcess::start(&topo.server_ns, cfg, trace_tx.clone())?;
+            if let Err(e) = wait_listening(&topo.server_ns, cfg.port) {
+                process.stop();
+                return Err(e);
+            }
             Ok(Server {
-                targets,
-                stop: ServerStop::BuiltIn { stop, thread },
+                targets: vec![SocketAddr::new(IpAddr::V4(SERVER_ADDR), cfg.port)],
+                stop: ServerStop::Process(process),
             })
         }
         ServerRole::Exec(cfg) => {
@@ -112,6 +105,43 @@ pub fn start_server(
     }
 }
 
+/// The ready channel a built-in server reports its listening addresses on.
+type Ready = Sender<Result<Vec<SocketAddr>, String>>;
+
+/// Starts a built-in server (`serve(tracer, stop, ready)`) on a thread in the server namespace
+/// and waits until it listens.
+fn start_builtin_server<F, Fut>(
+    topo: &Topology,
+    trace_tx: &Sender<TraceEvent>,
+    serve: F,
+) -> Result<Server>
+where
+    F: FnOnce(Tracer, tokio::sync::watch::Receiver<bool>, Ready) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<Vec<SocketAddr>, String>>();
+    let tracer = Tracer::new("server", trace_tx.clone());
+    let thread = actor_thread(&topo.server_ns, move |rt| {
+        rt.block_on(async move {
+            if let Err(e) = serve(tracer, stop_rx, ready_tx.clone()).await {
+                let _ = ready_tx.send(Err(format!("{e:#}")));
+            }
+        })
+    })?;
+    let listening = wait_for(&ready_rx, Duration::from_secs(5))
+        .context("the server did not start listening")?
+        .map_err(|e| anyhow!("the server failed: {e}"))?;
+    let targets = listening
+        .iter()
+        .map(|a| SocketAddr::new(IpAddr::V4(SERVER_ADDR), a.port()))
+        .collect();
+    Ok(Server {
+        targets,
+        stop: ServerStop::BuiltIn { stop, thread },
+    })
+}
+
 /// Starts the client of `role` in the client namespace against `targets`.
 pub fn start_client(
     role: ClientRole<'_>,
@@ -122,29 +152,18 @@ pub fn start_client(
 ) -> Result<Client> {
     match role {
         ClientRole::Http(cfg) => {
-            let (report_tx, report) = mpsc::channel::<ClientReport>();
-            let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
             let cfg = cfg.clone();
-            let tracer = Tracer::new("client", trace_tx);
-            let thread = actor_thread(&topo.client_ns, move |rt| {
-                rt.block_on(async move {
-                    let mut stop = stop_rx;
-                    tokio::select! {
-                        (report, held) = http_client::run(cfg, targets, tracer) => {
-                            let _ = report_tx.send(report);
-                            let _ = (&mut stop).await;
-                            drop(held);
-                        }
-                        _ = &mut stop => {}
-                    }
-                })
-            })?;
-            Ok(Client {
-                kind: ClientKind::BuiltIn {
-                    report,
-                    stop,
-                    thread,
-                },
+            start_builtin_client(topo, trace_tx, move |tracer| async move {
+                let (report, held) = http_client::run(cfg, targets, tracer).await;
+                (report, Box::new(held) as Box<dyn Send>)
+            })
+        }
+        ClientRole::Tcp(cfg) => {
+            let cfg = cfg.clone();
+            let target = *targets.first().context("the server listens nowhere")?;
+            start_builtin_client(topo, trace_tx, move |tracer| async move {
+                let (report, held) = tcp::run_client(cfg, target, tracer).await;
+                (report, Box::new(held) as Box<dyn Send>)
             })
         }
         ClientRole::Exec(cfg) => {
@@ -155,6 +174,43 @@ pub fn start_client(
             })
         }
     }
+}
+
+/// Starts a built-in client (`run(tracer)` returns its report and the connections it still
+/// holds) on a thread in the client namespace. The held connections are closed on release,
+/// after the capture stopped.
+fn start_builtin_client<F, Fut>(
+    topo: &Topology,
+    trace_tx: Sender<TraceEvent>,
+    run: F,
+) -> Result<Client>
+where
+    F: FnOnce(Tracer) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = (ClientReport, Box<dyn Send>)>,
+{
+    let (report_tx, report) = mpsc::channel::<ClientReport>();
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let tracer = Tracer::new("client", trace_tx);
+    let thread = actor_thread(&topo.client_ns, move |rt| {
+        rt.block_on(async move {
+            let mut stop = stop_rx;
+            tokio::select! {
+                (report, held) = run(tracer) => {
+                    let _ = report_tx.send(report);
+                    let _ = (&mut stop).await;
+                    drop(held);
+                }
+                _ = &mut stop => {}
+            }
+        })
+    })?;
+    Ok(Client {
+        kind: ClientKind::BuiltIn {
+            report,
+            stop,
+            thread,
+        },
+    })
 }
 
 impl Client {
@@ -226,6 +282,18 @@ impl Server {
                 None
             }
             ServerStop::Exec(child) => Some(child.stop()),
+            ServerStop::Process(process) => {
+                process.stop();
+                None
+            }
+        }
+    }
+
+    /// The pid of a server running as its own process, to measure its memory.
+    pub fn pid(&self) -> Option<u32> {
+        match &self.stop {
+            ServerStop::Process(p) => Some(p.pid()),
+            ServerStop::Exec(_) | ServerStop::BuiltIn { .. } => None,
         }
     }
 }

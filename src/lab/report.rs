@@ -50,6 +50,8 @@ pub struct RunSummary {
     pub interrupted: bool,
     /// The `--set` overrides the run used.
     pub overrides: Vec<String>,
+    /// What the connections open at the end cost in memory (process and kernel).
+    pub memory: crate::net::memory::MemoryReport,
     /// External programs run by the lab, with their exit codes and output files.
     pub exec: Vec<crate::actors::exec::ExecReport>,
     /// Each `[expect]` line, checked.
@@ -114,6 +116,7 @@ impl RunReport {
             interrupted,
             overrides: lab.overrides.clone(),
             exec: actors.exec,
+            memory: actors.memory,
             expectations: Vec::new(),
         };
         let as_json = serde_json::to_value(&summary).unwrap_or_default();
@@ -156,6 +159,22 @@ impl RunReport {
             "capture drops {}, link drops {}; wire: {} frames, {:.0} frames/s",
             s.dropped, s.link_dropped, s.wire.frames, s.wire.frames_per_second
         );
+        if let Some(per) = s.memory.server_process_bytes_per_connection {
+            let _ = writeln!(
+                out,
+                "server process: {} B per connection ({} connections)",
+                per, s.memory.connections
+            );
+        }
+        if s.memory.connections >= 100 {
+            let _ = writeln!(
+                out,
+                "memory: {} open connections, {} B per connection in connlab's own actors, {} B per socket in the kernel",
+                s.memory.connections,
+                s.memory.process_bytes_per_connection,
+                s.memory.kernel_bytes_per_socket
+            );
+        }
         let _ = writeln!(
             out,
             "client: {} ok, {} failed, {} dialed, {} reused",

@@ -22,6 +22,7 @@ use crate::actors::exec::{ExecError, ExecReport};
 use crate::actors::trace::TraceEvent;
 use crate::capture::recorder::{Record, Recorder, RecorderOutput};
 use crate::net::kernel_truth::{self, SocketStates};
+use crate::net::memory::{self, MemoryReport};
 use crate::net::netns;
 use crate::net::topology::{Topology, TopologySpec};
 use crate::wire::{forwarder::now_ns, Wire};
@@ -56,6 +57,8 @@ pub struct ActorOutcome {
     pub server_states: SocketStates,
     /// External programs' reports.
     pub exec: Vec<ExecReport>,
+    /// What the open connections cost, measured before the teardown.
+    pub memory: MemoryReport,
 }
 
 /// Runs `lab` and returns its report (expectations already checked).
@@ -133,9 +136,11 @@ fn drive_actors(
     prefix: &std::path::Path,
 ) -> Result<(ActorOutcome, launch::Server, ClientDone), RunError> {
     let spec = &lab.spec;
+    let baseline = memory::sample();
     let server = launch::start_server(spec.server_role()?, topo, &trace_tx, prefix)
         .map_err(skipped_if_missing)?;
     let targets = server.targets.clone();
+    let server_baseline = server.pid().map(memory::rss_of);
     let client = match launch::start_client(spec.client_role()?, topo, targets, trace_tx, prefix) {
         Ok(client) => client,
         Err(e) => {
@@ -157,8 +162,15 @@ fn drive_actors(
         netns::in_netns(&topo.client_ns, || Ok(kernel_truth::read_socket_states()))?;
     let server_states =
         netns::in_netns(&topo.server_ns, || Ok(kernel_truth::read_socket_states()))?;
+    let open = client_states.get("ESTABLISHED");
     let outcome = ActorOutcome {
         client: done.report.clone(),
+        memory: MemoryReport::between(
+            baseline,
+            memory::sample(),
+            server_baseline.zip(server.pid().map(memory::rss_of)),
+            open,
+        ),
         client_states,
         server_states,
         exec: Vec::new(),

@@ -10,6 +10,7 @@ use super::expect::Expectation;
 use crate::actors::exec::ExecConfig;
 use crate::actors::http_client::HttpClientConfig;
 use crate::actors::http_server::HttpServerConfig;
+use crate::actors::tcp::{TcpClientConfig, TcpServerConfig};
 use crate::wire::LinkSpec;
 
 /// A lab as written in its file.
@@ -40,12 +41,18 @@ pub struct LabSpec {
     /// An external program as the server (`[exec_server]`).
     #[serde(default)]
     pub exec_server: Option<ExecConfig>,
+    /// The raw TCP line-echo server (`[tcp_server]`).
+    #[serde(default)]
+    pub tcp_server: Option<TcpServerConfig>,
     /// The built-in pooled HTTP/1.1 client (`[client]`).
     #[serde(default)]
     pub client: Option<HttpClientConfig>,
     /// An external program as the client (`[exec_client]`).
     #[serde(default)]
     pub exec_client: Option<ExecConfig>,
+    /// Raw TCP long connections with heartbeats (`[tcp_client]`).
+    #[serde(default)]
+    pub tcp_client: Option<TcpClientConfig>,
     /// Assertions on the summary (`[expect]`), checked against the wire's truth.
     #[serde(default)]
     pub expect: toml::Table,
@@ -58,6 +65,8 @@ pub enum ServerRole<'a> {
     Http(&'a HttpServerConfig),
     /// `[exec_server]`.
     Exec(&'a ExecConfig),
+    /// `[tcp_server]`.
+    Tcp(&'a TcpServerConfig),
 }
 
 /// The lab's client, by kind.
@@ -67,24 +76,28 @@ pub enum ClientRole<'a> {
     Http(&'a HttpClientConfig),
     /// `[exec_client]`.
     Exec(&'a ExecConfig),
+    /// `[tcp_client]`.
+    Tcp(&'a TcpClientConfig),
 }
 
 impl LabSpec {
     /// The one server of the lab.
     pub fn server_role(&self) -> anyhow::Result<ServerRole<'_>> {
-        match (&self.server, &self.exec_server) {
-            (Some(s), None) => Ok(ServerRole::Http(s)),
-            (None, Some(e)) => Ok(ServerRole::Exec(e)),
-            _ => anyhow::bail!("a lab has exactly one of [server] and [exec_server]"),
+        match (&self.server, &self.exec_server, &self.tcp_server) {
+            (Some(s), None, None) => Ok(ServerRole::Http(s)),
+            (None, Some(e), None) => Ok(ServerRole::Exec(e)),
+            (None, None, Some(t)) => Ok(ServerRole::Tcp(t)),
+            _ => anyhow::bail!("a lab has exactly one of [server], [exec_server] and [tcp_server]"),
         }
     }
 
     /// The one client of the lab.
     pub fn client_role(&self) -> anyhow::Result<ClientRole<'_>> {
-        match (&self.client, &self.exec_client) {
-            (Some(c), None) => Ok(ClientRole::Http(c)),
-            (None, Some(e)) => Ok(ClientRole::Exec(e)),
-            _ => anyhow::bail!("a lab has exactly one of [client] and [exec_client]"),
+        match (&self.client, &self.exec_client, &self.tcp_client) {
+            (Some(c), None, None) => Ok(ClientRole::Http(c)),
+            (None, Some(e), None) => Ok(ClientRole::Exec(e)),
+            (None, None, Some(t)) => Ok(ClientRole::Tcp(t)),
+            _ => anyhow::bail!("a lab has exactly one of [client], [exec_client] and [tcp_client]"),
         }
     }
 }

@@ -1,0 +1,123 @@
+//! Memory the connections cost: the connlab process's resident set (the built-in actors live in
+//! it) and the kernel's slab memory (socket structures live there; counted for the whole
+//! kernel, so other activity on the machine adds noise).
+
+use std::fs;
+
+use serde::Serialize;
+
+/// One reading.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MemorySample {
+    /// Resident set of this process, bytes.
+    pub process_rss: u64,
+    /// Kernel slab memory, bytes.
+    pub kernel_slab: u64,
+}
+
+/// Memory per connection between two readings.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct MemoryReport {
+    /// Growth of connlab's resident set, bytes.
+    pub process_rss_delta: u64,
+    /// That growth per connection (both actors' share of one connection).
+    pub process_bytes_per_connection: u64,
+    /// Growth of the kernel's slab memory, bytes.
+    pub kernel_slab_delta: u64,
+    /// That growth per socket (two sockets per connection).
+    pub kernel_bytes_per_socket: u64,
+    /// Connections it was divided by.
+    pub connections: u64,
+    /// Growth of a server running as its own process, bytes (when it does).
+    pub server_process_rss_delta: Option<u64>,
+    /// That growth per connection.
+    pub server_process_bytes_per_connection: Option<u64>,
+}
+
+/// Resident set of process `pid`, bytes (0 when it is gone).
+pub fn rss_of(pid: u32) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| field(&s, "VmRSS:"))
+        .unwrap_or(0)
+        * 1024
+}
+
+/// Reads both figures now.
+pub fn sample() -> MemorySample {
+    let kib = |file: &str, name: &str| {
+        fs::read_to_string(file)
+            .ok()
+            .and_then(|s| field(&s, name))
+            .unwrap_or(0)
+            * 1024
+    };
+    MemorySample {
+        process_rss: kib("/proc/self/status", "VmRSS:"),
+        kernel_slab: kib("/proc/meminfo", "Slab:"),
+    }
+}
+
+fn field(status: &str, name: &str) -> Option<u64> {
+    status
+        .lines()
+        .find(|l| l.starts_with(name))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+impl MemoryReport {
+    /// The cost of `connections` open connections between `before` and `after`.
+    pub fn between(
+        before: MemorySample,
+        after: MemorySample,
+        server_process: Option<(u64, u64)>,
+        connections: u64,
+    ) -> MemoryReport {
+        let process_rss_delta = after.process_rss.saturating_sub(before.process_rss);
+        let kernel_slab_delta = after.kernel_slab.saturating_sub(before.kernel_slab);
+        let per = |total: u64, n: u64| total.checked_div(n).unwrap_or(0);
+        MemoryReport {
+            process_rss_delta,
+            process_bytes_per_connection: per(process_rss_delta, connections),
+            kernel_slab_delta,
+            kernel_bytes_per_socket: per(kernel_slab_delta, connections * 2),
+            connections,
+            server_process_rss_delta: server_process.map(|(b, a)| a.saturating_sub(b)),
+            server_process_bytes_per_connection: server_process
+                .map(|(b, a)| per(a.saturating_sub(b), connections)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_connection_figures_divide_the_growth() {
+        let before = MemorySample {
+            process_rss: 10_000_000,
+            kernel_slab: 4096,
+        };
+        let after = MemorySample {
+            process_rss: 30_000_000,
+            kernel_slab: 4096 * 101,
+        };
+        let r = MemoryReport::between(before, after, Some((1_000_000, 3_000_000)), 1000);
+        assert_eq!(r.server_process_bytes_per_connection, Some(2_000));
+        assert_eq!(r.process_bytes_per_connection, 20_000);
+        assert_eq!(r.kernel_bytes_per_socket, 204);
+        assert_eq!(
+            MemoryReport::between(after, before, None, 0).process_rss_delta,
+            0
+        );
+    }
+
+    #[test]
+    fn sampling_reads_this_process() {
+        assert!(sample().process_rss > 0);
+    }
+}
