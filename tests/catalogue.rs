@@ -23,6 +23,7 @@ const CATALOGUE: &[&str] = &[
     "tcp-keepalive-off-half-open",
     "abortive-close-rst",
     "time-wait-port-exhaustion",
+    "websocket-ping-pong",
     "rst-injection",
     "read-deadline-absolute",
     "read-deadline-per-read",
@@ -86,6 +87,24 @@ lab_test!(tcp_keepalive_off_half_open, "tcp-keepalive-off-half-open");
 lab_test!(time_wait_port_exhaustion, "time-wait-port-exhaustion");
 lab_test!(curl_connection_close, "curl-connection-close");
 lab_test!(read_deadline_absolute, "read-deadline-absolute");
+
+#[test]
+fn websocket_refuses_post_and_answers_ping_with_pong() {
+    let Some(run) = run_checked("websocket-ping-pong") else {
+        return;
+    };
+    let refused = count(&run, |e| {
+        e["kind"] == "error" && e["class"] == "upgrade_refused"
+    });
+    assert_eq!(refused, 1);
+    let statuses: Vec<u64> = run
+        .events
+        .iter()
+        .filter(|e| e["kind"] == "response" && e.get("conn").is_some())
+        .map(|e| u(e, "status"))
+        .collect();
+    assert_eq!(statuses, [405, 101], "refused POST, then the upgrade");
+}
 lab_test!(read_deadline_per_read, "read-deadline-per-read");
 
 #[test]

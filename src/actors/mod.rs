@@ -16,3 +16,4 @@ pub mod server_process;
 pub mod sockopt;
 pub mod tcp;
 pub mod trace;
+pub mod ws;

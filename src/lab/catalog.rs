@@ -36,6 +36,7 @@ pub const EMBEDDED: &[(&str, &str)] = embedded_labs![
     "tcp-keepalive-off-half-open",
     "abortive-close-rst",
     "time-wait-port-exhaustion",
+    "websocket-ping-pong",
     "rst-injection",
     "read-deadline-absolute",
     "read-deadline-per-read",

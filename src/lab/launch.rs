@@ -18,6 +18,7 @@ use crate::actors::http_server;
 use crate::actors::server_process::ServerProcess;
 use crate::actors::tcp;
 use crate::actors::trace::{TraceEvent, Tracer};
+use crate::actors::ws;
 use crate::net::kernel_truth;
 use crate::net::netns;
 use crate::net::topology::{Topology, CLIENT_ADDR, SERVER_ADDR};
@@ -80,6 +81,12 @@ pub fn start_server(
             let cfg = cfg.clone();
             start_builtin_server(topo, trace_tx, move |tracer, stop, ready| async move {
                 http_server::serve(cfg, IpAddr::V4(SERVER_ADDR), tracer, stop, ready).await
+            })
+        }
+        ServerRole::Ws(cfg) => {
+            let cfg = cfg.clone();
+            start_builtin_server(topo, trace_tx, move |tracer, stop, ready| async move {
+                ws::serve(cfg, IpAddr::V4(SERVER_ADDR), tracer, stop, ready).await
             })
         }
         ServerRole::Tcp(cfg) => {
@@ -164,6 +171,14 @@ pub fn start_client(
             start_builtin_client(topo, trace_tx, move |tracer| async move {
                 let (report, held) = tcp::run_client(cfg, target, tracer).await;
                 (report, Box::new(held) as Box<dyn Send>)
+            })
+        }
+        ClientRole::Ws(cfg) => {
+            let cfg = cfg.clone();
+            let target = *targets.first().context("the server listens nowhere")?;
+            start_builtin_client(topo, trace_tx, move |tracer| async move {
+                let report = ws::run_client(cfg, target, tracer).await;
+                (report, Box::new(()) as Box<dyn Send>)
             })
         }
         ClientRole::Exec(cfg) => {

@@ -11,6 +11,7 @@ use crate::actors::exec::ExecConfig;
 use crate::actors::http_client::HttpClientConfig;
 use crate::actors::http_server::HttpServerConfig;
 use crate::actors::tcp::{TcpClientConfig, TcpServerConfig};
+use crate::actors::ws::{WsClientConfig, WsServerConfig};
 use crate::wire::LinkSpec;
 
 /// A lab as written in its file.
@@ -44,6 +45,9 @@ pub struct LabSpec {
     /// The raw TCP line-echo server (`[tcp_server]`).
     #[serde(default)]
     pub tcp_server: Option<TcpServerConfig>,
+    /// The WebSocket echo server (`[ws_server]`).
+    #[serde(default)]
+    pub ws_server: Option<WsServerConfig>,
     /// The built-in pooled HTTP/1.1 client (`[client]`).
     #[serde(default)]
     pub client: Option<HttpClientConfig>,
@@ -53,6 +57,9 @@ pub struct LabSpec {
     /// Raw TCP long connections with heartbeats (`[tcp_client]`).
     #[serde(default)]
     pub tcp_client: Option<TcpClientConfig>,
+    /// A WebSocket client (`[ws_client]`).
+    #[serde(default)]
+    pub ws_client: Option<WsClientConfig>,
     /// Assertions on the summary (`[expect]`), checked against the wire's truth.
     #[serde(default)]
     pub expect: toml::Table,
@@ -67,6 +74,8 @@ pub enum ServerRole<'a> {
     Exec(&'a ExecConfig),
     /// `[tcp_server]`.
     Tcp(&'a TcpServerConfig),
+    /// `[ws_server]`.
+    Ws(&'a WsServerConfig),
 }
 
 /// The lab's client, by kind.
@@ -78,26 +87,44 @@ pub enum ClientRole<'a> {
     Exec(&'a ExecConfig),
     /// `[tcp_client]`.
     Tcp(&'a TcpClientConfig),
+    /// `[ws_client]`.
+    Ws(&'a WsClientConfig),
 }
 
 impl LabSpec {
     /// The one server of the lab.
     pub fn server_role(&self) -> anyhow::Result<ServerRole<'_>> {
-        match (&self.server, &self.exec_server, &self.tcp_server) {
-            (Some(s), None, None) => Ok(ServerRole::Http(s)),
-            (None, Some(e), None) => Ok(ServerRole::Exec(e)),
-            (None, None, Some(t)) => Ok(ServerRole::Tcp(t)),
-            _ => anyhow::bail!("a lab has exactly one of [server], [exec_server] and [tcp_server]"),
+        let mut roles = [
+            self.server.as_ref().map(ServerRole::Http),
+            self.exec_server.as_ref().map(ServerRole::Exec),
+            self.tcp_server.as_ref().map(ServerRole::Tcp),
+            self.ws_server.as_ref().map(ServerRole::Ws),
+        ]
+        .into_iter()
+        .flatten();
+        match (roles.next(), roles.next()) {
+            (Some(role), None) => Ok(role),
+            _ => anyhow::bail!(
+                "a lab has exactly one server: [server], [exec_server], [tcp_server] or [ws_server]"
+            ),
         }
     }
 
     /// The one client of the lab.
     pub fn client_role(&self) -> anyhow::Result<ClientRole<'_>> {
-        match (&self.client, &self.exec_client, &self.tcp_client) {
-            (Some(c), None, None) => Ok(ClientRole::Http(c)),
-            (None, Some(e), None) => Ok(ClientRole::Exec(e)),
-            (None, None, Some(t)) => Ok(ClientRole::Tcp(t)),
-            _ => anyhow::bail!("a lab has exactly one of [client], [exec_client] and [tcp_client]"),
+        let mut roles = [
+            self.client.as_ref().map(ClientRole::Http),
+            self.exec_client.as_ref().map(ClientRole::Exec),
+            self.tcp_client.as_ref().map(ClientRole::Tcp),
+            self.ws_client.as_ref().map(ClientRole::Ws),
+        ]
+        .into_iter()
+        .flatten();
+        match (roles.next(), roles.next()) {
+            (Some(role), None) => Ok(role),
+            _ => anyhow::bail!(
+                "a lab has exactly one client: [client], [exec_client], [tcp_client] or [ws_client]"
+            ),
         }
     }
 }
