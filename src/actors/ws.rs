@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::http_client::ClientReport;
-use super::sockopt;
+use super::sockopt::{self, TcpKeepalive};
 use super::trace::{TraceKind, Tracer};
 
 /// `[ws_server]`: a WebSocket echo server.
@@ -24,6 +24,12 @@ pub struct WsServerConfig {
     /// Port to listen on.
     #[serde(default = "default_port")]
     pub port: u16,
+    /// TCP keepalive probes on accepted connections.
+    #[serde(default)]
+    pub tcp_keepalive: Option<TcpKeepalive>,
+    /// TCP_USER_TIMEOUT, ms.
+    #[serde(default)]
+    pub user_timeout_ms: Option<u64>,
 }
 
 fn default_port() -> u16 {
@@ -49,6 +55,12 @@ pub struct WsClientConfig {
     /// First try to upgrade with POST on a separate connection (the server must refuse it).
     #[serde(default)]
     pub try_post_upgrade: bool,
+    /// TCP keepalive probes on the connection.
+    #[serde(default)]
+    pub tcp_keepalive: Option<TcpKeepalive>,
+    /// TCP_USER_TIMEOUT, ms.
+    #[serde(default)]
+    pub user_timeout_ms: Option<u64>,
 }
 
 fn default_messages() -> u32 {
@@ -77,6 +89,9 @@ pub async fn serve(
             (stream, remote) = sockopt::accept(&listener, &tracer) => {
                 let local = stream.local_addr().unwrap_or(remote);
                 tracer.emit(TraceKind::Accept { local, remote });
+                if let Err(e) = sockopt::apply(&stream, cfg.tcp_keepalive.as_ref(), cfg.user_timeout_ms) {
+                    tracer.error("sockopt", e);
+                }
                 tokio::spawn(serve_conn(stream, local, remote, tracer.clone()));
             }
             _ = stop.changed() => return Ok(()),
@@ -197,6 +212,9 @@ async fn talk(
     tracer.emit(TraceKind::Dial { remote: target });
     let stream = TcpStream::connect(target).await.context("dialing")?;
     report.dialed += 1;
+    if let Err(e) = sockopt::apply(&stream, cfg.tcp_keepalive.as_ref(), cfg.user_timeout_ms) {
+        tracer.error("sockopt", e);
+    }
     let url = format!("ws://{target}{}", cfg.path);
     let (mut ws, response) = tokio_tungstenite::client_async(url, stream)
         .await
