@@ -143,7 +143,7 @@ fn inspect(file: &std::path::Path, json: bool) -> ExitCode {
         println!("{}", file.display());
         print!(
             "{}",
-            lab::report::analysis_table(&inspection.summary.analysis)
+            lab::report::analysis_table(&inspection.summary.analysis, None)
         );
         println!(
             "packets {}   recorded drops {}",

@@ -148,12 +148,7 @@ impl RunReport {
             let _ = writeln!(out, "overrides: {}", s.overrides.join(" "));
         }
         let _ = writeln!(out);
-        out.push_str(&analysis_table(a));
-        let _ = writeln!(
-            out,
-            "  {:<22}{:>8}{:>8}",
-            "TIME_WAIT (kernel)", s.kernel_time_wait.client, s.kernel_time_wait.server
-        );
+        out.push_str(&analysis_table(a, Some(s.kernel_time_wait)));
         let _ = writeln!(
             out,
             "capture drops {}, link drops {}; wire: {} frames, {:.0} frames/s",
@@ -196,8 +191,9 @@ impl RunReport {
     }
 }
 
-/// The analyser's counters as a table; shared by `run` and `inspect`.
-pub fn analysis_table(a: &Summary) -> String {
+/// The analyser's counters as a table, with the kernel's TIME_WAIT count beside the wire's
+/// when there is one (`run`); shared by `run` and `inspect`.
+pub fn analysis_table(a: &Summary, kernel_time_wait: Option<BySide>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -211,6 +207,13 @@ pub fn analysis_table(a: &Summary) -> String {
         ("TIME_WAIT (wire)", a.time_wait),
     ] {
         let _ = writeln!(out, "  {label:<22}{:>8}{:>8}", v.client, v.server);
+    }
+    if let Some(k) = kernel_time_wait {
+        let _ = writeln!(
+            out,
+            "  {:<22}{:>8}{:>8}",
+            "TIME_WAIT (kernel)", k.client, k.server
+        );
     }
     let _ = writeln!(
         out,
