@@ -38,7 +38,20 @@ fn main() -> ExitCode {
             out,
             json,
             set,
-        } => run(&lab, &set, RunOptions { out_dir: out, json }),
+        } => {
+            use std::io::IsTerminal;
+            let progress =
+                !json && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+            run(
+                &lab,
+                &set,
+                RunOptions {
+                    out_dir: out,
+                    json,
+                    progress,
+                },
+            )
+        }
         Command::Inspect { file, json } => inspect(&file, json),
         Command::List => list(),
         Command::Clean => clean(),

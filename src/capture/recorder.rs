@@ -14,10 +14,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 
+use super::live::LiveCounters;
 use super::pcapng_out::PcapngOut;
 use crate::actors::trace::TraceEvent;
 use crate::analyze::{Analyzer, Event, LinkType, Summary};
 use crate::wire::CapturedFrame;
+use std::sync::Arc;
 
 /// How often buffered output is pushed to disk.
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
@@ -57,6 +59,8 @@ pub struct RecorderOutput {
     pub json_stdout: bool,
     /// Lab name, written into the capture's section header.
     pub lab: String,
+    /// Counters for live views, updated per frame.
+    pub live: Arc<LiveCounters>,
 }
 
 /// What the recorder saw, returned when it ends.
@@ -88,6 +92,7 @@ impl Recorder {
             pcapng: Some(pcapng),
             events: BufWriter::new(events),
             json_stdout: out.json_stdout,
+            live: out.live,
             analyzer: Analyzer::new(),
             scratch: Vec::new(),
             recording: Recording::default(),
@@ -107,6 +112,7 @@ impl Recorder {
 }
 
 struct State {
+    live: Arc<LiveCounters>,
     pcapng: Option<PcapngOut>,
     events: BufWriter<File>,
     json_stdout: bool,
@@ -160,6 +166,7 @@ impl State {
         if let Some(out) = &mut self.pcapng {
             out.write(frame.t_ns, frame.dir, &frame.data, &comments)?;
         }
+        self.live.record(&self.scratch, frame.dropped.is_some());
         self.received[frame.dir as usize] += 1;
         self.recording.frames += 1;
         self.last_ns = frame.t_ns;

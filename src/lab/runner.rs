@@ -20,12 +20,14 @@ use super::spec::Lab;
 use super::waiting::Interrupted;
 use crate::actors::exec::{ExecError, ExecReport};
 use crate::actors::trace::TraceEvent;
+use crate::capture::live::{LiveCounters, ProgressLine};
 use crate::capture::recorder::{Record, Recorder, RecorderOutput};
 use crate::net::kernel_truth::{self, SocketStates};
 use crate::net::memory::{self, MemoryReport};
 use crate::net::netns;
 use crate::net::topology::{Topology, TopologySpec};
 use crate::wire::{forwarder::now_ns, Wire};
+use std::sync::Arc;
 
 /// Options from the command line.
 #[derive(Debug, Clone)]
@@ -34,6 +36,8 @@ pub struct RunOptions {
     pub out_dir: PathBuf,
     /// Print events as JSON lines on stdout.
     pub json: bool,
+    /// Show a one-line live progress on stderr.
+    pub progress: bool,
 }
 
 /// Why a run produced no report.
@@ -77,15 +81,18 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
     })?;
 
     let (tx, rx) = mpsc::channel::<Record>();
+    let live = Arc::new(LiveCounters::default());
     let recorder = Recorder::start(
         RecorderOutput {
             pcapng: pcapng.clone(),
             events: events.clone(),
             json_stdout: opts.json,
             lab: lab.name.clone(),
+            live: live.clone(),
         },
         rx,
     )?;
+    let progress = opts.progress.then(|| ProgressLine::start(live));
     let start_ns = now_ns();
     let wire = Wire::start(&topo.wire_ns, &lab.spec.link, start_ns, tx.clone())?;
     let (trace_tx, trace_forwarder) = forward_traces(tx.clone());
@@ -101,6 +108,7 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
     let _ = tx.send(Record::End { kernel_drops });
     drop(tx);
     let recording = recorder.join();
+    drop(progress);
     let (mut actors, server, client) = match outcome {
         Ok(done) => done,
         Err(RunError::Failed(e)) => {
