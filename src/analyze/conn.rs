@@ -241,20 +241,8 @@ impl Conn {
 #[cfg(test)]
 mod tests {
     use crate::analyze::event::{EventKind as K, Side};
-    use crate::analyze::testframes::{Conv, Lab, F};
+    use crate::analyze::testframes::{closed, conv, Conv, Lab, F, MS};
 
-    const MS: u64 = 1_000_000;
-
-    fn conv() -> Conv {
-        Conv::new("10.0.0.1:40000", "10.0.0.2:80", 1000, 5000)
-    }
-
-    fn closed(lifetime_ms: u64) -> K {
-        K::Closed {
-            by_rst: false,
-            lifetime_ns: lifetime_ms * MS,
-        }
-    }
 
     fn request(n: u32, path: &str, idle_ms: Option<u64>) -> K {
         K::Request {

@@ -17,12 +17,7 @@ mod summary;
 mod testframes;
 mod tracker;
 
-// The public API; allowed unused until the capture/report modules call it.
-#[allow(unused_imports)]
 pub use event::{Event, EventKind, Side, TimeWaitHolder};
-#[allow(unused_imports)]
 pub use frame::{decode, DecodeError, LinkType, Segment, TcpFlags};
-#[allow(unused_imports)]
 pub use summary::{BySide, Summary};
-#[allow(unused_imports)]
 pub use tracker::Analyzer;

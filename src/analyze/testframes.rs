@@ -207,3 +207,19 @@ impl Lab {
         self.at(ms + 1, &conv.send(Side::Server, F::PSH | F::ACK, resp));
     }
 }
+
+/// One millisecond in ns.
+pub const MS: u64 = 1_000_000;
+
+/// The conversation most tests use.
+pub fn conv() -> Conv {
+    Conv::new("10.0.0.1:40000", "10.0.0.2:80", 1000, 5000)
+}
+
+/// The `Closed` event of an orderly close after `lifetime_ms`.
+pub fn closed(lifetime_ms: u64) -> EventKind {
+    EventKind::Closed {
+        by_rst: false,
+        lifetime_ns: lifetime_ms * MS,
+    }
+}
