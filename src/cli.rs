@@ -14,6 +14,8 @@ Examples:
   sudo connlab run short-vs-long --set link.delay_ms=20 --set client.requests=50
   connlab inspect captures/pool-burst-*.pcapng
   connlab inspect /tmp/tcpdump.pcap --json
+  sudo connlab run read-timeout-as-idle --tui   watch it live in the terminal timeline
+  connlab tui captures/pool-burst-*.pcapng      scrub through a capture
   connlab list
   sudo connlab clean                        remove what killed runs left behind
 
@@ -47,6 +49,14 @@ pub enum Command {
         /// link.delay_ms=20 (repeatable; unknown keys are errors that list the valid ones).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<Override>,
+        /// Watch the lab live in the terminal timeline (q stops it and cleans up).
+        #[arg(long, conflicts_with = "json")]
+        tui: bool,
+    },
+    /// Replay a capture (pcap or pcapng, any tool's) in the terminal timeline.
+    Tui {
+        /// The capture file.
+        file: PathBuf,
     },
     /// Analyse a capture file (pcap or pcapng, from connlab, tcpdump or Wireshark).
     Inspect {

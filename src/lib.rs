@@ -11,4 +11,5 @@ pub mod capture;
 pub mod inspect;
 pub mod lab;
 pub mod net;
+pub mod tui;
 pub mod wire;

@@ -38,6 +38,7 @@ fn main() -> ExitCode {
             out,
             json,
             set,
+            tui,
         } => {
             use std::io::IsTerminal;
             let progress =
@@ -45,13 +46,16 @@ fn main() -> ExitCode {
             run(
                 &lab,
                 &set,
+                tui,
                 RunOptions {
                     out_dir: out,
                     json,
                     progress,
+                    tui: None,
                 },
             )
         }
+        Command::Tui { file } => replay(&file),
         Command::Inspect { file, json } => inspect(&file, json),
         Command::List => list(),
         Command::Clean => clean(),
@@ -65,7 +69,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(name: &str, set: &[lab::overrides::Override], opts: RunOptions) -> ExitCode {
+fn run(name: &str, set: &[lab::overrides::Override], tui: bool, opts: RunOptions) -> ExitCode {
     let lab = match lab::catalog::resolve(name).and_then(|lab| lab::overrides::apply(&lab, set)) {
         Ok(lab) => lab,
         Err(e) => return fail(&e),
@@ -81,7 +85,12 @@ fn run(name: &str, set: &[lab::overrides::Override], opts: RunOptions) -> ExitCo
         return fail(&e);
     }
     raise_open_file_limit();
-    let report = match lab::runner::run(&lab, &opts) {
+    let result = if tui {
+        run_with_tui(&lab, opts.clone())
+    } else {
+        lab::runner::run(&lab, &opts)
+    };
+    let report = match result {
         Ok(report) => report,
         Err(RunError::Skipped(reason)) => {
             eprintln!("connlab: lab {} skipped: {reason}", lab.name);
@@ -108,6 +117,32 @@ fn run(name: &str, set: &[lab::overrides::Override], opts: RunOptions) -> ExitCo
     } else {
         ExitCode::from(EXIT_FAILED)
     }
+}
+
+/// Runs the lab on a thread while the terminal timeline shows it; quitting the screen early
+/// stops the lab through its normal teardown. The summary is printed after the terminal is
+/// restored.
+fn run_with_tui(
+    lab: &lab::spec::Lab,
+    mut opts: RunOptions,
+) -> Result<lab::report::RunReport, RunError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    opts.tui = Some(tx);
+    opts.progress = false;
+    let model = connlab::tui::model::TimelineModel::new(&lab.name, &lab.spec.link.describe());
+    let runner_lab = lab.clone();
+    let worker = std::thread::spawn(move || lab::runner::run(&runner_lab, &opts));
+    let shown = connlab::tui::app::run(model, Some(rx));
+    if !matches!(shown, Ok(connlab::tui::app::TuiExit::Done)) {
+        Interrupted::raise();
+    }
+    let result = worker
+        .join()
+        .unwrap_or_else(|_| Err(RunError::Failed(anyhow::anyhow!("the lab thread panicked"))));
+    if let Err(e) = shown {
+        eprintln!("connlab: the terminal timeline failed: {e:#}");
+    }
+    result
 }
 
 /// First SIGINT/SIGTERM: finish the run early but cleanly (capture kept, namespaces removed).
@@ -175,6 +210,26 @@ fn inspect(file: &std::path::Path, json: bool) -> ExitCode {
             eprintln!("connlab: {e} (the summary above covers what was read before it)");
             ExitCode::from(EXIT_ERROR)
         }
+    }
+}
+
+fn replay(file: &std::path::Path) -> ExitCode {
+    let (model, error) = connlab::tui::replay::load(file);
+    if let Some(e) = &error {
+        if model.rows.is_empty() {
+            eprintln!("connlab: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    }
+    if let Err(e) = connlab::tui::app::run(model, None) {
+        return fail(&e);
+    }
+    match error {
+        Some(e) => {
+            eprintln!("connlab: {e} (the timeline showed what was read before it)");
+            ExitCode::from(EXIT_ERROR)
+        }
+        None => ExitCode::SUCCESS,
     }
 }
 

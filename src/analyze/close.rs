@@ -118,7 +118,6 @@ mod tests {
     use crate::analyze::event::{EventKind as K, Side, TimeWaitHolder};
     use crate::analyze::testframes::{closed, conv, Lab, F, MS};
 
-
     #[test]
     fn client_closes_first_and_holds_time_wait() {
         let (mut lab, mut c) = (Lab::default(), conv());

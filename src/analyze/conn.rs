@@ -243,7 +243,6 @@ mod tests {
     use crate::analyze::event::{EventKind as K, Side};
     use crate::analyze::testframes::{closed, conv, Conv, Lab, F, MS};
 
-
     fn request(n: u32, path: &str, idle_ms: Option<u64>) -> K {
         K::Request {
             n,

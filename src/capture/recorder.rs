@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,8 @@ use anyhow::{anyhow, Context, Result};
 use super::live::LiveCounters;
 use super::pcapng_out::PcapngOut;
 use crate::actors::trace::TraceEvent;
-use crate::analyze::{Analyzer, Event, LinkType, Summary};
+use crate::analyze::{decode, Analyzer, Event, LinkType, Summary};
+use crate::tui::app::TuiInput;
 use crate::wire::CapturedFrame;
 use std::sync::Arc;
 
@@ -61,6 +62,8 @@ pub struct RecorderOutput {
     pub lab: String,
     /// Counters for live views, updated per frame.
     pub live: Arc<LiveCounters>,
+    /// The live timeline's feed (`run --tui`).
+    pub tui: Option<Sender<TuiInput>>,
 }
 
 /// What the recorder saw, returned when it ends.
@@ -93,6 +96,7 @@ impl Recorder {
             events: BufWriter::new(events),
             json_stdout: out.json_stdout,
             live: out.live,
+            tui: out.tui,
             analyzer: Analyzer::new(),
             scratch: Vec::new(),
             recording: Recording::default(),
@@ -113,6 +117,7 @@ impl Recorder {
 
 struct State {
     live: Arc<LiveCounters>,
+    tui: Option<Sender<TuiInput>>,
     pcapng: Option<PcapngOut>,
     events: BufWriter<File>,
     json_stdout: bool,
@@ -167,6 +172,19 @@ impl State {
             out.write(frame.t_ns, frame.dir, &frame.data, &comments)?;
         }
         self.live.record(&self.scratch, frame.dropped.is_some());
+        if let Some(tui) = &self.tui {
+            let dropped = frame
+                .dropped
+                .and_then(|_| decode(LinkType::Ethernet, &frame.data).ok().flatten())
+                .map(|seg| (seg.src, seg.dst));
+            let _ = tui.send(TuiInput::Frame {
+                t_ns: frame.t_ns,
+                dropped,
+            });
+            for e in &self.scratch {
+                let _ = tui.send(TuiInput::Event(e.clone()));
+            }
+        }
         self.received[frame.dir as usize] += 1;
         self.recording.frames += 1;
         self.last_ns = frame.t_ns;

@@ -26,6 +26,7 @@ use crate::net::kernel_truth::{self, SocketStates};
 use crate::net::memory::{self, MemoryReport};
 use crate::net::netns;
 use crate::net::topology::{Topology, TopologySpec};
+use crate::tui::app::TuiInput;
 use crate::wire::{forwarder::now_ns, Wire};
 use std::sync::Arc;
 
@@ -38,6 +39,8 @@ pub struct RunOptions {
     pub json: bool,
     /// Show a one-line live progress on stderr.
     pub progress: bool,
+    /// Feed the live terminal timeline.
+    pub tui: Option<Sender<TuiInput>>,
 }
 
 /// Why a run produced no report.
@@ -89,6 +92,7 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
             json_stdout: opts.json,
             lab: lab.name.clone(),
             live: live.clone(),
+            tui: opts.tui.clone(),
         },
         rx,
     )?;
@@ -96,6 +100,7 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
     let start_ns = now_ns();
     let wire = Wire::start(&topo.wire_ns, &lab.spec.link, start_ns, tx.clone())?;
     let (trace_tx, trace_forwarder) = forward_traces(tx.clone());
+    let sampler = opts.tui.clone().map(|tui| KernelSampler::start(&topo, tui));
 
     let outcome = drive_actors(lab, &topo, trace_tx, &prefix);
 
@@ -109,6 +114,11 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
     drop(tx);
     let recording = recorder.join();
     drop(progress);
+    drop(sampler);
+    if let Some(tui) = &opts.tui {
+        let _ = tui.send(TuiInput::CaptureDrops(kernel_drops.iter().sum()));
+        let _ = tui.send(TuiInput::Finished);
+    }
     let (mut actors, server, client) = match outcome {
         Ok(done) => done,
         Err(RunError::Failed(e)) => {
@@ -184,6 +194,57 @@ fn drive_actors(
         exec: Vec::new(),
     };
     Ok((outcome, server, done))
+}
+
+/// Samples the kernel's TIME_WAIT count in both namespaces about once a second for the live
+/// timeline, until dropped.
+struct KernelSampler {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl KernelSampler {
+    fn start(topo: &Topology, tui: Sender<TuiInput>) -> KernelSampler {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let (client_ns, server_ns) = (topo.client_ns.clone(), topo.server_ns.clone());
+        let thread = std::thread::spawn(move || {
+            let tw = |ns: &str| {
+                netns::in_netns(ns, || {
+                    Ok(kernel_truth::read_socket_states().get("TIME_WAIT"))
+                })
+                .unwrap_or(0)
+            };
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let sample = crate::analyze::BySide {
+                    client: tw(&client_ns),
+                    server: tw(&server_ns),
+                };
+                if tui.send(TuiInput::Kernel(sample)).is_err() {
+                    return;
+                }
+                for _ in 0..20 {
+                    if flag.load(std::sync::atomic::Ordering::Relaxed) {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        });
+        KernelSampler {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for KernelSampler {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// A missing external program skips the lab, except under CI, where the suite's own labs

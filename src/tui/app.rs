@@ -1,0 +1,131 @@
+//! The terminal loop: owns the terminal (restored on quit, error and panic), applies whatever
+//! the run sent since the last frame, redraws at most 20 times a second, and turns keys into
+//! intents. The sender never waits: the channel is unbounded and drained in full each turn.
+
+use std::net::SocketAddr;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
+
+use super::input::{intent, ViewState};
+use super::model::TimelineModel;
+use super::view;
+use crate::analyze::{BySide, Event};
+
+/// What a live run sends to the screen.
+#[derive(Debug, Clone)]
+pub enum TuiInput {
+    /// An analyser event.
+    Event(Event),
+    /// A frame reached the wire; `dropped` holds its endpoints when the link dropped it.
+    Frame {
+        /// Capture time.
+        t_ns: u64,
+        /// Endpoints of a frame the link dropped.
+        dropped: Option<(SocketAddr, SocketAddr)>,
+    },
+    /// The kernel's TIME_WAIT count per side, sampled during the run.
+    Kernel(BySide),
+    /// Frames the kernel dropped before the wire read them.
+    CaptureDrops(u64),
+    /// The run is over.
+    Finished,
+}
+
+/// How the screen was left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TuiExit {
+    /// The user quit while the run was still going.
+    QuitEarly,
+    /// The user quit after the run ended (or a replay).
+    Done,
+}
+
+/// Restores the terminal when dropped, whatever the exit path; ratatui's init also installs
+/// a panic hook that restores it before the panic message is printed.
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+/// Applies one input to the model.
+pub fn apply(model: &mut TimelineModel, input: TuiInput) {
+    match input {
+        TuiInput::Event(e) => model.apply_event(&e),
+        TuiInput::Frame { t_ns, dropped } => model.apply_frame(t_ns, dropped),
+        TuiInput::Kernel(k) => model.kernel_time_wait = Some(k),
+        TuiInput::CaptureDrops(d) => model.capture_drops = d,
+        TuiInput::Finished => model.finished = true,
+    }
+}
+
+/// Runs the screen until the user quits. With `rx` the model grows live; without, it is a
+/// finished replay.
+pub fn run(mut model: TimelineModel, rx: Option<Receiver<TuiInput>>) -> Result<TuiExit> {
+    let colors = std::env::var_os("NO_COLOR").is_none();
+    let mut view = ViewState::new(colors);
+    if rx.is_none() {
+        model.finished = true;
+        fit_to_window(&mut view, &model);
+    }
+    let mut terminal = ratatui::init();
+    let _guard = TerminalGuard;
+    let mut last_draw: Option<Instant> = None;
+    let mut dirty = true;
+    loop {
+        if let Some(rx) = &rx {
+            loop {
+                match rx.try_recv() {
+                    Ok(input) => {
+                        apply(&mut model, input);
+                        dirty = true;
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        dirty |= !model.finished;
+                        model.finished = true;
+                        break;
+                    }
+                }
+            }
+        }
+        if dirty && last_draw.is_none_or(|t| t.elapsed() >= Duration::from_millis(50)) {
+            terminal.draw(|f| view::draw(f, &model, &view))?;
+            last_draw = Some(Instant::now());
+            dirty = false;
+        }
+        if event::poll(Duration::from_millis(50))? {
+            if let TermEvent::Key(key) = event::read()? {
+                if key.kind != KeyEventKind::Press {
+                    continue;
+                }
+                if !view.update(intent(key, view.typing.is_some()), &model) {
+                    return Ok(if model.finished {
+                        TuiExit::Done
+                    } else {
+                        TuiExit::QuitEarly
+                    });
+                }
+                dirty = true;
+            } else {
+                dirty = true;
+            }
+        }
+    }
+}
+
+/// Zooms a replay so that the whole capture fits the screen width.
+fn fit_to_window(view: &mut ViewState, model: &TimelineModel) {
+    let span = model.end_ns.saturating_sub(model.start_ns.unwrap_or(0));
+    let cols = ratatui::crossterm::terminal::size()
+        .map(|(w, _)| u64::from(w.saturating_sub(34).max(10)))
+        .unwrap_or(80);
+    view.ns_per_col = (span / cols).max(1_000);
+    view.follow = false;
+    view.cursor_ns = model.end_ns;
+}

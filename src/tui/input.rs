@@ -1,0 +1,275 @@
+//! Keys to intents, and intents to view changes: pure, so the bindings are tested without a
+//! terminal (the tokio-console habit).
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::model::{MarkKind, Row, TimelineModel};
+use crate::analyze::Side;
+
+/// What the user asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intent {
+    /// Leave (a live lab is stopped and cleaned up).
+    Quit,
+    /// Toggle following the newest time.
+    PauseFollow,
+    /// Move the time window left (earlier) or right.
+    Pan(i64),
+    /// Zoom in (true) or out.
+    Zoom(bool),
+    /// Move the selection up (negative) or down.
+    Select(i64),
+    /// Open or close the detail view of the selected connection.
+    Detail,
+    /// Close the detail view, the help or the filter prompt.
+    Back,
+    /// Start typing a filter.
+    StartFilter,
+    /// A character typed into the filter.
+    FilterChar(char),
+    /// Backspace in the filter.
+    FilterBackspace,
+    /// Apply the typed filter.
+    FilterApply,
+    /// Show or hide the help.
+    Help,
+    /// Nothing.
+    None,
+}
+
+/// Turns a key into an intent; `typing` is true while the filter prompt is open.
+pub fn intent(key: KeyEvent, typing: bool) -> Intent {
+    if typing {
+        return match key.code {
+            KeyCode::Enter => Intent::FilterApply,
+            KeyCode::Esc => Intent::Back,
+            KeyCode::Backspace => Intent::FilterBackspace,
+            KeyCode::Char(c) => Intent::FilterChar(c),
+            _ => Intent::None,
+        };
+    }
+    match key.code {
+        KeyCode::Char('q') => Intent::Quit,
+        KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => Intent::Quit,
+        KeyCode::Char(' ') => Intent::PauseFollow,
+        KeyCode::Left => Intent::Pan(-1),
+        KeyCode::Right => Intent::Pan(1),
+        KeyCode::Char('+') | KeyCode::Char('=') => Intent::Zoom(true),
+        KeyCode::Char('-') => Intent::Zoom(false),
+        KeyCode::Up => Intent::Select(-1),
+        KeyCode::Down => Intent::Select(1),
+        KeyCode::PageUp => Intent::Select(-20),
+        KeyCode::PageDown => Intent::Select(20),
+        KeyCode::Enter => Intent::Detail,
+        KeyCode::Esc => Intent::Back,
+        KeyCode::Char('/') => Intent::StartFilter,
+        KeyCode::Char('?') => Intent::Help,
+        _ => Intent::None,
+    }
+}
+
+/// How the model is being looked at.
+#[derive(Debug, Clone)]
+pub struct ViewState {
+    /// The right edge follows the newest time.
+    pub follow: bool,
+    /// Right edge of the time window when not following, ns.
+    pub cursor_ns: u64,
+    /// Time per column, ns.
+    pub ns_per_col: u64,
+    /// Index of the selected row among the visible (filtered) rows.
+    pub selected: usize,
+    /// The applied filter.
+    pub filter: Option<String>,
+    /// The filter being typed.
+    pub typing: Option<String>,
+    /// The help overlay is shown.
+    pub help: bool,
+    /// The detail view is shown.
+    pub detail: bool,
+    /// Colours are used (NO_COLOR unset).
+    pub colors: bool,
+}
+
+impl ViewState {
+    /// The initial view: following, 10 ms per column.
+    pub fn new(colors: bool) -> Self {
+        ViewState {
+            follow: true,
+            cursor_ns: 0,
+            ns_per_col: 10_000_000,
+            selected: 0,
+            filter: None,
+            typing: None,
+            help: false,
+            detail: false,
+            colors,
+        }
+    }
+
+    /// The right edge of the time window.
+    pub fn right_edge(&self, model: &TimelineModel) -> u64 {
+        if self.follow {
+            model.end_ns
+        } else {
+            self.cursor_ns
+        }
+    }
+
+    /// Applies an intent; returns false when the user wants to quit.
+    pub fn update(&mut self, intent: Intent, model: &TimelineModel) -> bool {
+        match intent {
+            Intent::Quit => return false,
+            Intent::PauseFollow => {
+                self.cursor_ns = model.end_ns;
+                self.follow = !self.follow;
+            }
+            Intent::Pan(dir) => {
+                let edge = self.right_edge(model);
+                let step = self.ns_per_col * 10;
+                self.follow = false;
+                self.cursor_ns = if dir < 0 {
+                    edge.saturating_sub(step).max(model.start_ns.unwrap_or(0))
+                } else {
+                    (edge + step).min(model.end_ns)
+                };
+            }
+            Intent::Zoom(zoom_in) => {
+                self.ns_per_col = if zoom_in {
+                    (self.ns_per_col / 2).max(1_000)
+                } else {
+                    (self.ns_per_col * 2).min(60_000_000_000)
+                };
+            }
+            Intent::Select(by) => {
+                let n = visible_rows(model, self.filter.as_deref()).len();
+                let max = n.saturating_sub(1) as i64;
+                self.selected = (self.selected as i64 + by).clamp(0, max) as usize;
+            }
+            Intent::Detail => self.detail = !self.detail,
+            Intent::Back => {
+                self.detail = false;
+                self.help = false;
+                self.typing = None;
+            }
+            Intent::StartFilter => self.typing = Some(String::new()),
+            Intent::FilterChar(c) => {
+                if let Some(t) = &mut self.typing {
+                    t.push(c);
+                }
+            }
+            Intent::FilterBackspace => {
+                if let Some(t) = &mut self.typing {
+                    t.pop();
+                }
+            }
+            Intent::FilterApply => {
+                let typed = self.typing.take().unwrap_or_default();
+                self.filter = (!typed.trim().is_empty()).then(|| typed.trim().to_owned());
+                self.selected = 0;
+            }
+            Intent::Help => self.help = !self.help,
+            Intent::None => {}
+        }
+        true
+    }
+}
+
+/// Indices of the rows that pass `filter`: an event kind (`rst`, `reused`, `fin`,
+/// `time_wait`, `probe`, `retransmit`, `dropped`, `request`) or a port number.
+pub fn visible_rows(model: &TimelineModel, filter: Option<&str>) -> Vec<usize> {
+    let Some(f) = filter else {
+        return (0..model.rows.len()).collect();
+    };
+    let test: Box<dyn Fn(&Row) -> bool> = match f {
+        "rst" => Box::new(|r| r.has(MarkKind::Rst)),
+        "reused" | "reuse" => Box::new(|r| r.has(MarkKind::Reused)),
+        "fin" => {
+            Box::new(|r| r.has(MarkKind::Fin(Side::Client)) || r.has(MarkKind::Fin(Side::Server)))
+        }
+        "time_wait" | "tw" => Box::new(|r| r.had_time_wait()),
+        "probe" | "keepalive" => Box::new(|r| r.has(MarkKind::Probe)),
+        "retransmit" => Box::new(|r| r.has(MarkKind::Retransmit)),
+        "dropped" | "drop" => Box::new(|r| r.has(MarkKind::Dropped)),
+        "request" => Box::new(|r| r.requests > 0),
+        other => match other.parse::<u16>() {
+            Ok(port) => Box::new(move |r| r.client.port() == port || r.server.port() == port),
+            Err(_) => Box::new(|_| false),
+        },
+    };
+    (0..model.rows.len())
+        .filter(|&i| test(&model.rows[i]))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::EventKind;
+    use crate::tui::model::tests::{ev, req};
+    use ratatui::crossterm::event::KeyEventKind;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent {
+            code,
+            modifiers: KeyModifiers::NONE,
+            kind: KeyEventKind::Press,
+            state: ratatui::crossterm::event::KeyEventState::NONE,
+        }
+    }
+
+    fn model() -> TimelineModel {
+        let mut m = TimelineModel::new("t", "");
+        m.apply_event(&ev(1, 0, EventKind::Syn));
+        m.apply_event(&ev(1, 1, req(1, false)));
+        m.apply_event(&ev(2, 2, EventKind::Syn));
+        m.apply_event(&ev(2, 3, EventKind::Rst { by: Side::Server }));
+        m.apply_event(&ev(3, 4, EventKind::Syn));
+        m
+    }
+
+    #[test]
+    fn keys_map_to_intents() {
+        assert_eq!(intent(key(KeyCode::Char('q')), false), Intent::Quit);
+        assert_eq!(
+            intent(key(KeyCode::Char('q')), true),
+            Intent::FilterChar('q')
+        );
+        assert_eq!(intent(key(KeyCode::Char('+')), false), Intent::Zoom(true));
+        assert_eq!(intent(key(KeyCode::Enter), false), Intent::Detail);
+    }
+
+    #[test]
+    fn zoom_pan_and_select_change_the_view() {
+        let m = model();
+        let mut v = ViewState::new(true);
+        v.update(Intent::Zoom(true), &m);
+        assert_eq!(v.ns_per_col, 5_000_000);
+        v.update(Intent::Pan(-1), &m);
+        assert!(!v.follow, "panning stops following");
+        v.update(Intent::Select(1), &m);
+        v.update(Intent::Select(10), &m);
+        assert_eq!(v.selected, 2, "selection stops at the last row");
+        assert!(!v.update(Intent::Quit, &m));
+    }
+
+    #[test]
+    fn filter_by_rst_keeps_only_the_reset_row() {
+        let m = model();
+        let mut v = ViewState::new(true);
+        for i in [
+            Intent::StartFilter,
+            Intent::FilterChar('r'),
+            Intent::FilterChar('s'),
+            Intent::FilterChar('t'),
+            Intent::FilterApply,
+        ] {
+            v.update(i, &m);
+        }
+        assert_eq!(v.filter.as_deref(), Some("rst"));
+        let rows = visible_rows(&m, v.filter.as_deref());
+        assert_eq!(rows.len(), 1);
+        assert_eq!(m.rows[rows[0]].id, 2);
+        assert_eq!(visible_rows(&m, Some("40001")).len(), 1, "by port");
+    }
+}

@@ -1,0 +1,340 @@
+//! What the timeline shows, as plain data: one row per connection with its state over time and
+//! its marks, the counters, and the event log. Fed by analyser events; bounded in memory.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+
+use crate::analyze::{BySide, Event, EventKind, Side, Summary};
+
+/// Lines kept in the event log.
+const LOG_LINES: usize = 10_000;
+/// Marks and detail lines kept per connection; more are counted, not kept.
+const PER_ROW: usize = 10_000;
+
+/// The state of a connection during a stretch of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnState {
+    /// SYN sent, not yet established.
+    Handshake,
+    /// A request is in flight.
+    Active,
+    /// Established, nothing in flight.
+    Idle,
+    /// One side sent its FIN.
+    HalfClosed,
+    /// Both FINs crossed; a side holds TIME_WAIT.
+    TimeWait,
+    /// Gone (closed or reset).
+    Closed,
+}
+
+/// A point event drawn on a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkKind {
+    /// The first request on the connection.
+    Request,
+    /// A request that reused the connection.
+    Reused,
+    /// A FIN, by side.
+    Fin(Side),
+    /// An RST.
+    Rst,
+    /// A TCP keepalive probe.
+    Probe,
+    /// A retransmitted segment.
+    Retransmit,
+    /// A frame the link dropped.
+    Dropped,
+}
+
+impl MarkKind {
+    fn bit(self) -> u8 {
+        match self {
+            MarkKind::Request => 1,
+            MarkKind::Reused => 2,
+            MarkKind::Fin(_) => 4,
+            MarkKind::Rst => 8,
+            MarkKind::Probe => 16,
+            MarkKind::Retransmit => 32,
+            MarkKind::Dropped => 64,
+        }
+    }
+}
+
+/// One connection's row.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Analyser connection id.
+    pub id: u64,
+    /// The side that sent the SYN.
+    pub client: SocketAddr,
+    /// The other side.
+    pub server: SocketAddr,
+    /// Requests seen.
+    pub requests: u32,
+    /// State changes: (from this time, state), in time order.
+    pub states: Vec<(u64, ConnState)>,
+    /// Point marks, in time order.
+    pub marks: Vec<(u64, MarkKind)>,
+    /// Detail lines (time, text).
+    pub details: Vec<(u64, String)>,
+    /// Marks and detail lines not kept (over the cap).
+    pub elided: u64,
+    /// Which mark kinds occurred (bits), for fast filtering.
+    kinds: u8,
+    /// Set once TIME_WAIT was entered.
+    time_wait: bool,
+}
+
+impl Row {
+    /// The state at time `t`, None before the connection was seen.
+    pub fn state_at(&self, t: u64) -> Option<ConnState> {
+        let i = self.states.partition_point(|(from, _)| *from <= t);
+        i.checked_sub(1).map(|i| self.states[i].1)
+    }
+
+    /// True when a mark of this kind occurred on the row.
+    pub fn has(&self, kind: MarkKind) -> bool {
+        self.kinds & kind.bit() != 0
+    }
+
+    /// True when the row ever held TIME_WAIT.
+    pub fn had_time_wait(&self) -> bool {
+        self.time_wait
+    }
+
+    fn set_state(&mut self, t: u64, state: ConnState) {
+        if self.states.last().map(|s| s.1) != Some(state) {
+            self.states.push((t, state));
+        }
+    }
+
+    fn mark(&mut self, t: u64, kind: MarkKind) {
+        self.kinds |= kind.bit();
+        if self.marks.len() < PER_ROW {
+            self.marks.push((t, kind));
+        } else {
+            self.elided += 1;
+        }
+    }
+}
+
+/// Everything the screen shows.
+#[derive(Debug, Default)]
+pub struct TimelineModel {
+    /// Lab name (or file name when replaying).
+    pub title: String,
+    /// The link model in words.
+    pub link: String,
+    /// Connection rows in order of first sight.
+    pub rows: Vec<Row>,
+    index: HashMap<u64, usize>,
+    by_pair: HashMap<(SocketAddr, SocketAddr), usize>,
+    /// The analyser's counters.
+    pub summary: Summary,
+    /// The kernel's TIME_WAIT count per side (live runs).
+    pub kernel_time_wait: Option<BySide>,
+    /// Frames the kernel dropped before the wire read them.
+    pub capture_drops: u64,
+    /// Frames the link model dropped.
+    pub link_dropped: u64,
+    /// Recent event lines.
+    pub log: VecDeque<String>,
+    /// Time of the first frame or event.
+    pub start_ns: Option<u64>,
+    /// Time of the last frame or event.
+    pub end_ns: u64,
+    /// The run (or the file) is over.
+    pub finished: bool,
+}
+
+impl TimelineModel {
+    /// An empty model with a title and a link description.
+    pub fn new(title: &str, link: &str) -> Self {
+        TimelineModel {
+            title: title.to_owned(),
+            link: link.to_owned(),
+            ..Default::default()
+        }
+    }
+
+    /// Applies one analyser event.
+    pub fn apply_event(&mut self, e: &Event) {
+        self.touch(e.t_ns);
+        self.summary.apply(e);
+        let text = e.describe();
+        if self.log.len() == LOG_LINES {
+            self.log.pop_front();
+        }
+        self.log.push_back(text.clone());
+        let i = self.row_index(e);
+        let row = &mut self.rows[i];
+        if row.details.len() < PER_ROW {
+            row.details.push((e.t_ns, text));
+        } else {
+            row.elided += 1;
+        }
+        let t = e.t_ns;
+        match &e.kind {
+            EventKind::Syn => row.set_state(t, ConnState::Handshake),
+            EventKind::Established { .. } => row.set_state(t, ConnState::Idle),
+            EventKind::Request { reused, .. } => {
+                row.requests += 1;
+                row.mark(
+                    t,
+                    if *reused {
+                        MarkKind::Reused
+                    } else {
+                        MarkKind::Request
+                    },
+                );
+                row.set_state(t, ConnState::Active);
+            }
+            EventKind::Response { .. } => row.set_state(t, ConnState::Idle),
+            EventKind::Fin { by } => {
+                row.mark(t, MarkKind::Fin(*by));
+                if !row.time_wait {
+                    row.set_state(t, ConnState::HalfClosed);
+                }
+            }
+            EventKind::TimeWait { .. } => {
+                row.time_wait = true;
+                row.set_state(t, ConnState::TimeWait);
+            }
+            EventKind::Rst { .. } => {
+                row.mark(t, MarkKind::Rst);
+                row.set_state(t, ConnState::Closed);
+            }
+            EventKind::KeepaliveProbe { .. } => row.mark(t, MarkKind::Probe),
+            EventKind::Retransmit { .. } => row.mark(t, MarkKind::Retransmit),
+            EventKind::Closed { .. } => {
+                // TIME_WAIT outlives the capture's view of the close: keep showing it.
+                if !row.time_wait {
+                    row.set_state(t, ConnState::Closed);
+                }
+            }
+        }
+    }
+
+    /// Notes a frame: advances the clock; a frame the link dropped is marked on its row.
+    pub fn apply_frame(&mut self, t_ns: u64, dropped: Option<(SocketAddr, SocketAddr)>) {
+        self.touch(t_ns);
+        if let Some((a, b)) = dropped {
+            self.link_dropped += 1;
+            let found = self
+                .by_pair
+                .get(&(a, b))
+                .or_else(|| self.by_pair.get(&(b, a)))
+                .copied();
+            if let Some(i) = found {
+                self.rows[i].mark(t_ns, MarkKind::Dropped);
+            }
+        }
+    }
+
+    /// Open connections (not closed, not in TIME_WAIT).
+    pub fn open(&self) -> u64 {
+        self.summary.open
+    }
+
+    fn touch(&mut self, t: u64) {
+        self.start_ns.get_or_insert(t);
+        self.end_ns = self.end_ns.max(t);
+    }
+
+    fn row_index(&mut self, e: &Event) -> usize {
+        if let Some(&i) = self.index.get(&e.conn) {
+            return i;
+        }
+        let i = self.rows.len();
+        self.rows.push(Row {
+            id: e.conn,
+            client: e.client,
+            server: e.server,
+            requests: 0,
+            states: vec![(e.t_ns, ConnState::Idle)],
+            marks: Vec::new(),
+            details: Vec::new(),
+            elided: 0,
+            kinds: 0,
+            time_wait: false,
+        });
+        self.index.insert(e.conn, i);
+        self.by_pair.insert((e.client, e.server), i);
+        i
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Builds an event on connection `conn` (client port 40000 + conn) at `ms`.
+    pub fn ev(conn: u64, ms: u64, kind: EventKind) -> Event {
+        Event {
+            t_ns: ms * 1_000_000,
+            conn,
+            client: format!("198.18.0.1:{}", 40000 + conn)
+                .parse()
+                .expect("addr"),
+            server: "198.18.0.2:80".parse().expect("addr"),
+            kind,
+        }
+    }
+
+    /// A request event.
+    pub fn req(n: u32, reused: bool) -> EventKind {
+        EventKind::Request {
+            n,
+            method: "GET".into(),
+            path: "/".into(),
+            reused,
+            idle_ns: reused.then_some(1_000_000),
+        }
+    }
+
+    #[test]
+    fn states_follow_the_lifecycle() {
+        let mut m = TimelineModel::new("t", "transparent");
+        m.apply_event(&ev(1, 0, EventKind::Syn));
+        m.apply_event(&ev(1, 1, EventKind::Established { handshake_ns: 1 }));
+        m.apply_event(&ev(1, 2, req(1, false)));
+        m.apply_event(&ev(1, 3, EventKind::Response { n: 1, status: 200 }));
+        m.apply_event(&ev(1, 10, EventKind::Fin { by: Side::Server }));
+        m.apply_event(&ev(1, 11, EventKind::Fin { by: Side::Client }));
+        m.apply_event(&ev(
+            1,
+            11,
+            EventKind::TimeWait {
+                holder: crate::analyze::TimeWaitHolder::Server,
+            },
+        ));
+        let row = &m.rows[0];
+        assert_eq!(row.state_at(0), Some(ConnState::Handshake));
+        assert_eq!(row.state_at(2 * 1_000_000), Some(ConnState::Active));
+        assert_eq!(row.state_at(5 * 1_000_000), Some(ConnState::Idle));
+        assert_eq!(row.state_at(10 * 1_000_000), Some(ConnState::HalfClosed));
+        assert_eq!(row.state_at(20 * 1_000_000), Some(ConnState::TimeWait));
+        assert!(row.has(MarkKind::Fin(Side::Server)));
+        assert_eq!(m.summary.fin_first_by.server, 1);
+    }
+
+    #[test]
+    fn memory_stays_bounded_with_many_connections_and_events() {
+        let mut m = TimelineModel::new("t", "");
+        for conn in 1..=10_000u64 {
+            m.apply_event(&ev(conn, conn, EventKind::Syn));
+        }
+        for i in 0..(PER_ROW as u64 + 500) {
+            m.apply_event(&ev(
+                1,
+                20_000 + i,
+                EventKind::KeepaliveProbe { by: Side::Client },
+            ));
+        }
+        assert_eq!(m.rows.len(), 10_000);
+        assert_eq!(m.rows[0].marks.len(), PER_ROW);
+        assert!(m.rows[0].elided >= 500);
+        assert_eq!(m.log.len(), LOG_LINES);
+    }
+}

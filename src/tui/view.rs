@@ -1,0 +1,486 @@
+//! Draws a [`TimelineModel`] as seen through a [`ViewState`] into a ratatui frame. Only the
+//! rows and columns on screen are computed, so 10,000 connections cost what 40 do.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::input::{visible_rows, ViewState};
+use super::model::{ConnState, MarkKind, Row, TimelineModel};
+use crate::analyze::Side;
+
+/// Width of the row labels.
+const LABEL: u16 = 33;
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame, model: &TimelineModel, view: &ViewState) {
+    let area = frame.area();
+    let log_lines = if area.height >= 24 { 5 } else { 3 };
+    let [header, axis, rows, log, footer] = Layout::vertical([
+        Constraint::Length(3),
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(log_lines + 1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let buf = frame.buffer_mut();
+    draw_header(buf, header, model, view);
+    let visible = visible_rows(model, view.filter.as_deref());
+    if view.detail {
+        draw_detail(
+            buf,
+            axis.union(rows),
+            model,
+            visible.get(view.selected).copied(),
+        );
+    } else {
+        draw_axis(buf, axis, model, view);
+        draw_rows(buf, rows, model, view, &visible);
+    }
+    draw_log(buf, log, model, view);
+    draw_footer(buf, footer, view);
+    if view.help {
+        draw_help(frame, area);
+    }
+}
+
+fn style(view: &ViewState, color: Color) -> Style {
+    if view.colors {
+        Style::default().fg(color)
+    } else {
+        Style::default()
+    }
+}
+
+fn draw_header(buf: &mut Buffer, area: Rect, model: &TimelineModel, view: &ViewState) {
+    let s = &model.summary;
+    let elapsed = model
+        .start_ns
+        .map(|start| model.end_ns.saturating_sub(start) as f64 / 1e9)
+        .unwrap_or(0.0);
+    let mode = if model.finished {
+        "FINISHED"
+    } else if view.follow {
+        "LIVE"
+    } else {
+        "PAUSED"
+    };
+    let line1 = format!(
+        " connlab  {}   t+{elapsed:.1} s   link: {}   [{mode}]",
+        model.title, model.link
+    );
+    let kernel = model
+        .kernel_time_wait
+        .map(|k| format!("  kernel TIME_WAIT {}/{}", k.client, k.server))
+        .unwrap_or_default();
+    let line2 = format!(
+        " open {}  total {}  reused {}  capture drops {}  link drops {}",
+        model.open(),
+        s.connections,
+        s.reused,
+        model.capture_drops,
+        model.link_dropped
+    );
+    let line3 = format!(
+        " client/server  FIN first {}/{}  RST {}/{}  TIME_WAIT {}/{}{kernel}",
+        s.fin_first_by.client,
+        s.fin_first_by.server,
+        s.rst_by.client,
+        s.rst_by.server,
+        s.time_wait.client,
+        s.time_wait.server,
+    );
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    buf.set_stringn(area.x, area.y, &line1, area.width as usize, bold);
+    for (i, line) in [line2, line3].iter().enumerate() {
+        if area.height > i as u16 + 1 {
+            buf.set_stringn(
+                area.x,
+                area.y + 1 + i as u16,
+                line,
+                area.width as usize,
+                Style::default(),
+            );
+        }
+    }
+}
+
+/// Time of the left edge of the timeline.
+fn left_edge(model: &TimelineModel, view: &ViewState, cols: u16) -> u64 {
+    view.right_edge(model)
+        .saturating_sub(view.ns_per_col * u64::from(cols))
+}
+
+fn draw_axis(buf: &mut Buffer, area: Rect, model: &TimelineModel, view: &ViewState) {
+    let cols = area.width.saturating_sub(LABEL);
+    let start = model.start_ns.unwrap_or(0);
+    let left = left_edge(model, view, cols);
+    let label = format!(" {:.3} ms/col", view.ns_per_col as f64 / 1e6);
+    buf.set_stringn(area.x, area.y, &label, LABEL as usize, Style::default());
+    let mut c = 0;
+    while c + 10 <= cols {
+        let t = left + view.ns_per_col * u64::from(c);
+        let text = format!("|+{:.2}s", t.saturating_sub(start) as f64 / 1e9);
+        buf.set_stringn(area.x + LABEL + c, area.y, &text, 10, Style::default());
+        c += 12;
+    }
+}
+
+fn row_label(row: &Row) -> String {
+    format!(
+        "{:>5} {:>5}>{:<15}{:>3}r",
+        row.id,
+        row.client.port(),
+        row.server.to_string(),
+        row.requests
+    )
+}
+
+fn state_glyph(state: ConnState) -> (char, Color) {
+    match state {
+        ConnState::Handshake => ('~', Color::Yellow),
+        ConnState::Active => ('━', Color::Green),
+        ConnState::Idle => ('─', Color::Blue),
+        ConnState::HalfClosed => ('┄', Color::Magenta),
+        ConnState::TimeWait => ('░', Color::Red),
+        ConnState::Closed => (' ', Color::Reset),
+    }
+}
+
+/// Glyph of a mark, and its priority when several share a column.
+fn mark_glyph(kind: MarkKind) -> (char, Color, u8) {
+    match kind {
+        MarkKind::Rst => ('×', Color::Red, 7),
+        MarkKind::Fin(Side::Client) => ('C', Color::Yellow, 6),
+        MarkKind::Fin(Side::Server) => ('S', Color::Yellow, 6),
+        MarkKind::Dropped => ('!', Color::LightRed, 5),
+        MarkKind::Retransmit => ('r', Color::LightRed, 4),
+        MarkKind::Probe => ('k', Color::Magenta, 3),
+        MarkKind::Request => ('●', Color::White, 2),
+        MarkKind::Reused => ('○', Color::Cyan, 2),
+    }
+}
+
+fn draw_rows(
+    buf: &mut Buffer,
+    area: Rect,
+    model: &TimelineModel,
+    view: &ViewState,
+    visible: &[usize],
+) {
+    let height = area.height as usize;
+    let first = view.selected.saturating_sub(height.saturating_sub(1));
+    let cols = area.width.saturating_sub(LABEL);
+    let left = left_edge(model, view, cols);
+    let npc = view.ns_per_col.max(1);
+    for (line, &i) in visible.iter().skip(first).take(height).enumerate() {
+        let row = &model.rows[i];
+        let y = area.y + line as u16;
+        let mut label_style = Style::default();
+        if first + line == view.selected {
+            label_style = label_style.add_modifier(Modifier::REVERSED);
+        }
+        buf.set_stringn(area.x, y, row_label(row), LABEL as usize - 1, label_style);
+        for c in 0..cols {
+            let t = left + npc * u64::from(c + 1);
+            if let Some(state) = row.state_at(t) {
+                let (ch, color) = state_glyph(state);
+                if let Some(cell) = buf.cell_mut((area.x + LABEL + c, y)) {
+                    cell.set_char(ch).set_style(style(view, color));
+                }
+            }
+        }
+        let from = row.marks.partition_point(|(t, _)| *t < left);
+        let mut best: Vec<u8> = vec![0; cols as usize];
+        for &(t, kind) in row.marks[from..]
+            .iter()
+            .take_while(|(t, _)| *t <= left + npc * u64::from(cols))
+        {
+            let c = ((t - left) / npc).min(u64::from(cols.saturating_sub(1))) as u16;
+            let (ch, color, prio) = mark_glyph(kind);
+            if prio >= best[c as usize] {
+                best[c as usize] = prio;
+                if let Some(cell) = buf.cell_mut((area.x + LABEL + c, y)) {
+                    cell.set_char(ch)
+                        .set_style(style(view, color).add_modifier(Modifier::BOLD));
+                }
+            }
+        }
+    }
+    if visible.is_empty() {
+        let text = match &view.filter {
+            Some(f) => format!(" no connection matches the filter {f:?} (Esc, / to change)"),
+            None => " waiting for the first connection...".to_owned(),
+        };
+        buf.set_stringn(area.x, area.y, text, area.width as usize, Style::default());
+    }
+}
+
+fn draw_detail(buf: &mut Buffer, area: Rect, model: &TimelineModel, row: Option<usize>) {
+    let Some(row) = row.map(|i| &model.rows[i]) else {
+        buf.set_stringn(
+            area.x,
+            area.y,
+            " no connection selected (Esc)",
+            area.width as usize,
+            Style::default(),
+        );
+        return;
+    };
+    let start = model.start_ns.unwrap_or(0);
+    let title = format!(
+        " conn {}: {} -> {}, {} requests  (Esc: back)",
+        row.id, row.client, row.server, row.requests
+    );
+    buf.set_stringn(
+        area.x,
+        area.y,
+        title,
+        area.width as usize,
+        Style::default().add_modifier(Modifier::BOLD),
+    );
+    let room = area.height.saturating_sub(1) as usize;
+    let skip = row.details.len().saturating_sub(room);
+    for (line, (t, text)) in row.details.iter().skip(skip).enumerate() {
+        let text = format!(" +{:>10.6} s  {text}", t.saturating_sub(start) as f64 / 1e9);
+        buf.set_stringn(
+            area.x,
+            area.y + 1 + line as u16,
+            text,
+            area.width as usize,
+            Style::default(),
+        );
+    }
+}
+
+fn draw_log(buf: &mut Buffer, area: Rect, model: &TimelineModel, view: &ViewState) {
+    let rule = "─".repeat(area.width as usize);
+    buf.set_stringn(
+        area.x,
+        area.y,
+        rule,
+        area.width as usize,
+        style(view, Color::DarkGray),
+    );
+    buf.set_stringn(area.x + 1, area.y, " events ", 8, Style::default());
+    let room = area.height.saturating_sub(1) as usize;
+    let skip = model.log.len().saturating_sub(room);
+    for (line, text) in model.log.iter().skip(skip).enumerate() {
+        buf.set_stringn(
+            area.x + 1,
+            area.y + 1 + line as u16,
+            text,
+            area.width as usize - 1,
+            Style::default(),
+        );
+    }
+}
+
+fn draw_footer(buf: &mut Buffer, area: Rect, view: &ViewState) {
+    let text = match (&view.typing, &view.filter) {
+        (Some(t), _) => format!(" filter: {t}_   (Enter apply, Esc cancel)"),
+        (None, Some(f)) => format!(" filter {f:?} | q quit  space follow  </> pan  +/- zoom  up/down select  Enter detail  / filter  ? help"),
+        (None, None) => " q quit  space pause/follow  </> pan  +/- zoom  up/down select  Enter detail  / filter  ? help".to_owned(),
+    };
+    buf.set_stringn(
+        area.x,
+        area.y,
+        text,
+        area.width as usize,
+        Style::default().add_modifier(Modifier::REVERSED),
+    );
+}
+
+const HELP: &str = "\
+Keys: q quit (a live lab is stopped and cleaned up) | space pause/follow | left/right pan | \
++/- zoom | up/down select | Enter detail | / filter | ? help | Esc back
+
+States: ~ handshake  ━ active (request in flight)  ─ idle  ┄ half-closed  ░ TIME_WAIT  (blank) closed
+Marks: ● request  ○ reused request  C FIN from client  S FIN from server  × RST  k keepalive probe  \
+r retransmit  ! frame dropped by the link
+
+Filter: rst, reused, fin, time_wait, probe, retransmit, dropped, request, or a port number.
+Counters are for everything seen so far (the whole file when replaying).";
+
+fn draw_help(frame: &mut Frame, area: Rect) {
+    let width = area.width.saturating_sub(4).min(90);
+    let height = area.height.saturating_sub(2).min(14);
+    let popup = Rect::new(
+        area.x + (area.width - width) / 2,
+        area.y + (area.height - height) / 2,
+        width,
+        height,
+    );
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(HELP).wrap(Wrap { trim: true }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" help (? or Esc to close) "),
+        ),
+        popup,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::{EventKind, TimeWaitHolder};
+    use crate::tui::model::tests::{ev, req};
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    /// Renders `model` at `w`x`h` with the view following the newest time at 1 ms/col.
+    fn screen(model: &TimelineModel, w: u16, h: u16, colors: bool) -> (String, Buffer) {
+        let mut view = ViewState::new(colors);
+        view.ns_per_col = 1_000_000;
+        let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+        term.draw(|f| draw(f, model, &view)).expect("draw");
+        let buf = term.backend().buffer().clone();
+        let text = (0..h)
+            .map(|y| {
+                (0..w)
+                    .map(|x| buf[(x, y)].symbol().to_owned())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        (text, buf)
+    }
+
+    fn row_line(text: &str, id: u64) -> &str {
+        let label = format!("{id:>5} ");
+        text.lines()
+            .find(|l| l.starts_with(&label))
+            .unwrap_or_else(|| panic!("no row {id} in\n{text}"))
+    }
+
+    #[test]
+    fn reuse_shows_one_row_with_first_and_reused_requests() {
+        let mut m = TimelineModel::new("keepalive-reuse", "transparent");
+        m.apply_event(&ev(1, 0, EventKind::Syn));
+        m.apply_event(&ev(1, 1, EventKind::Established { handshake_ns: 1 }));
+        for (i, t) in [(1, 2), (2, 20), (3, 40)] {
+            m.apply_event(&ev(1, t, req(i, i > 1)));
+            m.apply_event(&ev(1, t + 1, EventKind::Response { n: i, status: 200 }));
+        }
+        let (text, _) = screen(&m, 80, 24, true);
+        assert!(text.contains("keepalive-reuse"), "{text}");
+        assert!(text.contains("total 1  reused 2"), "{text}");
+        let row = row_line(&text, 1);
+        assert!(row.contains("3r"), "{row}");
+        assert_eq!(row.matches('●').count(), 1, "{row}");
+        assert_eq!(row.matches('○').count(), 2, "{row}");
+        assert!(row.contains('─'), "idle between requests: {row}");
+    }
+
+    #[test]
+    fn pool_burst_shows_client_fins_and_time_wait() {
+        let mut m = TimelineModel::new("pool-burst", "transparent");
+        for c in 1..=6 {
+            m.apply_event(&ev(c, c, EventKind::Syn));
+            m.apply_event(&ev(c, 10, req(1, false)));
+            m.apply_event(&ev(c, 20, EventKind::Response { n: 1, status: 200 }));
+        }
+        for c in 3..=6 {
+            m.apply_event(&ev(c, 21, EventKind::Fin { by: Side::Client }));
+            m.apply_event(&ev(c, 22, EventKind::Fin { by: Side::Server }));
+            m.apply_event(&ev(
+                c,
+                22,
+                EventKind::TimeWait {
+                    holder: TimeWaitHolder::Client,
+                },
+            ));
+        }
+        m.apply_event(&ev(6, 60, EventKind::Syn)); // keeps the clock moving
+        let (text, _) = screen(&m, 100, 30, true);
+        assert!(text.contains("total 6"), "{text}");
+        assert!(text.contains("FIN first 4/0"), "{text}");
+        assert!(text.contains("TIME_WAIT 4/0"), "{text}");
+        for c in 3..=5 {
+            let row = row_line(&text, c);
+            assert!(row.contains('C') && row.contains('░'), "row {c}: {row}");
+        }
+        let open_row = row_line(&text, 1);
+        assert!(
+            !open_row.contains('░') && !open_row.contains('C'),
+            "{open_row}"
+        );
+    }
+
+    #[test]
+    fn server_fin_rst_and_dropped_frames_have_their_marks() {
+        let mut m = TimelineModel::new("marks", "loss 5 %");
+        m.apply_event(&ev(1, 0, EventKind::Syn));
+        m.apply_event(&ev(1, 5, EventKind::Fin { by: Side::Server }));
+        m.apply_event(&ev(2, 6, EventKind::Syn));
+        m.apply_event(&ev(2, 10, EventKind::Rst { by: Side::Client }));
+        m.apply_event(&ev(3, 11, EventKind::Syn));
+        let pair = (m.rows[2].client, m.rows[2].server);
+        m.apply_frame(15_000_000, Some(pair));
+        m.apply_frame(30_000_000, None);
+        let (text, _) = screen(&m, 80, 24, true);
+        assert!(row_line(&text, 1).contains('S'), "{text}");
+        assert!(
+            row_line(&text, 1).contains('┄'),
+            "half-closed after the FIN: {text}"
+        );
+        assert!(row_line(&text, 2).contains('×'), "{text}");
+        assert!(row_line(&text, 3).contains('!'), "{text}");
+        assert!(text.contains("link drops 1"), "{text}");
+        assert!(text.contains("RST 1/0"), "{text}");
+    }
+
+    #[test]
+    fn fits_80_by_24_and_no_color_means_no_colour() {
+        let mut m = TimelineModel::new("t", "transparent");
+        for c in 1..=40 {
+            m.apply_event(&ev(c, c, EventKind::Syn));
+        }
+        let (text, plain) = screen(&m, 80, 24, false);
+        assert_eq!(text.lines().count(), 24);
+        assert!(text.contains("q quit"), "footer visible: {text}");
+        let coloured = (0..24)
+            .flat_map(|y| (0..80).map(move |x| (x, y)))
+            .filter(|&(x, y)| plain[(x, y)].fg != Color::Reset || plain[(x, y)].bg != Color::Reset)
+            .count();
+        assert_eq!(coloured, 0, "NO_COLOR: no colours at all");
+        let (_, colour) = screen(&m, 80, 24, true);
+        let any = (0..24)
+            .flat_map(|y| (0..80).map(move |x| (x, y)))
+            .any(|(x, y)| colour[(x, y)].fg != Color::Reset);
+        assert!(any, "colours when allowed");
+    }
+
+    #[test]
+    fn detail_view_lists_the_selected_connection_events() {
+        let mut m = TimelineModel::new("t", "");
+        m.apply_event(&ev(1, 0, EventKind::Syn));
+        m.apply_event(&ev(1, 2, req(1, false)));
+        let mut view = ViewState::new(false);
+        view.detail = true;
+        let mut term = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+        term.draw(|f| draw(f, &m, &view)).expect("draw");
+        let buf = term.backend().buffer();
+        let text: String = (0..24)
+            .map(|y| {
+                (0..80)
+                    .map(|x| buf[(x, y)].symbol().to_owned())
+                    .collect::<String>()
+                    + "\n"
+            })
+            .collect();
+        assert!(
+            text.contains("conn 1: 198.18.0.1:40001 -> 198.18.0.2:80"),
+            "{text}"
+        );
+        assert!(
+            text.contains("+  0.002000 s  conn 1: request 1 GET /"),
+            "{text}"
+        );
+    }
+}
