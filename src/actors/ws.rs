@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -147,7 +147,6 @@ async fn serve_conn(mut stream: TcpStream, local: SocketAddr, remote: SocketAddr
 
 /// Reads a request head (up to the blank line), at most 16 KiB.
 async fn read_head(stream: &mut TcpStream) -> std::io::Result<()> {
-    use tokio::io::AsyncReadExt;
     let mut head = Vec::new();
     let mut chunk = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
@@ -248,18 +247,21 @@ async fn talk(
         }
     }
     ws.close(None).await.context("closing")?;
-    // Wait for the server's close frame and its FIN.
+    // Wait for the server's close frame, then for its FIN: the server closes TCP first.
     while let Some(msg) = ws.next().await {
         if msg.is_err() {
             break;
         }
     }
+    let mut tcp = ws.into_inner();
+    let mut rest = [0u8; 512];
+    let eof = async { while matches!(tcp.read(&mut rest).await, Ok(n) if n > 0) {} };
+    let _ = tokio::time::timeout(Duration::from_secs(2), eof).await;
     Ok(())
 }
 
 /// An upgrade request with POST on its own connection; returns the status the server gave.
 async fn post_upgrade(target: SocketAddr, path: &str) -> Result<u16> {
-    use tokio::io::AsyncReadExt;
     let mut stream = TcpStream::connect(target).await?;
     let request = format!(
         "POST {path} HTTP/1.1\r\nHost: {target}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
