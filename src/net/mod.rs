@@ -6,6 +6,7 @@
 pub mod clean;
 pub mod ethtool;
 pub mod kernel_truth;
+pub mod link;
 pub mod memory;
 pub mod netns;
 pub mod sysctl;

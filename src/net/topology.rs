@@ -9,18 +9,17 @@
 //! the forwarder as plain Ethernet frames. Interface names live inside private namespaces, so
 //! they never collide between runs; namespace names carry the pid and a sequence number.
 //!
-//! Links and addresses are made with iproute2's `ip`, present wherever network namespaces are
-//! used; namespaces, sysctls and offloads are made in-process. Dropping a [`Topology`] deletes
-//! its namespaces, which destroys the veth pairs with them.
+//! Everything is made in-process: namespaces with nix, links and addresses over rtnetlink,
+//! sysctls through /proc, offloads with SIOCETHTOOL. Dropping a [`Topology`] deletes its
+//! namespaces, which destroys the veth pairs with them.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
-use std::process::Command;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 
-use super::{clean, ethtool, netns, sysctl};
+use super::{clean, ethtool, link, netns, sysctl};
 
 /// Address of the client side.
 pub const CLIENT_ADDR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
@@ -97,46 +96,28 @@ impl Topology {
             if !spec.ipv6 {
                 netns::in_netns(ns, sysctl::disable_ipv6)?;
             }
-            ip(&["-n", ns, "link", "set", "lo", "up"])?;
+            link::with_netlink(ns, |h| async move { link::set_up(&h, "lo").await })?;
         }
-        for (wire_if, peer_ns) in [
-            (WIRE_CLIENT_IF, &self.client_ns),
-            (WIRE_SERVER_IF, &self.server_ns),
-        ] {
-            ip(&[
-                "-n",
-                &self.wire_ns,
-                "link",
-                "add",
-                wire_if,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                ENDPOINT_IF,
-                "netns",
-                peer_ns,
-            ])?;
-        }
+        let (client_ns, server_ns) = (self.client_ns.clone(), self.server_ns.clone());
+        link::with_netlink(&self.wire_ns, move |h| async move {
+            link::add_veth(&h, WIRE_CLIENT_IF, ENDPOINT_IF, &client_ns).await?;
+            link::add_veth(&h, WIRE_SERVER_IF, ENDPOINT_IF, &server_ns).await
+        })?;
         for (ns, addr) in [
             (&self.client_ns, CLIENT_ADDR),
             (&self.server_ns, SERVER_ADDR),
         ] {
-            ip(&[
-                "-n",
-                ns,
-                "addr",
-                "add",
-                &format!("{addr}/{PREFIX_LEN}"),
-                "dev",
-                ENDPOINT_IF,
-            ])?;
             netns::in_netns(ns, || ethtool::disable_offloads(ENDPOINT_IF))?;
-            ip(&["-n", ns, "link", "set", ENDPOINT_IF, "up"])?;
+            link::with_netlink(ns, move |h| async move {
+                link::add_address(&h, ENDPOINT_IF, IpAddr::V4(addr), PREFIX_LEN).await?;
+                link::set_up(&h, ENDPOINT_IF).await
+            })?;
         }
         for wire_if in [WIRE_CLIENT_IF, WIRE_SERVER_IF] {
             netns::in_netns(&self.wire_ns, move || ethtool::disable_offloads(wire_if))?;
-            ip(&["-n", &self.wire_ns, "link", "set", wire_if, "up"])?;
+            link::with_netlink(&self.wire_ns, move |h| async move {
+                link::set_up(&h, wire_if).await
+            })?;
         }
         apply_sysctls(&self.client_ns, &spec.client_sysctls)?;
         apply_sysctls(&self.server_ns, &spec.server_sysctls)?;
@@ -166,20 +147,4 @@ fn apply_sysctls(ns: &str, sysctls: &BTreeMap<String, String>) -> Result<()> {
         }
         Ok(())
     })
-}
-
-/// Runs one `ip` command and turns a failure into an error that shows the command.
-fn ip(args: &[&str]) -> Result<()> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .context("running `ip` (install iproute2)")?;
-    if !out.status.success() {
-        bail!(
-            "`ip {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
 }
