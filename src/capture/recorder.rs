@@ -19,6 +19,7 @@ use super::pcapng_out::PcapngOut;
 use crate::actors::trace::TraceEvent;
 use crate::analyze::{decode, Analyzer, Event, LinkType, Summary};
 use crate::tui::app::TuiInput;
+use crate::tui::model::FrameInfo;
 use crate::wire::CapturedFrame;
 use std::sync::Arc;
 
@@ -173,17 +174,18 @@ impl State {
         }
         self.live.record(&self.scratch, frame.dropped.is_some());
         if let Some(tui) = &self.tui {
-            let dropped = frame
-                .dropped
-                .and_then(|_| decode(LinkType::Ethernet, &frame.data).ok().flatten())
-                .map(|seg| (seg.src, seg.dst));
-            let _ = tui.send(TuiInput::Frame {
-                t_ns: frame.t_ns,
-                dropped,
-            });
             for e in &self.scratch {
                 let _ = tui.send(TuiInput::Event(e.clone()));
             }
+            let info = decode(LinkType::Ethernet, &frame.data)
+                .ok()
+                .flatten()
+                .map(|seg| FrameInfo::of(&seg));
+            let _ = tui.send(TuiInput::Frame {
+                t_ns: frame.t_ns,
+                info,
+                dropped: frame.dropped.is_some(),
+            });
         }
         self.received[frame.dir as usize] += 1;
         self.recording.frames += 1;

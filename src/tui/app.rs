@@ -2,7 +2,6 @@
 //! the run sent since the last frame, redraws at most 20 times a second, and turns keys into
 //! intents. The sender never waits: the channel is unbounded and drained in full each turn.
 
-use std::net::SocketAddr;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
@@ -10,7 +9,7 @@ use anyhow::Result;
 use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
 
 use super::input::{intent, ViewState};
-use super::model::TimelineModel;
+use super::model::{FrameInfo, TimelineModel};
 use super::view;
 use crate::analyze::{BySide, Event};
 
@@ -19,12 +18,14 @@ use crate::analyze::{BySide, Event};
 pub enum TuiInput {
     /// An analyser event.
     Event(Event),
-    /// A frame reached the wire; `dropped` holds its endpoints when the link dropped it.
+    /// A frame reached the wire (sent after the events it caused).
     Frame {
         /// Capture time.
         t_ns: u64,
-        /// Endpoints of a frame the link dropped.
-        dropped: Option<(SocketAddr, SocketAddr)>,
+        /// Its TCP segment, when it carries one.
+        info: Option<FrameInfo>,
+        /// The link dropped it.
+        dropped: bool,
     },
     /// The kernel's TIME_WAIT count per side, sampled during the run.
     Kernel(BySide),
@@ -57,7 +58,11 @@ impl Drop for TerminalGuard {
 pub fn apply(model: &mut TimelineModel, input: TuiInput) {
     match input {
         TuiInput::Event(e) => model.apply_event(&e),
-        TuiInput::Frame { t_ns, dropped } => model.apply_frame(t_ns, dropped),
+        TuiInput::Frame {
+            t_ns,
+            info,
+            dropped,
+        } => model.apply_frame(t_ns, info, dropped),
         TuiInput::Kernel(k) => model.kernel_time_wait = Some(k),
         TuiInput::CaptureDrops(d) => model.capture_drops = d,
         TuiInput::Finished => model.finished = true,

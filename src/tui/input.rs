@@ -31,6 +31,8 @@ pub enum Intent {
     FilterBackspace,
     /// Apply the typed filter.
     FilterApply,
+    /// Scroll the event log back (older) or forward; forward past the end follows again.
+    Log(i64),
     /// Show or hide the help.
     Help,
     /// Nothing.
@@ -64,6 +66,8 @@ pub fn intent(key: KeyEvent, typing: bool) -> Intent {
         KeyCode::Esc => Intent::Back,
         KeyCode::Char('/') => Intent::StartFilter,
         KeyCode::Char('?') => Intent::Help,
+        KeyCode::Char('[') => Intent::Log(-5),
+        KeyCode::Char(']') => Intent::Log(5),
         _ => Intent::None,
     }
 }
@@ -89,6 +93,8 @@ pub struct ViewState {
     pub detail: bool,
     /// Colours are used (NO_COLOR unset).
     pub colors: bool,
+    /// How many lines the event log is scrolled back from the newest (0: following).
+    pub log_back: usize,
 }
 
 impl ViewState {
@@ -104,6 +110,7 @@ impl ViewState {
             help: false,
             detail: false,
             colors,
+            log_back: 0,
         }
     }
 
@@ -169,6 +176,10 @@ impl ViewState {
                 self.selected = 0;
             }
             Intent::Help => self.help = !self.help,
+            Intent::Log(by) => {
+                let max = model.log.len().saturating_sub(1) as i64;
+                self.log_back = (self.log_back as i64 - by).clamp(0, max) as usize;
+            }
             Intent::None => {}
         }
         true
@@ -250,6 +261,13 @@ mod tests {
         v.update(Intent::Select(1), &m);
         v.update(Intent::Select(10), &m);
         assert_eq!(v.selected, 2, "selection stops at the last row");
+        v.update(Intent::Log(-5), &m);
+        assert_eq!(
+            v.log_back, 4,
+            "the log scrolls back at most to its first line"
+        );
+        v.update(Intent::Log(5), &m);
+        assert_eq!(v.log_back, 0, "and forward to following again");
         assert!(!v.update(Intent::Quit, &m));
     }
 

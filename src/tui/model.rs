@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
-use crate::analyze::{BySide, Event, EventKind, Side, Summary};
+use crate::analyze::{BySide, Event, EventKind, Segment, Side, Summary, TcpFlags};
 
 /// Lines kept in the event log.
 const LOG_LINES: usize = 10_000;
@@ -61,6 +61,57 @@ impl MarkKind {
     }
 }
 
+/// A TCP frame, as the detail view lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameInfo {
+    /// Sender.
+    pub src: SocketAddr,
+    /// Receiver.
+    pub dst: SocketAddr,
+    /// TCP flags.
+    pub flags: TcpFlags,
+    /// Sequence number (absolute).
+    pub seq: u32,
+    /// Payload bytes.
+    pub len: u32,
+}
+
+impl FrameInfo {
+    /// The frame's TCP segment, for the timeline.
+    pub fn of(seg: &Segment<'_>) -> FrameInfo {
+        FrameInfo {
+            src: seg.src,
+            dst: seg.dst,
+            flags: seg.flags,
+            seq: seg.seq,
+            len: seg.payload.len() as u32,
+        }
+    }
+
+    /// `40000 > 80 [SA] seq 123 len 0`.
+    pub fn describe(&self) -> String {
+        let f = self.flags;
+        let flags: String = [
+            (f.syn, 'S'),
+            (f.fin, 'F'),
+            (f.rst, 'R'),
+            (f.psh, 'P'),
+            (f.ack, 'A'),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, c)| *c)
+        .collect();
+        format!(
+            "frame {} > {} [{flags}] seq {} len {}",
+            self.src.port(),
+            self.dst.port(),
+            self.seq,
+            self.len
+        )
+    }
+}
+
 /// One connection's row.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -78,6 +129,8 @@ pub struct Row {
     pub marks: Vec<(u64, MarkKind)>,
     /// Detail lines (time, text).
     pub details: Vec<(u64, String)>,
+    /// The connection's frames (time, what), for the detail view.
+    pub frames: Vec<(u64, FrameInfo)>,
     /// Marks and detail lines not kept (over the cap).
     pub elided: u64,
     /// Which mark kinds occurred (bits), for fast filtering.
@@ -216,18 +269,28 @@ impl TimelineModel {
         }
     }
 
-    /// Notes a frame: advances the clock; a frame the link dropped is marked on its row.
-    pub fn apply_frame(&mut self, t_ns: u64, dropped: Option<(SocketAddr, SocketAddr)>) {
+    /// Notes a frame (after the events it caused): advances the clock, files the TCP frame
+    /// under its connection for the detail view, and marks it when the link dropped it.
+    pub fn apply_frame(&mut self, t_ns: u64, frame: Option<FrameInfo>, dropped: bool) {
         self.touch(t_ns);
-        if let Some((a, b)) = dropped {
+        if dropped {
             self.link_dropped += 1;
-            let found = self
-                .by_pair
-                .get(&(a, b))
-                .or_else(|| self.by_pair.get(&(b, a)))
-                .copied();
-            if let Some(i) = found {
-                self.rows[i].mark(t_ns, MarkKind::Dropped);
+        }
+        let Some(frame) = frame else { return };
+        let found = self
+            .by_pair
+            .get(&(frame.src, frame.dst))
+            .or_else(|| self.by_pair.get(&(frame.dst, frame.src)))
+            .copied();
+        if let Some(i) = found {
+            let row = &mut self.rows[i];
+            if dropped {
+                row.mark(t_ns, MarkKind::Dropped);
+            }
+            if row.frames.len() < PER_ROW {
+                row.frames.push((t_ns, frame));
+            } else {
+                row.elided += 1;
             }
         }
     }
@@ -255,6 +318,7 @@ impl TimelineModel {
             states: vec![(e.t_ns, ConnState::Idle)],
             marks: Vec::new(),
             details: Vec::new(),
+            frames: Vec::new(),
             elided: 0,
             kinds: 0,
             time_wait: false,

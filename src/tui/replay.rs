@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use super::model::TimelineModel;
-use crate::analyze::{Analyzer, LinkType};
+use super::model::{FrameInfo, TimelineModel};
+use crate::analyze::{decode, Analyzer, LinkType};
 use crate::capture::reader::{read_capture, ReadError};
 
 /// The timeline of a capture file; on a bad file, the timeline of what was read and the error.
@@ -22,10 +22,14 @@ pub fn load(path: &Path) -> (TimelineModel, Option<ReadError>) {
         };
         events.clear();
         analyzer.handle_frame(packet.t_ns, link, packet.data, &mut events);
-        model.apply_frame(packet.t_ns, None);
         for e in &events {
             model.apply_event(e);
         }
+        let info = decode(link, packet.data)
+            .ok()
+            .flatten()
+            .map(|seg| FrameInfo::of(&seg));
+        model.apply_frame(packet.t_ns, info, false);
     });
     model.finished = true;
     (model, result.err())

@@ -242,9 +242,13 @@ fn draw_detail(buf: &mut Buffer, area: Rect, model: &TimelineModel, row: Option<
         area.width as usize,
         Style::default().add_modifier(Modifier::BOLD),
     );
+    // Events and frames merged in time order; the newest that fit are shown.
+    let mut lines: Vec<(u64, String)> = row.details.clone();
+    lines.extend(row.frames.iter().map(|(t, f)| (*t, f.describe())));
+    lines.sort_by_key(|(t, _)| *t);
     let room = area.height.saturating_sub(1) as usize;
-    let skip = row.details.len().saturating_sub(room);
-    for (line, (t, text)) in row.details.iter().skip(skip).enumerate() {
+    let skip = lines.len().saturating_sub(room);
+    for (line, (t, text)) in lines.iter().skip(skip).enumerate() {
         let text = format!(" +{:>10.6} s  {text}", t.saturating_sub(start) as f64 / 1e9);
         buf.set_stringn(
             area.x,
@@ -265,10 +269,21 @@ fn draw_log(buf: &mut Buffer, area: Rect, model: &TimelineModel, view: &ViewStat
         area.width as usize,
         style(view, Color::DarkGray),
     );
-    buf.set_stringn(area.x + 1, area.y, " events ", 8, Style::default());
+    let title = if view.log_back > 0 {
+        format!(" events ({} back, ] to follow) ", view.log_back)
+    } else {
+        " events ".to_owned()
+    };
+    buf.set_stringn(
+        area.x + 1,
+        area.y,
+        &title,
+        title.chars().count(),
+        Style::default(),
+    );
     let room = area.height.saturating_sub(1) as usize;
-    let skip = model.log.len().saturating_sub(room);
-    for (line, text) in model.log.iter().skip(skip).enumerate() {
+    let skip = model.log.len().saturating_sub(room + view.log_back);
+    for (line, text) in model.log.iter().skip(skip).take(room).enumerate() {
         buf.set_stringn(
             area.x + 1,
             area.y + 1 + line as u16,
@@ -296,7 +311,8 @@ fn draw_footer(buf: &mut Buffer, area: Rect, view: &ViewState) {
 
 const HELP: &str = "\
 Keys: q quit (a live lab is stopped and cleaned up) | space pause/follow | left/right pan | \
-+/- zoom | up/down select | Enter detail | / filter | ? help | Esc back
++/- zoom | up/down select | Enter detail (events and frames) | / filter | [ ] scroll the event \
+log | ? help | Esc back
 
 States: ~ handshake  ━ active (request in flight)  ─ idle  ┄ half-closed  ░ TIME_WAIT  (blank) closed
 Marks: ● request  ○ reused request  C FIN from client  S FIN from server  × RST  k keepalive probe  \
@@ -330,6 +346,7 @@ mod tests {
     use super::*;
     use crate::analyze::{EventKind, TimeWaitHolder};
     use crate::tui::model::tests::{ev, req};
+    use crate::tui::model::FrameInfo;
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
 
@@ -420,9 +437,15 @@ mod tests {
         m.apply_event(&ev(2, 6, EventKind::Syn));
         m.apply_event(&ev(2, 10, EventKind::Rst { by: Side::Client }));
         m.apply_event(&ev(3, 11, EventKind::Syn));
-        let pair = (m.rows[2].client, m.rows[2].server);
-        m.apply_frame(15_000_000, Some(pair));
-        m.apply_frame(30_000_000, None);
+        let lost = FrameInfo {
+            src: m.rows[2].client,
+            dst: m.rows[2].server,
+            flags: crate::analyze::TcpFlags::from_bits(0x10),
+            seq: 1,
+            len: 10,
+        };
+        m.apply_frame(15_000_000, Some(lost), true);
+        m.apply_frame(30_000_000, None, false);
         let (text, _) = screen(&m, 80, 24, true);
         assert!(row_line(&text, 1).contains('S'), "{text}");
         assert!(
@@ -461,6 +484,14 @@ mod tests {
         let mut m = TimelineModel::new("t", "");
         m.apply_event(&ev(1, 0, EventKind::Syn));
         m.apply_event(&ev(1, 2, req(1, false)));
+        let syn = FrameInfo {
+            src: m.rows[0].client,
+            dst: m.rows[0].server,
+            flags: crate::analyze::TcpFlags::from_bits(0x02),
+            seq: 7,
+            len: 0,
+        };
+        m.apply_frame(0, Some(syn), false);
         let mut view = ViewState::new(false);
         view.detail = true;
         let mut term = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
