@@ -87,10 +87,16 @@ pub fn apply(
     Ok(())
 }
 
+/// Makes every later close of `stream` use `style` (SO_LINGER 0 for an RST), for actors whose
+/// connections are closed by a library rather than by connlab's own code.
+pub fn set_close_style(stream: &TcpStream, style: CloseStyle) {
+    if style == CloseStyle::Rst {
+        let _ = SockRef::from(stream).set_linger(Some(Duration::ZERO));
+    }
+}
+
 /// Closes a connection in the given style (dropping the stream closes the fd).
 pub fn close(stream: TcpStream, style: CloseStyle) {
-    if style == CloseStyle::Rst {
-        let _ = SockRef::from(&stream).set_linger(Some(Duration::ZERO));
-    }
+    set_close_style(&stream, style);
     drop(stream);
 }

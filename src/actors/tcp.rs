@@ -82,6 +82,9 @@ pub struct TcpClientConfig {
     /// TCP_USER_TIMEOUT, ms.
     #[serde(default)]
     pub user_timeout_ms: Option<u64>,
+    /// How the client closes its connections at the end: "fin" or "rst" (SO_LINGER 0).
+    #[serde(default)]
+    pub close: CloseStyle,
 }
 
 fn one() -> u32 {
@@ -231,6 +234,7 @@ async fn dial(target: SocketAddr, cfg: TcpClientConfig, tracer: Tracer) -> Optio
             {
                 tracer.error("sockopt", e);
             }
+            sockopt::set_close_style(&stream, cfg.close);
             Some(stream)
         }
         Err(e) => {

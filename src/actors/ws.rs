@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::http_client::ClientReport;
-use super::sockopt::{self, TcpKeepalive};
+use super::sockopt::{self, CloseStyle, TcpKeepalive};
 use super::trace::{TraceKind, Tracer};
 
 /// `[ws_server]`: a WebSocket echo server.
@@ -30,6 +30,9 @@ pub struct WsServerConfig {
     /// TCP_USER_TIMEOUT, ms.
     #[serde(default)]
     pub user_timeout_ms: Option<u64>,
+    /// How connections are closed: "fin" or "rst" (SO_LINGER 0).
+    #[serde(default)]
+    pub close: CloseStyle,
 }
 
 fn default_port() -> u16 {
@@ -61,6 +64,9 @@ pub struct WsClientConfig {
     /// TCP_USER_TIMEOUT, ms.
     #[serde(default)]
     pub user_timeout_ms: Option<u64>,
+    /// How connections are closed: "fin" or "rst" (SO_LINGER 0).
+    #[serde(default)]
+    pub close: CloseStyle,
 }
 
 fn default_messages() -> u32 {
@@ -92,6 +98,7 @@ pub async fn serve(
                 if let Err(e) = sockopt::apply(&stream, cfg.tcp_keepalive.as_ref(), cfg.user_timeout_ms) {
                     tracer.error("sockopt", e);
                 }
+                sockopt::set_close_style(&stream, cfg.close);
                 tokio::spawn(serve_conn(stream, local, remote, tracer.clone()));
             }
             _ = stop.changed() => return Ok(()),
@@ -214,6 +221,7 @@ async fn talk(
     if let Err(e) = sockopt::apply(&stream, cfg.tcp_keepalive.as_ref(), cfg.user_timeout_ms) {
         tracer.error("sockopt", e);
     }
+    sockopt::set_close_style(&stream, cfg.close);
     let url = format!("ws://{target}{}", cfg.path);
     let (mut ws, response) = tokio_tungstenite::client_async(url, stream)
         .await
