@@ -96,13 +96,19 @@ impl Conn {
 
     /// Whether a SYN without ACK means a new connection on this 4-tuple: this
     /// one is over, or the SYN is not a copy of the one that opened it (a
-    /// client only sends a fresh SYN on a tuple it considers free).
+    /// client only sends a fresh SYN on a tuple it considers free). A SYN
+    /// from the client of a connection known only from its SYN-ACK is the
+    /// opening SYN arriving late (captures merged from two interfaces can
+    /// swap them), not a new connection.
     pub fn replaced_by(&self, seg: &Segment) -> bool {
         let original = seg.src == self.client
             && self.streams[0]
                 .as_ref()
                 .is_some_and(|s| s.base == seg.seq && s.seen.contains(0));
-        self.life != Life::Open || !original
+        let late_original = seg.src == self.client
+            && self.handshake == Handshake::SynAcked
+            && self.streams[idx(Side::Client)].is_none();
+        self.life != Life::Open || !(original || late_original)
     }
 
     /// Appends an event stamped with this connection's id and endpoints.
@@ -193,6 +199,9 @@ impl Conn {
             }
             (Handshake::SynSent, Side::Server) if syn_new && f.ack => {
                 self.handshake = Handshake::SynAcked;
+            }
+            (Handshake::SynAcked, Side::Client) if syn_new && !f.ack => {
+                self.emit(t_ns, EventKind::Syn, out);
             }
             (Handshake::SynAcked, Side::Client) if f.ack && !f.syn => {
                 self.handshake = Handshake::Done;

@@ -222,6 +222,24 @@ mod tests {
     }
 
     #[test]
+    fn syn_ack_recorded_before_its_syn_is_still_one_connection() {
+        let mut lab = Lab::default();
+        let mut c = Conv::new("10.0.0.1:40000", "10.0.0.2:80", 100, 200);
+        let syn = c.send(Side::Client, F::SYN, b"");
+        let syn_ack = c.send(Side::Server, F::SYN | F::ACK, b"");
+        lab.at(0, &syn_ack);
+        lab.at(0, &syn);
+        lab.at(1, &c.send(Side::Client, F::ACK, b""));
+        lab.at(2, &c.send(Side::Client, F::PSH | F::ACK, b"GET / HTTP/1.1\r\n\r\n"));
+        let kinds = lab.kinds(1);
+        assert!(matches!(kinds[0], K::Syn), "{kinds:?}");
+        assert!(matches!(kinds[1], K::Established { .. }), "{kinds:?}");
+        assert!(matches!(kinds[2], K::Request { n: 1, .. }), "{kinds:?}");
+        assert!(lab.kinds(2).is_empty(), "no second connection");
+        assert_eq!(lab.an.summary().connections, 1);
+    }
+
+    #[test]
     fn retransmitted_syn_is_not_a_new_connection() {
         let mut lab = Lab::default();
         let mut c = Conv::new("10.0.0.1:40000", "10.0.0.2:80", 100, 200);
