@@ -230,7 +230,10 @@ mod tests {
         lab.at(0, &syn_ack);
         lab.at(0, &syn);
         lab.at(1, &c.send(Side::Client, F::ACK, b""));
-        lab.at(2, &c.send(Side::Client, F::PSH | F::ACK, b"GET / HTTP/1.1\r\n\r\n"));
+        lab.at(
+            2,
+            &c.send(Side::Client, F::PSH | F::ACK, b"GET / HTTP/1.1\r\n\r\n"),
+        );
         let kinds = lab.kinds(1);
         assert!(matches!(kinds[0], K::Syn), "{kinds:?}");
         assert!(matches!(kinds[1], K::Established { .. }), "{kinds:?}");
