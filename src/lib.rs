@@ -3,7 +3,10 @@
 //! The path of a frame reads off the module names: `net` builds the namespaces and links,
 //! `wire` forwards and impairs frames, `capture` records them, `analyze` (pure) turns them into
 //! connection lifecycle events, `lab` runs labs and checks their expectations, `actors` are the
-//! HTTP servers and pooled clients inside the namespaces.
+//! servers and clients inside the namespaces (HTTP, raw TCP, WebSocket, external programs),
+//! `inspect` analyses capture files, and `tui` draws the terminal timeline.
+
+#![warn(missing_docs)]
 
 pub mod actors;
 pub mod analyze;
