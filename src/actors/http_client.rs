@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::http_server::{content_length, has_token};
-use super::pool::{Checkout, Conn, Pool, PoolLimits};
+use super::pool::{Checkout, Conn, Pool, PoolLimits, Slot};
 use super::sockopt::{self, CloseStyle, TcpKeepalive};
 use super::trace::{TraceKind, Tracer};
 
@@ -257,7 +257,7 @@ async fn get_conn(ctx: &Ctx, target: SocketAddr) -> Result<Conn, String> {
             was_idle,
             idle,
         } => (conn, was_idle, idle),
-        Checkout::Dial => (dial(ctx, target).await?, false, Duration::ZERO),
+        Checkout::Dial(slot) => (dial(ctx, target, slot).await?, false, Duration::ZERO),
     };
     ctx.tracer.emit(TraceKind::GotConn {
         local: conn.local,
@@ -270,7 +270,8 @@ async fn get_conn(ctx: &Ctx, target: SocketAddr) -> Result<Conn, String> {
     Ok(conn)
 }
 
-async fn dial(ctx: &Ctx, target: SocketAddr) -> Result<Conn, String> {
+/// Dials `target`; a failed dial drops `slot`, which frees the place it held.
+async fn dial(ctx: &Ctx, target: SocketAddr, slot: Option<Slot>) -> Result<Conn, String> {
     ctx.tracer.emit(TraceKind::Dial { remote: target });
     let stream = match TcpStream::connect(target).await {
         Ok(s) => s,
@@ -279,7 +280,6 @@ async fn dial(ctx: &Ctx, target: SocketAddr) -> Result<Conn, String> {
                 remote: target,
                 error: e.to_string(),
             });
-            ctx.pool.dial_failed(target);
             return Err(format!("dial {target}: {e}"));
         }
     };
@@ -298,6 +298,7 @@ async fn dial(ctx: &Ctx, target: SocketAddr) -> Result<Conn, String> {
         remote: target,
         requests: 0,
         leftover: Vec::new(),
+        slot,
     })
 }
 
@@ -447,5 +448,70 @@ async fn finish_body(ctx: &Ctx, mut conn: Conn, head: Head) {
         ctx.pool.close(conn, "server_close");
     } else {
         ctx.pool.put(conn);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actors::http_server::{self, HttpServerConfig};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn server_config(text: &str) -> HttpServerConfig {
+        toml::from_str(&format!("port = 0\n{text}")).expect("server config")
+    }
+
+    fn client_config(text: &str) -> HttpClientConfig {
+        toml::from_str(text).expect("client config")
+    }
+
+    /// Starts the built-in server on loopback; returns its address and the stop handle.
+    async fn server(cfg: HttpServerConfig) -> (SocketAddr, tokio::sync::watch::Sender<bool>) {
+        let (trace_tx, _rx) = std::sync::mpsc::channel();
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let tracer = Tracer::new("server", trace_tx);
+        let bind = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        tokio::spawn(http_server::serve(cfg, bind, tracer, stop_rx, ready_tx));
+        for _ in 0..100 {
+            if let Ok(Ok(addrs)) = ready_rx.try_recv() {
+                return (addrs[0], stop);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the server did not start");
+    }
+
+    #[tokio::test]
+    async fn sequential_requests_reuse_one_connection() {
+        let (addr, _stop) = server(server_config("")).await;
+        let (tx, _rx) = std::sync::mpsc::channel();
+        let (report, _held) = run(
+            client_config("requests = 10"),
+            vec![addr],
+            Tracer::new("client", tx),
+        )
+        .await;
+        assert_eq!((report.ok, report.dialed, report.reused), (10, 1, 9));
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_request_gives_its_connection_slot_back() {
+        let (addr, _stop) = server(server_config("handler_delay_ms = 300")).await;
+        let (tx, _rx) = std::sync::mpsc::channel();
+        let cfg = client_config(
+            "requests = 3\nmax_conns_per_host = 1\nrequest_timeout_ms = 100\nconcurrency = 1",
+        );
+        let started = std::time::Instant::now();
+        let (report, _held) = run(cfg, vec![addr], Tracer::new("client", tx)).await;
+        assert_eq!(report.failed, 3, "every request times out");
+        assert_eq!(
+            report.dialed, 3,
+            "each abandoned connection freed its slot for the next"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "nothing waited for a lost slot"
+        );
     }
 }

@@ -30,6 +30,31 @@ pub struct Conn {
     pub requests: u32,
     /// Bytes read past the last response (should stay empty).
     pub leftover: Vec<u8>,
+    /// Its place under max_conns_per_host, given back when the connection is dropped,
+    /// whichever way it goes (closed, failed, abandoned by a request timeout).
+    pub slot: Option<Slot>,
+}
+
+/// One connection's place under max_conns_per_host; dropping it frees the place (or hands it
+/// to a waiting request).
+#[derive(Debug)]
+pub struct Slot {
+    pool: Pool,
+    addr: SocketAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.pool.forget(self.addr);
+    }
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("limits", &self.limits)
+            .finish()
+    }
 }
 
 /// Pool limits, from the client config.
@@ -56,12 +81,12 @@ pub enum Checkout {
         /// Idle time.
         idle: Duration,
     },
-    /// A slot to dial a new connection in.
-    Dial,
+    /// The right to dial a new connection, with its slot when the host has a limit.
+    Dial(Option<Slot>),
 }
 
 enum Handoff {
-    Conn(Conn),
+    Conn(Box<Conn>),
     Slot,
 }
 
@@ -118,10 +143,10 @@ impl Pool {
                 if let Some(entry) = host.idle.pop() {
                     Ok(entry)
                 } else if self.limits.max_conns_per_host == 0 {
-                    return Checkout::Dial;
+                    return Checkout::Dial(None);
                 } else if host.conns < self.limits.max_conns_per_host {
                     host.conns += 1;
-                    return Checkout::Dial;
+                    return Checkout::Dial(Some(self.slot(addr)));
                 } else {
                     let (tx, rx) = oneshot::channel();
                     host.waiters.push_back(tx);
@@ -145,21 +170,24 @@ impl Pool {
                 Err(rx) => match rx.await {
                     Ok(Handoff::Conn(conn)) => {
                         return Checkout::Conn {
-                            conn,
+                            conn: *conn,
                             was_idle: false,
                             idle: Duration::ZERO,
                         }
                     }
-                    Ok(Handoff::Slot) => return Checkout::Dial,
+                    // The place of a closed connection, passed on (already counted).
+                    Ok(Handoff::Slot) => return Checkout::Dial(Some(self.slot(addr))),
                     Err(_) => {}
                 },
             }
         }
     }
 
-    /// A dial that used a slot failed: give the slot back.
-    pub fn dial_failed(&self, addr: SocketAddr) {
-        self.forget(addr);
+    fn slot(&self, addr: SocketAddr) -> Slot {
+        Slot {
+            pool: self.clone(),
+            addr,
+        }
     }
 
     /// Offers a healthy connection back after a response (Go: tryPutIdleConn).
@@ -170,9 +198,9 @@ impl Pool {
         let host = hosts.entry(remote).or_default();
         // A waiting request gets it directly.
         while let Some(waiter) = host.waiters.pop_front() {
-            match waiter.send(Handoff::Conn(conn.take().expect("conn"))) {
+            match waiter.send(Handoff::Conn(Box::new(conn.take().expect("conn")))) {
                 Ok(()) => return,
-                Err(Handoff::Conn(back)) => conn = Some(back),
+                Err(Handoff::Conn(back)) => conn = Some(*back),
                 Err(Handoff::Slot) => unreachable!("sent a connection"),
             }
         }
@@ -209,12 +237,10 @@ impl Pool {
         tokio::spawn(self.clone().watch_idle(id, conn, take_rx));
     }
 
-    /// Closes a connection for `reason` and frees its slot.
+    /// Closes a connection for `reason`; its slot is freed as it drops.
     pub fn close(&self, conn: Conn, reason: &str) {
         self.tracer.close(conn.local, conn.remote, reason);
-        let addr = conn.remote;
         sockopt::close(conn.stream, self.limits.close);
-        self.forget(addr);
     }
 
     /// Keeps a connection open, outside the pool, until the lab ends (a body never closed).
