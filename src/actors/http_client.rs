@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::http_server::{content_length, has_token};
+use super::http_exchange::{read_head, read_more, Failure, Head};
 use super::pool::{Checkout, Conn, Pool, PoolLimits, Slot};
 use super::sockopt::{self, CloseStyle, TcpKeepalive};
 use super::trace::{TraceKind, Tracer};
@@ -302,21 +302,6 @@ async fn dial(ctx: &Ctx, target: SocketAddr, slot: Option<Slot>) -> Result<Conn,
     })
 }
 
-/// A response head, read; `buf` holds the head and whatever body bytes came with it.
-#[derive(Debug, Clone, Copy)]
-struct Head {
-    status: u16,
-    head_len: usize,
-    body_len: Option<usize>,
-    close: bool,
-}
-
-struct Failure {
-    kind: &'static str,
-    message: String,
-    got_bytes: bool,
-}
-
 async fn roundtrip(ctx: &Ctx, conn: &mut Conn) -> Result<Head, Failure> {
     let cfg = &ctx.cfg;
     let close_header = if cfg.keep_alive {
@@ -328,15 +313,10 @@ async fn roundtrip(ctx: &Ctx, conn: &mut Conn) -> Result<Head, Failure> {
         "{} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: connlab\r\n{close_header}\r\n",
         cfg.method, cfg.path, conn.remote
     );
-    let fail = |kind, e: std::io::Error, got_bytes| Failure {
-        kind,
-        message: e.to_string(),
-        got_bytes,
-    };
     conn.stream
         .write_all(request.as_bytes())
         .await
-        .map_err(|e| fail("write", e, false))?;
+        .map_err(|e| Failure::io("write", e, false))?;
     ctx.tracer.emit(TraceKind::Request {
         local: conn.local,
         remote: conn.remote,
@@ -344,61 +324,7 @@ async fn roundtrip(ctx: &Ctx, conn: &mut Conn) -> Result<Head, Failure> {
         method: cfg.method.clone(),
         path: cfg.path.clone(),
     });
-    conn.leftover.clear();
-    loop {
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut resp = httparse::Response::new(&mut headers);
-        match resp.parse(&conn.leftover) {
-            Ok(httparse::Status::Complete(head_len)) => {
-                let status = resp.code.unwrap_or(0);
-                let has_length = resp
-                    .headers
-                    .iter()
-                    .any(|h| h.name.eq_ignore_ascii_case("content-length"));
-                let close = has_token(resp.headers, "connection", "close");
-                return Ok(Head {
-                    status,
-                    head_len,
-                    body_len: has_length.then(|| content_length(resp.headers)),
-                    close: close || !has_length,
-                });
-            }
-            Ok(httparse::Status::Partial) => {}
-            Err(e) => {
-                return Err(Failure {
-                    kind: "bad_response",
-                    message: e.to_string(),
-                    got_bytes: true,
-                })
-            }
-        }
-        let got_bytes = !conn.leftover.is_empty();
-        match read_more(conn).await {
-            Ok(0) => {
-                return Err(Failure {
-                    kind: "eof",
-                    message: "server closed the connection before answering (EOF)".into(),
-                    got_bytes,
-                })
-            }
-            Ok(_) => {}
-            Err(e) => {
-                let kind = if e.kind() == std::io::ErrorKind::ConnectionReset {
-                    "reset"
-                } else {
-                    "read"
-                };
-                return Err(fail(kind, e, got_bytes));
-            }
-        }
-    }
-}
-
-async fn read_more(conn: &mut Conn) -> std::io::Result<usize> {
-    let mut chunk = [0u8; 16 * 1024];
-    let n = conn.stream.read(&mut chunk).await?;
-    conn.leftover.extend_from_slice(&chunk[..n]);
-    Ok(n)
+    read_head(conn).await
 }
 
 /// Applies the body policy, then returns the connection to the pool, closes it, or leaks it.

@@ -10,6 +10,7 @@
 
 pub mod exec;
 pub mod http_client;
+pub mod http_exchange;
 pub mod http_server;
 pub mod pool;
 pub mod server_process;
