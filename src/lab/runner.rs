@@ -80,7 +80,7 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
     let topo = Topology::build(&TopologySpec {
         client_sysctls: sysctls(&lab.spec.sysctl.client),
         server_sysctls: sysctls(&lab.spec.sysctl.server),
-        ipv6: false,
+        ipv6: lab.spec.ipv6,
     })?;
 
     let (tx, rx) = mpsc::channel::<Record>();

@@ -30,6 +30,10 @@ pub struct LabSpec {
     /// The whole lab is stopped (and reported as an error) after this long.
     #[serde(default = "default_timeout_s")]
     pub timeout_s: u64,
+    /// Keep IPv6 on in the lab's namespaces (off by default, so that no router solicitation
+    /// or MLD report crosses the wire and the capture holds only the lab's traffic).
+    #[serde(default)]
+    pub ipv6: bool,
     /// Sysctls per side (`[sysctl.client]`, `[sysctl.server]`), dotted keys.
     #[serde(default)]
     pub sysctl: Sysctls,
