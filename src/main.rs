@@ -132,7 +132,7 @@ fn run_with_tui(
     let model = connlab::tui::model::TimelineModel::new(&lab.name, &lab.spec.link.describe());
     let runner_lab = lab.clone();
     let worker = std::thread::spawn(move || lab::runner::run(&runner_lab, &opts));
-    let shown = connlab::tui::app::run(model, Some(rx));
+    let shown = connlab::tui::app::run(model, Some(rx), &Interrupted::now);
     if !matches!(shown, Ok(connlab::tui::app::TuiExit::Done)) {
         Interrupted::raise();
     }
@@ -145,11 +145,12 @@ fn run_with_tui(
     result
 }
 
-/// First SIGINT/SIGTERM: finish the run early but cleanly (capture kept, namespaces removed).
-/// A second one: remove the namespaces at once and exit.
+/// First SIGINT/SIGTERM/SIGHUP/SIGQUIT: finish the run early but cleanly (capture kept,
+/// namespaces removed); SIGHUP matters when the terminal running a lab is closed. A second
+/// one: remove the namespaces at once and exit.
 fn install_signal_handlers() -> anyhow::Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT])?;
     std::thread::spawn(move || {
         for _ in signals.forever() {
             if Interrupted::raise() {
@@ -221,7 +222,7 @@ fn replay(file: &std::path::Path) -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     }
-    if let Err(e) = connlab::tui::app::run(model, None) {
+    if let Err(e) = connlab::tui::app::run(model, None, &|| false) {
         return fail(&e);
     }
     match error {

@@ -1,4 +1,4 @@
-//! Interrupting a run leaves nothing behind: SIGINT and SIGTERM mid-run end it cleanly (exit
+//! Interrupting a run leaves nothing behind: SIGINT, SIGTERM and SIGHUP mid-run end it cleanly (exit
 //! 130, capture kept and readable), and `connlab clean` removes what a SIGKILLed run left.
 
 mod common;
@@ -101,4 +101,9 @@ fn clean_removes_what_a_killed_run_left() {
     let clean = connlab().arg("clean").output().expect("clean");
     assert!(clean.status.success());
     assert!(namespaces_of(pid).is_empty(), "clean removed them");
+}
+
+#[test]
+fn sighup_when_the_terminal_closes_leaves_no_namespace() {
+    interrupt_mid_run(Signal::SIGHUP, "sighup");
 }

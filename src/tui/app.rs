@@ -69,9 +69,13 @@ pub fn apply(model: &mut TimelineModel, input: TuiInput) {
     }
 }
 
-/// Runs the screen until the user quits. With `rx` the model grows live; without, it is a
-/// finished replay.
-pub fn run(mut model: TimelineModel, rx: Option<Receiver<TuiInput>>) -> Result<TuiExit> {
+/// Runs the screen until the user quits or `stop()` turns true (a signal asked the run to end).
+/// With `rx` the model grows live; without, it is a finished replay.
+pub fn run(
+    mut model: TimelineModel,
+    rx: Option<Receiver<TuiInput>>,
+    stop: &dyn Fn() -> bool,
+) -> Result<TuiExit> {
     let colors = std::env::var_os("NO_COLOR").is_none();
     let mut view = ViewState::new(colors);
     if rx.is_none() {
@@ -83,6 +87,9 @@ pub fn run(mut model: TimelineModel, rx: Option<Receiver<TuiInput>>) -> Result<T
     let mut last_draw: Option<Instant> = None;
     let mut dirty = true;
     loop {
+        if stop() {
+            return Ok(TuiExit::QuitEarly);
+        }
         if let Some(rx) = &rx {
             loop {
                 match rx.try_recv() {
