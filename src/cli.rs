@@ -21,7 +21,7 @@ Examples:
 
 Exit codes: 0 all expectations passed; 1 an expectation failed; 2 usage, lab file,
 capture file or environment error; 3 lab skipped (an external program it runs is not
-installed; never under CI); 130 interrupted (Ctrl-C, SIGTERM).";
+installed; never under CI); 130 interrupted (Ctrl-C, SIGTERM, SIGHUP).";
 
 /// A packet-level lab for TCP connection lifecycles: keep-alive, pools, FIN/RST, TIME_WAIT.
 #[derive(Debug, Parser)]
