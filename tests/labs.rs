@@ -141,3 +141,49 @@ fn namespaces_are_gone_after_runs() {
         "namespaces of dead runs: {leftovers:?}"
     );
 }
+
+#[test]
+fn a_lossy_jittery_link_shows_retransmits_but_counts_each_request_once() {
+    if !can_run_labs() {
+        return;
+    }
+    let out = out_dir("lossy");
+    let output = connlab()
+        .args([
+            "run",
+            "keepalive-reuse",
+            "--json",
+            "--set",
+            "link.loss_pct=5",
+            "--set",
+            "link.delay_ms=2",
+            "--set",
+            "link.jitter_ms=3",
+            "--set",
+            "link.seed=11",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .expect("run");
+    let run = parse_json_output(&output);
+    assert_expectations_pass(&run);
+    let s = &run.summary;
+    assert!(u(s, "link_dropped") > 0, "the link dropped frames: {s:#}");
+    assert!(
+        u(s, "retransmits") > 0,
+        "the kernel retransmitted them: {s:#}"
+    );
+    assert_eq!(
+        u(s, "requests"),
+        100,
+        "a retransmitted request is not a new one"
+    );
+    assert_eq!(u(s, "client.ok"), 100);
+    let dropped_marks = run
+        .events
+        .iter()
+        .filter(|e| e["kind"] == "retransmit")
+        .count() as u64;
+    assert_eq!(dropped_marks, u(s, "retransmits"));
+}
