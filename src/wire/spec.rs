@@ -147,9 +147,14 @@ impl LinkSpec {
             parts.push(format!("RST into conn {} at {} ms", r.conn, r.at_ms));
         }
         for p in &self.partition {
+            let direction = match p.direction {
+                PartitionDirection::Both => "both ways",
+                PartitionDirection::ToServer => "to the server",
+                PartitionDirection::ToClient => "to the client",
+            };
             parts.push(format!(
-                "partition {:?} {}-{} ms",
-                p.direction, p.from_ms, p.to_ms
+                "partition {direction} {}-{} ms",
+                p.from_ms, p.to_ms
             ));
         }
         parts.join(", ")
