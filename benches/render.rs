@@ -3,25 +3,14 @@
 
 use std::hint::black_box;
 
-use connlab::analyze::{Event, EventKind, Side, TimeWaitHolder};
 use connlab::tui::input::ViewState;
-use connlab::tui::model::TimelineModel;
 use connlab::tui::view;
+use connlab_core::analyze::{EventKind, Side, TimeWaitHolder};
+use connlab_core::testframes::{ev as event, req};
+use connlab_core::timeline::TimelineModel;
 use criterion::{criterion_group, criterion_main, Criterion};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-
-fn event(conn: u64, ms: u64, kind: EventKind) -> Event {
-    Event {
-        t_ns: ms * 1_000_000,
-        conn,
-        client: format!("198.18.0.1:{}", 20_000 + conn)
-            .parse()
-            .expect("addr"),
-        server: "198.18.0.2:80".parse().expect("addr"),
-        kind,
-    }
-}
 
 fn model(connections: u64) -> TimelineModel {
     let mut m = TimelineModel::new("bench", "transparent");
@@ -31,17 +20,7 @@ fn model(connections: u64) -> TimelineModel {
         m.apply_event(&event(c, t + 1, EventKind::Established { handshake_ns: 1 }));
         for n in 1..=3u32 {
             let at = t + 2 + u64::from(n) * 10;
-            m.apply_event(&event(
-                c,
-                at,
-                EventKind::Request {
-                    n,
-                    method: "GET".into(),
-                    path: "/".into(),
-                    reused: n > 1,
-                    idle_ns: (n > 1).then_some(1_000_000),
-                },
-            ));
+            m.apply_event(&event(c, at, req(n, n > 1)));
             m.apply_event(&event(c, at + 1, EventKind::Response { n, status: 200 }));
         }
         m.apply_event(&event(c, t + 50, EventKind::Fin { by: Side::Client }));

@@ -4,8 +4,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::analyze::{Analyzer, Event, LinkType, Summary};
 use crate::capture::reader::{read_capture, FileFacts, ReadError};
+use connlab_core::analyze::{Analyzer, Event, LinkType, Summary};
 
 /// Summary of an inspected file (`{"summary": ...}` in JSON output).
 #[derive(Debug, Clone, Serialize)]

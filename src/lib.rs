@@ -1,18 +1,22 @@
 //! connlab: a packet-level lab for TCP connection lifecycles.
 //!
 //! The path of a frame reads off the module names: `net` builds the namespaces and links,
-//! `wire` forwards and impairs frames, `capture` records them, `analyze` (pure) turns them into
-//! connection lifecycle events, `lab` runs labs and checks their expectations, `actors` are the
-//! servers and clients inside the namespaces (HTTP, raw TCP, WebSocket, external programs),
-//! `inspect` analyses capture files, and `tui` draws the terminal timeline.
+//! `wire` forwards and impairs frames, `capture` records them and hands them to its sinks,
+//! `connlab_core` (the pure core, its own crate) turns them into connection lifecycle events,
+//! `lab` runs labs and checks their expectations, `actors` are the servers and clients inside
+//! the namespaces (HTTP, raw TCP, WebSocket, external programs), `inspect` analyses capture
+//! files, and `tui` draws the terminal timeline. `clock`, `paths` and `trace` are the small
+//! pieces several layers share, so no layer reaches up into another.
 
 #![warn(missing_docs)]
 
 pub mod actors;
-pub mod analyze;
 pub mod capture;
+pub mod clock;
 pub mod inspect;
 pub mod lab;
 pub mod net;
+pub mod paths;
+pub mod trace;
 pub mod tui;
 pub mod wire;

@@ -129,7 +129,7 @@ fn run_with_tui(
     let (tx, rx) = std::sync::mpsc::channel();
     opts.tui = Some(tx);
     opts.progress = false;
-    let model = connlab::tui::model::TimelineModel::new(&lab.name, &lab.spec.link.describe());
+    let model = connlab_core::timeline::TimelineModel::new(&lab.name, &lab.spec.link.describe());
     let runner_lab = lab.clone();
     let worker = std::thread::spawn(move || lab::runner::run(&runner_lab, &opts));
     let shown = connlab::tui::app::run(model, Some(rx), &Interrupted::now);

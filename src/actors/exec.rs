@@ -121,8 +121,8 @@ pub fn spawn(
     out_prefix: &Path,
 ) -> Result<ExecChild, ExecError> {
     let program = cfg.program()?;
-    let stdout = crate::lab::runner::beside(out_prefix, &format!("{side}.stdout"));
-    let stderr = crate::lab::runner::beside(out_prefix, &format!("{side}.stderr"));
+    let stdout = crate::paths::beside(out_prefix, &format!("{side}.stdout"));
+    let stderr = crate::paths::beside(out_prefix, &format!("{side}.stderr"));
     let open = |p: &Path| File::create(p).with_context(|| format!("creating {}", p.display()));
     let child = spawn_in(
         ns,

@@ -2,21 +2,21 @@
 //! http.Transport's knobs and a body policy that reproduces what programs do with
 //! `resp.Body` (read and close, read without close, close unread, leak).
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use super::client_report::ClientReport;
 use super::http_exchange::{read_head, read_more, Failure, Head};
 use super::pool::{Checkout, Conn, Pool, PoolLimits, Slot};
-use super::sockopt::{self, CloseStyle, TcpKeepalive};
-use super::trace::{TraceKind, Tracer};
+use super::socket::SocketOptions;
+use crate::trace::{TraceKind, Tracer};
 
 /// `[client]`: the knobs of the built-in client, named after Go's http.Transport fields.
 #[derive(Debug, Clone, Deserialize)]
@@ -66,15 +66,9 @@ pub struct HttpClientConfig {
     /// before any response byte (the server closed it as the request was sent).
     #[serde(default = "yes")]
     pub retry_on_reused: bool,
-    /// TCP keepalive probes on dialed connections (Go: Dialer.KeepAlive).
+    /// `[client.socket]`: options of every dialed connection (Go: net.Dialer).
     #[serde(default)]
-    pub tcp_keepalive: Option<TcpKeepalive>,
-    /// TCP_USER_TIMEOUT on dialed connections, ms.
-    #[serde(default)]
-    pub user_timeout_ms: Option<u64>,
-    /// How the client closes connections: "fin" or "rst".
-    #[serde(default)]
-    pub close: CloseStyle,
+    pub socket: SocketOptions,
 }
 
 /// What the program does with `resp.Body`.
@@ -111,23 +105,6 @@ fn default_path() -> String {
     "/".into()
 }
 
-/// The client's own account of a run (the wire's account is the analyser's).
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ClientReport {
-    /// Requests answered.
-    pub ok: u64,
-    /// Requests that failed.
-    pub failed: u64,
-    /// Connections dialed.
-    pub dialed: u64,
-    /// Requests served on a reused connection.
-    pub reused: u64,
-    /// Responses by status code.
-    pub statuses: BTreeMap<u16, u64>,
-    /// Time from the first request to the last answer, ns.
-    pub elapsed_ns: u64,
-}
-
 /// The connections still open when the client finished (idle in the pool, leaked). Dropping it
 /// closes them: the runner drops it after the capture has stopped.
 pub struct HeldConns(Pool);
@@ -149,7 +126,6 @@ pub async fn run(
             max_idle_per_host: cfg.max_idle_per_host,
             max_conns_per_host: cfg.max_conns_per_host,
             idle_timeout: cfg.idle_conn_timeout_ms.map(Duration::from_millis),
-            close: cfg.close,
         },
         tracer.clone(),
     );
@@ -284,11 +260,7 @@ async fn dial(ctx: &Ctx, target: SocketAddr, slot: Option<Slot>) -> Result<Conn,
         }
     };
     ctx.report.lock().expect("report lock").dialed += 1;
-    if let Err(e) = sockopt::apply(
-        &stream,
-        ctx.cfg.tcp_keepalive.as_ref(),
-        ctx.cfg.user_timeout_ms,
-    ) {
+    if let Err(e) = ctx.cfg.socket.apply(&stream) {
         ctx.tracer.error("sockopt", e);
     }
     let local = stream.local_addr().map_err(|e| e.to_string())?;
@@ -393,10 +365,10 @@ mod tests {
 
     /// Starts the built-in server on loopback; returns its address and the stop handle.
     async fn server(cfg: HttpServerConfig) -> (SocketAddr, tokio::sync::watch::Sender<bool>) {
-        let (trace_tx, _rx) = std::sync::mpsc::channel();
+        let (trace_tx, _rx) = std::sync::mpsc::channel::<crate::trace::TraceEvent>();
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let tracer = Tracer::new("server", trace_tx);
+        let tracer = Tracer::into_channel("server", trace_tx);
         let bind = IpAddr::V4(Ipv4Addr::LOCALHOST);
         tokio::spawn(http_server::serve(cfg, bind, tracer, stop_rx, ready_tx));
         for _ in 0..100 {
@@ -411,11 +383,11 @@ mod tests {
     #[tokio::test]
     async fn sequential_requests_reuse_one_connection() {
         let (addr, _stop) = server(server_config("")).await;
-        let (tx, _rx) = std::sync::mpsc::channel();
+        let (tx, _rx) = std::sync::mpsc::channel::<crate::trace::TraceEvent>();
         let (report, _held) = run(
             client_config("requests = 10"),
             vec![addr],
-            Tracer::new("client", tx),
+            Tracer::into_channel("client", tx),
         )
         .await;
         assert_eq!((report.ok, report.dialed, report.reused), (10, 1, 9));
@@ -424,12 +396,12 @@ mod tests {
     #[tokio::test]
     async fn a_timed_out_request_gives_its_connection_slot_back() {
         let (addr, _stop) = server(server_config("handler_delay_ms = 300")).await;
-        let (tx, _rx) = std::sync::mpsc::channel();
+        let (tx, _rx) = std::sync::mpsc::channel::<crate::trace::TraceEvent>();
         let cfg = client_config(
             "requests = 3\nmax_conns_per_host = 1\nrequest_timeout_ms = 100\nconcurrency = 1",
         );
         let started = std::time::Instant::now();
-        let (report, _held) = run(cfg, vec![addr], Tracer::new("client", tx)).await;
+        let (report, _held) = run(cfg, vec![addr], Tracer::into_channel("client", tx)).await;
         assert_eq!(report.failed, 3, "every request times out");
         assert_eq!(
             report.dialed, 3,

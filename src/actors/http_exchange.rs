@@ -3,7 +3,7 @@
 
 use tokio::io::AsyncReadExt;
 
-use super::http_server::{content_length, has_token};
+use super::http_headers::{content_length, has_token};
 use super::pool::Conn;
 
 /// A response head, read; the connection's `leftover` holds the head and whatever body bytes

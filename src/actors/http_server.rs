@@ -17,8 +17,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{timeout_at, Instant};
 
-use super::sockopt::{self, CloseStyle, TcpKeepalive};
-use super::trace::{TraceKind, Tracer};
+use super::http_headers::{content_length, has_token};
+use super::socket::{self, Accepted, SocketOptions};
+use crate::trace::{TraceKind, Tracer};
 
 /// `[server]`: the knobs of the built-in server, named after Go's http.Server fields.
 #[derive(Debug, Clone, Deserialize)]
@@ -53,18 +54,12 @@ pub struct HttpServerConfig {
     /// Go Server.SetKeepAlivesEnabled: false answers with `Connection: close` and closes.
     #[serde(default = "yes")]
     pub keep_alive: bool,
-    /// How the server closes connections: "fin" or "rst" (SO_LINGER 0).
-    #[serde(default)]
-    pub close: CloseStyle,
     /// Response body size in bytes.
     #[serde(default = "default_body_bytes")]
     pub body_bytes: usize,
-    /// TCP keepalive probes on accepted connections.
+    /// `[server.socket]`: options of every accepted connection.
     #[serde(default)]
-    pub tcp_keepalive: Option<TcpKeepalive>,
-    /// TCP_USER_TIMEOUT on accepted connections, ms.
-    #[serde(default)]
-    pub user_timeout_ms: Option<u64>,
+    pub socket: SocketOptions,
 }
 
 fn default_port() -> u16 {
@@ -91,7 +86,7 @@ pub async fn serve(
 ) -> Result<()> {
     let mut listeners = Vec::new();
     for port in std::iter::once(cfg.port).chain(cfg.extra_ports.iter().copied()) {
-        let listener = sockopt::listen(SocketAddr::new(bind, port))
+        let listener = socket::listen(SocketAddr::new(bind, port))
             .with_context(|| format!("listening on {bind}:{port}"))?;
         listeners.push(listener);
     }
@@ -102,30 +97,27 @@ pub async fn serve(
     let _ = ready.send(Ok(addrs));
     let cfg = Arc::new(cfg);
     for listener in listeners {
-        tokio::spawn(accept_loop(listener, cfg.clone(), tracer.clone()));
+        let (cfg, tracer) = (cfg.clone(), tracer.clone());
+        tokio::spawn(socket::accept_loop(
+            listener,
+            cfg.socket.clone(),
+            tracer.clone(),
+            stop.clone(),
+            move |accepted: Accepted| {
+                ServerConn {
+                    stream: accepted.stream,
+                    local: accepted.local,
+                    remote: accepted.remote,
+                    cfg: cfg.clone(),
+                    tracer: tracer.clone(),
+                    buf: Vec::new(),
+                }
+                .serve()
+            },
+        ));
     }
     let _ = stop.changed().await;
     Ok(())
-}
-
-async fn accept_loop(listener: TcpListener, cfg: Arc<HttpServerConfig>, tracer: Tracer) {
-    loop {
-        let (stream, remote) = sockopt::accept(&listener, &tracer).await;
-        let local = stream.local_addr().unwrap_or(remote);
-        tracer.emit(TraceKind::Accept { local, remote });
-        if let Err(e) = sockopt::apply(&stream, cfg.tcp_keepalive.as_ref(), cfg.user_timeout_ms) {
-            tracer.error("sockopt", e);
-        }
-        let conn = ServerConn {
-            stream,
-            local,
-            remote,
-            cfg: cfg.clone(),
-            tracer: tracer.clone(),
-            buf: Vec::new(),
-        };
-        tokio::spawn(conn.serve());
-    }
 }
 
 /// One accepted connection and its request loop.
@@ -166,9 +158,9 @@ impl ServerConn {
                 Err(end) => break end,
             }
         };
+        // Dropping the stream closes it in the configured style (set at accept).
         if let End::Close(reason) = end {
             self.tracer.close(self.local, self.remote, reason);
-            sockopt::close(self.stream, self.cfg.close);
         }
     }
 
@@ -353,25 +345,4 @@ fn render_response(status: u16, body: &[u8], keep: bool) -> Vec<u8> {
     .into_bytes();
     out.extend_from_slice(body);
     out
-}
-
-/// The Content-Length of a message, 0 when absent or unreadable.
-pub fn content_length(headers: &[httparse::Header<'_>]) -> usize {
-    headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-        .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// True when header `name` lists `token` (case-insensitive), e.g. `Connection: close`.
-pub fn has_token(headers: &[httparse::Header<'_>], name: &str, token: &str) -> bool {
-    headers
-        .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case(name))
-        .any(|h| {
-            std::str::from_utf8(h.value)
-                .map(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-                .unwrap_or(false)
-        })
 }

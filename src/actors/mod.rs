@@ -8,13 +8,14 @@
 //! namespace, inside a current-thread tokio runtime, so every socket it creates belongs to that
 //! namespace. Nothing here uses spawn_blocking or name resolution.
 
+pub mod client_report;
 pub mod exec;
 pub mod http_client;
 pub mod http_exchange;
+pub mod http_headers;
 pub mod http_server;
 pub mod pool;
 pub mod server_process;
-pub mod sockopt;
+pub mod socket;
 pub mod tcp;
-pub mod trace;
 pub mod ws;

@@ -14,8 +14,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::sockopt::{self, CloseStyle};
-use super::trace::{TraceKind, Tracer};
+use crate::trace::{TraceKind, Tracer};
 
 /// A client connection and what the pool knows about it.
 #[derive(Debug)]
@@ -66,8 +65,6 @@ pub struct PoolLimits {
     pub max_conns_per_host: usize,
     /// Go IdleConnTimeout.
     pub idle_timeout: Option<Duration>,
-    /// How connections are closed.
-    pub close: CloseStyle,
 }
 
 /// What a request got from the pool.
@@ -237,10 +234,11 @@ impl Pool {
         tokio::spawn(self.clone().watch_idle(id, conn, take_rx));
     }
 
-    /// Closes a connection for `reason`; its slot is freed as it drops.
+    /// Closes a connection for `reason` (in the style set when it was dialed); its slot is
+    /// freed as it drops.
     pub fn close(&self, conn: Conn, reason: &str) {
         self.tracer.close(conn.local, conn.remote, reason);
-        sockopt::close(conn.stream, self.limits.close);
+        drop(conn);
     }
 
     /// Keeps a connection open, outside the pool, until the lab ends (a body never closed).

@@ -9,14 +9,13 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::IpAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::Sender;
 use std::thread::JoinHandle;
 
 use anyhow::{Context, Result};
 
 use super::exec::spawn_in;
 use super::tcp::{self, TcpServerConfig};
-use super::trace::{TraceEvent, Tracer};
+use crate::trace::{TraceEvent, Tracer};
 
 /// The hidden subcommand the child runs.
 pub const SUBCOMMAND: &str = "actor";
@@ -29,7 +28,7 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Starts the server in namespace `ns`; its trace events go to `trace`.
-    pub fn start(ns: &str, cfg: &TcpServerConfig, trace: Sender<TraceEvent>) -> Result<Self> {
+    pub fn start(ns: &str, cfg: &TcpServerConfig, tracer: Tracer) -> Result<Self> {
         let exe = std::env::current_exe().context("finding the connlab executable")?;
         let config = serde_json::to_string(cfg).context("encoding the server config")?;
         let mut child = spawn_in(
@@ -44,9 +43,7 @@ impl ServerProcess {
         let forwarder = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Ok(event) = serde_json::from_str::<TraceEvent>(&line) {
-                    if trace.send(event).is_err() {
-                        break;
-                    }
+                    tracer.forward(event);
                 }
             }
         });
@@ -90,7 +87,7 @@ pub fn run_child(kind: &str, config: &str, bind: IpAddr) -> Result<()> {
     rt.block_on(tcp::serve(
         cfg,
         bind,
-        Tracer::new("server", tx),
+        Tracer::into_channel("server", tx),
         stop_rx,
         ready,
     ))

@@ -16,9 +16,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
-use super::http_client::ClientReport;
-use super::sockopt::{self, CloseStyle, TcpKeepalive};
-use super::trace::{TraceKind, Tracer};
+use super::client_report::ClientReport;
+use super::socket::{self, Accepted, SocketOptions};
+use crate::trace::{TraceKind, Tracer};
 
 /// How the server's read deadline is set (Go: conn.SetReadDeadline).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -44,15 +44,9 @@ pub struct TcpServerConfig {
     /// Whether the deadline is set once or renewed per read.
     #[serde(default)]
     pub deadline: DeadlineMode,
-    /// TCP keepalive probes on accepted connections.
+    /// `[tcp_server.socket]`: options of every accepted connection.
     #[serde(default)]
-    pub tcp_keepalive: Option<TcpKeepalive>,
-    /// TCP_USER_TIMEOUT, ms.
-    #[serde(default)]
-    pub user_timeout_ms: Option<u64>,
-    /// How the server closes: "fin" or "rst".
-    #[serde(default)]
-    pub close: CloseStyle,
+    pub socket: SocketOptions,
 }
 
 fn default_port() -> u16 {
@@ -76,15 +70,9 @@ pub struct TcpClientConfig {
     /// open (silent) until the lab ends.
     #[serde(default = "default_duration")]
     pub duration_ms: u64,
-    /// TCP keepalive probes on dialed connections.
+    /// `[tcp_client.socket]`: options of every dialed connection.
     #[serde(default)]
-    pub tcp_keepalive: Option<TcpKeepalive>,
-    /// TCP_USER_TIMEOUT, ms.
-    #[serde(default)]
-    pub user_timeout_ms: Option<u64>,
-    /// How the client closes its connections at the end: "fin" or "rst" (SO_LINGER 0).
-    #[serde(default)]
-    pub close: CloseStyle,
+    pub socket: SocketOptions,
 }
 
 fn one() -> u32 {
@@ -105,36 +93,28 @@ pub async fn serve(
     cfg: TcpServerConfig,
     bind: IpAddr,
     tracer: Tracer,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
     ready: StdSender<Result<Vec<SocketAddr>, String>>,
 ) -> Result<()> {
-    let listener = sockopt::listen(SocketAddr::new(bind, cfg.port))
+    let listener = socket::listen(SocketAddr::new(bind, cfg.port))
         .with_context(|| format!("listening on {bind}:{}", cfg.port))?;
     let _ = ready.send(Ok(vec![listener.local_addr()?]));
     let cfg = Arc::new(cfg);
-    loop {
-        tokio::select! {
-            (stream, remote) = sockopt::accept(&listener, &tracer) => {
-                let local = stream.local_addr().unwrap_or(remote);
-                tracer.emit(TraceKind::Accept { local, remote });
-                if let Err(e) = sockopt::apply(&stream, cfg.tcp_keepalive.as_ref(), cfg.user_timeout_ms) {
-                    tracer.error("sockopt", e);
-                }
-                tokio::spawn(echo(stream, local, remote, cfg.clone(), tracer.clone()));
-            }
-            _ = stop.changed() => return Ok(()),
-        }
-    }
+    let options = cfg.socket.clone();
+    socket::accept_loop(listener, options, tracer.clone(), stop, |a: Accepted| {
+        echo(a, cfg.clone(), tracer.clone())
+    })
+    .await;
+    Ok(())
 }
 
 /// Echoes lines until EOF or the read deadline.
-async fn echo(
-    stream: TcpStream,
-    local: SocketAddr,
-    remote: SocketAddr,
-    cfg: Arc<TcpServerConfig>,
-    tracer: Tracer,
-) {
+async fn echo(accepted: Accepted, cfg: Arc<TcpServerConfig>, tracer: Tracer) {
+    let Accepted {
+        stream,
+        local,
+        remote,
+    } = accepted;
     let limit = cfg.read_deadline_ms.map(Duration::from_millis);
     let fixed = limit.map(|d| Instant::now() + d);
     let mut reader = BufReader::new(stream);
@@ -174,8 +154,8 @@ async fn echo(
             }
         }
     };
+    // Dropping the reader closes the stream in the configured style (set at accept).
     tracer.close(local, remote, reason);
-    sockopt::close(reader.into_inner(), cfg.close);
 }
 
 /// Connections the client still holds; dropping closes them.
@@ -230,11 +210,9 @@ async fn dial(target: SocketAddr, cfg: TcpClientConfig, tracer: Tracer) -> Optio
     tracer.emit(TraceKind::Dial { remote: target });
     match TcpStream::connect(target).await {
         Ok(stream) => {
-            if let Err(e) = sockopt::apply(&stream, cfg.tcp_keepalive.as_ref(), cfg.user_timeout_ms)
-            {
+            if let Err(e) = cfg.socket.apply(&stream) {
                 tracer.error("sockopt", e);
             }
-            sockopt::set_close_style(&stream, cfg.close);
             Some(stream)
         }
         Err(e) => {

@@ -13,9 +13,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::http_client::ClientReport;
-use super::sockopt::{self, CloseStyle, TcpKeepalive};
-use super::trace::{TraceKind, Tracer};
+use super::client_report::ClientReport;
+use super::socket::{self, Accepted, SocketOptions};
+use crate::trace::{TraceKind, Tracer};
 
 /// `[ws_server]`: a WebSocket echo server.
 #[derive(Debug, Clone, Deserialize)]
@@ -24,15 +24,9 @@ pub struct WsServerConfig {
     /// Port to listen on.
     #[serde(default = "default_port")]
     pub port: u16,
-    /// TCP keepalive probes on accepted connections.
+    /// `[ws_server.socket]`: options of every accepted connection.
     #[serde(default)]
-    pub tcp_keepalive: Option<TcpKeepalive>,
-    /// TCP_USER_TIMEOUT, ms.
-    #[serde(default)]
-    pub user_timeout_ms: Option<u64>,
-    /// How connections are closed: "fin" or "rst" (SO_LINGER 0).
-    #[serde(default)]
-    pub close: CloseStyle,
+    pub socket: SocketOptions,
 }
 
 fn default_port() -> u16 {
@@ -58,15 +52,9 @@ pub struct WsClientConfig {
     /// First try to upgrade with POST on a separate connection (the server must refuse it).
     #[serde(default)]
     pub try_post_upgrade: bool,
-    /// TCP keepalive probes on the connection.
+    /// `[ws_client.socket]`: options of the connection.
     #[serde(default)]
-    pub tcp_keepalive: Option<TcpKeepalive>,
-    /// TCP_USER_TIMEOUT, ms.
-    #[serde(default)]
-    pub user_timeout_ms: Option<u64>,
-    /// How connections are closed: "fin" or "rst" (SO_LINGER 0).
-    #[serde(default)]
-    pub close: CloseStyle,
+    pub socket: SocketOptions,
 }
 
 fn default_messages() -> u32 {
@@ -84,30 +72,26 @@ pub async fn serve(
     cfg: WsServerConfig,
     bind: IpAddr,
     tracer: Tracer,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
     ready: StdSender<Result<Vec<SocketAddr>, String>>,
 ) -> Result<()> {
-    let listener = sockopt::listen(SocketAddr::new(bind, cfg.port))
+    let listener = socket::listen(SocketAddr::new(bind, cfg.port))
         .with_context(|| format!("listening on {bind}:{}", cfg.port))?;
     let _ = ready.send(Ok(vec![listener.local_addr()?]));
-    loop {
-        tokio::select! {
-            (stream, remote) = sockopt::accept(&listener, &tracer) => {
-                let local = stream.local_addr().unwrap_or(remote);
-                tracer.emit(TraceKind::Accept { local, remote });
-                if let Err(e) = sockopt::apply(&stream, cfg.tcp_keepalive.as_ref(), cfg.user_timeout_ms) {
-                    tracer.error("sockopt", e);
-                }
-                sockopt::set_close_style(&stream, cfg.close);
-                tokio::spawn(serve_conn(stream, local, remote, tracer.clone()));
-            }
-            _ = stop.changed() => return Ok(()),
-        }
-    }
+    socket::accept_loop(listener, cfg.socket, tracer.clone(), stop, |a: Accepted| {
+        serve_conn(a, tracer.clone())
+    })
+    .await;
+    Ok(())
 }
 
 /// Refuses anything but GET with 405 (no upgrade), else runs the echo loop.
-async fn serve_conn(mut stream: TcpStream, local: SocketAddr, remote: SocketAddr, tracer: Tracer) {
+async fn serve_conn(accepted: Accepted, tracer: Tracer) {
+    let Accepted {
+        mut stream,
+        local,
+        remote,
+    } = accepted;
     let method = match peek_method(&stream).await {
         Ok(m) => m,
         Err(e) => {
@@ -218,10 +202,9 @@ async fn talk(
     tracer.emit(TraceKind::Dial { remote: target });
     let stream = TcpStream::connect(target).await.context("dialing")?;
     report.dialed += 1;
-    if let Err(e) = sockopt::apply(&stream, cfg.tcp_keepalive.as_ref(), cfg.user_timeout_ms) {
+    if let Err(e) = cfg.socket.apply(&stream) {
         tracer.error("sockopt", e);
     }
-    sockopt::set_close_style(&stream, cfg.close);
     let url = format!("ws://{target}{}", cfg.path);
     let (mut ws, response) = tokio_tungstenite::client_async(url, stream)
         .await

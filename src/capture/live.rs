@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::analyze::{Event, EventKind};
+use anyhow::Result;
+use connlab_core::analyze::{Event, EventKind};
+
+use super::sink::{Recorded, Sink};
 
 /// Counters shared between the recorder and the progress line.
 #[derive(Debug, Default)]
@@ -44,6 +47,13 @@ impl LiveCounters {
             self.frames.load(Ordering::Relaxed),
             self.link_dropped.load(Ordering::Relaxed),
         )
+    }
+}
+
+impl Sink for Arc<LiveCounters> {
+    fn frame(&mut self, recorded: &Recorded<'_>) -> Result<()> {
+        self.record(recorded.events, recorded.frame.dropped.is_some());
+        Ok(())
     }
 }
 

@@ -23,6 +23,7 @@ use pcap_file::pcapng::blocks::section_header::{SectionHeaderBlock, SectionHeade
 use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::DataLink;
 
+use super::sink::{CaptureEnd, Recorded, Sink};
 use crate::wire::Direction;
 
 /// Snap length: the largest frame the wire reads.
@@ -31,7 +32,10 @@ const SNAPLEN: u32 = crate::wire::packet_socket::MAX_FRAME as u32;
 /// An open pcapng file being written.
 pub struct PcapngOut {
     writer: PcapNgWriter<BufWriter<File>>,
-    frames: u64,
+    /// Frames written per interface (client side, server side).
+    received: [u64; 2],
+    last_ns: u64,
+    finished: bool,
 }
 
 impl PcapngOut {
@@ -72,7 +76,12 @@ impl PcapngOut {
                 .write_pcapng_block(idb)
                 .context("writing a pcapng interface description")?;
         }
-        Ok(PcapngOut { writer, frames: 0 })
+        Ok(PcapngOut {
+            writer,
+            received: [0; 2],
+            last_ns: 0,
+            finished: false,
+        })
     }
 
     /// Appends one frame with its comments (one comment option per event).
@@ -96,12 +105,23 @@ impl PcapngOut {
         self.writer
             .write_pcapng_block(block)
             .context("writing a frame to the capture")?;
-        self.frames += 1;
+        self.received[dir as usize] += 1;
+        self.last_ns = self.last_ns.max(t_ns);
         Ok(())
+    }
+}
+
+impl Sink for PcapngOut {
+    /// One comment per event the frame caused, then what the wire did to it.
+    fn frame(&mut self, recorded: &Recorded<'_>) -> Result<()> {
+        let frame = recorded.frame;
+        let mut comments: Vec<String> = recorded.events.iter().map(|e| e.describe()).collect();
+        comments.extend(frame.notes());
+        self.write(frame.t_ns, frame.dir, &frame.data, &comments)
     }
 
     /// Pushes buffered frames to the file, so a crash loses at most what came since.
-    pub fn flush(&mut self) -> Result<()> {
+    fn flush(&mut self) -> Result<()> {
         self.writer
             .get_mut()
             .flush()
@@ -109,23 +129,25 @@ impl PcapngOut {
     }
 
     /// Writes each interface's statistics (frames received, kernel drops) and flushes.
-    pub fn finish(mut self, end_ns: u64, drops: [u64; 2], received: [u64; 2]) -> Result<u64> {
+    fn finish(&mut self, end: &CaptureEnd) -> Result<()> {
+        if std::mem::replace(&mut self.finished, true) {
+            return Ok(());
+        }
         for iface in 0..2 {
             let isb = InterfaceStatisticsBlock {
                 interface_id: iface as u32,
                 // Same units as packet timestamps (ns); the section is big-endian, so the
                 // u64 is written high word first, as the format wants.
-                timestamp: end_ns,
+                timestamp: self.last_ns,
                 options: vec![
-                    InterfaceStatisticsOption::IsbIfRecv(received[iface]),
-                    InterfaceStatisticsOption::IsbIfDrop(drops[iface]),
+                    InterfaceStatisticsOption::IsbIfRecv(self.received[iface]),
+                    InterfaceStatisticsOption::IsbIfDrop(end.kernel_drops[iface]),
                 ],
             };
             self.writer
                 .write_pcapng_block(isb)
                 .context("writing capture statistics")?;
         }
-        self.flush()?;
-        Ok(self.frames)
+        self.flush()
     }
 }

@@ -426,8 +426,11 @@ mod tests {
             )
             .expect("write");
         }
-        out.finish(1_700_000_000_000_100_000, [3, 4], [25, 25])
-            .expect("finish");
+        use crate::capture::sink::{CaptureEnd, Sink};
+        out.finish(&CaptureEnd {
+            kernel_drops: [3, 4],
+        })
+        .expect("finish");
         std::fs::read(path).expect("read back")
     }
 

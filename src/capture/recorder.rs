@@ -1,27 +1,21 @@
 //! The recorder thread: the one place where frames become a capture and events.
 //!
 //! It receives the wire's frames and the actors' trace events on one channel, runs each frame
-//! through the analyser, writes the frame to pcapng with the events it caused as comments, and
-//! writes every event (analyser and actor) as one JSON line. The wire never waits for it: the
-//! channel is unbounded, and what was recorded is flushed regularly and on every exit path.
+//! through the analyser once, and hands the frame with the events it caused to every
+//! [`Sink`] (pcapng, JSON lines, live counters, the terminal timeline). The wire never waits
+//! for it: the channel is unbounded, and the sinks are flushed regularly and on every exit
+//! path, so what was recorded before a failure is kept.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
+use connlab_core::analyze::{Analyzer, Event, LinkType, Summary};
 
-use super::live::LiveCounters;
-use super::pcapng_out::PcapngOut;
-use crate::actors::trace::TraceEvent;
-use crate::analyze::{decode, Analyzer, Event, LinkType, Summary};
-use crate::tui::app::TuiInput;
-use crate::tui::model::FrameInfo;
+use super::sink::{CaptureEnd, Recorded, Sink};
+use crate::trace::TraceEvent;
 use crate::wire::CapturedFrame;
-use std::sync::Arc;
 
 /// How often buffered output is pushed to disk.
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
@@ -32,11 +26,8 @@ pub enum Record {
     Frame(CapturedFrame),
     /// An actor's trace event.
     Trace(TraceEvent),
-    /// The capture is over: write the statistics and stop.
-    End {
-        /// Frames the kernel dropped on each port (client side, server side).
-        kernel_drops: [u64; 2],
-    },
+    /// The capture is over: finish the sinks and stop.
+    End(CaptureEnd),
 }
 
 impl From<CapturedFrame> for Record {
@@ -51,33 +42,15 @@ impl From<TraceEvent> for Record {
     }
 }
 
-/// Where the recorder writes.
-pub struct RecorderOutput {
-    /// The pcapng file.
-    pub pcapng: PathBuf,
-    /// The JSON-lines events file.
-    pub events: PathBuf,
-    /// Also print each event as a JSON line on stdout (`--json`).
-    pub json_stdout: bool,
-    /// Lab name, written into the capture's section header.
-    pub lab: String,
-    /// Counters for live views, updated per frame.
-    pub live: Arc<LiveCounters>,
-    /// The live timeline's feed (`run --tui`).
-    pub tui: Option<Sender<TuiInput>>,
-}
-
 /// What the recorder saw, returned when it ends.
 #[derive(Debug, Clone, Default)]
 pub struct Recording {
     /// The analyser's summary of every frame.
     pub summary: Summary,
-    /// Frames written.
+    /// Frames recorded.
     pub frames: u64,
-    /// Frames written that the link had dropped.
+    /// Frames recorded that the link had dropped.
     pub link_dropped: u64,
-    /// Events written (analyser and actors).
-    pub events: u64,
 }
 
 /// A running recorder thread.
@@ -86,26 +59,17 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Creates the output files (so a bad path fails before the lab starts) and starts the
-    /// thread reading `rx`.
-    pub fn start(out: RecorderOutput, rx: Receiver<Record>) -> Result<Recorder> {
-        let pcapng = PcapngOut::create(&out.pcapng, &out.lab)?;
-        let events = File::create(&out.events)
-            .with_context(|| format!("creating {}", out.events.display()))?;
+    /// Starts the thread reading `rx` and feeding `sinks` (created by the caller, so a bad
+    /// output path fails before the lab starts).
+    pub fn start(sinks: Vec<Box<dyn Sink>>, rx: Receiver<Record>) -> Recorder {
         let mut state = State {
-            pcapng: Some(pcapng),
-            events: BufWriter::new(events),
-            json_stdout: out.json_stdout,
-            live: out.live,
-            tui: out.tui,
+            sinks,
             analyzer: Analyzer::new(),
-            scratch: Vec::new(),
+            events: Vec::new(),
             recording: Recording::default(),
-            received: [0; 2],
-            last_ns: 0,
         };
         let handle = std::thread::spawn(move || state.run(rx));
-        Ok(Recorder { handle })
+        Recorder { handle }
     }
 
     /// Waits for the thread to finish (after [`Record::End`] or when every sender is gone).
@@ -117,109 +81,71 @@ impl Recorder {
 }
 
 struct State {
-    live: Arc<LiveCounters>,
-    tui: Option<Sender<TuiInput>>,
-    pcapng: Option<PcapngOut>,
-    events: BufWriter<File>,
-    json_stdout: bool,
+    sinks: Vec<Box<dyn Sink>>,
     analyzer: Analyzer,
-    scratch: Vec<Event>,
+    /// The current frame's events (reused between frames).
+    events: Vec<Event>,
     recording: Recording,
-    received: [u64; 2],
-    last_ns: u64,
 }
 
 impl State {
     fn run(&mut self, rx: Receiver<Record>) -> Result<Recording> {
         let mut last_flush = Instant::now();
-        let mut kernel_drops = [0; 2];
-        loop {
-            match rx.recv_timeout(FLUSH_EVERY) {
-                Ok(Record::Frame(frame)) => self.frame(&frame)?,
-                Ok(Record::Trace(event)) => self.line(&event)?,
-                Ok(Record::End { kernel_drops: d }) => {
-                    kernel_drops = d;
-                    break;
+        let mut end = CaptureEnd::default();
+        let result = loop {
+            let step = match rx.recv_timeout(FLUSH_EVERY) {
+                Ok(Record::Frame(frame)) => self.frame(&frame),
+                Ok(Record::Trace(event)) => self.each(|s| s.trace(&event)),
+                Ok(Record::End(e)) => {
+                    end = e;
+                    break Ok(());
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => Ok(()),
+                Err(RecvTimeoutError::Disconnected) => break Ok(()),
+            };
+            if step.is_err() {
+                break step;
             }
             if last_flush.elapsed() >= FLUSH_EVERY {
-                self.flush()?;
+                if let Err(e) = self.each(|s| s.flush()) {
+                    break Err(e);
+                }
                 last_flush = Instant::now();
             }
-        }
-        self.finish(kernel_drops)?;
+        };
+        // Finished on every path, so what was written before an error is readable.
+        let finished = self.each(|s| s.finish(&end));
+        result.and(finished)?;
+        self.recording.summary = self.analyzer.summary();
         Ok(self.recording.clone())
     }
 
     fn frame(&mut self, frame: &CapturedFrame) -> Result<()> {
-        self.scratch.clear();
+        self.events.clear();
         self.analyzer.handle_frame(
             frame.t_ns,
             LinkType::Ethernet,
             &frame.data,
-            &mut self.scratch,
+            &mut self.events,
         );
-        let mut comments: Vec<String> = self.scratch.iter().map(Event::describe).collect();
-        if frame.injected {
-            comments.push("forged by the wire (RST injection)".to_owned());
-        }
-        if let Some(cause) = frame.dropped {
-            comments.push(format!("dropped by the link ({})", cause.as_str()));
-            self.recording.link_dropped += 1;
-        }
-        if let Some(out) = &mut self.pcapng {
-            out.write(frame.t_ns, frame.dir, &frame.data, &comments)?;
-        }
-        self.live.record(&self.scratch, frame.dropped.is_some());
-        if let Some(tui) = &self.tui {
-            for e in &self.scratch {
-                let _ = tui.send(TuiInput::Event(e.clone()));
-            }
-            let info = decode(LinkType::Ethernet, &frame.data)
-                .ok()
-                .flatten()
-                .map(|seg| FrameInfo::of(&seg));
-            let _ = tui.send(TuiInput::Frame {
-                t_ns: frame.t_ns,
-                info,
-                dropped: frame.dropped.is_some(),
-            });
-        }
-        self.received[frame.dir as usize] += 1;
         self.recording.frames += 1;
-        self.last_ns = frame.t_ns;
-        let events = std::mem::take(&mut self.scratch);
-        for event in &events {
-            self.line(event)?;
-        }
-        self.scratch = events;
-        Ok(())
+        self.recording.link_dropped += u64::from(frame.dropped.is_some());
+        let recorded = Recorded {
+            frame,
+            events: &self.events,
+        };
+        self.sinks.iter_mut().try_for_each(|s| s.frame(&recorded))
     }
 
-    fn line(&mut self, value: &impl serde::Serialize) -> Result<()> {
-        let text = serde_json::to_string(value).context("encoding an event")?;
-        writeln!(self.events, "{text}").context("writing the events file")?;
-        if self.json_stdout {
-            println!("{text}");
+    /// Runs `f` on every sink; the first error is returned after all have run.
+    fn each(&mut self, mut f: impl FnMut(&mut dyn Sink) -> Result<()>) -> Result<()> {
+        let mut first = Ok(());
+        for sink in &mut self.sinks {
+            let r = f(sink.as_mut());
+            if first.is_ok() {
+                first = r;
+            }
         }
-        self.recording.events += 1;
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        if let Some(out) = &mut self.pcapng {
-            out.flush()?;
-        }
-        self.events.flush().context("flushing the events file")
-    }
-
-    fn finish(&mut self, kernel_drops: [u64; 2]) -> Result<()> {
-        self.recording.summary = self.analyzer.summary();
-        if let Some(out) = self.pcapng.take() {
-            out.finish(self.last_ns, kernel_drops, self.received)?;
-        }
-        self.events.flush().context("flushing the events file")
+        first
     }
 }

@@ -12,16 +12,17 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use super::spec::{ClientRole, ServerRole};
 use super::waiting::{sleep_unless_interrupted, wait_for, Interrupted};
+use crate::actors::client_report::ClientReport;
 use crate::actors::exec::{self, ExecChild, ExecReport};
-use crate::actors::http_client::{self, ClientReport};
+use crate::actors::http_client;
 use crate::actors::http_server;
 use crate::actors::server_process::ServerProcess;
 use crate::actors::tcp;
-use crate::actors::trace::{TraceEvent, Tracer};
 use crate::actors::ws;
 use crate::net::kernel_truth;
 use crate::net::netns;
 use crate::net::topology::{Topology, CLIENT_ADDR, SERVER_ADDR};
+use crate::trace::Tracer;
 
 /// A started server: where clients should connect, and how to stop it.
 pub struct Server {
@@ -55,8 +56,8 @@ enum ClientKind {
 
 /// What the client phase produced.
 pub struct ClientDone {
-    /// The built-in client's account (default for an external one).
-    pub report: ClientReport,
+    /// The built-in client's account (none for an external program).
+    pub report: Option<ClientReport>,
     /// Handles that close what is still open, after the capture stopped.
     release: Release,
 }
@@ -73,24 +74,24 @@ enum Release {
 pub fn start_server(
     role: ServerRole<'_>,
     topo: &Topology,
-    trace_tx: &Sender<TraceEvent>,
+    tracer: Tracer,
     out_prefix: &Path,
 ) -> Result<Server> {
     match role {
         ServerRole::Http(cfg) => {
             let cfg = cfg.clone();
-            start_builtin_server(topo, trace_tx, move |tracer, stop, ready| async move {
+            start_builtin_server(topo, tracer, move |tracer, stop, ready| async move {
                 http_server::serve(cfg, IpAddr::V4(SERVER_ADDR), tracer, stop, ready).await
             })
         }
         ServerRole::Ws(cfg) => {
             let cfg = cfg.clone();
-            start_builtin_server(topo, trace_tx, move |tracer, stop, ready| async move {
+            start_builtin_server(topo, tracer, move |tracer, stop, ready| async move {
                 ws::serve(cfg, IpAddr::V4(SERVER_ADDR), tracer, stop, ready).await
             })
         }
         ServerRole::Tcp(cfg) => {
-            let process = ServerProcess::start(&topo.server_ns, cfg, trace_tx.clone())?;
+            let process = ServerProcess::start(&topo.server_ns, cfg, tracer)?;
             if let Err(e) = wait_listening(&topo.server_ns, cfg.port) {
                 process.stop();
                 return Err(e);
@@ -117,18 +118,13 @@ type Ready = Sender<Result<Vec<SocketAddr>, String>>;
 
 /// Starts a built-in server (`serve(tracer, stop, ready)`) on a thread in the server namespace
 /// and waits until it listens.
-fn start_builtin_server<F, Fut>(
-    topo: &Topology,
-    trace_tx: &Sender<TraceEvent>,
-    serve: F,
-) -> Result<Server>
+fn start_builtin_server<F, Fut>(topo: &Topology, tracer: Tracer, serve: F) -> Result<Server>
 where
     F: FnOnce(Tracer, tokio::sync::watch::Receiver<bool>, Ready) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Result<()>>,
 {
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let (ready_tx, ready_rx) = mpsc::channel::<Result<Vec<SocketAddr>, String>>();
-    let tracer = Tracer::new("server", trace_tx.clone());
     let thread = actor_thread(&topo.server_ns, move |rt| {
         rt.block_on(async move {
             if let Err(e) = serve(tracer, stop_rx, ready_tx.clone()).await {
@@ -154,13 +150,13 @@ pub fn start_client(
     role: ClientRole<'_>,
     topo: &Topology,
     targets: Vec<SocketAddr>,
-    trace_tx: Sender<TraceEvent>,
+    tracer: Tracer,
     out_prefix: &Path,
 ) -> Result<Client> {
     match role {
         ClientRole::Http(cfg) => {
             let cfg = cfg.clone();
-            start_builtin_client(topo, trace_tx, move |tracer| async move {
+            start_builtin_client(topo, tracer, move |tracer| async move {
                 let (report, held) = http_client::run(cfg, targets, tracer).await;
                 (report, Box::new(held) as Box<dyn Send>)
             })
@@ -168,7 +164,7 @@ pub fn start_client(
         ClientRole::Tcp(cfg) => {
             let cfg = cfg.clone();
             let target = *targets.first().context("the server listens nowhere")?;
-            start_builtin_client(topo, trace_tx, move |tracer| async move {
+            start_builtin_client(topo, tracer, move |tracer| async move {
                 let (report, held) = tcp::run_client(cfg, target, tracer).await;
                 (report, Box::new(held) as Box<dyn Send>)
             })
@@ -176,7 +172,7 @@ pub fn start_client(
         ClientRole::Ws(cfg) => {
             let cfg = cfg.clone();
             let target = *targets.first().context("the server listens nowhere")?;
-            start_builtin_client(topo, trace_tx, move |tracer| async move {
+            start_builtin_client(topo, tracer, move |tracer| async move {
                 let report = ws::run_client(cfg, target, tracer).await;
                 (report, Box::new(()) as Box<dyn Send>)
             })
@@ -194,18 +190,13 @@ pub fn start_client(
 /// Starts a built-in client (`run(tracer)` returns its report and the connections it still
 /// holds) on a thread in the client namespace. The held connections are closed on release,
 /// after the capture stopped.
-fn start_builtin_client<F, Fut>(
-    topo: &Topology,
-    trace_tx: Sender<TraceEvent>,
-    run: F,
-) -> Result<Client>
+fn start_builtin_client<F, Fut>(topo: &Topology, tracer: Tracer, run: F) -> Result<Client>
 where
     F: FnOnce(Tracer) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = (ClientReport, Box<dyn Send>)>,
 {
     let (report_tx, report) = mpsc::channel::<ClientReport>();
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let tracer = Tracer::new("client", trace_tx);
     let thread = actor_thread(&topo.client_ns, move |rt| {
         rt.block_on(async move {
             let mut stop = stop_rx;
@@ -240,7 +231,7 @@ impl Client {
                 thread,
             } => match wait_for(&report, limit) {
                 Ok(report) => ClientDone {
-                    report,
+                    report: Some(report),
                     release: Release::BuiltIn { stop, thread },
                 },
                 Err(e) => {
@@ -263,7 +254,7 @@ impl Client {
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 ClientDone {
-                    report: ClientReport::default(),
+                    report: None,
                     release: Release::Exec(child),
                 }
             }

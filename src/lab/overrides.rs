@@ -108,7 +108,7 @@ mod tests {
     fn values_are_read_as_toml_or_plain_text() {
         assert_eq!(o("client.requests=10").value, toml::Value::Integer(10));
         assert_eq!(
-            o("server.close=rst").value,
+            o("server.socket.close=rst").value,
             toml::Value::String("rst".into())
         );
         assert_eq!(

@@ -6,11 +6,12 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use connlab_core::analyze::{BySide, Summary};
+
 use super::expect::Outcome;
 use super::runner::ActorOutcome;
 use super::spec::Lab;
-use crate::actors::http_client::ClientReport;
-use crate::analyze::{BySide, Summary};
+use crate::actors::client_report::ClientReport;
 use crate::capture::recorder::Recording;
 use crate::net::kernel_truth::SocketStates;
 use crate::wire::WireStats;
@@ -40,8 +41,9 @@ pub struct RunSummary {
     pub kernel_states: KernelStates,
     /// What the wire did.
     pub wire: WireSummary,
-    /// The client's own account of its requests.
-    pub client: ClientReport,
+    /// The built-in client's own account of its requests; absent for an external program.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientReport>,
     /// The pcapng file.
     pub capture: PathBuf,
     /// The JSON-lines events file.
@@ -170,11 +172,13 @@ impl RunReport {
                 s.memory.kernel_bytes_per_socket
             );
         }
-        let _ = writeln!(
-            out,
-            "client: {} ok, {} failed, {} dialed, {} reused",
-            s.client.ok, s.client.failed, s.client.dialed, s.client.reused
-        );
+        if let Some(c) = &s.client {
+            let _ = writeln!(
+                out,
+                "client: {} ok, {} failed, {} dialed, {} reused",
+                c.ok, c.failed, c.dialed, c.reused
+            );
+        }
         if !s.expectations.is_empty() {
             let _ = writeln!(out, "\nexpectations");
             for o in &s.expectations {

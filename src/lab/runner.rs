@@ -9,26 +9,34 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Sender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use connlab_core::analyze::BySide;
+use connlab_core::timeline::TimelineInput;
 
 use super::launch::{self, ClientDone};
 use super::report::RunReport;
 use super::spec::Lab;
 use super::waiting::Interrupted;
+use crate::actors::client_report::ClientReport;
 use crate::actors::exec::{ExecError, ExecReport};
-use crate::actors::trace::TraceEvent;
+use crate::capture::jsonl::JsonLines;
 use crate::capture::live::{LiveCounters, ProgressLine};
-use crate::capture::recorder::{Record, Recorder, RecorderOutput};
+use crate::capture::pcapng_out::PcapngOut;
+use crate::capture::recorder::{Record, Recorder};
+use crate::capture::sink::{CaptureEnd, Sink};
+use crate::capture::timeline_feed::TimelineFeed;
+use crate::clock::now_ns;
 use crate::net::kernel_truth::{self, SocketStates};
 use crate::net::memory::{self, MemoryReport};
 use crate::net::netns;
 use crate::net::topology::{Topology, TopologySpec};
-use crate::tui::app::TuiInput;
-use crate::wire::{forwarder::now_ns, Wire};
-use std::sync::Arc;
+use crate::paths::{beside, run_prefix};
+use crate::trace::Tracer;
+use crate::wire::{Ports, Wire};
 
 /// Options from the command line.
 #[derive(Debug, Clone)]
@@ -40,7 +48,7 @@ pub struct RunOptions {
     /// Show a one-line live progress on stderr.
     pub progress: bool,
     /// Feed the live terminal timeline.
-    pub tui: Option<Sender<TuiInput>>,
+    pub tui: Option<Sender<TimelineInput>>,
 }
 
 /// Why a run produced no report.
@@ -56,8 +64,8 @@ pub enum RunError {
 
 /// What the actors left: the client's report and the kernel's view at the end.
 pub struct ActorOutcome {
-    /// The client's own account.
-    pub client: crate::actors::http_client::ClientReport,
+    /// The built-in client's own account (none for an external program).
+    pub client: Option<ClientReport>,
     /// Kernel TCP states in the client namespace.
     pub client_states: SocketStates,
     /// Kernel TCP states in the server namespace.
@@ -72,10 +80,19 @@ pub struct ActorOutcome {
 pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
     std::fs::create_dir_all(&opts.out_dir)
         .with_context(|| format!("creating output folder {}", opts.out_dir.display()))?;
-    let stamp = file_stamp();
-    let prefix = opts.out_dir.join(format!("{}-{stamp}", lab.name));
+    let prefix = run_prefix(&opts.out_dir, &lab.name);
     let pcapng = beside(&prefix, "pcapng");
     let events = beside(&prefix, "events.jsonl");
+    // The outputs are made before the network, so a bad path fails before anything is built.
+    let live = Arc::new(LiveCounters::default());
+    let mut sinks: Vec<Box<dyn Sink>> = vec![
+        Box::new(PcapngOut::create(&pcapng, &lab.name)?),
+        Box::new(JsonLines::create(&events, opts.json)?),
+        Box::new(live.clone()),
+    ];
+    if let Some(tui) = &opts.tui {
+        sinks.push(Box::new(TimelineFeed(tui.clone())));
+    }
 
     let topo = Topology::build(&TopologySpec {
         client_sysctls: sysctls(&lab.spec.sysctl.client),
@@ -84,25 +101,18 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
     })?;
 
     let (tx, rx) = mpsc::channel::<Record>();
-    let live = Arc::new(LiveCounters::default());
-    let recorder = Recorder::start(
-        RecorderOutput {
-            pcapng: pcapng.clone(),
-            events: events.clone(),
-            json_stdout: opts.json,
-            lab: lab.name.clone(),
-            live: live.clone(),
-            tui: opts.tui.clone(),
-        },
-        rx,
-    )?;
+    let recorder = Recorder::start(sinks, rx);
     let progress = opts.progress.then(|| ProgressLine::start(live));
     let start_ns = now_ns();
-    let wire = Wire::start(&topo.wire_ns, &lab.spec.link, start_ns, tx.clone())?;
-    let (trace_tx, trace_forwarder) = forward_traces(tx.clone());
+    let (client_side, server_side) = topo.wire_ports();
+    let ports = Ports {
+        client_side,
+        server_side,
+    };
+    let wire = Wire::start(&topo.wire_ns, ports, &lab.spec.link, start_ns, tx.clone())?;
     let sampler = opts.tui.clone().map(|tui| KernelSampler::start(&topo, tui));
 
-    let outcome = drive_actors(lab, &topo, trace_tx, &prefix);
+    let outcome = drive_actors(lab, &topo, &tx, &prefix);
 
     // Whatever happened, stop the capture properly so what was recorded is kept.
     let wire_stats = wire.stop();
@@ -110,15 +120,11 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
         .as_ref()
         .map(|s| s.kernel_dropped)
         .unwrap_or([0; 2]);
-    let _ = tx.send(Record::End { kernel_drops });
+    let _ = tx.send(Record::End(CaptureEnd { kernel_drops }));
     drop(tx);
     let recording = recorder.join();
     drop(progress);
     drop(sampler);
-    if let Some(tui) = &opts.tui {
-        let _ = tui.send(TuiInput::CaptureDrops(kernel_drops.iter().sum()));
-        let _ = tui.send(TuiInput::Finished);
-    }
     let (mut actors, server, client) = match outcome {
         Ok(done) => done,
         Err(RunError::Failed(e)) => {
@@ -133,7 +139,6 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
     };
     actors.exec.extend(client.release());
     actors.exec.extend(server.stop());
-    let _ = trace_forwarder.join();
     drop(topo);
 
     Ok(RunReport::new(
@@ -147,25 +152,30 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
     ))
 }
 
+/// Starts the server, then the client; waits for the client and the settle time; reads the
+/// kernel's view. Actor trace events go straight into the recorder's channel.
 fn drive_actors(
     lab: &Lab,
     topo: &Topology,
-    trace_tx: Sender<TraceEvent>,
+    records: &Sender<Record>,
     prefix: &std::path::Path,
 ) -> Result<(ActorOutcome, launch::Server, ClientDone), RunError> {
     let spec = &lab.spec;
     let baseline = memory::sample();
-    let server = launch::start_server(spec.server_role()?, topo, &trace_tx, prefix)
+    let server_tracer = Tracer::into_channel("server", records.clone());
+    let client_tracer = Tracer::into_channel("client", records.clone());
+    let server = launch::start_server(spec.server_role()?, topo, server_tracer, prefix)
         .map_err(skipped_if_missing)?;
     let targets = server.targets.clone();
     let server_baseline = server.pid().map(memory::rss_of);
-    let client = match launch::start_client(spec.client_role()?, topo, targets, trace_tx, prefix) {
-        Ok(client) => client,
-        Err(e) => {
-            server.stop();
-            return Err(skipped_if_missing(e));
-        }
-    };
+    let client =
+        match launch::start_client(spec.client_role()?, topo, targets, client_tracer, prefix) {
+            Ok(client) => client,
+            Err(e) => {
+                server.stop();
+                return Err(skipped_if_missing(e));
+            }
+        };
     let done = match client.wait(
         Duration::from_secs(spec.timeout_s),
         Duration::from_millis(spec.settle_ms),
@@ -204,7 +214,7 @@ struct KernelSampler {
 }
 
 impl KernelSampler {
-    fn start(topo: &Topology, tui: Sender<TuiInput>) -> KernelSampler {
+    fn start(topo: &Topology, tui: Sender<TimelineInput>) -> KernelSampler {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = stop.clone();
         let (client_ns, server_ns) = (topo.client_ns.clone(), topo.server_ns.clone());
@@ -216,11 +226,11 @@ impl KernelSampler {
                 .unwrap_or(0)
             };
             while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-                let sample = crate::analyze::BySide {
+                let sample = BySide {
                     client: tw(&client_ns),
                     server: tw(&server_ns),
                 };
-                if tui.send(TuiInput::Kernel(sample)).is_err() {
+                if tui.send(TimelineInput::Kernel(sample)).is_err() {
                     return;
                 }
                 for _ in 0..20 {
@@ -258,36 +268,8 @@ fn skipped_if_missing(e: anyhow::Error) -> RunError {
     }
 }
 
-/// Moves actor trace events into the recorder's channel.
-fn forward_traces(to: Sender<Record>) -> (Sender<TraceEvent>, JoinHandle<()>) {
-    let (tx, rx) = mpsc::channel::<TraceEvent>();
-    let handle = std::thread::spawn(move || {
-        for event in rx {
-            if to.send(Record::Trace(event)).is_err() {
-                break;
-            }
-        }
-    });
-    (tx, handle)
-}
-
 fn sysctls(
     map: &std::collections::BTreeMap<String, super::spec::SysctlValue>,
 ) -> std::collections::BTreeMap<String, String> {
     map.iter().map(|(k, v)| (k.clone(), v.as_text())).collect()
-}
-
-/// `<prefix>.<suffix>`, without treating a dot in the lab's name as an extension.
-pub fn beside(prefix: &std::path::Path, suffix: &str) -> PathBuf {
-    let mut name = prefix.as_os_str().to_owned();
-    name.push(".");
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
-/// UTC time for file names: `20261124T191226Z`.
-fn file_stamp() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-        .to_string()
-        .replace(['-', ':'], "")
 }

@@ -28,11 +28,11 @@ pub const SERVER_ADDR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 /// Prefix length of the shared subnet.
 const PREFIX_LEN: u8 = 24;
 /// Interface of the client or server inside its namespace.
-pub const ENDPOINT_IF: &str = "eth0";
+const ENDPOINT_IF: &str = "eth0";
 /// Wire-namespace interface facing the client.
-pub const WIRE_CLIENT_IF: &str = "to-client";
+const WIRE_CLIENT_IF: &str = "to-client";
 /// Wire-namespace interface facing the server.
-pub const WIRE_SERVER_IF: &str = "to-server";
+const WIRE_SERVER_IF: &str = "to-server";
 
 static NEXT_SEQ: AtomicU32 = AtomicU32::new(0);
 
@@ -89,6 +89,11 @@ impl Topology {
         }
         topo.configure(spec)?;
         Ok(topo)
+    }
+
+    /// The wire namespace's interfaces facing the client and the server: the forwarder's ports.
+    pub fn wire_ports(&self) -> (&'static str, &'static str) {
+        (WIRE_CLIENT_IF, WIRE_SERVER_IF)
     }
 
     fn configure(&self, spec: &TopologySpec) -> Result<()> {

@@ -8,32 +8,10 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
 
-use super::input::{intent, ViewState};
-use super::model::{FrameInfo, TimelineModel};
-use super::view;
-use crate::analyze::{BySide, Event};
+use connlab_core::timeline::{TimelineInput, TimelineModel};
 
-/// What a live run sends to the screen.
-#[derive(Debug, Clone)]
-pub enum TuiInput {
-    /// An analyser event.
-    Event(Event),
-    /// A frame reached the wire (sent after the events it caused).
-    Frame {
-        /// Capture time.
-        t_ns: u64,
-        /// Its TCP segment, when it carries one.
-        info: Option<FrameInfo>,
-        /// The link dropped it.
-        dropped: bool,
-    },
-    /// The kernel's TIME_WAIT count per side, sampled during the run.
-    Kernel(BySide),
-    /// Frames the kernel dropped before the wire read them.
-    CaptureDrops(u64),
-    /// The run is over.
-    Finished,
-}
+use super::input::{intent, ViewState};
+use super::view;
 
 /// How the screen was left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,26 +32,11 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Applies one input to the model.
-pub fn apply(model: &mut TimelineModel, input: TuiInput) {
-    match input {
-        TuiInput::Event(e) => model.apply_event(&e),
-        TuiInput::Frame {
-            t_ns,
-            info,
-            dropped,
-        } => model.apply_frame(t_ns, info, dropped),
-        TuiInput::Kernel(k) => model.kernel_time_wait = Some(k),
-        TuiInput::CaptureDrops(d) => model.capture_drops = d,
-        TuiInput::Finished => model.finished = true,
-    }
-}
-
 /// Runs the screen until the user quits or `stop()` turns true (a signal asked the run to end).
 /// With `rx` the model grows live; without, it is a finished replay.
 pub fn run(
     mut model: TimelineModel,
-    rx: Option<Receiver<TuiInput>>,
+    rx: Option<Receiver<TimelineInput>>,
     stop: &dyn Fn() -> bool,
 ) -> Result<TuiExit> {
     let colors = std::env::var_os("NO_COLOR").is_none();
@@ -94,7 +57,7 @@ pub fn run(
             loop {
                 match rx.try_recv() {
                     Ok(input) => {
-                        apply(&mut model, input);
+                        model.apply(input);
                         dirty = true;
                     }
                     Err(TryRecvError::Empty) => break,

@@ -3,8 +3,8 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::model::{MarkKind, Row, TimelineModel};
-use crate::analyze::Side;
+use connlab_core::analyze::Side;
+use connlab_core::timeline::{MarkKind, Row, TimelineModel};
 
 /// What the user asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,8 +216,8 @@ pub fn visible_rows(model: &TimelineModel, filter: Option<&str>) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::EventKind;
-    use crate::tui::model::tests::{ev, req};
+    use connlab_core::analyze::EventKind;
+    use connlab_core::testframes::{ev, req};
     use ratatui::crossterm::event::KeyEventKind;
 
     fn key(code: KeyCode) -> KeyEvent {

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use super::model::{FrameInfo, TimelineModel};
-use crate::analyze::{decode, Analyzer, LinkType};
 use crate::capture::reader::{read_capture, ReadError};
+use connlab_core::analyze::{decode, Analyzer, LinkType};
+use connlab_core::timeline::{FrameInfo, TimelineModel};
 
 /// The timeline of a capture file; on a bad file, the timeline of what was read and the error.
 pub fn load(path: &Path) -> (TimelineModel, Option<ReadError>) {

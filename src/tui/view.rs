@@ -8,8 +8,8 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::input::{visible_rows, ViewState};
-use super::model::{ConnState, MarkKind, Row, TimelineModel};
-use crate::analyze::Side;
+use connlab_core::analyze::Side;
+use connlab_core::timeline::{ConnState, MarkKind, Row, TimelineModel};
 
 /// Width of the row labels.
 const LABEL: u16 = 33;
@@ -344,9 +344,9 @@ fn draw_help(frame: &mut Frame, area: Rect) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::{EventKind, TimeWaitHolder};
-    use crate::tui::model::tests::{ev, req};
-    use crate::tui::model::FrameInfo;
+    use connlab_core::analyze::{EventKind, TimeWaitHolder};
+    use connlab_core::testframes::{ev, req};
+    use connlab_core::timeline::FrameInfo;
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
 
@@ -440,7 +440,7 @@ mod tests {
         let lost = FrameInfo {
             src: m.rows[2].client,
             dst: m.rows[2].server,
-            flags: crate::analyze::TcpFlags::from_bits(0x10),
+            flags: connlab_core::analyze::TcpFlags::from_bits(0x10),
             seq: 1,
             len: 10,
         };
@@ -487,7 +487,7 @@ mod tests {
         let syn = FrameInfo {
             src: m.rows[0].client,
             dst: m.rows[0].server,
-            flags: crate::analyze::TcpFlags::from_bits(0x02),
+            flags: connlab_core::analyze::TcpFlags::from_bits(0x02),
             seq: 7,
             len: 0,
         };

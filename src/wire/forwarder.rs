@@ -11,17 +11,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{anyhow, Result};
+use connlab_core::link::{DirectionModel, DropCause, Verdict};
 use serde::Serialize;
 
 use super::inject::{FlowTable, InjectRst};
-use super::link_model::{DirectionModel, DropCause, Verdict};
 use super::packet_socket::{PacketSocket, MAX_FRAME};
 use super::spec::LinkSpec;
+use crate::clock::now_ns;
 use crate::net::netns;
-use crate::net::topology::{WIRE_CLIENT_IF, WIRE_SERVER_IF};
 
 /// How often an idle reader looks at the stop flag.
 const POLL: Duration = Duration::from_millis(50);
@@ -49,6 +49,29 @@ pub struct CapturedFrame {
     pub dropped: Option<DropCause>,
     /// Set when the wire forged it (RST injection).
     pub injected: bool,
+}
+
+impl CapturedFrame {
+    /// What the wire did to the frame, in words for a packet comment (beside the analyser's
+    /// events): Wireshark filters on them (`frame.comment contains "dropped by the link"`).
+    pub fn notes(&self) -> impl Iterator<Item = String> + '_ {
+        let forged = self
+            .injected
+            .then(|| "forged by the wire (RST injection)".to_owned());
+        let dropped = self
+            .dropped
+            .map(|cause| format!("dropped by the link ({})", cause.as_str()));
+        forged.into_iter().chain(dropped)
+    }
+}
+
+/// The wire's two ports, by interface name in the wire namespace.
+#[derive(Debug, Clone, Copy)]
+pub struct Ports<'a> {
+    /// The interface facing the client.
+    pub client_side: &'a str,
+    /// The interface facing the server.
+    pub server_side: &'a str,
 }
 
 /// What the wire did, per run.
@@ -97,14 +120,21 @@ pub struct Wire {
 impl Wire {
     /// Opens both ports in `wire_ns` and starts forwarding. `start_ns` is the lab's time zero
     /// (partitions are relative to it); every frame goes to `tap`.
-    pub fn start<T>(wire_ns: &str, link: &LinkSpec, start_ns: u64, tap: Sender<T>) -> Result<Wire>
+    pub fn start<T>(
+        wire_ns: &str,
+        ports: Ports<'_>,
+        link: &LinkSpec,
+        start_ns: u64,
+        tap: Sender<T>,
+    ) -> Result<Wire>
     where
         T: From<CapturedFrame> + Send + 'static,
     {
-        let (client_port, server_port) = netns::in_netns(wire_ns, || {
+        let (client_if, server_if) = (ports.client_side.to_owned(), ports.server_side.to_owned());
+        let (client_port, server_port) = netns::in_netns(wire_ns, move || {
             Ok((
-                PacketSocket::open(WIRE_CLIENT_IF, POLL)?,
-                PacketSocket::open(WIRE_SERVER_IF, POLL)?,
+                PacketSocket::open(&client_if, POLL)?,
+                PacketSocket::open(&server_if, POLL)?,
             ))
         })?;
         let client_port = Arc::new(client_port);
@@ -346,13 +376,4 @@ fn release_held(rx: Receiver<Held>, to: &PacketSocket) -> u64 {
             Err(RecvTimeoutError::Disconnected) => return errors,
         }
     }
-}
-
-/// Wall-clock time in ns since the UNIX epoch: the clock of kernel frame timestamps and of
-/// actor trace events alike.
-pub fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
 }

@@ -15,7 +15,7 @@ use pnet_packet::tcp::{self, MutableTcpPacket, TcpFlags};
 use serde::{Deserialize, Serialize};
 
 use super::Direction;
-use crate::analyze::{decode, LinkType};
+use connlab_core::analyze::{decode, LinkType};
 
 /// `[[link.inject_rst]]`: forge an RST into connection `conn` at `at_ms`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -190,7 +190,7 @@ fn rst_frame(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::Analyzer;
+    use connlab_core::analyze::Analyzer;
 
     fn frame(src: SocketAddr, dst: SocketAddr, flags: u8, seq: u32, ack: u32) -> Vec<u8> {
         let (IpAddr::V4(s), IpAddr::V4(d)) = (src.ip(), dst.ip()) else {

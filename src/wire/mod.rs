@@ -3,14 +3,13 @@
 //! Every frame between the two sides is read from one veth with AF_PACKET and written to the
 //! other. That makes the wire the capture point (each frame is seen exactly once, with a kernel
 //! timestamp) and the link model (delay, jitter, loss, partitions) in one place, without
-//! sch_netem, which many kernels and containers lack.
+//! sch_netem, which many kernels and containers lack. The decisions are pure and live in
+//! `connlab_core::link`; this module is the I/O around them.
 
 pub mod forwarder;
 pub mod inject;
-pub mod link_model;
 pub mod packet_socket;
-pub mod rng;
 pub mod spec;
 
-pub use forwarder::{CapturedFrame, Direction, Wire, WireStats};
+pub use forwarder::{CapturedFrame, Direction, Ports, Wire, WireStats};
 pub use spec::LinkSpec;

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::inject::InjectRst;
-use super::link_model::DirectionModel;
 use super::Direction;
+use connlab_core::link::DirectionModel;
 
 /// The `[link]` table: impairments for both directions, optional per-direction overrides, and
 /// partition windows.

@@ -13,8 +13,6 @@ mod frame;
 mod http;
 mod stream;
 mod summary;
-#[cfg(test)]
-mod testframes;
 mod tracker;
 
 pub use event::{Event, EventKind, Side, TimeWaitHolder};

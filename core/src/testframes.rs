@@ -1,6 +1,7 @@
 //! Test helpers: real Ethernet/IPv4/IPv6/TCP frames built with pnet, and a
 //! two-sided conversation that keeps sequence numbers, so tests read as the
-//! exchange they describe.
+//! exchange they describe. Public behind the `testframes` feature so benches
+//! and the binary crate's tests build frames the same way.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -10,10 +11,9 @@ use pnet_packet::ipv4::{self, MutableIpv4Packet};
 use pnet_packet::ipv6::MutableIpv6Packet;
 use pnet_packet::tcp::{self, MutableTcpPacket};
 
-use super::event::{Event, EventKind, Side};
-use super::frame::LinkType;
-use super::tracker::Analyzer;
+use crate::analyze::{Analyzer, Event, EventKind, LinkType, Side};
 
+/// TCP flag bits (`F::SYN | F::ACK`), for building frames.
 pub use pnet_packet::tcp::TcpFlags as F;
 
 /// A TCP header (no options) plus payload, checksummed for `src` → `dst`.
@@ -116,7 +116,9 @@ pub fn sll2(ethertype: u16, payload: &[u8]) -> Vec<u8> {
 
 /// Both ends of one connection with their next sequence numbers.
 pub struct Conv {
+    /// The side that sends the SYN.
     pub client: SocketAddr,
+    /// The side that answers it.
     pub server: SocketAddr,
     /// Next sequence number to send: `[client, server]`.
     pub next: [u32; 2],
@@ -164,7 +166,9 @@ impl Conv {
 /// An analyser plus the events it produced, fed with millisecond times.
 #[derive(Default)]
 pub struct Lab {
+    /// The analyser under test.
     pub an: Analyzer,
+    /// Every event it produced, in order.
     pub events: Vec<Event>,
 }
 
@@ -221,5 +225,30 @@ pub fn closed(lifetime_ms: u64) -> EventKind {
     EventKind::Closed {
         by_rst: false,
         lifetime_ns: lifetime_ms * MS,
+    }
+}
+
+/// An analyser event on connection `conn` (client 198.18.0.1, port 40000 + conn, server
+/// 198.18.0.2:80) at `ms`, for timeline and report tests that need events, not frames.
+pub fn ev(conn: u64, ms: u64, kind: EventKind) -> Event {
+    Event {
+        t_ns: ms * MS,
+        conn,
+        client: format!("198.18.0.1:{}", 40000 + conn)
+            .parse()
+            .expect("addr"),
+        server: "198.18.0.2:80".parse().expect("addr"),
+        kind,
+    }
+}
+
+/// A `GET /` request event, the `n`-th on its connection.
+pub fn req(n: u32, reused: bool) -> EventKind {
+    EventKind::Request {
+        n,
+        method: "GET".into(),
+        path: "/".into(),
+        reused,
+        idle_ns: reused.then_some(MS),
     }
 }

@@ -126,7 +126,7 @@ impl Analyzer {
 mod tests {
     use super::*;
     use crate::analyze::event::{EventKind as K, Side};
-    use crate::analyze::testframes::{Conv, Lab, F};
+    use crate::testframes::{Conv, Lab, F};
 
     /// Handshake, one exchange and a client-first close, starting at `ms`.
     fn whole_connection(lab: &mut Lab, c: &mut Conv, ms: u64) {

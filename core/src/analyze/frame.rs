@@ -284,7 +284,7 @@ fn decode_tcp(src: IpAddr, dst: IpAddr, data: &[u8]) -> Result<Segment<'_>, Deco
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::testframes::{ethernet, ip_packet, sll, sll2, tcp_bytes, F};
+    use crate::testframes::{ethernet, ip_packet, sll, sll2, tcp_bytes, F};
 
     fn addr(s: &str) -> SocketAddr {
         s.parse().expect("addr")

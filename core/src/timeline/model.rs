@@ -330,32 +330,9 @@ impl TimelineModel {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    /// Builds an event on connection `conn` (client port 40000 + conn) at `ms`.
-    pub fn ev(conn: u64, ms: u64, kind: EventKind) -> Event {
-        Event {
-            t_ns: ms * 1_000_000,
-            conn,
-            client: format!("198.18.0.1:{}", 40000 + conn)
-                .parse()
-                .expect("addr"),
-            server: "198.18.0.2:80".parse().expect("addr"),
-            kind,
-        }
-    }
-
-    /// A request event.
-    pub fn req(n: u32, reused: bool) -> EventKind {
-        EventKind::Request {
-            n,
-            method: "GET".into(),
-            path: "/".into(),
-            reused,
-            idle_ns: reused.then_some(1_000_000),
-        }
-    }
+    use crate::testframes::{ev, req};
 
     #[test]
     fn states_follow_the_lifecycle() {

@@ -250,7 +250,7 @@ impl Conn {
 #[cfg(test)]
 mod tests {
     use crate::analyze::event::{EventKind as K, Side};
-    use crate::analyze::testframes::{closed, conv, Conv, Lab, F, MS};
+    use crate::testframes::{closed, conv, Conv, Lab, F, MS};
 
     fn request(n: u32, path: &str, idle_ms: Option<u64>) -> K {
         K::Request {

@@ -116,7 +116,7 @@ impl Conn {
 #[cfg(test)]
 mod tests {
     use crate::analyze::event::{EventKind as K, Side, TimeWaitHolder};
-    use crate::analyze::testframes::{closed, conv, Lab, F, MS};
+    use crate::testframes::{closed, conv, Lab, F, MS};
 
     #[test]
     fn client_closes_first_and_holds_time_wait() {

@@ -1,12 +1,16 @@
 //! Trace events, like Go's httptrace (GotConn with Reused/WasIdle/IdleTime, PutIdleConn, ...),
 //! written into the run's event stream beside the analyser's events.
+//!
+//! Shared by the actors (which emit them) and the recorder (which writes them), so it sits
+//! below both: a [`Tracer`] delivers through a function it is given, and knows nothing of
+//! where its events go.
 
 use std::net::SocketAddr;
-use std::sync::mpsc::Sender;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::wire::forwarder::now_ns;
+use crate::clock::now_ns;
 
 /// One thing an actor did or saw, stamped with the wall clock (the clock of frame timestamps).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -122,29 +126,57 @@ pub enum TraceKind {
     },
 }
 
+/// Where a tracer's events go: the run's recorder, a child process's stdout, a test's list.
+/// Delivery never blocks and never fails the actor (a closed stream just drops the event).
+pub type Deliver = Arc<dyn Fn(TraceEvent) + Send + Sync>;
+
 /// Emits an actor's trace events into the run's stream.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Tracer {
-    actor: String,
-    tx: Sender<TraceEvent>,
+    actor: &'static str,
+    deliver: Deliver,
+}
+
+impl std::fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracer")
+            .field("actor", &self.actor)
+            .finish()
+    }
 }
 
 impl Tracer {
-    /// A tracer for `actor` ("client" or "server").
-    pub fn new(actor: &str, tx: Sender<TraceEvent>) -> Self {
-        Tracer {
-            actor: actor.to_owned(),
-            tx,
-        }
+    /// A tracer for `actor` ("client" or "server") delivering through `deliver`.
+    pub fn new(actor: &'static str, deliver: Deliver) -> Self {
+        Tracer { actor, deliver }
     }
 
-    /// Stamps and sends one event; a closed stream (the capture ended) is ignored.
+    /// A tracer whose events are sent into `tx`, converted to the channel's type (the
+    /// recorder's `Record`, or plain trace events).
+    pub fn into_channel<T>(actor: &'static str, tx: std::sync::mpsc::Sender<T>) -> Self
+    where
+        T: From<TraceEvent> + Send + 'static,
+    {
+        Tracer::new(
+            actor,
+            Arc::new(move |event| {
+                let _ = tx.send(event.into());
+            }),
+        )
+    }
+
+    /// Stamps and delivers one event.
     pub fn emit(&self, kind: TraceKind) {
-        let _ = self.tx.send(TraceEvent {
+        (self.deliver)(TraceEvent {
             t_ns: now_ns(),
-            actor: self.actor.clone(),
+            actor: self.actor.to_owned(),
             kind,
         });
+    }
+
+    /// Delivers an event that was stamped elsewhere (an actor in a child process).
+    pub fn forward(&self, event: TraceEvent) {
+        (self.deliver)(event);
     }
 
     /// Emits a `close` event.

@@ -1,6 +1,6 @@
 //! The link model of one direction: a pure function of (time since the lab started, seeded
 //! RNG) deciding whether a frame is dropped and how long it is held. The I/O loop in
-//! [`super::forwarder`] wraps it, the way smoltcp's fault injector wraps a device.
+//! wire's forwarder wraps it, the way smoltcp's fault injector wraps a device.
 
 use super::rng::SplitMix64;
 

@@ -1,0 +1,21 @@
+//! connlab's pure core: everything that turns frames into connection lifecycles and decides
+//! what a link does to a frame, with no networking, no files, no threads and no clock.
+//!
+//! Time only enters as the `t_ns` a caller passes in (the quinn-proto and smoltcp habit), so a
+//! live run, a replayed capture and a unit test with built frames give the same events. The
+//! crate has no tokio, nix or libc dependency: that promise is kept by the compiler, not by a
+//! comment.
+//!
+//! - [`analyze`]: frame → TCP segment → per-connection state machine → events → summary.
+//! - [`link`]: the wire's link model (delay, jitter, loss, partitions), seeded.
+//! - [`timeline`]: the timeline model both the terminal view and the HTML report draw.
+//! - `testframes` (feature): frame builders for tests and benches.
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod analyze;
+pub mod link;
+#[cfg(any(test, feature = "testframes"))]
+pub mod testframes;
+pub mod timeline;

@@ -1,0 +1,56 @@
+//! The JSON-lines sink: every analyser event and actor trace event as one JSON object per
+//! line, in the order the recorder saw them, in the events file and, with `--json`, on stdout.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use super::sink::{CaptureEnd, Recorded, Sink};
+use crate::trace::TraceEvent;
+
+/// Writes events as JSON lines.
+pub struct JsonLines {
+    file: BufWriter<File>,
+    stdout: bool,
+}
+
+impl JsonLines {
+    /// Creates `path` (so a bad path fails before the lab starts); `stdout` also prints each
+    /// line.
+    pub fn create(path: &Path, stdout: bool) -> Result<JsonLines> {
+        let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(JsonLines {
+            file: BufWriter::new(file),
+            stdout,
+        })
+    }
+
+    fn line(&mut self, value: &impl serde::Serialize) -> Result<()> {
+        let text = serde_json::to_string(value).context("encoding an event")?;
+        writeln!(self.file, "{text}").context("writing the events file")?;
+        if self.stdout {
+            println!("{text}");
+        }
+        Ok(())
+    }
+}
+
+impl Sink for JsonLines {
+    fn frame(&mut self, recorded: &Recorded<'_>) -> Result<()> {
+        recorded.events.iter().try_for_each(|e| self.line(e))
+    }
+
+    fn trace(&mut self, event: &TraceEvent) -> Result<()> {
+        self.line(event)
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.file.flush().context("flushing the events file")
+    }
+
+    fn finish(&mut self, _end: &CaptureEnd) -> Result<()> {
+        self.flush()
+    }
+}
