@@ -6,7 +6,7 @@ use std::hint::black_box;
 use connlab::tui::input::ViewState;
 use connlab::tui::view;
 use connlab_core::analyze::{EventKind, Side, TimeWaitHolder};
-use connlab_core::testframes::{ev as event, req};
+use connlab_core::testframes::{ev as event, fin, req, resp};
 use connlab_core::timeline::TimelineModel;
 use criterion::{criterion_group, criterion_main, Criterion};
 use ratatui::backend::TestBackend;
@@ -21,10 +21,10 @@ fn model(connections: u64) -> TimelineModel {
         for n in 1..=3u32 {
             let at = t + 2 + u64::from(n) * 10;
             m.apply_event(&event(c, at, req(n, n > 1)));
-            m.apply_event(&event(c, at + 1, EventKind::Response { n, status: 200 }));
+            m.apply_event(&event(c, at + 1, resp(n)));
         }
-        m.apply_event(&event(c, t + 50, EventKind::Fin { by: Side::Client }));
-        m.apply_event(&event(c, t + 51, EventKind::Fin { by: Side::Server }));
+        m.apply_event(&event(c, t + 50, fin(Side::Client, None)));
+        m.apply_event(&event(c, t + 51, fin(Side::Server, None)));
         m.apply_event(&event(
             c,
             t + 51,

@@ -4,8 +4,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::capture::reader::{read_capture, FileFacts, ReadError};
 use connlab_core::analyze::{Analyzer, Event, LinkType, Summary};
+use connlab_core::diagnose::{Diagnosis, DiagnosisReport};
+
+use crate::capture::reader::{read_capture, FileFacts, ReadError};
 
 /// Summary of an inspected file (`{"summary": ...}` in JSON output).
 #[derive(Debug, Clone, Serialize)]
@@ -13,6 +15,9 @@ pub struct InspectSummary {
     /// The analyser's counters.
     #[serde(flatten)]
     pub analysis: Summary,
+    /// Findings, endpoints and distributions.
+    #[serde(flatten)]
+    pub diagnosis: DiagnosisReport,
     /// Drops the capturing tool recorded in the file (pcapng interface statistics).
     pub dropped: u64,
     /// Packets read.
@@ -32,6 +37,7 @@ pub struct Inspection {
 /// Reads `path` and analyses it; `on_event` gets every event in order.
 pub fn inspect(path: &Path, mut on_event: impl FnMut(&Event)) -> Inspection {
     let mut analyzer = Analyzer::new();
+    let mut diagnosis = Diagnosis::new();
     let mut events = Vec::new();
     let mut unsupported_link = 0;
     let result = read_capture(path, |packet| {
@@ -42,6 +48,7 @@ pub fn inspect(path: &Path, mut on_event: impl FnMut(&Event)) -> Inspection {
         events.clear();
         analyzer.handle_frame(packet.t_ns, link, packet.data, &mut events);
         for event in &events {
+            diagnosis.apply(event);
             on_event(event);
         }
     });
@@ -58,6 +65,7 @@ pub fn inspect(path: &Path, mut on_event: impl FnMut(&Event)) -> Inspection {
                 facts.packets
             },
             analysis: summary,
+            diagnosis: diagnosis.report(),
             dropped: facts.recorded_drops,
             unsupported_link,
         },

@@ -9,7 +9,7 @@ use clap::Parser;
 use cli::{Cli, Command};
 use connlab::lab::runner::{RunError, RunOptions};
 use connlab::lab::waiting::Interrupted;
-use connlab::{inspect, lab, net};
+use connlab::{inspect, lab, net, summary_text};
 
 /// Exit code for an expectation that failed.
 const EXIT_FAILED: u8 = 1;
@@ -189,19 +189,22 @@ fn inspect(file: &std::path::Path, json: bool) -> ExitCode {
         let line = serde_json::json!({ "summary": inspection.summary });
         println!("{line}");
     } else {
+        let s = &inspection.summary;
         println!("{}", file.display());
-        print!(
-            "{}",
-            lab::report::analysis_table(&inspection.summary.analysis, None)
-        );
-        println!(
-            "packets {}   recorded drops {}",
-            inspection.summary.packets, inspection.summary.dropped
-        );
-        if inspection.summary.unsupported_link > 0 {
+        print!("{}", summary_text::analysis_table(&s.analysis, None));
+        println!("packets {}   recorded drops {}", s.packets, s.dropped);
+        if s.unsupported_link > 0 {
             println!(
                 "skipped {} packets on link types connlab does not decode",
-                inspection.summary.unsupported_link
+                s.unsupported_link
+            );
+        }
+        if s.analysis.tcp_segments == 0 {
+            println!("no TCP in this capture: nothing to diagnose");
+        } else {
+            print!(
+                "{}",
+                summary_text::diagnosis_text(&s.diagnosis, s.analysis.connections)
             );
         }
     }

@@ -126,9 +126,15 @@ fn the_cycle_finder_finds_cycles() {
 fn no_module_imports_one_that_imports_it_back() {
     let graph = import_graph();
     for (module, deps) in &graph {
-        println!("{module} -> {}", deps.iter().cloned().collect::<Vec<_>>().join(", "));
+        println!(
+            "{module} -> {}",
+            deps.iter().cloned().collect::<Vec<_>>().join(", ")
+        );
     }
-    assert!(graph.contains_key("capture") && graph.contains_key("lab"), "{graph:?}");
+    assert!(
+        graph.contains_key("capture") && graph.contains_key("lab"),
+        "{graph:?}"
+    );
     if let Some(cycle) = find_cycle(&graph) {
         panic!("import cycle: {}", cycle.join(" -> "));
     }
@@ -148,7 +154,10 @@ fn locked_dependencies(package: &str) -> BTreeSet<String> {
             .filter(|p| p["name"].as_str() == Some(name))
             .flat_map(|p| p.get("dependencies").and_then(|d| d.as_array()).cloned())
             .flatten()
-            .filter_map(|d| d.as_str().map(|s| s.split(' ').next().unwrap_or(s).to_owned()))
+            .filter_map(|d| {
+                d.as_str()
+                    .map(|s| s.split(' ').next().unwrap_or(s).to_owned())
+            })
             .collect()
     };
     let mut seen = BTreeSet::new();
@@ -170,5 +179,8 @@ fn the_pure_core_depends_on_nothing_that_does_io() {
     }
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("core/src/lib.rs");
     let lib = std::fs::read_to_string(manifest).expect("core lib.rs");
-    assert!(lib.contains("#![forbid(unsafe_code)]"), "the core stays safe Rust");
+    assert!(
+        lib.contains("#![forbid(unsafe_code)]"),
+        "the core stays safe Rust"
+    );
 }

@@ -7,6 +7,7 @@
 //! comment.
 //!
 //! - [`analyze`]: frame → TCP segment → per-connection state machine → events → summary.
+//! - [`diagnose`]: events → findings (cause, evidence, knob), endpoints, distributions.
 //! - [`link`]: the wire's link model (delay, jitter, loss, partitions), seeded.
 //! - [`timeline`]: the timeline model both the terminal view and the HTML report draw.
 //! - `testframes` (feature): frame builders for tests and benches.
@@ -15,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod analyze;
+pub mod diagnose;
 pub mod link;
 #[cfg(any(test, feature = "testframes"))]
 pub mod testframes;

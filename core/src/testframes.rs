@@ -220,6 +220,23 @@ pub fn conv() -> Conv {
     Conv::new("10.0.0.1:40000", "10.0.0.2:80", 1000, 5000)
 }
 
+/// A `200` response event, the `n`-th on its connection.
+pub fn resp(n: u32) -> EventKind {
+    EventKind::Response {
+        n,
+        status: 200,
+        closing: None,
+    }
+}
+
+/// A side's first FIN after `idle_ms` without data (None: no data was ever sent).
+pub fn fin(by: Side, idle_ms: Option<u64>) -> EventKind {
+    EventKind::Fin {
+        by,
+        idle_ns: idle_ms.map(|ms| ms * MS),
+    }
+}
+
 /// The `Closed` event of an orderly close after `lifetime_ms`.
 pub fn closed(lifetime_ms: u64) -> EventKind {
     EventKind::Closed {
@@ -233,6 +250,7 @@ pub fn closed(lifetime_ms: u64) -> EventKind {
 pub fn ev(conn: u64, ms: u64, kind: EventKind) -> Event {
     Event {
         t_ns: ms * MS,
+        frame: 0,
         conn,
         client: format!("198.18.0.1:{}", 40000 + conn)
             .parse()
@@ -250,5 +268,6 @@ pub fn req(n: u32, reused: bool) -> EventKind {
         path: "/".into(),
         reused,
         idle_ns: reused.then_some(MS),
+        closing: None,
     }
 }

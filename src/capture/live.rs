@@ -96,28 +96,13 @@ impl Drop for ProgressLine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use connlab_core::testframes::{ev, req};
 
     #[test]
     fn counts_connections_requests_and_drops() {
         let c = LiveCounters::default();
-        let ev = |kind| Event {
-            t_ns: 0,
-            conn: 1,
-            client: "198.18.0.1:1000".parse().expect("addr"),
-            server: "198.18.0.2:80".parse().expect("addr"),
-            kind,
-        };
-        c.record(&[ev(EventKind::Syn)], false);
-        c.record(
-            &[ev(EventKind::Request {
-                n: 1,
-                method: "GET".into(),
-                path: "/".into(),
-                reused: false,
-                idle_ns: None,
-            })],
-            true,
-        );
+        c.record(&[ev(1, 0, EventKind::Syn)], false);
+        c.record(&[ev(1, 1, req(1, false))], true);
         let line = c.line(Duration::from_millis(1500));
         assert!(line.contains("connections 1"), "{line}");
         assert!(line.contains("requests 1"), "{line}");

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
 use connlab_core::analyze::{Analyzer, Event, LinkType, Summary};
+use connlab_core::diagnose::{Diagnosis, DiagnosisReport};
 
 use super::sink::{CaptureEnd, Recorded, Sink};
 use crate::trace::TraceEvent;
@@ -47,6 +48,8 @@ impl From<TraceEvent> for Record {
 pub struct Recording {
     /// The analyser's summary of every frame.
     pub summary: Summary,
+    /// What went wrong, per endpoint, and the distributions.
+    pub diagnosis: DiagnosisReport,
     /// Frames recorded.
     pub frames: u64,
     /// Frames recorded that the link had dropped.
@@ -65,6 +68,7 @@ impl Recorder {
         let mut state = State {
             sinks,
             analyzer: Analyzer::new(),
+            diagnosis: Diagnosis::new(),
             events: Vec::new(),
             recording: Recording::default(),
         };
@@ -83,6 +87,7 @@ impl Recorder {
 struct State {
     sinks: Vec<Box<dyn Sink>>,
     analyzer: Analyzer,
+    diagnosis: Diagnosis,
     /// The current frame's events (reused between frames).
     events: Vec<Event>,
     recording: Recording,
@@ -117,6 +122,7 @@ impl State {
         let finished = self.each(|s| s.finish(&end));
         result.and(finished)?;
         self.recording.summary = self.analyzer.summary();
+        self.recording.diagnosis = self.diagnosis.report();
         Ok(self.recording.clone())
     }
 
@@ -128,6 +134,9 @@ impl State {
             &frame.data,
             &mut self.events,
         );
+        for e in &self.events {
+            self.diagnosis.apply(e);
+        }
         self.recording.frames += 1;
         self.recording.link_dropped += u64::from(frame.dropped.is_some());
         let recorded = Recorded {

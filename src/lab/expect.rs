@@ -6,7 +6,12 @@
 //! (`"45..55"`), or, for a per-side field such as `fin_first_by`, a side: `"server"` means every
 //! such event came from the server (server > 0, client = 0), likewise `"client"`, `"both"`
 //! (both > 0) and `"none"` (both 0).
+//!
+//! Findings: `findings = ["server_idle_close"]` wants exactly these kinds (`[]`: none), and
+//! `findings.server_idle_close.after_ms = "900..1100"` reaches a field of the finding of that
+//! kind with the most connections (inside a list, a key picks the element of that `kind`).
 
+use connlab_core::diagnose::FindingKind;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -28,6 +33,8 @@ pub enum Want {
     Range(f64, f64),
     /// Which side produced every event of a per-side counter.
     Side(SideWord),
+    /// Exactly these finding kinds (sorted, without repeats).
+    Kinds(Vec<String>),
 }
 
 /// Comparison operators.
@@ -76,7 +83,28 @@ pub struct Outcome {
 impl Expectation {
     /// Parses one `key = value` line of `[expect]`; the error says what is accepted.
     pub fn parse(key: &str, value: &toml::Value) -> Result<Expectation, String> {
+        if let Some(kind) = key
+            .strip_prefix("findings.")
+            .and_then(|k| k.split('.').next())
+        {
+            known_kind(key, kind)?;
+        }
         let want = match value {
+            toml::Value::Array(items) if key == "findings" => {
+                let mut kinds = Vec::new();
+                for item in items {
+                    let kind = item.as_str().ok_or_else(|| {
+                        format!(
+                            "expectation `findings`: list finding kinds as strings, found {item}"
+                        )
+                    })?;
+                    known_kind(key, kind)?;
+                    kinds.push(kind.to_owned());
+                }
+                kinds.sort();
+                kinds.dedup();
+                Want::Kinds(kinds)
+            }
             toml::Value::Integer(i) => Want::Compare(Op::Eq, *i as f64),
             toml::Value::Float(f) => Want::Compare(Op::Eq, *f),
             toml::Value::String(s) => parse_text(s.trim()).ok_or_else(|| {
@@ -101,12 +129,15 @@ impl Expectation {
 
     /// Checks the expectation against the summary (as JSON).
     pub fn check(&self, summary: &Value) -> Outcome {
-        let got = self
+        let mut got = self
             .key
             .split('.')
-            .try_fold(summary, |v, part| v.get(part))
+            .try_fold(summary, lookup)
             .cloned()
             .unwrap_or(Value::Null);
+        if let Want::Kinds(_) = self.want {
+            got = finding_kinds(&got);
+        }
         let pass = match (&self.want, &got) {
             (Want::Compare(op, n), Value::Number(g)) => g.as_f64().is_some_and(|g| op.holds(g, *n)),
             (Want::Range(lo, hi), Value::Number(g)) => {
@@ -115,6 +146,9 @@ impl Expectation {
             (Want::Side(word), Value::Object(sides)) => {
                 let count = |s: &str| sides.get(s).and_then(Value::as_u64).unwrap_or(0);
                 word.holds(count("client"), count("server"))
+            }
+            (Want::Kinds(want), Value::Array(kinds)) => {
+                kinds.len() == want.len() && kinds.iter().zip(want).all(|(g, w)| g == w)
             }
             _ => false,
         };
@@ -125,6 +159,43 @@ impl Expectation {
             pass,
         }
     }
+}
+
+/// One step of a dotted key: a field of an object, or in a list the element whose `kind` is
+/// `part` (findings), or the element at that index.
+fn lookup<'a>(v: &'a Value, part: &str) -> Option<&'a Value> {
+    match v {
+        Value::Array(items) => items
+            .iter()
+            .find(|item| item.get("kind").and_then(Value::as_str) == Some(part))
+            .or_else(|| part.parse::<usize>().ok().and_then(|i| items.get(i))),
+        _ => v.get(part),
+    }
+}
+
+/// The sorted, distinct kinds of a findings list.
+fn finding_kinds(findings: &Value) -> Value {
+    let mut kinds: Vec<String> = findings
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.get("kind").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    Value::Array(kinds.into_iter().map(Value::String).collect())
+}
+
+/// An error naming the valid kinds unless `kind` is one.
+fn known_kind(key: &str, kind: &str) -> Result<(), String> {
+    if FindingKind::ALL.iter().any(|k| k.as_str() == kind) {
+        return Ok(());
+    }
+    let names: Vec<&str> = FindingKind::ALL.iter().map(|k| k.as_str()).collect();
+    Err(format!(
+        "expectation `{key}`: {kind:?} is not a finding kind; the kinds are {}",
+        names.join(", ")
+    ))
 }
 
 fn parse_text(s: &str) -> Option<Want> {
@@ -201,6 +272,8 @@ impl std::fmt::Display for Want {
             Want::Side(SideWord::Server) => f.write_str("= server only"),
             Want::Side(SideWord::Both) => f.write_str("= both sides"),
             Want::Side(SideWord::None) => f.write_str("= none"),
+            Want::Kinds(kinds) if kinds.is_empty() => f.write_str("= no finding"),
+            Want::Kinds(kinds) => write!(f, "= exactly {}", kinds.join(", ")),
         }
     }
 }
@@ -256,6 +329,35 @@ mod tests {
     #[test]
     fn missing_field_fails_instead_of_passing() {
         assert!(!check("nonsense", 0.into(), json!({"connections": 0})));
+    }
+
+    #[test]
+    fn findings_by_kind_and_their_fields() {
+        let s = json!({"findings": [
+            {"kind": "server_idle_close", "after_ms": 1000.4, "connections": 4},
+            {"kind": "abortive_close", "connections": 3},
+            {"kind": "abortive_close", "connections": 3}
+        ]});
+        let kinds = |list: &[&str]| {
+            toml::Value::Array(list.iter().map(|k| toml::Value::from(*k)).collect())
+        };
+        assert!(check(
+            "findings",
+            kinds(&["abortive_close", "server_idle_close"]),
+            s.clone()
+        ));
+        assert!(!check("findings", kinds(&["server_idle_close"]), s.clone()));
+        assert!(!check("findings", kinds(&[]), s.clone()));
+        assert!(check("findings", kinds(&[]), json!({"findings": []})));
+        assert!(check(
+            "findings.server_idle_close.after_ms",
+            "950..1050".into(),
+            s.clone()
+        ));
+        assert!(!check("findings.pool_overflow.kept_idle", 2.into(), s));
+        let err = Expectation::parse("findings", &kinds(&["idle_close"])).expect_err("unknown");
+        assert!(err.contains("server_idle_close"), "{err}");
+        assert!(Expectation::parse("findings.idle.after_ms", &1.into()).is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use connlab_core::analyze::{BySide, Summary};
+use connlab_core::diagnose::DiagnosisReport;
 
 use super::expect::Outcome;
 use super::runner::ActorOutcome;
@@ -14,6 +15,7 @@ use super::spec::Lab;
 use crate::actors::client_report::ClientReport;
 use crate::capture::recorder::Recording;
 use crate::net::kernel_truth::SocketStates;
+use crate::summary_text::{analysis_table, diagnosis_text};
 use crate::wire::WireStats;
 
 /// Everything a run produced.
@@ -31,6 +33,9 @@ pub struct RunSummary {
     /// The analyser's counters, from the frames on the wire.
     #[serde(flatten)]
     pub analysis: Summary,
+    /// Findings, endpoints and distributions (`findings`, `endpoints`, `distributions`).
+    #[serde(flatten)]
+    pub diagnosis: DiagnosisReport,
     /// Frames the kernel dropped before the wire could read them (capture drops).
     pub dropped: u64,
     /// Frames the link model dropped on purpose (loss, partitions).
@@ -96,6 +101,7 @@ impl RunReport {
         let mut summary = RunSummary {
             lab: lab.name.clone(),
             analysis: recording.summary,
+            diagnosis: recording.diagnosis,
             dropped: wire.kernel_dropped.iter().sum(),
             link_dropped: recording.link_dropped,
             kernel_time_wait: BySide {
@@ -179,6 +185,7 @@ impl RunReport {
                 c.ok, c.failed, c.dialed, c.reused
             );
         }
+        out.push_str(&diagnosis_text(&s.diagnosis, a.connections));
         if !s.expectations.is_empty() {
             let _ = writeln!(out, "\nexpectations");
             for o in &s.expectations {
@@ -193,36 +200,4 @@ impl RunReport {
         let _ = writeln!(out, "events:  {}", s.events.display());
         out
     }
-}
-
-/// The analyser's counters as a table, with the kernel's TIME_WAIT count beside the wire's
-/// when there is one (`run`); shared by `run` and `inspect`.
-pub fn analysis_table(a: &Summary, kernel_time_wait: Option<BySide>) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "connections {}   requests {}   reused {}   responses {}",
-        a.connections, a.requests, a.reused, a.responses
-    );
-    let _ = writeln!(out, "  {:<22}{:>8}{:>8}", "", "client", "server");
-    for (label, v) in [
-        ("first FIN", a.fin_first_by),
-        ("RST sent", a.rst_by),
-        ("TIME_WAIT (wire)", a.time_wait),
-    ] {
-        let _ = writeln!(out, "  {label:<22}{:>8}{:>8}", v.client, v.server);
-    }
-    if let Some(k) = kernel_time_wait {
-        let _ = writeln!(
-            out,
-            "  {:<22}{:>8}{:>8}",
-            "TIME_WAIT (kernel)", k.client, k.server
-        );
-    }
-    let _ = writeln!(
-        out,
-        "keepalive probes {}   retransmits {}   still open {}",
-        a.keepalive_probes, a.retransmits, a.open
-    );
-    out
 }

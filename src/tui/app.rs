@@ -22,6 +22,9 @@ pub enum TuiExit {
     Done,
 }
 
+/// How often a live screen recomputes its findings.
+const FINDINGS_EVERY: Duration = Duration::from_secs(1);
+
 /// Restores the terminal when dropped, whatever the exit path; ratatui's init also installs
 /// a panic hook that restores it before the panic message is printed.
 struct TerminalGuard;
@@ -48,6 +51,7 @@ pub fn run(
     let mut terminal = ratatui::init();
     let _guard = TerminalGuard;
     let mut last_draw: Option<Instant> = None;
+    let mut last_findings: Option<Instant> = None;
     let mut dirty = true;
     loop {
         if stop() {
@@ -68,6 +72,11 @@ pub fn run(
                     }
                 }
             }
+        }
+        // Findings look at the whole capture: about once a second, and when the run ends.
+        if last_findings.is_none_or(|t| t.elapsed() >= FINDINGS_EVERY) || model.finished {
+            model.refresh_findings();
+            last_findings = Some(Instant::now());
         }
         if dirty && last_draw.is_none_or(|t| t.elapsed() >= Duration::from_millis(50)) {
             terminal.draw(|f| view::draw(f, &model, &view))?;

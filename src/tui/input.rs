@@ -35,6 +35,8 @@ pub enum Intent {
     Log(i64),
     /// Show or hide the help.
     Help,
+    /// Show or hide the findings.
+    Findings,
     /// Nothing.
     None,
 }
@@ -66,6 +68,7 @@ pub fn intent(key: KeyEvent, typing: bool) -> Intent {
         KeyCode::Esc => Intent::Back,
         KeyCode::Char('/') => Intent::StartFilter,
         KeyCode::Char('?') => Intent::Help,
+        KeyCode::Char('f') => Intent::Findings,
         KeyCode::Char('[') => Intent::Log(-5),
         KeyCode::Char(']') => Intent::Log(5),
         _ => Intent::None,
@@ -89,6 +92,8 @@ pub struct ViewState {
     pub typing: Option<String>,
     /// The help overlay is shown.
     pub help: bool,
+    /// The findings overlay is shown.
+    pub findings: bool,
     /// The detail view is shown.
     pub detail: bool,
     /// Colours are used (NO_COLOR unset).
@@ -108,6 +113,7 @@ impl ViewState {
             filter: None,
             typing: None,
             help: false,
+            findings: false,
             detail: false,
             colors,
             log_back: 0,
@@ -157,6 +163,7 @@ impl ViewState {
             Intent::Back => {
                 self.detail = false;
                 self.help = false;
+                self.findings = false;
                 self.typing = None;
             }
             Intent::StartFilter => self.typing = Some(String::new()),
@@ -176,6 +183,7 @@ impl ViewState {
                 self.selected = 0;
             }
             Intent::Help => self.help = !self.help,
+            Intent::Findings => self.findings = !self.findings,
             Intent::Log(by) => {
                 let max = model.log.len().saturating_sub(1) as i64;
                 self.log_back = (self.log_back as i64 - by).clamp(0, max) as usize;
@@ -234,7 +242,14 @@ mod tests {
         m.apply_event(&ev(1, 0, EventKind::Syn));
         m.apply_event(&ev(1, 1, req(1, false)));
         m.apply_event(&ev(2, 2, EventKind::Syn));
-        m.apply_event(&ev(2, 3, EventKind::Rst { by: Side::Server }));
+        m.apply_event(&ev(
+            2,
+            3,
+            EventKind::Rst {
+                by: Side::Server,
+                idle_ns: None,
+            },
+        ));
         m.apply_event(&ev(3, 4, EventKind::Syn));
         m
     }

@@ -32,5 +32,6 @@ pub fn load(path: &Path) -> (TimelineModel, Option<ReadError>) {
         model.apply_frame(packet.t_ns, info, false);
     });
     model.finished = true;
+    model.refresh_findings();
     (model, result.err())
 }

@@ -19,7 +19,7 @@ pub fn draw(frame: &mut Frame, model: &TimelineModel, view: &ViewState) {
     let area = frame.area();
     let log_lines = if area.height >= 24 { 5 } else { 3 };
     let [header, axis, rows, log, footer] = Layout::vertical([
-        Constraint::Length(3),
+        Constraint::Length(4),
         Constraint::Length(1),
         Constraint::Min(1),
         Constraint::Length(log_lines + 1),
@@ -44,6 +44,8 @@ pub fn draw(frame: &mut Frame, model: &TimelineModel, view: &ViewState) {
     draw_footer(buf, footer, view);
     if view.help {
         draw_help(frame, area);
+    } else if view.findings {
+        draw_findings(frame, area, model);
     }
 }
 
@@ -93,9 +95,19 @@ fn draw_header(buf: &mut Buffer, area: Rect, model: &TimelineModel, view: &ViewS
         s.time_wait.client,
         s.time_wait.server,
     );
+    let line4 = if model.findings.is_empty() {
+        " findings: none so far".to_owned()
+    } else {
+        let listed: Vec<String> = model
+            .findings
+            .iter()
+            .map(|f| format!("{} {}", f.kind, f.connections))
+            .collect();
+        format!(" findings: {}   (f: details)", listed.join(", "))
+    };
     let bold = Style::default().add_modifier(Modifier::BOLD);
     buf.set_stringn(area.x, area.y, &line1, area.width as usize, bold);
-    for (i, line) in [line2, line3].iter().enumerate() {
+    for (i, line) in [line2, line3, line4].iter().enumerate() {
         if area.height > i as u16 + 1 {
             buf.set_stringn(
                 area.x,
@@ -309,10 +321,48 @@ fn draw_footer(buf: &mut Buffer, area: Rect, view: &ViewState) {
     );
 }
 
+fn draw_findings(frame: &mut Frame, area: Rect, model: &TimelineModel) {
+    let text = if model.findings.is_empty() {
+        "Nothing wrong found so far.".to_owned()
+    } else {
+        model
+            .findings
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}: {}\n  frames {:?}\n  knobs: {}",
+                    f.kind,
+                    f.statement,
+                    f.evidence.frames,
+                    f.knobs.join("; ")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    };
+    let width = area.width.saturating_sub(4).min(100);
+    let height = area.height.saturating_sub(2);
+    let popup = Rect::new(
+        area.x + (area.width - width) / 2,
+        area.y + (area.height - height) / 2,
+        width,
+        height,
+    );
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(text).wrap(Wrap { trim: true }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" findings (f or Esc to close) "),
+        ),
+        popup,
+    );
+}
+
 const HELP: &str = "\
 Keys: q quit (a live lab is stopped and cleaned up) | space pause/follow | left/right pan | \
 +/- zoom | up/down select | Enter detail (events and frames) | / filter | [ ] scroll the event \
-log | ? help | Esc back
+log | f findings | ? help | Esc back
 
 States: ~ handshake  ━ active (request in flight)  ─ idle  ┄ half-closed  ░ TIME_WAIT  (blank) closed
 Marks: ● request  ○ reused request  C FIN from client  S FIN from server  × RST  k keepalive probe  \
@@ -345,7 +395,7 @@ fn draw_help(frame: &mut Frame, area: Rect) {
 mod tests {
     use super::*;
     use connlab_core::analyze::{EventKind, TimeWaitHolder};
-    use connlab_core::testframes::{ev, req};
+    use connlab_core::testframes::{ev, fin, req, resp};
     use connlab_core::timeline::FrameInfo;
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
@@ -382,7 +432,7 @@ mod tests {
         m.apply_event(&ev(1, 1, EventKind::Established { handshake_ns: 1 }));
         for (i, t) in [(1, 2), (2, 20), (3, 40)] {
             m.apply_event(&ev(1, t, req(i, i > 1)));
-            m.apply_event(&ev(1, t + 1, EventKind::Response { n: i, status: 200 }));
+            m.apply_event(&ev(1, t + 1, resp(i)));
         }
         let (text, _) = screen(&m, 80, 24, true);
         assert!(text.contains("keepalive-reuse"), "{text}");
@@ -400,11 +450,11 @@ mod tests {
         for c in 1..=6 {
             m.apply_event(&ev(c, c, EventKind::Syn));
             m.apply_event(&ev(c, 10, req(1, false)));
-            m.apply_event(&ev(c, 20, EventKind::Response { n: 1, status: 200 }));
+            m.apply_event(&ev(c, 20, resp(1)));
         }
         for c in 3..=6 {
-            m.apply_event(&ev(c, 21, EventKind::Fin { by: Side::Client }));
-            m.apply_event(&ev(c, 22, EventKind::Fin { by: Side::Server }));
+            m.apply_event(&ev(c, 21, fin(Side::Client, None)));
+            m.apply_event(&ev(c, 22, fin(Side::Server, None)));
             m.apply_event(&ev(
                 c,
                 22,
@@ -433,9 +483,16 @@ mod tests {
     fn server_fin_rst_and_dropped_frames_have_their_marks() {
         let mut m = TimelineModel::new("marks", "loss 5 %");
         m.apply_event(&ev(1, 0, EventKind::Syn));
-        m.apply_event(&ev(1, 5, EventKind::Fin { by: Side::Server }));
+        m.apply_event(&ev(1, 5, fin(Side::Server, None)));
         m.apply_event(&ev(2, 6, EventKind::Syn));
-        m.apply_event(&ev(2, 10, EventKind::Rst { by: Side::Client }));
+        m.apply_event(&ev(
+            2,
+            10,
+            EventKind::Rst {
+                by: Side::Client,
+                idle_ns: None,
+            },
+        ));
         m.apply_event(&ev(3, 11, EventKind::Syn));
         let lost = FrameInfo {
             src: m.rows[2].client,
@@ -456,6 +513,40 @@ mod tests {
         assert!(row_line(&text, 3).contains('!'), "{text}");
         assert!(text.contains("link drops 1"), "{text}");
         assert!(text.contains("RST 1/0"), "{text}");
+    }
+
+    #[test]
+    fn findings_show_in_the_header_and_in_their_overlay() {
+        let mut m = TimelineModel::new("read-timeout-as-idle", "transparent");
+        let (text, _) = screen(&m, 100, 30, false);
+        assert!(text.contains("findings: none so far"), "{text}");
+        for c in 1..=3u64 {
+            let t = c * 2_000;
+            m.apply_event(&ev(c, t, EventKind::Syn));
+            m.apply_event(&ev(c, t + 1, req(1, false)));
+            m.apply_event(&ev(c, t + 2, resp(1)));
+            let fin = EventKind::Fin {
+                by: Side::Server,
+                idle_ns: Some(1_000_000_000),
+            };
+            m.apply_event(&ev(c, t + 1_002, fin));
+        }
+        m.refresh_findings();
+        let (text, _) = screen(&m, 100, 30, false);
+        assert!(
+            text.contains("findings: server_idle_close 3   (f: details)"),
+            "{text}"
+        );
+        let mut view = ViewState::new(false);
+        view.findings = true;
+        let mut term = Terminal::new(TestBackend::new(100, 30)).expect("terminal");
+        term.draw(|f| draw(f, &m, &view)).expect("draw");
+        let buf = term.backend().buffer();
+        let shown: String = (0..30)
+            .map(|y| (0..100).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n")
+            .collect();
+        assert!(shown.contains("closes keep-alive connections"), "{shown}");
+        assert!(shown.contains("IdleTimeout"), "{shown}");
     }
 
     #[test]

@@ -55,7 +55,8 @@ impl Conn {
         if let Some(s) = self.streams[idx(side)].as_mut() {
             s.fin_end = Some(fin_end);
         }
-        self.emit(t_ns, EventKind::Fin { by: side }, out);
+        let idle_ns = self.last_data_ns.map(|last| t_ns.saturating_sub(last));
+        self.emit(t_ns, EventKind::Fin { by: side, idle_ns }, out);
         let Some(first) = self.first_fin else {
             self.first_fin = Some(side);
             return;
@@ -104,7 +105,8 @@ impl Conn {
     /// A reset ends an open connection; one arriving in TIME_WAIT only ends
     /// the wait (the close was a FIN exchange); later ones are just counted.
     pub(super) fn on_rst(&mut self, t_ns: u64, side: Side, out: &mut Vec<Event>) {
-        self.emit(t_ns, EventKind::Rst { by: side }, out);
+        let idle_ns = self.last_data_ns.map(|last| t_ns.saturating_sub(last));
+        self.emit(t_ns, EventKind::Rst { by: side, idle_ns }, out);
         match self.life {
             Life::Open => self.close(t_ns, true, out),
             Life::TimeWait { .. } => self.close(t_ns, false, out),
@@ -116,7 +118,7 @@ impl Conn {
 #[cfg(test)]
 mod tests {
     use crate::analyze::event::{EventKind as K, Side, TimeWaitHolder};
-    use crate::testframes::{closed, conv, Lab, F, MS};
+    use crate::testframes::{closed, conv, fin, Lab, F, MS};
 
     #[test]
     fn client_closes_first_and_holds_time_wait() {
@@ -132,8 +134,8 @@ mod tests {
             holder: TimeWaitHolder::Client,
         };
         let tail = [
-            K::Fin { by: Side::Client },
-            K::Fin { by: Side::Server },
+            fin(Side::Client, Some(39)),
+            fin(Side::Server, Some(41)),
             tw,
             closed(53),
         ];
@@ -159,8 +161,8 @@ mod tests {
             holder: TimeWaitHolder::Server,
         };
         let tail = [
-            K::Fin { by: Side::Server },
-            K::Fin { by: Side::Client },
+            fin(Side::Server, Some(39)),
+            fin(Side::Client, Some(40)),
             tw,
             closed(52),
         ];
@@ -193,8 +195,8 @@ mod tests {
         assert_eq!(
             kinds[2..],
             [
-                K::Fin { by: Side::Client },
-                K::Fin { by: Side::Server },
+                fin(Side::Client, None),
+                fin(Side::Server, None),
                 tw,
                 closed(51)
             ]
@@ -220,7 +222,10 @@ mod tests {
         );
         lab.at(11, &c.send(Side::Server, F::RST | F::ACK, b""));
         lab.at(12, &c.send(Side::Server, F::RST, b""));
-        let rst = K::Rst { by: Side::Server };
+        let rst = |idle_ms| K::Rst {
+            by: Side::Server,
+            idle_ns: Some(idle_ms * MS),
+        };
         let by_rst = K::Closed {
             by_rst: true,
             lifetime_ns: 11 * MS,
@@ -234,10 +239,11 @@ mod tests {
                     path: "/".into(),
                     reused: false,
                     idle_ns: None,
+                    closing: None,
                 },
-                rst.clone(),
+                rst(1),
                 by_rst,
-                rst
+                rst(2)
             ]
         );
         let s = lab.an.summary();
@@ -257,7 +263,13 @@ mod tests {
         };
         assert_eq!(
             kinds[kinds.len() - 2..],
-            [K::Rst { by: Side::Client }, by_rst]
+            [
+                K::Rst {
+                    by: Side::Client,
+                    idle_ns: Some(19 * MS)
+                },
+                by_rst
+            ]
         );
         assert_eq!(
             lab.events.last().map(|e| e.describe()).as_deref(),

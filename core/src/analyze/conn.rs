@@ -46,6 +46,8 @@ pub(crate) struct Conn {
     requests: u32,
     responses: u32,
     last_server_data_ns: Option<u64>,
+    /// Time of the newest payload of either side: the start of an idle stretch.
+    pub(super) last_data_ns: Option<u64>,
     pub(super) first_fin: Option<Side>,
     pub life: Life,
 }
@@ -89,6 +91,7 @@ impl Conn {
             requests: 0,
             responses: 0,
             last_server_data_ns: None,
+            last_data_ns: None,
             first_fin: None,
             life: Life::Open,
         }
@@ -112,9 +115,11 @@ impl Conn {
     }
 
     /// Appends an event stamped with this connection's id and endpoints.
+    /// The frame number is stamped by the tracker, which knows which frame it is handling.
     pub(super) fn emit(&self, t_ns: u64, kind: EventKind, out: &mut Vec<Event>) {
         out.push(Event {
             t_ns,
+            frame: 0,
             conn: self.id,
             client: self.client,
             server: self.server,
@@ -177,6 +182,9 @@ impl Conn {
             let start = usize::try_from(off - data_lo).unwrap_or(0);
             self.on_data(t_ns, side, seg.payload.get(start..).unwrap_or(&[]), out);
         }
+        if !seg.payload.is_empty() {
+            self.last_data_ns = Some(t_ns);
+        }
         if fin_new && !closed {
             self.on_fin(t_ns, side, seg, hi, out);
         }
@@ -231,15 +239,20 @@ impl Conn {
                         path: req.path,
                         reused,
                         idle_ns,
+                        closing: req.closing,
                     };
                     self.emit(t_ns, kind, out);
                 }
             }
             Side::Server => {
-                for status in http::messages(data, http::status_line) {
+                for line in http::messages(data, http::status_line) {
                     self.responses += 1;
-                    let n = self.responses;
-                    self.emit(t_ns, EventKind::Response { n, status }, out);
+                    let kind = EventKind::Response {
+                        n: self.responses,
+                        status: line.status,
+                        closing: line.closing,
+                    };
+                    self.emit(t_ns, kind, out);
                 }
                 self.last_server_data_ns = Some(t_ns);
             }
@@ -259,11 +272,16 @@ mod tests {
             path: path.into(),
             reused: n > 1,
             idle_ns: idle_ms.map(|ms| ms * MS),
+            closing: None,
         }
     }
 
     fn response(n: u32) -> K {
-        K::Response { n, status: 200 }
+        K::Response {
+            n,
+            status: 200,
+            closing: None,
+        }
     }
 
     #[test]
@@ -452,7 +470,14 @@ mod tests {
         let first = &lab.events[0];
         assert_eq!((first.client, first.server), (c.client, c.server));
         let kinds = lab.kinds(1);
-        assert_eq!(kinds[0], K::Response { n: 1, status: 204 });
+        assert_eq!(
+            kinds[0],
+            K::Response {
+                n: 1,
+                status: 204,
+                closing: None
+            }
+        );
         assert_eq!(kinds[1], request(1, "/later", None));
         assert!(!kinds.contains(&K::Syn));
         assert_eq!(kinds.last(), Some(&closed(17)));

@@ -61,11 +61,34 @@ impl From<Side> for TimeWaitHolder {
     }
 }
 
+/// Why an HTTP message says the connection ends after it: how a side turns keep-alive off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Closing {
+    /// A `Connection: close` header.
+    ConnectionCloseHeader,
+    /// HTTP/1.0 without `Connection: keep-alive` (HTTP/1.0 closes by default).
+    Http10WithoutKeepalive,
+}
+
+impl Closing {
+    /// The word used in JSON and findings (`via`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Closing::ConnectionCloseHeader => "connection_close_header",
+            Closing::Http10WithoutKeepalive => "http10_without_keepalive",
+        }
+    }
+}
+
 /// One thing that happened to one connection, at one captured frame.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
     /// Capture time of the frame, ns since the UNIX epoch, as passed in.
     pub t_ns: u64,
+    /// 1-based number of the frame that caused it, counted as the analyser was fed (in a
+    /// capture file: Wireshark's `frame.number`), so evidence can be looked up in Wireshark.
+    pub frame: u64,
     /// 1-based connection id, in order of first sight.
     pub conn: u64,
     /// The client's address.
@@ -101,6 +124,9 @@ pub enum EventKind {
         /// Since the last server data before this request, only when reused
         /// and the server had sent something.
         idle_ns: Option<u64>,
+        /// Set when the request asks to close the connection after its response.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        closing: Option<Closing>,
     },
     /// An HTTP/1.x status line sent by the server.
     Response {
@@ -108,16 +134,25 @@ pub enum EventKind {
         n: u32,
         /// The status code.
         status: u16,
+        /// Set when the response announces that the server closes the connection.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        closing: Option<Closing>,
     },
     /// The first FIN of one side.
     Fin {
         /// Who sent it.
         by: Side,
+        /// Time since the last payload byte of either side (None: no data was ever sent):
+        /// how long the connection sat idle before this side closed it.
+        idle_ns: Option<u64>,
     },
     /// A reset.
     Rst {
         /// Who sent it.
         by: Side,
+        /// Time since the last payload byte of either side (None: no data was ever sent):
+        /// an idle connection aborted, or one reset while data was still flowing.
+        idle_ns: Option<u64>,
     },
     /// Both FINs seen: who will sit in TIME_WAIT.
     TimeWait {
@@ -163,6 +198,7 @@ impl Event {
                 path,
                 reused,
                 idle_ns,
+                ..
             } => {
                 let line = format!("request {n} {} {}", clean(method), clean(path));
                 match (reused, idle_ns) {
@@ -171,9 +207,9 @@ impl Event {
                     (true, None) => format!("{line}, reused before any response"),
                 }
             }
-            EventKind::Response { n, status } => format!("response {n} status {status}"),
-            EventKind::Fin { by } => format!("FIN from {by}"),
-            EventKind::Rst { by } => format!("RST from {by}"),
+            EventKind::Response { n, status, .. } => format!("response {n} status {status}"),
+            EventKind::Fin { by, .. } => format!("FIN from {by}"),
+            EventKind::Rst { by, .. } => format!("RST from {by}"),
             EventKind::TimeWait { holder } => match holder {
                 TimeWaitHolder::Client => "TIME_WAIT held by client".to_string(),
                 TimeWaitHolder::Server => "TIME_WAIT held by server".to_string(),
@@ -224,6 +260,7 @@ mod tests {
     fn ev(kind: EventKind) -> Event {
         Event {
             t_ns: 5,
+            frame: 9,
             conn: 3,
             client: "10.0.0.1:40000".parse().expect("addr"),
             server: "10.0.0.2:80".parse().expect("addr"),
@@ -238,6 +275,7 @@ mod tests {
             path: path.into(),
             reused: n > 1,
             idle_ns,
+            closing: None,
         })
     }
 
@@ -253,11 +291,14 @@ mod tests {
                 "conn 3: request 1 GET / (new connection)",
             ),
             (
-                ev(EventKind::Fin { by: Side::Server }),
+                ev(crate::testframes::fin(Side::Server, None)),
                 "conn 3: FIN from server",
             ),
             (
-                ev(EventKind::Rst { by: Side::Client }),
+                ev(EventKind::Rst {
+                    by: Side::Client,
+                    idle_ns: None,
+                }),
                 "conn 3: RST from client",
             ),
             (
@@ -307,6 +348,11 @@ mod tests {
         assert_eq!(json["client"], "10.0.0.1:40000");
         assert_eq!(json["idle_ns"], 7);
         assert_eq!(json["reused"], true);
+        assert_eq!(json["frame"], 9);
+        assert!(
+            json.get("closing").is_none(),
+            "absent unless the request closes"
+        );
         let tw = serde_json::to_value(ev(EventKind::TimeWait {
             holder: TimeWaitHolder::Both,
         }))

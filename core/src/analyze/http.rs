@@ -1,9 +1,13 @@
 //! Spotting HTTP/1.x request and status lines in segment payloads.
 //!
 //! Why so shallow: the lab only needs to know where each request and response
-//! starts, to count reuse and idle time. Bodies are never parsed; a message is
-//! looked for at the start of new data and after a blank line (`\r\n\r\n`)
+//! starts, to count reuse and idle time, and whether the message says the
+//! connection ends after it (`Connection: close`, HTTP/1.0 without keep-alive),
+//! which is how a side turns keep-alive off. Bodies are never parsed; a message
+//! is looked for at the start of new data and after a blank line (`\r\n\r\n`)
 //! inside the same segment, which catches pipelining in the common case.
+
+use super::event::Closing;
 
 const METHODS: [&str; 9] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE",
@@ -14,6 +18,16 @@ const METHODS: [&str; 9] = [
 pub(crate) struct RequestLine {
     pub method: &'static str,
     pub path: String,
+    /// Why the request asks to close the connection after its response, if it does.
+    pub closing: Option<Closing>,
+}
+
+/// A status line and whether the response closes the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StatusLine {
+    pub status: u16,
+    /// Why the response announces the end of the connection, if it does.
+    pub closing: Option<Closing>,
 }
 
 /// Parses a request line at the start of `data`.
@@ -29,23 +43,61 @@ pub(crate) fn request_line(data: &[u8]) -> Option<RequestLine> {
     if end == 0 || !rest[end..].starts_with(b" HTTP/1.") {
         return None;
     }
+    let minor = rest.get(end + 8).copied();
     Some(RequestLine {
         method,
         path: String::from_utf8_lossy(&rest[..end]).into_owned(),
+        closing: closing(minor, data),
     })
 }
 
-/// Parses `HTTP/1.x NNN` at the start of `data` into the status code.
-pub(crate) fn status_line(data: &[u8]) -> Option<u16> {
+/// Parses `HTTP/1.x NNN` at the start of `data`.
+pub(crate) fn status_line(data: &[u8]) -> Option<StatusLine> {
     let rest = data.strip_prefix(b"HTTP/1.")?;
     match rest {
         [minor, b' ', a, b, c, ..]
             if minor.is_ascii_digit() && [a, b, c].iter().all(|d| d.is_ascii_digit()) =>
         {
-            Some(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'))
+            let status = u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0');
+            Some(StatusLine {
+                status,
+                closing: closing(Some(*minor), data),
+            })
         }
         _ => None,
     }
+}
+
+/// Whether a message (its start line's HTTP minor version and its header block, as far as
+/// this segment holds it) ends the connection: `Connection: close`, or HTTP/1.0 without
+/// `Connection: keep-alive`.
+fn closing(minor: Option<u8>, message: &[u8]) -> Option<Closing> {
+    let head_end = find(message, b"\r\n\r\n").unwrap_or(message.len());
+    let mut close = false;
+    let mut keep_alive = false;
+    for line in message[..head_end].split(|&b| b == b'\n').skip(1) {
+        let Some(value) = strip_prefix_ignore_case(line, b"connection:") else {
+            continue;
+        };
+        for token in value.split(|&b| b == b',') {
+            let token = token.trim_ascii();
+            close |= token.eq_ignore_ascii_case(b"close");
+            keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+        }
+    }
+    if close {
+        Some(Closing::ConnectionCloseHeader)
+    } else if minor == Some(b'0') && !keep_alive {
+        Some(Closing::Http10WithoutKeepalive)
+    } else {
+        None
+    }
+}
+
+fn strip_prefix_ignore_case<'a>(line: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    let head = line.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &line[prefix.len()..])
 }
 
 /// Every message start in `data` recognised by `parse`: at offset 0, then
@@ -88,10 +140,36 @@ mod tests {
 
     #[test]
     fn status_lines() {
-        assert_eq!(status_line(b"HTTP/1.1 200 OK\r\n"), Some(200));
-        assert_eq!(status_line(b"HTTP/1.0 404 Not Found"), Some(404));
-        assert_eq!(status_line(b"HTTP/1.1 20"), None);
-        assert_eq!(status_line(b"HTTP/2 200"), None);
+        let status = |data: &[u8]| status_line(data).map(|s| s.status);
+        assert_eq!(status(b"HTTP/1.1 200 OK\r\n"), Some(200));
+        assert_eq!(status(b"HTTP/1.0 404 Not Found"), Some(404));
+        assert_eq!(status(b"HTTP/1.1 20"), None);
+        assert_eq!(status(b"HTTP/2 200"), None);
+    }
+
+    #[test]
+    fn messages_that_end_the_connection() {
+        let req = |data: &[u8]| request_line(data).expect("request").closing;
+        assert_eq!(req(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"), None);
+        assert_eq!(
+            req(b"GET / HTTP/1.1\r\nHost: a\r\nconnection: Keep-Alive, CLOSE\r\n\r\n"),
+            Some(Closing::ConnectionCloseHeader)
+        );
+        assert_eq!(
+            req(b"GET / HTTP/1.0\r\nHost: a\r\n\r\n"),
+            Some(Closing::Http10WithoutKeepalive)
+        );
+        assert_eq!(
+            req(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"),
+            None
+        );
+        let resp = |data: &[u8]| status_line(data).expect("status").closing;
+        assert_eq!(
+            resp(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nConnection: close"),
+            Some(Closing::ConnectionCloseHeader)
+        );
+        // A header of the body (after the blank line) does not count.
+        assert_eq!(resp(b"HTTP/1.1 200 OK\r\n\r\nConnection: close\r\n"), None);
     }
 
     #[test]

@@ -15,7 +15,7 @@ mod stream;
 mod summary;
 mod tracker;
 
-pub use event::{Event, EventKind, Side, TimeWaitHolder};
+pub use event::{Closing, Event, EventKind, Side, TimeWaitHolder};
 pub use frame::{decode, DecodeError, LinkType, Segment, TcpFlags};
 pub use summary::{BySide, Summary};
 pub use tracker::Analyzer;

@@ -19,7 +19,8 @@ pub struct BySide {
 }
 
 impl BySide {
-    fn add(&mut self, side: Side) {
+    /// Counts one for `side`.
+    pub fn add(&mut self, side: Side) {
         match side {
             Side::Client => self.client += 1,
             Side::Server => self.server += 1,
@@ -77,13 +78,13 @@ impl Summary {
                 self.reused += u64::from(*reused);
             }
             EventKind::Response { .. } => self.responses += 1,
-            EventKind::Fin { by } => {
+            EventKind::Fin { by, .. } => {
                 if !self.one_fin.remove(&event.conn) {
                     self.one_fin.insert(event.conn);
                     self.fin_first_by.add(*by);
                 }
             }
-            EventKind::Rst { by } => self.rst_by.add(*by),
+            EventKind::Rst { by, .. } => self.rst_by.add(*by),
             EventKind::TimeWait { holder } => match holder {
                 TimeWaitHolder::Client => self.time_wait.add(Side::Client),
                 TimeWaitHolder::Server => self.time_wait.add(Side::Server),
@@ -105,10 +106,12 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testframes::fin;
 
     fn ev(conn: u64, kind: EventKind) -> Event {
         Event {
             t_ns: 0,
+            frame: 0,
             conn,
             client: "10.0.0.1:40000".parse().expect("addr"),
             server: "10.0.0.2:80".parse().expect("addr"),
@@ -122,9 +125,9 @@ mod tests {
         let events = [
             ev(1, EventKind::Syn),
             ev(2, EventKind::Syn),
-            ev(1, EventKind::Fin { by: Side::Server }),
-            ev(2, EventKind::Fin { by: Side::Client }),
-            ev(1, EventKind::Fin { by: Side::Client }),
+            ev(1, fin(Side::Server, None)),
+            ev(2, fin(Side::Client, None)),
+            ev(1, fin(Side::Client, None)),
             ev(
                 1,
                 EventKind::TimeWait {

@@ -35,6 +35,8 @@ pub struct Analyzer {
     last_id: u64,
     summary: Summary,
     last_sweep_ns: u64,
+    /// Frames (or directly fed segments) handled so far: the number of the current one.
+    position: u64,
 }
 
 impl Analyzer {
@@ -48,15 +50,22 @@ impl Analyzer {
     /// input to reject).
     pub fn handle_frame(&mut self, t_ns: u64, link: LinkType, frame: &[u8], out: &mut Vec<Event>) {
         self.summary.frames += 1;
+        self.position += 1;
         match decode(link, frame) {
-            Ok(Some(seg)) => self.handle_segment(t_ns, &seg, out),
+            Ok(Some(seg)) => self.segment(t_ns, &seg, out),
             Ok(None) => {}
             Err(_) => self.summary.undecodable += 1,
         }
     }
 
-    /// Analyses one TCP segment captured at `t_ns`, appending its events.
+    /// Analyses one TCP segment captured at `t_ns`, appending its events; for callers that
+    /// decode frames themselves (each segment counts as the next frame).
     pub fn handle_segment(&mut self, t_ns: u64, seg: &Segment, out: &mut Vec<Event>) {
+        self.position += 1;
+        self.segment(t_ns, seg, out);
+    }
+
+    fn segment(&mut self, t_ns: u64, seg: &Segment, out: &mut Vec<Event>) {
         self.summary.tcp_segments += 1;
         let first = out.len();
         self.sweep(t_ns, out);
@@ -77,7 +86,8 @@ impl Analyzer {
         if let Some(conn) = self.conns.get_mut(&key) {
             conn.on_segment(t_ns, seg, out);
         }
-        for event in &out[first..] {
+        for event in &mut out[first..] {
+            event.frame = self.position;
             self.summary.apply(event);
         }
     }

@@ -5,6 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
 use crate::analyze::{BySide, Event, EventKind, Segment, Side, Summary, TcpFlags};
+use crate::diagnose::{Diagnosis, Finding};
 
 /// Lines kept in the event log.
 const LOG_LINES: usize = 10_000;
@@ -199,6 +200,11 @@ pub struct TimelineModel {
     pub end_ns: u64,
     /// The run (or the file) is over.
     pub finished: bool,
+    /// The findings as of the last [`TimelineModel::refresh_findings`].
+    pub findings: Vec<Finding>,
+    diagnosis: Diagnosis,
+    /// Events applied since the findings were last refreshed.
+    unrefreshed: u64,
 }
 
 impl TimelineModel {
@@ -215,6 +221,8 @@ impl TimelineModel {
     pub fn apply_event(&mut self, e: &Event) {
         self.touch(e.t_ns);
         self.summary.apply(e);
+        self.diagnosis.apply(e);
+        self.unrefreshed += 1;
         let text = e.describe();
         if self.log.len() == LOG_LINES {
             self.log.pop_front();
@@ -244,7 +252,7 @@ impl TimelineModel {
                 row.set_state(t, ConnState::Active);
             }
             EventKind::Response { .. } => row.set_state(t, ConnState::Idle),
-            EventKind::Fin { by } => {
+            EventKind::Fin { by, .. } => {
                 row.mark(t, MarkKind::Fin(*by));
                 if !row.time_wait {
                     row.set_state(t, ConnState::HalfClosed);
@@ -295,6 +303,14 @@ impl TimelineModel {
         }
     }
 
+    /// Recomputes the findings from everything applied so far (a live screen does this about
+    /// once a second, not per event); a no-op when nothing new arrived.
+    pub fn refresh_findings(&mut self) {
+        if std::mem::take(&mut self.unrefreshed) > 0 {
+            self.findings = self.diagnosis.report().findings;
+        }
+    }
+
     /// Open connections (not closed, not in TIME_WAIT).
     pub fn open(&self) -> u64 {
         self.summary.open
@@ -332,7 +348,7 @@ impl TimelineModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testframes::{ev, req};
+    use crate::testframes::{ev, fin, req, resp};
 
     #[test]
     fn states_follow_the_lifecycle() {
@@ -340,9 +356,9 @@ mod tests {
         m.apply_event(&ev(1, 0, EventKind::Syn));
         m.apply_event(&ev(1, 1, EventKind::Established { handshake_ns: 1 }));
         m.apply_event(&ev(1, 2, req(1, false)));
-        m.apply_event(&ev(1, 3, EventKind::Response { n: 1, status: 200 }));
-        m.apply_event(&ev(1, 10, EventKind::Fin { by: Side::Server }));
-        m.apply_event(&ev(1, 11, EventKind::Fin { by: Side::Client }));
+        m.apply_event(&ev(1, 3, resp(1)));
+        m.apply_event(&ev(1, 10, fin(Side::Server, None)));
+        m.apply_event(&ev(1, 11, fin(Side::Client, None)));
         m.apply_event(&ev(
             1,
             11,
@@ -358,6 +374,28 @@ mod tests {
         assert_eq!(row.state_at(20 * 1_000_000), Some(ConnState::TimeWait));
         assert!(row.has(MarkKind::Fin(Side::Server)));
         assert_eq!(m.summary.fin_first_by.server, 1);
+        m.refresh_findings();
+        assert!(m.findings.is_empty(), "one connection is no pattern");
+    }
+
+    #[test]
+    fn findings_are_refreshed_on_demand() {
+        let mut m = TimelineModel::new("t", "");
+        for c in 1..=3u64 {
+            let t = c * 2_000;
+            m.apply_event(&ev(c, t, EventKind::Syn));
+            m.apply_event(&ev(c, t + 1, req(1, false)));
+            m.apply_event(&ev(c, t + 2, resp(1)));
+            let fin = EventKind::Fin {
+                by: Side::Server,
+                idle_ns: Some(1_000_000_000),
+            };
+            m.apply_event(&ev(c, t + 1_002, fin));
+        }
+        assert!(m.findings.is_empty(), "not before a refresh");
+        m.refresh_findings();
+        let kinds: Vec<&str> = m.findings.iter().map(|f| f.kind.as_str()).collect();
+        assert_eq!(kinds, ["server_idle_close"]);
     }
 
     #[test]

@@ -1,0 +1,486 @@
+//! The findings: what the patterns on an endpoint mean, in plain words, with the evidence and
+//! the knob to change. The rules and their thresholds are written here and in the README.
+//!
+//! Thresholds: a timing or counting pattern needs at least [`MIN_CONNECTIONS`] connections
+//! (and, where it says "most", a majority), never a single coincidence. Two kinds are direct
+//! observations rather than patterns and need one connection: a request answered by RST after
+//! the server's FIN (`request_on_closing_connection`), and a connection reset or stalled after
+//! unanswered keepalive probes or retransmissions (`dead_peer`).
+
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+use super::evidence::{Evidence, Examples};
+use super::track::{Cause, EndpointTrack};
+use crate::analyze::Side;
+
+/// Connections a pattern needs before it is a finding.
+pub const MIN_CONNECTIONS: u64 = 3;
+/// SYN retransmissions (over all handshakes to an endpoint) that make a finding.
+pub const MIN_SYN_RETRANSMITS: u64 = 3;
+
+/// What kind of problem a finding is; the names are a contract (scripts and `[expect]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// The server closes idle keep-alive connections a fixed time after the last response.
+    ServerIdleClose,
+    /// The client closes idle connections a fixed time after the last response.
+    ClientIdleClose,
+    /// One side turns keep-alive off (`Connection: close`, HTTP/1.0).
+    KeepaliveOff,
+    /// Most connections carry one request although nobody announced a close.
+    SingleRequestConnections,
+    /// After a burst the client closes most connections at once and keeps a few idle.
+    PoolOverflow,
+    /// New connections are dialed while earlier ones sit idle and open, never reused.
+    ConnectionLeak,
+    /// The server closes every connection after the same number of requests.
+    ServerRequestLimit,
+    /// A request sent on a connection the server had closed, answered by RST.
+    RequestOnClosingConnection,
+    /// A side closes with RST instead of FIN.
+    AbortiveClose,
+    /// The client closes while the response still arrives; its kernel sends RSTs.
+    UnreadBodyReset,
+    /// Keepalive probes or retransmissions go unanswered until reset or timeout.
+    DeadPeer,
+    /// The server reads a request and closes without answering, a fixed time later.
+    ServerWriteTimeout,
+    /// Handshakes needed SYN retransmissions.
+    SynRetransmits,
+}
+
+impl FindingKind {
+    /// The kind's name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::ServerIdleClose => "server_idle_close",
+            FindingKind::ClientIdleClose => "client_idle_close",
+            FindingKind::KeepaliveOff => "keepalive_off",
+            FindingKind::SingleRequestConnections => "single_request_connections",
+            FindingKind::PoolOverflow => "pool_overflow",
+            FindingKind::ConnectionLeak => "connection_leak",
+            FindingKind::ServerRequestLimit => "server_request_limit",
+            FindingKind::RequestOnClosingConnection => "request_on_closing_connection",
+            FindingKind::AbortiveClose => "abortive_close",
+            FindingKind::UnreadBodyReset => "unread_body_reset",
+            FindingKind::DeadPeer => "dead_peer",
+            FindingKind::ServerWriteTimeout => "server_write_timeout",
+            FindingKind::SynRetransmits => "syn_retransmits",
+        }
+    }
+
+    /// Every kind, in the README's order.
+    pub const ALL: [FindingKind; 13] = [
+        FindingKind::ServerIdleClose,
+        FindingKind::ClientIdleClose,
+        FindingKind::KeepaliveOff,
+        FindingKind::SingleRequestConnections,
+        FindingKind::PoolOverflow,
+        FindingKind::ConnectionLeak,
+        FindingKind::ServerRequestLimit,
+        FindingKind::RequestOnClosingConnection,
+        FindingKind::AbortiveClose,
+        FindingKind::UnreadBodyReset,
+        FindingKind::DeadPeer,
+        FindingKind::ServerWriteTimeout,
+        FindingKind::SynRetransmits,
+    ];
+}
+
+impl std::fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One diagnosis: the cause in a sentence, the evidence, and the knob. Kind-specific figures
+/// are fields of their own (absent when they do not apply), so `[expect]` and scripts reach
+/// them by name (`findings.server_idle_close.after_ms`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// What kind of problem.
+    pub kind: FindingKind,
+    /// The server endpoint (ip:port) it was seen on.
+    pub server: SocketAddr,
+    /// The finding in plain words.
+    pub statement: String,
+    /// Connections that show it.
+    pub connections: u64,
+    /// Median time of the pattern, ms (idle before the close, request to close).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_ms: Option<f64>,
+    /// p90 − p10 of that time, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spread_ms: Option<f64>,
+    /// The side that does it ("client" or "server").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub side: Option<Side>,
+    /// How keep-alive is turned off (`connection_close_header`, `http10_without_keepalive`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<&'static str>,
+    /// Share of the endpoint's connections (with a request) that show it, 0..1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share: Option<f64>,
+    /// Idle connections the client kept after a burst (its idle pool size).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_idle: Option<u64>,
+    /// Bursts seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bursts: Option<u64>,
+    /// Requests per connection before the server closes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u64>,
+    /// Unanswered keepalive probes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probes: Option<u64>,
+    /// Retransmissions (of the same data, or of SYNs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retransmits: Option<u64>,
+    /// Where to look.
+    pub evidence: Evidence,
+    /// What to change, Go net/http names first.
+    pub knobs: Vec<&'static str>,
+}
+
+impl Finding {
+    fn new(kind: FindingKind, server: SocketAddr, examples: &Examples) -> Finding {
+        Finding {
+            kind,
+            server,
+            statement: String::new(),
+            connections: examples.count,
+            after_ms: None,
+            spread_ms: None,
+            side: None,
+            via: None,
+            share: None,
+            kept_idle: None,
+            bursts: None,
+            requests: None,
+            probes: None,
+            retransmits: None,
+            evidence: examples.evidence.clone(),
+            knobs: knobs(kind),
+        }
+    }
+
+    fn says(mut self, statement: String) -> Finding {
+        self.statement = statement;
+        self
+    }
+}
+
+fn knobs(kind: FindingKind) -> Vec<&'static str> {
+    match kind {
+        FindingKind::ServerIdleClose => vec![
+            "Go http.Server.IdleTimeout (ReadTimeout when IdleTimeout is unset)",
+            "nginx keepalive_timeout",
+            "clients: an idle timeout shorter than the server's (Go Transport.IdleConnTimeout)",
+        ],
+        FindingKind::ClientIdleClose => vec!["Go http.Transport.IdleConnTimeout"],
+        FindingKind::KeepaliveOff => vec![
+            "Go http.Transport.DisableKeepAlives, Request.Close",
+            "Go http.Server.SetKeepAlivesEnabled(false)",
+            "nginx keepalive_timeout 0",
+            "HTTP/1.0 clients: Connection: keep-alive (ab -k)",
+        ],
+        FindingKind::SingleRequestConnections => vec![
+            "Go: one http.Client (Transport) shared by all requests",
+            "Go: read resp.Body to EOF, then Close",
+        ],
+        FindingKind::PoolOverflow => vec![
+            "Go http.Transport.MaxIdleConnsPerHost (default 2)",
+            "Go http.Transport.MaxIdleConns, MaxConnsPerHost",
+        ],
+        FindingKind::ConnectionLeak => {
+            vec!["Go: read resp.Body to EOF and Close it (defer resp.Body.Close())"]
+        }
+        FindingKind::ServerRequestLimit => vec![
+            "nginx keepalive_requests (1000 by default)",
+            "clients redial transparently; Go retries idempotent requests",
+        ],
+        FindingKind::RequestOnClosingConnection => vec![
+            "Go http.Transport.IdleConnTimeout shorter than the server's idle timeout",
+            "Go retries idempotent requests on a new connection (GET, HEAD; not POST)",
+            "nginx keepalive_timeout, Go http.Server.IdleTimeout",
+        ],
+        FindingKind::AbortiveClose => vec!["Go TCPConn.SetLinger(0) (SO_LINGER 0)"],
+        FindingKind::UnreadBodyReset => {
+            vec!["Go: io.Copy(io.Discard, resp.Body) before resp.Body.Close()"]
+        }
+        FindingKind::DeadPeer => vec![
+            "Go net.Dialer.KeepAlive, net.ListenConfig.KeepAlive (TCP keepalive)",
+            "TCP_USER_TIMEOUT",
+            "Go http.Client.Timeout (a request deadline)",
+            "net.ipv4.tcp_retries2, net.ipv4.tcp_keepalive_*",
+        ],
+        FindingKind::ServerWriteTimeout => vec![
+            "Go http.Server.WriteTimeout (it covers the handler's time)",
+            "Go http.TimeoutHandler for a limit on the handler alone",
+        ],
+        FindingKind::SynRetransmits => vec![
+            "the server's listen backlog (net.core.somaxconn, net.ipv4.tcp_max_syn_backlog)",
+            "packet loss on the path",
+        ],
+    }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn conns(n: u64) -> String {
+    plural(n, "connection", "connections")
+}
+
+/// The findings on one endpoint (already settled: the burst under way counts).
+pub(crate) fn findings(server: SocketAddr, ep: &EndpointTrack) -> Vec<Finding> {
+    let mut out = Vec::new();
+    idle_closes(server, ep, &mut out);
+    keepalive_off(server, ep, &mut out);
+    pool_and_leaks(server, ep, &mut out);
+    request_limit(server, ep, &mut out);
+    resets(server, ep, &mut out);
+    if ep.syn_retransmits >= MIN_SYN_RETRANSMITS {
+        let f = Finding::new(FindingKind::SynRetransmits, server, &ep.syn_retx);
+        let statement = format!(
+            "{} with {server} needed {}: SYNs lost on the way or a full listen backlog \
+             (each costs the client a second or more)",
+            plural(f.connections, "handshake", "handshakes"),
+            plural(
+                ep.syn_retransmits,
+                "SYN retransmission",
+                "SYN retransmissions"
+            ),
+        );
+        out.push(Finding {
+            retransmits: Some(ep.syn_retransmits),
+            ..f.says(statement)
+        });
+    }
+    // Most connections with one request, unexplained by any finding above.
+    let mut single = ep.single_request[Cause::index(None)].clone();
+    for cause in Cause::ALL {
+        if !out.iter().any(|f| f.kind == explained_by(cause)) {
+            single.add_all(&ep.single_request[Cause::index(Some(cause))]);
+        }
+    }
+    let share = single.count as f64 / ep.with_requests.max(1) as f64;
+    if single.count >= MIN_CONNECTIONS && share >= 0.5 {
+        let f = Finding::new(FindingKind::SingleRequestConnections, server, &single);
+        let statement = format!(
+            "{} of {} to {server} carried exactly one request, and the client dialed a new \
+             one for its next request although neither side announced a close: it does not \
+             reuse its connections",
+            single.count,
+            conns(ep.with_requests)
+        );
+        out.push(Finding {
+            share: Some(round3(share)),
+            ..f.says(statement)
+        });
+    }
+    out
+}
+
+/// The finding that explains a connection sorted into `cause`.
+fn explained_by(cause: Cause) -> FindingKind {
+    match cause {
+        Cause::ServerIdle => FindingKind::ServerIdleClose,
+        Cause::ClientIdle => FindingKind::ClientIdleClose,
+        Cause::EarlyClose => FindingKind::PoolOverflow,
+        Cause::Leak => FindingKind::ConnectionLeak,
+        Cause::UnreadReset => FindingKind::UnreadBodyReset,
+        Cause::WriteTimeout => FindingKind::ServerWriteTimeout,
+        Cause::Abortive => FindingKind::AbortiveClose,
+        Cause::Race => FindingKind::RequestOnClosingConnection,
+        Cause::Dead => FindingKind::DeadPeer,
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn idle_closes(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>) {
+    let patterns = [
+        (FindingKind::ServerIdleClose, &ep.server_idle),
+        (FindingKind::ClientIdleClose, &ep.client_idle),
+        (FindingKind::ServerWriteTimeout, &ep.write_timeout),
+    ];
+    for (kind, timed) in patterns {
+        if timed.examples.count < MIN_CONNECTIONS {
+            continue;
+        }
+        let Some((after, spread)) = timed.consistent_ms() else {
+            continue;
+        };
+        let n = timed.examples.count;
+        let statement = match kind {
+            FindingKind::ServerIdleClose => format!(
+                "the server {server} closes keep-alive connections that sit idle, {after} ms \
+                 after the last response ({}, spread {spread} ms): an idle timeout, or a read \
+                 timeout used as one",
+                conns(n)
+            ),
+            FindingKind::ClientIdleClose => format!(
+                "the client closes its idle connections to {server} {after} ms after the last \
+                 response ({}, spread {spread} ms): its idle-connection timeout",
+                conns(n)
+            ),
+            _ => format!(
+                "the server {server} reads a request and closes without answering, {after} ms \
+                 later ({}, spread {spread} ms): a write timeout that also covers the \
+                 handler's time",
+                conns(n)
+            ),
+        };
+        out.push(Finding {
+            after_ms: Some(after),
+            spread_ms: Some(spread),
+            ..Finding::new(kind, server, &timed.examples).says(statement)
+        });
+    }
+}
+
+fn keepalive_off(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>) {
+    for (i, side) in [Side::Client, Side::Server].into_iter().enumerate() {
+        let examples = &ep.keepalive_off[i];
+        let share = examples.count as f64 / ep.with_requests.max(1) as f64;
+        if examples.count < MIN_CONNECTIONS || share < 0.5 {
+            continue;
+        }
+        let [header, http10] = ep.keepalive_off_via[i];
+        let (via, how) = if header >= http10 {
+            ("connection_close_header", "Connection: close")
+        } else {
+            ("http10_without_keepalive", "HTTP/1.0 without keep-alive")
+        };
+        let statement = match side {
+            Side::Client => format!(
+                "the client turns keep-alive off for {server}: {} of {} carry requests with \
+                 {how}, so every request pays for a handshake and a close",
+                examples.count,
+                conns(ep.with_requests)
+            ),
+            Side::Server => format!(
+                "the server {server} turns keep-alive off: it answers {how} on the first \
+                 response of {}, so every request pays for a handshake and a close",
+                conns(examples.count)
+            ),
+        };
+        out.push(Finding {
+            side: Some(side),
+            via: Some(via),
+            share: Some(round3(share)),
+            ..Finding::new(FindingKind::KeepaliveOff, server, examples).says(statement)
+        });
+    }
+}
+
+fn pool_and_leaks(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>) {
+    let bursts = ep.kept_after_burst.count();
+    let kept = ep.kept_after_burst.quantile(0.5).unwrap_or(0);
+    let closed = ep.early_closes.count;
+    if closed >= MIN_CONNECTIONS && kept >= 1 && closed > kept * bursts.max(1) {
+        let statement = format!(
+            "after {} the client closed {} to {server} within moments of their responses and \
+             kept {kept} idle: its idle pool is smaller than its concurrency, so every burst \
+             dials again and the client piles up TIME_WAIT",
+            plural(bursts, "burst", "bursts"),
+            conns(closed)
+        );
+        out.push(Finding {
+            kept_idle: Some(kept),
+            bursts: Some(bursts),
+            ..Finding::new(FindingKind::PoolOverflow, server, &ep.early_closes).says(statement)
+        });
+    }
+    if ep.leak.count >= MIN_CONNECTIONS {
+        let statement = format!(
+            "the client dialed new connections to {server} while {} sat idle and open, never \
+             used again: responses not read to the end or bodies never closed",
+            plural(ep.leak.count, "earlier connection", "earlier connections"),
+        );
+        out.push(Finding::new(FindingKind::ConnectionLeak, server, &ep.leak).says(statement));
+    }
+}
+
+fn request_limit(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>) {
+    let total: u64 = ep.closed_after.values().map(|e| e.count).sum();
+    let Some((&n, examples)) = ep
+        .closed_after
+        .iter()
+        .filter(|(n, _)| **n >= 2)
+        .max_by_key(|(n, e)| (e.count, **n))
+    else {
+        return;
+    };
+    if examples.count >= MIN_CONNECTIONS && examples.count * 2 > total {
+        let statement = format!(
+            "the server {server} closes every connection after {} ({}): a per-connection \
+             request limit",
+            plural(u64::from(n), "request", "requests"),
+            conns(examples.count)
+        );
+        out.push(Finding {
+            requests: Some(u64::from(n)),
+            ..Finding::new(FindingKind::ServerRequestLimit, server, examples).says(statement)
+        });
+    }
+}
+
+fn resets(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>) {
+    if ep.race.count >= 1 {
+        let statement = format!(
+            "{} sent on connections the server {server} had already closed, answered with \
+             RST: the keep-alive race (the server's idle close crossed the client's next \
+             request)",
+            plural(ep.race.count, "request was", "requests were")
+        );
+        out.push(
+            Finding::new(FindingKind::RequestOnClosingConnection, server, &ep.race).says(statement),
+        );
+    }
+    for (i, side) in [Side::Client, Side::Server].into_iter().enumerate() {
+        let examples = &ep.abortive[i];
+        if examples.count >= MIN_CONNECTIONS {
+            let statement = format!(
+                "the {side} closes {} with {server} by RST instead of FIN (SO_LINGER 0): no \
+                 TIME_WAIT, but the peer sees a reset and data in flight is lost",
+                conns(examples.count)
+            );
+            out.push(Finding {
+                side: Some(side),
+                ..Finding::new(FindingKind::AbortiveClose, server, examples).says(statement)
+            });
+        }
+    }
+    if ep.unread_reset.count >= MIN_CONNECTIONS {
+        let statement = format!(
+            "the client closed {} to {server} while the response was still arriving, and its \
+             kernel answered the rest with RSTs: bodies closed before they were read",
+            conns(ep.unread_reset.count)
+        );
+        out.push(
+            Finding::new(FindingKind::UnreadBodyReset, server, &ep.unread_reset).says(statement),
+        );
+    }
+    if ep.dead.count >= 1 {
+        let statement = format!(
+            "{} to {server} went unanswered ({}, {}) until reset or the end: the peer \
+             vanished without a FIN or RST",
+            conns(ep.dead.count),
+            plural(ep.dead_probes, "keepalive probe", "keepalive probes"),
+            plural(ep.dead_retransmits, "retransmission", "retransmissions"),
+        );
+        out.push(Finding {
+            probes: Some(ep.dead_probes),
+            retransmits: Some(ep.dead_retransmits),
+            ..Finding::new(FindingKind::DeadPeer, server, &ep.dead).says(statement)
+        });
+    }
+}

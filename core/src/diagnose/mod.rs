@@ -1,0 +1,252 @@
+//! Diagnosis: from the lifecycle events of a whole capture, what went wrong, why, and which
+//! knob changes it; plus the breakdown per server endpoint and the distributions behind it.
+//!
+//! Streaming like the analyser: [`Diagnosis::apply`] takes each event once, keeps state only
+//! for open connections (folded into per-endpoint counters and fixed-precision sketches when
+//! they close), and [`Diagnosis::report`] can be asked at any moment, so a live run, a replay
+//! and `connlab inspect` give the same findings.
+
+mod evidence;
+mod findings;
+mod sketch;
+mod track;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+use crate::analyze::{BySide, Event, EventKind, Side};
+pub use evidence::Evidence;
+pub use findings::{Finding, FindingKind, MIN_CONNECTIONS, MIN_SYN_RETRANSMITS};
+pub use sketch::Sketch;
+use track::{ConnTrack, EndpointTrack};
+
+/// The streaming diagnosis of one capture.
+#[derive(Debug, Clone, Default)]
+pub struct Diagnosis {
+    open: HashMap<u64, ConnTrack>,
+    endpoints: HashMap<SocketAddr, EndpointTrack>,
+    /// The highest connection id seen: a lower id that is not open was closed already.
+    last_conn: u64,
+    last_frame: u64,
+    requests_per_conn: Sketch,
+    lifetime: Sketch,
+    idle_before_reuse: Sketch,
+    idle_before_close: [Sketch; 2],
+}
+
+impl Diagnosis {
+    /// An empty diagnosis.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes one event (in capture order).
+    pub fn apply(&mut self, e: &Event) {
+        self.last_frame = self.last_frame.max(e.frame);
+        let ep = self.endpoints.entry(e.server).or_default();
+        if e.conn > self.last_conn {
+            self.last_conn = e.conn;
+            ep.count_connection();
+            self.open.insert(e.conn, ConnTrack::new(e.server));
+        }
+        match &e.kind {
+            EventKind::Request {
+                reused: true,
+                idle_ns: Some(idle),
+                ..
+            } => self.idle_before_reuse.add(*idle),
+            EventKind::Fin {
+                by,
+                idle_ns: Some(idle),
+            } if self.open.get(&e.conn).is_some_and(|c| !c.has_fin()) => {
+                self.idle_before_close[side_index(*by)].add(*idle);
+            }
+            EventKind::Closed { lifetime_ns, .. } => self.lifetime.add(*lifetime_ns),
+            _ => {}
+        }
+        let Some(conn) = self.open.get_mut(&e.conn) else {
+            // A late segment of a closed connection: it still counts on its endpoint.
+            if let EventKind::Rst { by, .. } = e.kind {
+                ep.rst_by.add(by);
+            }
+            return;
+        };
+        conn.apply(e, ep);
+        if let EventKind::Closed { .. } = e.kind {
+            if let Some(mut conn) = self.open.remove(&e.conn) {
+                conn.finish(e.conn, e.frame, false, ep);
+                self.requests_per_conn.add(u64::from(conn.requests()));
+            }
+        }
+    }
+
+    /// What the capture shows so far: findings (most connections first), endpoints (most
+    /// connections first) and distributions. Connections still open count as they stand.
+    pub fn report(&self) -> DiagnosisReport {
+        let mut endpoints: HashMap<SocketAddr, EndpointTrack> = self
+            .endpoints
+            .iter()
+            .map(|(addr, ep)| (*addr, ep.clone()))
+            .collect();
+        let mut requests_per_conn = self.requests_per_conn.clone();
+        for (id, conn) in &self.open {
+            let mut conn = conn.clone();
+            if let Some(ep) = endpoints.get_mut(&conn.server()) {
+                conn.finish(*id, self.last_frame, true, ep);
+            }
+            requests_per_conn.add(u64::from(conn.requests()));
+        }
+        let mut findings = Vec::new();
+        let mut rows = Vec::new();
+        for (server, ep) in &endpoints {
+            let ep = ep.settled();
+            let found = findings::findings(*server, &ep);
+            let mut kinds: Vec<FindingKind> = found.iter().map(|f| f.kind).collect();
+            kinds.dedup();
+            rows.push(EndpointReport {
+                server: *server,
+                connections: ep.connections,
+                requests: ep.requests,
+                reused: ep.reused,
+                fin_first_by: ep.fin_first_by,
+                rst_by: ep.rst_by,
+                time_wait: ep.time_wait,
+                findings: kinds,
+            });
+            findings.extend(found);
+        }
+        findings.sort_by(|a, b| {
+            (b.connections, a.kind, a.server).cmp(&(a.connections, b.kind, b.server))
+        });
+        rows.sort_by(|a, b| (b.connections, a.server).cmp(&(a.connections, b.server)));
+        DiagnosisReport {
+            findings,
+            endpoints: rows,
+            distributions: Distributions {
+                requests_per_connection: Quantiles::counts(&requests_per_conn),
+                lifetime_ms: Quantiles::times(&self.lifetime),
+                idle_before_reuse_ms: Quantiles::times(&self.idle_before_reuse),
+                idle_before_close_ms: IdleBeforeClose {
+                    client: Quantiles::times(&self.idle_before_close[0]),
+                    server: Quantiles::times(&self.idle_before_close[1]),
+                },
+            },
+        }
+    }
+
+    /// Connections being followed (open ones): what the diagnosis holds in memory.
+    pub fn open_connections(&self) -> usize {
+        self.open.len()
+    }
+}
+
+fn side_index(side: Side) -> usize {
+    match side {
+        Side::Client => 0,
+        Side::Server => 1,
+    }
+}
+
+/// The diagnosis of a capture, as printed and as in the JSON summary.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DiagnosisReport {
+    /// What went wrong, most connections first.
+    pub findings: Vec<Finding>,
+    /// Per server endpoint (ip:port), most connections first.
+    pub endpoints: Vec<EndpointReport>,
+    /// Distributions over the whole capture.
+    pub distributions: Distributions,
+}
+
+/// One server endpoint's share of the capture.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EndpointReport {
+    /// The server's address and port.
+    pub server: SocketAddr,
+    /// Connections to it.
+    pub connections: u64,
+    /// HTTP requests.
+    pub requests: u64,
+    /// Requests on a connection that had served one before.
+    pub reused: u64,
+    /// Which side sent each connection's first FIN.
+    pub fin_first_by: BySide,
+    /// RST segments by sender.
+    pub rst_by: BySide,
+    /// TIME_WAIT holders.
+    pub time_wait: BySide,
+    /// The kinds of the findings seen on it.
+    pub findings: Vec<FindingKind>,
+}
+
+/// p50, p90, p99 and max of one quantity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Quantiles {
+    /// Values measured.
+    pub count: u64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Quantiles {
+    fn of(s: &Sketch, scale: f64) -> Quantiles {
+        let q = |p: f64| s.quantile(p).map(|v| v as f64 / scale).unwrap_or(0.0);
+        Quantiles {
+            count: s.count(),
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            max: q(1.0),
+        }
+    }
+
+    fn counts(s: &Sketch) -> Quantiles {
+        Quantiles::of(s, 1.0)
+    }
+
+    /// ns values as ms, rounded to µs.
+    fn times(s: &Sketch) -> Quantiles {
+        let ms = Quantiles::of(s, 1e6);
+        let r = |x: f64| (x * 1000.0).round() / 1000.0;
+        Quantiles {
+            p50: r(ms.p50),
+            p90: r(ms.p90),
+            p99: r(ms.p99),
+            max: r(ms.max),
+            ..ms
+        }
+    }
+}
+
+/// Idle time before the first FIN, by the side that sent it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct IdleBeforeClose {
+    /// Closes the client started.
+    pub client: Quantiles,
+    /// Closes the server started.
+    pub server: Quantiles,
+}
+
+/// The distributions behind the findings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Distributions {
+    /// Requests each connection carried.
+    pub requests_per_connection: Quantiles,
+    /// From the first segment to the close, ms.
+    pub lifetime_ms: Quantiles,
+    /// Idle time before a connection was reused, ms.
+    pub idle_before_reuse_ms: Quantiles,
+    /// Idle time before a connection's first FIN, ms, per closing side.
+    pub idle_before_close_ms: IdleBeforeClose,
+}
+
+#[cfg(test)]
+mod tests;

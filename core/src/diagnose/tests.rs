@@ -1,0 +1,464 @@
+//! Each finding from built frames: the conversation that shows it, and one that must not.
+
+use super::*;
+use crate::analyze::Side;
+use crate::testframes::{Conv, Lab, F};
+
+const REQ_CLOSE: &[u8] = b"GET / HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n";
+const RESP_CLOSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+
+fn diagnose(lab: &Lab) -> DiagnosisReport {
+    let mut d = Diagnosis::new();
+    for e in &lab.events {
+        d.apply(e);
+    }
+    d.report()
+}
+
+fn kinds(r: &DiagnosisReport) -> Vec<&'static str> {
+    r.findings.iter().map(|f| f.kind.as_str()).collect()
+}
+
+fn only(r: &DiagnosisReport, kind: FindingKind) -> &Finding {
+    let found: Vec<&Finding> = r.findings.iter().filter(|f| f.kind == kind).collect();
+    assert_eq!(found.len(), 1, "{:#?}", r.findings);
+    found[0]
+}
+
+/// Connection `i` (client port 40000 + i) to 10.0.0.2:80.
+fn conv(i: u16) -> Conv {
+    Conv::new(
+        &format!("10.0.0.1:{}", 40000 + i),
+        "10.0.0.2:80",
+        1000,
+        5000,
+    )
+}
+
+/// `closer` sends FIN at `ms`, the peer answers FIN at `ms + 1`, then the last ACK.
+fn close(lab: &mut Lab, c: &mut Conv, closer: Side, ms: u64) {
+    lab.at(ms, &c.send(closer, F::FIN | F::ACK, b""));
+    lab.at(ms + 1, &c.send(closer.peer(), F::FIN | F::ACK, b""));
+    lab.at(ms + 2, &c.send(closer, F::ACK, b""));
+}
+
+#[test]
+fn a_healthy_keep_alive_connection_gives_no_finding() {
+    let mut lab = Lab::default();
+    let mut c = conv(1);
+    lab.handshake(&mut c, 0);
+    for i in 0..100 {
+        lab.exchange(&mut c, 10 + i * 10, "/");
+    }
+    let r = diagnose(&lab);
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+    assert_eq!(r.endpoints.len(), 1);
+    let ep = &r.endpoints[0];
+    assert_eq!((ep.connections, ep.requests, ep.reused), (1, 100, 99));
+    assert_eq!(r.distributions.requests_per_connection.p50, 100.0);
+    assert_eq!(r.distributions.idle_before_reuse_ms.count, 99);
+}
+
+#[test]
+fn the_server_closing_idle_connections_after_one_second() {
+    let mut lab = Lab::default();
+    for i in 0..4u16 {
+        let mut c = conv(i);
+        let t = u64::from(i) * 1_500;
+        lab.handshake(&mut c, t);
+        lab.exchange(&mut c, t + 10, "/");
+        // Last response byte at t + 11; the server's FIN 1000 ms (and a little) later.
+        close(&mut lab, &mut c, Side::Server, t + 1_011 + u64::from(i % 2));
+    }
+    let r = diagnose(&lab);
+    assert_eq!(kinds(&r), ["server_idle_close"]);
+    let f = only(&r, FindingKind::ServerIdleClose);
+    assert_eq!(f.connections, 4);
+    let after = f.after_ms.expect("after_ms");
+    assert!((999.0..=1_002.0).contains(&after), "{after}");
+    assert!(f.spread_ms.expect("spread") <= 1.01, "{f:#?}");
+    assert_eq!(f.evidence.conns, [1, 2, 3, 4]);
+    // The FIN of connection 1 is its 6th frame (3 handshake, request, response, FIN).
+    assert_eq!(f.evidence.frames[0], 6);
+    assert!(
+        f.knobs.iter().any(|k| k.contains("IdleTimeout")),
+        "{:?}",
+        f.knobs
+    );
+    assert!(f.statement.contains("idle"), "{}", f.statement);
+    let close = r.distributions.idle_before_close_ms.server;
+    assert_eq!(close.count, 4);
+}
+
+#[test]
+fn scattered_idle_closes_are_no_timeout() {
+    let mut lab = Lab::default();
+    for (i, idle) in [200u64, 900, 3_000, 7_000].into_iter().enumerate() {
+        let mut c = conv(i as u16);
+        let t = i as u64 * 10_000;
+        lab.handshake(&mut c, t);
+        lab.exchange(&mut c, t + 10, "/");
+        close(&mut lab, &mut c, Side::Server, t + 11 + idle);
+    }
+    let r = diagnose(&lab);
+    assert!(
+        !kinds(&r).contains(&"server_idle_close"),
+        "{:#?}",
+        r.findings
+    );
+}
+
+#[test]
+fn a_burst_closed_by_the_client_down_to_two_idle() {
+    let mut lab = Lab::default();
+    let mut convs: Vec<Conv> = (0..10).map(conv).collect();
+    for (i, c) in convs.iter_mut().enumerate() {
+        lab.handshake(c, i as u64);
+    }
+    for c in &mut convs {
+        lab.exchange(c, 20, "/");
+    }
+    // Eight are closed by the client within a millisecond of their response; two stay.
+    for (i, c) in convs.iter_mut().enumerate().skip(2) {
+        close(&mut lab, c, Side::Client, 22 + i as u64 / 4);
+    }
+    let r = diagnose(&lab);
+    assert_eq!(kinds(&r), ["pool_overflow"]);
+    let f = only(&r, FindingKind::PoolOverflow);
+    assert_eq!(
+        (f.connections, f.kept_idle, f.bursts),
+        (8, Some(2), Some(1))
+    );
+    assert_eq!(r.endpoints[0].time_wait.client, 8);
+}
+
+#[test]
+fn a_client_closing_everything_when_it_exits_is_no_pool_overflow() {
+    let mut lab = Lab::default();
+    let mut convs: Vec<Conv> = (0..5).map(conv).collect();
+    for c in &mut convs {
+        lab.handshake(c, 0);
+    }
+    for c in &mut convs {
+        lab.exchange(c, 10, "/");
+    }
+    for c in &mut convs {
+        close(&mut lab, c, Side::Client, 12);
+    }
+    let r = diagnose(&lab);
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+}
+
+#[test]
+fn new_dials_while_earlier_connections_sit_idle_are_a_leak() {
+    let mut lab = Lab::default();
+    for i in 0..5u16 {
+        let mut c = conv(i);
+        let t = u64::from(i) * 100;
+        lab.handshake(&mut c, t);
+        lab.exchange(&mut c, t + 10, "/");
+    }
+    let r = diagnose(&lab);
+    let f = only(&r, FindingKind::ConnectionLeak);
+    assert_eq!(f.connections, 4, "the last one was never passed over");
+    assert!(!kinds(&r).contains(&"single_request_connections"));
+}
+
+#[test]
+fn a_server_that_closes_after_three_requests() {
+    let mut lab = Lab::default();
+    for i in 0..5u16 {
+        let mut c = conv(i);
+        let t = u64::from(i) * 100;
+        lab.handshake(&mut c, t);
+        lab.exchange(&mut c, t + 10, "/");
+        lab.exchange(&mut c, t + 20, "/");
+        lab.at(
+            t + 30,
+            &c.send(Side::Client, F::PSH | F::ACK, b"GET / HTTP/1.1\r\n\r\n"),
+        );
+        lab.at(t + 31, &c.send(Side::Server, F::PSH | F::ACK, RESP_CLOSE));
+        close(&mut lab, &mut c, Side::Server, t + 31);
+    }
+    let r = diagnose(&lab);
+    assert_eq!(kinds(&r), ["server_request_limit"]);
+    let f = only(&r, FindingKind::ServerRequestLimit);
+    assert_eq!((f.requests, f.connections), (Some(3), 5));
+}
+
+#[test]
+fn requests_with_connection_close_turn_keep_alive_off() {
+    let mut lab = Lab::default();
+    for i in 0..5u16 {
+        let mut c = conv(i);
+        let t = u64::from(i) * 100;
+        lab.handshake(&mut c, t);
+        lab.at(t + 10, &c.send(Side::Client, F::PSH | F::ACK, REQ_CLOSE));
+        lab.at(t + 11, &c.send(Side::Server, F::PSH | F::ACK, RESP_CLOSE));
+        close(&mut lab, &mut c, Side::Server, t + 11);
+    }
+    let r = diagnose(&lab);
+    assert_eq!(kinds(&r), ["keepalive_off"]);
+    let f = only(&r, FindingKind::KeepaliveOff);
+    assert_eq!(f.side, Some(Side::Client));
+    assert_eq!(f.via, Some("connection_close_header"));
+    // Closed by the server before the next dial: not leaked, not unexplained single requests.
+    assert_eq!((f.connections, f.share), (5, Some(1.0)));
+}
+
+#[test]
+fn http10_requests_without_keep_alive() {
+    let mut lab = Lab::default();
+    for i in 0..4u16 {
+        let mut c = conv(i);
+        let t = u64::from(i) * 100;
+        lab.handshake(&mut c, t);
+        let req = b"GET / HTTP/1.0\r\nHost: lab\r\n\r\n";
+        lab.at(t + 10, &c.send(Side::Client, F::PSH | F::ACK, req));
+        let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+        lab.at(t + 11, &c.send(Side::Server, F::PSH | F::ACK, resp));
+        close(&mut lab, &mut c, Side::Server, t + 11);
+    }
+    let f = only(&diagnose(&lab), FindingKind::KeepaliveOff).clone();
+    assert_eq!(f.via, Some("http10_without_keepalive"));
+    assert_eq!(f.side, Some(Side::Client));
+}
+
+#[test]
+fn a_request_crossing_the_servers_idle_close_is_reset() {
+    let mut lab = Lab::default();
+    let mut c = conv(1);
+    lab.handshake(&mut c, 0);
+    lab.exchange(&mut c, 10, "/");
+    lab.at(511, &c.send(Side::Server, F::FIN | F::ACK, b""));
+    // The client's next request was already on its way.
+    let req = b"GET /next HTTP/1.1\r\n\r\n";
+    let seq = c.next[0];
+    lab.at(
+        512,
+        &c.frame(Side::Client, F::PSH | F::ACK, seq, c.next[1] - 1, req),
+    );
+    c.next[0] += req.len() as u32;
+    lab.at(513, &c.send(Side::Server, F::RST, b""));
+    let r = diagnose(&lab);
+    let f = only(&r, FindingKind::RequestOnClosingConnection);
+    assert_eq!(f.connections, 1);
+    // Handshake 1-3, request 4, response 5, FIN 6, request 7, RST 8.
+    assert_eq!(f.evidence.frames, [8]);
+}
+
+#[test]
+fn idle_connections_reset_by_the_server() {
+    let mut lab = Lab::default();
+    for i in 0..3u16 {
+        let mut c = conv(i);
+        let t = u64::from(i) * 1_000;
+        lab.handshake(&mut c, t);
+        lab.exchange(&mut c, t + 10, "/");
+        lab.at(t + 510, &c.send(Side::Server, F::RST | F::ACK, b""));
+    }
+    let r = diagnose(&lab);
+    assert_eq!(kinds(&r), ["abortive_close"]);
+    let f = only(&r, FindingKind::AbortiveClose);
+    assert_eq!((f.side, f.connections), (Some(Side::Server), 3));
+}
+
+#[test]
+fn a_body_closed_unread_is_reset_by_the_client() {
+    let mut lab = Lab::default();
+    for i in 0..3u16 {
+        let mut c = conv(i);
+        let t = u64::from(i) * 100;
+        lab.handshake(&mut c, t);
+        lab.at(
+            t + 10,
+            &c.send(Side::Client, F::PSH | F::ACK, b"GET / HTTP/1.1\r\n\r\n"),
+        );
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nxxxx";
+        lab.at(t + 11, &c.send(Side::Server, F::ACK, head));
+        lab.at(t + 12, &c.send(Side::Client, F::FIN | F::ACK, b""));
+        lab.at(t + 13, &c.send(Side::Server, F::ACK, &[b'x'; 1000]));
+        lab.at(t + 13, &c.send(Side::Client, F::RST, b""));
+    }
+    let r = diagnose(&lab);
+    assert_eq!(kinds(&r), ["unread_body_reset"]);
+    assert_eq!(only(&r, FindingKind::UnreadBodyReset).connections, 3);
+}
+
+#[test]
+fn a_body_reset_unread_without_a_fin() {
+    let mut lab = Lab::default();
+    for i in 0..3u16 {
+        let mut c = conv(i);
+        let t = u64::from(i) * 100;
+        lab.handshake(&mut c, t);
+        lab.at(
+            t + 10,
+            &c.send(Side::Client, F::PSH | F::ACK, b"GET / HTTP/1.1\r\n\r\n"),
+        );
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nxxxx";
+        lab.at(t + 11, &c.send(Side::Server, F::ACK, head));
+        lab.at(t + 11, &c.send(Side::Server, F::ACK, &[b'x'; 1000]));
+        // Unread data in its receive buffer: the client's close is an RST, not a FIN.
+        lab.at(t + 12, &c.send(Side::Client, F::RST | F::ACK, b""));
+    }
+    let r = diagnose(&lab);
+    assert_eq!(kinds(&r), ["unread_body_reset"]);
+}
+
+#[test]
+fn unanswered_keepalive_probes_then_a_reset_are_a_dead_peer() {
+    let mut lab = Lab::default();
+    let mut c = conv(1);
+    lab.handshake(&mut c, 0);
+    lab.exchange(&mut c, 10, "/");
+    for i in 0..3 {
+        let probe = c.frame(Side::Client, F::ACK, c.next[0] - 1, c.next[1], b"");
+        lab.at(1_011 + i * 1_000, &probe);
+    }
+    lab.at(4_011, &c.send(Side::Client, F::RST | F::ACK, b""));
+    let r = diagnose(&lab);
+    assert_eq!(kinds(&r), ["dead_peer"]);
+    let f = only(&r, FindingKind::DeadPeer);
+    assert_eq!((f.connections, f.probes), (1, Some(3)));
+}
+
+#[test]
+fn answered_keepalive_probes_are_healthy() {
+    let mut lab = Lab::default();
+    let mut c = conv(1);
+    lab.handshake(&mut c, 0);
+    lab.exchange(&mut c, 10, "/");
+    for i in 0..3 {
+        let probe = c.frame(Side::Client, F::ACK, c.next[0] - 1, c.next[1], b"");
+        lab.at(1_011 + i * 1_000, &probe);
+        lab.at(1_012 + i * 1_000, &c.send(Side::Server, F::ACK, b""));
+    }
+    lab.exchange(&mut c, 5_000, "/");
+    assert!(diagnose(&lab).findings.is_empty());
+}
+
+#[test]
+fn a_retransmitted_request_that_is_never_answered() {
+    let mut lab = Lab::default();
+    let mut c = conv(1);
+    lab.handshake(&mut c, 0);
+    let req = b"GET / HTTP/1.1\r\n\r\n";
+    let seq = c.next[0];
+    for (i, at) in [10u64, 210, 610, 1_410, 3_010].into_iter().enumerate() {
+        let frame = c.frame(Side::Client, F::PSH | F::ACK, seq, c.next[1], req);
+        lab.at(at, &frame);
+        assert_eq!(lab.an.summary().retransmits, i as u64);
+    }
+    let f = only(&diagnose(&lab), FindingKind::DeadPeer).clone();
+    assert_eq!(f.retransmits, Some(4));
+}
+
+#[test]
+fn the_server_closing_without_an_answer_a_second_after_each_request() {
+    let mut lab = Lab::default();
+    for i in 0..3u16 {
+        let mut c = conv(i);
+        let t = u64::from(i) * 2_000;
+        lab.handshake(&mut c, t);
+        lab.at(
+            t + 10,
+            &c.send(Side::Client, F::PSH | F::ACK, b"GET / HTTP/1.1\r\n\r\n"),
+        );
+        close(&mut lab, &mut c, Side::Server, t + 1_010);
+    }
+    let r = diagnose(&lab);
+    assert_eq!(kinds(&r), ["server_write_timeout"]);
+    let f = only(&r, FindingKind::ServerWriteTimeout);
+    assert_eq!((f.connections, f.after_ms), (3, Some(1_000.0)));
+}
+
+#[test]
+fn retransmitted_syns() {
+    let mut lab = Lab::default();
+    let mut c = conv(1);
+    let syn = c.send(Side::Client, F::SYN, b"");
+    for at in [0, 1_000, 3_000, 7_000] {
+        lab.at(at, &syn);
+    }
+    lab.at(7_001, &c.send(Side::Server, F::SYN | F::ACK, b""));
+    lab.at(7_002, &c.send(Side::Client, F::ACK, b""));
+    let r = diagnose(&lab);
+    assert_eq!(kinds(&r), ["syn_retransmits"]);
+    let f = only(&r, FindingKind::SynRetransmits);
+    assert_eq!((f.connections, f.retransmits), (1, Some(3)));
+}
+
+#[test]
+fn single_request_connections_the_client_closes_at_random_times() {
+    let mut lab = Lab::default();
+    for (i, idle) in [100u64, 700, 2_500, 6_000].into_iter().enumerate() {
+        let mut c = conv(i as u16);
+        let t = i as u64 * 10_000;
+        lab.handshake(&mut c, t);
+        lab.exchange(&mut c, t + 10, "/");
+        close(&mut lab, &mut c, Side::Client, t + 11 + idle);
+    }
+    let r = diagnose(&lab);
+    assert_eq!(kinds(&r), ["single_request_connections"]);
+    let f = only(&r, FindingKind::SingleRequestConnections);
+    // The last one was not followed by a new dial: nothing says it would not be reused.
+    assert_eq!((f.connections, f.share), (3, Some(0.75)));
+}
+
+#[test]
+fn findings_and_endpoints_are_per_server() {
+    let mut lab = Lab::default();
+    for i in 0..3u16 {
+        let mut a = conv(i);
+        let mut b = Conv::new(&format!("10.0.0.1:{}", 41000 + i), "10.0.0.3:8080", 1, 2);
+        let t = u64::from(i) * 2_000;
+        lab.handshake(&mut a, t);
+        lab.handshake(&mut b, t);
+        lab.exchange(&mut a, t + 10, "/");
+        lab.exchange(&mut b, t + 10, "/");
+        close(&mut lab, &mut a, Side::Server, t + 511);
+    }
+    let r = diagnose(&lab);
+    assert_eq!(kinds(&r), ["server_idle_close"]);
+    let f = only(&r, FindingKind::ServerIdleClose);
+    assert_eq!(f.server.to_string(), "10.0.0.2:80");
+    assert_eq!(r.endpoints.len(), 2);
+    for ep in &r.endpoints {
+        let expected: &[FindingKind] = match ep.server.port() {
+            80 => &[FindingKind::ServerIdleClose],
+            _ => &[],
+        };
+        assert_eq!(ep.findings, expected, "{ep:?}");
+    }
+    let json = serde_json::to_value(&r).expect("json");
+    assert_eq!(json["findings"][0]["kind"], "server_idle_close");
+    assert!(
+        json["findings"][0].get("kept_idle").is_none(),
+        "absent when n/a"
+    );
+}
+
+#[test]
+fn memory_follows_open_connections() {
+    let mut lab = Lab::default();
+    let mut d = Diagnosis::new();
+    for i in 0..5_000u64 {
+        let mut c = Conv::new(
+            &format!("10.{}.{}.1:40000", i / 250, i % 250),
+            "10.0.0.2:80",
+            1,
+            2,
+        );
+        lab.handshake(&mut c, i * 10);
+        lab.exchange(&mut c, i * 10 + 3, "/");
+        close(&mut lab, &mut c, Side::Client, i * 10 + 5);
+        for e in lab.events.drain(..) {
+            d.apply(&e);
+        }
+    }
+    assert_eq!(d.open_connections(), 0);
+    let r = d.report();
+    assert_eq!(r.endpoints[0].connections, 5_000);
+    assert_eq!(r.distributions.requests_per_connection.count, 5_000);
+}

@@ -1,0 +1,476 @@
+//! Following each connection and each server endpoint through the event stream, and sorting
+//! what happens into the patterns findings are made of.
+//!
+//! A connection is classified at the events that decide it (its first FIN, its first RST,
+//! the request or response that announces a close) and folded into its endpoint when it is
+//! closed; nothing about it is kept afterwards, so memory follows the open connections.
+
+use std::net::SocketAddr;
+
+use super::evidence::{Examples, Timed};
+use super::sketch::Sketch;
+use crate::analyze::{BySide, Closing, Event, EventKind, Side, TimeWaitHolder};
+
+/// A reaction "at once" is seen within the round trip plus this, wherever the capture was
+/// taken (the handshake measures the round trip at the capture point).
+const REACTION_NS: u64 = 20_000_000;
+/// Early closes further apart than this belong to different bursts.
+const BURST_GAP_NS: u64 = 1_000_000_000;
+/// Retransmissions of the same data that make a stall (with no word from the peer).
+const STALL_RETRANSMITS: u32 = 3;
+/// Unanswered keepalive probes before a reset that make a dead peer.
+const DEAD_PROBES: u32 = 2;
+
+/// One open connection.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnTrack {
+    server: SocketAddr,
+    rtt_ns: u64,
+    established: bool,
+    requests: u32,
+    responses: u32,
+    last_request_ns: u64,
+    request_closing: Option<Closing>,
+    response_closing: Option<Closing>,
+    last_response_closing: bool,
+    fin: [bool; 2],
+    first_fin: Option<Side>,
+    rst_seen: bool,
+    /// Counted in its endpoint's open-and-used connections.
+    counted_open: bool,
+    /// The endpoint's dial count when this connection last became idle.
+    idle_since_dials: Option<u64>,
+    /// The endpoint's dial count at this connection's last response.
+    dials_at_response: Option<u64>,
+    /// A new connection was dialed while this one sat idle and open.
+    passed_over: bool,
+    probes_unanswered: [u32; 2],
+    stall: [(Option<u32>, u32); 2],
+    syn_retransmits: u32,
+    /// The pattern it was sorted into, which may explain why it carried so few requests.
+    cause: Option<Cause>,
+}
+
+/// The patterns that explain a connection carrying a single request (when their finding is
+/// made; otherwise the connection counts as unexplained).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cause {
+    ServerIdle,
+    ClientIdle,
+    EarlyClose,
+    Leak,
+    UnreadReset,
+    WriteTimeout,
+    Abortive,
+    Race,
+    Dead,
+}
+
+impl Cause {
+    /// Every cause, in index order.
+    pub const ALL: [Cause; 9] = [
+        Cause::ServerIdle,
+        Cause::ClientIdle,
+        Cause::EarlyClose,
+        Cause::Leak,
+        Cause::UnreadReset,
+        Cause::WriteTimeout,
+        Cause::Abortive,
+        Cause::Race,
+        Cause::Dead,
+    ];
+
+    /// Index into per-cause tables; `None` (unexplained) is the last one.
+    pub fn index(cause: Option<Cause>) -> usize {
+        cause.map_or(Cause::ALL.len(), |c| c as usize)
+    }
+}
+
+/// One server endpoint (ip:port): its counters and the patterns seen on it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EndpointTrack {
+    pub connections: u64,
+    pub requests: u64,
+    pub reused: u64,
+    pub fin_first_by: BySide,
+    pub rst_by: BySide,
+    pub time_wait: BySide,
+    /// Connections that carried at least one request, when closed.
+    pub with_requests: u64,
+    pub server_idle: Timed,
+    pub client_idle: Timed,
+    pub write_timeout: Timed,
+    pub keepalive_off: [Examples; 2],
+    pub keepalive_off_via: [[u64; 2]; 2],
+    /// Connections with one request and no announced close, by the cause they were sorted
+    /// into (the last: none).
+    pub single_request: [Examples; Cause::ALL.len() + 1],
+    /// The same, closed before the client dialed again: they count at the next dial.
+    pending_single: [Examples; Cause::ALL.len() + 1],
+    /// Server closes right after the n-th response: n → connections.
+    pub closed_after: std::collections::BTreeMap<u32, Examples>,
+    pub early_closes: Examples,
+    /// Idle connections kept after each finished burst.
+    pub kept_after_burst: Sketch,
+    pub leak: Examples,
+    pub race: Examples,
+    pub abortive: [Examples; 2],
+    pub unread_reset: Examples,
+    pub dead: Examples,
+    pub dead_probes: u64,
+    pub dead_retransmits: u64,
+    pub syn_retx: Examples,
+    pub syn_retransmits: u64,
+    /// Open connections that carried a request and have not started closing.
+    open_used: u64,
+    /// SYNs seen towards this endpoint.
+    dials: u64,
+    /// The burst of early closes under way: (closes, kept after the last, time of the last).
+    burst: Option<(u64, u64, u64)>,
+}
+
+/// Caps the request-count table, so a capture of odd request counts cannot grow it.
+const MAX_REQUEST_COUNTS: usize = 1_000;
+
+fn idx(side: Side) -> usize {
+    match side {
+        Side::Client => 0,
+        Side::Server => 1,
+    }
+}
+
+fn closing_idx(c: Closing) -> usize {
+    match c {
+        Closing::ConnectionCloseHeader => 0,
+        Closing::Http10WithoutKeepalive => 1,
+    }
+}
+
+impl ConnTrack {
+    pub fn new(server: SocketAddr) -> ConnTrack {
+        ConnTrack {
+            server,
+            rtt_ns: 0,
+            established: false,
+            requests: 0,
+            responses: 0,
+            last_request_ns: 0,
+            request_closing: None,
+            response_closing: None,
+            last_response_closing: false,
+            fin: [false; 2],
+            first_fin: None,
+            rst_seen: false,
+            counted_open: false,
+            idle_since_dials: None,
+            dials_at_response: None,
+            passed_over: false,
+            probes_unanswered: [0; 2],
+            stall: [(None, 0); 2],
+            syn_retransmits: 0,
+            cause: None,
+        }
+    }
+
+    pub fn server(&self) -> SocketAddr {
+        self.server
+    }
+
+    pub fn requests(&self) -> u32 {
+        self.requests
+    }
+
+    pub fn has_fin(&self) -> bool {
+        self.first_fin.is_some()
+    }
+
+    fn idle(&self) -> bool {
+        self.requests >= 1 && self.requests == self.responses
+    }
+
+    fn react_ns(&self) -> u64 {
+        self.rtt_ns + REACTION_NS
+    }
+
+    /// The connection stops counting as open and used (its first FIN, RST or its end); if
+    /// a new connection was dialed while it sat idle, it was passed over.
+    fn leave_open(&mut self, ep: &mut EndpointTrack) {
+        if std::mem::take(&mut self.counted_open) {
+            ep.open_used = ep.open_used.saturating_sub(1);
+        }
+        if let Some(d) = self.idle_since_dials.take() {
+            self.passed_over |= ep.dials > d;
+        }
+    }
+
+    /// Anything the peer of `side` did answers `side`'s probes and retransmissions.
+    fn heard_from(&mut self, side: Side) {
+        let peer = idx(side.peer());
+        self.probes_unanswered[peer] = 0;
+        self.stall[peer] = (None, 0);
+    }
+
+    /// Applies one event of this connection; `ep` is its endpoint.
+    pub fn apply(&mut self, e: &Event, ep: &mut EndpointTrack) {
+        let t = e.t_ns;
+        match &e.kind {
+            EventKind::Syn => ep.dial(),
+            EventKind::Established { handshake_ns } => {
+                self.established = true;
+                self.rtt_ns = *handshake_ns;
+            }
+            EventKind::Request {
+                reused, closing, ..
+            } => {
+                self.heard_from(Side::Client);
+                self.requests += 1;
+                self.last_request_ns = t;
+                // Used again: whatever dial passed it over, it was not leaked.
+                self.idle_since_dials = None;
+                self.passed_over = false;
+                ep.requests += 1;
+                ep.reused += u64::from(*reused);
+                if self.requests == 1 && self.first_fin.is_none() && !self.rst_seen {
+                    self.counted_open = true;
+                    ep.open_used += 1;
+                }
+                if let (Some(c), None) = (closing, self.request_closing) {
+                    self.request_closing = Some(*c);
+                    ep.keepalive_off[0].add(e.conn, e.frame);
+                    ep.keepalive_off_via[0][closing_idx(*c)] += 1;
+                }
+            }
+            EventKind::Response { closing, .. } => {
+                self.heard_from(Side::Server);
+                self.responses += 1;
+                self.last_response_closing = closing.is_some();
+                if let (Some(c), None, None) =
+                    (closing, self.response_closing, self.request_closing)
+                {
+                    // The server closes although the request did not ask: keep-alive is off
+                    // on its side when it does so on the very first response.
+                    if self.responses == 1 {
+                        ep.keepalive_off[1].add(e.conn, e.frame);
+                        ep.keepalive_off_via[1][closing_idx(*c)] += 1;
+                    }
+                }
+                self.response_closing = self.response_closing.or(*closing);
+                self.dials_at_response = Some(ep.dials);
+                if self.idle() {
+                    self.idle_since_dials = Some(ep.dials);
+                }
+            }
+            EventKind::Fin { by, idle_ns } => {
+                self.heard_from(*by);
+                self.fin[idx(*by)] = true;
+                if self.first_fin.is_none() {
+                    self.first_fin = Some(*by);
+                    ep.fin_first_by.add(*by);
+                    self.on_first_fin(e, *by, *idle_ns, ep);
+                }
+            }
+            EventKind::Rst { by, idle_ns } => {
+                ep.rst_by.add(*by);
+                if !std::mem::replace(&mut self.rst_seen, true) {
+                    self.on_first_rst(e, *by, idle_ns.unwrap_or(u64::MAX), ep);
+                }
+                self.leave_open(ep);
+            }
+            EventKind::TimeWait { holder } => match holder {
+                TimeWaitHolder::Client => ep.time_wait.add(Side::Client),
+                TimeWaitHolder::Server => ep.time_wait.add(Side::Server),
+                TimeWaitHolder::Both => {
+                    ep.time_wait.add(Side::Client);
+                    ep.time_wait.add(Side::Server);
+                }
+            },
+            EventKind::KeepaliveProbe { by } => self.probes_unanswered[idx(*by)] += 1,
+            EventKind::Retransmit { by, seq, len } => {
+                if !self.established {
+                    // The handshake's own retransmissions (a SYN, a SYN-ACK) are no stall.
+                    if *by == Side::Client && *seq == 0 && *len == 0 {
+                        self.syn_retransmits += 1;
+                    }
+                    return;
+                }
+                let stall = &mut self.stall[idx(*by)];
+                *stall = match stall.0 {
+                    Some(s) if s == *seq => (Some(s), stall.1 + 1),
+                    _ => (Some(*seq), 1),
+                };
+            }
+            EventKind::Closed { .. } => {}
+        }
+    }
+
+    fn on_first_fin(&mut self, e: &Event, by: Side, idle_ns: Option<u64>, ep: &mut EndpointTrack) {
+        self.leave_open(ep);
+        let idle = idle_ns.unwrap_or(0);
+        match by {
+            Side::Server if self.requests > self.responses => {
+                let waited = e.t_ns.saturating_sub(self.last_request_ns);
+                ep.write_timeout.add(e.conn, e.frame, waited);
+                self.cause = Some(Cause::WriteTimeout);
+            }
+            Side::Server if self.idle() => {
+                let announced = self.last_response_closing;
+                if announced || idle < self.react_ns() {
+                    // Closed right after the n-th response: a per-connection request limit
+                    // when n repeats (n = 1 with an announcement is keep-alive off).
+                    if self.requests >= 2 || !announced {
+                        let n = self.requests;
+                        if ep.closed_after.len() < MAX_REQUEST_COUNTS
+                            || ep.closed_after.contains_key(&n)
+                        {
+                            ep.closed_after.entry(n).or_default().add(e.conn, e.frame);
+                        }
+                    }
+                } else {
+                    ep.server_idle.add(e.conn, e.frame, idle);
+                    self.cause = Some(Cause::ServerIdle);
+                }
+            }
+            Side::Client if self.idle() && self.request_closing.is_none() => {
+                if idle < self.react_ns() {
+                    self.early_close(e, ep);
+                } else {
+                    ep.client_idle.add(e.conn, e.frame, idle);
+                    self.cause = Some(Cause::ClientIdle);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The client closed a connection right after its response, without saying so first:
+    /// part of a burst when others follow within a second.
+    fn early_close(&mut self, e: &Event, ep: &mut EndpointTrack) {
+        ep.early_closes.add(e.conn, e.frame);
+        self.cause = Some(Cause::EarlyClose);
+        let kept = ep.open_used;
+        ep.burst = match ep.burst {
+            Some((closes, _, last)) if e.t_ns.saturating_sub(last) <= BURST_GAP_NS => {
+                Some((closes + 1, kept, e.t_ns))
+            }
+            previous => {
+                ep.end_burst(previous);
+                Some((1, kept, e.t_ns))
+            }
+        };
+    }
+
+    /// The first reset: a dead peer given up on, the keep-alive race, a body closed unread
+    /// (the client's FIN, or its reset, came while the response was still arriving), or an
+    /// abortive close of an idle connection.
+    fn on_first_rst(&mut self, e: &Event, by: Side, idle_ns: u64, ep: &mut EndpointTrack) {
+        let i = idx(by);
+        let stalled = self.stall[i].1 >= STALL_RETRANSMITS;
+        if self.probes_unanswered[i] >= DEAD_PROBES || stalled {
+            self.dead(e, by, ep);
+            return;
+        }
+        match by {
+            Side::Server if self.fin[1] && self.requests > self.responses => {
+                ep.race.add(e.conn, e.frame);
+                self.cause = Some(Cause::Race);
+            }
+            Side::Client
+                if (self.fin[0] && !self.fin[1])
+                    || (!self.fin[0] && self.idle() && idle_ns < self.react_ns()) =>
+            {
+                ep.unread_reset.add(e.conn, e.frame);
+                self.cause = Some(Cause::UnreadReset);
+            }
+            _ if !self.fin[i] && (self.requests == self.responses) => {
+                ep.abortive[i].add(e.conn, e.frame);
+                self.cause = Some(Cause::Abortive);
+            }
+            _ => {}
+        }
+    }
+
+    fn dead(&mut self, e: &Event, by: Side, ep: &mut EndpointTrack) {
+        let i = idx(by);
+        ep.dead.add(e.conn, e.frame);
+        self.cause = Some(Cause::Dead);
+        ep.dead_probes += u64::from(self.probes_unanswered[i]);
+        if self.stall[i].1 >= STALL_RETRANSMITS {
+            ep.dead_retransmits += u64::from(self.stall[i].1);
+        }
+    }
+
+    /// Folds the connection into its endpoint: at its `Closed` event, or at the end of the
+    /// capture (`open`). `frame` is the frame of that moment.
+    pub fn finish(&mut self, conn: u64, frame: u64, open: bool, ep: &mut EndpointTrack) {
+        self.leave_open(ep);
+        if self.syn_retransmits > 0 {
+            ep.syn_retx.add(conn, frame);
+            ep.syn_retransmits += u64::from(self.syn_retransmits);
+        }
+        // Still waiting at the end after retransmitting the same data again and again.
+        if open && !self.rst_seen {
+            for side in [Side::Client, Side::Server] {
+                if self.stall[idx(side)].1 >= STALL_RETRANSMITS {
+                    let stall = self.stall[idx(side)].1;
+                    ep.dead.add(conn, frame);
+                    ep.dead_retransmits += u64::from(stall);
+                    break;
+                }
+            }
+        }
+        // Passed over for a new dial while idle and open, never used again, never closed by
+        // the client, nobody announced a close: a response not read to the end or a body
+        // never closed.
+        let announced = self.request_closing.is_some() || self.response_closing.is_some();
+        if self.passed_over && self.first_fin != Some(Side::Client) && self.idle() && !announced {
+            ep.leak.add(conn, frame);
+            self.cause = Some(Cause::Leak);
+        }
+        if self.requests >= 1 {
+            ep.with_requests += 1;
+            let announced = self.request_closing.is_some() || self.response_closing.is_some();
+            // Counted once the client dials again after this connection's only response:
+            // then it was not reused.
+            if self.requests == 1 && !announced {
+                let redialed = self.dials_at_response.is_some_and(|d| ep.dials > d);
+                let table = if redialed {
+                    &mut ep.single_request
+                } else {
+                    &mut ep.pending_single
+                };
+                table[Cause::index(self.cause)].add(conn, frame);
+            }
+        }
+    }
+}
+
+impl EndpointTrack {
+    /// A SYN towards the endpoint: single-request connections closed before it were not
+    /// reused.
+    fn dial(&mut self) {
+        self.dials += 1;
+        for (done, pending) in self.single_request.iter_mut().zip(&mut self.pending_single) {
+            done.add_all(&std::mem::take(pending));
+        }
+    }
+
+    /// Folds a finished burst into the per-burst figures.
+    fn end_burst(&mut self, burst: Option<(u64, u64, u64)>) {
+        if let Some((_, kept, _)) = burst {
+            self.kept_after_burst.add(kept);
+        }
+    }
+
+    /// The endpoint as it would be if the capture ended now: the burst under way counts.
+    pub fn settled(&self) -> EndpointTrack {
+        let mut ep = self.clone();
+        let burst = ep.burst.take();
+        ep.end_burst(burst);
+        ep
+    }
+
+    /// Adds the SYN of a new connection, when the connection's first event is not one.
+    pub fn count_connection(&mut self) {
+        self.connections += 1;
+    }
+}

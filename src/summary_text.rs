@@ -1,0 +1,144 @@
+//! The analysis as text, shared by `connlab run` and `connlab inspect`: the counters, then the
+//! findings, the breakdown per server endpoint and the distributions. Long lists are capped
+//! so a capture with 60,000 connections still prints a page, not 60,000 lines.
+
+use std::fmt::Write as _;
+
+use connlab_core::analyze::{BySide, Summary};
+use connlab_core::diagnose::{DiagnosisReport, Quantiles};
+
+/// Findings and endpoints shown; the rest are counted ("… and N more").
+pub const SHOWN: usize = 20;
+
+/// The analyser's counters as a table, with the kernel's TIME_WAIT count beside the wire's
+/// when there is one (`run`); shared by `run` and `inspect`.
+pub fn analysis_table(a: &Summary, kernel_time_wait: Option<BySide>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "connections {}   requests {}   reused {}   responses {}",
+        a.connections, a.requests, a.reused, a.responses
+    );
+    let _ = writeln!(out, "  {:<22}{:>8}{:>8}", "", "client", "server");
+    for (label, v) in [
+        ("first FIN", a.fin_first_by),
+        ("RST sent", a.rst_by),
+        ("TIME_WAIT (wire)", a.time_wait),
+    ] {
+        let _ = writeln!(out, "  {label:<22}{:>8}{:>8}", v.client, v.server);
+    }
+    if let Some(k) = kernel_time_wait {
+        let _ = writeln!(
+            out,
+            "  {:<22}{:>8}{:>8}",
+            "TIME_WAIT (kernel)", k.client, k.server
+        );
+    }
+    let _ = writeln!(
+        out,
+        "keepalive probes {}   retransmits {}   still open {}",
+        a.keepalive_probes, a.retransmits, a.open
+    );
+    out
+}
+
+/// The findings, each with its evidence and knobs, then the endpoints and the distributions.
+pub fn diagnosis_text(d: &DiagnosisReport, connections: u64) -> String {
+    let mut out = String::new();
+    if d.findings.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nfindings: none (nothing wrong found in {connections} connections)"
+        );
+    } else {
+        let _ = writeln!(out, "\nfindings");
+    }
+    for f in d.findings.iter().take(SHOWN) {
+        let _ = writeln!(out, "  {}: {}", f.kind, f.statement);
+        let conns: Vec<String> = f.evidence.conns.iter().map(u64::to_string).collect();
+        let frames: Vec<String> = f.evidence.frames.iter().map(u64::to_string).collect();
+        if let Some(first) = f.evidence.frames.first() {
+            let _ = writeln!(
+                out,
+                "      evidence: conns {}; frames {} (Wireshark: frame.number == {first})",
+                conns.join(" "),
+                frames.join(" ")
+            );
+        }
+        let _ = writeln!(out, "      knobs: {}", f.knobs.join("; "));
+    }
+    more(&mut out, d.findings.len(), "findings");
+    if !d.endpoints.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nendpoints             conns   reqs reused  FIN c/s  RST c/s   TW c/s  findings"
+        );
+    }
+    for e in d.endpoints.iter().take(SHOWN) {
+        let kinds: Vec<&str> = e.findings.iter().map(|k| k.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "  {:<20}{:>6} {:>6} {:>6} {:>8} {:>8} {:>8}  {}",
+            e.server.to_string(),
+            e.connections,
+            e.requests,
+            e.reused,
+            pair(e.fin_first_by),
+            pair(e.rst_by),
+            pair(e.time_wait),
+            if kinds.is_empty() {
+                "-".to_owned()
+            } else {
+                kinds.join(", ")
+            }
+        );
+    }
+    more(&mut out, d.endpoints.len(), "endpoints");
+    let dist = &d.distributions;
+    let _ = writeln!(
+        out,
+        "\ndistributions                   count        p50        p90        p99        max"
+    );
+    for (label, q) in [
+        ("requests per connection", &dist.requests_per_connection),
+        ("lifetime ms", &dist.lifetime_ms),
+        ("idle before reuse ms", &dist.idle_before_reuse_ms),
+        (
+            "idle before close ms, client",
+            &dist.idle_before_close_ms.client,
+        ),
+        (
+            "idle before close ms, server",
+            &dist.idle_before_close_ms.server,
+        ),
+    ] {
+        quantiles(&mut out, label, q);
+    }
+    out
+}
+
+fn pair(v: BySide) -> String {
+    format!("{}/{}", v.client, v.server)
+}
+
+fn more(out: &mut String, total: usize, what: &str) {
+    if total > SHOWN {
+        let _ = writeln!(
+            out,
+            "  ... and {} more {what} (--json lists them all)",
+            total - SHOWN
+        );
+    }
+}
+
+fn quantiles(out: &mut String, label: &str, q: &Quantiles) {
+    if q.count == 0 {
+        let _ = writeln!(out, "  {label:<28}{:>8}", 0);
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  {label:<28}{:>8} {:>10} {:>10} {:>10} {:>10}",
+        q.count, q.p50, q.p90, q.p99, q.max
+    );
+}
