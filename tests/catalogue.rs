@@ -265,7 +265,8 @@ fn write_timeout_closes_before_the_response() {
     };
     assert_eq!(
         count(&run, |e| e["kind"] == "timeout" && e["timer"] == "write"),
-        1
+        3,
+        "one write timeout per request"
     );
 }
 

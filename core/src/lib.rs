@@ -21,3 +21,8 @@ pub mod link;
 #[cfg(any(test, feature = "testframes"))]
 pub mod testframes;
 pub mod timeline;
+
+/// The hash map of every per-connection table: foldhash instead of SipHash, because the tables
+/// are looked up once or twice per frame and SipHash was a tenth of `inspect`'s time. Its
+/// per-process random seed keeps a crafted capture from forcing collisions.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;

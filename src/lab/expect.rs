@@ -5,7 +5,8 @@
 //! (equality), a comparison string (`">= 99"`, `"< 3"`, `"!= 0"`), an inclusive range
 //! (`"45..55"`), or, for a per-side field such as `fin_first_by`, a side: `"server"` means every
 //! such event came from the server (server > 0, client = 0), likewise `"client"`, `"both"`
-//! (both > 0) and `"none"` (both 0).
+//! (both > 0) and `"none"` (both 0); for a field that names a side (a finding's `side`), the
+//! same word means that side.
 //!
 //! Findings: `findings = ["server_idle_close"]` wants exactly these kinds (`[]`: none), and
 //! `findings.server_idle_close.after_ms = "900..1100"` reaches a field of the finding of that
@@ -147,6 +148,8 @@ impl Expectation {
                 let count = |s: &str| sides.get(s).and_then(Value::as_u64).unwrap_or(0);
                 word.holds(count("client"), count("server"))
             }
+            // A field that names one side (a finding's `side`).
+            (Want::Side(word), Value::String(side)) => word.name() == side,
             (Want::Kinds(want), Value::Array(kinds)) => {
                 kinds.len() == want.len() && kinds.iter().zip(want).all(|(g, w)| g == w)
             }
@@ -253,6 +256,15 @@ impl Op {
 }
 
 impl SideWord {
+    fn name(self) -> &'static str {
+        match self {
+            SideWord::Client => "client",
+            SideWord::Server => "server",
+            SideWord::Both => "both",
+            SideWord::None => "none",
+        }
+    }
+
     fn holds(self, client: u64, server: u64) -> bool {
         match self {
             SideWord::Client => client > 0 && server == 0,
@@ -354,7 +366,22 @@ mod tests {
             "950..1050".into(),
             s.clone()
         ));
-        assert!(!check("findings.pool_overflow.kept_idle", 2.into(), s));
+        assert!(!check(
+            "findings.pool_overflow.kept_idle",
+            2.into(),
+            s.clone()
+        ));
+        let side = json!({"findings": [{"kind": "abortive_close", "side": "server"}]});
+        assert!(check(
+            "findings.abortive_close.side",
+            "server".into(),
+            side.clone()
+        ));
+        assert!(!check(
+            "findings.abortive_close.side",
+            "client".into(),
+            side
+        ));
         let err = Expectation::parse("findings", &kinds(&["idle_close"])).expect_err("unknown");
         assert!(err.contains("server_idle_close"), "{err}");
         assert!(Expectation::parse("findings.idle.after_ms", &1.into()).is_err());

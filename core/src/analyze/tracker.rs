@@ -1,7 +1,7 @@
 //! The connection table: routes segments to connections, assigns ids, and
 //! forgets closed connections so memory follows live connections only.
 
-use std::collections::HashMap;
+use crate::FastMap;
 use std::net::SocketAddr;
 
 use super::conn::{Conn, Life};
@@ -31,7 +31,7 @@ fn key(seg: &Segment) -> Key {
 /// passes, so replaying a file and watching live give the same events.
 #[derive(Debug, Default)]
 pub struct Analyzer {
-    conns: HashMap<Key, Conn>,
+    conns: FastMap<Key, Conn>,
     last_id: u64,
     summary: Summary,
     last_sweep_ns: u64,

@@ -11,7 +11,7 @@ mod findings;
 mod sketch;
 mod track;
 
-use std::collections::HashMap;
+use crate::FastMap;
 use std::net::SocketAddr;
 
 use serde::Serialize;
@@ -25,8 +25,11 @@ use track::{ConnTrack, EndpointTrack};
 /// The streaming diagnosis of one capture.
 #[derive(Debug, Clone, Default)]
 pub struct Diagnosis {
-    open: HashMap<u64, ConnTrack>,
-    endpoints: HashMap<SocketAddr, EndpointTrack>,
+    open: FastMap<u64, ConnTrack>,
+    /// Endpoints in order of first sight; a connection keeps its endpoint's index, so an event
+    /// costs one lookup by connection id, not a hash of the server's address.
+    endpoints: Vec<(SocketAddr, EndpointTrack)>,
+    endpoint_index: FastMap<SocketAddr, usize>,
     /// The highest connection id seen: a lower id that is not open was closed already.
     last_conn: u64,
     last_frame: u64,
@@ -42,15 +45,30 @@ impl Diagnosis {
         Self::default()
     }
 
+    fn endpoint(&mut self, server: SocketAddr) -> usize {
+        *self.endpoint_index.entry(server).or_insert_with(|| {
+            self.endpoints.push((server, EndpointTrack::default()));
+            self.endpoints.len() - 1
+        })
+    }
+
     /// Takes one event (in capture order).
     pub fn apply(&mut self, e: &Event) {
         self.last_frame = self.last_frame.max(e.frame);
-        let ep = self.endpoints.entry(e.server).or_default();
         if e.conn > self.last_conn {
             self.last_conn = e.conn;
-            ep.count_connection();
-            self.open.insert(e.conn, ConnTrack::new(e.server));
+            let i = self.endpoint(e.server);
+            self.endpoints[i].1.count_connection();
+            self.open.insert(e.conn, ConnTrack::new(i));
         }
+        let Some(conn) = self.open.get_mut(&e.conn) else {
+            // A late segment of a closed connection: it still counts on its endpoint.
+            if let EventKind::Rst { by, .. } = e.kind {
+                let i = self.endpoint(e.server);
+                self.endpoints[i].1.rst_by.add(by);
+            }
+            return;
+        };
         match &e.kind {
             EventKind::Request {
                 reused: true,
@@ -60,19 +78,11 @@ impl Diagnosis {
             EventKind::Fin {
                 by,
                 idle_ns: Some(idle),
-            } if self.open.get(&e.conn).is_some_and(|c| !c.has_fin()) => {
-                self.idle_before_close[side_index(*by)].add(*idle);
-            }
+            } if !conn.has_fin() => self.idle_before_close[side_index(*by)].add(*idle),
             EventKind::Closed { lifetime_ns, .. } => self.lifetime.add(*lifetime_ns),
             _ => {}
         }
-        let Some(conn) = self.open.get_mut(&e.conn) else {
-            // A late segment of a closed connection: it still counts on its endpoint.
-            if let EventKind::Rst { by, .. } = e.kind {
-                ep.rst_by.add(by);
-            }
-            return;
-        };
+        let ep = &mut self.endpoints[conn.endpoint()].1;
         conn.apply(e, ep);
         if let EventKind::Closed { .. } = e.kind {
             if let Some(mut conn) = self.open.remove(&e.conn) {
@@ -85,22 +95,17 @@ impl Diagnosis {
     /// What the capture shows so far: findings (most connections first), endpoints (most
     /// connections first) and distributions. Connections still open count as they stand.
     pub fn report(&self) -> DiagnosisReport {
-        let mut endpoints: HashMap<SocketAddr, EndpointTrack> = self
-            .endpoints
-            .iter()
-            .map(|(addr, ep)| (*addr, ep.clone()))
-            .collect();
+        let mut endpoints: Vec<EndpointTrack> =
+            self.endpoints.iter().map(|(_, ep)| ep.clone()).collect();
         let mut requests_per_conn = self.requests_per_conn.clone();
         for (id, conn) in &self.open {
             let mut conn = conn.clone();
-            if let Some(ep) = endpoints.get_mut(&conn.server()) {
-                conn.finish(*id, self.last_frame, true, ep);
-            }
+            conn.finish(*id, self.last_frame, true, &mut endpoints[conn.endpoint()]);
             requests_per_conn.add(u64::from(conn.requests()));
         }
         let mut findings = Vec::new();
         let mut rows = Vec::new();
-        for (server, ep) in &endpoints {
+        for ((server, _), ep) in self.endpoints.iter().zip(&endpoints) {
             let ep = ep.settled();
             let found = findings::findings(*server, &ep);
             let mut kinds: Vec<FindingKind> = found.iter().map(|f| f.kind).collect();

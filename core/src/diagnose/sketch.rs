@@ -6,8 +6,6 @@
 //! 128 buckets, so a quantile is off by less than 0.4 % (half a bucket). That is well inside
 //! what a finding needs ("within 5 % of 1000 ms").
 
-use std::collections::BTreeMap;
-
 /// Buckets per power of two (and the exact range below it).
 const SUB: u64 = 128;
 const SUB_BITS: u32 = 7;
@@ -15,7 +13,9 @@ const SUB_BITS: u32 = 7;
 /// A mergeable quantile sketch.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Sketch {
-    buckets: BTreeMap<u32, u64>,
+    /// (bucket, values in it), sorted by bucket: new buckets are rare after the first values,
+    /// so a binary search in one vector beats a tree on every add.
+    buckets: Vec<(u32, u64)>,
     count: u64,
     min: u64,
     max: u64,
@@ -46,12 +46,19 @@ fn value_of(bucket: u32) -> u64 {
 impl Sketch {
     /// Adds one value.
     pub fn add(&mut self, v: u64) {
-        *self.buckets.entry(bucket_of(v)).or_default() += 1;
+        self.add_to(bucket_of(v), 1);
         if self.count == 0 || v < self.min {
             self.min = v;
         }
         self.max = self.max.max(v);
         self.count += 1;
+    }
+
+    fn add_to(&mut self, bucket: u32, n: u64) {
+        match self.buckets.binary_search_by_key(&bucket, |(b, _)| *b) {
+            Ok(i) => self.buckets[i].1 += n,
+            Err(i) => self.buckets.insert(i, (bucket, n)),
+        }
     }
 
     /// Adds every value of `other`.
@@ -60,7 +67,7 @@ impl Sketch {
             return;
         }
         for (b, n) in &other.buckets {
-            *self.buckets.entry(*b).or_default() += n;
+            self.add_to(*b, *n);
         }
         self.min = if self.count == 0 {
             other.min

@@ -130,6 +130,16 @@ fn a_burst_closed_by_the_client_down_to_two_idle() {
         (8, Some(2), Some(1))
     );
     assert_eq!(r.endpoints[0].time_wait.client, 8);
+    // The program exits two seconds later and closes the two it kept: a shutdown, not a
+    // second overflow.
+    for c in convs.iter_mut().take(2) {
+        lab.at(2_000, &c.send(Side::Client, F::FIN | F::ACK, b""));
+    }
+    let f = only(&diagnose(&lab), FindingKind::PoolOverflow).clone();
+    assert_eq!(
+        (f.connections, f.kept_idle, f.bursts),
+        (8, Some(2), Some(1))
+    );
 }
 
 #[test]

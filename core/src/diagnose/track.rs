@@ -5,8 +5,6 @@
 //! the request or response that announces a close) and folded into its endpoint when it is
 //! closed; nothing about it is kept afterwards, so memory follows the open connections.
 
-use std::net::SocketAddr;
-
 use super::evidence::{Examples, Timed};
 use super::sketch::Sketch;
 use crate::analyze::{BySide, Closing, Event, EventKind, Side, TimeWaitHolder};
@@ -24,7 +22,8 @@ const DEAD_PROBES: u32 = 2;
 /// One open connection.
 #[derive(Debug, Clone)]
 pub(crate) struct ConnTrack {
-    server: SocketAddr,
+    /// Index of its endpoint in the diagnosis.
+    endpoint: usize,
     rtt_ns: u64,
     established: bool,
     requests: u32,
@@ -109,8 +108,9 @@ pub(crate) struct EndpointTrack {
     pending_single: [Examples; Cause::ALL.len() + 1],
     /// Server closes right after the n-th response: n → connections.
     pub closed_after: std::collections::BTreeMap<u32, Examples>,
+    /// Early closes of the bursts that left some connections idle (a pool that overflowed).
     pub early_closes: Examples,
-    /// Idle connections kept after each finished burst.
+    /// Idle connections kept after each such burst.
     pub kept_after_burst: Sketch,
     pub leak: Examples,
     pub race: Examples,
@@ -125,8 +125,17 @@ pub(crate) struct EndpointTrack {
     open_used: u64,
     /// SYNs seen towards this endpoint.
     dials: u64,
-    /// The burst of early closes under way: (closes, kept after the last, time of the last).
-    burst: Option<(u64, u64, u64)>,
+    /// The burst of early closes under way.
+    burst: Option<Burst>,
+}
+
+/// Early closes by the client, each within a second of the previous one.
+#[derive(Debug, Clone, Default)]
+struct Burst {
+    closes: Examples,
+    /// Connections left open and used after the latest close.
+    kept: u64,
+    last_ns: u64,
 }
 
 /// Caps the request-count table, so a capture of odd request counts cannot grow it.
@@ -147,9 +156,9 @@ fn closing_idx(c: Closing) -> usize {
 }
 
 impl ConnTrack {
-    pub fn new(server: SocketAddr) -> ConnTrack {
+    pub fn new(endpoint: usize) -> ConnTrack {
         ConnTrack {
-            server,
+            endpoint,
             rtt_ns: 0,
             established: false,
             requests: 0,
@@ -172,8 +181,8 @@ impl ConnTrack {
         }
     }
 
-    pub fn server(&self) -> SocketAddr {
-        self.server
+    pub fn endpoint(&self) -> usize {
+        self.endpoint
     }
 
     pub fn requests(&self) -> u32 {
@@ -345,18 +354,18 @@ impl ConnTrack {
     /// The client closed a connection right after its response, without saying so first:
     /// part of a burst when others follow within a second.
     fn early_close(&mut self, e: &Event, ep: &mut EndpointTrack) {
-        ep.early_closes.add(e.conn, e.frame);
         self.cause = Some(Cause::EarlyClose);
-        let kept = ep.open_used;
-        ep.burst = match ep.burst {
-            Some((closes, _, last)) if e.t_ns.saturating_sub(last) <= BURST_GAP_NS => {
-                Some((closes + 1, kept, e.t_ns))
-            }
+        let mut burst = match ep.burst.take() {
+            Some(b) if e.t_ns.saturating_sub(b.last_ns) <= BURST_GAP_NS => b,
             previous => {
                 ep.end_burst(previous);
-                Some((1, kept, e.t_ns))
+                Burst::default()
             }
         };
+        burst.closes.add(e.conn, e.frame);
+        burst.kept = ep.open_used;
+        burst.last_ns = e.t_ns;
+        ep.burst = Some(burst);
     }
 
     /// The first reset: a dead peer given up on, the keep-alive race, a body closed unread
@@ -454,10 +463,12 @@ impl EndpointTrack {
         }
     }
 
-    /// Folds a finished burst into the per-burst figures.
-    fn end_burst(&mut self, burst: Option<(u64, u64, u64)>) {
-        if let Some((_, kept, _)) = burst {
-            self.kept_after_burst.add(kept);
+    /// Folds a finished burst into the pool figures, when it left connections idle: one
+    /// that closed everything is a client shutting down, not a pool overflowing.
+    fn end_burst(&mut self, burst: Option<Burst>) {
+        if let Some(b) = burst.filter(|b| b.kept > 0) {
+            self.early_closes.add_all(&b.closes);
+            self.kept_after_burst.add(b.kept);
         }
     }
 

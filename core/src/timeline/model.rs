@@ -1,7 +1,9 @@
 //! What the timeline shows, as plain data: one row per connection with its state over time and
 //! its marks, the counters, and the event log. Fed by analyser events; bounded in memory.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use crate::FastMap;
 use std::net::SocketAddr;
 
 use crate::analyze::{BySide, Event, EventKind, Segment, Side, Summary, TcpFlags};
@@ -182,8 +184,8 @@ pub struct TimelineModel {
     pub link: String,
     /// Connection rows in order of first sight.
     pub rows: Vec<Row>,
-    index: HashMap<u64, usize>,
-    by_pair: HashMap<(SocketAddr, SocketAddr), usize>,
+    index: FastMap<u64, usize>,
+    by_pair: FastMap<(SocketAddr, SocketAddr), usize>,
     /// The analyser's counters.
     pub summary: Summary,
     /// The kernel's TIME_WAIT count per side (live runs).

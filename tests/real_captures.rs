@@ -1,0 +1,279 @@
+//! Diagnosis of captures connlab did not make: real programs (nginx, ab, curl, Go net/http)
+//! talk between two namespaces made here with iproute2, tcpdump records a classic pcap on the
+//! client host, and `connlab inspect` must name the cause and measure it.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::hosts::{Hosts, SERVER_IP};
+use common::*;
+use serde_json::Value;
+
+/// Whether this test can run here: root, and every tool it names.
+fn ready(tools: &[&str]) -> bool {
+    can_run_labs()
+        && ["ip", "tcpdump", "ss"]
+            .iter()
+            .chain(tools)
+            .all(|t| have_tool(t))
+}
+
+/// Builds one of the Go programs under tests/go (stdlib only, no network needed).
+fn go_program(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let out = dir.join(format!("go-{name}"));
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/go/{name}.go"));
+    let status = Command::new("go")
+        .arg("build")
+        .arg("-o")
+        .arg(&out)
+        .arg(&source)
+        .env("GOCACHE", dir.join("go-cache"))
+        .env("GOPATH", dir.join("go-path"))
+        .env("GOFLAGS", "-mod=mod")
+        .env("GO111MODULE", "off")
+        .status()
+        .expect("run go build");
+    assert!(status.success(), "go build {}", source.display());
+    out
+}
+
+/// Runs `connlab inspect --json` on a capture and returns its summary.
+fn inspect(file: &Path) -> Value {
+    let out = connlab()
+        .arg("inspect")
+        .arg(file)
+        .arg("--json")
+        .output()
+        .expect("connlab inspect");
+    assert!(
+        out.status.success(),
+        "inspect failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse_json_output(&out).summary
+}
+
+/// The finding of `kind` (the one with most connections), or a panic listing what there is.
+fn finding<'a>(summary: &'a Value, kind: &str) -> &'a Value {
+    summary["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} finding in {:#}", summary["findings"]))
+}
+
+fn kinds(summary: &Value) -> Vec<String> {
+    summary["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Runs `client` to completion on the client host while tcpdump records, then inspects.
+fn captured(hosts: &mut Hosts, name: &str, mut client: Command) -> Value {
+    let file = out_dir(name).join(format!("{name}.pcap"));
+    let tcpdump = hosts.capture(&file);
+    let out = client.output().expect("run the client");
+    assert!(
+        out.status.success(),
+        "client failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Let the last FINs and ACKs cross before the capture stops.
+    std::thread::sleep(Duration::from_millis(300));
+    hosts.stop_capture(tcpdump);
+    let magic = std::fs::read(&file).expect("capture file")[..4].to_vec();
+    assert_eq!(
+        magic,
+        [0xd4, 0xc3, 0xb2, 0xa1],
+        "a classic pcap, not pcapng"
+    );
+    inspect(&file)
+}
+
+/// Starts nginx on the server host with `directives` inside its `server` block.
+fn nginx(hosts: &mut Hosts, name: &str, directives: &str) {
+    let prefix = out_dir(&format!("{name}-nginx"));
+    let conf = prefix.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "worker_processes 1;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{\n  access_log off;\n  server {{\n    listen {SERVER_IP}:80;\n    {directives}\n\
+                 location / {{ return 200 \"ok\\n\"; }}\n  }}\n}}\n",
+            p = prefix.display()
+        ),
+    )
+    .expect("nginx.conf");
+    let mut cmd = Hosts::command(&hosts.server, "nginx");
+    cmd.arg("-p")
+        .arg(&prefix)
+        .arg("-c")
+        .arg(&conf)
+        .args(["-g", "daemon off;"]);
+    hosts.spawn(cmd);
+    hosts.wait_listening(80);
+}
+
+fn go_server(hosts: &mut Hosts, args: &[&str]) {
+    let server = go_program("server");
+    let mut cmd = Hosts::command(&hosts.server, server.to_str().expect("path"));
+    cmd.arg("-addr").arg(format!("{SERVER_IP}:80")).args(args);
+    hosts.spawn(cmd);
+    hosts.wait_listening(80);
+}
+
+fn go_client(hosts: &Hosts, args: &[&str]) -> Command {
+    let client = go_program("client");
+    let mut cmd = Hosts::command(&hosts.client, client.to_str().expect("path"));
+    cmd.arg("-url")
+        .arg(format!("http://{SERVER_IP}/"))
+        .args(args);
+    cmd
+}
+
+fn after_ms(f: &Value) -> f64 {
+    f["after_ms"].as_f64().expect("after_ms")
+}
+
+#[test]
+fn go_server_with_a_one_second_read_timeout() {
+    if !ready(&["go"]) {
+        return;
+    }
+    let mut hosts = Hosts::new();
+    go_server(&mut hosts, &["-read-timeout", "1s"]);
+    let client = go_client(&hosts, &["-n", "4", "-gap", "1500ms", "-linger", "1500ms"]);
+    let s = captured(&mut hosts, "go-read-timeout", client);
+    assert_eq!(kinds(&s), ["server_idle_close"], "{:#}", s["findings"]);
+    let f = finding(&s, "server_idle_close");
+    assert_eq!(f["connections"], 4);
+    let after = after_ms(f);
+    assert!((950.0..=1050.0).contains(&after), "after_ms {after}");
+    assert!(f["knobs"][0].as_str().unwrap_or("").contains("IdleTimeout"));
+}
+
+#[test]
+fn nginx_with_a_short_keepalive_timeout() {
+    if !ready(&["nginx", "go"]) {
+        return;
+    }
+    let mut hosts = Hosts::new();
+    nginx(&mut hosts, "nginx-timeout", "keepalive_timeout 1s;");
+    let client = go_client(&hosts, &["-n", "4", "-gap", "1500ms", "-linger", "1500ms"]);
+    let s = captured(&mut hosts, "nginx-keepalive-timeout", client);
+    let f = finding(&s, "server_idle_close");
+    assert_eq!(f["connections"], 4, "{f:#}");
+    let after = after_ms(f);
+    assert!((950.0..=1050.0).contains(&after), "after_ms {after}");
+}
+
+#[test]
+fn nginx_default_request_limit_under_ab_keep_alive() {
+    if !ready(&["nginx", "ab"]) {
+        return;
+    }
+    let mut hosts = Hosts::new();
+    nginx(&mut hosts, "nginx-limit", "");
+    let mut ab = Hosts::command(&hosts.client, "ab");
+    ab.args(["-q", "-k", "-n", "100000", "-c", "10"])
+        .arg(format!("http://{SERVER_IP}/"));
+    let s = captured(&mut hosts, "nginx-ab-keepalive", ab);
+    assert_eq!(s["requests"], 100_000, "every request on the wire");
+    let f = finding(&s, "server_request_limit");
+    assert_eq!(
+        f["requests"], 1000,
+        "nginx keepalive_requests default: {f:#}"
+    );
+    assert!(f["connections"].as_u64().unwrap_or(0) >= 90, "{f:#}");
+    assert!(!kinds(&s).contains(&"keepalive_off".to_owned()));
+}
+
+#[test]
+fn ab_without_keep_alive_speaks_http10() {
+    if !ready(&["nginx", "ab"]) {
+        return;
+    }
+    let mut hosts = Hosts::new();
+    nginx(&mut hosts, "nginx-ab", "");
+    let mut ab = Hosts::command(&hosts.client, "ab");
+    ab.args(["-q", "-n", "300", "-c", "3"])
+        .arg(format!("http://{SERVER_IP}/"));
+    let s = captured(&mut hosts, "nginx-ab-close", ab);
+    // ab may open one spare connection that carries nothing.
+    assert_eq!(s["requests"], 300);
+    assert!((300..=303).contains(&s["connections"].as_u64().unwrap_or(0)));
+    let f = finding(&s, "keepalive_off");
+    assert_eq!(f["side"], "client");
+    assert_eq!(f["via"], "http10_without_keepalive");
+    assert_eq!(f["connections"], 300);
+    assert_eq!(kinds(&s), ["keepalive_off"], "{:#}", s["findings"]);
+}
+
+#[test]
+fn curl_reuses_one_connection_and_connection_close_turns_it_off() {
+    if !ready(&["nginx", "curl"]) {
+        return;
+    }
+    let mut hosts = Hosts::new();
+    nginx(&mut hosts, "nginx-curl", "");
+    let url = format!("http://{SERVER_IP}/");
+    let client_ns = hosts.client.clone();
+    let curl = |extra: &[&str]| {
+        let mut c = Hosts::command(&client_ns, "curl");
+        c.args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-o",
+            "/dev/null",
+            "-o",
+            "/dev/null",
+        ])
+        .args(extra)
+        .args([&url, &url, &url]);
+        c
+    };
+    let reuse = curl(&[]);
+    let s = captured(&mut hosts, "curl-reuse", reuse);
+    assert_eq!(
+        (s["connections"].as_u64(), s["reused"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(kinds(&s), Vec::<String>::new(), "nothing wrong");
+    let close = curl(&["-H", "Connection: close"]);
+    let s = captured(&mut hosts, "curl-close", close);
+    let f = finding(&s, "keepalive_off");
+    assert_eq!(
+        (f["side"].as_str(), f["connections"].as_u64()),
+        (Some("client"), Some(3))
+    );
+    assert_eq!(f["via"], "connection_close_header");
+}
+
+#[test]
+fn go_client_default_pool_after_a_burst_of_50() {
+    if !ready(&["go"]) {
+        return;
+    }
+    let mut hosts = Hosts::new();
+    go_server(&mut hosts, &["-handler-delay", "200ms"]);
+    let client = go_client(&hosts, &["-n", "50", "-c", "50", "-linger", "2s"]);
+    let s = captured(&mut hosts, "go-pool-burst", client);
+    assert_eq!(s["connections"], 50);
+    let f = finding(&s, "pool_overflow");
+    assert_eq!(f["kept_idle"], 2, "Go's MaxIdleConnsPerHost default: {f:#}");
+    assert_eq!(f["connections"], 48);
+    assert_eq!(f["bursts"], 1);
+    // 48 closed by the pool at the burst, the 2 it kept when the program exits.
+    assert_eq!(s["time_wait"]["client"], 50);
+}
