@@ -12,7 +12,7 @@ Examples:
   sudo connlab run labs/pool-burst.toml     run a lab file
   sudo connlab run pool-burst --json        events as JSON lines, then {\"summary\": ...}
   sudo connlab run short-vs-long --set link.delay_ms=20 --set client.requests=50
-  connlab inspect captures/pool-burst-*.pcapng
+  connlab inspect captures/pool-burst-*.pcapng   counters, findings (cause, evidence, knob)
   connlab inspect /tmp/tcpdump.pcap --json
   sudo connlab run read-timeout-as-idle --tui   watch it live in the terminal timeline
   connlab tui captures/pool-burst-*.pcapng      scrub through a capture
@@ -58,7 +58,8 @@ pub enum Command {
         /// The capture file.
         file: PathBuf,
     },
-    /// Analyse a capture file (pcap or pcapng, from connlab, tcpdump or Wireshark).
+    /// Analyse and diagnose a capture file (pcap or pcapng, from connlab, tcpdump or
+    /// Wireshark): counters, findings with evidence and knobs, endpoints, distributions.
     Inspect {
         /// The capture file.
         file: PathBuf,

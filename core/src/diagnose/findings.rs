@@ -319,22 +319,23 @@ fn idle_closes(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>) {
             continue;
         };
         let n = timed.examples.count;
+        let (after_text, spread_text) = (format!("{after:.1}"), format!("{spread:.1}"));
         let statement = match kind {
             FindingKind::ServerIdleClose => format!(
-                "the server {server} closes keep-alive connections that sit idle, {after} ms \
-                 after the last response ({}, spread {spread} ms): an idle timeout, or a read \
-                 timeout used as one",
+                "the server {server} closes keep-alive connections that sit idle, {after_text} \
+                 ms after the last response ({}, spread {spread_text} ms): an idle timeout, or \
+                 a read timeout used as one",
                 conns(n)
             ),
             FindingKind::ClientIdleClose => format!(
-                "the client closes its idle connections to {server} {after} ms after the last \
-                 response ({}, spread {spread} ms): its idle-connection timeout",
+                "the client closes its idle connections to {server} {after_text} ms after the \
+                 last response ({}, spread {spread_text} ms): its idle-connection timeout",
                 conns(n)
             ),
             _ => format!(
-                "the server {server} reads a request and closes without answering, {after} ms \
-                 later ({}, spread {spread} ms): a write timeout that also covers the \
-                 handler's time",
+                "the server {server} reads a request and closes without answering, \
+                 {after_text} ms later ({}, spread {spread_text} ms): a write timeout that also \
+                 covers the handler's time",
                 conns(n)
             ),
         };
