@@ -203,9 +203,12 @@ pub fn visible_rows(model: &TimelineModel, filter: Option<&str>) -> Vec<usize> {
     let test: Box<dyn Fn(&Row) -> bool> = match f {
         "rst" => Box::new(|r| r.has(MarkKind::Rst)),
         "reused" | "reuse" => Box::new(|r| r.has(MarkKind::Reused)),
-        "fin" => {
-            Box::new(|r| r.has(MarkKind::Fin(Side::Client)) || r.has(MarkKind::Fin(Side::Server)))
-        }
+        "fin" => Box::new(|r| {
+            r.has(MarkKind::Fin {
+                by: Side::Client,
+                first: true,
+            })
+        }),
         "time_wait" | "tw" => Box::new(|r| r.had_time_wait()),
         "probe" | "keepalive" => Box::new(|r| r.has(MarkKind::Probe)),
         "retransmit" => Box::new(|r| r.has(MarkKind::Retransmit)),

@@ -162,17 +162,21 @@ fn state_glyph(state: ConnState) -> (char, Color) {
     }
 }
 
-/// Glyph of a mark, and its priority when several share a column.
-fn mark_glyph(kind: MarkKind) -> (char, Color, u8) {
+/// Glyph of a mark (which one wins a shared column is the model's `MarkKind::priority`).
+fn mark_glyph(kind: MarkKind) -> (char, Color) {
     match kind {
-        MarkKind::Rst => ('×', Color::Red, 7),
-        MarkKind::Fin(Side::Client) => ('C', Color::Yellow, 6),
-        MarkKind::Fin(Side::Server) => ('S', Color::Yellow, 6),
-        MarkKind::Dropped => ('!', Color::LightRed, 5),
-        MarkKind::Retransmit => ('r', Color::LightRed, 4),
-        MarkKind::Probe => ('k', Color::Magenta, 3),
-        MarkKind::Request => ('●', Color::White, 2),
-        MarkKind::Reused => ('○', Color::Cyan, 2),
+        MarkKind::Rst => ('×', Color::Red),
+        MarkKind::Fin {
+            by: Side::Client, ..
+        } => ('C', Color::Yellow),
+        MarkKind::Fin {
+            by: Side::Server, ..
+        } => ('S', Color::Yellow),
+        MarkKind::Dropped => ('!', Color::LightRed),
+        MarkKind::Retransmit => ('r', Color::LightRed),
+        MarkKind::Probe => ('k', Color::Magenta),
+        MarkKind::Request => ('●', Color::White),
+        MarkKind::Reused => ('○', Color::Cyan),
     }
 }
 
@@ -212,8 +216,10 @@ fn draw_rows(
             .take_while(|(t, _)| *t <= left + npc * u64::from(cols))
         {
             let c = ((t - left) / npc).min(u64::from(cols.saturating_sub(1))) as u16;
-            let (ch, color, prio) = mark_glyph(kind);
-            if prio >= best[c as usize] {
+            let (ch, color) = mark_glyph(kind);
+            let prio = kind.priority();
+            // Strictly greater: among equals the earliest mark of the column stays.
+            if prio > best[c as usize] {
                 best[c as usize] = prio;
                 if let Some(cell) = buf.cell_mut((area.x + LABEL + c, y)) {
                     cell.set_char(ch)
@@ -477,6 +483,49 @@ mod tests {
             !open_row.contains('░') && !open_row.contains('C'),
             "{open_row}"
         );
+    }
+
+    #[test]
+    fn the_first_fin_wins_a_shared_column_and_a_drop_wins_everything() {
+        let mut m = TimelineModel::new("pool-burst", "transparent");
+        for c in 1..=2 {
+            m.apply_event(&ev(c, 0, EventKind::Syn));
+            m.apply_event(&ev(c, 10, req(1, false)));
+            m.apply_event(&ev(c, 20, resp(1)));
+        }
+        // The client closes; the server's FIN follows a fraction of a millisecond later,
+        // in the same 1 ms column.
+        let t = 21_000_000;
+        for (at, by) in [(t, Side::Client), (t + 300_000, Side::Server)] {
+            let mut e = ev(1, 0, fin(by, None));
+            e.t_ns = at;
+            m.apply_event(&e);
+        }
+        // Connection 2: an RST and a dropped frame in one column.
+        let mut rst = ev(
+            2,
+            0,
+            EventKind::Rst {
+                by: Side::Client,
+                idle_ns: None,
+            },
+        );
+        rst.t_ns = t;
+        m.apply_event(&rst);
+        let lost = FrameInfo {
+            src: m.rows[1].client,
+            dst: m.rows[1].server,
+            flags: connlab_core::analyze::TcpFlags::from_bits(0x10),
+            seq: 1,
+            len: 10,
+        };
+        m.apply_frame(t + 200_000, Some(lost), true);
+        m.apply_event(&ev(3, 40, EventKind::Syn)); // keeps the clock moving
+        let (text, _) = screen(&m, 80, 24, false);
+        let row = row_line(&text, 1);
+        assert!(row.contains('C') && !row.contains('S'), "{row}");
+        let row = row_line(&text, 2);
+        assert!(row.contains('!') && !row.contains('×'), "{row}");
     }
 
     #[test]

@@ -38,8 +38,13 @@ pub enum MarkKind {
     Request,
     /// A request that reused the connection.
     Reused,
-    /// A FIN, by side.
-    Fin(Side),
+    /// A FIN: who sent it, and whether it was the connection's first (who closed).
+    Fin {
+        /// The sender.
+        by: Side,
+        /// The first FIN of the connection.
+        first: bool,
+    },
     /// An RST.
     Rst,
     /// A TCP keepalive probe.
@@ -51,11 +56,28 @@ pub enum MarkKind {
 }
 
 impl MarkKind {
+    /// Which mark a renderer shows when several fall into one column (or one pixel): the one
+    /// that matters most for the story. A dropped frame explains what follows it, an RST ends
+    /// the connection, the first FIN says who closed (the peer's FIN often follows within the
+    /// same millisecond), then the second FIN, retransmits, probes and requests.
+    pub fn priority(self) -> u8 {
+        match self {
+            MarkKind::Dropped => 7,
+            MarkKind::Rst => 6,
+            MarkKind::Fin { first: true, .. } => 5,
+            MarkKind::Fin { first: false, .. } => 4,
+            MarkKind::Retransmit => 3,
+            MarkKind::Probe => 2,
+            MarkKind::Request | MarkKind::Reused => 1,
+        }
+    }
+
+    /// One bit per kind of mark (a FIN is a FIN whoever sent it), for fast filtering.
     fn bit(self) -> u8 {
         match self {
             MarkKind::Request => 1,
             MarkKind::Reused => 2,
-            MarkKind::Fin(_) => 4,
+            MarkKind::Fin { .. } => 4,
             MarkKind::Rst => 8,
             MarkKind::Probe => 16,
             MarkKind::Retransmit => 32,
@@ -149,7 +171,7 @@ impl Row {
         i.checked_sub(1).map(|i| self.states[i].1)
     }
 
-    /// True when a mark of this kind occurred on the row.
+    /// True when a mark of this kind occurred on the row (any FIN for a FIN).
     pub fn has(&self, kind: MarkKind) -> bool {
         self.kinds & kind.bit() != 0
     }
@@ -255,7 +277,11 @@ impl TimelineModel {
             }
             EventKind::Response { .. } => row.set_state(t, ConnState::Idle),
             EventKind::Fin { by, .. } => {
-                row.mark(t, MarkKind::Fin(*by));
+                let first = !row.has(MarkKind::Fin {
+                    by: *by,
+                    first: true,
+                });
+                row.mark(t, MarkKind::Fin { by: *by, first });
                 if !row.time_wait {
                     row.set_state(t, ConnState::HalfClosed);
                 }
@@ -374,7 +400,20 @@ mod tests {
         assert_eq!(row.state_at(5 * 1_000_000), Some(ConnState::Idle));
         assert_eq!(row.state_at(10 * 1_000_000), Some(ConnState::HalfClosed));
         assert_eq!(row.state_at(20 * 1_000_000), Some(ConnState::TimeWait));
-        assert!(row.has(MarkKind::Fin(Side::Server)));
+        assert!(row.marks.contains(&(
+            10 * 1_000_000,
+            MarkKind::Fin {
+                by: Side::Server,
+                first: true
+            }
+        )));
+        assert!(row.marks.contains(&(
+            11 * 1_000_000,
+            MarkKind::Fin {
+                by: Side::Client,
+                first: false
+            }
+        )));
         assert_eq!(m.summary.fin_first_by.server, 1);
         m.refresh_findings();
         assert!(m.findings.is_empty(), "one connection is no pattern");
