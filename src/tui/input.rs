@@ -194,11 +194,11 @@ impl ViewState {
     }
 }
 
-/// Indices of the rows that pass `filter`: an event kind (`rst`, `reused`, `fin`,
+/// The rows that pass `filter`, in order: an event kind (`rst`, `reused`, `fin`,
 /// `time_wait`, `probe`, `retransmit`, `dropped`, `request`) or a port number.
-pub fn visible_rows(model: &TimelineModel, filter: Option<&str>) -> Vec<usize> {
+pub fn visible_rows<'a>(model: &'a TimelineModel, filter: Option<&str>) -> Vec<&'a Row> {
     let Some(f) = filter else {
-        return (0..model.rows.len()).collect();
+        return model.rows.values().collect();
     };
     let test: Box<dyn Fn(&Row) -> bool> = match f {
         "rst" => Box::new(|r| r.has(MarkKind::Rst)),
@@ -219,9 +219,7 @@ pub fn visible_rows(model: &TimelineModel, filter: Option<&str>) -> Vec<usize> {
             Err(_) => Box::new(|_| false),
         },
     };
-    (0..model.rows.len())
-        .filter(|&i| test(&model.rows[i]))
-        .collect()
+    model.rows.values().filter(|r| test(r)).collect()
 }
 
 #[cfg(test)]
@@ -305,7 +303,7 @@ mod tests {
         assert_eq!(v.filter.as_deref(), Some("rst"));
         let rows = visible_rows(&m, v.filter.as_deref());
         assert_eq!(rows.len(), 1);
-        assert_eq!(m.rows[rows[0]].id, 2);
+        assert_eq!(rows[0].id, 2);
         assert_eq!(visible_rows(&m, Some("40001")).len(), 1, "by port");
     }
 }

@@ -31,7 +31,6 @@ pub fn load(path: &Path) -> (TimelineModel, Option<ReadError>) {
             .map(|seg| FrameInfo::of(&seg));
         model.apply_frame(packet.t_ns, info, false);
     });
-    model.finished = true;
-    model.refresh_findings();
+    model.finish();
     (model, result.err())
 }

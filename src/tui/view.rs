@@ -185,15 +185,14 @@ fn draw_rows(
     area: Rect,
     model: &TimelineModel,
     view: &ViewState,
-    visible: &[usize],
+    visible: &[&Row],
 ) {
     let height = area.height as usize;
     let first = view.selected.saturating_sub(height.saturating_sub(1));
     let cols = area.width.saturating_sub(LABEL);
     let left = left_edge(model, view, cols);
     let npc = view.ns_per_col.max(1);
-    for (line, &i) in visible.iter().skip(first).take(height).enumerate() {
-        let row = &model.rows[i];
+    for (line, row) in visible.iter().skip(first).take(height).enumerate() {
         let y = area.y + line as u16;
         let mut label_style = Style::default();
         if first + line == view.selected {
@@ -237,8 +236,8 @@ fn draw_rows(
     }
 }
 
-fn draw_detail(buf: &mut Buffer, area: Rect, model: &TimelineModel, row: Option<usize>) {
-    let Some(row) = row.map(|i| &model.rows[i]) else {
+fn draw_detail(buf: &mut Buffer, area: Rect, model: &TimelineModel, row: Option<&Row>) {
+    let Some(row) = row else {
         buf.set_stringn(
             area.x,
             area.y,
@@ -513,8 +512,8 @@ mod tests {
         rst.t_ns = t;
         m.apply_event(&rst);
         let lost = FrameInfo {
-            src: m.rows[1].client,
-            dst: m.rows[1].server,
+            src: m.rows[&2].client,
+            dst: m.rows[&2].server,
             flags: connlab_core::analyze::TcpFlags::from_bits(0x10),
             seq: 1,
             len: 10,
@@ -544,8 +543,8 @@ mod tests {
         ));
         m.apply_event(&ev(3, 11, EventKind::Syn));
         let lost = FrameInfo {
-            src: m.rows[2].client,
-            dst: m.rows[2].server,
+            src: m.rows[&3].client,
+            dst: m.rows[&3].server,
             flags: connlab_core::analyze::TcpFlags::from_bits(0x10),
             seq: 1,
             len: 10,
@@ -625,8 +624,8 @@ mod tests {
         m.apply_event(&ev(1, 0, EventKind::Syn));
         m.apply_event(&ev(1, 2, req(1, false)));
         let syn = FrameInfo {
-            src: m.rows[0].client,
-            dst: m.rows[0].server,
+            src: m.rows[&1].client,
+            dst: m.rows[&1].server,
             flags: connlab_core::analyze::TcpFlags::from_bits(0x02),
             seq: 7,
             len: 0,

@@ -4,9 +4,13 @@
 //! Both renderers draw from it, the terminal timeline and the HTML report, so the state logic
 //! exists once. What a live run sends the model is a [`TimelineInput`], whoever produces it.
 
+mod density;
 mod model;
+mod row;
 
-pub use model::{ConnState, FrameInfo, MarkKind, Row, TimelineModel};
+pub use density::{Density, COUNTED};
+pub use model::TimelineModel;
+pub use row::{ConnState, FrameInfo, MarkKind, Row};
 
 use crate::analyze::{BySide, Event};
 

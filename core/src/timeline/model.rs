@@ -1,213 +1,49 @@
-//! What the timeline shows, as plain data: one row per connection with its state over time and
-//! its marks, the counters, and the event log. Fed by analyser events; bounded in memory.
+//! The timeline of a capture as plain data: one row per connection (its state over time and
+//! its marks), the counters, the findings, the event log and the density of connections per
+//! state. Fed by analyser events; both the terminal timeline and the HTML report draw it.
+//!
+//! The terminal keeps every row and its details. A report keeps a row budget instead: the
+//! first connections and the most eventful ones in full, every other one only in the density
+//! strip, so memory follows the open connections and the budget, not the capture's length.
 
-use std::collections::VecDeque;
-
-use crate::FastMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::net::SocketAddr;
 
-use crate::analyze::{BySide, Event, EventKind, Segment, Side, Summary, TcpFlags};
+use super::density::Density;
+use super::row::{FrameInfo, Row};
+use crate::analyze::{BySide, Event, EventKind, Summary};
 use crate::diagnose::{Diagnosis, Finding};
+use crate::FastMap;
 
 /// Lines kept in the event log.
 const LOG_LINES: usize = 10_000;
-/// Marks and detail lines kept per connection; more are counted, not kept.
-const PER_ROW: usize = 10_000;
 
-/// The state of a connection during a stretch of time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnState {
-    /// SYN sent, not yet established.
-    Handshake,
-    /// A request is in flight.
-    Active,
-    /// Established, nothing in flight.
-    Idle,
-    /// One side sent its FIN.
-    HalfClosed,
-    /// Both FINs crossed; a side holds TIME_WAIT.
-    TimeWait,
-    /// Gone (closed or reset).
-    Closed,
+/// Which rows a report keeps in full, and the most eventful candidates so far.
+#[derive(Debug, Default)]
+struct Budget {
+    /// Connections with an id up to this are kept (the first ones).
+    first: u64,
+    /// How many of the rest are kept: the most eventful.
+    eventful: usize,
+    /// (events, id) of the eventful rows kept, least eventful on top.
+    kept: BinaryHeap<Reverse<(u32, u64)>>,
 }
 
-/// A point event drawn on a row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MarkKind {
-    /// The first request on the connection.
-    Request,
-    /// A request that reused the connection.
-    Reused,
-    /// A FIN: who sent it, and whether it was the connection's first (who closed).
-    Fin {
-        /// The sender.
-        by: Side,
-        /// The first FIN of the connection.
-        first: bool,
-    },
-    /// An RST.
-    Rst,
-    /// A TCP keepalive probe.
-    Probe,
-    /// A retransmitted segment.
-    Retransmit,
-    /// A frame the link dropped.
-    Dropped,
-}
-
-impl MarkKind {
-    /// Which mark a renderer shows when several fall into one column (or one pixel): the one
-    /// that matters most for the story. A dropped frame explains what follows it, an RST ends
-    /// the connection, the first FIN says who closed (the peer's FIN often follows within the
-    /// same millisecond), then the second FIN, retransmits, probes and requests.
-    pub fn priority(self) -> u8 {
-        match self {
-            MarkKind::Dropped => 7,
-            MarkKind::Rst => 6,
-            MarkKind::Fin { first: true, .. } => 5,
-            MarkKind::Fin { first: false, .. } => 4,
-            MarkKind::Retransmit => 3,
-            MarkKind::Probe => 2,
-            MarkKind::Request | MarkKind::Reused => 1,
-        }
-    }
-
-    /// One bit per kind of mark (a FIN is a FIN whoever sent it), for fast filtering.
-    fn bit(self) -> u8 {
-        match self {
-            MarkKind::Request => 1,
-            MarkKind::Reused => 2,
-            MarkKind::Fin { .. } => 4,
-            MarkKind::Rst => 8,
-            MarkKind::Probe => 16,
-            MarkKind::Retransmit => 32,
-            MarkKind::Dropped => 64,
-        }
-    }
-}
-
-/// A TCP frame, as the detail view lists it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FrameInfo {
-    /// Sender.
-    pub src: SocketAddr,
-    /// Receiver.
-    pub dst: SocketAddr,
-    /// TCP flags.
-    pub flags: TcpFlags,
-    /// Sequence number (absolute).
-    pub seq: u32,
-    /// Payload bytes.
-    pub len: u32,
-}
-
-impl FrameInfo {
-    /// The frame's TCP segment, for the timeline.
-    pub fn of(seg: &Segment<'_>) -> FrameInfo {
-        FrameInfo {
-            src: seg.src,
-            dst: seg.dst,
-            flags: seg.flags,
-            seq: seg.seq,
-            len: seg.payload.len() as u32,
-        }
-    }
-
-    /// `40000 > 80 [SA] seq 123 len 0`.
-    pub fn describe(&self) -> String {
-        let f = self.flags;
-        let flags: String = [
-            (f.syn, 'S'),
-            (f.fin, 'F'),
-            (f.rst, 'R'),
-            (f.psh, 'P'),
-            (f.ack, 'A'),
-        ]
-        .iter()
-        .filter(|(on, _)| *on)
-        .map(|(_, c)| *c)
-        .collect();
-        format!(
-            "frame {} > {} [{flags}] seq {} len {}",
-            self.src.port(),
-            self.dst.port(),
-            self.seq,
-            self.len
-        )
-    }
-}
-
-/// One connection's row.
-#[derive(Debug, Clone)]
-pub struct Row {
-    /// Analyser connection id.
-    pub id: u64,
-    /// The side that sent the SYN.
-    pub client: SocketAddr,
-    /// The other side.
-    pub server: SocketAddr,
-    /// Requests seen.
-    pub requests: u32,
-    /// State changes: (from this time, state), in time order.
-    pub states: Vec<(u64, ConnState)>,
-    /// Point marks, in time order.
-    pub marks: Vec<(u64, MarkKind)>,
-    /// Detail lines (time, text).
-    pub details: Vec<(u64, String)>,
-    /// The connection's frames (time, what), for the detail view.
-    pub frames: Vec<(u64, FrameInfo)>,
-    /// Marks and detail lines not kept (over the cap).
-    pub elided: u64,
-    /// Which mark kinds occurred (bits), for fast filtering.
-    kinds: u8,
-    /// Set once TIME_WAIT was entered.
-    time_wait: bool,
-}
-
-impl Row {
-    /// The state at time `t`, None before the connection was seen.
-    pub fn state_at(&self, t: u64) -> Option<ConnState> {
-        let i = self.states.partition_point(|(from, _)| *from <= t);
-        i.checked_sub(1).map(|i| self.states[i].1)
-    }
-
-    /// True when a mark of this kind occurred on the row (any FIN for a FIN).
-    pub fn has(&self, kind: MarkKind) -> bool {
-        self.kinds & kind.bit() != 0
-    }
-
-    /// True when the row ever held TIME_WAIT.
-    pub fn had_time_wait(&self) -> bool {
-        self.time_wait
-    }
-
-    fn set_state(&mut self, t: u64, state: ConnState) {
-        if self.states.last().map(|s| s.1) != Some(state) {
-            self.states.push((t, state));
-        }
-    }
-
-    fn mark(&mut self, t: u64, kind: MarkKind) {
-        self.kinds |= kind.bit();
-        if self.marks.len() < PER_ROW {
-            self.marks.push((t, kind));
-        } else {
-            self.elided += 1;
-        }
-    }
-}
-
-/// Everything the screen shows.
+/// Everything the timeline shows.
 #[derive(Debug, Default)]
 pub struct TimelineModel {
     /// Lab name (or file name when replaying).
     pub title: String,
     /// The link model in words.
     pub link: String,
-    /// Connection rows in order of first sight.
-    pub rows: Vec<Row>,
-    index: FastMap<u64, usize>,
-    by_pair: FastMap<(SocketAddr, SocketAddr), usize>,
+    /// Connection rows by id, in order of first sight (with a budget: only the kept ones).
+    pub rows: BTreeMap<u64, Row>,
+    by_pair: FastMap<(SocketAddr, SocketAddr), u64>,
+    last_id: u64,
+    budget: Option<Budget>,
+    /// Connections in each state over time, all of them.
+    pub density: Density,
     /// The analyser's counters.
     pub summary: Summary,
     /// The kernel's TIME_WAIT count per side (live runs).
@@ -216,7 +52,7 @@ pub struct TimelineModel {
     pub capture_drops: u64,
     /// Frames the link model dropped.
     pub link_dropped: u64,
-    /// Recent event lines.
+    /// Recent event lines (not kept with a budget).
     pub log: VecDeque<String>,
     /// Time of the first frame or event.
     pub start_ns: Option<u64>,
@@ -232,7 +68,8 @@ pub struct TimelineModel {
 }
 
 impl TimelineModel {
-    /// An empty model with a title and a link description.
+    /// An empty model with a title and a link description, keeping every row and its details
+    /// (the terminal timeline).
     pub fn new(title: &str, link: &str) -> Self {
         TimelineModel {
             title: title.to_owned(),
@@ -241,68 +78,115 @@ impl TimelineModel {
         }
     }
 
+    /// An empty model that keeps at most `rows` rows in full, without details or log (the
+    /// report): the first `rows / 2` connections and the `rows / 2` most eventful of the rest.
+    pub fn with_row_budget(title: &str, link: &str, rows: usize) -> Self {
+        let half = rows / 2;
+        TimelineModel {
+            budget: Some(Budget {
+                first: half as u64,
+                eventful: rows - half,
+                kept: BinaryHeap::new(),
+            }),
+            ..TimelineModel::new(title, link)
+        }
+    }
+
+    /// Connections seen, kept in full or not.
+    pub fn connections(&self) -> u64 {
+        self.last_id
+    }
+
+    /// The row of connection `id`, if it is kept.
+    pub fn row(&self, id: u64) -> Option<&Row> {
+        self.rows.get(&id)
+    }
+
     /// Applies one analyser event.
     pub fn apply_event(&mut self, e: &Event) {
         self.touch(e.t_ns);
         self.summary.apply(e);
         self.diagnosis.apply(e);
         self.unrefreshed += 1;
-        let text = e.describe();
-        if self.log.len() == LOG_LINES {
-            self.log.pop_front();
+        let keep_details = self.budget.is_none();
+        let text = keep_details.then(|| e.describe());
+        if let Some(text) = &text {
+            if self.log.len() == LOG_LINES {
+                self.log.pop_front();
+            }
+            self.log.push_back(text.clone());
         }
-        self.log.push_back(text.clone());
-        let i = self.row_index(e);
-        let row = &mut self.rows[i];
-        if row.details.len() < PER_ROW {
-            row.details.push((e.t_ns, text));
+        if e.conn > self.last_id {
+            self.last_id = e.conn;
+            self.rows.insert(e.conn, Row::new(e));
+            self.by_pair.insert((e.client, e.server), e.conn);
+        }
+        // A late event of a row a budget let go: counted above, drawn nowhere.
+        let Some(row) = self.rows.get_mut(&e.conn) else {
+            return;
+        };
+        let before = (row.events > 0).then(|| row.state()).flatten();
+        row.apply(e, text);
+        let after = row.state();
+        if let Some(after) = after.filter(|a| Some(*a) != before || row.events == 1) {
+            self.density.transition(e.t_ns, before, after);
+        }
+        if let EventKind::Closed { .. } = e.kind {
+            self.retire(e.conn);
+        }
+    }
+
+    /// With a budget: a closed connection keeps its row if it is one of the first, or among
+    /// the most eventful so far (pushing out the least eventful); otherwise only the density
+    /// strip remembers it.
+    fn retire(&mut self, id: u64) {
+        let Some(budget) = &mut self.budget else {
+            return;
+        };
+        if id <= budget.first {
+            return;
+        }
+        let events = self.rows.get(&id).map_or(0, |r| r.events);
+        let drop = if budget.kept.len() < budget.eventful {
+            budget.kept.push(Reverse((events, id)));
+            None
         } else {
-            row.elided += 1;
-        }
-        let t = e.t_ns;
-        match &e.kind {
-            EventKind::Syn => row.set_state(t, ConnState::Handshake),
-            EventKind::Established { .. } => row.set_state(t, ConnState::Idle),
-            EventKind::Request { reused, .. } => {
-                row.requests += 1;
-                row.mark(
-                    t,
-                    if *reused {
-                        MarkKind::Reused
-                    } else {
-                        MarkKind::Request
-                    },
-                );
-                row.set_state(t, ConnState::Active);
-            }
-            EventKind::Response { .. } => row.set_state(t, ConnState::Idle),
-            EventKind::Fin { by, .. } => {
-                let first = !row.has(MarkKind::Fin {
-                    by: *by,
-                    first: true,
-                });
-                row.mark(t, MarkKind::Fin { by: *by, first });
-                if !row.time_wait {
-                    row.set_state(t, ConnState::HalfClosed);
+            match budget.kept.peek() {
+                Some(Reverse(least)) if *least < (events, id) => {
+                    let out = budget.kept.pop().map(|Reverse((_, out))| out);
+                    budget.kept.push(Reverse((events, id)));
+                    out
                 }
+                _ => Some(id),
             }
-            EventKind::TimeWait { .. } => {
-                row.time_wait = true;
-                row.set_state(t, ConnState::TimeWait);
-            }
-            EventKind::Rst { .. } => {
-                row.mark(t, MarkKind::Rst);
-                row.set_state(t, ConnState::Closed);
-            }
-            EventKind::KeepaliveProbe { .. } => row.mark(t, MarkKind::Probe),
-            EventKind::Retransmit { .. } => row.mark(t, MarkKind::Retransmit),
-            EventKind::Closed { .. } => {
-                // TIME_WAIT outlives the capture's view of the close: keep showing it.
-                if !row.time_wait {
-                    row.set_state(t, ConnState::Closed);
+        };
+        if let Some(out) = drop.and_then(|out| self.rows.remove(&out)) {
+            self.by_pair.remove(&(out.client, out.server));
+        }
+    }
+
+    /// The capture is over: with a budget, connections still open compete for the rows left
+    /// like closed ones did.
+    pub fn finish(&mut self) {
+        self.finished = true;
+        if self.budget.is_some() {
+            let open: Vec<u64> = self
+                .rows
+                .iter()
+                .filter(|(_, r)| r.state() != Some(super::ConnState::Closed))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in open {
+                let kept = self
+                    .budget
+                    .as_ref()
+                    .is_some_and(|b| b.kept.iter().any(|Reverse((_, k))| *k == id));
+                if !kept {
+                    self.retire(id);
                 }
             }
         }
+        self.refresh_findings();
     }
 
     /// Notes a frame (after the events it caused): advances the clock, files the TCP frame
@@ -318,16 +202,9 @@ impl TimelineModel {
             .get(&(frame.src, frame.dst))
             .or_else(|| self.by_pair.get(&(frame.dst, frame.src)))
             .copied();
-        if let Some(i) = found {
-            let row = &mut self.rows[i];
-            if dropped {
-                row.mark(t_ns, MarkKind::Dropped);
-            }
-            if row.frames.len() < PER_ROW {
-                row.frames.push((t_ns, frame));
-            } else {
-                row.elided += 1;
-            }
+        let keep = self.budget.is_none();
+        if let Some(row) = found.and_then(|id| self.rows.get_mut(&id)) {
+            row.apply_frame(t_ns, frame, dropped, keep);
         }
     }
 
@@ -339,6 +216,11 @@ impl TimelineModel {
         }
     }
 
+    /// The whole diagnosis (findings, endpoints, distributions) as it stands.
+    pub fn diagnosis(&self) -> &Diagnosis {
+        &self.diagnosis
+    }
+
     /// Open connections (not closed, not in TIME_WAIT).
     pub fn open(&self) -> u64 {
         self.summary.open
@@ -348,35 +230,14 @@ impl TimelineModel {
         self.start_ns.get_or_insert(t);
         self.end_ns = self.end_ns.max(t);
     }
-
-    fn row_index(&mut self, e: &Event) -> usize {
-        if let Some(&i) = self.index.get(&e.conn) {
-            return i;
-        }
-        let i = self.rows.len();
-        self.rows.push(Row {
-            id: e.conn,
-            client: e.client,
-            server: e.server,
-            requests: 0,
-            states: vec![(e.t_ns, ConnState::Idle)],
-            marks: Vec::new(),
-            details: Vec::new(),
-            frames: Vec::new(),
-            elided: 0,
-            kinds: 0,
-            time_wait: false,
-        });
-        self.index.insert(e.conn, i);
-        self.by_pair.insert((e.client, e.server), i);
-        i
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analyze::Side;
     use crate::testframes::{ev, fin, req, resp};
+    use crate::timeline::{ConnState, MarkKind};
 
     #[test]
     fn states_follow_the_lifecycle() {
@@ -394,7 +255,7 @@ mod tests {
                 holder: crate::analyze::TimeWaitHolder::Server,
             },
         ));
-        let row = &m.rows[0];
+        let row = &m.rows[&1];
         assert_eq!(row.state_at(0), Some(ConnState::Handshake));
         assert_eq!(row.state_at(2 * 1_000_000), Some(ConnState::Active));
         assert_eq!(row.state_at(5 * 1_000_000), Some(ConnState::Idle));
@@ -439,13 +300,67 @@ mod tests {
         assert_eq!(kinds, ["server_idle_close"]);
     }
 
+    /// Connection `c`: handshake at `t` ms, `requests` exchanges, then a client-first close.
+    fn lifecycle(m: &mut TimelineModel, c: u64, t: u64, requests: u32) {
+        m.apply_event(&ev(c, t, EventKind::Syn));
+        for n in 1..=requests {
+            m.apply_event(&ev(c, t + u64::from(n), req(n, n > 1)));
+            m.apply_event(&ev(c, t + u64::from(n), resp(n)));
+        }
+        let end = t + u64::from(requests) + 1;
+        m.apply_event(&ev(c, end, fin(Side::Client, None)));
+        m.apply_event(&ev(c, end, fin(Side::Server, None)));
+        let tw = EventKind::TimeWait {
+            holder: crate::analyze::TimeWaitHolder::Client,
+        };
+        m.apply_event(&ev(c, end, tw));
+        let closed = EventKind::Closed {
+            by_rst: false,
+            lifetime_ns: 0,
+        };
+        m.apply_event(&ev(c, end + 1, closed));
+    }
+
+    #[test]
+    fn a_budget_keeps_the_first_and_the_most_eventful_rows() {
+        let mut m = TimelineModel::with_row_budget("report", "", 100);
+        for c in 1..=1_000u64 {
+            // Every 97th connection is busy.
+            let requests = if c % 97 == 0 { 20 } else { 1 };
+            lifecycle(&mut m, c, c * 100, requests);
+        }
+        m.finish();
+        assert_eq!(m.connections(), 1_000);
+        assert_eq!(m.rows.len(), 100);
+        assert!((1..=50).all(|id| m.rows.contains_key(&id)), "the first half");
+        for busy in (97..=1_000).step_by(97) {
+            assert!(m.rows.contains_key(&busy), "busy connection {busy} kept");
+        }
+        assert!(m.log.is_empty() && m.rows[&1].details.is_empty(), "no details");
+        // Every connection ended in TIME_WAIT, kept in full or not.
+        let last = m.density.counts(m.end_ns).last().map(|c| c.1);
+        assert_eq!(last, Some([0, 0, 0, 0, 1_000]));
+        assert_eq!(m.summary.connections, 1_000);
+    }
+
+    #[test]
+    fn without_a_budget_every_row_stays() {
+        let mut m = TimelineModel::new("tui", "");
+        for c in 1..=300u64 {
+            lifecycle(&mut m, c, c * 100, 1);
+        }
+        m.finish();
+        assert_eq!(m.rows.len(), 300);
+        assert!(!m.rows[&300].details.is_empty());
+    }
+
     #[test]
     fn memory_stays_bounded_with_many_connections_and_events() {
         let mut m = TimelineModel::new("t", "");
         for conn in 1..=10_000u64 {
             m.apply_event(&ev(conn, conn, EventKind::Syn));
         }
-        for i in 0..(PER_ROW as u64 + 500) {
+        for i in 0..(crate::timeline::row::PER_ROW as u64 + 500) {
             m.apply_event(&ev(
                 1,
                 20_000 + i,
@@ -453,8 +368,8 @@ mod tests {
             ));
         }
         assert_eq!(m.rows.len(), 10_000);
-        assert_eq!(m.rows[0].marks.len(), PER_ROW);
-        assert!(m.rows[0].elided >= 500);
+        assert_eq!(m.rows[&1].marks.len(), crate::timeline::row::PER_ROW);
+        assert!(m.rows[&1].elided >= 500);
         assert_eq!(m.log.len(), LOG_LINES);
     }
 }
