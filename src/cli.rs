@@ -15,6 +15,8 @@ Examples:
   connlab inspect captures/pool-burst-*.pcapng   counters, findings (cause, evidence, knob)
   connlab inspect /tmp/tcpdump.pcap --json
   sudo connlab run read-timeout-as-idle --tui   watch it live in the terminal timeline
+  sudo connlab run pool-burst --report          also write captures/pool-burst-*.html
+  connlab report /tmp/tcpdump.pcap -o svc.html  a picture of any capture, to share
   connlab tui captures/pool-burst-*.pcapng      scrub through a capture
   connlab list
   sudo connlab clean                        remove what killed runs left behind
@@ -52,6 +54,18 @@ pub enum Command {
         /// Watch the lab live in the terminal timeline (q stops it and cleans up).
         #[arg(long, conflicts_with = "json")]
         tui: bool,
+        /// Also write a self-contained HTML report beside the capture.
+        #[arg(long)]
+        report: bool,
+    },
+    /// Write a self-contained HTML report of a capture (pcap or pcapng, any tool's): summary,
+    /// findings, every connection's timeline, distributions. Opens offline.
+    Report {
+        /// The capture file.
+        file: PathBuf,
+        /// The HTML file to write (default: the capture's name with .html).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
     },
     /// Replay a capture (pcap or pcapng, any tool's) in the terminal timeline.
     Tui {

@@ -17,6 +17,7 @@ pub mod inspect;
 pub mod lab;
 pub mod net;
 pub mod paths;
+pub mod report;
 pub mod summary_text;
 pub mod trace;
 pub mod tui;

@@ -39,6 +39,7 @@ fn main() -> ExitCode {
             json,
             set,
             tui,
+            report,
         } => {
             use std::io::IsTerminal;
             let progress =
@@ -52,10 +53,12 @@ fn main() -> ExitCode {
                     json,
                     progress,
                     tui: None,
+                    report,
                 },
             )
         }
         Command::Tui { file } => replay(&file),
+        Command::Report { file, out } => report(&file, out),
         Command::Inspect { file, json } => inspect(&file, json),
         Command::List => list(),
         Command::Clean => clean(),
@@ -214,6 +217,36 @@ fn inspect(file: &std::path::Path, json: bool) -> ExitCode {
             eprintln!("connlab: {e} (the summary above covers what was read before it)");
             ExitCode::from(EXIT_ERROR)
         }
+    }
+}
+
+fn report(file: &std::path::Path, out: Option<std::path::PathBuf>) -> ExitCode {
+    let out = out.unwrap_or_else(|| file.with_extension("html"));
+    let header = connlab::report::Header {
+        title: file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        ..Default::default()
+    };
+    match connlab::report::write(file, &out, &header) {
+        Ok(written) => {
+            println!(
+                "{}: {} connections, {} drawn in full, {} KiB",
+                out.display(),
+                written.connections,
+                written.rows,
+                written.bytes / 1024
+            );
+            match written.error {
+                None => ExitCode::SUCCESS,
+                Some(e) => {
+                    eprintln!("connlab: {e} (the report covers what was read before it)");
+                    ExitCode::from(EXIT_ERROR)
+                }
+            }
+        }
+        Err(e) => fail(&e),
     }
 }
 

@@ -245,14 +245,15 @@ pub fn closed(lifetime_ms: u64) -> EventKind {
     }
 }
 
-/// An analyser event on connection `conn` (client 198.18.0.1, port 40000 + conn, server
-/// 198.18.0.2:80) at `ms`, for timeline and report tests that need events, not frames.
+/// An analyser event on connection `conn` (client 198.18.0.1 port 40000 + conn for the first
+/// 20,000 connections, then 198.18.1.1 and so on; server 198.18.0.2:80) at `ms`, for timeline
+/// and report tests that need events, not frames.
 pub fn ev(conn: u64, ms: u64, kind: EventKind) -> Event {
     Event {
         t_ns: ms * MS,
         frame: 0,
         conn,
-        client: format!("198.18.0.1:{}", 40000 + conn)
+        client: format!("198.18.{}.1:{}", conn / 20_000, 40_000 + conn % 20_000)
             .parse()
             .expect("addr"),
         server: "198.18.0.2:80".parse().expect("addr"),

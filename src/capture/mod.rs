@@ -8,4 +8,5 @@ pub mod pcapng_out;
 pub mod reader;
 pub mod recorder;
 pub mod sink;
+pub mod timeline;
 pub mod timeline_feed;

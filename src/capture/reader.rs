@@ -9,6 +9,7 @@ use std::io::Read;
 use std::path::Path;
 
 use pcap_file::pcap::PcapParser;
+use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::pcapng::blocks::interface_statistics::InterfaceStatisticsOption;
 use pcap_file::pcapng::{Block, PcapNgParser};
@@ -28,6 +29,9 @@ pub struct StoredPacket<'a> {
     pub linktype: u32,
     /// Captured bytes.
     pub data: &'a [u8],
+    /// connlab's wire recorded it but did not forward it (its packet comment says "dropped by
+    /// the link"); always false for other tools' captures.
+    pub dropped_by_link: bool,
 }
 
 /// Why reading stopped early.
@@ -222,6 +226,7 @@ fn read_pcap(
             t_ns: packet.timestamp.as_nanos() as u64,
             linktype,
             data: &packet.data,
+            dropped_by_link: false,
         });
         facts.packets += 1;
         chunks.consume(used);
@@ -287,10 +292,14 @@ fn read_pcapng(
                 };
                 // pcap-file reads the raw 64-bit count as if it were ns; rescale it.
                 let t_ns = scale.to_ns(epb.timestamp.as_nanos() as u64);
+                let dropped_by_link = epb.options.iter().any(|o| {
+                    matches!(o, EnhancedPacketOption::Comment(c) if c.starts_with(crate::wire::DROPPED_NOTE))
+                });
                 on_packet(StoredPacket {
                     t_ns,
                     linktype,
                     data: &epb.data,
+                    dropped_by_link,
                 });
                 facts.packets += 1;
             }
@@ -300,6 +309,7 @@ fn read_pcapng(
                     t_ns: 0,
                     linktype,
                     data: &spb.data,
+                    dropped_by_link: false,
                 });
                 facts.packets += 1;
             }

@@ -53,6 +53,9 @@ pub struct RunSummary {
     pub capture: PathBuf,
     /// The JSON-lines events file.
     pub events: PathBuf,
+    /// The HTML report (`--report`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<PathBuf>,
     /// True when the run was cut short by a signal.
     pub interrupted: bool,
     /// The `--set` overrides the run used.
@@ -121,6 +124,7 @@ impl RunReport {
             client: actors.client,
             capture,
             events,
+            report: None,
             interrupted,
             overrides: lab.overrides.clone(),
             exec: actors.exec,
@@ -198,6 +202,9 @@ impl RunReport {
         }
         let _ = writeln!(out, "\ncapture: {}", s.capture.display());
         let _ = writeln!(out, "events:  {}", s.events.display());
+        if let Some(report) = &s.report {
+            let _ = writeln!(out, "report:  {}", report.display());
+        }
         out
     }
 }

@@ -49,6 +49,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// Feed the live terminal timeline.
     pub tui: Option<Sender<TimelineInput>>,
+    /// Write an HTML report beside the capture.
+    pub report: bool,
 }
 
 /// Why a run produced no report.
@@ -141,7 +143,7 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
     actors.exec.extend(server.stop());
     drop(topo);
 
-    Ok(RunReport::new(
+    let mut report = RunReport::new(
         lab,
         recording?,
         wire_stats?,
@@ -149,7 +151,35 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
         pcapng,
         events,
         Interrupted::now(),
-    ))
+    );
+    if opts.report {
+        report.summary.report = Some(write_html(lab, &report, &prefix)?);
+    }
+    Ok(report)
+}
+
+/// The HTML report of the run's capture, beside it, with the lab's question and story.
+fn write_html(lab: &Lab, report: &RunReport, prefix: &std::path::Path) -> Result<PathBuf> {
+    let s = &report.summary;
+    let mut notes = vec![format!("capture: {}", s.capture.display())];
+    if let Some(c) = &s.client {
+        notes.push(format!(
+            "client: {} ok, {} failed, {} dialed, {} reused",
+            c.ok, c.failed, c.dialed, c.reused
+        ));
+    }
+    let header = crate::report::Header {
+        title: lab.name.clone(),
+        question: Some(lab.spec.question.clone()),
+        about: Some(lab.spec.about.clone()),
+        link: Some(s.wire.link.clone()),
+        overrides: s.overrides.clone(),
+        kernel_time_wait: Some(s.kernel_time_wait),
+        notes,
+    };
+    let html = beside(prefix, "html");
+    crate::report::write(&s.capture, &html, &header).context("writing the HTML report")?;
+    Ok(html)
 }
 
 /// Starts the server, then the client; waits for the client and the settle time; reads the

@@ -36,6 +36,9 @@ pub enum Direction {
     ToClient = 1,
 }
 
+/// How the packet comment of a frame the link model dropped begins (readers look for it).
+pub const DROPPED_NOTE: &str = "dropped by the link";
+
 /// One frame as the wire saw it.
 #[derive(Debug, Clone)]
 pub struct CapturedFrame {
@@ -60,7 +63,7 @@ impl CapturedFrame {
             .then(|| "forged by the wire (RST injection)".to_owned());
         let dropped = self
             .dropped
-            .map(|cause| format!("dropped by the link ({})", cause.as_str()));
+            .map(|cause| format!("{DROPPED_NOTE} ({})", cause.as_str()));
         forged.into_iter().chain(dropped)
     }
 }

@@ -11,5 +11,5 @@ pub mod inject;
 pub mod packet_socket;
 pub mod spec;
 
-pub use forwarder::{CapturedFrame, Direction, Ports, Wire, WireStats};
+pub use forwarder::{CapturedFrame, Direction, Ports, Wire, WireStats, DROPPED_NOTE};
 pub use spec::LinkSpec;

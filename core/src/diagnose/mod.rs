@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::analyze::{BySide, Event, EventKind, Side};
 pub use evidence::Evidence;
 pub use findings::{Finding, FindingKind, MIN_CONNECTIONS, MIN_SYN_RETRANSMITS};
-pub use sketch::Sketch;
+pub use sketch::{Bin, Sketch};
 use track::{ConnTrack, EndpointTrack};
 
 /// The streaming diagnosis of one capture.
@@ -138,6 +138,12 @@ impl Diagnosis {
                     server: Quantiles::times(&self.idle_before_close[1]),
                 },
             },
+            sketches: DistributionSketches {
+                requests_per_connection: requests_per_conn,
+                lifetime_ns: self.lifetime.clone(),
+                idle_before_reuse_ns: self.idle_before_reuse.clone(),
+                idle_before_close_ns: self.idle_before_close.clone(),
+            },
         }
     }
 
@@ -163,6 +169,22 @@ pub struct DiagnosisReport {
     pub endpoints: Vec<EndpointReport>,
     /// Distributions over the whole capture.
     pub distributions: Distributions,
+    /// The same distributions as histograms, for charts.
+    #[serde(skip)]
+    pub sketches: DistributionSketches,
+}
+
+/// The distributions' full histograms (times in ns).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DistributionSketches {
+    /// Requests each connection carried.
+    pub requests_per_connection: Sketch,
+    /// Connection lifetimes.
+    pub lifetime_ns: Sketch,
+    /// Idle time before a reuse.
+    pub idle_before_reuse_ns: Sketch,
+    /// Idle time before the first FIN, by the client and by the server.
+    pub idle_before_close_ns: [Sketch; 2],
 }
 
 /// One server endpoint's share of the capture.

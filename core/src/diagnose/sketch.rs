@@ -112,6 +112,59 @@ impl Sketch {
     }
 }
 
+/// One bar of a histogram: values in [lo, hi] (inclusive) and how many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bin {
+    /// Smallest value of the bin.
+    pub lo: u64,
+    /// Largest value of the bin.
+    pub hi: u64,
+    /// Values in it.
+    pub count: u64,
+}
+
+impl Sketch {
+    /// The values as at most `n` bars for a chart: one per value when they are few distinct
+    /// small numbers (requests per connection), log-spaced when they span more than a hundred
+    /// times their smallest (times), linear otherwise.
+    pub fn bins(&self, n: usize) -> Vec<Bin> {
+        if self.count == 0 || n == 0 {
+            return Vec::new();
+        }
+        let (lo, hi) = (self.min, self.max);
+        let edges: Vec<u64> = if hi - lo < n as u64 {
+            (lo..=hi + 1).collect()
+        } else if hi / lo.max(1) > 100 {
+            let (a, b) = ((lo.max(1)) as f64, (hi + 1) as f64);
+            let mut e: Vec<u64> = (0..=n)
+                .map(|i| (a * (b / a).powf(i as f64 / n as f64)).round() as u64)
+                .collect();
+            e[0] = lo;
+            e.dedup();
+            e
+        } else {
+            (0..=n as u64)
+                .map(|i| lo + (hi + 1 - lo) * i / n as u64)
+                .collect()
+        };
+        let mut bins: Vec<Bin> = edges
+            .windows(2)
+            .map(|w| Bin {
+                lo: w[0],
+                hi: w[1].saturating_sub(1).max(w[0]),
+                count: 0,
+            })
+            .collect();
+        let last = bins.len() - 1;
+        for (b, count) in &self.buckets {
+            let v = value_of(*b).clamp(lo, hi);
+            let i = edges.partition_point(|e| *e <= v).saturating_sub(1);
+            bins[i.min(last)].count += count;
+        }
+        bins
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +221,26 @@ mod tests {
             let err = (mid as f64 - v as f64).abs() / (v.max(1) as f64);
             assert!(err < 0.0005, "{v} -> {mid}");
         }
+    }
+
+    #[test]
+    fn bins_for_charts() {
+        let mut small = Sketch::default();
+        for v in [1, 1, 1, 2, 5] {
+            small.add(v);
+        }
+        let bins = small.bins(20);
+        assert_eq!(bins.len(), 5, "one per value from 1 to 5");
+        assert_eq!((bins[0].lo, bins[0].count, bins[4].count), (1, 3, 1));
+        let mut times = Sketch::default();
+        for i in 1..=1_000u64 {
+            times.add(i * i * 1_000);
+        }
+        let bins = times.bins(30);
+        assert!(bins.len() <= 30 && bins.len() > 20, "{}", bins.len());
+        assert_eq!(bins.iter().map(|b| b.count).sum::<u64>(), 1_000);
+        assert!(bins.windows(2).all(|w| w[0].hi < w[1].lo), "{bins:?}");
+        assert!(Sketch::default().bins(10).is_empty());
     }
 
     #[test]

@@ -332,11 +332,17 @@ mod tests {
         m.finish();
         assert_eq!(m.connections(), 1_000);
         assert_eq!(m.rows.len(), 100);
-        assert!((1..=50).all(|id| m.rows.contains_key(&id)), "the first half");
+        assert!(
+            (1..=50).all(|id| m.rows.contains_key(&id)),
+            "the first half"
+        );
         for busy in (97..=1_000).step_by(97) {
             assert!(m.rows.contains_key(&busy), "busy connection {busy} kept");
         }
-        assert!(m.log.is_empty() && m.rows[&1].details.is_empty(), "no details");
+        assert!(
+            m.log.is_empty() && m.rows[&1].details.is_empty(),
+            "no details"
+        );
         // Every connection ended in TIME_WAIT, kept in full or not.
         let last = m.density.counts(m.end_ns).last().map(|c| c.1);
         assert_eq!(last, Some([0, 0, 0, 0, 1_000]));

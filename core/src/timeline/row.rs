@@ -1,0 +1,337 @@
+//! One connection's row: its state over time and its marks, driven by the analyser's events.
+//! This is the state logic both renderers draw (the terminal timeline and the HTML report).
+
+use std::net::SocketAddr;
+
+use crate::analyze::{Event, EventKind, Segment, Side, TcpFlags};
+
+/// Marks and detail lines kept per connection; more are counted, not kept.
+pub(crate) const PER_ROW: usize = 10_000;
+/// State changes kept per connection before request/idle flicker is thinned.
+const STATES_PER_ROW: usize = 20_000;
+
+/// The state of a connection during a stretch of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnState {
+    /// SYN sent, not yet established.
+    Handshake,
+    /// A request is in flight.
+    Active,
+    /// Established, nothing in flight.
+    Idle,
+    /// One side sent its FIN.
+    HalfClosed,
+    /// Both FINs crossed; a side holds TIME_WAIT.
+    TimeWait,
+    /// Gone (closed or reset).
+    Closed,
+}
+
+/// A point event drawn on a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkKind {
+    /// The first request on the connection.
+    Request,
+    /// A request that reused the connection.
+    Reused,
+    /// A FIN: who sent it, and whether it was the connection's first (who closed).
+    Fin {
+        /// The sender.
+        by: Side,
+        /// The first FIN of the connection.
+        first: bool,
+    },
+    /// An RST.
+    Rst,
+    /// A TCP keepalive probe.
+    Probe,
+    /// A retransmitted segment.
+    Retransmit,
+    /// A frame the link dropped.
+    Dropped,
+}
+
+impl MarkKind {
+    /// Which mark a renderer shows when several fall into one column (or one pixel): the one
+    /// that matters most for the story. A dropped frame explains what follows it, an RST ends
+    /// the connection, the first FIN says who closed (the peer's FIN often follows within the
+    /// same millisecond), then the second FIN, retransmits, probes and requests.
+    pub fn priority(self) -> u8 {
+        match self {
+            MarkKind::Dropped => 7,
+            MarkKind::Rst => 6,
+            MarkKind::Fin { first: true, .. } => 5,
+            MarkKind::Fin { first: false, .. } => 4,
+            MarkKind::Retransmit => 3,
+            MarkKind::Probe => 2,
+            MarkKind::Request | MarkKind::Reused => 1,
+        }
+    }
+
+    /// One bit per kind of mark (a FIN is a FIN whoever sent it), for fast filtering.
+    fn bit(self) -> u8 {
+        match self {
+            MarkKind::Request => 1,
+            MarkKind::Reused => 2,
+            MarkKind::Fin { .. } => 4,
+            MarkKind::Rst => 8,
+            MarkKind::Probe => 16,
+            MarkKind::Retransmit => 32,
+            MarkKind::Dropped => 64,
+        }
+    }
+}
+
+/// A TCP frame, as the detail view lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameInfo {
+    /// Sender.
+    pub src: SocketAddr,
+    /// Receiver.
+    pub dst: SocketAddr,
+    /// TCP flags.
+    pub flags: TcpFlags,
+    /// Sequence number (absolute).
+    pub seq: u32,
+    /// Payload bytes.
+    pub len: u32,
+}
+
+impl FrameInfo {
+    /// The frame's TCP segment, for the timeline.
+    pub fn of(seg: &Segment<'_>) -> FrameInfo {
+        FrameInfo {
+            src: seg.src,
+            dst: seg.dst,
+            flags: seg.flags,
+            seq: seg.seq,
+            len: seg.payload.len() as u32,
+        }
+    }
+
+    /// `40000 > 80 [SA] seq 123 len 0`.
+    pub fn describe(&self) -> String {
+        let f = self.flags;
+        let flags: String = [
+            (f.syn, 'S'),
+            (f.fin, 'F'),
+            (f.rst, 'R'),
+            (f.psh, 'P'),
+            (f.ack, 'A'),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, c)| *c)
+        .collect();
+        format!(
+            "frame {} > {} [{flags}] seq {} len {}",
+            self.src.port(),
+            self.dst.port(),
+            self.seq,
+            self.len
+        )
+    }
+}
+
+/// One connection's row.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Events applied to it (its weight when only the most eventful rows are kept).
+    pub events: u32,
+    /// Analyser connection id.
+    pub id: u64,
+    /// The side that sent the SYN.
+    pub client: SocketAddr,
+    /// The other side.
+    pub server: SocketAddr,
+    /// Requests seen.
+    pub requests: u32,
+    /// State changes: (from this time, state), in time order.
+    pub states: Vec<(u64, ConnState)>,
+    /// Point marks, in time order.
+    pub marks: Vec<(u64, MarkKind)>,
+    /// Detail lines (time, text).
+    pub details: Vec<(u64, String)>,
+    /// The connection's frames (time, what), for the detail view.
+    pub frames: Vec<(u64, FrameInfo)>,
+    /// Marks and detail lines not kept (over the cap).
+    pub elided: u64,
+    /// Which mark kinds occurred (bits), for fast filtering.
+    kinds: u8,
+    /// Set once TIME_WAIT was entered.
+    time_wait: bool,
+}
+
+impl Row {
+    /// The state at time `t`, None before the connection was seen.
+    pub fn state_at(&self, t: u64) -> Option<ConnState> {
+        let i = self.states.partition_point(|(from, _)| *from <= t);
+        i.checked_sub(1).map(|i| self.states[i].1)
+    }
+
+    /// True when a mark of this kind occurred on the row (any FIN for a FIN).
+    pub fn has(&self, kind: MarkKind) -> bool {
+        self.kinds & kind.bit() != 0
+    }
+
+    /// True when the row ever held TIME_WAIT.
+    pub fn had_time_wait(&self) -> bool {
+        self.time_wait
+    }
+
+    /// The latest state.
+    pub fn state(&self) -> Option<ConnState> {
+        self.states.last().map(|s| s.1)
+    }
+
+    fn set_state(&mut self, t: u64, state: ConnState) {
+        if self.state() != Some(state) {
+            if self.states.len() >= STATES_PER_ROW {
+                self.thin_states();
+            }
+            self.states.push((t, state));
+        }
+    }
+
+    /// Halves the request/idle flicker of a very busy row (every other active stretch goes),
+    /// so a connection with millions of requests stays bounded; handshake and close states
+    /// are always kept. Renderers sample states per column, so what goes is finer than a
+    /// column long before this matters.
+    fn thin_states(&mut self) {
+        let mut drop_next_active = false;
+        self.states.retain(|(_, s)| match s {
+            ConnState::Active => {
+                drop_next_active = !drop_next_active;
+                !drop_next_active
+            }
+            _ => true,
+        });
+        self.states.dedup_by(|b, a| a.1 == b.1);
+    }
+
+    fn mark(&mut self, t: u64, kind: MarkKind) {
+        self.kinds |= kind.bit();
+        if self.marks.len() < PER_ROW {
+            self.marks.push((t, kind));
+        } else {
+            self.elided += 1;
+        }
+    }
+}
+
+impl Row {
+    /// A row for the connection of `e`, first seen at its time.
+    pub(crate) fn new(e: &Event) -> Row {
+        Row {
+            events: 0,
+            id: e.conn,
+            client: e.client,
+            server: e.server,
+            requests: 0,
+            states: vec![(e.t_ns, ConnState::Idle)],
+            marks: Vec::new(),
+            details: Vec::new(),
+            frames: Vec::new(),
+            elided: 0,
+            kinds: 0,
+            time_wait: false,
+        }
+    }
+
+    /// Applies one of its events; `detail` is the line kept for the detail view (none when
+    /// details are not kept).
+    pub(crate) fn apply(&mut self, e: &Event, detail: Option<String>) {
+        self.events += 1;
+        if let Some(text) = detail {
+            if self.details.len() < PER_ROW {
+                self.details.push((e.t_ns, text));
+            } else {
+                self.elided += 1;
+            }
+        }
+        let t = e.t_ns;
+        match &e.kind {
+            EventKind::Syn => self.set_state(t, ConnState::Handshake),
+            EventKind::Established { .. } => self.set_state(t, ConnState::Idle),
+            EventKind::Request { reused, .. } => {
+                self.requests += 1;
+                let kind = if *reused {
+                    MarkKind::Reused
+                } else {
+                    MarkKind::Request
+                };
+                self.mark(t, kind);
+                self.set_state(t, ConnState::Active);
+            }
+            EventKind::Response { .. } => self.set_state(t, ConnState::Idle),
+            EventKind::Fin { by, .. } => {
+                let first = !self.has(MarkKind::Fin {
+                    by: *by,
+                    first: true,
+                });
+                self.mark(t, MarkKind::Fin { by: *by, first });
+                if !self.time_wait {
+                    self.set_state(t, ConnState::HalfClosed);
+                }
+            }
+            EventKind::TimeWait { .. } => {
+                self.time_wait = true;
+                self.set_state(t, ConnState::TimeWait);
+            }
+            EventKind::Rst { .. } => {
+                self.mark(t, MarkKind::Rst);
+                self.set_state(t, ConnState::Closed);
+            }
+            EventKind::KeepaliveProbe { .. } => self.mark(t, MarkKind::Probe),
+            EventKind::Retransmit { .. } => self.mark(t, MarkKind::Retransmit),
+            EventKind::Closed { .. } => {
+                // TIME_WAIT outlives the capture's view of the close: keep showing it.
+                if !self.time_wait {
+                    self.set_state(t, ConnState::Closed);
+                }
+            }
+        }
+    }
+
+    /// Notes one of its frames: a drop mark, and the frame for the detail view when kept.
+    pub(crate) fn apply_frame(&mut self, t_ns: u64, frame: FrameInfo, dropped: bool, keep: bool) {
+        if dropped {
+            self.mark(t_ns, MarkKind::Dropped);
+        }
+        if !keep {
+            return;
+        }
+        if self.frames.len() < PER_ROW {
+            self.frames.push((t_ns, frame));
+        } else {
+            self.elided += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testframes::{ev, req, resp};
+
+    #[test]
+    fn a_busy_row_thins_its_request_flicker_but_keeps_the_close() {
+        let mut row = Row::new(&ev(1, 0, EventKind::Syn));
+        row.apply(&ev(1, 0, EventKind::Syn), None);
+        for n in 1..=30_000u32 {
+            let t = u64::from(n) * 10;
+            row.apply(&ev(1, t, req(n, n > 1)), None);
+            row.apply(&ev(1, t + 5, resp(n)), None);
+        }
+        let fin = crate::testframes::fin(Side::Client, None);
+        row.apply(&ev(1, 400_000, fin), None);
+        assert!(row.states.len() <= STATES_PER_ROW, "{}", row.states.len());
+        assert_eq!(row.state_at(0), Some(ConnState::Handshake));
+        assert_eq!(row.state(), Some(ConnState::HalfClosed));
+        assert!(row
+            .states
+            .windows(2)
+            .all(|w| w[0].1 != w[1].1 && w[0].0 <= w[1].0));
+        assert_eq!(row.requests, 30_000);
+    }
+}

@@ -1,0 +1,46 @@
+//! Any capture (connlab's, tcpdump's) read through the analyser into a timeline model: what
+//! `connlab tui` scrubs through and what `connlab report` draws.
+
+use std::path::Path;
+
+use connlab_core::analyze::{decode, Analyzer, LinkType};
+use connlab_core::timeline::{FrameInfo, TimelineModel};
+
+use super::reader::{read_capture, FileFacts, ReadError};
+
+/// How much of each frame the model keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frames {
+    /// Every TCP frame under its connection (the terminal's detail view).
+    All,
+    /// Only frames the link dropped, as marks (a report needs no frame list).
+    DroppedOnly,
+}
+
+/// Reads `path` into `model`, then finishes it. On a bad file the model holds what was read
+/// before the error, which is returned beside it.
+pub fn read_into(
+    path: &Path,
+    model: &mut TimelineModel,
+    frames: Frames,
+) -> Result<FileFacts, ReadError> {
+    let mut analyzer = Analyzer::new();
+    let mut events = Vec::new();
+    let result = read_capture(path, |packet| {
+        let Some(link) = LinkType::from_pcap(packet.linktype) else {
+            return;
+        };
+        events.clear();
+        analyzer.handle_frame(packet.t_ns, link, packet.data, &mut events);
+        for e in &events {
+            model.apply_event(e);
+        }
+        let info = (frames == Frames::All || packet.dropped_by_link)
+            .then(|| decode(link, packet.data).ok().flatten())
+            .flatten()
+            .map(|seg| FrameInfo::of(&seg));
+        model.apply_frame(packet.t_ns, info, packet.dropped_by_link);
+    });
+    model.finish();
+    result
+}

@@ -1,0 +1,231 @@
+//! Small inline SVG charts: histograms for the report's distributions, and line charts of a
+//! figure against a swept knob for `connlab sweep`.
+
+use std::fmt::Write as _;
+
+use connlab_core::diagnose::Bin;
+
+use super::html::esc;
+
+const W: f64 = 560.0;
+const H: f64 = 220.0;
+const LEFT: f64 = 56.0;
+const BOTTOM: f64 = 36.0;
+const TOP: f64 = 28.0;
+
+/// A histogram titled `title`; `label` formats a bin's value (ms, a count).
+pub fn histogram(title: &str, bins: &[Bin], label: impl Fn(u64) -> String) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<svg class=\"chart\" width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"{t}\">\
+         <text x=\"{LEFT}\" y=\"16\" style=\"font-weight:bold\">{t}</text>",
+        t = esc(title)
+    );
+    if bins.is_empty() {
+        let _ = write!(
+            out,
+            "<text x=\"{LEFT}\" y=\"{}\">no values</text></svg>",
+            H / 2.0
+        );
+        return out;
+    }
+    let max = bins.iter().map(|b| b.count).max().unwrap_or(1).max(1) as f64;
+    let plot_w = W - LEFT - 12.0;
+    let plot_h = H - TOP - BOTTOM;
+    let bar_w = plot_w / bins.len() as f64;
+    for (i, b) in bins.iter().enumerate() {
+        let h = b.count as f64 / max * plot_h;
+        let x = LEFT + i as f64 * bar_w;
+        let range = if b.lo == b.hi {
+            label(b.lo)
+        } else {
+            format!("{} – {}", label(b.lo), label(b.hi))
+        };
+        let _ = write!(
+            out,
+            "<rect class=\"bar\" x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\">\
+             <title>{}: {}</title></rect>",
+            TOP + plot_h - h,
+            (bar_w - 1.0).max(1.0),
+            esc(&range),
+            b.count
+        );
+    }
+    axes(&mut out, plot_w, plot_h, max as u64);
+    let (first, last) = (&bins[0], &bins[bins.len() - 1]);
+    let _ = write!(
+        out,
+        "<text x=\"{LEFT}\" y=\"{y}\">{}</text>\
+         <text x=\"{:.1}\" y=\"{y}\" text-anchor=\"end\">{}</text></svg>",
+        esc(&label(first.lo)),
+        LEFT + plot_w,
+        esc(&label(last.hi)),
+        y = H - BOTTOM + 16.0
+    );
+    out
+}
+
+fn axes(out: &mut String, plot_w: f64, plot_h: f64, max: u64) {
+    let _ = write!(
+        out,
+        "<g class=\"axis\"><line x1=\"{LEFT}\" y1=\"{b}\" x2=\"{:.1}\" y2=\"{b}\"/>\
+         <line x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{b}\"/>\
+         <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{max}</text>\
+         <text x=\"{:.1}\" y=\"{b}\" text-anchor=\"end\">0</text></g>",
+        LEFT + plot_w,
+        LEFT - 4.0,
+        TOP + 8.0,
+        LEFT - 4.0,
+        b = TOP + plot_h
+    );
+}
+
+/// One line of a line chart: its name and a y value per x position (None: no value).
+pub struct Series {
+    /// Shown in the legend.
+    pub name: String,
+    /// y per x position, in the chart's x order.
+    pub points: Vec<Option<f64>>,
+}
+
+/// Distinct colours for series, in order.
+const COLOURS: [&str; 8] = [
+    "#4a7bd0", "#d04040", "#2e9e44", "#d9a400", "#a94bc0", "#0a8aa0", "#e64a19", "#555555",
+];
+
+/// A line chart of `series` over the categories `xs` (the swept values, in order).
+pub fn line_chart(title: &str, x_label: &str, xs: &[String], series: &[Series]) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<svg class=\"chart\" width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"{t}\">\
+         <text x=\"{LEFT}\" y=\"16\" style=\"font-weight:bold\">{t}</text>",
+        t = esc(title)
+    );
+    let values = series.iter().flat_map(|s| s.points.iter().flatten());
+    let max = values.fold(0.0f64, |m, v| m.max(*v));
+    let max = if max <= 0.0 { 1.0 } else { max };
+    let plot_w = W - LEFT - 12.0;
+    let plot_h = H - TOP - BOTTOM;
+    let x_at = |i: usize| {
+        if xs.len() <= 1 {
+            LEFT + plot_w / 2.0
+        } else {
+            LEFT + plot_w * i as f64 / (xs.len() - 1) as f64
+        }
+    };
+    let y_at = |v: f64| TOP + plot_h - v / max * plot_h;
+    axes(&mut out, plot_w, plot_h, 0);
+    let _ = write!(
+        out,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+        LEFT - 4.0,
+        TOP + 8.0,
+        trim_number(max)
+    );
+    for (i, x) in xs.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            x_at(i),
+            H - BOTTOM + 16.0,
+            esc(x)
+        );
+    }
+    let _ = write!(
+        out,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+        LEFT + plot_w / 2.0,
+        H - 4.0,
+        esc(x_label)
+    );
+    for (n, s) in series.iter().enumerate() {
+        let colour = COLOURS[n % COLOURS.len()];
+        let points: Vec<String> = s
+            .points
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.map(|v| format!("{:.1},{:.1}", x_at(i), y_at(v))))
+            .collect();
+        let _ = write!(
+            out,
+            "<polyline class=\"line\" stroke=\"{colour}\" points=\"{}\"/>",
+            points.join(" ")
+        );
+        for (i, v) in s.points.iter().enumerate() {
+            if let Some(v) = v {
+                let _ = write!(
+                    out,
+                    "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{colour}\">\
+                     <title>{}: {} at {}</title></circle>",
+                    x_at(i),
+                    y_at(*v),
+                    esc(&s.name),
+                    trim_number(*v),
+                    esc(&xs[i])
+                );
+            }
+        }
+        if series.len() > 1 {
+            let _ = write!(
+                out,
+                "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"{colour}\">{}</text>",
+                W - 150.0,
+                TOP + 12.0 + 13.0 * n as f64,
+                esc(&s.name)
+            );
+        }
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// A number without needless decimals (`48`, `0.75`, `1234.5`).
+pub fn trim_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_histogram_has_one_bar_per_bin_with_its_range() {
+        let bins = [
+            Bin {
+                lo: 1,
+                hi: 1,
+                count: 40,
+            },
+            Bin {
+                lo: 2,
+                hi: 9,
+                count: 10,
+            },
+        ];
+        let svg = histogram("requests per connection", &bins, |v| v.to_string());
+        assert_eq!(svg.matches("<rect class=\"bar\"").count(), 2);
+        assert!(svg.contains("<title>2 – 9: 10</title>"), "{svg}");
+        assert!(histogram("t", &[], |v| v.to_string()).contains("no values"));
+    }
+
+    #[test]
+    fn a_line_chart_has_a_line_and_a_point_per_value() {
+        let xs: Vec<String> = ["1", "2", "5"].iter().map(|s| s.to_string()).collect();
+        let series = [Series {
+            name: "time_wait.client".into(),
+            points: vec![Some(49.0), Some(48.0), None],
+        }];
+        let svg = line_chart("TIME_WAIT", "max_idle_per_host", &xs, &series);
+        assert_eq!(svg.matches("<polyline").count(), 1);
+        assert_eq!(svg.matches("<circle").count(), 2);
+        assert!(svg.contains("time_wait.client: 48 at 2"), "{svg}");
+        assert_eq!(trim_number(0.750), "0.75");
+    }
+}
