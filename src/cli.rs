@@ -17,6 +17,7 @@ Examples:
   sudo connlab run read-timeout-as-idle --tui   watch it live in the terminal timeline
   sudo connlab run pool-burst --report          also write captures/pool-burst-*.html
   connlab report /tmp/tcpdump.pcap -o svc.html  a picture of any capture, to share
+  sudo connlab sweep pool-burst --vary client.max_idle_per_host=1,2,5,10,25,50 -j 2
   connlab tui captures/pool-burst-*.pcapng      scrub through a capture
   connlab list
   sudo connlab clean                        remove what killed runs left behind
@@ -57,6 +58,28 @@ pub enum Command {
         /// Also write a self-contained HTML report beside the capture.
         #[arg(long)]
         report: bool,
+    },
+    /// Run a lab for every combination of knob values (needs root) and chart the figures:
+    /// writes sweep.csv, sweep.json and sweep.html. Ctrl-C keeps the finished points.
+    Sweep {
+        /// An embedded lab's name or the path of a lab file.
+        lab: String,
+        /// A knob and its values, e.g. --vary client.max_idle_per_host=1,2,5,10,25,50
+        /// (repeatable; every combination runs).
+        #[arg(long = "vary", value_name = "KEY=V1,V2,...", required = true)]
+        vary: Vec<connlab::sweep::Vary>,
+        /// Runs per point; the table shows their median.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        repeat: u32,
+        /// Points run at once (each in its own namespaces).
+        #[arg(short = 'j', long = "jobs", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+        jobs: u64,
+        /// Another summary key to show, e.g. findings.pool_overflow.kept_idle (repeatable).
+        #[arg(long = "metric", value_name = "KEY")]
+        metric: Vec<String>,
+        /// Folder for the sweep's folder (its points' captures and the three files).
+        #[arg(long, default_value = "captures")]
+        out: PathBuf,
     },
     /// Write a self-contained HTML report of a capture (pcap or pcapng, any tool's): summary,
     /// findings, every connection's timeline, distributions. Opens offline.

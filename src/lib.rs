@@ -19,6 +19,7 @@ pub mod net;
 pub mod paths;
 pub mod report;
 pub mod summary_text;
+pub mod sweep;
 pub mod trace;
 pub mod tui;
 pub mod wire;

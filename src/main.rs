@@ -59,6 +59,21 @@ fn main() -> ExitCode {
         }
         Command::Tui { file } => replay(&file),
         Command::Report { file, out } => report(&file, out),
+        Command::Sweep {
+            lab,
+            vary,
+            repeat,
+            jobs,
+            metric,
+            out,
+        } => sweep(connlab::sweep::Options {
+            lab,
+            vary,
+            repeat,
+            jobs: jobs as usize,
+            metrics: metric,
+            out,
+        }),
         Command::Inspect { file, json } => inspect(&file, json),
         Command::List => list(),
         Command::Clean => clean(),
@@ -217,6 +232,42 @@ fn inspect(file: &std::path::Path, json: bool) -> ExitCode {
             eprintln!("connlab: {e} (the summary above covers what was read before it)");
             ExitCode::from(EXIT_ERROR)
         }
+    }
+}
+
+fn sweep(opts: connlab::sweep::Options) -> ExitCode {
+    use connlab::sweep::table::Outcome;
+    if let Err(e) = connlab::lab::catalog::resolve(&opts.lab)
+        .and_then(|lab| connlab::sweep::plan::points(&lab, &opts.vary).map(|_| ()))
+    {
+        return fail(&e);
+    }
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("connlab sweep runs labs, which need root; try: sudo connlab sweep ...");
+        return ExitCode::from(EXIT_ERROR);
+    }
+    if let Err(e) = install_signal_handlers() {
+        return fail(&e);
+    }
+    let result = match connlab::sweep::sweep(&opts, &Interrupted::now) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    print!("{}", connlab::sweep::table::text(&result.rows));
+    println!(
+        "\n{} of {} points ran; files: {}/sweep.{{csv,json,html}}",
+        result.rows.len(),
+        result.planned,
+        result.folder.display()
+    );
+    if Interrupted::now() {
+        return ExitCode::from(EXIT_INTERRUPTED);
+    }
+    // 1 when a point failed its expectations; 2 when one could not run (or was skipped).
+    match result.worst() {
+        Some(Outcome::Pass) => ExitCode::SUCCESS,
+        Some(Outcome::Failed) => ExitCode::from(EXIT_FAILED),
+        _ => ExitCode::from(EXIT_ERROR),
     }
 }
 

@@ -130,12 +130,7 @@ impl Expectation {
 
     /// Checks the expectation against the summary (as JSON).
     pub fn check(&self, summary: &Value) -> Outcome {
-        let mut got = self
-            .key
-            .split('.')
-            .try_fold(summary, lookup)
-            .cloned()
-            .unwrap_or(Value::Null);
+        let mut got = value_at(summary, &self.key);
         if let Want::Kinds(_) = self.want {
             got = finding_kinds(&got);
         }
@@ -162,6 +157,15 @@ impl Expectation {
             pass,
         }
     }
+}
+
+/// The value at a dotted key of a summary (`time_wait.client`,
+/// `findings.pool_overflow.kept_idle`), Null when there is none.
+pub fn value_at(summary: &Value, key: &str) -> Value {
+    key.split('.')
+        .try_fold(summary, lookup)
+        .cloned()
+        .unwrap_or(Value::Null)
 }
 
 /// One step of a dotted key: a field of an object, or in a list the element whose `kind` is

@@ -52,7 +52,7 @@ pub fn histogram(title: &str, bins: &[Bin], label: impl Fn(u64) -> String) -> St
             b.count
         );
     }
-    axes(&mut out, plot_w, plot_h, max as u64);
+    axes(&mut out, plot_w, plot_h, &(max as u64).to_string());
     let (first, last) = (&bins[0], &bins[bins.len() - 1]);
     let _ = write!(
         out,
@@ -66,12 +66,13 @@ pub fn histogram(title: &str, bins: &[Bin], label: impl Fn(u64) -> String) -> St
     out
 }
 
-fn axes(out: &mut String, plot_w: f64, plot_h: f64, max: u64) {
+/// The two axes, with `top` at the top of the y axis and 0 at its foot.
+fn axes(out: &mut String, plot_w: f64, plot_h: f64, top: &str) {
     let _ = write!(
         out,
         "<g class=\"axis\"><line x1=\"{LEFT}\" y1=\"{b}\" x2=\"{:.1}\" y2=\"{b}\"/>\
          <line x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{b}\"/>\
-         <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{max}</text>\
+         <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{top}</text>\
          <text x=\"{:.1}\" y=\"{b}\" text-anchor=\"end\">0</text></g>",
         LEFT + plot_w,
         LEFT - 4.0,
@@ -116,14 +117,7 @@ pub fn line_chart(title: &str, x_label: &str, xs: &[String], series: &[Series]) 
         }
     };
     let y_at = |v: f64| TOP + plot_h - v / max * plot_h;
-    axes(&mut out, plot_w, plot_h, 0);
-    let _ = write!(
-        out,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-        LEFT - 4.0,
-        TOP + 8.0,
-        trim_number(max)
-    );
+    axes(&mut out, plot_w, plot_h, &trim_number(max));
     for (i, x) in xs.iter().enumerate() {
         let _ = write!(
             out,
