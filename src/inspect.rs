@@ -46,7 +46,11 @@ pub fn inspect(path: &Path, mut on_event: impl FnMut(&Event)) -> Inspection {
             return;
         };
         events.clear();
-        analyzer.handle_frame(packet.t_ns, link, packet.data, &mut events);
+        if packet.forged {
+            analyzer.handle_forged_frame(packet.t_ns, link, packet.data, &mut events);
+        } else {
+            analyzer.handle_frame(packet.t_ns, link, packet.data, &mut events);
+        }
         for event in &events {
             diagnosis.apply(event);
             on_event(event);

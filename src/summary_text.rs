@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use connlab_core::analyze::{BySide, Summary};
+use connlab_core::analyze::{BySide, RstBy, Summary};
 use connlab_core::diagnose::{DiagnosisReport, Quantiles};
 
 /// Findings and endpoints shown; the rest are counted ("… and N more").
@@ -22,7 +22,7 @@ pub fn analysis_table(a: &Summary, kernel_time_wait: Option<BySide>) -> String {
     let _ = writeln!(out, "  {:<22}{:>8}{:>8}", "", "client", "server");
     for (label, v) in [
         ("first FIN", a.fin_first_by),
-        ("RST sent", a.rst_by),
+        ("RST sent", a.rst_by.ends()),
         ("TIME_WAIT (wire)", a.time_wait),
     ] {
         let _ = writeln!(out, "  {label:<22}{:>8}{:>8}", v.client, v.server);
@@ -32,6 +32,13 @@ pub fn analysis_table(a: &Summary, kernel_time_wait: Option<BySide>) -> String {
             out,
             "  {:<22}{:>8}{:>8}",
             "TIME_WAIT (kernel)", k.client, k.server
+        );
+    }
+    if a.rst_by.middlebox > 0 {
+        let _ = writeln!(
+            out,
+            "  {:<22}{:>8}",
+            "RST by a middlebox", a.rst_by.middlebox
         );
     }
     let _ = writeln!(
@@ -84,7 +91,7 @@ pub fn diagnosis_text(d: &DiagnosisReport, connections: u64) -> String {
             e.requests,
             e.reused,
             pair(e.fin_first_by),
-            pair(e.rst_by),
+            rst_pair(e.rst_by),
             pair(e.time_wait),
             if kinds.is_empty() {
                 "-".to_owned()
@@ -119,6 +126,14 @@ pub fn diagnosis_text(d: &DiagnosisReport, connections: u64) -> String {
 
 fn pair(v: BySide) -> String {
     format!("{}/{}", v.client, v.server)
+}
+
+/// `client/server`, and `+N mb` when a middlebox reset too.
+pub fn rst_pair(r: RstBy) -> String {
+    match r.middlebox {
+        0 => pair(r.ends()),
+        m => format!("{}+{m}mb", pair(r.ends())),
+    }
 }
 
 fn more(out: &mut String, total: usize, what: &str) {

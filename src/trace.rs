@@ -91,6 +91,12 @@ pub enum TraceKind {
         /// Details.
         message: String,
     },
+    /// The server's graceful shutdown moved on: `draining` (no new connection, idle ones
+    /// closed, busy ones closed after their reply) or `closing` (the grace period is over).
+    Shutdown {
+        /// The phase entered.
+        phase: String,
+    },
     /// The server accepted a connection.
     Accept {
         /// Our end.

@@ -31,6 +31,10 @@ pub struct HttpClientConfig {
     /// Pause between a worker's requests, ms.
     #[serde(default)]
     pub interval_ms: u64,
+    /// Each worker starts this long after the previous one, ms (0: all at once), so that
+    /// workers are at different points of their request when something happens.
+    #[serde(default)]
+    pub stagger_ms: u64,
     /// How many times the burst runs.
     #[serde(default = "one")]
     pub bursts: u32,
@@ -56,14 +60,19 @@ pub struct HttpClientConfig {
     /// Request method.
     #[serde(default = "default_method")]
     pub method: String,
+    /// Every n-th request (counted over the whole run) is a POST with a small body, the
+    /// others use `method`: Go retries an idempotent request on a new connection, never a POST.
+    #[serde(default)]
+    pub post_every: Option<std::num::NonZeroU32>,
     /// Request target.
     #[serde(default = "default_path")]
     pub path: String,
     /// Go Client.Timeout: bounds a whole request, ms.
     #[serde(default)]
     pub request_timeout_ms: Option<u64>,
-    /// Go retries an idempotent request once on a new connection when a reused one fails
-    /// before any response byte (the server closed it as the request was sent).
+    /// Go retries an idempotent request (GET, HEAD, OPTIONS, TRACE: `Request.isReplayable`)
+    /// once on a new connection when a reused one fails before any response byte (the server
+    /// closed it as the request was sent); false turns that off for every method.
     #[serde(default = "yes")]
     pub retry_on_reused: bool,
     /// `[client.socket]`: options of every dialed connection (Go: net.Dialer).
@@ -136,6 +145,7 @@ pub async fn run(
         tracer,
         pool: pool.clone(),
         report: report.clone(),
+        started: AtomicU32::new(0),
     });
     let start = Instant::now();
     for burst in 0..ctx.cfg.bursts {
@@ -144,7 +154,10 @@ pub async fn run(
         }
         let next = Arc::new(AtomicU32::new(0));
         let workers: Vec<_> = (0..ctx.cfg.concurrency.max(1))
-            .map(|_| tokio::spawn(worker(ctx.clone(), next.clone())))
+            .map(|w| {
+                let delay = Duration::from_millis(ctx.cfg.stagger_ms * u64::from(w));
+                tokio::spawn(worker(ctx.clone(), next.clone(), delay))
+            })
             .collect();
         for w in workers {
             let _ = w.await;
@@ -161,9 +174,28 @@ struct Ctx {
     tracer: Tracer,
     pool: Pool,
     report: Arc<Mutex<ClientReport>>,
+    /// Requests started so far, over every burst (for `post_every`).
+    started: AtomicU32,
 }
 
-async fn worker(ctx: Arc<Ctx>, next: Arc<AtomicU32>) {
+impl Ctx {
+    /// The method of the next request.
+    fn next_method(&self) -> &str {
+        let k = self.started.fetch_add(1, Ordering::SeqCst) + 1;
+        match self.cfg.post_every {
+            Some(every) if k.is_multiple_of(every.get()) => "POST",
+            _ => &self.cfg.method,
+        }
+    }
+}
+
+/// Go's `Request.isReplayable`: the methods it retries on a new connection.
+fn replayable(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE")
+}
+
+async fn worker(ctx: Arc<Ctx>, next: Arc<AtomicU32>, start_after: Duration) {
+    tokio::time::sleep(start_after).await;
     let mut first = true;
     loop {
         let i = next.fetch_add(1, Ordering::SeqCst);
@@ -179,7 +211,11 @@ async fn worker(ctx: Arc<Ctx>, next: Arc<AtomicU32>) {
         let result = match ctx.cfg.request_timeout_ms {
             Some(ms) => match tokio::time::timeout(Duration::from_millis(ms), exchange).await {
                 Ok(r) => r,
-                Err(_) => Err("request timeout".to_owned()),
+                Err(_) => {
+                    let message = format!("request timeout after {ms} ms");
+                    ctx.tracer.error("request_timeout", &message);
+                    Err(message)
+                }
             },
             None => exchange.await,
         };
@@ -194,14 +230,15 @@ async fn worker(ctx: Arc<Ctx>, next: Arc<AtomicU32>) {
     }
 }
 
-/// One request, with Go's single retry on a new connection when a reused one failed before
-/// any response byte arrived.
+/// One request, with Go's single retry of a replayable request on a new connection when a
+/// reused one failed before any response byte arrived.
 async fn request(ctx: &Ctx, target: SocketAddr) -> Result<u16, String> {
+    let method = ctx.next_method().to_owned();
     let mut retried = false;
     loop {
         let mut conn = get_conn(ctx, target).await?;
         let reused = conn.requests > 0;
-        match roundtrip(ctx, &mut conn).await {
+        match roundtrip(ctx, &mut conn, &method).await {
             Ok(resp) => {
                 if reused {
                     ctx.report.lock().expect("report lock").reused += 1;
@@ -212,7 +249,8 @@ async fn request(ctx: &Ctx, target: SocketAddr) -> Result<u16, String> {
             Err(failure) => {
                 ctx.tracer.error(failure.kind, &failure.message);
                 ctx.pool.close(conn, "error");
-                if reused && !failure.got_bytes && ctx.cfg.retry_on_reused && !retried {
+                let retry = reused && !failure.got_bytes && replayable(&method);
+                if retry && ctx.cfg.retry_on_reused && !retried {
                     retried = true;
                     ctx.tracer.error("retry", "retrying on a new connection");
                     continue;
@@ -274,16 +312,22 @@ async fn dial(ctx: &Ctx, target: SocketAddr, slot: Option<Slot>) -> Result<Conn,
     })
 }
 
-async fn roundtrip(ctx: &Ctx, conn: &mut Conn) -> Result<Head, Failure> {
+async fn roundtrip(ctx: &Ctx, conn: &mut Conn, method: &str) -> Result<Head, Failure> {
     let cfg = &ctx.cfg;
     let close_header = if cfg.keep_alive {
         ""
     } else {
         "Connection: close\r\n"
     };
+    let body = if method == "POST" { "payload" } else { "" };
+    let length = if body.is_empty() {
+        String::new()
+    } else {
+        format!("Content-Length: {}\r\n", body.len())
+    };
     let request = format!(
-        "{} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: connlab\r\n{close_header}\r\n",
-        cfg.method, cfg.path, conn.remote
+        "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: connlab\r\n{length}{close_header}\r\n{body}",
+        cfg.path, conn.remote
     );
     conn.stream
         .write_all(request.as_bytes())
@@ -293,7 +337,7 @@ async fn roundtrip(ctx: &Ctx, conn: &mut Conn) -> Result<Head, Failure> {
         local: conn.local,
         remote: conn.remote,
         n: conn.requests + 1,
-        method: cfg.method.clone(),
+        method: method.to_owned(),
         path: cfg.path.clone(),
     });
     read_head(conn).await

@@ -18,6 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{timeout_at, Instant};
 
 use super::http_headers::{content_length, has_token};
+use super::shutdown::{self, Phase};
 use super::socket::{self, Accepted, SocketOptions};
 use crate::trace::{TraceKind, Tracer};
 
@@ -57,6 +58,18 @@ pub struct HttpServerConfig {
     /// Response body size in bytes.
     #[serde(default = "default_body_bytes")]
     pub body_bytes: usize,
+    /// nginx `keepalive_requests`: the n-th response on a connection carries
+    /// `Connection: close` and the server closes it (none: no limit; Go has none).
+    #[serde(default)]
+    pub max_requests_per_conn: Option<std::num::NonZeroU32>,
+    /// Go `Server.Shutdown` this long after the server started, ms: stop accepting, close
+    /// idle connections at once, answer requests in flight with `Connection: close`.
+    #[serde(default)]
+    pub shutdown_at_ms: Option<u64>,
+    /// How long a shutdown waits for requests in flight before closing everything, ms (Go:
+    /// the deadline of the context given to Shutdown, then `Server.Close`); none: it waits.
+    #[serde(default)]
+    pub shutdown_grace_ms: Option<u64>,
     /// `[server.socket]`: options of every accepted connection.
     #[serde(default)]
     pub socket: SocketOptions,
@@ -96,13 +109,29 @@ pub async fn serve(
         .collect::<std::io::Result<Vec<_>>>()?;
     let _ = ready.send(Ok(addrs));
     let cfg = Arc::new(cfg);
+    let phase = shutdown::schedule(
+        ms(cfg.shutdown_at_ms),
+        ms(cfg.shutdown_grace_ms),
+        tracer.clone(),
+    );
+    // The accept loops stop at the end of the lab or when the shutdown begins.
+    let (no_more, accepting) = tokio::sync::watch::channel(false);
+    let mut draining = phase.clone();
+    let mut lab_stop = stop.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = lab_stop.changed() => {}
+            _ = shutdown::reached(&mut draining, Phase::Draining) => {}
+        }
+        let _ = no_more.send(true);
+    });
     for listener in listeners {
-        let (cfg, tracer) = (cfg.clone(), tracer.clone());
+        let (cfg, tracer, phase) = (cfg.clone(), tracer.clone(), phase.clone());
         tokio::spawn(socket::accept_loop(
             listener,
             cfg.socket.clone(),
             tracer.clone(),
-            stop.clone(),
+            accepting.clone(),
             move |accepted: Accepted| {
                 ServerConn {
                     stream: accepted.stream,
@@ -111,6 +140,7 @@ pub async fn serve(
                     cfg: cfg.clone(),
                     tracer: tracer.clone(),
                     buf: Vec::new(),
+                    phase: phase.clone(),
                 }
                 .serve()
             },
@@ -128,6 +158,7 @@ struct ServerConn {
     cfg: Arc<HttpServerConfig>,
     tracer: Tracer,
     buf: Vec<u8>,
+    phase: tokio::sync::watch::Receiver<Phase>,
 }
 
 /// Why the request loop ended.
@@ -147,14 +178,8 @@ impl ServerConn {
         let mut n = 0u32;
         let end = loop {
             match self.one_request(n + 1).await {
-                Ok(true) => n += 1,
-                Ok(false) => {
-                    break End::Close(if self.cfg.keep_alive {
-                        "client_close"
-                    } else {
-                        "keep_alive_off"
-                    })
-                }
+                Ok(None) => n += 1,
+                Ok(Some(reason)) => break End::Close(reason),
                 Err(end) => break end,
             }
         };
@@ -164,9 +189,9 @@ impl ServerConn {
         }
     }
 
-    /// Serves request `n`; Ok(true) to keep the connection, Ok(false) to close it after the
-    /// response (Connection: close).
-    async fn one_request(&mut self, n: u32) -> Result<bool, End> {
+    /// Serves request `n`; Ok(None) to keep the connection, Ok(Some(reason)) when the response
+    /// said `Connection: close` and the connection closes.
+    async fn one_request(&mut self, n: u32) -> Result<Option<&'static str>, End> {
         let cfg = self.cfg.clone();
         let header_limit = ms(cfg.read_header_timeout_ms).or(ms(cfg.read_timeout_ms));
         // Waiting for the first byte: the idle wait on a kept-alive connection (Go's
@@ -230,8 +255,26 @@ impl ServerConn {
         });
         let write_deadline = ms(cfg.write_timeout_ms).map(|d| Instant::now() + d);
 
-        let (status, body) = self.handle().await;
-        let keep = cfg.keep_alive && !wants_close;
+        let mut phase = self.phase.clone();
+        let (status, body) = tokio::select! {
+            answer = self.handle() => answer,
+            _ = shutdown::reached(&mut phase, Phase::Closing) => {
+                return Err(End::Close("shutdown_grace"));
+            }
+        };
+        let limit = cfg.max_requests_per_conn.is_some_and(|max| n >= max.get());
+        let closing = if !cfg.keep_alive {
+            Some("keep_alive_off")
+        } else if wants_close {
+            Some("client_close")
+        } else if *self.phase.borrow() >= Phase::Draining {
+            Some("shutdown")
+        } else if limit {
+            Some("request_limit")
+        } else {
+            None
+        };
+        let keep = closing.is_none();
         if write_deadline.is_some_and(|d| Instant::now() >= d) {
             // Go: the handler ran past WriteTimeout; its write fails and the client sees EOF.
             self.tracer.emit(TraceKind::Timeout {
@@ -269,7 +312,7 @@ impl ServerConn {
             status,
             bytes: body.len() as u64,
         });
-        Ok(keep)
+        Ok(closing)
     }
 
     /// The handler: works `handler_delay_ms`, or is cut at `handler_timeout_ms` with a 503.
@@ -295,6 +338,8 @@ impl ServerConn {
     }
 
     /// Reads more bytes before `deadline`; a timeout closes with `reason`, EOF ends the loop.
+    /// A shutdown closes a connection waiting idle for its next request at once, and any
+    /// other one when the grace period ends.
     async fn fill(
         &mut self,
         deadline: Option<Instant>,
@@ -302,20 +347,33 @@ impl ServerConn {
         reason: &'static str,
     ) -> Result<(), End> {
         let mut chunk = [0u8; 16 * 1024];
-        let read = self.stream.read(&mut chunk);
-        let got = match deadline {
-            Some(d) => match timeout_at(d, read).await {
-                Ok(r) => r,
-                Err(_) => {
-                    self.tracer.emit(TraceKind::Timeout {
-                        timer: kind.to_owned(),
-                        local: self.local,
-                        remote: self.remote,
-                    });
-                    return Err(End::Close(reason));
-                }
-            },
-            None => read.await,
+        let idle = kind == "idle";
+        let (closed_at, why) = if idle {
+            (Phase::Draining, "shutdown")
+        } else {
+            (Phase::Closing, "shutdown_grace")
+        };
+        let read = async {
+            let read = self.stream.read(&mut chunk);
+            match deadline {
+                Some(d) => timeout_at(d, read).await.map_err(|_| ()),
+                None => Ok(read.await),
+            }
+        };
+        let got = tokio::select! {
+            got = read => got,
+            _ = shutdown::reached(&mut self.phase, closed_at) => return Err(End::Close(why)),
+        };
+        let got = match got {
+            Ok(r) => r,
+            Err(()) => {
+                self.tracer.emit(TraceKind::Timeout {
+                    timer: kind.to_owned(),
+                    local: self.local,
+                    remote: self.remote,
+                });
+                return Err(End::Close(reason));
+            }
         };
         match got {
             Ok(0) => Err(End::Close("peer_closed")),

@@ -16,6 +16,7 @@ pub mod http_headers;
 pub mod http_server;
 pub mod pool;
 pub mod server_process;
+pub mod shutdown;
 pub mod socket;
 pub mod tcp;
 pub mod ws;

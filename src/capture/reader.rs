@@ -32,6 +32,22 @@ pub struct StoredPacket<'a> {
     /// connlab's wire recorded it but did not forward it (its packet comment says "dropped by
     /// the link"); always false for other tools' captures.
     pub dropped_by_link: bool,
+    /// connlab's wire forged it (an RST in the name of one end: a middlebox's, or an injected
+    /// one; its comment says "forged by the wire").
+    pub forged: bool,
+}
+
+/// What connlab's packet comments say about a frame: (dropped by the link, forged by the
+/// wire).
+fn marks(options: &[EnhancedPacketOption<'_>]) -> (bool, bool) {
+    let mut marks = (false, false);
+    for o in options {
+        if let EnhancedPacketOption::Comment(c) = o {
+            marks.0 |= c.starts_with(crate::wire::DROPPED_NOTE);
+            marks.1 |= c.contains(crate::wire::FORGED_NOTE);
+        }
+    }
+    marks
 }
 
 /// Why reading stopped early.
@@ -227,6 +243,7 @@ fn read_pcap(
             linktype,
             data: &packet.data,
             dropped_by_link: false,
+            forged: false,
         });
         facts.packets += 1;
         chunks.consume(used);
@@ -292,14 +309,13 @@ fn read_pcapng(
                 };
                 // pcap-file reads the raw 64-bit count as if it were ns; rescale it.
                 let t_ns = scale.to_ns(epb.timestamp.as_nanos() as u64);
-                let dropped_by_link = epb.options.iter().any(|o| {
-                    matches!(o, EnhancedPacketOption::Comment(c) if c.starts_with(crate::wire::DROPPED_NOTE))
-                });
+                let (dropped_by_link, forged) = marks(&epb.options);
                 on_packet(StoredPacket {
                     t_ns,
                     linktype,
                     data: &epb.data,
                     dropped_by_link,
+                    forged,
                 });
                 facts.packets += 1;
             }
@@ -310,6 +326,7 @@ fn read_pcapng(
                     linktype,
                     data: &spb.data,
                     dropped_by_link: false,
+                    forged: false,
                 });
                 facts.packets += 1;
             }

@@ -128,12 +128,13 @@ impl State {
 
     fn frame(&mut self, frame: &CapturedFrame) -> Result<()> {
         self.events.clear();
-        self.analyzer.handle_frame(
-            frame.t_ns,
-            LinkType::Ethernet,
-            &frame.data,
-            &mut self.events,
-        );
+        let (t, link, data) = (frame.t_ns, LinkType::Ethernet, &frame.data);
+        if frame.forged.is_some() {
+            self.analyzer
+                .handle_forged_frame(t, link, data, &mut self.events);
+        } else {
+            self.analyzer.handle_frame(t, link, data, &mut self.events);
+        }
         for e in &self.events {
             self.diagnosis.apply(e);
         }

@@ -31,7 +31,11 @@ pub fn read_into(
             return;
         };
         events.clear();
-        analyzer.handle_frame(packet.t_ns, link, packet.data, &mut events);
+        if packet.forged {
+            analyzer.handle_forged_frame(packet.t_ns, link, packet.data, &mut events);
+        } else {
+            analyzer.handle_frame(packet.t_ns, link, packet.data, &mut events);
+        }
         for e in &events {
             model.apply_event(e);
         }

@@ -43,6 +43,15 @@ pub const EMBEDDED: &[(&str, &str)] = embedded_labs![
     "long-connections",
     "curl-keepalive",
     "curl-connection-close",
+    "middlebox-idle-reset",
+    "middlebox-idle-reset-post",
+    "middlebox-idle-blackhole",
+    "middlebox-keepalive-fix",
+    "middlebox-pool-timeout-fix",
+    "graceful-shutdown",
+    "server-request-limit",
+    "dead-peer-retransmit",
+    "dead-peer-user-timeout",
 ];
 
 /// Finds a lab by embedded name or by file path. A name that is neither gets an error listing

@@ -36,6 +36,8 @@ pub enum Want {
     Side(SideWord),
     /// Exactly these finding kinds (sorted, without repeats).
     Kinds(Vec<String>),
+    /// A field that names something (`findings.reset_after_idle.by = "middlebox"`).
+    Word(String),
 }
 
 /// Comparison operators.
@@ -108,13 +110,16 @@ impl Expectation {
             }
             toml::Value::Integer(i) => Want::Compare(Op::Eq, *i as f64),
             toml::Value::Float(f) => Want::Compare(Op::Eq, *f),
-            toml::Value::String(s) => parse_text(s.trim()).ok_or_else(|| {
-                format!(
-                    "expectation `{key}`: cannot read {s:?}; write a number (5), a comparison \
-                     (\">= 5\", \"< 3\", \"!= 0\"), a range (\"45..55\") or, for per-side \
-                     counters, \"client\", \"server\", \"both\" or \"none\""
-                )
-            })?,
+            toml::Value::String(s) => {
+                parse_text(s.trim(), names_something(key)).ok_or_else(|| {
+                    format!(
+                        "expectation `{key}`: cannot read {s:?}; write a number (5), a comparison \
+                     (\">= 5\", \"< 3\", \"!= 0\"), a range (\"45..55\"), for per-side \
+                     counters \"client\", \"server\", \"both\" or \"none\", or for `by`, `via` \
+                     and `side` a lowercase word (\"middlebox\")"
+                    )
+                })?
+            }
             other => {
                 return Err(format!(
                     "expectation `{key}`: expected a number or a string, found a {}",
@@ -141,10 +146,16 @@ impl Expectation {
             }
             (Want::Side(word), Value::Object(sides)) => {
                 let count = |s: &str| sides.get(s).and_then(Value::as_u64).unwrap_or(0);
-                word.holds(count("client"), count("server"))
+                // "none" means no one at all, a middlebox included.
+                let others = sides
+                    .iter()
+                    .filter(|(k, _)| *k != "client" && *k != "server")
+                    .any(|(_, v)| v.as_u64().unwrap_or(0) > 0);
+                word.holds(count("client"), count("server")) && !(*word == SideWord::None && others)
             }
             // A field that names one side (a finding's `side`).
             (Want::Side(word), Value::String(side)) => word.name() == side,
+            (Want::Word(word), Value::String(got)) => word == got,
             (Want::Kinds(want), Value::Array(kinds)) => {
                 kinds.len() == want.len() && kinds.iter().zip(want).all(|(g, w)| g == w)
             }
@@ -205,7 +216,14 @@ fn known_kind(key: &str, kind: &str) -> Result<(), String> {
     ))
 }
 
-fn parse_text(s: &str) -> Option<Want> {
+/// The fields whose values are words: a finding's `by`, `via` and `side`.
+fn names_something(key: &str) -> bool {
+    [".by", ".via", ".side"]
+        .iter()
+        .any(|end| key.ends_with(end))
+}
+
+fn parse_text(s: &str, word_field: bool) -> Option<Want> {
     match s {
         "client" => return Some(Want::Side(SideWord::Client)),
         "server" => return Some(Want::Side(SideWord::Server)),
@@ -232,7 +250,13 @@ fn parse_text(s: &str) -> Option<Want> {
             return rest.trim().parse().ok().map(|n| Want::Compare(op, n));
         }
     }
-    s.parse().ok().map(|n| Want::Compare(Op::Eq, n))
+    if let Ok(n) = s.parse() {
+        return Some(Want::Compare(Op::Eq, n));
+    }
+    // A lowercase word for a field that names something (`middlebox`,
+    // `connection_close_header`).
+    let word = !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+    (word && word_field).then(|| Want::Word(s.to_owned()))
 }
 
 impl Op {
@@ -290,6 +314,7 @@ impl std::fmt::Display for Want {
             Want::Side(SideWord::None) => f.write_str("= none"),
             Want::Kinds(kinds) if kinds.is_empty() => f.write_str("= no finding"),
             Want::Kinds(kinds) => write!(f, "= exactly {}", kinds.join(", ")),
+            Want::Word(word) => write!(f, "= {word}"),
         }
     }
 }
@@ -375,6 +400,18 @@ mod tests {
             2.into(),
             s.clone()
         ));
+        let by = json!({"findings": [{"kind": "reset_after_idle", "by": "middlebox"}]});
+        assert!(check(
+            "findings.reset_after_idle.by",
+            "middlebox".into(),
+            by.clone()
+        ));
+        assert!(!check("findings.reset_after_idle.by", "server".into(), by));
+        let rst = json!({"rst_by": {"client": 0, "server": 0, "middlebox": 1}});
+        assert!(
+            !check("rst_by", "none".into(), rst),
+            "a middlebox's reset is one"
+        );
         let side = json!({"findings": [{"kind": "abortive_close", "side": "server"}]});
         assert!(check(
             "findings.abortive_close.side",

@@ -4,8 +4,10 @@
 pub mod catalog;
 pub mod expect;
 pub mod launch;
+pub mod locate;
 pub mod overrides;
 pub mod report;
 pub mod runner;
 pub mod spec;
+pub mod validate;
 pub mod waiting;

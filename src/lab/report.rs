@@ -46,6 +46,9 @@ pub struct RunSummary {
     pub kernel_states: KernelStates,
     /// What the wire did.
     pub wire: WireSummary,
+    /// What the link's middlebox did (`[link.middlebox]` labs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub middlebox: Option<connlab_core::link::MiddleboxStats>,
     /// The built-in client's own account of its requests; absent for an external program.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<ClientReport>,
@@ -121,6 +124,7 @@ impl RunReport {
                 send_errors: wire.send_errors,
                 link: lab.spec.link.describe(),
             },
+            middlebox: wire.middlebox,
             client: actors.client,
             capture,
             events,
@@ -166,6 +170,13 @@ impl RunReport {
             "capture drops {}, link drops {}; wire: {} frames, {:.0} frames/s",
             s.dropped, s.link_dropped, s.wire.frames, s.wire.frames_per_second
         );
+        if let Some(m) = &s.middlebox {
+            let _ = writeln!(
+                out,
+                "middlebox: forgot {} flows, stopped {} segments of forgotten flows, sent {} RSTs",
+                m.forgotten_flows, m.expired_segments, m.rsts_sent
+            );
+        }
         if let Some(per) = s.memory.server_process_bytes_per_connection {
             let _ = writeln!(
                 out,

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::expect::Expectation;
+use super::{locate, validate};
 use crate::actors::exec::ExecConfig;
 use crate::actors::http_client::HttpClientConfig;
 use crate::actors::http_server::HttpServerConfig;
@@ -208,7 +209,7 @@ impl Lab {
         let spec: LabSpec = toml::from_str(text).map_err(|e| {
             let (line, column) = e
                 .span()
-                .map(|s| line_column(text, s.start))
+                .map(|s| locate::line_column(text, s.start))
                 .unwrap_or((1, 1));
             LabFileError {
                 origin: origin.to_owned(),
@@ -224,7 +225,7 @@ impl Lab {
             message: e.message().to_owned(),
         })?;
         Lab::from_spec(name, spec, table).map_err(|(key, message)| {
-            let (line, column) = locate_expectation(text, &key);
+            let (line, column) = locate::value_of(text, &key);
             LabFileError {
                 origin: origin.to_owned(),
                 line,
@@ -234,8 +235,8 @@ impl Lab {
         })
     }
 
-    /// A lab from an already checked spec and its table; a bad expectation is returned as
-    /// (key, message).
+    /// A lab from an already checked spec and its table; a bad expectation or value is
+    /// returned as (its dotted key, message).
     pub fn from_spec(
         name: &str,
         spec: LabSpec,
@@ -244,9 +245,10 @@ impl Lab {
         if let Err(e) = spec.server_role().and(spec.client_role()) {
             return Err((String::new(), e.to_string()));
         }
+        validate::check(&spec)?;
         let mut expectations = Vec::new();
         flatten_expectations(&spec.expect, "", &mut |key, value| {
-            let exp = Expectation::parse(key, value).map_err(|m| (key.to_owned(), m))?;
+            let exp = Expectation::parse(key, value).map_err(|m| (format!("expect.{key}"), m))?;
             expectations.push(exp);
             Ok::<(), (String, String)>(())
         })?;
@@ -292,46 +294,6 @@ fn flatten_expectations<E>(
     Ok(())
 }
 
-/// Line and column of the value of `key` in the `[expect]` table of `text` (the parsed table
-/// keeps no positions). Falls back to the `[expect]` header.
-fn locate_expectation(text: &str, key: &str) -> (usize, usize) {
-    let mut header = (1, 1);
-    let mut inside = false;
-    for (i, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with('[') {
-            inside = trimmed.trim_end() == "[expect]";
-            if inside {
-                header = (i + 1, line.len() - trimmed.len() + 1);
-            }
-            continue;
-        }
-        let Some((lhs, rhs)) = line.split_once('=') else {
-            continue;
-        };
-        let written: String = lhs
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '"')
-            .collect();
-        if inside && written == key {
-            let value_col = lhs.len() + 1 + (rhs.len() - rhs.trim_start().len()) + 1;
-            return (i + 1, value_col);
-        }
-    }
-    header
-}
-
-/// 1-based line and column of byte `offset` in `text`.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rfind('\n')
-        .map(|i| before.len() - i)
-        .unwrap_or(before.len() + 1);
-    (line, column)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,8 +333,36 @@ mod tests {
     }
 
     #[test]
-    fn line_column_counts_from_one() {
-        assert_eq!(line_column("ab\ncd", 0), (1, 1));
-        assert_eq!(line_column("ab\ncd", 4), (2, 2));
+    fn bad_middlebox_and_server_values_are_refused_with_their_place() {
+        let cases = [
+            (
+                "[link.middlebox]\nidle_timeout_ms = 0\n",
+                (6, 19),
+                "nonzero",
+            ),
+            (
+                "[link.middlebox]\nidle_timeout_ms = 10\non_expired = \"reject\"\n",
+                (7, 14),
+                "reject",
+            ),
+            ("[server.extra]\n", (5, 9), "extra"),
+        ];
+        for (tail, place, says) in cases {
+            let text = format!("question = \"q?\"\n[server]\n[client]\nrequests = 1\n{tail}");
+            let err = Lab::parse("t", "t.toml", &text).expect_err(tail);
+            assert_eq!((err.line, err.column), place, "{err}");
+            assert!(err.message.contains(says), "{err}");
+        }
+        let text = "question = \"q?\"\n[server]\nmax_requests_per_conn = 0\n[client]\n";
+        let err = Lab::parse("t", "t.toml", text).expect_err("zero");
+        assert_eq!((err.line, err.column), (3, 25), "{err}");
+    }
+
+    #[test]
+    fn a_shutdown_after_the_labs_timeout_is_refused_where_it_is_written() {
+        let text = "question = \"q?\"\ntimeout_s = 5\n[server]\nshutdown_at_ms = 9000\n[client]\n";
+        let err = Lab::parse("t", "t.toml", text).expect_err("past the timeout");
+        assert_eq!((err.line, err.column), (4, 18), "{err}");
+        assert!(err.message.contains("timeout_s"), "{err}");
     }
 }

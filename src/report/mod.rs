@@ -129,11 +129,18 @@ fn summary_section(out: &mut String, s: &Summary, kernel: Option<BySide>) {
     );
     let mut rows = vec![
         ("first FIN", s.fin_first_by),
-        ("RST sent", s.rst_by),
+        ("RST sent", s.rst_by.ends()),
         ("TIME_WAIT (wire)", s.time_wait),
     ];
     if let Some(k) = kernel {
         rows.push(("TIME_WAIT (kernel)", k));
+    }
+    if s.rst_by.middlebox > 0 {
+        let _ = write!(
+            out,
+            "<p>RSTs forged by a middlebox on the path: <b>{}</b></p>",
+            s.rst_by.middlebox
+        );
     }
     for (label, v) in rows {
         let _ = write!(
@@ -205,7 +212,7 @@ fn endpoints_section(out: &mut String, d: &DiagnosisReport) {
             e.requests,
             e.reused,
             pair(e.fin_first_by),
-            pair(e.rst_by),
+            crate::summary_text::rst_pair(e.rst_by),
             pair(e.time_wait),
             kinds.join(", ")
         );

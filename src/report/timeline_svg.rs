@@ -92,6 +92,7 @@ fn mark_look(kind: MarkKind) -> (&'static str, &'static str, String) {
             (glyph, "fin", format!("FIN from {by} ({which})"))
         }
         MarkKind::Rst => ("×", "rst", "RST".into()),
+        MarkKind::MiddleboxRst => ("M", "rst", "RST forged by a middlebox".into()),
         MarkKind::Probe => ("k", "probe", "keepalive probe".into()),
         MarkKind::Retransmit => ("r", "retransmit", "retransmission".into()),
         MarkKind::Dropped => ("!", "dropped", "frame dropped by the link".into()),
@@ -119,6 +120,7 @@ pub fn legend() -> String {
         ("○", "reused request"),
         ("C / S", "FIN from client / server"),
         ("×", "RST"),
+        ("M", "RST from a middlebox"),
         ("k", "keepalive probe"),
         ("r", "retransmit"),
         ("!", "dropped by the link"),

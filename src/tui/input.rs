@@ -201,7 +201,8 @@ pub fn visible_rows<'a>(model: &'a TimelineModel, filter: Option<&str>) -> Vec<&
         return model.rows.values().collect();
     };
     let test: Box<dyn Fn(&Row) -> bool> = match f {
-        "rst" => Box::new(|r| r.has(MarkKind::Rst)),
+        "rst" => Box::new(|r| r.has(MarkKind::Rst) || r.has(MarkKind::MiddleboxRst)),
+        "middlebox" => Box::new(|r| r.has(MarkKind::MiddleboxRst)),
         "reused" | "reuse" => Box::new(|r| r.has(MarkKind::Reused)),
         "fin" => Box::new(|r| {
             r.has(MarkKind::Fin {
@@ -247,7 +248,7 @@ mod tests {
             2,
             3,
             EventKind::Rst {
-                by: Side::Server,
+                by: connlab_core::analyze::RstSender::Server,
                 idle_ns: None,
             },
         ));

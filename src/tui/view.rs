@@ -87,11 +87,10 @@ fn draw_header(buf: &mut Buffer, area: Rect, model: &TimelineModel, view: &ViewS
         model.link_dropped
     );
     let line3 = format!(
-        " client/server  FIN first {}/{}  RST {}/{}  TIME_WAIT {}/{}{kernel}",
+        " client/server  FIN first {}/{}  RST {}  TIME_WAIT {}/{}{kernel}",
         s.fin_first_by.client,
         s.fin_first_by.server,
-        s.rst_by.client,
-        s.rst_by.server,
+        crate::summary_text::rst_pair(s.rst_by),
         s.time_wait.client,
         s.time_wait.server,
     );
@@ -166,6 +165,7 @@ fn state_glyph(state: ConnState) -> (char, Color) {
 fn mark_glyph(kind: MarkKind) -> (char, Color) {
     match kind {
         MarkKind::Rst => ('×', Color::Red),
+        MarkKind::MiddleboxRst => ('M', Color::Red),
         MarkKind::Fin {
             by: Side::Client, ..
         } => ('C', Color::Yellow),
@@ -370,8 +370,8 @@ Keys: q quit (a live lab is stopped and cleaned up) | space pause/follow | left/
 log | f findings | ? help | Esc back
 
 States: ~ handshake  ━ active (request in flight)  ─ idle  ┄ half-closed  ░ TIME_WAIT  (blank) closed
-Marks: ● request  ○ reused request  C FIN from client  S FIN from server  × RST  k keepalive probe  \
-r retransmit  ! frame dropped by the link
+Marks: ● request  ○ reused request  C FIN from client  S FIN from server  × RST  M RST from a \
+middlebox  k keepalive probe  r retransmit  ! frame dropped by the link
 
 Filter: rst, reused, fin, time_wait, probe, retransmit, dropped, request, or a port number.
 Counters are for everything seen so far (the whole file when replaying).";
@@ -505,7 +505,7 @@ mod tests {
             2,
             0,
             EventKind::Rst {
-                by: Side::Client,
+                by: connlab_core::analyze::RstSender::Client,
                 idle_ns: None,
             },
         );
@@ -537,7 +537,7 @@ mod tests {
             2,
             10,
             EventKind::Rst {
-                by: Side::Client,
+                by: connlab_core::analyze::RstSender::Client,
                 idle_ns: None,
             },
         ));

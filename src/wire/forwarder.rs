@@ -14,10 +14,11 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
-use connlab_core::link::{DirectionModel, DropCause, Verdict};
+use connlab_core::link::{DirectionModel, DropCause, Middlebox, MiddleboxStats, Verdict};
 use serde::Serialize;
 
 use super::inject::{FlowTable, InjectRst};
+use super::middlebox;
 use super::packet_socket::{PacketSocket, MAX_FRAME};
 use super::spec::LinkSpec;
 use crate::clock::now_ns;
@@ -36,6 +37,16 @@ pub enum Direction {
     ToClient = 1,
 }
 
+impl Direction {
+    /// The way back.
+    pub fn reverse(self) -> Direction {
+        match self {
+            Direction::ToServer => Direction::ToClient,
+            Direction::ToClient => Direction::ToServer,
+        }
+    }
+}
+
 /// How the packet comment of a frame the link model dropped begins (readers look for it).
 pub const DROPPED_NOTE: &str = "dropped by the link";
 
@@ -50,21 +61,37 @@ pub struct CapturedFrame {
     pub data: Vec<u8>,
     /// Set when the link model dropped it.
     pub dropped: Option<DropCause>,
-    /// Set when the wire forged it (RST injection).
-    pub injected: bool,
+    /// Set when the wire forged it.
+    pub forged: Option<Forger>,
+    /// The first frame of a flow the middlebox had forgotten.
+    pub forgot_flow: bool,
 }
+
+/// Which part of the wire forged a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forger {
+    /// `[[link.inject_rst]]`.
+    RstInjection,
+    /// `[link.middlebox]`, answering a segment of a forgotten flow.
+    Middlebox,
+}
+
+/// How the packet comment of a frame the wire forged says so (readers look for it).
+pub const FORGED_NOTE: &str = "forged by the wire";
 
 impl CapturedFrame {
     /// What the wire did to the frame, in words for a packet comment (beside the analyser's
     /// events): Wireshark filters on them (`frame.comment contains "dropped by the link"`).
     pub fn notes(&self) -> impl Iterator<Item = String> + '_ {
-        let forged = self
-            .injected
-            .then(|| "forged by the wire (RST injection)".to_owned());
+        let forged = self.forged.map(|f| match f {
+            Forger::RstInjection => format!("{FORGED_NOTE} (RST injection)"),
+            Forger::Middlebox => format!("middlebox RST ({FORGED_NOTE})"),
+        });
+        let forgot = self.forgot_flow.then(|| "middlebox forgot flow".to_owned());
         let dropped = self
             .dropped
             .map(|cause| format!("{DROPPED_NOTE} ({})", cause.as_str()));
-        forged.into_iter().chain(dropped)
+        forged.into_iter().chain(forgot).chain(dropped)
     }
 }
 
@@ -91,6 +118,8 @@ pub struct WireStats {
     pub send_errors: u64,
     /// Time from the first to the last frame, ns.
     pub span_ns: u64,
+    /// What the middlebox did, when the link has one.
+    pub middlebox: Option<MiddleboxStats>,
 }
 
 impl WireStats {
@@ -118,6 +147,7 @@ pub struct Wire {
     readers: Vec<JoinHandle<DirectionStats>>,
     injector: Option<JoinHandle<()>>,
     ports: [Arc<PacketSocket>; 2],
+    middlebox: Option<Arc<Mutex<Middlebox>>>,
 }
 
 impl Wire {
@@ -145,6 +175,10 @@ impl Wire {
         let stop = Arc::new(AtomicBool::new(false));
         let flows =
             (!link.inject_rst.is_empty()).then(|| Arc::new(Mutex::new(FlowTable::default())));
+        let middlebox = link
+            .middlebox
+            .as_ref()
+            .map(|m| Arc::new(Mutex::new(m.table())));
         let mut readers = Vec::new();
         for (dir, from, to) in [
             (Direction::ToServer, &client_port, &server_port),
@@ -156,6 +190,7 @@ impl Wire {
                 to: to.clone(),
                 model: (!link.is_unimpaired()).then(|| link.model(dir)),
                 flows: flows.clone(),
+                middlebox: middlebox.clone(),
                 start_ns,
                 tap: tap.clone(),
                 stop: stop.clone(),
@@ -178,6 +213,7 @@ impl Wire {
             readers,
             injector,
             ports: [client_port, server_port],
+            middlebox,
         })
     }
 
@@ -204,6 +240,10 @@ impl Wire {
         for (i, port) in self.ports.iter().enumerate() {
             stats.kernel_dropped[i] = port.drops().unwrap_or(0);
         }
+        stats.middlebox = self
+            .middlebox
+            .as_ref()
+            .and_then(|m| m.lock().ok().map(|m| m.stats()));
         Ok(stats)
     }
 }
@@ -215,12 +255,43 @@ struct Path<T> {
     to: Arc<PacketSocket>,
     model: Option<DirectionModel>,
     flows: Option<Arc<Mutex<FlowTable>>>,
+    middlebox: Option<Arc<Mutex<Middlebox>>>,
     start_ns: u64,
     tap: Sender<T>,
     stop: Arc<AtomicBool>,
 }
 
 impl<T: From<CapturedFrame>> Path<T> {
+    /// The middlebox stops a segment of a flow it forgot: recorded (not forwarded), and the
+    /// RST it answers with sent back toward the sender and recorded after it.
+    fn stopped(&self, t_ns: u64, frame: Vec<u8>, stopped: middlebox::Stopped) {
+        let _ = self.tap.send(
+            CapturedFrame {
+                t_ns,
+                dir: self.dir,
+                data: frame,
+                dropped: Some(DropCause::ForgottenFlow),
+                forged: None,
+                forgot_flow: stopped.forgot_now,
+            }
+            .into(),
+        );
+        if let Some(rst) = stopped.reset {
+            let _ = self.from.send(&rst);
+            let _ = self.tap.send(
+                CapturedFrame {
+                    t_ns: now_ns(),
+                    dir: self.dir.reverse(),
+                    data: rst,
+                    dropped: None,
+                    forged: Some(Forger::Middlebox),
+                    forgot_flow: false,
+                }
+                .into(),
+            );
+        }
+    }
+
     fn run(mut self) -> DirectionStats {
         let mut stats = DirectionStats::default();
         let mut buf = vec![0u8; MAX_FRAME];
@@ -239,6 +310,13 @@ impl<T: From<CapturedFrame>> Path<T> {
             }
             stats.first_ns.get_or_insert(t_ns);
             stats.last_ns = t_ns;
+            if let Some(mb) = &self.middlebox {
+                if let Some(stopped) = middlebox::screen(mb, t_ns, &frame) {
+                    stats.link_dropped += 1;
+                    self.stopped(t_ns, frame, stopped);
+                    continue;
+                }
+            }
             let verdict = match &mut self.model {
                 None => Verdict::Deliver { hold_ns: 0 },
                 Some(m) => m.decide(t_ns.saturating_sub(self.start_ns)),
@@ -252,7 +330,8 @@ impl<T: From<CapturedFrame>> Path<T> {
                 dir: self.dir,
                 data: frame,
                 dropped,
-                injected: false,
+                forged: None,
+                forgot_flow: false,
             };
             match verdict {
                 Verdict::Drop(_) => {
@@ -330,7 +409,8 @@ impl<T: From<CapturedFrame>> Injector<T> {
                         dir,
                         data: frame,
                         dropped: None,
-                        injected: true,
+                        forged: Some(Forger::RstInjection),
+                        forgot_flow: false,
                     }
                     .into(),
                 );

@@ -146,8 +146,9 @@ fn mac(frame: &[u8], at: usize) -> Option<[u8; 6]> {
     frame.get(at..at + 6)?.try_into().ok()
 }
 
-/// An Ethernet/IPv4/TCP frame carrying a bare RST from `src` to `dst` with sequence `seq`.
-fn rst_frame(
+/// An Ethernet/IPv4/TCP frame carrying a bare RST from `src` to `dst` with sequence `seq`
+/// (None for IPv6 addresses, which the wire does not forge).
+pub fn rst_frame(
     src_mac: [u8; 6],
     dst_mac: [u8; 6],
     src: SocketAddr,

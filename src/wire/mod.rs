@@ -8,8 +8,11 @@
 
 pub mod forwarder;
 pub mod inject;
+pub mod middlebox;
 pub mod packet_socket;
 pub mod spec;
 
-pub use forwarder::{CapturedFrame, Direction, Ports, Wire, WireStats, DROPPED_NOTE};
+pub use forwarder::{
+    CapturedFrame, Direction, Forger, Ports, Wire, WireStats, DROPPED_NOTE, FORGED_NOTE,
+};
 pub use spec::LinkSpec;

@@ -1,5 +1,8 @@
 //! How a lab describes its link, as written in the lab file's `[link]` table.
 
+use std::num::NonZeroU64;
+
+use connlab_core::link::{Middlebox, OnExpired};
 use serde::{Deserialize, Serialize};
 
 use super::inject::InjectRst;
@@ -35,6 +38,47 @@ pub struct LinkSpec {
     /// Forged resets the wire sends into chosen connections (`[[link.inject_rst]]`).
     #[serde(default)]
     pub inject_rst: Vec<InjectRst>,
+    /// A stateful middlebox that forgets idle flows (`[link.middlebox]`).
+    #[serde(default)]
+    pub middlebox: Option<MiddleboxSpec>,
+}
+
+/// `[link.middlebox]`: a load balancer or NAT gateway on the path, forgetting idle flows.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MiddleboxSpec {
+    /// A flow unseen for this long is forgotten, ms (AWS NLB and NAT gateway: 350 s; ALB:
+    /// 60 s; Azure: 240 s; labs scale it down to seconds).
+    pub idle_timeout_ms: NonZeroU64,
+    /// What a segment of a forgotten flow gets: "rst" (an RST back to its sender, as AWS does)
+    /// or "drop" (nothing, as Azure does).
+    #[serde(default)]
+    pub on_expired: OnExpiredSpec,
+}
+
+/// `on_expired`, as written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnExpiredSpec {
+    /// Answer with an RST to the sender.
+    #[default]
+    Rst,
+    /// Drop silently.
+    Drop,
+}
+
+impl MiddleboxSpec {
+    /// The core's flow table for this spec.
+    pub fn table(&self) -> Middlebox {
+        let on_expired = match self.on_expired {
+            OnExpiredSpec::Rst => OnExpired::Rst,
+            OnExpiredSpec::Drop => OnExpired::Drop,
+        };
+        Middlebox::new(
+            self.idle_timeout_ms.get().saturating_mul(1_000_000),
+            on_expired,
+        )
+    }
 }
 
 fn default_seed() -> u64 {
@@ -112,7 +156,7 @@ impl LinkSpec {
 
     /// True when the link forwards everything at once: no model work per frame.
     pub fn is_transparent(&self) -> bool {
-        self.inject_rst.is_empty() && self.is_unimpaired()
+        self.inject_rst.is_empty() && self.middlebox.is_none() && self.is_unimpaired()
     }
 
     /// True when no frame is delayed or dropped (injection aside).
@@ -142,6 +186,16 @@ impl LinkSpec {
         }
         if self.to_server.is_some() || self.to_client.is_some() {
             parts.push("per-direction overrides".to_owned());
+        }
+        if let Some(m) = &self.middlebox {
+            let action = match m.on_expired {
+                OnExpiredSpec::Rst => "resets",
+                OnExpiredSpec::Drop => "drops",
+            };
+            parts.push(format!(
+                "a middlebox forgets flows idle {} ms and {action} them",
+                m.idle_timeout_ms
+            ));
         }
         for r in &self.inject_rst {
             parts.push(format!("RST into conn {} at {} ms", r.conn, r.at_ms));

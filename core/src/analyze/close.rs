@@ -5,7 +5,7 @@
 //! read best together.
 
 use super::conn::{idx, Conn, Life};
-use super::event::{Event, EventKind, Side, TimeWaitHolder};
+use super::event::{Event, EventKind, RstSender, Side, TimeWaitHolder};
 use super::frame::Segment;
 
 impl Conn {
@@ -103,10 +103,12 @@ impl Conn {
     }
 
     /// A reset ends an open connection; one arriving in TIME_WAIT only ends
-    /// the wait (the close was a FIN exchange); later ones are just counted.
-    pub(super) fn on_rst(&mut self, t_ns: u64, side: Side, out: &mut Vec<Event>) {
+    /// the wait (the close was a FIN exchange); later ones are just counted. A
+    /// forged one (a middlebox's) ends it the same way: the end it reached
+    /// believes it.
+    pub(super) fn on_rst(&mut self, t_ns: u64, by: RstSender, out: &mut Vec<Event>) {
         let idle_ns = self.last_data_ns.map(|last| t_ns.saturating_sub(last));
-        self.emit(t_ns, EventKind::Rst { by: side, idle_ns }, out);
+        self.emit(t_ns, EventKind::Rst { by, idle_ns }, out);
         match self.life {
             Life::Open => self.close(t_ns, true, out),
             Life::TimeWait { .. } => self.close(t_ns, false, out),
@@ -117,7 +119,7 @@ impl Conn {
 
 #[cfg(test)]
 mod tests {
-    use crate::analyze::event::{EventKind as K, Side, TimeWaitHolder};
+    use crate::analyze::event::{EventKind as K, RstSender, Side, TimeWaitHolder};
     use crate::testframes::{closed, conv, fin, Lab, F, MS};
 
     #[test]
@@ -223,7 +225,7 @@ mod tests {
         lab.at(11, &c.send(Side::Server, F::RST | F::ACK, b""));
         lab.at(12, &c.send(Side::Server, F::RST, b""));
         let rst = |idle_ms| K::Rst {
-            by: Side::Server,
+            by: RstSender::Server,
             idle_ns: Some(idle_ms * MS),
         };
         let by_rst = K::Closed {
@@ -265,7 +267,7 @@ mod tests {
             kinds[kinds.len() - 2..],
             [
                 K::Rst {
-                    by: Side::Client,
+                    by: RstSender::Client,
                     idle_ns: Some(19 * MS)
                 },
                 by_rst

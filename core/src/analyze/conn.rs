@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 
-use super::event::{Event, EventKind, Side};
+use super::event::{Event, EventKind, RstSender, Side};
 use super::frame::Segment;
 use super::http;
 use super::stream::Stream;
@@ -131,14 +131,20 @@ impl Conn {
     /// keepalive probe, sequence bookkeeping (retransmit), handshake, new
     /// data (HTTP), new FIN, final ACK. Only never-seen sequence space drives
     /// transitions, so duplicates cannot double-count requests or FINs.
-    pub fn on_segment(&mut self, t_ns: u64, seg: &Segment, out: &mut Vec<Event>) {
+    /// `forged` marks a segment a middlebox made in the name of one end (a forged RST).
+    pub fn on_segment(&mut self, t_ns: u64, seg: &Segment, forged: bool, out: &mut Vec<Event>) {
         let side = if seg.src == self.client {
             Side::Client
         } else {
             Side::Server
         };
         if seg.flags.rst {
-            return self.on_rst(t_ns, side, out);
+            let by = if forged {
+                RstSender::Middlebox
+            } else {
+                side.into()
+            };
+            return self.on_rst(t_ns, by, out);
         }
         let stream = self.streams[idx(side)].get_or_insert_with(|| Stream::new(seg.seq));
         let f = seg.flags;

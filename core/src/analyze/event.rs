@@ -38,6 +38,50 @@ impl fmt::Display for Side {
     }
 }
 
+/// Who sent a reset: one of the ends, or a middlebox on the path (a frame the capture marks as
+/// forged: connlab's wire in a lab, a load balancer or NAT in production). Kept apart because
+/// "the server reset my connection" and "something between us did" call for different fixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RstSender {
+    /// The client's kernel.
+    Client,
+    /// The server's kernel.
+    Server,
+    /// A middlebox, in the name of the other end.
+    Middlebox,
+}
+
+impl RstSender {
+    /// The end that sent it, None for a middlebox.
+    pub fn side(self) -> Option<Side> {
+        match self {
+            RstSender::Client => Some(Side::Client),
+            RstSender::Server => Some(Side::Server),
+            RstSender::Middlebox => None,
+        }
+    }
+}
+
+impl From<Side> for RstSender {
+    fn from(side: Side) -> Self {
+        match side {
+            Side::Client => RstSender::Client,
+            Side::Server => RstSender::Server,
+        }
+    }
+}
+
+impl fmt::Display for RstSender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RstSender::Client => "client",
+            RstSender::Server => "server",
+            RstSender::Middlebox => "middlebox",
+        })
+    }
+}
+
 /// Who holds TIME_WAIT after a close: the side that sent the first FIN, or
 /// both after a simultaneous close (each kernel sent FIN before seeing the
 /// other's).
@@ -149,7 +193,7 @@ pub enum EventKind {
     /// A reset.
     Rst {
         /// Who sent it.
-        by: Side,
+        by: RstSender,
         /// Time since the last payload byte of either side (None: no data was ever sent):
         /// an idle connection aborted, or one reset while data was still flowing.
         idle_ns: Option<u64>,
@@ -296,7 +340,7 @@ mod tests {
             ),
             (
                 ev(EventKind::Rst {
-                    by: Side::Client,
+                    by: RstSender::Client,
                     idle_ns: None,
                 }),
                 "conn 3: RST from client",

@@ -15,7 +15,7 @@ mod stream;
 mod summary;
 mod tracker;
 
-pub use event::{Closing, Event, EventKind, Side, TimeWaitHolder};
+pub use event::{Closing, Event, EventKind, RstSender, Side, TimeWaitHolder};
 pub use frame::{decode, DecodeError, LinkType, Segment, TcpFlags};
-pub use summary::{BySide, Summary};
+pub use summary::{BySide, RstBy, Summary};
 pub use tracker::Analyzer;

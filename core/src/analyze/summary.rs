@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::event::{Event, EventKind, Side, TimeWaitHolder};
+use super::event::{Event, EventKind, RstSender, Side, TimeWaitHolder};
 
 /// A count per side of the connection.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -28,6 +28,36 @@ impl BySide {
     }
 }
 
+/// RST segments by sender: the ends, and a middlebox (frames the capture marks as forged).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct RstBy {
+    /// Sent by the client.
+    pub client: u64,
+    /// Sent by the server.
+    pub server: u64,
+    /// Forged by a middlebox in the name of one end.
+    pub middlebox: u64,
+}
+
+impl RstBy {
+    /// The ends' own resets.
+    pub fn ends(&self) -> BySide {
+        BySide {
+            client: self.client,
+            server: self.server,
+        }
+    }
+
+    /// Counts one for `sender`.
+    pub fn add(&mut self, sender: RstSender) {
+        match sender {
+            RstSender::Client => self.client += 1,
+            RstSender::Server => self.server += 1,
+            RstSender::Middlebox => self.middlebox += 1,
+        }
+    }
+}
+
 /// Capture-wide totals.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Summary {
@@ -42,7 +72,7 @@ pub struct Summary {
     /// Which side sent the first FIN of each connection.
     pub fin_first_by: BySide,
     /// Resets per sender.
-    pub rst_by: BySide,
+    pub rst_by: RstBy,
     /// TIME_WAIT holders; a simultaneous close counts on each side.
     pub time_wait: BySide,
     /// TCP keepalive probes.

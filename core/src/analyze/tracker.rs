@@ -49,10 +49,33 @@ impl Analyzer {
     /// are ignored; undecodable ones are counted (a capture is evidence, not
     /// input to reject).
     pub fn handle_frame(&mut self, t_ns: u64, link: LinkType, frame: &[u8], out: &mut Vec<Event>) {
+        self.frame(t_ns, link, frame, false, out);
+    }
+
+    /// Like [`Analyzer::handle_frame`] for a frame the capture marks as forged by a middlebox
+    /// (an RST in the name of one end): its reset counts as the middlebox's.
+    pub fn handle_forged_frame(
+        &mut self,
+        t_ns: u64,
+        link: LinkType,
+        frame: &[u8],
+        out: &mut Vec<Event>,
+    ) {
+        self.frame(t_ns, link, frame, true, out);
+    }
+
+    fn frame(
+        &mut self,
+        t_ns: u64,
+        link: LinkType,
+        frame: &[u8],
+        forged: bool,
+        out: &mut Vec<Event>,
+    ) {
         self.summary.frames += 1;
         self.position += 1;
         match decode(link, frame) {
-            Ok(Some(seg)) => self.segment(t_ns, &seg, out),
+            Ok(Some(seg)) => self.segment(t_ns, &seg, forged, out),
             Ok(None) => {}
             Err(_) => self.summary.undecodable += 1,
         }
@@ -62,10 +85,10 @@ impl Analyzer {
     /// decode frames themselves (each segment counts as the next frame).
     pub fn handle_segment(&mut self, t_ns: u64, seg: &Segment, out: &mut Vec<Event>) {
         self.position += 1;
-        self.segment(t_ns, seg, out);
+        self.segment(t_ns, seg, false, out);
     }
 
-    fn segment(&mut self, t_ns: u64, seg: &Segment, out: &mut Vec<Event>) {
+    fn segment(&mut self, t_ns: u64, seg: &Segment, forged: bool, out: &mut Vec<Event>) {
         self.summary.tcp_segments += 1;
         let first = out.len();
         self.sweep(t_ns, out);
@@ -84,7 +107,7 @@ impl Analyzer {
             self.conns.insert(key, Conn::new(self.last_id, t_ns, seg));
         }
         if let Some(conn) = self.conns.get_mut(&key) {
-            conn.on_segment(t_ns, seg, out);
+            conn.on_segment(t_ns, seg, forged, out);
         }
         for event in &mut out[first..] {
             event.frame = self.position;

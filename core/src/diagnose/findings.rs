@@ -50,6 +50,9 @@ pub enum FindingKind {
     ServerWriteTimeout,
     /// Handshakes needed SYN retransmissions.
     SynRetransmits,
+    /// A request after a long idle was answered by a reset, with no FIN before: a middlebox
+    /// (or the server) had forgotten the connection.
+    ResetAfterIdle,
 }
 
 impl FindingKind {
@@ -69,11 +72,12 @@ impl FindingKind {
             FindingKind::DeadPeer => "dead_peer",
             FindingKind::ServerWriteTimeout => "server_write_timeout",
             FindingKind::SynRetransmits => "syn_retransmits",
+            FindingKind::ResetAfterIdle => "reset_after_idle",
         }
     }
 
     /// Every kind, in the README's order.
-    pub const ALL: [FindingKind; 13] = [
+    pub const ALL: [FindingKind; 14] = [
         FindingKind::ServerIdleClose,
         FindingKind::ClientIdleClose,
         FindingKind::KeepaliveOff,
@@ -87,6 +91,7 @@ impl FindingKind {
         FindingKind::DeadPeer,
         FindingKind::ServerWriteTimeout,
         FindingKind::SynRetransmits,
+        FindingKind::ResetAfterIdle,
     ];
 }
 
@@ -118,6 +123,9 @@ pub struct Finding {
     /// The side that does it ("client" or "server").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub side: Option<Side>,
+    /// Who sent the resets ("server" or "middlebox").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<&'static str>,
     /// How keep-alive is turned off (`connection_close_header`, `http10_without_keepalive`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via: Option<&'static str>,
@@ -155,6 +163,7 @@ impl Finding {
             after_ms: None,
             spread_ms: None,
             side: None,
+            by: None,
             via: None,
             share: None,
             kept_idle: None,
@@ -224,6 +233,12 @@ fn knobs(kind: FindingKind) -> Vec<&'static str> {
         FindingKind::SynRetransmits => vec![
             "the server's listen backlog (net.core.somaxconn, net.ipv4.tcp_max_syn_backlog)",
             "packet loss on the path",
+        ],
+        FindingKind::ResetAfterIdle => vec![
+            "Go http.Transport.IdleConnTimeout shorter than the path's idle timeout (AWS NLB \
+             and NAT gateway 350 s, ALB 60 s, Azure load balancer 240 s)",
+            "TCP keepalive more often than that (Go net.Dialer.KeepAlive)",
+            "Go retries idempotent requests on a new connection (GET; not POST)",
         ],
     }
 }
@@ -298,6 +313,7 @@ fn explained_by(cause: Cause) -> FindingKind {
         Cause::Abortive => FindingKind::AbortiveClose,
         Cause::Race => FindingKind::RequestOnClosingConnection,
         Cause::Dead => FindingKind::DeadPeer,
+        Cause::IdleReset => FindingKind::ResetAfterIdle,
     }
 }
 
@@ -469,6 +485,32 @@ fn resets(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>) {
         out.push(
             Finding::new(FindingKind::UnreadBodyReset, server, &ep.unread_reset).says(statement),
         );
+    }
+    if ep.idle_reset.examples.count >= 1 {
+        let examples = &ep.idle_reset.examples;
+        let [by_server, by_middlebox] = ep.idle_reset_by;
+        let (by, who) = if by_middlebox >= by_server {
+            (
+                "middlebox",
+                "a middlebox between the ends (marked in the capture)",
+            )
+        } else {
+            ("server", "the server's address, with no FIN before")
+        };
+        let after = ep.idle_reset.times.quantile(0.5).map(super::evidence::ms);
+        let statement = format!(
+            "{} on connections to {server} idle for {} ms {} answered with an RST from {who}: \
+             an idle timeout on the path (a load balancer, a NAT) or at the server forgot them \
+             while the client still pooled them",
+            plural(examples.count, "request", "requests"),
+            after.map(|a| format!("{a:.0}")).unwrap_or_default(),
+            if examples.count == 1 { "was" } else { "were" },
+        );
+        out.push(Finding {
+            by: Some(by),
+            after_ms: after,
+            ..Finding::new(FindingKind::ResetAfterIdle, server, examples).says(statement)
+        });
     }
     if ep.dead.count >= 1 {
         let statement = format!(

@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use crate::analyze::{BySide, Event, EventKind, Side};
+use crate::analyze::{BySide, Event, EventKind, RstBy, Side};
 pub use evidence::Evidence;
 pub use findings::{Finding, FindingKind, MIN_CONNECTIONS, MIN_SYN_RETRANSMITS};
 pub use sketch::{Bin, Sketch};
@@ -201,7 +201,7 @@ pub struct EndpointReport {
     /// Which side sent each connection's first FIN.
     pub fin_first_by: BySide,
     /// RST segments by sender.
-    pub rst_by: BySide,
+    pub rst_by: RstBy,
     /// TIME_WAIT holders.
     pub time_wait: BySide,
     /// The kinds of the findings seen on it.

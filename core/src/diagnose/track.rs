@@ -7,7 +7,7 @@
 
 use super::evidence::{Examples, Timed};
 use super::sketch::Sketch;
-use crate::analyze::{BySide, Closing, Event, EventKind, Side, TimeWaitHolder};
+use crate::analyze::{BySide, Closing, Event, EventKind, RstBy, RstSender, Side, TimeWaitHolder};
 
 /// A reaction "at once" is seen within the round trip plus this, wherever the capture was
 /// taken (the handshake measures the round trip at the capture point).
@@ -18,6 +18,8 @@ const BURST_GAP_NS: u64 = 1_000_000_000;
 const STALL_RETRANSMITS: u32 = 3;
 /// Unanswered keepalive probes before a reset that make a dead peer.
 const DEAD_PROBES: u32 = 2;
+/// Idle time before a request that, answered by a reset, shows the connection was forgotten.
+const IDLE_RESET_NS: u64 = 1_000_000_000;
 
 /// One open connection.
 #[derive(Debug, Clone)]
@@ -29,6 +31,8 @@ pub(crate) struct ConnTrack {
     requests: u32,
     responses: u32,
     last_request_ns: u64,
+    /// Idle time before the latest request (reused connections only).
+    last_request_idle_ns: Option<u64>,
     request_closing: Option<Closing>,
     response_closing: Option<Closing>,
     last_response_closing: bool,
@@ -44,7 +48,10 @@ pub(crate) struct ConnTrack {
     /// A new connection was dialed while this one sat idle and open.
     passed_over: bool,
     probes_unanswered: [u32; 2],
+    /// Per side: (sequence number, times it was sent again) of the latest retransmission.
     stall: [(Option<u32>, u32); 2],
+    /// Per side: the longest such run since the peer was last heard from.
+    stall_max: [u32; 2],
     syn_retransmits: u32,
     /// The pattern it was sorted into, which may explain why it carried so few requests.
     cause: Option<Cause>,
@@ -63,11 +70,12 @@ pub(crate) enum Cause {
     Abortive,
     Race,
     Dead,
+    IdleReset,
 }
 
 impl Cause {
     /// Every cause, in index order.
-    pub const ALL: [Cause; 9] = [
+    pub const ALL: [Cause; 10] = [
         Cause::ServerIdle,
         Cause::ClientIdle,
         Cause::EarlyClose,
@@ -77,6 +85,7 @@ impl Cause {
         Cause::Abortive,
         Cause::Race,
         Cause::Dead,
+        Cause::IdleReset,
     ];
 
     /// Index into per-cause tables; `None` (unexplained) is the last one.
@@ -92,7 +101,7 @@ pub(crate) struct EndpointTrack {
     pub requests: u64,
     pub reused: u64,
     pub fin_first_by: BySide,
-    pub rst_by: BySide,
+    pub rst_by: RstBy,
     pub time_wait: BySide,
     /// Connections that carried at least one request, when closed.
     pub with_requests: u64,
@@ -116,6 +125,10 @@ pub(crate) struct EndpointTrack {
     pub race: Examples,
     pub abortive: [Examples; 2],
     pub unread_reset: Examples,
+    /// Requests after a long idle answered by a reset (no FIN first), by the idle time.
+    pub idle_reset: Timed,
+    /// Those resets by sender: the server, a middlebox.
+    pub idle_reset_by: [u64; 2],
     pub dead: Examples,
     pub dead_probes: u64,
     pub dead_retransmits: u64,
@@ -164,6 +177,7 @@ impl ConnTrack {
             requests: 0,
             responses: 0,
             last_request_ns: 0,
+            last_request_idle_ns: None,
             request_closing: None,
             response_closing: None,
             last_response_closing: false,
@@ -176,6 +190,7 @@ impl ConnTrack {
             passed_over: false,
             probes_unanswered: [0; 2],
             stall: [(None, 0); 2],
+            stall_max: [0; 2],
             syn_retransmits: 0,
             cause: None,
         }
@@ -217,6 +232,7 @@ impl ConnTrack {
         let peer = idx(side.peer());
         self.probes_unanswered[peer] = 0;
         self.stall[peer] = (None, 0);
+        self.stall_max[peer] = 0;
     }
 
     /// Applies one event of this connection; `ep` is its endpoint.
@@ -229,11 +245,15 @@ impl ConnTrack {
                 self.rtt_ns = *handshake_ns;
             }
             EventKind::Request {
-                reused, closing, ..
+                reused,
+                closing,
+                idle_ns,
+                ..
             } => {
                 self.heard_from(Side::Client);
                 self.requests += 1;
                 self.last_request_ns = t;
+                self.last_request_idle_ns = *idle_ns;
                 // Used again: whatever dial passed it over, it was not leaked.
                 self.idle_since_dials = None;
                 self.passed_over = false;
@@ -307,6 +327,8 @@ impl ConnTrack {
                     Some(s) if s == *seq => (Some(s), stall.1 + 1),
                     _ => (Some(*seq), 1),
                 };
+                let i = idx(*by);
+                self.stall_max[i] = self.stall_max[i].max(self.stall[i].1);
             }
             EventKind::Closed { .. } => {}
         }
@@ -368,12 +390,28 @@ impl ConnTrack {
         ep.burst = Some(burst);
     }
 
-    /// The first reset: a dead peer given up on, the keep-alive race, a body closed unread
-    /// (the client's FIN, or its reset, came while the response was still arriving), or an
-    /// abortive close of an idle connection.
-    fn on_first_rst(&mut self, e: &Event, by: Side, idle_ns: u64, ep: &mut EndpointTrack) {
+    /// The first reset: a request after a long idle reset by the server or a middlebox (the
+    /// connection was forgotten), a dead peer given up on, the keep-alive race, a body closed
+    /// unread (the client's FIN, or its reset, came while the response was still arriving),
+    /// or an abortive close of an idle connection.
+    fn on_first_rst(&mut self, e: &Event, by: RstSender, idle_ns: u64, ep: &mut EndpointTrack) {
+        let forgotten = self.requests > self.responses
+            && !self.fin[1]
+            && self
+                .last_request_idle_ns
+                .is_some_and(|idle| idle >= IDLE_RESET_NS);
+        if forgotten && by != RstSender::Client {
+            let idle = self.last_request_idle_ns.unwrap_or(0);
+            ep.idle_reset.add(e.conn, e.frame, idle);
+            ep.idle_reset_by[usize::from(by == RstSender::Middlebox)] += 1;
+            self.cause = Some(Cause::IdleReset);
+            return;
+        }
+        let Some(by) = by.side() else {
+            return;
+        };
         let i = idx(by);
-        let stalled = self.stall[i].1 >= STALL_RETRANSMITS;
+        let stalled = self.stall_max[i] >= STALL_RETRANSMITS;
         if self.probes_unanswered[i] >= DEAD_PROBES || stalled {
             self.dead(e, by, ep);
             return;
@@ -403,8 +441,8 @@ impl ConnTrack {
         ep.dead.add(e.conn, e.frame);
         self.cause = Some(Cause::Dead);
         ep.dead_probes += u64::from(self.probes_unanswered[i]);
-        if self.stall[i].1 >= STALL_RETRANSMITS {
-            ep.dead_retransmits += u64::from(self.stall[i].1);
+        if self.stall_max[i] >= STALL_RETRANSMITS {
+            ep.dead_retransmits += u64::from(self.stall_max[i]);
         }
     }
 
@@ -419,8 +457,8 @@ impl ConnTrack {
         // Still waiting at the end after retransmitting the same data again and again.
         if open && !self.rst_seen {
             for side in [Side::Client, Side::Server] {
-                if self.stall[idx(side)].1 >= STALL_RETRANSMITS {
-                    let stall = self.stall[idx(side)].1;
+                if self.stall_max[idx(side)] >= STALL_RETRANSMITS {
+                    let stall = self.stall_max[idx(side)];
                     ep.dead.add(conn, frame);
                     ep.dead_retransmits += u64::from(stall);
                     break;

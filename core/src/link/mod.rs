@@ -2,8 +2,10 @@
 //! lab's faults are reproducible. The wire's I/O loop wraps it, the way smoltcp's fault
 //! injector wraps a device.
 
+mod middlebox;
 mod model;
 mod rng;
 
+pub use middlebox::{Action, ForgedRst, Middlebox, MiddleboxStats, OnExpired};
 pub use model::{DirectionModel, DropCause, Verdict};
 pub use rng::SplitMix64;

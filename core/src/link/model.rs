@@ -11,6 +11,8 @@ pub enum DropCause {
     Loss,
     /// Inside a partition window.
     Partition,
+    /// A middlebox had forgotten the frame's flow.
+    ForgottenFlow,
 }
 
 impl DropCause {
@@ -19,6 +21,7 @@ impl DropCause {
         match self {
             DropCause::Loss => "loss",
             DropCause::Partition => "partition",
+            DropCause::ForgottenFlow => "middlebox: forgotten flow",
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use crate::analyze::{Event, EventKind, Segment, Side, TcpFlags};
+use crate::analyze::{Event, EventKind, RstSender, Segment, Side, TcpFlags};
 
 /// Marks and detail lines kept per connection; more are counted, not kept.
 pub(crate) const PER_ROW: usize = 10_000;
@@ -41,8 +41,10 @@ pub enum MarkKind {
         /// The first FIN of the connection.
         first: bool,
     },
-    /// An RST.
+    /// An RST from one of the ends.
     Rst,
+    /// An RST a middlebox forged.
+    MiddleboxRst,
     /// A TCP keepalive probe.
     Probe,
     /// A retransmitted segment.
@@ -59,7 +61,7 @@ impl MarkKind {
     pub fn priority(self) -> u8 {
         match self {
             MarkKind::Dropped => 7,
-            MarkKind::Rst => 6,
+            MarkKind::Rst | MarkKind::MiddleboxRst => 6,
             MarkKind::Fin { first: true, .. } => 5,
             MarkKind::Fin { first: false, .. } => 4,
             MarkKind::Retransmit => 3,
@@ -78,6 +80,7 @@ impl MarkKind {
             MarkKind::Probe => 16,
             MarkKind::Retransmit => 32,
             MarkKind::Dropped => 64,
+            MarkKind::MiddleboxRst => 128,
         }
     }
 }
@@ -278,8 +281,13 @@ impl Row {
                 self.time_wait = true;
                 self.set_state(t, ConnState::TimeWait);
             }
-            EventKind::Rst { .. } => {
-                self.mark(t, MarkKind::Rst);
+            EventKind::Rst { by, .. } => {
+                let mark = if *by == RstSender::Middlebox {
+                    MarkKind::MiddleboxRst
+                } else {
+                    MarkKind::Rst
+                };
+                self.mark(t, mark);
                 self.set_state(t, ConnState::Closed);
             }
             EventKind::KeepaliveProbe { .. } => self.mark(t, MarkKind::Probe),

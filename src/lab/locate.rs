@@ -1,0 +1,75 @@
+//! Where a value is written in a lab file, for errors found after parsing (the parsed table
+//! keeps no positions): a dotted key (`server.shutdown_at_ms`, `expect.time_wait.client`) is
+//! looked up under its table header, quoted and dotted keys alike.
+
+/// 1-based line and column of the value of `key` in `text`; the table's header when the key
+/// is not written there, and (1, 1) when neither is.
+pub fn value_of(text: &str, key: &str) -> (usize, usize) {
+    let mut table = String::new();
+    let mut header = (1, 1);
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if let Some(name) = trimmed.strip_prefix('[') {
+            table = name
+                .trim_end()
+                .trim_matches(|c| c == '[' || c == ']')
+                .replace([' ', '"'], "");
+            if key.starts_with(&format!("{table}.")) {
+                header = (i + 1, line.len() - trimmed.len() + 1);
+            }
+            continue;
+        }
+        let Some((lhs, rhs)) = line.split_once('=') else {
+            continue;
+        };
+        let written: String = lhs
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '"')
+            .collect();
+        let full = if table.is_empty() {
+            written
+        } else {
+            format!("{table}.{written}")
+        };
+        if full == key {
+            let value_col = lhs.len() + 1 + (rhs.len() - rhs.trim_start().len()) + 1;
+            return (i + 1, value_col);
+        }
+    }
+    header
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map(|i| before.len() - i)
+        .unwrap_or(before.len() + 1);
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str =
+        "question = \"q\"\n[server]\nport = 80\n[expect]\n\"time_wait.client\" = 4\nreused = 1\n";
+
+    #[test]
+    fn keys_are_found_under_their_table() {
+        assert_eq!(value_of(TEXT, "server.port"), (3, 8));
+        assert_eq!(value_of(TEXT, "expect.time_wait.client"), (5, 22));
+        assert_eq!(value_of(TEXT, "expect.reused"), (6, 10));
+        assert_eq!(value_of(TEXT, "question"), (1, 12));
+        assert_eq!(value_of(TEXT, "server.missing"), (2, 1), "the header");
+        assert_eq!(value_of(TEXT, "nowhere.at_all"), (1, 1));
+    }
+
+    #[test]
+    fn line_column_counts_from_one() {
+        assert_eq!(line_column("ab\ncd", 0), (1, 1));
+        assert_eq!(line_column("ab\ncd", 4), (2, 2));
+    }
+}
