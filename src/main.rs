@@ -92,12 +92,10 @@ fn run(name: &str, set: &[lab::overrides::Override], tui: bool, opts: RunOptions
         Ok(lab) => lab,
         Err(e) => return fail(&e),
     };
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!(
-            "connlab run needs root to build network namespaces; try: sudo {} run {name}",
-            std::env::args().next().unwrap_or_else(|| "connlab".into())
-        );
-        return ExitCode::from(EXIT_ERROR);
+    // Without root: become root of a user namespace of our own. While the process has one
+    // thread: the signal handler's thread comes next.
+    if let Err(e) = net::userns::enter() {
+        return fail(&e);
     }
     if let Err(e) = install_signal_handlers() {
         return fail(&e);
@@ -242,10 +240,6 @@ fn sweep(opts: connlab::sweep::Options) -> ExitCode {
     {
         return fail(&e);
     }
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("connlab sweep runs labs, which need root; try: sudo connlab sweep ...");
-        return ExitCode::from(EXIT_ERROR);
-    }
     if let Err(e) = install_signal_handlers() {
         return fail(&e);
     }
@@ -335,6 +329,13 @@ fn list() -> ExitCode {
 }
 
 fn clean() -> ExitCode {
+    if !nix::unistd::geteuid().is_root() {
+        println!(
+            "nothing to clean: runs without root keep their namespaces in their own user \
+             namespace, and they end with the run (run clean as root for what root runs left)"
+        );
+        return ExitCode::SUCCESS;
+    }
     match net::clean::clean() {
         Ok(cleaned) => {
             for ns in &cleaned.namespaces {

@@ -7,19 +7,17 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::harness::Need;
 use common::*;
 
 /// Runs pool-burst (50 connections with FINs and TIME_WAITs) and returns the run and its file.
-fn pool_burst_capture(test: &str) -> Option<(LabRun, PathBuf)> {
-    if !can_run_labs() {
-        return None;
-    }
+fn pool_burst_capture(test: &str) -> (LabRun, PathBuf) {
     let out = out_dir(test);
     let run = run_lab("pool-burst", &out);
     assert_expectations_pass(&run);
     let capture = PathBuf::from(run.summary["capture"].as_str().expect("capture path"));
     assert!(capture.exists(), "{capture:?}");
-    Some((run, capture))
+    (run, capture)
 }
 
 fn tshark(args: &[&str]) -> String {
@@ -46,14 +44,8 @@ fn inspect_json(file: &Path) -> (Option<i32>, serde_json::Value, String) {
     (run.code, run.summary, run.stderr)
 }
 
-#[test]
 fn tshark_counts_the_same_conversations_and_comments() {
-    let Some((run, capture)) = pool_burst_capture("tshark") else {
-        return;
-    };
-    if !have_tool("tshark") {
-        return;
-    }
+    let (run, capture) = pool_burst_capture("tshark");
     let file = capture.to_str().expect("utf-8 path");
     // Conversations: one line per TCP conversation with "<->" in the table.
     let conv = tshark(&["-r", file, "-q", "-z", "conv,tcp"]);
@@ -101,11 +93,8 @@ fn tshark_counts_the_same_conversations_and_comments() {
     assert_eq!(requests.lines().count() as u64, u(&run.summary, "requests"));
 }
 
-#[test]
 fn inspect_reads_back_the_run_summary_from_pcapng_and_classic_pcap() {
-    let Some((run, capture)) = pool_burst_capture("inspect") else {
-        return;
-    };
+    let (run, capture) = pool_burst_capture("inspect");
     let (code, summary, stderr) = inspect_json(&capture);
     assert_eq!(code, Some(0), "{stderr}");
     for field in [
@@ -121,9 +110,6 @@ fn inspect_reads_back_the_run_summary_from_pcapng_and_classic_pcap() {
         "retransmits",
     ] {
         assert_eq!(u(&summary, field), u(&run.summary, field), "{field}");
-    }
-    if !have_tool("editcap") {
-        return;
     }
     for format in ["pcap", "nsecpcap"] {
         let classic = capture.with_extension(format);
@@ -141,11 +127,8 @@ fn inspect_reads_back_the_run_summary_from_pcapng_and_classic_pcap() {
     }
 }
 
-#[test]
 fn truncated_capture_reports_offset_and_what_was_read() {
-    let Some((_run, capture)) = pool_burst_capture("truncated") else {
-        return;
-    };
+    let (_run, capture) = pool_burst_capture("truncated");
     let bytes = std::fs::read(&capture).expect("read capture");
     let cut = capture.with_extension("cut.pcapng");
     std::fs::write(&cut, &bytes[..bytes.len() / 2 + 3]).expect("write");
@@ -164,7 +147,6 @@ fn truncated_capture_reports_offset_and_what_was_read() {
     );
 }
 
-#[test]
 fn not_a_capture_is_a_clear_error() {
     let dir = out_dir("not-a-capture");
     let file = dir.join("notes.txt");
@@ -177,4 +159,13 @@ fn not_a_capture_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not a pcap or pcapng"), "{stderr}");
+}
+
+fn main() -> std::process::ExitCode {
+    common::harness::run(cases![
+        tshark_counts_the_same_conversations_and_comments [Need::Labs, Need::Tool("tshark")],
+        inspect_reads_back_the_run_summary_from_pcapng_and_classic_pcap [Need::Labs, Need::Tool("editcap")],
+        truncated_capture_reports_offset_and_what_was_read [Need::Labs],
+        not_a_capture_is_a_clear_error [],
+    ])
 }

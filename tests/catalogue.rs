@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::harness::Need;
 use common::*;
 
 /// Labs covered here; the core labs have their own file (labs.rs).
@@ -51,20 +52,16 @@ const CORE: &[&str] = &[
     "idle-timeout-fix",
 ];
 
-fn run_checked(lab: &str) -> Option<LabRun> {
-    if !can_run_labs() {
-        return None;
-    }
+fn run_checked(lab: &str) -> LabRun {
     let run = run_lab(lab, &out_dir(lab));
     assert_expectations_pass(&run);
-    Some(run)
+    run
 }
 
 fn count(run: &LabRun, pred: impl Fn(&serde_json::Value) -> bool) -> usize {
     run.events.iter().filter(|e| pred(e)).count()
 }
 
-#[test]
 fn every_embedded_lab_has_an_integration_test() {
     let out = connlab().arg("list").output().expect("list");
     let listed: Vec<String> = String::from_utf8_lossy(&out.stdout)
@@ -87,7 +84,6 @@ fn every_embedded_lab_has_an_integration_test() {
 
 macro_rules! lab_test {
     ($test:ident, $lab:expr) => {
-        #[test]
         fn $test() {
             run_checked($lab);
         }
@@ -105,11 +101,8 @@ lab_test!(time_wait_port_exhaustion, "time-wait-port-exhaustion");
 lab_test!(curl_connection_close, "curl-connection-close");
 lab_test!(read_deadline_absolute, "read-deadline-absolute");
 
-#[test]
 fn websocket_refuses_post_and_answers_ping_with_pong() {
-    let Some(run) = run_checked("websocket-ping-pong") else {
-        return;
-    };
+    let run = run_checked("websocket-ping-pong");
     let refused = count(&run, |e| {
         e["kind"] == "error" && e["class"] == "upgrade_refused"
     });
@@ -124,11 +117,8 @@ fn websocket_refuses_post_and_answers_ping_with_pong() {
 }
 lab_test!(read_deadline_per_read, "read-deadline-per-read");
 
-#[test]
 fn long_connections_report_memory_per_connection() {
-    let Some(run) = run_checked("long-connections") else {
-        return;
-    };
+    let run = run_checked("long-connections");
     let per_conn = u(&run.summary, "memory.server_process_bytes_per_connection");
     assert!(
         (1_000..1_000_000).contains(&per_conn),
@@ -137,25 +127,16 @@ fn long_connections_report_memory_per_connection() {
     assert_eq!(u(&run.summary, "memory.connections"), 10_000);
 }
 
-#[test]
 fn rst_injection_is_seen_by_the_idle_client() {
-    let Some(run) = run_checked("rst-injection") else {
-        return;
-    };
+    let run = run_checked("rst-injection");
     let resets = count(&run, |e| {
         e["actor"] == "client" && e["kind"] == "close" && e["reason"] == "peer_reset"
     });
     assert_eq!(resets, 1, "the pool dropped the reset connection");
 }
 
-#[test]
 fn curl_keepalive_reuses_and_keeps_curls_output() {
-    if !have_tool("curl") {
-        return;
-    }
-    let Some(run) = run_checked("curl-keepalive") else {
-        return;
-    };
+    let run = run_checked("curl-keepalive");
     let exec = &run.summary["exec"][0];
     assert_eq!(exec["side"], "client");
     assert_eq!(exec["exit_code"], 0);
@@ -163,11 +144,7 @@ fn curl_keepalive_reuses_and_keeps_curls_output() {
     assert!(std::path::Path::new(stderr).exists(), "{stderr}");
 }
 
-#[test]
 fn a_missing_external_program_skips_the_lab_outside_ci_and_fails_under_ci() {
-    if !can_run_labs() {
-        return;
-    }
     let dir = out_dir("missing-program");
     let lab = dir.join("missing.toml");
     std::fs::write(
@@ -201,19 +178,13 @@ fn a_missing_external_program_skips_the_lab_outside_ci_and_fails_under_ci() {
     assert_eq!(failed.status.code(), Some(2));
 }
 
-#[test]
 fn body_unread_leak_keeps_every_connection_established() {
-    let Some(run) = run_checked("body-unread-leak") else {
-        return;
-    };
+    let run = run_checked("body-unread-leak");
     assert_eq!(u(&run.summary, "kernel_states.server.ESTABLISHED"), 10);
 }
 
-#[test]
 fn pool_max_conns_makes_requests_wait() {
-    let Some(run) = run_checked("pool-max-conns") else {
-        return;
-    };
+    let run = run_checked("pool-max-conns");
     let waited = count(&run, |e| {
         e["kind"] == "got_conn" && e["wait_ns"].as_u64().unwrap_or(0) > 1_000_000
     });
@@ -223,11 +194,8 @@ fn pool_max_conns_makes_requests_wait() {
     );
 }
 
-#[test]
 fn peer_close_is_detected_while_idle() {
-    let Some(run) = run_checked("peer-close-detected") else {
-        return;
-    };
+    let run = run_checked("peer-close-detected");
     let closes = count(&run, |e| {
         e["actor"] == "client" && e["kind"] == "close" && e["reason"] == "peer_closed"
     });
@@ -257,29 +225,20 @@ fn peer_close_is_detected_while_idle() {
     }
 }
 
-#[test]
 fn keepalive_race_resets_and_the_client_retries() {
-    let Some(run) = run_checked("keepalive-race") else {
-        return;
-    };
+    let run = run_checked("keepalive-race");
     let retries = count(&run, |e| e["kind"] == "error" && e["class"] == "retry");
     assert!(retries >= 3, "retries: {retries}");
 }
 
-#[test]
 fn keepalive_race_without_retry_fails_requests() {
-    let Some(run) = run_checked("keepalive-race-no-retry") else {
-        return;
-    };
+    let run = run_checked("keepalive-race-no-retry");
     let eofs = count(&run, |e| e["kind"] == "error" && e["class"] == "eof");
     assert!(eofs >= 2, "EOF errors: {eofs}");
 }
 
-#[test]
 fn write_timeout_closes_before_the_response() {
-    let Some(run) = run_checked("write-timeout-includes-handler") else {
-        return;
-    };
+    let run = run_checked("write-timeout-includes-handler");
     assert_eq!(
         count(&run, |e| e["kind"] == "timeout" && e["timer"] == "write"),
         3,
@@ -287,24 +246,48 @@ fn write_timeout_closes_before_the_response() {
     );
 }
 
-#[test]
 fn tcp_keepalive_probes_find_the_dead_peer() {
-    let Some(run) = run_checked("tcp-keepalive-dead-peer") else {
-        return;
-    };
+    let run = run_checked("tcp-keepalive-dead-peer");
     assert!(
         u(&run.summary, "link_dropped") >= 4,
         "probes and RST were dropped by the partition"
     );
 }
 
-#[test]
 fn abortive_close_leaves_no_time_wait() {
-    let Some(run) = run_checked("abortive-close-rst") else {
-        return;
-    };
+    let run = run_checked("abortive-close-rst");
     let resets = count(&run, |e| {
         e["actor"] == "client" && e["kind"] == "close" && e["reason"] == "peer_reset"
     });
     assert!(resets >= 2, "the client saw the resets: {resets}");
+}
+
+fn main() -> std::process::ExitCode {
+    common::harness::run(cases![
+        every_embedded_lab_has_an_integration_test [],
+        websocket_refuses_post_and_answers_ping_with_pong [Need::Labs],
+        long_connections_report_memory_per_connection [Need::Labs],
+        rst_injection_is_seen_by_the_idle_client [Need::Labs],
+        curl_keepalive_reuses_and_keeps_curls_output [Need::Labs, Need::Tool("curl")],
+        a_missing_external_program_skips_the_lab_outside_ci_and_fails_under_ci [Need::Labs],
+        body_unread_leak_keeps_every_connection_established [Need::Labs],
+        pool_max_conns_makes_requests_wait [Need::Labs],
+        peer_close_is_detected_while_idle [Need::Labs],
+        keepalive_race_resets_and_the_client_retries [Need::Labs],
+        keepalive_race_without_retry_fails_requests [Need::Labs],
+        write_timeout_closes_before_the_response [Need::Labs],
+        tcp_keepalive_probes_find_the_dead_peer [Need::Labs],
+        abortive_close_leaves_no_time_wait [Need::Labs],
+        pool_per_host [Need::Labs],
+        body_read_no_close [Need::Labs],
+        body_close_unread [Need::Labs],
+        short_vs_long [Need::Labs],
+        short_vs_long_keepalive [Need::Labs],
+        timeout_handler_503 [Need::Labs],
+        tcp_keepalive_off_half_open [Need::Labs],
+        time_wait_port_exhaustion [Need::Labs],
+        curl_connection_close [Need::Labs, Need::Tool("curl")],
+        read_deadline_absolute [Need::Labs],
+        read_deadline_per_read [Need::Labs],
+    ])
 }

@@ -3,23 +3,18 @@
 
 mod common;
 
+use common::harness::Need;
 use common::*;
 
-fn run_checked(lab: &str) -> Option<LabRun> {
-    if !can_run_labs() {
-        return None;
-    }
+fn run_checked(lab: &str) -> LabRun {
     let out = out_dir(lab);
     let run = run_lab(lab, &out);
     assert_expectations_pass(&run);
-    Some(run)
+    run
 }
 
-#[test]
 fn keepalive_reuse_uses_one_connection_for_100_requests() {
-    let Some(run) = run_checked("keepalive-reuse") else {
-        return;
-    };
+    let run = run_checked("keepalive-reuse");
     let s = &run.summary;
     assert_eq!(u(s, "connections"), 1);
     assert_eq!(u(s, "requests"), 100);
@@ -49,11 +44,8 @@ fn keepalive_reuse_uses_one_connection_for_100_requests() {
     }
 }
 
-#[test]
 fn pool_burst_dials_per_request_and_the_client_holds_the_time_waits() {
-    let Some(run) = run_checked("pool-burst") else {
-        return;
-    };
+    let run = run_checked("pool-burst");
     let s = &run.summary;
     assert_eq!(u(s, "connections"), 50);
     assert_eq!(u(s, "fin_first_by.client"), 48);
@@ -70,20 +62,14 @@ fn pool_burst_dials_per_request_and_the_client_holds_the_time_waits() {
     assert_eq!(closes, 48, "the client says why it closed them");
 }
 
-#[test]
 fn pool_burst_big_idle_second_burst_dials_none() {
-    let Some(run) = run_checked("pool-burst-big-idle") else {
-        return;
-    };
+    let run = run_checked("pool-burst-big-idle");
     assert_eq!(u(&run.summary, "connections"), 50);
     assert_eq!(u(&run.summary, "reused"), 50);
 }
 
-#[test]
 fn read_timeout_closes_idle_connections_from_the_server() {
-    let Some(run) = run_checked("read-timeout-as-idle") else {
-        return;
-    };
+    let run = run_checked("read-timeout-as-idle");
     let s = &run.summary;
     assert_eq!(u(s, "connections"), 4);
     assert_eq!(u(s, "time_wait.server"), 4);
@@ -97,20 +83,13 @@ fn read_timeout_closes_idle_connections_from_the_server() {
     assert!(peer_closed >= 3, "client saw the FINs: {peer_closed}");
 }
 
-#[test]
 fn idle_timeout_keeps_one_connection() {
-    let Some(run) = run_checked("idle-timeout-fix") else {
-        return;
-    };
+    let run = run_checked("idle-timeout-fix");
     assert_eq!(u(&run.summary, "connections"), 1);
     assert_eq!(u(&run.summary, "reused"), 3);
 }
 
-#[test]
 fn namespaces_are_gone_after_runs() {
-    if !can_run_labs() {
-        return;
-    }
     let out = out_dir("ns-gone");
     let child = connlab()
         .args(["run", "keepalive-reuse", "--out"])
@@ -142,11 +121,7 @@ fn namespaces_are_gone_after_runs() {
     );
 }
 
-#[test]
 fn a_lossy_jittery_link_shows_retransmits_but_counts_each_request_once() {
-    if !can_run_labs() {
-        return;
-    }
     let out = out_dir("lossy");
     let output = connlab()
         .args([
@@ -186,4 +161,16 @@ fn a_lossy_jittery_link_shows_retransmits_but_counts_each_request_once() {
         .filter(|e| e["kind"] == "retransmit")
         .count() as u64;
     assert_eq!(retransmit_events, u(s, "retransmits"));
+}
+
+fn main() -> std::process::ExitCode {
+    common::harness::run(cases![
+        keepalive_reuse_uses_one_connection_for_100_requests[Need::Labs],
+        pool_burst_dials_per_request_and_the_client_holds_the_time_waits[Need::Labs],
+        pool_burst_big_idle_second_burst_dials_none[Need::Labs],
+        read_timeout_closes_idle_connections_from_the_server[Need::Labs],
+        idle_timeout_keeps_one_connection[Need::Labs],
+        namespaces_are_gone_after_runs[Need::Root],
+        a_lossy_jittery_link_shows_retransmits_but_counts_each_request_once[Need::Labs],
+    ])
 }

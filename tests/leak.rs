@@ -6,6 +6,7 @@ mod common;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::harness::Need;
 use common::*;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -22,9 +23,6 @@ fn wait_for_namespaces(pid: u32, want: usize) -> bool {
 }
 
 fn interrupt_mid_run(signal: Signal, test: &str) {
-    if !can_run_labs() {
-        return;
-    }
     let out = out_dir(test);
     let mut child = connlab()
         .args(["run", "read-timeout-as-idle", "--out"])
@@ -70,21 +68,15 @@ fn interrupt_mid_run(signal: Signal, test: &str) {
     assert!(u(&run.summary, "requests") >= 1, "{:#}", run.summary);
 }
 
-#[test]
 fn sigint_mid_run_leaves_no_namespace_and_keeps_the_capture() {
     interrupt_mid_run(Signal::SIGINT, "sigint");
 }
 
-#[test]
 fn sigterm_mid_run_leaves_no_namespace_and_keeps_the_capture() {
     interrupt_mid_run(Signal::SIGTERM, "sigterm");
 }
 
-#[test]
 fn clean_removes_what_a_killed_run_left() {
-    if !can_run_labs() {
-        return;
-    }
     let out = out_dir("sigkill");
     let mut child = connlab()
         .args(["run", "read-timeout-as-idle", "--out"])
@@ -103,7 +95,15 @@ fn clean_removes_what_a_killed_run_left() {
     assert!(namespaces_of(pid).is_empty(), "clean removed them");
 }
 
-#[test]
 fn sighup_when_the_terminal_closes_leaves_no_namespace() {
     interrupt_mid_run(Signal::SIGHUP, "sighup");
+}
+
+fn main() -> std::process::ExitCode {
+    common::harness::run(cases![
+        sigint_mid_run_leaves_no_namespace_and_keeps_the_capture[Need::Root],
+        sigterm_mid_run_leaves_no_namespace_and_keeps_the_capture[Need::Root],
+        clean_removes_what_a_killed_run_left[Need::Root],
+        sighup_when_the_terminal_closes_leaves_no_namespace[Need::Root],
+    ])
 }

@@ -9,16 +9,14 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::harness::Need;
 use common::*;
 use serde_json::Value;
 
-fn run_checked(lab: &str) -> Option<LabRun> {
-    if !can_run_labs() {
-        return None;
-    }
+fn run_checked(lab: &str) -> LabRun {
     let run = run_lab(lab, &out_dir(lab));
     assert_expectations_pass(&run);
-    Some(run)
+    run
 }
 
 fn count(run: &LabRun, pred: impl Fn(&Value) -> bool) -> usize {
@@ -28,9 +26,6 @@ fn count(run: &LabRun, pred: impl Fn(&Value) -> bool) -> usize {
 /// Frames of the run's capture whose packet comment contains `text` (tshark reads connlab's
 /// pcapng comments as Wireshark shows them).
 fn commented(run: &LabRun, text: &str) -> usize {
-    if !have_tool("tshark") {
-        return usize::MAX;
-    }
     let capture = run.summary["capture"].as_str().expect("capture");
     let out = Command::new("tshark")
         .args(["-r", capture, "-Y"])
@@ -40,11 +35,8 @@ fn commented(run: &LabRun, text: &str) -> usize {
     String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
-#[test]
 fn a_forgotten_idle_connection_is_reset_and_the_get_retried() {
-    let Some(run) = run_checked("middlebox-idle-reset") else {
-        return;
-    };
+    let run = run_checked("middlebox-idle-reset");
     let retries = count(&run, |e| e["kind"] == "error" && e["class"] == "retry");
     assert_eq!(retries, 1, "the client retried the GET once");
     let middlebox_rst = count(&run, |e| e["kind"] == "rst" && e["by"] == "middlebox");
@@ -73,11 +65,8 @@ fn a_forgotten_idle_connection_is_reset_and_the_get_retried() {
     );
 }
 
-#[test]
 fn a_forgotten_idle_connection_fails_a_post() {
-    let Some(run) = run_checked("middlebox-idle-reset-post") else {
-        return;
-    };
+    let run = run_checked("middlebox-idle-reset-post");
     assert_eq!(
         count(&run, |e| e["kind"] == "error" && e["class"] == "retry"),
         0,
@@ -89,11 +78,8 @@ fn a_forgotten_idle_connection_fails_a_post() {
     assert_eq!(posts, 1, "the POST crossed the wire once");
 }
 
-#[test]
 fn a_blackholed_connection_retransmits_until_the_request_timeout() {
-    let Some(run) = run_checked("middlebox-idle-blackhole") else {
-        return;
-    };
+    let run = run_checked("middlebox-idle-blackhole");
     let timeouts = count(&run, |e| {
         e["kind"] == "error" && e["class"] == "request_timeout"
     });
@@ -114,16 +100,12 @@ fn a_blackholed_connection_retransmits_until_the_request_timeout() {
     assert_eq!(commented(&run, "middlebox RST"), 0, "dropped, never reset");
 }
 
-#[test]
 fn keepalive_probes_keep_the_flow_alive() {
     run_checked("middlebox-keepalive-fix");
 }
 
-#[test]
 fn a_shorter_pool_timeout_closes_before_the_middlebox_forgets() {
-    let Some(run) = run_checked("middlebox-pool-timeout-fix") else {
-        return;
-    };
+    let run = run_checked("middlebox-pool-timeout-fix");
     let idle_closes = count(&run, |e| {
         e["actor"] == "client" && e["kind"] == "close" && e["reason"] == "idle_timeout"
     });
@@ -133,11 +115,8 @@ fn a_shorter_pool_timeout_closes_before_the_middlebox_forgets() {
     );
 }
 
-#[test]
 fn graceful_shutdown_finishes_busy_requests_and_closes_idle_ones() {
-    let Some(run) = run_checked("graceful-shutdown") else {
-        return;
-    };
+    let run = run_checked("graceful-shutdown");
     let shutdowns = count(&run, |e| e["kind"] == "close" && e["reason"] == "shutdown");
     assert!(
         shutdowns >= 3,
@@ -171,39 +150,29 @@ fn graceful_shutdown_finishes_busy_requests_and_closes_idle_ones() {
     );
 }
 
-#[test]
 fn a_request_limit_makes_the_client_redial() {
-    let Some(run) = run_checked("server-request-limit") else {
-        return;
-    };
+    let run = run_checked("server-request-limit");
     let limits = count(&run, |e| {
         e["kind"] == "close" && e["reason"] == "request_limit"
     });
     assert_eq!(limits, 10);
 }
 
-#[test]
 fn a_dead_peer_hangs_until_tcp_retries2() {
-    let Some(run) = run_checked("dead-peer-retransmit") else {
-        return;
-    };
+    let run = run_checked("dead-peer-retransmit");
     assert!(
         u(&run.summary, "link_dropped") >= 4,
         "the request and its retransmissions went into the partition"
     );
 }
 
-#[test]
 fn tcp_user_timeout_bounds_it() {
     run_checked("dead-peer-user-timeout");
 }
 
 /// Runs a lab file of tests/go/labs with the Go client; returns its summary and the Go
 /// client's own report.
-fn go_lab(name: &str) -> Option<(Value, Value)> {
-    if !can_run_labs() || !have_tool("go") {
-        return None;
-    }
+fn go_lab(name: &str) -> (Value, Value) {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let client = dir.join("go-client-for-labs");
     let status = Command::new("go")
@@ -236,22 +205,19 @@ fn go_lab(name: &str) -> Option<(Value, Value)> {
             .trim(),
     )
     .expect("JSON");
-    Some((run.summary, report))
+    (run.summary, report)
 }
 
 /// The built-in client's figures for the same lab.
-fn builtin(name: &str) -> Option<Value> {
-    run_checked(name).map(|r| r.summary)
+fn builtin(name: &str) -> Value {
+    run_checked(name).summary
 }
 
-#[test]
 fn go_agrees_on_the_reset_get() {
-    let (Some((go, report)), Some(ours)) = (
+    let ((go, report), ours) = (
         go_lab("middlebox-idle-reset"),
         builtin("middlebox-idle-reset"),
-    ) else {
-        return;
-    };
+    );
     for key in ["connections", "requests", "rst_by.middlebox"] {
         assert_eq!(u(&go, key), u(&ours, key), "{key}");
     }
@@ -266,14 +232,11 @@ fn go_agrees_on_the_reset_get() {
     );
 }
 
-#[test]
 fn go_agrees_on_the_reset_post() {
-    let (Some((go, report)), Some(ours)) = (
+    let ((go, report), ours) = (
         go_lab("middlebox-idle-reset-post"),
         builtin("middlebox-idle-reset-post"),
-    ) else {
-        return;
-    };
+    );
     for key in ["connections", "requests", "rst_by.middlebox"] {
         assert_eq!(u(&go, key), u(&ours, key), "{key}");
     }
@@ -283,14 +246,11 @@ fn go_agrees_on_the_reset_post() {
     );
 }
 
-#[test]
 fn go_agrees_on_the_request_limit() {
-    let (Some((go, report)), Some(ours)) = (
+    let ((go, report), ours) = (
         go_lab("server-request-limit"),
         builtin("server-request-limit"),
-    ) else {
-        return;
-    };
+    );
     for key in ["connections", "requests", "fin_first_by.server"] {
         assert_eq!(u(&go, key), u(&ours, key), "{key}");
     }
@@ -299,4 +259,21 @@ fn go_agrees_on_the_request_limit() {
         (Some(1000), Some(0))
     );
     assert_eq!(report["dialed"].as_u64(), Some(10));
+}
+
+fn main() -> std::process::ExitCode {
+    common::harness::run(cases![
+        a_forgotten_idle_connection_is_reset_and_the_get_retried [Need::Labs, Need::Tool("tshark")],
+        a_forgotten_idle_connection_fails_a_post [Need::Labs],
+        a_blackholed_connection_retransmits_until_the_request_timeout [Need::Labs, Need::Tool("tshark")],
+        keepalive_probes_keep_the_flow_alive [Need::Labs],
+        a_shorter_pool_timeout_closes_before_the_middlebox_forgets [Need::Labs],
+        graceful_shutdown_finishes_busy_requests_and_closes_idle_ones [Need::Labs],
+        a_request_limit_makes_the_client_redial [Need::Labs],
+        a_dead_peer_hangs_until_tcp_retries2 [Need::Labs],
+        tcp_user_timeout_bounds_it [Need::Labs],
+        go_agrees_on_the_reset_get [Need::Labs, Need::Tool("go")],
+        go_agrees_on_the_reset_post [Need::Labs, Need::Tool("go")],
+        go_agrees_on_the_request_limit [Need::Labs, Need::Tool("go")],
+    ])
 }

@@ -8,18 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use common::harness::Need;
 use common::hosts::{Hosts, SERVER_IP};
 use common::*;
 use serde_json::Value;
-
-/// Whether this test can run here: root, and every tool it names.
-fn ready(tools: &[&str]) -> bool {
-    can_run_labs()
-        && ["ip", "tcpdump", "ss"]
-            .iter()
-            .chain(tools)
-            .all(|t| have_tool(t))
-}
 
 /// Builds one of the Go programs under tests/go (stdlib only, no network needed).
 fn go_program(name: &str) -> PathBuf {
@@ -145,11 +137,7 @@ fn after_ms(f: &Value) -> f64 {
     f["after_ms"].as_f64().expect("after_ms")
 }
 
-#[test]
 fn go_server_with_a_one_second_read_timeout() {
-    if !ready(&["go"]) {
-        return;
-    }
     let mut hosts = Hosts::new();
     go_server(&mut hosts, &["-read-timeout", "1s"]);
     let client = go_client(&hosts, &["-n", "4", "-gap", "1500ms", "-linger", "1500ms"]);
@@ -162,11 +150,7 @@ fn go_server_with_a_one_second_read_timeout() {
     assert!(f["knobs"][0].as_str().unwrap_or("").contains("IdleTimeout"));
 }
 
-#[test]
 fn nginx_with_a_short_keepalive_timeout() {
-    if !ready(&["nginx", "go"]) {
-        return;
-    }
     let mut hosts = Hosts::new();
     nginx(&mut hosts, "nginx-timeout", "keepalive_timeout 1s;");
     let client = go_client(&hosts, &["-n", "4", "-gap", "1500ms", "-linger", "1500ms"]);
@@ -177,11 +161,7 @@ fn nginx_with_a_short_keepalive_timeout() {
     assert!((950.0..=1050.0).contains(&after), "after_ms {after}");
 }
 
-#[test]
 fn nginx_default_request_limit_under_ab_keep_alive() {
-    if !ready(&["nginx", "ab"]) {
-        return;
-    }
     let mut hosts = Hosts::new();
     nginx(&mut hosts, "nginx-limit", "");
     let mut ab = Hosts::command(&hosts.client, "ab");
@@ -198,11 +178,7 @@ fn nginx_default_request_limit_under_ab_keep_alive() {
     assert!(!kinds(&s).contains(&"keepalive_off".to_owned()));
 }
 
-#[test]
 fn ab_without_keep_alive_speaks_http10() {
-    if !ready(&["nginx", "ab"]) {
-        return;
-    }
     let mut hosts = Hosts::new();
     nginx(&mut hosts, "nginx-ab", "");
     let mut ab = Hosts::command(&hosts.client, "ab");
@@ -219,11 +195,7 @@ fn ab_without_keep_alive_speaks_http10() {
     assert_eq!(kinds(&s), ["keepalive_off"], "{:#}", s["findings"]);
 }
 
-#[test]
 fn curl_reuses_one_connection_and_connection_close_turns_it_off() {
-    if !ready(&["nginx", "curl"]) {
-        return;
-    }
     let mut hosts = Hosts::new();
     nginx(&mut hosts, "nginx-curl", "");
     let url = format!("http://{SERVER_IP}/");
@@ -260,11 +232,7 @@ fn curl_reuses_one_connection_and_connection_close_turns_it_off() {
     assert_eq!(f["via"], "connection_close_header");
 }
 
-#[test]
 fn go_client_default_pool_after_a_burst_of_50() {
-    if !ready(&["go"]) {
-        return;
-    }
     let mut hosts = Hosts::new();
     go_server(&mut hosts, &["-handler-delay", "200ms"]);
     let client = go_client(&hosts, &["-n", "50", "-c", "50", "-linger", "2s"]);
@@ -276,4 +244,15 @@ fn go_client_default_pool_after_a_burst_of_50() {
     assert_eq!(f["bursts"], 1);
     // 48 closed by the pool at the burst, the 2 it kept when the program exits.
     assert_eq!(s["time_wait"]["client"], 50);
+}
+
+fn main() -> std::process::ExitCode {
+    common::harness::run(cases![
+        go_server_with_a_one_second_read_timeout [Need::Root, Need::Tool("tcpdump"), Need::Tool("ss"), Need::Tool("go")],
+        nginx_with_a_short_keepalive_timeout [Need::Root, Need::Tool("tcpdump"), Need::Tool("ss"), Need::Tool("nginx"), Need::Tool("go")],
+        nginx_default_request_limit_under_ab_keep_alive [Need::Root, Need::Tool("tcpdump"), Need::Tool("ss"), Need::Tool("nginx"), Need::Tool("ab")],
+        ab_without_keep_alive_speaks_http10 [Need::Root, Need::Tool("tcpdump"), Need::Tool("ss"), Need::Tool("nginx"), Need::Tool("ab")],
+        curl_reuses_one_connection_and_connection_close_turns_it_off [Need::Root, Need::Tool("tcpdump"), Need::Tool("ss"), Need::Tool("nginx"), Need::Tool("curl")],
+        go_client_default_pool_after_a_burst_of_50 [Need::Root, Need::Tool("tcpdump"), Need::Tool("ss"), Need::Tool("go")],
+    ])
 }

@@ -6,6 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::harness::Need;
 use common::*;
 
 /// Chromium, headless, offline, in a fresh profile; returns its stdout.
@@ -55,11 +56,7 @@ fn report_of(dir: &Path) -> PathBuf {
         .expect("an HTML report beside the capture")
 }
 
-#[test]
 fn pool_burst_report_in_a_real_browser() {
-    if !can_run_labs() || !have_tool("chromium") {
-        return;
-    }
     let out = out_dir("report-browser");
     let status = connlab()
         .args(["run", "pool-burst", "--report", "--out"])
@@ -119,11 +116,7 @@ fn pool_burst_report_in_a_real_browser() {
     assert!(inked > 0.08, "ink on {:.1} % of the page", inked * 100.0);
 }
 
-#[test]
 fn report_of_any_capture_and_of_a_damaged_one() {
-    if !can_run_labs() {
-        return;
-    }
     let out = out_dir("report-cli");
     let run = run_lab("keepalive-reuse", &out);
     assert_expectations_pass(&run);
@@ -152,4 +145,11 @@ fn report_of_any_capture_and_of_a_damaged_one() {
         cut.with_extension("html").exists(),
         "what was read is still drawn"
     );
+}
+
+fn main() -> std::process::ExitCode {
+    common::harness::run(cases![
+        pool_burst_report_in_a_real_browser [Need::Labs, Need::Tool("chromium")],
+        report_of_any_capture_and_of_a_damaged_one [Need::Labs],
+    ])
 }

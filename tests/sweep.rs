@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use common::harness::Need;
 use common::*;
 
 /// The tests that run labs take turns, so each can check that no namespace is left.
@@ -39,11 +40,7 @@ fn column(table: &[Vec<String>], name: &str) -> Vec<String> {
     table[1..].iter().map(|r| r[i].clone()).collect()
 }
 
-#[test]
 fn the_idle_pool_size_against_time_wait() {
-    if !can_run_labs() {
-        return;
-    }
     let _turn = LABS.lock().unwrap_or_else(|e| e.into_inner());
     let out = out_dir("sweep-pool");
     let started = Instant::now();
@@ -82,9 +79,6 @@ fn the_idle_pool_size_against_time_wait() {
     eprintln!("sweep of 6 points with -j 2: {elapsed:?}");
     assert!(connlab_namespaces().is_empty(), "every point cleaned up");
 
-    if !have_tool("chromium") {
-        return;
-    }
     let html = sweep_folder(&out).join("sweep.html");
     let page = std::fs::read_to_string(&html).expect("sweep.html");
     assert!(!page.contains("://"), "offline");
@@ -113,7 +107,6 @@ fn the_idle_pool_size_against_time_wait() {
     );
 }
 
-#[test]
 fn bad_input_is_refused_before_anything_runs() {
     let out = out_dir("sweep-bad");
     let cases: [(&[&str], &str); 4] = [
@@ -138,11 +131,7 @@ fn bad_input_is_refused_before_anything_runs() {
     assert_eq!(made, 0, "nothing ran, nothing was written");
 }
 
-#[test]
 fn ctrl_c_keeps_the_points_that_finished() {
-    if !can_run_labs() {
-        return;
-    }
     let _turn = LABS.lock().unwrap_or_else(|e| e.into_inner());
     let out = out_dir("sweep-interrupt");
     let mut child = connlab()
@@ -189,4 +178,12 @@ fn ctrl_c_keeps_the_points_that_finished() {
         "the first point finished: {results:?}"
     );
     assert!(connlab_namespaces().is_empty(), "every point cleaned up");
+}
+
+fn main() -> std::process::ExitCode {
+    common::harness::run(cases![
+        the_idle_pool_size_against_time_wait [Need::Labs, Need::Tool("chromium")],
+        bad_input_is_refused_before_anything_runs [],
+        ctrl_c_keeps_the_points_that_finished [Need::Labs],
+    ])
 }

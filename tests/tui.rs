@@ -3,90 +3,44 @@
 
 mod common;
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::harness::Need;
+use common::tmux::Tmux;
 use common::*;
 
-/// A private tmux server for one test.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(test: &str, command: &str) -> Tmux {
-        let tmux = Tmux {
-            socket: format!("connlab-{test}-{}", std::process::id()),
-        };
-        let st = tmux
-            .cmd(&[
-                "new-session",
-                "-d",
-                "-s",
-                "t",
-                "-x",
-                "120",
-                "-y",
-                "32",
-                command,
-            ])
-            .status()
-            .expect("tmux");
-        assert!(st.success(), "tmux new-session");
-        tmux
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]).args(args);
-        c
-    }
-
-    fn screen(&self) -> String {
-        let out = self
-            .cmd(&["capture-pane", "-p", "-t", "t"])
-            .output()
-            .expect("capture");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn wait_for(&self, what: &str, limit: Duration) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if screen.contains(what) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < limit,
-                "waited for {what:?}; screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn keys(&self, keys: &str) {
-        self.cmd(&["send-keys", "-t", "t", keys])
-            .status()
-            .expect("send-keys");
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]).status();
-    }
-}
-
-#[test]
 fn live_timeline_shows_the_lab_and_q_stops_it_cleanly() {
-    if !can_run_labs() || !have_tool("tmux") {
-        return;
-    }
-    let out = out_dir("tui-live");
-    let bin = env!("CARGO_BIN_EXE_connlab");
+    live_timeline(None);
+}
+
+/// The same as an ordinary user: connlab runs rootless, in its own user namespace.
+fn live_timeline_without_root() {
+    live_timeline(Some(&unprivileged::user()));
+    assert!(
+        unprivileged::nothing_left(),
+        "left running: {:?}",
+        unprivileged::processes()
+    );
+}
+
+fn live_timeline(user: Option<&str>) {
+    let (out, bin) = match user {
+        None => (
+            out_dir("tui-live"),
+            env!("CARGO_BIN_EXE_connlab").to_owned(),
+        ),
+        Some(_) => (
+            unprivileged::out_dir("tui-live"),
+            unprivileged::binary().display().to_string(),
+        ),
+    };
     let tmux = Tmux::start(
-        "live",
+        if user.is_some() {
+            "live-rootless"
+        } else {
+            "live"
+        },
+        user,
         &format!(
             "{bin} run read-timeout-as-idle --tui --out {}; echo EXITED $?; sleep 60",
             out.display()
@@ -128,11 +82,7 @@ fn live_timeline_shows_the_lab_and_q_stops_it_cleanly() {
     assert!(kept, "the capture is kept");
 }
 
-#[test]
 fn replay_shows_a_capture_and_q_leaves() {
-    if !can_run_labs() || !have_tool("tmux") {
-        return;
-    }
     let out = out_dir("tui-replay");
     let run = run_lab("pool-burst", &out);
     assert_expectations_pass(&run);
@@ -140,6 +90,7 @@ fn replay_shows_a_capture_and_q_leaves() {
     let bin = env!("CARGO_BIN_EXE_connlab");
     let tmux = Tmux::start(
         "replay",
+        None,
         &format!("{bin} tui {capture}; echo EXITED $?; sleep 60"),
     );
     let screen = tmux.wait_for("[FINISHED]", Duration::from_secs(10));
@@ -152,4 +103,12 @@ fn replay_shows_a_capture_and_q_leaves() {
     tmux.keys("q");
     let after = tmux.wait_for("EXITED", Duration::from_secs(10));
     assert!(after.contains("EXITED 0"), "{after}");
+}
+
+fn main() -> std::process::ExitCode {
+    common::harness::run(cases![
+        live_timeline_shows_the_lab_and_q_stops_it_cleanly [Need::Labs, Need::Tool("tmux")],
+        live_timeline_without_root [Need::Root, Need::Tool("tmux"), Need::Tool("runuser")],
+        replay_shows_a_capture_and_q_leaves [Need::Labs, Need::Tool("tmux")],
+    ])
 }

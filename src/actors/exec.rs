@@ -95,10 +95,15 @@ pub fn spawn_in(ns: &str, command: &mut Command) -> Result<Child> {
     let ns_file = File::open(netns::path(ns)).with_context(|| format!("opening namespace {ns}"))?;
     let ns_fd = ns_file.as_raw_fd();
     // SAFETY: between fork and exec only async-signal-safe calls: setns(2) on an fd opened
-    // before the fork.
+    // before the fork, and prctl(2).
     unsafe {
         command.pre_exec(move || {
             if libc::setns(ns_fd, libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // Die with connlab (even killed with -9), so no program outlives the lab and
+            // keeps its namespace alive; the lab thread that spawns it lives as long as it.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())

@@ -63,6 +63,11 @@ pub struct RunSummary {
     pub interrupted: bool,
     /// The `--set` overrides the run used.
     pub overrides: Vec<String>,
+    /// `root`, or `rootless (...)` when connlab ran in a user namespace of its own.
+    pub privileges: String,
+    /// What the lab asked for that this run could not do (rootless), in words; never faked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unavailable: Vec<String>,
     /// What the connections open at the end cost in memory (process and kernel).
     pub memory: crate::net::memory::MemoryReport,
     /// External programs run by the lab, with their exit codes and output files.
@@ -131,6 +136,8 @@ impl RunReport {
             report: None,
             interrupted,
             overrides: lab.overrides.clone(),
+            privileges: crate::net::userns::privileges(),
+            unavailable: Vec::new(),
             exec: actors.exec,
             memory: actors.memory,
             expectations: Vec::new(),
@@ -162,6 +169,12 @@ impl RunReport {
         let _ = writeln!(out, "link: {}", s.wire.link);
         if !s.overrides.is_empty() {
             let _ = writeln!(out, "overrides: {}", s.overrides.join(" "));
+        }
+        if s.privileges != "root" {
+            let _ = writeln!(out, "privileges: {}", s.privileges);
+        }
+        for what in &s.unavailable {
+            let _ = writeln!(out, "unavailable: {what}");
         }
         let _ = writeln!(out);
         out.push_str(&analysis_table(a, Some(s.kernel_time_wait)));

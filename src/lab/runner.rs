@@ -102,6 +102,7 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
         ipv6: lab.spec.ipv6,
     })?;
 
+    let unavailable = topo.unavailable.clone();
     let (tx, rx) = mpsc::channel::<Record>();
     let recorder = Recorder::start(sinks, rx);
     let progress = opts.progress.then(|| ProgressLine::start(live));
@@ -122,6 +123,7 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
         .as_ref()
         .map(|s| s.kernel_dropped)
         .unwrap_or([0; 2]);
+    let wire_full_buffers = wire_stats.as_ref().map(|s| s.full_buffers).unwrap_or(true);
     let _ = tx.send(Record::End(CaptureEnd { kernel_drops }));
     drop(tx);
     let recording = recorder.join();
@@ -152,6 +154,14 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
         events,
         Interrupted::now(),
     );
+    report.summary.unavailable = unavailable;
+    if !wire_full_buffers {
+        report.summary.unavailable.push(
+            "the wire's 16 MiB capture buffers (SO_RCVBUFFORCE needs root; net.core.rmem_max \
+             caps them, capture drops are counted)"
+                .to_owned(),
+        );
+    }
     if opts.report {
         report.summary.report = Some(write_html(lab, &report, &prefix)?);
     }

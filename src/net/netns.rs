@@ -1,12 +1,16 @@
 //! Named network namespaces, created and entered without shelling out.
 //!
-//! A namespace is kept alive by a bind mount under `/run/netns/<name>`, the same convention as
-//! `ip netns`, so `ip netns list` and `ip netns exec` see ours and a user can poke at a lab
-//! while it runs. Entering a namespace (`setns`) is per thread: [`in_netns`] runs a closure on
-//! a fresh thread that entered it, so the caller's thread is never moved.
+//! As root, a namespace is kept alive by a bind mount under `/run/netns/<name>`, the same
+//! convention as `ip netns`, so `ip netns list` and `ip netns exec` see ours and a user can
+//! poke at a lab while it runs. Rootless (inside connlab's own user namespace, see
+//! [`super::userns`]) nothing can be mounted there: the process holds each namespace's file
+//! descriptor instead, and the namespaces end with it. Entering a namespace (`setns`) is per
+//! thread: [`in_netns`] runs a closure on a fresh thread that entered it, so the caller's
+//! thread is never moved.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -21,13 +25,29 @@ pub const NETNS_DIR: &str = "/run/netns";
 /// remove them even when the normal teardown path cannot run.
 static LIVE: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-/// Path of a named namespace's handle.
+/// Rootless: the namespaces this process holds open, by name.
+static HELD: Mutex<BTreeMap<String, File>> = Mutex::new(BTreeMap::new());
+
+/// Path of a named namespace's handle: under `/run/netns` as root, this process's descriptor
+/// for it (`/proc/self/fd/N`) when rootless.
 pub fn path(name: &str) -> PathBuf {
+    if super::userns::rootless() {
+        if let Some(fd) = HELD
+            .lock()
+            .ok()
+            .and_then(|held| held.get(name).map(|f| f.as_raw_fd()))
+        {
+            return PathBuf::from(format!("/proc/self/fd/{fd}"));
+        }
+    }
     Path::new(NETNS_DIR).join(name)
 }
 
 /// Creates an empty network namespace named `name` (only `lo`, down).
 pub fn create(name: &str) -> Result<()> {
+    if super::userns::rootless() {
+        return create_held(name);
+    }
     fs::create_dir_all(NETNS_DIR).with_context(|| format!("creating {NETNS_DIR}"))?;
     let handle = path(name);
     File::options()
@@ -60,9 +80,32 @@ pub fn create(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Deletes a named namespace: unmounts and removes its handle. The kernel frees the namespace,
-/// and every veth end inside it, once no thread or socket still uses it.
+/// Rootless: a namespace made on a fresh thread and kept alive by its descriptor.
+fn create_held(name: &str) -> Result<()> {
+    let file = std::thread::spawn(|| -> Result<File> {
+        unshare(CloneFlags::CLONE_NEWNET).context("unshare(CLONE_NEWNET)")?;
+        File::open("/proc/thread-self/ns/net").context("opening the new namespace")
+    })
+    .join()
+    .map_err(|_| anyhow!("namespace creation thread panicked"))?
+    .with_context(|| format!("creating network namespace {name} in connlab's user namespace"))?;
+    HELD.lock()
+        .map_err(|_| anyhow!("namespace table poisoned"))?
+        .insert(name.to_owned(), file);
+    register(name);
+    Ok(())
+}
+
+/// Deletes a named namespace: unmounts and removes its handle (rootless: lets go of its
+/// descriptor). The kernel frees the namespace, and every veth end inside it, once no thread,
+/// process or socket still uses it.
 pub fn delete(name: &str) -> Result<()> {
+    if let Ok(mut held) = HELD.lock() {
+        if held.remove(name).is_some() {
+            unregister(name);
+            return Ok(());
+        }
+    }
     let handle = path(name);
     let _ = umount2(&handle, MntFlags::MNT_DETACH);
     let removed = match fs::remove_file(&handle) {

@@ -56,6 +56,9 @@ pub struct Topology {
     pub server_ns: String,
     /// Namespace holding the forwarder's two interfaces.
     pub wire_ns: String,
+    /// What the lab asked for that this run could not do (rootless: a sysctl that is not
+    /// per-namespace), in words for the summary.
+    pub unavailable: Vec<String>,
 }
 
 impl Topology {
@@ -67,6 +70,7 @@ impl Topology {
             client_ns: clean::namespace_name(pid, seq, "client"),
             server_ns: clean::namespace_name(pid, seq, "server"),
             wire_ns: clean::namespace_name(pid, seq, "wire"),
+            unavailable: Vec::new(),
         };
         // Created one by one: whatever exists is removed by Drop if a later step fails.
         let names = [
@@ -96,7 +100,7 @@ impl Topology {
         (WIRE_CLIENT_IF, WIRE_SERVER_IF)
     }
 
-    fn configure(&self, spec: &TopologySpec) -> Result<()> {
+    fn configure(&mut self, spec: &TopologySpec) -> Result<()> {
         for ns in [&self.client_ns, &self.server_ns, &self.wire_ns] {
             if !spec.ipv6 {
                 netns::in_netns(ns, sysctl::disable_ipv6)?;
@@ -124,8 +128,9 @@ impl Topology {
                 link::set_up(&h, wire_if).await
             })?;
         }
-        apply_sysctls(&self.client_ns, &spec.client_sysctls)?;
-        apply_sysctls(&self.server_ns, &spec.server_sysctls)?;
+        let client = apply_sysctls(&self.client_ns, &spec.client_sysctls)?;
+        let server = apply_sysctls(&self.server_ns, &spec.server_sysctls)?;
+        self.unavailable.extend(client.into_iter().chain(server));
         Ok(())
     }
 }
@@ -141,15 +146,26 @@ impl Drop for Topology {
     }
 }
 
-fn apply_sysctls(ns: &str, sysctls: &BTreeMap<String, String>) -> Result<()> {
+/// Writes the sysctls inside `ns`. Rootless, one the kernel does not let a user namespace
+/// write (not per-namespace) is skipped and returned in words, for the summary to say; as
+/// root any failure is an error.
+fn apply_sysctls(ns: &str, sysctls: &BTreeMap<String, String>) -> Result<Vec<String>> {
     if sysctls.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let sysctls = sysctls.clone();
+    let rootless = super::userns::rootless();
     netns::in_netns(ns, move || {
+        let mut skipped = Vec::new();
         for (key, value) in &sysctls {
-            sysctl::write(key, value)?;
+            match sysctl::write(key, value) {
+                Ok(()) => {}
+                Err(e) if rootless => skipped.push(format!(
+                    "sysctl {key} = {value} (not writable without root: {e:#})"
+                )),
+                Err(e) => return Err(e),
+            }
         }
-        Ok(())
+        Ok(skipped)
     })
 }

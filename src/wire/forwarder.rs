@@ -120,6 +120,8 @@ pub struct WireStats {
     pub span_ns: u64,
     /// What the middlebox did, when the link has one.
     pub middlebox: Option<MiddleboxStats>,
+    /// The capture buffers got their full size (false rootless: net.core.rmem_max caps them).
+    pub full_buffers: bool,
 }
 
 impl WireStats {
@@ -240,6 +242,7 @@ impl Wire {
         for (i, port) in self.ports.iter().enumerate() {
             stats.kernel_dropped[i] = port.drops().unwrap_or(0);
         }
+        stats.full_buffers = self.ports.iter().all(|p| p.full_buffer);
         stats.middlebox = self
             .middlebox
             .as_ref()

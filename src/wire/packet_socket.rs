@@ -22,6 +22,9 @@ pub const MAX_FRAME: usize = 64 * 1024 + 256;
 pub struct PacketSocket {
     fd: OwnedFd,
     ifindex: i32,
+    /// The receive buffer got the full 16 MiB (SO_RCVBUFFORCE needs root in the initial user
+    /// namespace; rootless it is capped by net.core.rmem_max).
+    pub full_buffer: bool,
 }
 
 impl PacketSocket {
@@ -39,14 +42,22 @@ impl PacketSocket {
                 .context("opening an AF_PACKET socket (needs CAP_NET_RAW)");
         }
         // SAFETY: raw is a fresh valid descriptor owned by nothing else.
-        let sock = PacketSocket {
+        let mut sock = PacketSocket {
             fd: unsafe { OwnedFd::from_raw_fd(raw) },
             ifindex,
+            full_buffer: true,
         };
         sock.set_int(libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
             .context("PACKET_IGNORE_OUTGOING (kernel >= 4.20)")?;
-        sock.set_int(libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, RECV_BUFFER)
-            .context("SO_RCVBUFFORCE")?;
+        if sock
+            .set_int(libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, RECV_BUFFER)
+            .is_err()
+        {
+            // Rootless: as much as net.core.rmem_max allows; drops are counted, not hidden.
+            sock.full_buffer = false;
+            sock.set_int(libc::SOL_SOCKET, libc::SO_RCVBUF, RECV_BUFFER)
+                .context("SO_RCVBUF")?;
+        }
         let tv = libc::timeval {
             tv_sec: poll.as_secs() as libc::time_t,
             tv_usec: poll.subsec_micros() as libc::suseconds_t,

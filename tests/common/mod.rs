@@ -1,11 +1,15 @@
 //! Helpers shared by the integration tests that run labs for real.
 //!
-//! Labs need root (network namespaces). Outside CI a non-root run skips with a message; under
-//! CI (`CI` set) a missing capability is a failure, never a silent skip.
+//! What a test needs (root, user namespaces, a tool) is declared in its file's `main` and
+//! checked by [`harness`]: outside CI an unmet need shows as an ignored test, under CI (`CI`
+//! set) it is a failure, never a silent skip.
 
 #![allow(dead_code)]
 
+pub mod harness;
 pub mod hosts;
+pub mod tmux;
+pub mod unprivileged;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -15,37 +19,6 @@ use serde_json::Value;
 /// The connlab binary under test.
 pub fn connlab() -> Command {
     Command::new(env!("CARGO_BIN_EXE_connlab"))
-}
-
-/// True when labs can run here. Under CI, panics instead of returning false.
-pub fn can_run_labs() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if root {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("CI is set but the tests are not running as root: lab tests must run in CI");
-    }
-    eprintln!("skipping: lab tests need root (network namespaces); run them with sudo");
-    false
-}
-
-/// True when `tool` is on PATH. Under CI a missing tool is a failure.
-pub fn have_tool(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !found {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI is set but {tool} is not installed (.ci/run installs it)");
-        }
-        eprintln!("skipping: {tool} is not installed");
-    }
-    found
 }
 
 /// A fresh output folder for one test.
