@@ -8,23 +8,27 @@ use connlab::lab::overrides::Override;
 
 const EXAMPLES: &str = "\
 Examples:
-  sudo connlab run keepalive-reuse          run an embedded lab, print its summary
-  sudo connlab run labs/pool-burst.toml     run a lab file
-  sudo connlab run pool-burst --json        events as JSON lines, then {\"summary\": ...}
-  sudo connlab run short-vs-long --set link.delay_ms=20 --set client.requests=50
+  connlab run keepalive-reuse               run an embedded lab, print its summary
+  connlab run labs/pool-burst.toml          run a lab file (no root needed: see README)
+  connlab run labs/ -j 2 --junit out.xml    run a folder of labs as a suite, JUnit for CI
+  connlab run pool-burst --json             events as JSON lines, then {\"summary\": ...}
+  connlab run short-vs-long --set link.delay_ms=20 --set client.requests=50
   connlab inspect captures/pool-burst-*.pcapng   counters, findings (cause, evidence, knob)
   connlab inspect /tmp/tcpdump.pcap --json
-  sudo connlab run read-timeout-as-idle --tui   watch it live in the terminal timeline
-  sudo connlab run pool-burst --report          also write captures/pool-burst-*.html
+  connlab run read-timeout-as-idle --tui   watch it live in the terminal timeline
+  connlab run pool-burst --report          also write captures/pool-burst-*.html
   connlab report /tmp/tcpdump.pcap -o svc.html  a picture of any capture, to share
-  sudo connlab sweep pool-burst --vary client.max_idle_per_host=1,2,5,10,25,50 -j 2
+  connlab sweep pool-burst --vary client.max_idle_per_host=1,2,5,10,25,50 -j 2
   connlab tui captures/pool-burst-*.pcapng      scrub through a capture
   connlab list
   sudo connlab clean                        remove what killed runs left behind
+  connlab completions bash                  completion script (bash, zsh, fish, ...)
+  connlab man                               the man page
 
 Exit codes: 0 all expectations passed; 1 an expectation failed; 2 usage, lab file,
 capture file or environment error; 3 lab skipped (an external program it runs is not
-installed; never under CI); 130 interrupted (Ctrl-C, SIGTERM, SIGHUP).";
+installed; never under CI); 130 interrupted (Ctrl-C, SIGTERM, SIGHUP). For several labs,
+the first that applies of 130, 2, 1, 3, 0.";
 
 /// A packet-level lab for TCP connection lifecycles: keep-alive, pools, FIN/RST, TIME_WAIT.
 #[derive(Debug, Parser)]
@@ -38,10 +42,13 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a lab (needs root): build the network, run the actors, capture, analyse, check.
+    /// Run labs: build the network, run the actors, capture, analyse, check. Without root it
+    /// runs in a user namespace of its own. Several labs or a folder run as a suite: one line
+    /// per lab and a total (and --junit for CI).
     Run {
-        /// An embedded lab's name (see `connlab list`) or the path of a lab file.
-        lab: String,
+        /// Embedded labs' names (see `connlab list`), lab files, or folders of lab files.
+        #[arg(required = true, value_name = "LAB")]
+        labs: Vec<String>,
         /// Folder for the .pcapng and .events.jsonl files.
         #[arg(long, default_value = "captures")]
         out: PathBuf,
@@ -58,8 +65,15 @@ pub enum Command {
         /// Also write a self-contained HTML report beside the capture.
         #[arg(long)]
         report: bool,
+        /// Labs run at once when several are given (each in its own namespaces).
+        #[arg(short = 'j', long = "jobs", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+        jobs: u64,
+        /// Write a JUnit XML report: one test case per lab, one failure per failed
+        /// expectation, the capture as an attachment line.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
-    /// Run a lab for every combination of knob values (needs root) and chart the figures:
+    /// Run a lab for every combination of knob values and chart the figures:
     /// writes sweep.csv, sweep.json and sweep.html. Ctrl-C keeps the finished points.
     Sweep {
         /// An embedded lab's name or the path of a lab file.
@@ -108,6 +122,14 @@ pub enum Command {
     List,
     /// Remove namespaces (and processes in them) left by runs that were killed.
     Clean,
+    /// Print a shell completion script: `connlab completions bash >
+    /// ~/.local/share/bash-completion/completions/connlab`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `connlab man > ~/.local/share/man/man1/connlab.1`.
+    Man,
     /// Internal: an actor in a process of its own, started by `run` inside a namespace.
     #[command(hide = true)]
     Actor {

@@ -12,12 +12,14 @@
 
 pub mod actors;
 pub mod capture;
+pub mod child_run;
 pub mod clock;
 pub mod inspect;
 pub mod lab;
 pub mod net;
 pub mod paths;
 pub mod report;
+pub mod suite;
 pub mod summary_text;
 pub mod sweep;
 pub mod trace;

@@ -34,18 +34,36 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Run {
-            lab,
+            labs,
             out,
             json,
             set,
             tui,
             report,
+            jobs,
+            junit,
         } => {
             use std::io::IsTerminal;
+            let one_lab = labs.len() == 1 && !std::path::Path::new(&labs[0]).is_dir();
+            if !one_lab || junit.is_some() {
+                if tui {
+                    return fail(&anyhow::anyhow!(
+                        "--tui watches one lab; give one lab, or leave --tui out to run a suite"
+                    ));
+                }
+                let opts = connlab::suite::Options {
+                    set,
+                    jobs: jobs as usize,
+                    out,
+                    report,
+                };
+                return run_suite(&labs, &opts, junit.as_deref(), json);
+            }
+            let lab = &labs[0];
             let progress =
                 !json && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
             run(
-                &lab,
+                lab,
                 &set,
                 tui,
                 RunOptions {
@@ -77,6 +95,16 @@ fn main() -> ExitCode {
         Command::Inspect { file, json } => inspect(&file, json),
         Command::List => list(),
         Command::Clean => clean(),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            use std::io::Write;
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "connlab", &mut script);
+            // A closed pipe (`| head`) is not an error worth a message.
+            let _ = std::io::stdout().write_all(&script);
+            ExitCode::SUCCESS
+        }
+        Command::Man => man(),
         Command::Actor { kind, config } => {
             let bind = std::net::IpAddr::V4(net::topology::SERVER_ADDR);
             match connlab::actors::server_process::run_child(&kind, &config, bind) {
@@ -132,6 +160,79 @@ fn run(name: &str, set: &[lab::overrides::Override], tui: bool, opts: RunOptions
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_FAILED)
+    }
+}
+
+/// Several labs: each runs as its own `connlab run`, one line each as they end, then a total
+/// and the JUnit file. Exit code: 130 interrupted, else 2 if one could not run, else 1 if an
+/// expectation failed, else 3 if one was skipped, else 0.
+fn run_suite(
+    args: &[String],
+    opts: &connlab::suite::Options,
+    junit: Option<&std::path::Path>,
+    json: bool,
+) -> ExitCode {
+    use connlab::child_run::Outcome;
+    use connlab::suite;
+    let labs = match suite::plan::labs(args, &opts.set) {
+        Ok(labs) => labs,
+        Err(e) => return fail(&e),
+    };
+    if let Err(e) = install_signal_handlers() {
+        return fail(&e);
+    }
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return fail(&anyhow::anyhow!("finding the connlab executable: {e}")),
+    };
+    let width = labs.iter().map(|l| l.name.len()).max().unwrap_or(0);
+    if !json {
+        println!(
+            "running {} labs, {} at a time; files in {}",
+            labs.len(),
+            opts.jobs.min(labs.len()),
+            opts.out.display()
+        );
+    }
+    let result = suite::run(&labs, opts, &exe, &Interrupted::now, &|run| {
+        if json {
+            let line = serde_json::json!({
+                "lab": run.lab.name,
+                "outcome": run.outcome(),
+                "elapsed_s": run.child.as_ref().map(|c| c.elapsed.as_secs_f64()),
+                "summary": run.summary(),
+                "error": run.child.as_ref().and_then(|c| c.error.clone()),
+            });
+            println!("{line}");
+        } else {
+            print!("{}", suite::line(run, width));
+        }
+    });
+    let total = suite::total(&result);
+    if json {
+        println!("{}", serde_json::json!({ "total": total }));
+    } else {
+        println!("{total}");
+    }
+    if let Some(path) = junit {
+        if let Err(e) = std::fs::write(path, suite::junit::render(&result)) {
+            return fail(&anyhow::anyhow!("writing {}: {e}", path.display()));
+        }
+        if !json {
+            println!("junit: {}", path.display());
+        }
+    }
+    let any = |o| result.count(o) > 0;
+    if Interrupted::now() || any(Outcome::Interrupted) {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else if any(Outcome::Error) {
+        ExitCode::from(EXIT_ERROR)
+    } else if any(Outcome::Failed) {
+        ExitCode::from(EXIT_FAILED)
+    } else if any(Outcome::Skipped) {
+        ExitCode::from(EXIT_SKIPPED)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
@@ -350,6 +451,28 @@ fn clean() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e),
+    }
+}
+
+/// The man page, from the same definition as `--help`: connlab(1) with every subcommand's
+/// options as sections.
+fn man() -> ExitCode {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let mut out = Vec::new();
+    let mut written = clap_mangen::Man::new(cmd.clone()).render(&mut out);
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = sub.get_name();
+        out.extend_from_slice(format!(".SH \"CONNLAB {}\"\n", name.to_uppercase()).as_bytes());
+        let man = clap_mangen::Man::new(sub.clone());
+        written = written
+            .and_then(|_| man.render_description_section(&mut out))
+            .and_then(|_| man.render_options_section(&mut out));
+    }
+    use std::io::Write;
+    match written.and_then(|_| std::io::stdout().write_all(&out)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&anyhow::anyhow!("writing the man page: {e}")),
     }
 }
 

@@ -76,3 +76,104 @@ fn set_with_an_unknown_key_lists_the_valid_ones() {
         "{stderr}"
     );
 }
+
+#[test]
+fn bad_link_values_name_the_field_and_the_range() {
+    let dir = std::env::temp_dir().join(format!("connlab-cli-ranges-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    for (line, key) in [
+        ("delay_ms = -5.0", "link.delay_ms = -5.0 is out of range"),
+        ("delay_ms = nan", "link.delay_ms = NaN is not a number"),
+        ("loss_pct = -1.0", "link.loss_pct = -1.0 is out of range"),
+        (
+            "delay_ms = 9223372036854775807",
+            "link.delay_ms = 9223372036854775807",
+        ),
+        ("loss_pct = 150.0", "link.loss_pct = 150.0 is out of range"),
+        (
+            "jitter_ms = 1e300",
+            "link.jitter_ms = 1e300 is out of range",
+        ),
+    ] {
+        let file = dir.join("bad.toml");
+        std::fs::write(
+            &file,
+            format!("question = \"q?\"\n[server]\n[client]\n[link]\n{line}\n"),
+        )
+        .expect("write");
+        let out = connlab().arg("run").arg(&file).output().expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{line}: {stderr}");
+        let col = line.find('=').expect("=") + 3;
+        assert!(
+            stderr.contains(&format!("bad.toml:5:{col}: {key}")),
+            "{line}: {stderr}"
+        );
+        assert!(stderr.contains("allowed: from 0 to"), "{stderr}");
+    }
+    let out = connlab()
+        .args(["run", "pool-burst", "--set", "link.loss_pct=150"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("--set link.loss_pct=150: link.loss_pct = 150 is out of range"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn completions_are_scripts_that_know_the_subcommands() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = connlab()
+            .args(["completions", shell])
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        for word in ["inspect", "sweep", "--junit", "completions"] {
+            assert!(script.contains(word), "{shell} completes {word}");
+        }
+    }
+    let bash = connlab()
+        .args(["completions", "bash"])
+        .output()
+        .expect("run");
+    let file = std::env::temp_dir().join(format!("connlab-completion-{}.bash", std::process::id()));
+    std::fs::write(&file, &bash.stdout).expect("write");
+    // Load it and ask for the completions of `connlab ins`, as bash does on Tab.
+    let probe = format!(
+        "source {}; COMP_WORDS=(connlab ins); COMP_CWORD=1; COMP_LINE='connlab ins'; \
+         COMP_POINT=11; _connlab connlab ins connlab; echo \"${{COMPREPLY[@]}}\"",
+        file.display()
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-c", &probe])
+        .output()
+        .expect("bash");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "inspect");
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn the_man_page_documents_every_subcommand() {
+    let out = connlab().arg("man").output().expect("run");
+    assert!(out.status.success());
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.starts_with(".ie"), "roff");
+    assert!(
+        page.contains(".TH connlab 1"),
+        "{}",
+        &page[..200.min(page.len())]
+    );
+    for sub in ["RUN", "SWEEP", "REPORT", "INSPECT", "TUI", "LIST", "CLEAN"] {
+        assert!(
+            page.contains(&format!(".SH \"CONNLAB {sub}\"")),
+            "section {sub}"
+        );
+    }
+    assert!(page.contains("junit"), "run's options");
+    assert!(
+        !page.contains("CONNLAB ACTOR"),
+        "internal subcommands stay out"
+    );
+}

@@ -5,8 +5,16 @@
 /// 1-based line and column of the value of `key` in `text`; the table's header when the key
 /// is not written there, and (1, 1) when neither is.
 pub fn value_of(text: &str, key: &str) -> (usize, usize) {
+    value_of_nth(text, key, 0)
+}
+
+/// As [`value_of`], for the `nth` time `key` is written (0 for the first): keys of an array
+/// of tables (`[[link.partition]]`) are written once per entry. A key inside an inline table
+/// (`to_server = { delay_ms = 5 }`) is found inside it.
+pub fn value_of_nth(text: &str, key: &str, nth: usize) -> (usize, usize) {
     let mut table = String::new();
     let mut header = (1, 1);
+    let mut seen = 0;
     for (i, line) in text.lines().enumerate() {
         let trimmed = line.trim_start();
         if let Some(name) = trimmed.strip_prefix('[') {
@@ -31,12 +39,40 @@ pub fn value_of(text: &str, key: &str) -> (usize, usize) {
         } else {
             format!("{table}.{written}")
         };
-        if full == key {
-            let value_col = lhs.len() + 1 + (rhs.len() - rhs.trim_start().len()) + 1;
-            return (i + 1, value_col);
+        let at = if full == key {
+            Some(lhs.len() + 1 + (rhs.len() - rhs.trim_start().len()) + 1)
+        } else {
+            key.strip_prefix(&format!("{full}."))
+                .and_then(|inner| inline_value(rhs, inner))
+                .map(|col| lhs.len() + 1 + col)
+        };
+        if let Some(column) = at {
+            if seen == nth {
+                return (i + 1, column);
+            }
+            seen += 1;
         }
     }
     header
+}
+
+/// 1-based column, within `rhs`, of the value of `inner` in an inline table written there.
+fn inline_value(rhs: &str, inner: &str) -> Option<usize> {
+    let last = inner.rsplit('.').next()?;
+    let open = rhs.find('{')?;
+    let mut from = open + 1;
+    while let Some(found) = rhs[from..].find(last) {
+        let start = from + found;
+        let before = rhs[..start].trim_end().chars().last();
+        let after = rhs[start + last.len()..].trim_start();
+        if matches!(before, Some('{') | Some(',') | Some('"')) && after.starts_with(['=', '"']) {
+            let eq = start + rhs[start..].find('=')?;
+            let value = eq + 1 + (rhs[eq + 1..].len() - rhs[eq + 1..].trim_start().len());
+            return Some(value + 1);
+        }
+        from = start + last.len();
+    }
+    None
 }
 
 /// 1-based line and column of byte `offset` in `text`.
@@ -65,6 +101,14 @@ mod tests {
         assert_eq!(value_of(TEXT, "question"), (1, 12));
         assert_eq!(value_of(TEXT, "server.missing"), (2, 1), "the header");
         assert_eq!(value_of(TEXT, "nowhere.at_all"), (1, 1));
+    }
+
+    #[test]
+    fn array_entries_and_inline_tables_are_found() {
+        let text = "[[link.partition]]\nfrom_ms = 1\n[[link.partition]]\nfrom_ms = -1\n\
+                    [link]\nto_server = { jitter_ms = 1, delay_ms = -5 }\n";
+        assert_eq!(value_of_nth(text, "link.partition.from_ms", 1), (4, 11));
+        assert_eq!(value_of(text, "link.to_server.delay_ms"), (6, 41));
     }
 
     #[test]

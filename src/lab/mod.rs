@@ -6,6 +6,7 @@ pub mod expect;
 pub mod launch;
 pub mod locate;
 pub mod overrides;
+pub mod ranges;
 pub mod report;
 pub mod runner;
 pub mod spec;

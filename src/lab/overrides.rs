@@ -7,6 +7,7 @@
 use anyhow::{anyhow, bail, Result};
 use serde::Deserialize;
 
+use super::ranges;
 use super::spec::{Lab, LabSpec};
 
 /// One `key=value` from the command line.
@@ -58,6 +59,7 @@ pub fn apply(lab: &Lab, overrides: &[Override]) -> Result<Lab> {
         set(&mut table, &o.key, o.value.clone()).map_err(|e| anyhow!("--set {o}: {e}"))?;
     }
     let listed: Vec<String> = overrides.iter().map(Override::to_string).collect();
+    ranges::check(&table).map_err(|bad| anyhow!("--set {}: {}", listed.join(" "), bad.message))?;
     let spec = LabSpec::deserialize(toml::Value::Table(table.clone()))
         .map_err(|e| anyhow!("--set {}: {}", listed.join(" "), e.message()))?;
     let mut changed = Lab::from_spec(&lab.name, spec, table)

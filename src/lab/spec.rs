@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::expect::Expectation;
-use super::{locate, validate};
+use super::{locate, ranges, validate};
 use crate::actors::exec::ExecConfig;
 use crate::actors::http_client::HttpClientConfig;
 use crate::actors::http_server::HttpServerConfig;
@@ -206,24 +206,25 @@ pub struct LabFileError {
 impl Lab {
     /// Parses lab text; `origin` names it in errors, `name` is the lab's name.
     pub fn parse(name: &str, origin: &str, text: &str) -> Result<Lab, LabFileError> {
-        let spec: LabSpec = toml::from_str(text).map_err(|e| {
-            let (line, column) = e
+        let at = |(line, column): (usize, usize), message: String| LabFileError {
+            origin: origin.to_owned(),
+            line,
+            column,
+            message,
+        };
+        let spanned = |e: toml::de::Error| {
+            let place = e
                 .span()
                 .map(|s| locate::line_column(text, s.start))
                 .unwrap_or((1, 1));
-            LabFileError {
-                origin: origin.to_owned(),
-                line,
-                column,
-                message: e.message().to_owned(),
-            }
-        })?;
-        let table: toml::Table = toml::from_str(text).map_err(|e| LabFileError {
-            origin: origin.to_owned(),
-            line: 1,
-            column: 1,
-            message: e.message().to_owned(),
-        })?;
+            at(place, e.message().to_owned())
+        };
+        let table: toml::Table = toml::from_str(text).map_err(spanned)?;
+        // Ranges first: `delay_ms = -5` names its field, where the typed reading would only
+        // say that an integer was not a u64.
+        ranges::check(&table)
+            .map_err(|bad| at(locate::value_of_nth(text, &bad.key, bad.nth), bad.message))?;
+        let spec: LabSpec = toml::from_str(text).map_err(spanned)?;
         Lab::from_spec(name, spec, table).map_err(|(key, message)| {
             let (line, column) = locate::value_of(text, &key);
             LabFileError {
@@ -335,11 +336,7 @@ mod tests {
     #[test]
     fn bad_middlebox_and_server_values_are_refused_with_their_place() {
         let cases = [
-            (
-                "[link.middlebox]\nidle_timeout_ms = 0\n",
-                (6, 19),
-                "nonzero",
-            ),
+            ("[link.middlebox]\nidle_timeout_ms = 0\n", (6, 19), "from 1"),
             (
                 "[link.middlebox]\nidle_timeout_ms = 10\non_expired = \"reject\"\n",
                 (7, 14),

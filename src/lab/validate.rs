@@ -19,5 +19,16 @@ pub fn check(spec: &LabSpec) -> Result<(), (String, String)> {
             ));
         }
     }
+    for p in &spec.link.partition {
+        if p.from_ms >= p.to_ms {
+            return Err((
+                "link.partition.to_ms".into(),
+                format!(
+                    "a partition from {} ms to {} ms cuts nothing: to_ms must be after from_ms",
+                    p.from_ms, p.to_ms
+                ),
+            ));
+        }
+    }
     Ok(())
 }

@@ -26,33 +26,7 @@ pub const FIGURES: [(&str, &str); 11] = [
     ("elapsed_s", "client.elapsed_ns"),
 ];
 
-/// How a point ended, worst of its runs first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Every expectation held.
-    Pass,
-    /// An expectation failed.
-    Failed,
-    /// Skipped (an external program is missing).
-    Skipped,
-    /// Stopped by a signal.
-    Interrupted,
-    /// Could not run.
-    Error,
-}
-
-impl Outcome {
-    fn of(run: &PointRun) -> Outcome {
-        match (run.code, &run.summary) {
-            (Some(0), Some(_)) => Outcome::Pass,
-            (Some(1), Some(_)) => Outcome::Failed,
-            (Some(3), _) => Outcome::Skipped,
-            (Some(130), _) => Outcome::Interrupted,
-            _ => Outcome::Error,
-        }
-    }
-}
+pub use crate::child_run::Outcome;
 
 /// One point's row.
 #[derive(Debug, Clone, Serialize)]
@@ -84,7 +58,10 @@ pub fn rows(points: &[Point], runs: &[PointRun], metrics: &[String]) -> Vec<Poin
         if mine.is_empty() {
             continue;
         }
-        let summaries: Vec<&Value> = mine.iter().filter_map(|r| r.summary.as_ref()).collect();
+        let summaries: Vec<&Value> = mine
+            .iter()
+            .filter_map(|r| r.child.summary.as_ref())
+            .collect();
         let figures = columns
             .iter()
             .map(|(name, key)| {
@@ -110,10 +87,10 @@ pub fn rows(points: &[Point], runs: &[PointRun], metrics: &[String]) -> Vec<Poin
             figures,
             outcome: mine
                 .iter()
-                .map(|r| Outcome::of(r))
+                .map(|r| Outcome::of(&r.child))
                 .max()
                 .unwrap_or(Outcome::Error),
-            error: mine.iter().find_map(|r| r.error.clone()),
+            error: mine.iter().find_map(|r| r.child.error.clone()),
             outputs: mine.iter().map(|r| r.out.display().to_string()).collect(),
         });
     }
@@ -240,18 +217,22 @@ pub fn json(lab: &str, rows: &[PointRow], interrupted: bool) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::child_run::ChildRun;
 
     fn run(point: usize, code: i32, tw: u64) -> PointRun {
         PointRun {
             point,
             repeat: 0,
-            code: Some(code),
-            summary: Some(json!({
-                "connections": 50, "reused": 0,
-                "time_wait": {"client": tw, "server": 0},
-                "client": {"ok": 50, "failed": 0, "elapsed_ns": 210_000_000},
-            })),
-            error: None,
+            child: ChildRun {
+                code: Some(code),
+                summary: Some(json!({
+                    "connections": 50, "reused": 0,
+                    "time_wait": {"client": tw, "server": 0},
+                    "client": {"ok": 50, "failed": 0, "elapsed_ns": 210_000_000},
+                })),
+                error: None,
+                elapsed: std::time::Duration::ZERO,
+            },
             out: format!("/tmp/p{point}").into(),
         }
     }

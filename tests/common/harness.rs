@@ -20,6 +20,8 @@ pub enum Need {
     Labs,
     /// A program on PATH.
     Tool(&'static str),
+    /// A module of the distribution's Python (`/usr/bin/python3`).
+    PythonModule(&'static str),
 }
 
 impl Need {
@@ -41,6 +43,11 @@ impl Need {
                 .output()
                 .map(|o| o.status.success())
                 .unwrap_or(false),
+            Need::PythonModule(module) => Command::new("/usr/bin/python3")
+                .args(["-c", &format!("import {module}")])
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false),
         }
     }
 
@@ -49,6 +56,7 @@ impl Need {
             Need::Root => "root".to_owned(),
             Need::Labs => "root or unprivileged user namespaces".to_owned(),
             Need::Tool(tool) => tool.to_owned(),
+            Need::PythonModule(module) => format!("python3-{module}"),
         }
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod harness;
 pub mod hosts;
+pub mod junit;
 pub mod tmux;
 pub mod unprivileged;
 

@@ -1,0 +1,110 @@
+//! Which labs `connlab run a.toml b.toml labs/` means: every argument is an embedded lab's
+//! name, a lab file or a folder of lab files (its `*.toml`, sorted by name). Every lab is read
+//! and every `--set` applied before anything runs, so a bad file stops the suite at once with
+//! its line and column instead of after an hour of other labs.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::lab::{catalog, overrides, overrides::Override};
+
+/// One lab of a suite.
+#[derive(Debug, Clone)]
+pub struct SuiteLab {
+    /// The lab's name (its file's stem, or the embedded name).
+    pub name: String,
+    /// What to hand to `connlab run`: the file's path or the embedded name.
+    pub source: String,
+    /// The file, when it came from one.
+    pub file: Option<PathBuf>,
+}
+
+/// Expands the arguments into labs, in order (a lab named twice runs once), checking each.
+pub fn labs(args: &[String], set: &[Override]) -> Result<Vec<SuiteLab>> {
+    let mut labs: Vec<SuiteLab> = Vec::new();
+    for arg in args {
+        let path = Path::new(arg);
+        let found = if path.is_dir() {
+            folder(path)?
+        } else {
+            vec![one(arg)?]
+        };
+        for lab in found {
+            if !labs.iter().any(|l| l.source == lab.source) {
+                labs.push(lab);
+            }
+        }
+    }
+    for lab in &labs {
+        let parsed = catalog::resolve(&lab.source)?;
+        overrides::apply(&parsed, set).with_context(|| format!("lab {}", lab.source))?;
+    }
+    Ok(labs)
+}
+
+fn one(arg: &str) -> Result<SuiteLab> {
+    let lab = catalog::resolve(arg)?;
+    let file = Path::new(arg).is_file().then(|| PathBuf::from(arg));
+    Ok(SuiteLab {
+        name: lab.name,
+        source: arg.to_owned(),
+        file,
+    })
+}
+
+fn folder(dir: &Path) -> Result<Vec<SuiteLab>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading the lab folder {}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("{} holds no lab files (*.toml)", dir.display());
+    }
+    files
+        .iter()
+        .map(|f| one(&f.display().to_string()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_gives_its_lab_files_sorted_and_duplicates_run_once() {
+        let dir = std::env::temp_dir().join(format!("connlab-plan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (_, text) = catalog::EMBEDDED[0];
+        std::fs::write(dir.join("b.toml"), text).expect("b");
+        std::fs::write(dir.join("a.toml"), text).expect("a");
+        std::fs::write(dir.join("notes.md"), "not a lab").expect("md");
+        let d = dir.display().to_string();
+        let b = dir.join("b.toml").display().to_string();
+        let labs = labs(&[d, b, "pool-burst".into()], &[]).expect("labs");
+        let names: Vec<&str> = labs.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "pool-burst"]);
+        assert!(labs[2].file.is_none(), "embedded");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_bad_file_or_key_stops_the_suite_before_it_runs() {
+        let dir = std::env::temp_dir().join(format!("connlab-plan-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(dir.join("bad.toml"), "question = \"?\"\nnope = 1\n").expect("bad");
+        let err = labs(&[dir.display().to_string()], &[]).expect_err("bad file");
+        assert!(format!("{err:#}").contains("bad.toml:2:1"), "{err:#}");
+        let set: Vec<Override> = vec!["client.nope=1".parse().expect("o")];
+        let err = labs(&["pool-burst".into()], &set).expect_err("bad key");
+        assert!(format!("{err:#}").contains("client.nope"), "{err:#}");
+        let empty = dir.join("empty");
+        std::fs::create_dir_all(&empty).expect("empty");
+        let err = labs(&[empty.display().to_string()], &[]).expect_err("empty");
+        assert!(err.to_string().contains("no lab files"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
