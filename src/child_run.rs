@@ -1,4 +1,4 @@
-//! `connlab run <lab> --json` in a process of its own, for the commands that run many labs
+//! `connlab run <lab> --json-summary` in a process of its own, for the commands that run many labs
 //! (`connlab sweep`, `connlab run labs/`): each run has its own namespaces and its own cleanup,
 //! so runs are independent and N can go at once. When `stop()` turns true the child gets
 //! SIGINT, stops cleanly and keeps its capture.
@@ -66,12 +66,12 @@ impl Outcome {
     }
 }
 
-/// Runs `exe run <args> --json` and reads its summary; both pipes are drained while it runs,
-/// or a chatty run would block on a full pipe.
+/// Runs `exe run <args> --json-summary` and reads its summary; both pipes are drained while
+/// it runs, or a chatty run would block on a full pipe.
 pub fn run(exe: &Path, args: &[OsString], stop: &(dyn Fn() -> bool + Sync)) -> ChildRun {
     let started = Instant::now();
     let mut cmd = Command::new(exe);
-    cmd.arg("run").args(args).arg("--json");
+    cmd.arg("run").args(args).arg("--json-summary");
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -55,12 +55,16 @@ pub enum Command {
         /// Print events as JSON lines, then one line {"summary": {...}}.
         #[arg(long)]
         json: bool,
+        /// Print only the one line {"summary": {...}} (the events stay in the events file;
+        /// for labs with millions of them).
+        #[arg(long, conflicts_with = "json")]
+        json_summary: bool,
         /// Override any field of the lab, e.g. --set client.requests=500 --set
         /// link.delay_ms=20 (repeatable; unknown keys are errors that list the valid ones).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<Override>,
         /// Watch the lab live in the terminal timeline (q stops it and cleans up).
-        #[arg(long, conflicts_with = "json")]
+        #[arg(long, conflicts_with_all = ["json", "json_summary"])]
         tui: bool,
         /// Also write a self-contained HTML report beside the capture.
         #[arg(long)]
@@ -130,12 +134,10 @@ pub enum Command {
     },
     /// Print the man page (roff): `connlab man > ~/.local/share/man/man1/connlab.1`.
     Man,
-    /// Internal: an actor in a process of its own, started by `run` inside a namespace.
+    /// Internal: a raw TCP worker process, started by `run` inside a namespace.
     #[command(hide = true)]
     Actor {
-        /// Actor kind (tcp-server).
-        kind: String,
-        /// Its configuration, as JSON.
-        config: String,
+        /// Its job, as JSON.
+        job: String,
     },
 }

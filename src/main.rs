@@ -37,6 +37,7 @@ fn main() -> ExitCode {
             labs,
             out,
             json,
+            json_summary,
             set,
             tui,
             report,
@@ -57,15 +58,18 @@ fn main() -> ExitCode {
                     out,
                     report,
                 };
-                return run_suite(&labs, &opts, junit.as_deref(), json);
+                return run_suite(&labs, &opts, junit.as_deref(), json || json_summary);
             }
             let lab = &labs[0];
-            let progress =
-                !json && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+            let progress = !json
+                && !json_summary
+                && std::io::stdout().is_terminal()
+                && std::io::stderr().is_terminal();
             run(
                 lab,
                 &set,
                 tui,
+                json || json_summary,
                 RunOptions {
                     out_dir: out,
                     json,
@@ -105,17 +109,21 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Man => man(),
-        Command::Actor { kind, config } => {
-            let bind = std::net::IpAddr::V4(net::topology::SERVER_ADDR);
-            match connlab::actors::server_process::run_child(&kind, &config, bind) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => fail(&e),
-            }
-        }
+        Command::Actor { job } => match connlab::actors::worker::run_child(&job) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        },
     }
 }
 
-fn run(name: &str, set: &[lab::overrides::Override], tui: bool, opts: RunOptions) -> ExitCode {
+/// Runs one lab; `json_summary` prints the summary as one JSON line instead of the table.
+fn run(
+    name: &str,
+    set: &[lab::overrides::Override],
+    tui: bool,
+    json_summary: bool,
+    opts: RunOptions,
+) -> ExitCode {
     let lab = match lab::catalog::resolve(name).and_then(|lab| lab::overrides::apply(&lab, set)) {
         Ok(lab) => lab,
         Err(e) => return fail(&e),
@@ -149,7 +157,7 @@ fn run(name: &str, set: &[lab::overrides::Override], tui: bool, opts: RunOptions
             });
         }
     };
-    if opts.json {
+    if json_summary {
         println!("{}", report.json_line());
     } else {
         print!("{}", report.render_text(&lab));

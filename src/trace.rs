@@ -171,6 +171,20 @@ impl Tracer {
         )
     }
 
+    /// A tracer whose events go into the bounded channel `tx` (the recorder's): when it is
+    /// full the actor waits for room, so no trace event is lost.
+    pub fn into_bounded<T>(actor: &'static str, tx: std::sync::mpsc::SyncSender<T>) -> Self
+    where
+        T: From<TraceEvent> + Send + 'static,
+    {
+        Tracer::new(
+            actor,
+            Arc::new(move |event| {
+                let _ = tx.send(event.into());
+            }),
+        )
+    }
+
     /// Stamps and delivers one event.
     pub fn emit(&self, kind: TraceKind) {
         (self.deliver)(TraceEvent {

@@ -45,6 +45,8 @@ const PRODUCTION: &[&str] = &[
     "dead-peer-retransmit",
     "dead-peer-user-timeout",
 ];
+/// Labs tested in c500k.rs.
+const SCALE: &[&str] = &["c500k"];
 const CORE: &[&str] = &[
     "keepalive-reuse",
     "pool-burst",
@@ -71,7 +73,7 @@ fn every_embedded_lab_has_an_integration_test() {
         .collect();
     for name in &listed {
         assert!(
-            [CATALOGUE, CORE, PRODUCTION]
+            [CATALOGUE, CORE, PRODUCTION, SCALE]
                 .iter()
                 .any(|set| set.contains(&name.as_str())),
             "lab {name} has no test"
@@ -79,7 +81,7 @@ fn every_embedded_lab_has_an_integration_test() {
     }
     assert_eq!(
         listed.len(),
-        CATALOGUE.len() + CORE.len() + PRODUCTION.len()
+        CATALOGUE.len() + CORE.len() + PRODUCTION.len() + SCALE.len()
     );
 }
 

@@ -151,9 +151,13 @@ fn sigint_stops_a_rootless_run_cleanly() {
 }
 
 fn sigkill_of_a_rootless_run_leaves_nothing() {
-    // long-connections runs its TCP server as a process of its own: it must die too.
+    // long-connections runs its TCP server and client as processes of their own: they must
+    // die too.
     let (mut child, _out) = start("long-connections", "sigkill");
-    let server = user_process(&["actor", "tcp-server"], Duration::from_secs(20));
+    let server = user_process(
+        &["actor", "\"job\":\"tcp_server\""],
+        Duration::from_secs(20),
+    );
     let run = user_process(
         &["connlab", "run", "long-connections"],
         Duration::from_secs(5),

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The client's own account of a run (the wire's account is the analyser's).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ClientReport {
     /// Requests answered.
     pub ok: u64,
@@ -21,4 +21,27 @@ pub struct ClientReport {
     pub statuses: BTreeMap<u16, u64>,
     /// Time from the first request to the last answer, ns.
     pub elapsed_ns: u64,
+    /// Raw TCP client: time from the first dial to the last connection up, ns (its dial
+    /// rate is `dialed` over this).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dial_ns: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl ClientReport {
+    /// Adds another worker's account to this one (the elapsed time is the longest).
+    pub fn add(&mut self, other: &ClientReport) {
+        self.ok += other.ok;
+        self.failed += other.failed;
+        self.dialed += other.dialed;
+        self.reused += other.reused;
+        for (status, n) in &other.statuses {
+            *self.statuses.entry(*status).or_default() += n;
+        }
+        self.elapsed_ns = self.elapsed_ns.max(other.elapsed_ns);
+        self.dial_ns = self.dial_ns.max(other.dial_ns);
+    }
 }

@@ -85,14 +85,28 @@ const BACKLOG: u32 = 4096;
 
 /// Binds a listening socket at `addr` with Go's backlog.
 pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    listen_with(addr, BACKLOG, false)
+}
+
+/// Binds a listening socket with `backlog` (the kernel caps it at somaxconn); with
+/// `reuse_port`, several processes listen on the same port and the kernel spreads the
+/// connections over them, which is how one server holds more sockets than one process may.
+pub fn listen_with(
+    addr: SocketAddr,
+    backlog: u32,
+    reuse_port: bool,
+) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
         tokio::net::TcpSocket::new_v6()?
     };
     socket.set_reuseaddr(true)?;
+    if reuse_port {
+        socket.set_reuseport(true)?;
+    }
     socket.bind(addr)?;
-    socket.listen(BACKLOG)
+    socket.listen(backlog)
 }
 
 /// A connection a server accepted, its options already set.

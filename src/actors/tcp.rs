@@ -6,13 +6,12 @@
 //! one ("per_read"). Both are reproduced here.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::mpsc::Sender as StdSender;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
@@ -54,7 +53,7 @@ fn default_port() -> u16 {
 }
 
 /// `[tcp_client]`: long connections sending heartbeats.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TcpClientConfig {
     /// Connections to hold open.
@@ -63,6 +62,10 @@ pub struct TcpClientConfig {
     /// Connections dialed at once.
     #[serde(default = "default_dial_batch")]
     pub dial_batch: u32,
+    /// Connections dialed per second at most (none: as fast as they connect). Half a million
+    /// dials at once overflow any accept queue and any link; real clients ramp up too.
+    #[serde(default)]
+    pub dial_rate: Option<u32>,
     /// A heartbeat line ("ping") every this many ms per connection, echoed by the server.
     #[serde(default = "default_heartbeat")]
     pub heartbeat_ms: u64,
@@ -88,19 +91,18 @@ fn default_duration() -> u64 {
     3000
 }
 
-/// Listens on `bind:port`, reports the address on `ready`, echoes lines until `stop`.
-pub async fn serve(
-    cfg: TcpServerConfig,
-    bind: IpAddr,
-    tracer: Tracer,
-    stop: tokio::sync::watch::Receiver<bool>,
-    ready: StdSender<Result<Vec<SocketAddr>, String>>,
-) -> Result<()> {
-    let listener = socket::listen(SocketAddr::new(bind, cfg.port))
+/// Listen backlog of the raw TCP server: as deep as the namespace's somaxconn allows (the lab
+/// raises it for many connections), so a dial burst is not dropped at the accept queue.
+const LISTEN_BACKLOG: u32 = 65_535;
+
+/// Listens on `bind:port`, sharing the port with the other server workers, and echoes until
+/// the process is killed.
+pub async fn serve(cfg: TcpServerConfig, bind: IpAddr, tracer: Tracer) -> Result<()> {
+    let listener = socket::listen_with(SocketAddr::new(bind, cfg.port), LISTEN_BACKLOG, true)
         .with_context(|| format!("listening on {bind}:{}", cfg.port))?;
-    let _ = ready.send(Ok(vec![listener.local_addr()?]));
     let cfg = Arc::new(cfg);
     let options = cfg.socket.clone();
+    let (_never, stop) = tokio::sync::watch::channel(false);
     socket::accept_loop(listener, options, tracer.clone(), stop, |a: Accepted| {
         echo(a, cfg.clone(), tracer.clone())
     })
@@ -108,24 +110,27 @@ pub async fn serve(
     Ok(())
 }
 
-/// Echoes lines until EOF or the read deadline.
+/// Bytes read at once. Heartbeats are a few bytes; a small buffer inside the connection's task
+/// (no 8 KiB `BufReader` per socket) keeps the server at about a kilobyte per idle connection.
+const ECHO_CHUNK: usize = 64;
+
+/// Echoes what arrives (line by line, as the heartbeats send it) until EOF or the read
+/// deadline.
 async fn echo(accepted: Accepted, cfg: Arc<TcpServerConfig>, tracer: Tracer) {
     let Accepted {
-        stream,
+        mut stream,
         local,
         remote,
     } = accepted;
     let limit = cfg.read_deadline_ms.map(Duration::from_millis);
     let fixed = limit.map(|d| Instant::now() + d);
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
+    let mut chunk = [0u8; ECHO_CHUNK];
     let reason = loop {
         let deadline = match cfg.deadline {
             DeadlineMode::Fixed => fixed,
             DeadlineMode::PerRead => limit.map(|d| Instant::now() + d),
         };
-        line.clear();
-        let read = reader.read_line(&mut line);
+        let read = stream.read(&mut chunk);
         let got = match deadline {
             Some(d) => match timeout_at(d, read).await {
                 Ok(r) => r,
@@ -142,8 +147,8 @@ async fn echo(accepted: Accepted, cfg: Arc<TcpServerConfig>, tracer: Tracer) {
         };
         match got {
             Ok(0) => break "peer_closed",
-            Ok(_) => {
-                if let Err(e) = reader.get_mut().write_all(line.as_bytes()).await {
+            Ok(n) => {
+                if let Err(e) = stream.write_all(&chunk[..n]).await {
                     tracer.error("write", e);
                     break "error";
                 }
@@ -154,7 +159,8 @@ async fn echo(accepted: Accepted, cfg: Arc<TcpServerConfig>, tracer: Tracer) {
             }
         }
     };
-    // Dropping the reader closes the stream in the configured style (set at accept).
+    // Dropping the stream closes it in the configured style (set at accept).
+    drop(stream);
     tracer.close(local, remote, reason);
 }
 
@@ -163,22 +169,31 @@ pub struct HeldStreams {
     _open: Arc<Mutex<Vec<TcpStream>>>,
 }
 
-/// Dials the connections, sends heartbeats for `duration_ms`, then reports, keeping every
+/// Dials the connections from `source` (address, first port: connection i uses the port
+/// after connection i-1's), sends heartbeats for `duration_ms`, then reports, keeping every
 /// connection open (silent) in the returned holder.
 pub async fn run_client(
     cfg: TcpClientConfig,
     target: SocketAddr,
+    source: (IpAddr, u16),
     tracer: Tracer,
 ) -> (ClientReport, HeldStreams) {
     let report = Arc::new(Mutex::new(ClientReport::default()));
-    let held = Arc::new(Mutex::new(Vec::new()));
+    let held = Arc::new(Mutex::new(Vec::with_capacity(cfg.connections as usize)));
     let start = Instant::now();
     let mut tasks = Vec::new();
     let mut dialed = 0;
     while dialed < cfg.connections {
+        if let Some(rate) = cfg.dial_rate.filter(|r| *r > 0) {
+            let due = start + Duration::from_secs_f64(f64::from(dialed) / f64::from(rate));
+            tokio::time::sleep_until(due).await;
+        }
         let batch = cfg.dial_batch.max(1).min(cfg.connections - dialed);
-        let dials: Vec<_> = (0..batch)
-            .map(|_| tokio::spawn(dial(target, cfg.clone(), tracer.clone())))
+        let dials: Vec<_> = (dialed..dialed + batch)
+            .map(|i| {
+                let from = SocketAddr::new(source.0, source.1.wrapping_add(i as u16));
+                tokio::spawn(dial(target, from, cfg.socket.clone(), tracer.clone()))
+            })
             .collect();
         for d in dials {
             match d.await {
@@ -198,6 +213,7 @@ pub async fn run_client(
         }
         dialed += batch;
     }
+    report.lock().expect("report").dial_ns = start.elapsed().as_nanos() as u64;
     for t in tasks {
         let _ = t.await;
     }
@@ -206,11 +222,16 @@ pub async fn run_client(
     (out, HeldStreams { _open: held })
 }
 
-async fn dial(target: SocketAddr, cfg: TcpClientConfig, tracer: Tracer) -> Option<TcpStream> {
+async fn dial(
+    target: SocketAddr,
+    from: SocketAddr,
+    options: SocketOptions,
+    tracer: Tracer,
+) -> Option<TcpStream> {
     tracer.emit(TraceKind::Dial { remote: target });
-    match TcpStream::connect(target).await {
+    match connect(target, from).await {
         Ok(stream) => {
-            if let Err(e) = cfg.socket.apply(&stream) {
+            if let Err(e) = options.apply(&stream) {
                 tracer.error("sockopt", e);
             }
             Some(stream)
@@ -225,9 +246,17 @@ async fn dial(target: SocketAddr, cfg: TcpClientConfig, tracer: Tracer) -> Optio
     }
 }
 
+/// Connects from exactly `from`: with the port given, the kernel does not search its range
+/// for a free one, a search that grows with every connection already open.
+async fn connect(target: SocketAddr, from: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(from)?;
+    socket.connect(target).await
+}
+
 /// Sends "ping" lines until `end`, counting echoes; a dead connection counts as failed.
 async fn heartbeat(
-    stream: TcpStream,
+    mut stream: TcpStream,
     every_ms: u64,
     end: Instant,
     report: Arc<Mutex<ClientReport>>,
@@ -238,21 +267,17 @@ async fn heartbeat(
         (Ok(l), Ok(r)) => (l, r),
         _ => return,
     };
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
     let mut next = Instant::now() + Duration::from_millis(every_ms);
     while next < end {
         tokio::time::sleep_until(next).await;
         next += Duration::from_millis(every_ms);
-        line.clear();
-        let sent = reader.get_mut().write_all(b"ping\n").await;
-        let answered = match sent {
-            Ok(()) => reader.read_line(&mut line).await,
+        let answered = match stream.write_all(PING).await {
+            Ok(()) => read_echo(&mut stream).await,
             Err(e) => Err(e),
         };
         match answered {
-            Ok(n) if n > 0 => report.lock().expect("report").ok += 1,
-            Ok(_) => {
+            Ok(true) => report.lock().expect("report").ok += 1,
+            Ok(false) => {
                 tracer.error("eof", "the server closed the connection");
                 tracer.close(local, remote, "peer_closed");
                 report.lock().expect("report").failed += 1;
@@ -265,5 +290,24 @@ async fn heartbeat(
             }
         }
     }
-    held.lock().expect("held").push(reader.into_inner());
+    held.lock().expect("held").push(stream);
+}
+
+/// The heartbeat line.
+const PING: &[u8] = b"ping\n";
+
+/// Reads the echo of one heartbeat (up to its newline); false on EOF.
+async fn read_echo(stream: &mut TcpStream) -> std::io::Result<bool> {
+    let mut got = [0u8; 8];
+    let mut seen = 0;
+    loop {
+        let n = stream.read(&mut got).await?;
+        if n == 0 {
+            return Ok(false);
+        }
+        seen += n;
+        if got[..n].contains(&b'\n') || seen >= PING.len() {
+            return Ok(true);
+        }
+    }
 }

@@ -26,9 +26,6 @@ use pcap_file::DataLink;
 use super::sink::{CaptureEnd, Recorded, Sink};
 use crate::wire::Direction;
 
-/// Snap length: the largest frame the wire reads.
-const SNAPLEN: u32 = crate::wire::packet_socket::MAX_FRAME as u32;
-
 /// An open pcapng file being written.
 pub struct PcapngOut {
     writer: PcapNgWriter<BufWriter<File>>,
@@ -39,8 +36,9 @@ pub struct PcapngOut {
 }
 
 impl PcapngOut {
-    /// Creates `path` and writes the section header and both interface descriptions.
-    pub fn create(path: &Path, lab: &str) -> Result<PcapngOut> {
+    /// Creates `path` and writes the section header and both interface descriptions, which
+    /// state the capture's snap length.
+    pub fn create(path: &Path, lab: &str, snaplen: u32) -> Result<PcapngOut> {
         let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
         let section = SectionHeaderBlock {
             options: vec![
@@ -64,7 +62,7 @@ impl PcapngOut {
                 "frames sent by the server, as they entered the wire",
             ),
         ] {
-            let mut idb = InterfaceDescriptionBlock::new(DataLink::ETHERNET, SNAPLEN);
+            let mut idb = InterfaceDescriptionBlock::new(DataLink::ETHERNET, snaplen);
             // pcap-file writes nanosecond timestamps whatever the interface says; without
             // if_tsresol = 9 readers assume microseconds and show times 1000x off.
             idb.options = vec![
@@ -84,18 +82,20 @@ impl PcapngOut {
         })
     }
 
-    /// Appends one frame with its comments (one comment option per event).
+    /// Appends one frame (`data` may be cut short of its `wire_len`) with its comments (one
+    /// comment option per event).
     pub fn write(
         &mut self,
         t_ns: u64,
         dir: Direction,
         data: &[u8],
+        wire_len: u32,
         comments: &[String],
     ) -> Result<()> {
         let block = EnhancedPacketBlock {
             interface_id: dir as u32,
             timestamp: Duration::from_nanos(t_ns),
-            original_len: data.len() as u32,
+            original_len: wire_len.max(data.len() as u32),
             data: Cow::Borrowed(data),
             options: comments
                 .iter()
@@ -117,7 +117,13 @@ impl Sink for PcapngOut {
         let frame = recorded.frame;
         let mut comments: Vec<String> = recorded.events.iter().map(|e| e.describe()).collect();
         comments.extend(frame.notes());
-        self.write(frame.t_ns, frame.dir, &frame.data, &comments)
+        self.write(
+            frame.t_ns,
+            frame.dir,
+            &frame.data,
+            frame.wire_len,
+            &comments,
+        )
     }
 
     /// Pushes buffered frames to the file, so a crash loses at most what came since.
@@ -128,7 +134,9 @@ impl Sink for PcapngOut {
             .context("flushing the capture")
     }
 
-    /// Writes each interface's statistics (frames received, kernel drops) and flushes.
+    /// Writes each interface's statistics (frames received; the kernel's drops as the
+    /// interface's, the recorder's as the OS's, as Wireshark's capture statistics show them)
+    /// and flushes.
     fn finish(&mut self, end: &CaptureEnd) -> Result<()> {
         if std::mem::replace(&mut self.finished, true) {
             return Ok(());
@@ -142,6 +150,7 @@ impl Sink for PcapngOut {
                 options: vec![
                     InterfaceStatisticsOption::IsbIfRecv(self.received[iface]),
                     InterfaceStatisticsOption::IsbIfDrop(end.kernel_drops[iface]),
+                    InterfaceStatisticsOption::IsbOsDrop(end.recorder_drops[iface]),
                 ],
             };
             self.writer

@@ -332,8 +332,10 @@ fn read_pcapng(
             }
             Block::InterfaceStatistics(isb) => {
                 for opt in &isb.options {
-                    if let InterfaceStatisticsOption::IsbIfDrop(d) = opt {
-                        facts.recorded_drops += d;
+                    match opt {
+                        InterfaceStatisticsOption::IsbIfDrop(d)
+                        | InterfaceStatisticsOption::IsbOsDrop(d) => facts.recorded_drops += d,
+                        _ => {}
                     }
                 }
             }
@@ -435,7 +437,8 @@ mod tests {
 
     /// A small pcapng written by connlab's own writer.
     fn sample_capture(path: &Path) -> Vec<u8> {
-        let mut out = crate::capture::pcapng_out::PcapngOut::create(path, "t").expect("create");
+        let mut out =
+            crate::capture::pcapng_out::PcapngOut::create(path, "t", 65_535).expect("create");
         for i in 0..50u64 {
             let frame: Vec<u8> = (0..60 + i as usize)
                 .map(|b| (b as u64 * 31 + i) as u8)
@@ -449,6 +452,7 @@ mod tests {
                 1_700_000_000_000_000_000 + i * 1_000,
                 dir,
                 &frame,
+                frame.len() as u32,
                 &[format!("frame {i}")],
             )
             .expect("write");
@@ -456,6 +460,7 @@ mod tests {
         use crate::capture::sink::{CaptureEnd, Sink};
         out.finish(&CaptureEnd {
             kernel_drops: [3, 4],
+            recorder_drops: [0, 2],
         })
         .expect("finish");
         std::fs::read(path).expect("read back")
@@ -469,7 +474,7 @@ mod tests {
         let mut times = Vec::new();
         let facts = read_capture(&path, |p| times.push(p.t_ns)).expect("reads");
         assert_eq!(facts.packets, 50);
-        assert_eq!(facts.recorded_drops, 7);
+        assert_eq!(facts.recorded_drops, 9, "kernel and recorder drops");
         assert_eq!(times[1] - times[0], 1_000, "nanosecond timestamps survive");
         let _ = std::fs::remove_file(&path);
     }

@@ -1,10 +1,11 @@
 //! The recorder thread: the one place where frames become a capture and events.
 //!
-//! It receives the wire's frames and the actors' trace events on one channel, runs each frame
-//! through the analyser once, and hands the frame with the events it caused to every
-//! [`Sink`] (pcapng, JSON lines, live counters, the terminal timeline). The wire never waits
-//! for it: the channel is unbounded, and the sinks are flushed regularly and on every exit
-//! path, so what was recorded before a failure is kept.
+//! It receives the wire's frames (in batches) and the actors' trace events on one bounded
+//! channel, runs each frame through the analyser once, and hands the frame with the events it
+//! caused to every [`Sink`] (pcapng, JSON lines, live counters, the terminal timeline). The
+//! wire never waits for it: when the queue is full the wire forwards anyway and counts the
+//! frames the capture missed, so memory stays bounded. The sinks are flushed regularly and on
+//! every exit path, so what was recorded before a failure is kept.
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
@@ -16,24 +17,24 @@ use connlab_core::diagnose::{Diagnosis, DiagnosisReport};
 
 use super::sink::{CaptureEnd, Recorded, Sink};
 use crate::trace::TraceEvent;
-use crate::wire::CapturedFrame;
+use crate::wire::{CapturedFrame, TapBudget};
 
 /// How often buffered output is pushed to disk.
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
 
 /// What flows into the recorder.
 pub enum Record {
-    /// A frame from the wire.
-    Frame(CapturedFrame),
+    /// Frames from the wire, in the order it read them.
+    Frames(Vec<CapturedFrame>),
     /// An actor's trace event.
     Trace(TraceEvent),
     /// The capture is over: finish the sinks and stop.
     End(CaptureEnd),
 }
 
-impl From<CapturedFrame> for Record {
-    fn from(frame: CapturedFrame) -> Record {
-        Record::Frame(frame)
+impl From<Vec<CapturedFrame>> for Record {
+    fn from(frames: Vec<CapturedFrame>) -> Record {
+        Record::Frames(frames)
     }
 }
 
@@ -63,14 +64,15 @@ pub struct Recorder {
 
 impl Recorder {
     /// Starts the thread reading `rx` and feeding `sinks` (created by the caller, so a bad
-    /// output path fails before the lab starts).
-    pub fn start(sinks: Vec<Box<dyn Sink>>, rx: Receiver<Record>) -> Recorder {
+    /// output path fails before the lab starts); it gives `budget` back each frame it takes.
+    pub fn start(sinks: Vec<Box<dyn Sink>>, rx: Receiver<Record>, budget: TapBudget) -> Recorder {
         let mut state = State {
             sinks,
             analyzer: Analyzer::new(),
             diagnosis: Diagnosis::new(),
             events: Vec::new(),
             recording: Recording::default(),
+            budget,
         };
         let handle = std::thread::spawn(move || state.run(rx));
         Recorder { handle }
@@ -91,6 +93,7 @@ struct State {
     /// The current frame's events (reused between frames).
     events: Vec<Event>,
     recording: Recording,
+    budget: TapBudget,
 }
 
 impl State {
@@ -99,7 +102,10 @@ impl State {
         let mut end = CaptureEnd::default();
         let result = loop {
             let step = match rx.recv_timeout(FLUSH_EVERY) {
-                Ok(Record::Frame(frame)) => self.frame(&frame),
+                Ok(Record::Frames(frames)) => {
+                    self.budget.taken(frames.len());
+                    frames.iter().try_for_each(|f| self.frame(f))
+                }
                 Ok(Record::Trace(event)) => self.each(|s| s.trace(&event)),
                 Ok(Record::End(e)) => {
                     end = e;

@@ -24,6 +24,8 @@ pub struct CaptureEnd {
     /// Frames the kernel dropped before the wire read them, per port (client side, server
     /// side).
     pub kernel_drops: [u64; 2],
+    /// Frames forwarded but not recorded because the recorder's queue was full, per port.
+    pub recorder_drops: [u64; 2],
 }
 
 /// An output of the recorder. Every method but `frame` has a no-op default, so a sink says

@@ -41,6 +41,7 @@ pub const EMBEDDED: &[(&str, &str)] = embedded_labs![
     "read-deadline-absolute",
     "read-deadline-per-read",
     "long-connections",
+    "c500k",
     "curl-keepalive",
     "curl-connection-close",
     "middlebox-idle-reset",

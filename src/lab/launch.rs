@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
+use super::scale::ScalePlan;
 use super::spec::{ClientRole, ServerRole};
 use super::waiting::{sleep_unless_interrupted, wait_for, Interrupted};
 use crate::actors::client_report::ClientReport;
 use crate::actors::exec::{self, ExecChild, ExecReport};
 use crate::actors::http_client;
 use crate::actors::http_server;
-use crate::actors::server_process::ServerProcess;
-use crate::actors::tcp;
+use crate::actors::worker::{Job, Worker};
 use crate::actors::ws;
 use crate::net::kernel_truth;
 use crate::net::netns;
@@ -37,7 +37,7 @@ enum ServerStop {
         thread: JoinHandle<()>,
     },
     Exec(ExecChild),
-    Process(ServerProcess),
+    Workers(Vec<Worker>),
 }
 
 /// A started client; [`Client::wait`] waits for it to finish its work.
@@ -52,6 +52,7 @@ enum ClientKind {
         thread: JoinHandle<()>,
     },
     Exec(ExecChild),
+    Workers(Vec<Worker>),
 }
 
 /// What the client phase produced.
@@ -60,6 +61,9 @@ pub struct ClientDone {
     pub report: Option<ClientReport>,
     /// Handles that close what is still open, after the capture stopped.
     release: Release,
+    /// Client workers' resident memory (before they dialed, now), when the client runs in
+    /// worker processes.
+    workers_rss_before: Option<u64>,
 }
 
 enum Release {
@@ -68,6 +72,7 @@ enum Release {
         thread: JoinHandle<()>,
     },
     Exec(ExecChild),
+    Workers(Vec<Worker>),
 }
 
 /// Starts the server of `role` in the server namespace and waits until it listens.
@@ -76,6 +81,7 @@ pub fn start_server(
     topo: &Topology,
     tracer: Tracer,
     out_prefix: &Path,
+    plan: &ScalePlan,
 ) -> Result<Server> {
     match role {
         ServerRole::Http(cfg) => {
@@ -91,14 +97,25 @@ pub fn start_server(
             })
         }
         ServerRole::Tcp(cfg) => {
-            let process = ServerProcess::start(&topo.server_ns, cfg, tracer)?;
-            if let Err(e) = wait_listening(&topo.server_ns, cfg.port) {
-                process.stop();
+            let job = Job::TcpServer {
+                config: cfg.clone(),
+                bind: IpAddr::V4(SERVER_ADDR),
+            };
+            let mut workers = Vec::with_capacity(plan.server_workers);
+            let started = (0..plan.server_workers).try_for_each(|_| {
+                workers.push(Worker::start(&topo.server_ns, &job, tracer.clone())?);
+                Ok::<(), anyhow::Error>(())
+            });
+            // Every worker listens before the first dial, or the first would take them all.
+            let listening =
+                started.and_then(|()| wait_listeners(&topo.server_ns, cfg.port, workers.len()));
+            if let Err(e) = listening {
+                workers.into_iter().for_each(Worker::stop);
                 return Err(e);
             }
             Ok(Server {
                 targets: vec![SocketAddr::new(IpAddr::V4(SERVER_ADDR), cfg.port)],
-                stop: ServerStop::Process(process),
+                stop: ServerStop::Workers(workers),
             })
         }
         ServerRole::Exec(cfg) => {
@@ -152,6 +169,7 @@ pub fn start_client(
     targets: Vec<SocketAddr>,
     tracer: Tracer,
     out_prefix: &Path,
+    plan: &ScalePlan,
 ) -> Result<Client> {
     match role {
         ClientRole::Http(cfg) => {
@@ -162,11 +180,32 @@ pub fn start_client(
             })
         }
         ClientRole::Tcp(cfg) => {
-            let cfg = cfg.clone();
             let target = *targets.first().context("the server listens nowhere")?;
-            start_builtin_client(topo, tracer, move |tracer| async move {
-                let (report, held) = tcp::run_client(cfg, target, tracer).await;
-                (report, Box::new(held) as Box<dyn Send>)
+            let mut workers = Vec::with_capacity(plan.client_workers);
+            for i in 0..plan.client_workers {
+                let share = plan.client_share(i);
+                let mut config = cfg.clone();
+                config.connections = share.connections;
+                // The lab's rate is the whole client's: each worker takes its share.
+                config.dial_rate = cfg
+                    .dial_rate
+                    .map(|r| (r / plan.client_workers as u32).max(1));
+                let job = Job::TcpClient {
+                    config,
+                    target,
+                    source: IpAddr::V4(share.addr),
+                    first_port: share.first_port,
+                };
+                match Worker::start(&topo.client_ns, &job, tracer.clone()) {
+                    Ok(w) => workers.push(w),
+                    Err(e) => {
+                        workers.into_iter().for_each(Worker::stop);
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(Client {
+                kind: ClientKind::Workers(workers),
             })
         }
         ClientRole::Ws(cfg) => {
@@ -233,6 +272,7 @@ impl Client {
                 Ok(report) => ClientDone {
                     report: Some(report),
                     release: Release::BuiltIn { stop, thread },
+                    workers_rss_before: None,
                 },
                 Err(e) => {
                     let _ = stop.send(());
@@ -240,6 +280,7 @@ impl Client {
                     return Err(e.context("the client did not finish"));
                 }
             },
+            ClientKind::Workers(workers) => wait_workers(workers, limit)?,
             ClientKind::Exec(mut child) => {
                 let start = Instant::now();
                 while child.try_wait().is_none() {
@@ -256,6 +297,7 @@ impl Client {
                 ClientDone {
                     report: None,
                     release: Release::Exec(child),
+                    workers_rss_before: None,
                 }
             }
         };
@@ -264,7 +306,67 @@ impl Client {
     }
 }
 
+/// Waits until every client worker has reported (or one died, or `limit` passed) and adds
+/// their reports up.
+fn wait_workers(mut workers: Vec<Worker>, limit: Duration) -> Result<ClientDone> {
+    let start = Instant::now();
+    let mut reports: Vec<Option<(ClientReport, u64)>> = vec![None; workers.len()];
+    let failure = loop {
+        for (slot, worker) in reports.iter_mut().zip(&workers) {
+            if slot.is_none() {
+                *slot = worker.try_report();
+            }
+        }
+        if reports.iter().all(Option::is_some) {
+            break None;
+        }
+        if let Some(i) =
+            (0..workers.len()).find(|&i| reports[i].is_none() && !workers[i].is_running())
+        {
+            break Some(anyhow!(
+                "client worker {} of {} died before it reported",
+                i + 1,
+                workers.len()
+            ));
+        }
+        if Interrupted::now() {
+            break Some(anyhow!("interrupted"));
+        }
+        if start.elapsed() > limit {
+            break Some(anyhow!(
+                "the client workers did not finish within {limit:?}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if let Some(e) = failure {
+        workers.into_iter().for_each(Worker::stop);
+        return Err(e.context("the client did not finish"));
+    }
+    let mut total = ClientReport::default();
+    let mut rss_before = 0;
+    for (report, rss) in reports.into_iter().flatten() {
+        total.add(&report);
+        rss_before += rss;
+    }
+    Ok(ClientDone {
+        report: Some(total),
+        release: Release::Workers(workers),
+        workers_rss_before: Some(rss_before),
+    })
+}
+
 impl ClientDone {
+    /// The client workers' resident memory (before they dialed, now), when there are any.
+    pub fn workers_rss(&self) -> Option<(u64, u64)> {
+        let Release::Workers(workers) = &self.release else {
+            return None;
+        };
+        let pids: Vec<u32> = workers.iter().map(Worker::pid).collect();
+        self.workers_rss_before
+            .map(|before| (before, crate::net::memory::rss_of_all(&pids)))
+    }
+
     /// Closes what the client still holds; returns the external program's report, if any.
     pub fn release(self) -> Option<ExecReport> {
         match self.release {
@@ -274,6 +376,10 @@ impl ClientDone {
                 None
             }
             Release::Exec(child) => Some(child.stop()),
+            Release::Workers(workers) => {
+                workers.into_iter().for_each(Worker::stop);
+                None
+            }
         }
     }
 }
@@ -288,18 +394,19 @@ impl Server {
                 None
             }
             ServerStop::Exec(child) => Some(child.stop()),
-            ServerStop::Process(process) => {
-                process.stop();
+            ServerStop::Workers(workers) => {
+                workers.into_iter().for_each(Worker::stop);
                 None
             }
         }
     }
 
-    /// The pid of a server running as its own process, to measure its memory.
-    pub fn pid(&self) -> Option<u32> {
+    /// The pids of the server's worker processes (none for a built-in or external server),
+    /// to measure their memory.
+    pub fn pids(&self) -> Vec<u32> {
         match &self.stop {
-            ServerStop::Process(p) => Some(p.pid()),
-            ServerStop::Exec(_) | ServerStop::BuiltIn { .. } => None,
+            ServerStop::Workers(workers) => workers.iter().map(Worker::pid).collect(),
+            ServerStop::Exec(_) | ServerStop::BuiltIn { .. } => Vec::new(),
         }
     }
 }
@@ -320,10 +427,15 @@ fn peer_env(port: u16) -> Vec<(String, String)> {
 /// Waits until a socket listens on `port` in namespace `ns`, looking at the kernel's socket
 /// table rather than connecting, so that no probe traffic crosses the wire.
 fn wait_listening(ns: &str, port: u16) -> Result<()> {
+    wait_listeners(ns, port, 1)
+}
+
+/// Waits until `count` sockets listen on `port` in namespace `ns`.
+fn wait_listeners(ns: &str, port: u16, count: usize) -> Result<()> {
     let start = Instant::now();
     loop {
-        let listening = netns::in_netns(ns, move || Ok(kernel_truth::is_listening(port)))?;
-        if listening {
+        let listening = netns::in_netns(ns, move || Ok(kernel_truth::listeners(port)))?;
+        if listening >= count {
             return Ok(());
         }
         if Interrupted::now() {

@@ -9,6 +9,7 @@ pub mod overrides;
 pub mod ranges;
 pub mod report;
 pub mod runner;
+pub mod scale;
 pub mod spec;
 pub mod validate;
 pub mod waiting;

@@ -71,6 +71,15 @@ const COUNT: Range = ints(1.0, 1_000_000.0, "", "");
 pub const RULES: &[(&str, Range)] = &[
     ("settle_ms", TIME),
     ("timeout_s", ints(1.0, 86_400.0, "s", "a day at most")),
+    (
+        "capture.snaplen",
+        ints(
+            64.0,
+            65_535.0,
+            "bytes",
+            "64 keeps the Ethernet, IP and TCP headers",
+        ),
+    ),
     ("link.seed", ints(0.0, 9.2e18, "", "")),
     ("link.delay_ms", LINK_TIME),
     ("link.jitter_ms", LINK_TIME),
@@ -131,6 +140,15 @@ pub const RULES: &[(&str, Range)] = &[
     ("tcp_server.read_deadline_ms", TIMEOUT),
     ("tcp_client.connections", COUNT),
     ("tcp_client.dial_batch", COUNT),
+    (
+        "tcp_client.dial_rate",
+        ints(
+            1.0,
+            10_000_000.0,
+            "connections/s",
+            "leave it out to dial as fast as possible",
+        ),
+    ),
     ("tcp_client.heartbeat_ms", ints(1.0, DAY_MS, "ms", "")),
     ("tcp_client.duration_ms", TIME),
     ("ws_server.port", PORT),
@@ -365,6 +383,7 @@ mod tests {
         let mut text = String::from("question = \"q?\"\n");
         match (head, rest) {
             ("", _) => text.push_str(&format!("{key} = @\n{roles}")),
+            ("capture", _) => text.push_str(&format!("{roles}[capture]\n{rest} = @\n")),
             ("link", "partition.from_ms") => text.push_str(&format!(
                 "{roles}[[link.partition]]\nfrom_ms = @\nto_ms = 99\n"
             )),

@@ -36,7 +36,8 @@ pub struct RunSummary {
     /// Findings, endpoints and distributions (`findings`, `endpoints`, `distributions`).
     #[serde(flatten)]
     pub diagnosis: DiagnosisReport,
-    /// Frames the kernel dropped before the wire could read them (capture drops).
+    /// Frames the capture missed: dropped by the kernel before the wire read them, or not
+    /// recorded because the recorder was behind (they were still forwarded).
     pub dropped: u64,
     /// Frames the link model dropped on purpose (loss, partitions).
     pub link_dropped: u64,
@@ -70,6 +71,12 @@ pub struct RunSummary {
     pub unavailable: Vec<String>,
     /// What the connections open at the end cost in memory (process and kernel).
     pub memory: crate::net::memory::MemoryReport,
+    /// Time to close what was left open and delete the namespaces after the capture, ms.
+    pub teardown_ms: u64,
+    /// How the raw TCP actors' connections were laid out on this machine (worker processes,
+    /// client addresses, the open-file limit, the memory estimate); absent for other labs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<crate::lab::scale::ScalePlan>,
     /// External programs run by the lab, with their exit codes and output files.
     pub exec: Vec<crate::actors::exec::ExecReport>,
     /// Each `[expect]` line, checked.
@@ -94,6 +101,11 @@ pub struct WireSummary {
     pub frames_per_second: f64,
     /// Frames the wire failed to send on.
     pub send_errors: u64,
+    /// Capture drops by the kernel: frames that found the wire's receive ring full (they
+    /// were lost on the link too, as on a real congested hop).
+    pub kernel_dropped: u64,
+    /// Capture drops by the recorder: frames forwarded but not recorded, its queue full.
+    pub recorder_dropped: u64,
     /// The link model in words.
     pub link: String,
 }
@@ -113,7 +125,7 @@ impl RunReport {
             lab: lab.name.clone(),
             analysis: recording.summary,
             diagnosis: recording.diagnosis,
-            dropped: wire.kernel_dropped.iter().sum(),
+            dropped: wire.kernel_dropped.iter().chain(&wire.tap_dropped).sum(),
             link_dropped: recording.link_dropped,
             kernel_time_wait: BySide {
                 client: actors.client_states.get("TIME_WAIT"),
@@ -124,9 +136,11 @@ impl RunReport {
                 server: actors.server_states,
             },
             wire: WireSummary {
-                frames: recording.frames,
+                frames: recording.frames + wire.tap_dropped.iter().sum::<u64>(),
                 frames_per_second: wire.frames_per_second(),
                 send_errors: wire.send_errors,
+                kernel_dropped: wire.kernel_dropped.iter().sum(),
+                recorder_dropped: wire.tap_dropped.iter().sum(),
                 link: lab.spec.link.describe(),
             },
             middlebox: wire.middlebox,
@@ -138,6 +152,8 @@ impl RunReport {
             overrides: lab.overrides.clone(),
             privileges: crate::net::userns::privileges(),
             unavailable: Vec::new(),
+            scale: None,
+            teardown_ms: 0,
             exec: actors.exec,
             memory: actors.memory,
             expectations: Vec::new(),
@@ -178,10 +194,18 @@ impl RunReport {
         }
         let _ = writeln!(out);
         out.push_str(&analysis_table(a, Some(s.kernel_time_wait)));
+        let _ = write!(out, "capture drops {}", s.dropped);
+        if s.dropped > 0 {
+            let _ = write!(
+                out,
+                " (kernel {}, recorder {})",
+                s.wire.kernel_dropped, s.wire.recorder_dropped
+            );
+        }
         let _ = writeln!(
             out,
-            "capture drops {}, link drops {}; wire: {} frames, {:.0} frames/s",
-            s.dropped, s.link_dropped, s.wire.frames, s.wire.frames_per_second
+            ", link drops {}; wire: {} frames, {:.0} frames/s",
+            s.link_dropped, s.wire.frames, s.wire.frames_per_second
         );
         if let Some(m) = &s.middlebox {
             let _ = writeln!(
@@ -190,28 +214,52 @@ impl RunReport {
                 m.forgotten_flows, m.expired_segments, m.rsts_sent
             );
         }
-        if let Some(per) = s.memory.server_process_bytes_per_connection {
+        if let Some(plan) = &s.scale {
             let _ = writeln!(
                 out,
-                "server process: {} B per connection ({} connections)",
-                per, s.memory.connections
+                "scale: {} connections over {} server and {} client processes, {} client \
+                 addresses; open-file limit {}; teardown {:.1} s",
+                plan.connections,
+                plan.server_workers,
+                plan.client_workers,
+                plan.client_addrs.len(),
+                plan.open_file_limit,
+                s.teardown_ms as f64 / 1000.0
             );
         }
         if s.memory.connections >= 100 {
+            let m = &s.memory;
+            let mut parts = Vec::new();
+            if let Some(per) = m.client_process_bytes_per_connection {
+                parts.push(format!("client processes {per} B"));
+            }
+            if let Some(per) = m.server_process_bytes_per_connection {
+                parts.push(format!("server processes {per} B"));
+            }
+            parts.push(format!("connlab {} B", m.process_bytes_per_connection));
+            parts.push(format!("kernel {} B per socket", m.kernel_bytes_per_socket));
             let _ = writeln!(
                 out,
-                "memory: {} open connections, {} B per connection in connlab's own actors, {} B per socket in the kernel",
-                s.memory.connections,
-                s.memory.process_bytes_per_connection,
-                s.memory.kernel_bytes_per_socket
+                "memory per connection ({} open): {}",
+                m.connections,
+                parts.join(", ")
             );
         }
         if let Some(c) = &s.client {
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "client: {} ok, {} failed, {} dialed, {} reused",
                 c.ok, c.failed, c.dialed, c.reused
             );
+            if c.dial_ns > 0 {
+                let secs = c.dial_ns as f64 / 1e9;
+                let _ = write!(
+                    out,
+                    "; dialed in {secs:.1} s ({:.0} connections/s)",
+                    c.dialed as f64 / secs
+                );
+            }
+            let _ = writeln!(out);
         }
         out.push_str(&diagnosis_text(&s.diagnosis, a.connections));
         if !s.expectations.is_empty() {

@@ -8,7 +8,7 @@
 //! panic) goes through the same teardown: the topology deletes itself on drop.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Sender};
+use std::sync::mpsc::{self, Sender, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -19,6 +19,7 @@ use connlab_core::timeline::TimelineInput;
 
 use super::launch::{self, ClientDone};
 use super::report::RunReport;
+use super::scale;
 use super::spec::Lab;
 use super::waiting::Interrupted;
 use crate::actors::client_report::ClientReport;
@@ -31,12 +32,18 @@ use crate::capture::sink::{CaptureEnd, Sink};
 use crate::capture::timeline_feed::TimelineFeed;
 use crate::clock::now_ns;
 use crate::net::kernel_truth::{self, SocketStates};
-use crate::net::memory::{self, MemoryReport};
+use crate::net::memory::{self, MemoryReport, Workers};
 use crate::net::netns;
 use crate::net::topology::{Topology, TopologySpec};
 use crate::paths::{beside, run_prefix};
 use crate::trace::Tracer;
-use crate::wire::{Ports, Wire};
+use crate::wire::{Ports, TapBudget, Wire};
+
+/// Messages (batches of frames, trace events) waiting for the recorder at most.
+const RECORDER_QUEUE: usize = 1 << 16;
+/// Frames waiting for the recorder at most (about 160 MiB): a burst faster than the recorder
+/// is absorbed, a recorder that cannot keep up costs capture drops, counted.
+const RECORDER_BACKLOG: usize = 1 << 20;
 
 /// Options from the command line.
 #[derive(Debug, Clone)]
@@ -80,6 +87,8 @@ pub struct ActorOutcome {
 
 /// Runs `lab` and returns its report (expectations already checked).
 pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
+    // Refused before anything is made when the machine cannot hold the connections.
+    let plan = scale::plan(&lab.spec, &scale::Machine::read())?;
     std::fs::create_dir_all(&opts.out_dir)
         .with_context(|| format!("creating output folder {}", opts.out_dir.display()))?;
     let prefix = run_prefix(&opts.out_dir, &lab.name);
@@ -88,7 +97,11 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
     // The outputs are made before the network, so a bad path fails before anything is built.
     let live = Arc::new(LiveCounters::default());
     let mut sinks: Vec<Box<dyn Sink>> = vec![
-        Box::new(PcapngOut::create(&pcapng, &lab.name)?),
+        Box::new(PcapngOut::create(
+            &pcapng,
+            &lab.name,
+            lab.spec.capture.snaplen,
+        )?),
         Box::new(JsonLines::create(&events, opts.json)?),
         Box::new(live.clone()),
     ];
@@ -96,15 +109,22 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
         sinks.push(Box::new(TimelineFeed(tui.clone())));
     }
 
+    let mut server_sysctls = sysctls(&lab.spec.sysctl.server);
+    server_sysctls.extend(plan.server_sysctls.clone());
+    let mut client_sysctls = sysctls(&lab.spec.sysctl.client);
+    client_sysctls.extend(plan.client_sysctls.clone());
     let topo = Topology::build(&TopologySpec {
-        client_sysctls: sysctls(&lab.spec.sysctl.client),
-        server_sysctls: sysctls(&lab.spec.sysctl.server),
+        client_sysctls,
+        server_sysctls,
         ipv6: lab.spec.ipv6,
+        extra_client_addrs: plan.client_addrs[1..].to_vec(),
     })?;
 
     let unavailable = topo.unavailable.clone();
-    let (tx, rx) = mpsc::channel::<Record>();
-    let recorder = Recorder::start(sinks, rx);
+    // Bounded: a recorder that falls behind costs capture drops, never unbounded memory.
+    let (tx, rx) = mpsc::sync_channel::<Record>(RECORDER_QUEUE);
+    let budget = TapBudget::new(RECORDER_BACKLOG);
+    let recorder = Recorder::start(sinks, rx, budget.clone());
     let progress = opts.progress.then(|| ProgressLine::start(live));
     let start_ns = now_ns();
     let (client_side, server_side) = topo.wire_ports();
@@ -112,19 +132,29 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
         client_side,
         server_side,
     };
-    let wire = Wire::start(&topo.wire_ns, ports, &lab.spec.link, start_ns, tx.clone())?;
+    let wire = Wire::start(
+        &topo.wire_ns,
+        ports,
+        &lab.spec.link,
+        start_ns,
+        lab.spec.capture.snaplen as usize,
+        tx.clone(),
+        budget,
+    )?;
     let sampler = opts.tui.clone().map(|tui| KernelSampler::start(&topo, tui));
 
-    let outcome = drive_actors(lab, &topo, &tx, &prefix);
+    let outcome = drive_actors(lab, &topo, &tx, &prefix, &plan);
 
     // Whatever happened, stop the capture properly so what was recorded is kept.
     let wire_stats = wire.stop();
-    let kernel_drops = wire_stats
+    let end = wire_stats
         .as_ref()
-        .map(|s| s.kernel_dropped)
-        .unwrap_or([0; 2]);
-    let wire_full_buffers = wire_stats.as_ref().map(|s| s.full_buffers).unwrap_or(true);
-    let _ = tx.send(Record::End(CaptureEnd { kernel_drops }));
+        .map(|s| CaptureEnd {
+            kernel_drops: s.kernel_dropped,
+            recorder_drops: s.tap_dropped,
+        })
+        .unwrap_or_default();
+    let _ = tx.send(Record::End(end));
     drop(tx);
     let recording = recorder.join();
     drop(progress);
@@ -141,9 +171,11 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
         }
         Err(skipped) => return Err(skipped),
     };
+    let teardown = std::time::Instant::now();
     actors.exec.extend(client.release());
     actors.exec.extend(server.stop());
     drop(topo);
+    let teardown_ms = teardown.elapsed().as_millis() as u64;
 
     let mut report = RunReport::new(
         lab,
@@ -155,12 +187,9 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
         Interrupted::now(),
     );
     report.summary.unavailable = unavailable;
-    if !wire_full_buffers {
-        report.summary.unavailable.push(
-            "the wire's 16 MiB capture buffers (SO_RCVBUFFORCE needs root; net.core.rmem_max \
-             caps them, capture drops are counted)"
-                .to_owned(),
-        );
+    report.summary.teardown_ms = teardown_ms;
+    if plan.connections > 0 {
+        report.summary.scale = Some(plan);
     }
     if opts.report {
         report.summary.report = Some(write_html(lab, &report, &prefix)?);
@@ -197,25 +226,32 @@ fn write_html(lab: &Lab, report: &RunReport, prefix: &std::path::Path) -> Result
 fn drive_actors(
     lab: &Lab,
     topo: &Topology,
-    records: &Sender<Record>,
+    records: &SyncSender<Record>,
     prefix: &std::path::Path,
+    plan: &scale::ScalePlan,
 ) -> Result<(ActorOutcome, launch::Server, ClientDone), RunError> {
     let spec = &lab.spec;
     let baseline = memory::sample();
-    let server_tracer = Tracer::into_channel("server", records.clone());
-    let client_tracer = Tracer::into_channel("client", records.clone());
-    let server = launch::start_server(spec.server_role()?, topo, server_tracer, prefix)
+    let server_tracer = Tracer::into_bounded("server", records.clone());
+    let client_tracer = Tracer::into_bounded("client", records.clone());
+    let server = launch::start_server(spec.server_role()?, topo, server_tracer, prefix, plan)
         .map_err(skipped_if_missing)?;
     let targets = server.targets.clone();
-    let server_baseline = server.pid().map(memory::rss_of);
-    let client =
-        match launch::start_client(spec.client_role()?, topo, targets, client_tracer, prefix) {
-            Ok(client) => client,
-            Err(e) => {
-                server.stop();
-                return Err(skipped_if_missing(e));
-            }
-        };
+    let server_baseline = memory::rss_of_all(&server.pids());
+    let client = match launch::start_client(
+        spec.client_role()?,
+        topo,
+        targets,
+        client_tracer,
+        prefix,
+        plan,
+    ) {
+        Ok(client) => client,
+        Err(e) => {
+            server.stop();
+            return Err(skipped_if_missing(e));
+        }
+    };
     let done = match client.wait(
         Duration::from_secs(spec.timeout_s),
         Duration::from_millis(spec.settle_ms),
@@ -236,7 +272,11 @@ fn drive_actors(
         memory: MemoryReport::between(
             baseline,
             memory::sample(),
-            server_baseline.zip(server.pid().map(memory::rss_of)),
+            Workers {
+                server: (!server.pids().is_empty())
+                    .then(|| (server_baseline, memory::rss_of_all(&server.pids()))),
+                client: done.workers_rss(),
+            },
             open,
         ),
         client_states,

@@ -38,6 +38,9 @@ pub struct LabSpec {
     /// Sysctls per side (`[sysctl.client]`, `[sysctl.server]`), dotted keys.
     #[serde(default)]
     pub sysctl: Sysctls,
+    /// What the capture keeps (`[capture]`).
+    #[serde(default)]
+    pub capture: CaptureSpec,
     /// The link model (`[link]`).
     #[serde(default)]
     pub link: LinkSpec,
@@ -144,6 +147,28 @@ pub struct Sysctls {
     /// Written in the server namespace.
     #[serde(default)]
     pub server: BTreeMap<String, SysctlValue>,
+}
+
+/// `[capture]`: what the recorder keeps of each frame.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureSpec {
+    /// Bytes kept of each frame (the rest is cut, its length still recorded), so a bulk lab
+    /// is not limited by the disk: 128 keeps every header.
+    #[serde(default = "whole_frame")]
+    pub snaplen: u32,
+}
+
+impl Default for CaptureSpec {
+    fn default() -> Self {
+        CaptureSpec {
+            snaplen: whole_frame(),
+        }
+    }
+}
+
+fn whole_frame() -> u32 {
+    65_535
 }
 
 /// A sysctl value: numbers or strings such as `"32768 60999"`.

@@ -49,18 +49,29 @@ pub fn read_socket_states() -> SocketStates {
 
 /// True when a socket listens on TCP `port` in the calling thread's namespace.
 pub fn is_listening(port: u16) -> bool {
+    listeners(port) > 0
+}
+
+/// How many sockets listen on TCP `port` in the calling thread's namespace (workers sharing
+/// the port each have one).
+pub fn listeners(port: u16) -> usize {
     let wanted = format!(":{port:04X}");
     ["/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"]
         .iter()
         .filter_map(|f| fs::read_to_string(f).ok())
-        .any(|table| {
-            table.lines().skip(1).any(|line| {
-                let mut cols = line.split_whitespace();
-                let local = cols.nth(1).unwrap_or("");
-                let state = cols.nth(1).unwrap_or("");
-                state == "0A" && local.ends_with(&wanted)
-            })
+        .map(|table| {
+            table
+                .lines()
+                .skip(1)
+                .filter(|line| {
+                    let mut cols = line.split_whitespace();
+                    let local = cols.nth(1).unwrap_or("");
+                    let state = cols.nth(1).unwrap_or("");
+                    state == "0A" && local.ends_with(&wanted)
+                })
+                .count()
         })
+        .sum()
 }
 
 /// Adds the states listed in one `/proc/net/tcp` table to `states`.

@@ -1,6 +1,8 @@
-//! Memory the connections cost: the connlab process's resident set (the built-in actors live in
-//! it) and the kernel's slab memory (socket structures live there; counted for the whole
-//! kernel, so other activity on the machine adds noise).
+//! Memory the connections cost, by component: the connlab process's resident set (the capture
+//! and analysis, and the built-in HTTP and WebSocket actors, live in it), the raw TCP worker
+//! processes of each side, and the kernel's slab memory (socket structures live there;
+//! counted for the whole kernel, so other activity on the machine adds noise, and shared by
+//! both sides, each holding one socket per connection).
 
 use std::fs;
 
@@ -28,10 +30,23 @@ pub struct MemoryReport {
     pub kernel_bytes_per_socket: u64,
     /// Connections it was divided by.
     pub connections: u64,
-    /// Growth of a server running as its own process, bytes (when it does).
+    /// Growth of the server's worker processes, bytes (when the server runs in them).
     pub server_process_rss_delta: Option<u64>,
     /// That growth per connection.
     pub server_process_bytes_per_connection: Option<u64>,
+    /// Growth of the client's worker processes, bytes (when the client runs in them).
+    pub client_process_rss_delta: Option<u64>,
+    /// That growth per connection.
+    pub client_process_bytes_per_connection: Option<u64>,
+}
+
+/// Resident memory of the worker processes of each side: (at their start, at the end).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Workers {
+    /// The server's workers.
+    pub server: Option<(u64, u64)>,
+    /// The client's workers.
+    pub client: Option<(u64, u64)>,
 }
 
 /// Resident set of process `pid`, bytes (0 when it is gone).
@@ -41,6 +56,11 @@ pub fn rss_of(pid: u32) -> u64 {
         .and_then(|s| field(&s, "VmRSS:"))
         .unwrap_or(0)
         * 1024
+}
+
+/// Resident sets of `pids` together, bytes.
+pub fn rss_of_all(pids: &[u32]) -> u64 {
+    pids.iter().map(|p| rss_of(*p)).sum()
 }
 
 /// Reads both figures now.
@@ -73,7 +93,7 @@ impl MemoryReport {
     pub fn between(
         before: MemorySample,
         after: MemorySample,
-        server_process: Option<(u64, u64)>,
+        workers: Workers,
         connections: u64,
     ) -> MemoryReport {
         let process_rss_delta = after.process_rss.saturating_sub(before.process_rss);
@@ -85,8 +105,13 @@ impl MemoryReport {
             kernel_slab_delta,
             kernel_bytes_per_socket: per(kernel_slab_delta, connections * 2),
             connections,
-            server_process_rss_delta: server_process.map(|(b, a)| a.saturating_sub(b)),
-            server_process_bytes_per_connection: server_process
+            server_process_rss_delta: workers.server.map(|(b, a)| a.saturating_sub(b)),
+            server_process_bytes_per_connection: workers
+                .server
+                .map(|(b, a)| per(a.saturating_sub(b), connections)),
+            client_process_rss_delta: workers.client.map(|(b, a)| a.saturating_sub(b)),
+            client_process_bytes_per_connection: workers
+                .client
                 .map(|(b, a)| per(a.saturating_sub(b), connections)),
         }
     }
@@ -106,12 +131,17 @@ mod tests {
             process_rss: 30_000_000,
             kernel_slab: 4096 * 101,
         };
-        let r = MemoryReport::between(before, after, Some((1_000_000, 3_000_000)), 1000);
+        let workers = Workers {
+            server: Some((1_000_000, 3_000_000)),
+            client: Some((1_000_000, 2_000_000)),
+        };
+        let r = MemoryReport::between(before, after, workers, 1000);
         assert_eq!(r.server_process_bytes_per_connection, Some(2_000));
+        assert_eq!(r.client_process_bytes_per_connection, Some(1_000));
         assert_eq!(r.process_bytes_per_connection, 20_000);
         assert_eq!(r.kernel_bytes_per_socket, 204);
         assert_eq!(
-            MemoryReport::between(after, before, None, 0).process_rss_delta,
+            MemoryReport::between(after, before, Workers::default(), 0).process_rss_delta,
             0
         );
     }

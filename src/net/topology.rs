@@ -25,6 +25,13 @@ use super::{clean, ethtool, link, netns, sysctl};
 pub const CLIENT_ADDR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 /// Address of the server side.
 pub const SERVER_ADDR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+/// More client addresses, for labs with more connections than one address has ports:
+/// 198.18.0.11 onwards.
+pub fn extra_client_addr(i: usize) -> Ipv4Addr {
+    Ipv4Addr::new(198, 18, 0, 10 + i.min(MAX_EXTRA_CLIENT_ADDRS) as u8)
+}
+/// How many extra client addresses the subnet holds (198.18.0.11 to .250).
+pub const MAX_EXTRA_CLIENT_ADDRS: usize = 240;
 /// Prefix length of the shared subnet.
 const PREFIX_LEN: u8 = 24;
 /// Interface of the client or server inside its namespace.
@@ -45,6 +52,8 @@ pub struct TopologySpec {
     pub server_sysctls: BTreeMap<String, String>,
     /// Keep IPv6 on (off by default so no stray neighbour discovery crosses the wire).
     pub ipv6: bool,
+    /// Addresses the client side has besides [`CLIENT_ADDR`].
+    pub extra_client_addrs: Vec<Ipv4Addr>,
 }
 
 /// A built lab network; dropping it removes it.
@@ -112,13 +121,18 @@ impl Topology {
             link::add_veth(&h, WIRE_CLIENT_IF, ENDPOINT_IF, &client_ns).await?;
             link::add_veth(&h, WIRE_SERVER_IF, ENDPOINT_IF, &server_ns).await
         })?;
-        for (ns, addr) in [
-            (&self.client_ns, CLIENT_ADDR),
-            (&self.server_ns, SERVER_ADDR),
+        let client_addrs: Vec<Ipv4Addr> = std::iter::once(CLIENT_ADDR)
+            .chain(spec.extra_client_addrs.iter().copied())
+            .collect();
+        for (ns, addrs) in [
+            (&self.client_ns, client_addrs),
+            (&self.server_ns, vec![SERVER_ADDR]),
         ] {
             netns::in_netns(ns, || ethtool::disable_offloads(ENDPOINT_IF))?;
             link::with_netlink(ns, move |h| async move {
-                link::add_address(&h, ENDPOINT_IF, IpAddr::V4(addr), PREFIX_LEN).await?;
+                for addr in addrs {
+                    link::add_address(&h, ENDPOINT_IF, IpAddr::V4(addr), PREFIX_LEN).await?;
+                }
                 link::set_up(&h, ENDPOINT_IF).await
             })?;
         }

@@ -1,14 +1,18 @@
 //! The forwarding loop: one reader thread per direction, plus a scheduler thread per direction
 //! when the link holds frames (delay, jitter).
 //!
-//! Each frame is handed to the capture tap *before* it is forwarded, so the capture's order is
-//! causal: a reply can never be recorded before the request that caused it. Frames the link
-//! drops are still handed to the tap, marked with the cause.
+//! A reader takes the frames waiting in its port's receive ring (up to a batch), decides each
+//! one, hands copies to the capture tap, sends the ones due now out of the other port in one
+//! batch straight from the ring, and gives the slots back. The tap gets a batch *before* it is
+//! forwarded, so the capture's order is causal: a reply can never be recorded before the
+//! request that caused it. Frames the link drops are still handed to the tap, marked with the
+//! cause. The tap is bounded: when the recorder falls behind, frames still forward and the
+//! capture counts what it could not take (`tap_dropped`), so memory never grows unbounded.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -19,13 +23,16 @@ use serde::Serialize;
 
 use super::inject::{FlowTable, InjectRst};
 use super::middlebox;
-use super::packet_socket::{PacketSocket, MAX_FRAME};
+use super::packet_socket::PacketSocket;
+use super::ring::RxRing;
 use super::spec::LinkSpec;
 use crate::clock::now_ns;
 use crate::net::netns;
 
 /// How often an idle reader looks at the stop flag.
 const POLL: Duration = Duration::from_millis(50);
+/// Frames taken from the ring at once.
+const BATCH: usize = 64;
 
 /// Which way a frame travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -57,8 +64,10 @@ pub struct CapturedFrame {
     pub t_ns: u64,
     /// Which way it was going.
     pub dir: Direction,
-    /// The Ethernet frame.
+    /// The Ethernet frame, up to the capture's snap length.
     pub data: Vec<u8>,
+    /// Its length on the wire (more than `data` when the snap length cut it).
+    pub wire_len: u32,
     /// Set when the link model dropped it.
     pub dropped: Option<DropCause>,
     /// Set when the wire forged it.
@@ -120,8 +129,9 @@ pub struct WireStats {
     pub span_ns: u64,
     /// What the middlebox did, when the link has one.
     pub middlebox: Option<MiddleboxStats>,
-    /// The capture buffers got their full size (false rootless: net.core.rmem_max caps them).
-    pub full_buffers: bool,
+    /// Frames forwarded but not recorded because the recorder was behind (its queue full),
+    /// per port like `kernel_dropped`.
+    pub tap_dropped: [u64; 2],
 }
 
 impl WireStats {
@@ -139,6 +149,7 @@ struct DirectionStats {
     forwarded: u64,
     link_dropped: u64,
     send_errors: u64,
+    tap_dropped: u64,
     first_ns: Option<u64>,
     last_ns: u64,
 }
@@ -154,24 +165,28 @@ pub struct Wire {
 
 impl Wire {
     /// Opens both ports in `wire_ns` and starts forwarding. `start_ns` is the lab's time zero
-    /// (partitions are relative to it); every frame goes to `tap`.
+    /// (partitions are relative to it); every frame goes to `tap`, cut to `snaplen` bytes,
+    /// while `budget` has room.
     pub fn start<T>(
         wire_ns: &str,
         ports: Ports<'_>,
         link: &LinkSpec,
         start_ns: u64,
-        tap: Sender<T>,
+        snaplen: usize,
+        tap: SyncSender<T>,
+        budget: TapBudget,
     ) -> Result<Wire>
     where
-        T: From<CapturedFrame> + Send + 'static,
+        T: From<Vec<CapturedFrame>> + Send + 'static,
     {
         let (client_if, server_if) = (ports.client_side.to_owned(), ports.server_side.to_owned());
-        let (client_port, server_port) = netns::in_netns(wire_ns, move || {
-            Ok((
-                PacketSocket::open(&client_if, POLL)?,
-                PacketSocket::open(&server_if, POLL)?,
-            ))
-        })?;
+        let ((client_port, client_ring), (server_port, server_ring)) =
+            netns::in_netns(wire_ns, move || {
+                Ok((
+                    PacketSocket::open(&client_if)?,
+                    PacketSocket::open(&server_if)?,
+                ))
+            })?;
         let client_port = Arc::new(client_port);
         let server_port = Arc::new(server_port);
         let stop = Arc::new(AtomicBool::new(false));
@@ -182,19 +197,24 @@ impl Wire {
             .as_ref()
             .map(|m| Arc::new(Mutex::new(m.table())));
         let mut readers = Vec::new();
-        for (dir, from, to) in [
-            (Direction::ToServer, &client_port, &server_port),
-            (Direction::ToClient, &server_port, &client_port),
+        for (dir, from, ring, to) in [
+            (Direction::ToServer, &client_port, client_ring, &server_port),
+            (Direction::ToClient, &server_port, server_ring, &client_port),
         ] {
             let path = Path {
                 dir,
                 from: from.clone(),
+                ring,
                 to: to.clone(),
+                snaplen,
                 model: (!link.is_unimpaired()).then(|| link.model(dir)),
                 flows: flows.clone(),
                 middlebox: middlebox.clone(),
                 start_ns,
-                tap: tap.clone(),
+                tap: Tap {
+                    tx: tap.clone(),
+                    budget: budget.clone(),
+                },
                 stop: stop.clone(),
             };
             readers.push(std::thread::spawn(move || path.run()));
@@ -205,7 +225,7 @@ impl Wire {
                 flows,
                 start_ns,
                 ports: [client_port.clone(), server_port.clone()],
-                tap,
+                tap: Tap { tx: tap, budget },
                 stop: stop.clone(),
             };
             std::thread::spawn(move || injector.run())
@@ -225,13 +245,14 @@ impl Wire {
         let mut stats = WireStats::default();
         let mut first = u64::MAX;
         let mut last = 0;
-        for reader in self.readers {
+        for (i, reader) in self.readers.into_iter().enumerate() {
             let d = reader
                 .join()
                 .map_err(|_| anyhow!("a wire thread panicked"))?;
             stats.forwarded += d.forwarded;
             stats.link_dropped += d.link_dropped;
             stats.send_errors += d.send_errors;
+            stats.tap_dropped[i] = d.tap_dropped;
             first = first.min(d.first_ns.unwrap_or(u64::MAX));
             last = last.max(d.last_ns);
         }
@@ -242,7 +263,6 @@ impl Wire {
         for (i, port) in self.ports.iter().enumerate() {
             stats.kernel_dropped[i] = port.drops().unwrap_or(0);
         }
-        stats.full_buffers = self.ports.iter().all(|p| p.full_buffer);
         stats.middlebox = self
             .middlebox
             .as_ref()
@@ -255,115 +275,169 @@ impl Wire {
 struct Path<T> {
     dir: Direction,
     from: Arc<PacketSocket>,
+    ring: RxRing,
     to: Arc<PacketSocket>,
+    snaplen: usize,
     model: Option<DirectionModel>,
     flows: Option<Arc<Mutex<FlowTable>>>,
     middlebox: Option<Arc<Mutex<Middlebox>>>,
     start_ns: u64,
-    tap: Sender<T>,
+    tap: Tap<T>,
     stop: Arc<AtomicBool>,
 }
 
-impl<T: From<CapturedFrame>> Path<T> {
+/// How many frames may wait for the recorder at once: the wire's side of the recorder's
+/// bounded queue. The wire adds what it hands over, the recorder takes off what it has read.
+#[derive(Debug, Clone)]
+pub struct TapBudget {
+    queued: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+impl TapBudget {
+    /// Room for `limit` frames.
+    pub fn new(limit: usize) -> TapBudget {
+        TapBudget {
+            queued: Arc::new(AtomicUsize::new(0)),
+            limit,
+        }
+    }
+
+    /// The recorder has taken `n` frames off the queue.
+    pub fn taken(&self, n: usize) {
+        self.queued.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    fn reserve(&self, n: usize) -> bool {
+        if self.queued.load(Ordering::Relaxed) + n > self.limit {
+            return false;
+        }
+        self.queued.fetch_add(n, Ordering::Relaxed);
+        true
+    }
+}
+
+/// The capture's end of the wire: the recorder's channel and its frame budget.
+struct Tap<T> {
+    tx: SyncSender<T>,
+    budget: TapBudget,
+}
+
+impl<T: From<Vec<CapturedFrame>>> Tap<T> {
+    /// Hands `frames` over without ever waiting; returns how many could not be taken.
+    fn send(&self, frames: Vec<CapturedFrame>) -> u64 {
+        let n = frames.len();
+        if !self.budget.reserve(n) {
+            return n as u64;
+        }
+        match self.tx.try_send(frames.into()) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => 0,
+            Err(TrySendError::Full(_)) => {
+                self.budget.taken(n);
+                n as u64
+            }
+        }
+    }
+}
+
+impl<T: From<Vec<CapturedFrame>>> Path<T> {
     /// The middlebox stops a segment of a flow it forgot: recorded (not forwarded), and the
     /// RST it answers with sent back toward the sender and recorded after it.
-    fn stopped(&self, t_ns: u64, frame: Vec<u8>, stopped: middlebox::Stopped) {
-        let _ = self.tap.send(
-            CapturedFrame {
-                t_ns,
-                dir: self.dir,
-                data: frame,
-                dropped: Some(DropCause::ForgottenFlow),
-                forged: None,
-                forgot_flow: stopped.forgot_now,
-            }
-            .into(),
-        );
+    fn stopped(&self, record: CapturedFrame, stopped: middlebox::Stopped) -> Vec<CapturedFrame> {
+        let mut out = vec![CapturedFrame {
+            dropped: Some(DropCause::ForgottenFlow),
+            forgot_flow: stopped.forgot_now,
+            ..record
+        }];
         if let Some(rst) = stopped.reset {
             let _ = self.from.send(&rst);
-            let _ = self.tap.send(
-                CapturedFrame {
-                    t_ns: now_ns(),
-                    dir: self.dir.reverse(),
-                    data: rst,
-                    dropped: None,
-                    forged: Some(Forger::Middlebox),
-                    forgot_flow: false,
-                }
-                .into(),
-            );
+            out.push(CapturedFrame {
+                t_ns: now_ns(),
+                dir: self.dir.reverse(),
+                wire_len: rst.len() as u32,
+                data: rst,
+                dropped: None,
+                forged: Some(Forger::Middlebox),
+                forgot_flow: false,
+            });
         }
+        out
     }
 
     fn run(mut self) -> DirectionStats {
         let mut stats = DirectionStats::default();
-        let mut buf = vec![0u8; MAX_FRAME];
         let mut held: Option<(Sender<Held>, JoinHandle<u64>)> = None;
+        let mut now: Vec<usize> = Vec::with_capacity(BATCH);
         while !self.stop.load(Ordering::Relaxed) {
-            let (len, t_ns) = match self.from.recv(&mut buf) {
-                Ok(Some(got)) => got,
-                Ok(None) => continue,
-                Err(_) => break,
-            };
-            let frame = buf[..len].to_vec();
-            if let Some(flows) = &self.flows {
-                if let Ok(mut flows) = flows.lock() {
-                    flows.observe(self.dir, &frame);
-                }
+            let ready = self.ring.ready(BATCH);
+            if ready == 0 {
+                self.from.wait(POLL);
+                continue;
             }
-            stats.first_ns.get_or_insert(t_ns);
-            stats.last_ns = t_ns;
-            if let Some(mb) = &self.middlebox {
-                if let Some(stopped) = middlebox::screen(mb, t_ns, &frame) {
-                    stats.link_dropped += 1;
-                    self.stopped(t_ns, frame, stopped);
-                    continue;
-                }
-            }
-            let verdict = match &mut self.model {
-                None => Verdict::Deliver { hold_ns: 0 },
-                Some(m) => m.decide(t_ns.saturating_sub(self.start_ns)),
-            };
-            let dropped = match verdict {
-                Verdict::Drop(cause) => Some(cause),
-                Verdict::Deliver { .. } => None,
-            };
-            let record = CapturedFrame {
-                t_ns,
-                dir: self.dir,
-                data: frame,
-                dropped,
-                forged: None,
-                forgot_flow: false,
-            };
-            match verdict {
-                Verdict::Drop(_) => {
-                    stats.link_dropped += 1;
-                    let _ = self.tap.send(record.into());
-                }
-                Verdict::Deliver { hold_ns: 0 } => {
-                    // Recorded before it is forwarded: the answer cannot overtake it.
-                    let _ = self.tap.send(record.into());
-                    if self.to.send(&buf[..len]).is_err() {
-                        stats.send_errors += 1;
+            now.clear();
+            let mut records = Vec::with_capacity(ready);
+            for k in 0..ready {
+                let f = self.ring.frame(k);
+                if let Some(flows) = &self.flows {
+                    if let Ok(mut flows) = flows.lock() {
+                        flows.observe(self.dir, f.data);
                     }
-                    stats.forwarded += 1;
                 }
-                Verdict::Deliver { hold_ns } => {
-                    let data = buf[..len].to_vec();
-                    let _ = self.tap.send(record.into());
-                    let (tx, _) = held.get_or_insert_with(|| {
-                        let (tx, rx) = mpsc::channel();
-                        let to = self.to.clone();
-                        (tx, std::thread::spawn(move || release_held(rx, &to)))
-                    });
-                    let _ = tx.send(Held {
-                        due_ns: t_ns + hold_ns,
-                        data,
-                    });
-                    stats.forwarded += 1;
+                stats.first_ns.get_or_insert(f.t_ns);
+                stats.last_ns = f.t_ns;
+                let record = CapturedFrame {
+                    t_ns: f.t_ns,
+                    dir: self.dir,
+                    data: f.data[..f.data.len().min(self.snaplen)].to_vec(),
+                    wire_len: f.wire_len,
+                    dropped: None,
+                    forged: None,
+                    forgot_flow: false,
+                };
+                if let Some(mb) = &self.middlebox {
+                    if let Some(stopped) = middlebox::screen(mb, f.t_ns, f.data) {
+                        stats.link_dropped += 1;
+                        records.extend(self.stopped(record, stopped));
+                        continue;
+                    }
+                }
+                let verdict = match &mut self.model {
+                    None => Verdict::Deliver { hold_ns: 0 },
+                    Some(m) => m.decide(f.t_ns.saturating_sub(self.start_ns)),
+                };
+                match verdict {
+                    Verdict::Drop(cause) => {
+                        stats.link_dropped += 1;
+                        records.push(CapturedFrame {
+                            dropped: Some(cause),
+                            ..record
+                        });
+                    }
+                    Verdict::Deliver { hold_ns: 0 } => {
+                        records.push(record);
+                        now.push(k);
+                        stats.forwarded += 1;
+                    }
+                    Verdict::Deliver { hold_ns } => {
+                        records.push(record);
+                        let (tx, _) = held.get_or_insert_with(|| {
+                            let (tx, rx) = mpsc::channel();
+                            let to = self.to.clone();
+                            (tx, std::thread::spawn(move || release_held(rx, &to)))
+                        });
+                        let _ = tx.send(Held {
+                            due_ns: f.t_ns + hold_ns,
+                            data: f.data.to_vec(),
+                        });
+                        stats.forwarded += 1;
+                    }
                 }
             }
+            // Recorded before forwarded: the answer cannot overtake it.
+            stats.tap_dropped += self.tap.send(records);
+            let out: Vec<&[u8]> = now.iter().map(|&k| self.ring.frame(k).data).collect();
+            stats.send_errors += self.to.send_batch(&out);
+            self.ring.release(ready);
         }
         if let Some((tx, scheduler)) = held {
             drop(tx);
@@ -380,11 +454,11 @@ struct Injector<T> {
     start_ns: u64,
     /// Client-facing and server-facing ports.
     ports: [Arc<PacketSocket>; 2],
-    tap: Sender<T>,
+    tap: Tap<T>,
     stop: Arc<AtomicBool>,
 }
 
-impl<T: From<CapturedFrame>> Injector<T> {
+impl<T: From<Vec<CapturedFrame>>> Injector<T> {
     fn run(mut self) {
         self.plan.sort_by_key(|r| r.at_ms);
         for rst in &self.plan {
@@ -406,17 +480,15 @@ impl<T: From<CapturedFrame>> Injector<T> {
                     Direction::ToServer => &self.ports[1],
                 };
                 let _ = port.send(&frame);
-                let _ = self.tap.send(
-                    CapturedFrame {
-                        t_ns: now_ns(),
-                        dir,
-                        data: frame,
-                        dropped: None,
-                        forged: Some(Forger::RstInjection),
-                        forgot_flow: false,
-                    }
-                    .into(),
-                );
+                self.tap.send(vec![CapturedFrame {
+                    t_ns: now_ns(),
+                    dir,
+                    wire_len: frame.len() as u32,
+                    data: frame,
+                    dropped: None,
+                    forged: Some(Forger::RstInjection),
+                    forgot_flow: false,
+                }]);
             }
         }
     }

@@ -10,9 +10,10 @@ pub mod forwarder;
 pub mod inject;
 pub mod middlebox;
 pub mod packet_socket;
+pub mod ring;
 pub mod spec;
 
 pub use forwarder::{
-    CapturedFrame, Direction, Forger, Ports, Wire, WireStats, DROPPED_NOTE, FORGED_NOTE,
+    CapturedFrame, Direction, Forger, Ports, TapBudget, Wire, WireStats, DROPPED_NOTE, FORGED_NOTE,
 };
 pub use spec::LinkSpec;

@@ -2,8 +2,8 @@
 //!
 //! Opened by hand (libc) rather than through a datalink wrapper because the wire needs options
 //! no wrapper exposes: PACKET_IGNORE_OUTGOING (so frames the wire itself sends are not read
-//! back), a forced 16 MiB receive buffer (bursts must not overflow it while the capture
-//! thread writes), kernel receive timestamps (SIOCGSTAMPNS) and PACKET_STATISTICS drop counts.
+//! back), a receive ring shared with the kernel (see [`super::ring`]), sends that skip the
+//! qdisc and go out in batches (sendmmsg), and PACKET_STATISTICS drop counts.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -11,26 +11,27 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use super::ring::RxRing;
+
+/// Frames per sendmmsg call.
+const BATCH: usize = 64;
+
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
-const SIOCGSTAMPNS: libc::c_ulong = 0x8907;
-const RECV_BUFFER: libc::c_int = 16 << 20;
-/// Largest frame the wire accepts: room for GRO/GSO super-frames should any appear.
-pub const MAX_FRAME: usize = 64 * 1024 + 256;
+const PACKET_QDISC_BYPASS: libc::c_int = 20;
+/// Send buffer: a batch of frames must not wait for room.
+const SEND_BUFFER: libc::c_int = 4 << 20;
 
 /// A raw Ethernet port on one interface.
 #[derive(Debug)]
 pub struct PacketSocket {
     fd: OwnedFd,
     ifindex: i32,
-    /// The receive buffer got the full 16 MiB (SO_RCVBUFFORCE needs root in the initial user
-    /// namespace; rootless it is capped by net.core.rmem_max).
-    pub full_buffer: bool,
 }
 
 impl PacketSocket {
-    /// Opens a port on interface `ifname` of the calling thread's namespace; `poll` bounds each
-    /// receive so the reading thread can notice a stop request.
-    pub fn open(ifname: &str, poll: Duration) -> Result<PacketSocket> {
+    /// Opens a port on interface `ifname` of the calling thread's namespace, with its receive
+    /// ring.
+    pub fn open(ifname: &str) -> Result<(PacketSocket, RxRing)> {
         let ifindex = nix::net::if_::if_nametoindex(ifname)
             .with_context(|| format!("no interface {ifname}"))? as i32;
         // Protocol 0 until bind: an ETH_P_ALL socket would see every interface's frames
@@ -42,32 +43,79 @@ impl PacketSocket {
                 .context("opening an AF_PACKET socket (needs CAP_NET_RAW)");
         }
         // SAFETY: raw is a fresh valid descriptor owned by nothing else.
-        let mut sock = PacketSocket {
+        let sock = PacketSocket {
             fd: unsafe { OwnedFd::from_raw_fd(raw) },
             ifindex,
-            full_buffer: true,
         };
         sock.set_int(libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
             .context("PACKET_IGNORE_OUTGOING (kernel >= 4.20)")?;
-        if sock
-            .set_int(libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, RECV_BUFFER)
-            .is_err()
-        {
-            // Rootless: as much as net.core.rmem_max allows; drops are counted, not hidden.
-            sock.full_buffer = false;
-            sock.set_int(libc::SOL_SOCKET, libc::SO_RCVBUF, RECV_BUFFER)
-                .context("SO_RCVBUF")?;
-        }
-        let tv = libc::timeval {
-            tv_sec: poll.as_secs() as libc::time_t,
-            tv_usec: poll.subsec_micros() as libc::suseconds_t,
-        };
-        sock.set_opt(libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)
-            .context("SO_RCVTIMEO")?;
+        // The frames go straight to the veth; a failure only costs a little speed.
+        let _ = sock.set_int(libc::SOL_PACKET, PACKET_QDISC_BYPASS, 1);
+        let _ = sock.set_int(libc::SOL_SOCKET, libc::SO_SNDBUF, SEND_BUFFER);
+        // The ring before bind: no frame arrives through the plain socket path.
+        let ring = RxRing::attach(sock.fd.as_raw_fd()).context("the receive ring")?;
         sock.bind()?;
         // Reading the counters resets them: start from zero.
         let _ = sock.drops();
-        Ok(sock)
+        Ok((sock, ring))
+    }
+
+    /// Waits until a frame may be in the ring or `timeout` passed.
+    pub fn wait(&self, timeout: Duration) {
+        let mut fds = [libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN | libc::POLLERR,
+            revents: 0,
+        }];
+        // SAFETY: fds is a valid array of one pollfd.
+        unsafe {
+            libc::poll(fds.as_mut_ptr(), 1, timeout.as_millis() as libc::c_int);
+        }
+    }
+
+    /// Sends `frames` out of this port with as few system calls as the kernel allows;
+    /// returns how many could not be sent.
+    pub fn send_batch(&self, frames: &[&[u8]]) -> u64 {
+        let mut failed = 0;
+        for chunk in frames.chunks(BATCH) {
+            let mut iov: Vec<libc::iovec> = chunk
+                .iter()
+                .map(|f| libc::iovec {
+                    iov_base: f.as_ptr() as *mut libc::c_void,
+                    iov_len: f.len(),
+                })
+                .collect();
+            // SAFETY: zeroed mmsghdr is valid; each points at one iovec that outlives the call.
+            let mut msgs: Vec<libc::mmsghdr> = iov
+                .iter_mut()
+                .map(|v| {
+                    let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
+                    m.msg_hdr.msg_iov = v;
+                    m.msg_hdr.msg_iovlen = 1;
+                    m
+                })
+                .collect();
+            let mut sent = 0;
+            while sent < msgs.len() {
+                // SAFETY: msgs[sent..] are valid mmsghdr entries describing live buffers.
+                let n = unsafe {
+                    libc::sendmmsg(
+                        self.fd.as_raw_fd(),
+                        msgs[sent..].as_mut_ptr(),
+                        (msgs.len() - sent) as libc::c_uint,
+                        0,
+                    )
+                };
+                if n <= 0 {
+                    // This frame failed; the others still go.
+                    failed += 1;
+                    sent += 1;
+                } else {
+                    sent += n as usize;
+                }
+            }
+        }
+        failed
     }
 
     fn bind(&self) -> Result<()> {
@@ -88,45 +136,6 @@ impl PacketSocket {
             return Err(io::Error::last_os_error()).context("binding the AF_PACKET socket");
         }
         Ok(())
-    }
-
-    /// Receives one frame into `buf`; returns its length and kernel receive time (ns since the
-    /// UNIX epoch), or None when the poll interval passed without a frame.
-    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<(usize, u64)>> {
-        // SAFETY: buf is valid for writes of buf.len() bytes.
-        let n = unsafe {
-            libc::recv(
-                self.fd.as_raw_fd(),
-                buf.as_mut_ptr() as *mut libc::c_void,
-                buf.len(),
-                libc::MSG_TRUNC,
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            return match e.kind() {
-                io::ErrorKind::WouldBlock
-                | io::ErrorKind::TimedOut
-                | io::ErrorKind::Interrupted => Ok(None),
-                _ => Err(e),
-            };
-        }
-        let len = (n as usize).min(buf.len());
-        Ok(Some((len, self.last_timestamp()?)))
-    }
-
-    /// Kernel receive time of the last frame read.
-    fn last_timestamp(&self) -> io::Result<u64> {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: ts is a valid timespec for the ioctl to fill.
-        let rc = unsafe { libc::ioctl(self.fd.as_raw_fd(), SIOCGSTAMPNS, &mut ts) };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
     }
 
     /// Sends one frame out of this port.

@@ -1,0 +1,70 @@
+//! Half a million connections on this machine (2 cores, 24 GiB): laid out under the
+//! open-file limit, established at the lab's pace, every component's cost per connection
+//! measured, nothing dropped, and cleaned up in seconds. A test binary of its own, so that no
+//! other lab competes with it for the two cores.
+
+mod common;
+
+use common::harness::Need;
+use common::*;
+
+fn c500k_holds_half_a_million_connections() {
+    let out = out_dir("c500k");
+    let started = std::time::Instant::now();
+    // The summary alone: 3.5 million events are in the events file, not on a pipe.
+    let output = connlab()
+        .args(["run", "c500k", "--json-summary", "--out"])
+        .arg(&out)
+        .output()
+        .expect("run");
+    let run = parse_json_output(&output);
+    assert_expectations_pass(&run);
+    let s = &run.summary;
+    // Laid out under the open-file limit: no process holds more sockets than it may.
+    let limit = u(s, "scale.open_file_limit");
+    let server_workers = u(s, "scale.server_workers");
+    let client_workers = u(s, "scale.client_workers");
+    assert!(
+        500_000 / server_workers < limit,
+        "{server_workers} server processes"
+    );
+    assert!(
+        500_000 / client_workers < limit,
+        "{client_workers} client processes"
+    );
+    assert_eq!(
+        s["scale"]["client_addrs"].as_array().map(Vec::len),
+        Some(10)
+    );
+    // What a connection costs, by component (measured, so with margins).
+    for (key, lo, hi) in [
+        ("memory.client_process_bytes_per_connection", 300, 4_000),
+        ("memory.server_process_bytes_per_connection", 300, 4_000),
+        ("memory.process_bytes_per_connection", 100, 4_000),
+        ("memory.kernel_bytes_per_socket", 1_000, 8_000),
+    ] {
+        let v = u(s, key);
+        assert!((lo..=hi).contains(&v), "{key} = {v}");
+    }
+    // Dialed at the lab's pace (25,000 a second), within 20 %.
+    let rate = u(s, "client.dialed") as f64 / (u(s, "client.dial_ns") as f64 / 1e9);
+    assert!(
+        (20_000.0..=30_000.0).contains(&rate),
+        "{rate:.0} connections/s"
+    );
+    assert!(
+        u(s, "teardown_ms") < 20_000,
+        "teardown {} ms",
+        u(s, "teardown_ms")
+    );
+    assert!(
+        started.elapsed().as_secs() < 180,
+        "the lab took {:?}",
+        started.elapsed()
+    );
+    assert!(connlab_namespaces().is_empty(), "nothing left");
+}
+
+fn main() -> std::process::ExitCode {
+    common::harness::run(cases![c500k_holds_half_a_million_connections[Need::Labs]])
+}
