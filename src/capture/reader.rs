@@ -9,13 +9,12 @@ use std::io::Read;
 use std::path::Path;
 
 use pcap_file::pcap::PcapParser;
-use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::pcapng::blocks::interface_statistics::InterfaceStatisticsOption;
 use pcap_file::pcapng::{Block, PcapNgParser};
 use pcap_file::Endianness;
 
-const CHUNK: usize = 1 << 20;
+const CHUNK: usize = 4 << 20;
 /// Largest record accepted; a larger length field means a corrupt file.
 const MAX_RECORD: usize = 256 << 20;
 const PCAPNG_MAGIC: [u8; 4] = [0x0A, 0x0D, 0x0D, 0x0A];
@@ -38,16 +37,71 @@ pub struct StoredPacket<'a> {
 }
 
 /// What connlab's packet comments say about a frame: (dropped by the link, forged by the
-/// wire).
-fn marks(options: &[EnhancedPacketOption<'_>]) -> (bool, bool) {
-    let mut marks = (false, false);
-    for o in options {
-        if let EnhancedPacketOption::Comment(c) = o {
-            marks.0 |= c.starts_with(crate::wire::DROPPED_NOTE);
-            marks.1 |= c.contains(crate::wire::FORGED_NOTE);
-        }
+/// wire). The wire's notes open their comments, so a prefix test per comment is enough.
+fn note_marks(comment: &[u8], marks: &mut (bool, bool)) {
+    use crate::wire::{DROPPED_NOTE, FORGED_NOTE, MIDDLEBOX_RST_NOTE};
+    marks.0 |= comment.starts_with(DROPPED_NOTE.as_bytes());
+    marks.1 |= comment.starts_with(FORGED_NOTE.as_bytes())
+        || comment.starts_with(MIDDLEBOX_RST_NOTE.as_bytes());
+}
+
+/// An enhanced packet block, read in place (pcap-file would copy its options and check every
+/// comment is UTF-8; this is the one block of every packet).
+struct Epb<'a> {
+    interface: u32,
+    raw_ts: u64,
+    data: &'a [u8],
+    marks: (bool, bool),
+}
+
+/// Enhanced packet block type.
+const EPB_TYPE: u32 = 6;
+/// Comment option code.
+const OPT_COMMENT: usize = 1;
+
+fn align4(n: usize) -> usize {
+    (n + 3) & !3
+}
+
+/// Reads the enhanced packet block at the start of `block` (its whole length present).
+fn parse_epb(block: &[u8], big: bool) -> Result<Epb<'_>, String> {
+    let total = u32_at(block, 4, big);
+    if total < 32 || total > block.len() {
+        return Err(format!("an enhanced packet block claims {total} bytes"));
     }
-    marks
+    let caplen = u32_at(block, 20, big);
+    let data_end = 28usize.saturating_add(caplen);
+    if data_end > total - 4 {
+        return Err(format!(
+            "a packet of {caplen} bytes does not fit its {total}-byte block"
+        ));
+    }
+    let mut marks = (false, false);
+    let mut opts = &block[align4(data_end).min(total - 4)..total - 4];
+    while opts.len() >= 4 {
+        let u16_at = |at: usize| {
+            let raw = [opts[at], opts[at + 1]];
+            usize::from(if big {
+                u16::from_be_bytes(raw)
+            } else {
+                u16::from_le_bytes(raw)
+            })
+        };
+        let (code, len) = (u16_at(0), u16_at(2));
+        if code == 0 || 4 + len > opts.len() {
+            break;
+        }
+        if code == OPT_COMMENT {
+            note_marks(&opts[4..4 + len], &mut marks);
+        }
+        opts = &opts[(4 + align4(len)).min(opts.len())..];
+    }
+    Ok(Epb {
+        interface: u32_at(block, 8, big) as u32,
+        raw_ts: (u32_at(block, 12, big) as u64) << 32 | u32_at(block, 16, big) as u64,
+        data: &block[28..data_end],
+        marks,
+    })
 }
 
 /// Why reading stopped early.
@@ -284,6 +338,26 @@ fn read_pcapng(
             return Ok(());
         }
         let pending = chunks.pending();
+        if pending[..4] != PCAPNG_MAGIC && u32_at(pending, 0, big) as u32 == EPB_TYPE {
+            let epb = parse_epb(pending, big).map_err(Stop::Corrupt)?;
+            let Some(&(linktype, scale)) = interfaces.get(epb.interface as usize) else {
+                return Err(Stop::Corrupt(format!(
+                    "packet on undeclared interface {}",
+                    epb.interface
+                )));
+            };
+            on_packet(StoredPacket {
+                t_ns: scale.to_ns(epb.raw_ts),
+                linktype,
+                data: epb.data,
+                dropped_by_link: epb.marks.0,
+                forged: epb.marks.1,
+            });
+            facts.packets += 1;
+            let used = u32_at(pending, 4, big);
+            chunks.consume(used);
+            continue;
+        }
         let (rest, block) = parser
             .next_block(pending)
             .map_err(|e| Stop::Corrupt(e.to_string()))?;
@@ -299,25 +373,6 @@ fn read_pcapng(
                     })
                     .unwrap_or(TsScale::from_resol(6));
                 interfaces.push((u32::from(idb.linktype), scale));
-            }
-            Block::EnhancedPacket(epb) => {
-                let Some(&(linktype, scale)) = interfaces.get(epb.interface_id as usize) else {
-                    return Err(Stop::Corrupt(format!(
-                        "packet on undeclared interface {}",
-                        epb.interface_id
-                    )));
-                };
-                // pcap-file reads the raw 64-bit count as if it were ns; rescale it.
-                let t_ns = scale.to_ns(epb.timestamp.as_nanos() as u64);
-                let (dropped_by_link, forged) = marks(&epb.options);
-                on_packet(StoredPacket {
-                    t_ns,
-                    linktype,
-                    data: &epb.data,
-                    dropped_by_link,
-                    forged,
-                });
-                facts.packets += 1;
             }
             Block::SimplePacket(spb) => {
                 let linktype = interfaces.first().map(|i| i.0).unwrap_or(1);
@@ -377,27 +432,62 @@ impl TsScale {
     }
 }
 
-/// A window over the file: bytes read but not yet consumed, and the file offset of the first.
+/// A window over the file: bytes available but not yet consumed, and the file offset of the
+/// first. A regular file is mapped (no copy per read; the pages already consumed are handed
+/// back every few MiB, so resident memory stays flat); anything else (a pipe) is read in
+/// chunks.
 struct Chunks<'f> {
-    file: &'f mut File,
-    buf: Vec<u8>,
+    source: Source<'f>,
     pos: usize,
     consumed: u64,
 }
 
+enum Source<'f> {
+    Mapped {
+        map: memmap2::Mmap,
+        /// Bytes before this offset have been handed back to the kernel.
+        released: usize,
+    },
+    Read {
+        file: &'f mut File,
+        buf: Vec<u8>,
+    },
+}
+
+/// Consumed bytes handed back to the kernel at a time.
+const RELEASE: usize = 8 << 20;
+
 impl<'f> Chunks<'f> {
     fn new(file: &'f mut File) -> Self {
+        let regular = file.metadata().is_ok_and(|m| m.is_file() && m.len() > 0);
+        // SAFETY: the map is only read; a capture shrinking under us while it is read is the
+        // one case this does not survive, as every memory-mapping reader.
+        let map = regular
+            .then(|| unsafe { memmap2::Mmap::map(&*file) }.ok())
+            .flatten();
+        let source = match map {
+            Some(map) => {
+                let _ = map.advise(memmap2::Advice::Sequential);
+                Source::Mapped { map, released: 0 }
+            }
+            None => Source::Read {
+                file,
+                buf: Vec::with_capacity(CHUNK),
+            },
+        };
         Chunks {
-            file,
-            buf: Vec::with_capacity(CHUNK),
+            source,
             pos: 0,
             consumed: 0,
         }
     }
 
-    /// Bytes read and not yet consumed.
+    /// Bytes available and not yet consumed.
     fn pending(&self) -> &[u8] {
-        &self.buf[self.pos..]
+        match &self.source {
+            Source::Mapped { map, .. } => &map[self.pos..],
+            Source::Read { buf, .. } => &buf[self.pos..],
+        }
     }
 
     /// File offset of the first pending byte.
@@ -408,20 +498,39 @@ impl<'f> Chunks<'f> {
     fn consume(&mut self, n: usize) {
         self.pos += n;
         self.consumed += n as u64;
+        if let Source::Mapped { map, released } = &mut self.source {
+            let done = self.pos & !4095;
+            if done - *released >= RELEASE {
+                // SAFETY: the range is consumed and never read again; the map is read-only,
+                // so dropping its pages loses nothing (they come back from the file if read).
+                let _ = unsafe {
+                    map.unchecked_advise_range(
+                        memmap2::UncheckedAdvice::DontNeed,
+                        *released,
+                        done - *released,
+                    )
+                };
+                *released = done;
+            }
+        }
     }
 
     /// Reads until at least `want` bytes are pending or the file ends; returns bytes added.
     fn fill(&mut self, want: usize) -> std::io::Result<usize> {
+        let Source::Read { file, buf } = &mut self.source else {
+            // The whole file is mapped: nothing more will come.
+            return Ok(0);
+        };
         if self.pos > 0 {
-            self.buf.drain(..self.pos);
+            buf.drain(..self.pos);
             self.pos = 0;
         }
         let mut added = 0;
-        while self.buf.len() < want {
-            let old = self.buf.len();
-            self.buf.resize(old + CHUNK.max(want - old), 0);
-            let n = self.file.read(&mut self.buf[old..])?;
-            self.buf.truncate(old + n);
+        while buf.len() < want {
+            let old = buf.len();
+            buf.resize(old + CHUNK.max(want - old), 0);
+            let n = file.read(&mut buf[old..])?;
+            buf.truncate(old + n);
             if n == 0 {
                 break;
             }
@@ -477,6 +586,30 @@ mod tests {
         assert_eq!(facts.recorded_drops, 9, "kernel and recorder drops");
         assert_eq!(times[1] - times[0], 1_000, "nanosecond timestamps survive");
         let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_pipe_is_read_in_chunks_like_a_mapped_file() {
+        let dir = std::env::temp_dir();
+        let file = dir.join(format!("connlab-reader-pipe-{}.pcapng", std::process::id()));
+        let bytes = sample_capture(&file);
+        let fifo = dir.join(format!("connlab-reader-fifo-{}", std::process::id()));
+        let _ = std::fs::remove_file(&fifo);
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(&fifo, bytes).expect("write the pipe"))
+        };
+        let mut from_pipe = Vec::new();
+        let piped = read_capture(&fifo, |p| from_pipe.push(p.t_ns)).expect("reads the pipe");
+        writer.join().expect("writer");
+        let mut from_file = Vec::new();
+        let mapped = read_capture(&file, |p| from_file.push(p.t_ns)).expect("reads the file");
+        assert_eq!((piped.packets, piped.recorded_drops), (50, 9));
+        assert_eq!(from_pipe, from_file);
+        assert_eq!(piped.bytes, mapped.bytes);
+        let _ = std::fs::remove_file(&file);
+        let _ = std::fs::remove_file(&fifo);
     }
 
     #[test]

@@ -87,6 +87,8 @@ pub enum Forger {
 
 /// How the packet comment of a frame the wire forged says so (readers look for it).
 pub const FORGED_NOTE: &str = "forged by the wire";
+/// How the packet comment of an RST the middlebox forged begins (readers look for it).
+pub const MIDDLEBOX_RST_NOTE: &str = "middlebox RST";
 
 impl CapturedFrame {
     /// What the wire did to the frame, in words for a packet comment (beside the analyser's
@@ -94,7 +96,7 @@ impl CapturedFrame {
     pub fn notes(&self) -> impl Iterator<Item = String> + '_ {
         let forged = self.forged.map(|f| match f {
             Forger::RstInjection => format!("{FORGED_NOTE} (RST injection)"),
-            Forger::Middlebox => format!("middlebox RST ({FORGED_NOTE})"),
+            Forger::Middlebox => format!("{MIDDLEBOX_RST_NOTE} ({FORGED_NOTE})"),
         });
         let forgot = self.forgot_flow.then(|| "middlebox forgot flow".to_owned());
         let dropped = self

@@ -15,5 +15,6 @@ pub mod spec;
 
 pub use forwarder::{
     CapturedFrame, Direction, Forger, Ports, TapBudget, Wire, WireStats, DROPPED_NOTE, FORGED_NOTE,
+    MIDDLEBOX_RST_NOTE,
 };
 pub use spec::LinkSpec;

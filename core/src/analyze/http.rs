@@ -72,21 +72,31 @@ pub(crate) fn status_line(data: &[u8]) -> Option<StatusLine> {
 /// this segment holds it) ends the connection: `Connection: close`, or HTTP/1.0 without
 /// `Connection: keep-alive`.
 fn closing(minor: Option<u8>, message: &[u8]) -> Option<Closing> {
-    let head = &message[..blank_line(message).unwrap_or(message.len())];
     let mut close = false;
     let mut keep_alive = false;
-    let starts = memchr::memchr_iter(b'\n', head).map(|i| i + 1);
-    for start in starts {
-        let line = &head[start..];
-        let line = &line[..memchr::memchr(b'\n', line).unwrap_or(line.len())];
-        let Some(value) = strip_prefix_ignore_case(line, b"connection:") else {
-            continue;
-        };
-        for token in value.split(|&b| b == b',') {
-            let token = token.trim_ascii();
-            close |= token.eq_ignore_ascii_case(b"close");
-            keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+    // One pass over the header lines, up to the blank line that ends them.
+    let mut start = match memchr::memchr(b'\n', message) {
+        Some(i) => i + 1,
+        None => message.len(),
+    };
+    while start < message.len() {
+        let rest = &message[start..];
+        let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+        let line = &rest[..end];
+        if line.is_empty() || line == b"\r" {
+            break;
         }
+        // Most lines are not `Connection:`: one byte says so.
+        if matches!(line[0], b'c' | b'C') {
+            if let Some(value) = strip_prefix_ignore_case(line, b"connection:") {
+                for token in value.split(|&b| b == b',') {
+                    let token = token.trim_ascii();
+                    close |= token.eq_ignore_ascii_case(b"close");
+                    keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+                }
+            }
+        }
+        start += end + 1;
     }
     if close {
         Some(Closing::ConnectionCloseHeader)

@@ -35,6 +35,16 @@ impl RangeSet {
 
     /// Marks `[lo, hi)` seen and reports which part was already known.
     pub fn insert(&mut self, lo: i64, hi: i64) -> Insert {
+        // Almost every segment continues the one range seen so far.
+        if let [(_, end)] = self.ranges.as_mut_slice() {
+            if lo == *end && hi > lo {
+                *end = hi;
+                return Insert {
+                    first_new: Some(lo),
+                    overlap: false,
+                };
+            }
+        }
         let mut cursor = lo;
         let mut first_new = None;
         let mut overlap = false;

@@ -16,13 +16,34 @@ const KEEP_CLOSED_NS: u64 = 120_000_000_000;
 const SWEEP_EVERY_NS: u64 = 1_000_000_000;
 
 /// The unordered 4-tuple: both directions of a connection share one key.
-type Key = (SocketAddr, SocketAddr);
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key(SocketAddr, SocketAddr);
+
+impl std::hash::Hash for Key {
+    /// An IPv4 pair hashes as two words (address and port packed), not field by field:
+    /// this hash runs for every frame.
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        match (self.0, self.1) {
+            (SocketAddr::V4(a), SocketAddr::V4(b)) => {
+                let word = |s: std::net::SocketAddrV4| {
+                    u64::from(s.ip().to_bits()) << 16 | u64::from(s.port())
+                };
+                h.write_u64(word(a));
+                h.write_u64(word(b));
+            }
+            (a, b) => {
+                a.hash(h);
+                b.hash(h);
+            }
+        }
+    }
+}
 
 fn key(seg: &Segment) -> Key {
     if seg.src <= seg.dst {
-        (seg.src, seg.dst)
+        Key(seg.src, seg.dst)
     } else {
-        (seg.dst, seg.src)
+        Key(seg.dst, seg.src)
     }
 }
 
