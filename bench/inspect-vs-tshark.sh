@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
-# Times `connlab inspect` against `tshark -q -z conv,tcp` on the same large capture.
-# Makes the capture with bench/many-requests.toml (needs root), unless one is given:
-#   sudo bench/inspect-vs-tshark.sh [capture.pcapng] [runs]
+# Times `connlab inspect` against `tshark -q -z conv,tcp` on the same large captures:
+# connlab's own (bench/many-requests.toml, 600,000 frames of keep-alive requests) and a
+# tcpdump capture of nginx + ab over 60,000 connections (bench/nginx-ab-capture.sh); or on the
+# capture given. Needs root to make them.
+#   sudo bench/inspect-vs-tshark.sh [capture] [runs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
 bin=target/release/connlab
 runs=${2:-5}
-capture=${1:-}
-if [ -z "$capture" ]; then
+captures=("${1:-}")
+if [ -z "${captures[0]}" ]; then
   out=$(mktemp -d)
   "$bin" run bench/many-requests.toml --out "$out" | tail -n 12
-  capture=$(ls "$out"/*.pcapng)
+  bench/nginx-ab-capture.sh "$out/nginx-ab.pcap"
+  captures=("$(ls "$out"/*.pcapng)" "$out/nginx-ab.pcap")
 fi
-frames=$("$bin" inspect "$capture" --json | tail -n 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["packets"])')
-echo "capture: $capture ($frames frames, $(du -h "$capture" | cut -f1))"
-python3 bench/measure.py "$runs" \
-  "connlab inspect" "$bin inspect $capture" \
-  "tshark conv,tcp" "tshark -q -z conv,tcp -r $capture"
+for capture in "${captures[@]}"; do
+  summary=$("$bin" inspect "$capture" --json | tail -n 1)
+  figures=$(echo "$summary" | python3 -c 'import json,sys; s=json.load(sys.stdin)["summary"]; print(s["packets"], "frames,", s["connections"], "connections")')
+  echo
+  echo "capture: $capture ($figures, $(du -h "$capture" | cut -f1))"
+  python3 bench/measure.py "$runs" \
+    "connlab inspect" "$bin inspect $capture" \
+    "tshark conv,tcp" "tshark -q -z conv,tcp -r $capture"
+done
