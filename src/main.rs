@@ -32,6 +32,18 @@ fn main() -> ExitCode {
             };
         }
     };
+    if !matches!(
+        cli.command,
+        Command::Run { .. } | Command::Sweep { .. } | Command::Actor { .. }
+    ) {
+        // Commands that only print end quietly when their reader goes away (`inspect --json
+        // | head`), as other command-line tools do. Not the ones that hold sockets: a write
+        // to a closed connection must stay an error, not a signal.
+        // SAFETY: restoring the default action of one signal, before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match cli.command {
         Command::Run {
             labs,
@@ -157,11 +169,14 @@ fn run(
             });
         }
     };
-    if json_summary {
-        println!("{}", report.json_line());
+    // A closed stdout (`| head`) loses the summary but is no reason to fail the run.
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = if json_summary {
+        writeln!(out, "{}", report.json_line())
     } else {
-        print!("{}", report.render_text(&lab));
-    }
+        write!(out, "{}", report.render_text(&lab))
+    };
     if report.summary.interrupted {
         ExitCode::from(EXIT_INTERRUPTED)
     } else if report.passed() {
@@ -195,12 +210,12 @@ fn run_suite(
     };
     let width = labs.iter().map(|l| l.name.len()).max().unwrap_or(0);
     if !json {
-        println!(
-            "running {} labs, {} at a time; files in {}",
+        say(&format!(
+            "running {} labs, {} at a time; files in {}\n",
             labs.len(),
             opts.jobs.min(labs.len()),
             opts.out.display()
-        );
+        ));
     }
     let result = suite::run(&labs, opts, &exe, &Interrupted::now, &|run| {
         if json {
@@ -211,23 +226,23 @@ fn run_suite(
                 "summary": run.summary(),
                 "error": run.child.as_ref().and_then(|c| c.error.clone()),
             });
-            println!("{line}");
+            say(&format!("{line}\n"));
         } else {
-            print!("{}", suite::line(run, width));
+            say(&suite::line(run, width));
         }
     });
     let total = suite::total(&result);
     if json {
-        println!("{}", serde_json::json!({ "total": total }));
+        say(&format!("{}\n", serde_json::json!({ "total": total })));
     } else {
-        println!("{total}");
+        say(&format!("{total}\n"));
     }
     if let Some(path) = junit {
         if let Err(e) = std::fs::write(path, suite::junit::render(&result)) {
             return fail(&anyhow::anyhow!("writing {}: {e}", path.display()));
         }
         if !json {
-            println!("junit: {}", path.display());
+            say(&format!("junit: {}\n", path.display()));
         }
     }
     let any = |o| result.count(o) > 0;
@@ -356,13 +371,13 @@ fn sweep(opts: connlab::sweep::Options) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    print!("{}", connlab::sweep::table::text(&result.rows));
-    println!(
-        "\n{} of {} points ran; files: {}/sweep.{{csv,json,html}}",
+    say(&connlab::sweep::table::text(&result.rows));
+    say(&format!(
+        "\n{} of {} points ran; files: {}/sweep.{{csv,json,html}}\n",
         result.rows.len(),
         result.planned,
         result.folder.display()
-    );
+    ));
     if Interrupted::now() {
         return ExitCode::from(EXIT_INTERRUPTED);
     }
@@ -482,6 +497,14 @@ fn man() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&anyhow::anyhow!("writing the man page: {e}")),
     }
+}
+
+/// Prints `text` on stdout; a reader that went away (`| head`) is not an error for commands
+/// that run labs (they keep SIGPIPE ignored, for their sockets' sake).
+fn say(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 fn fail(e: &anyhow::Error) -> ExitCode {

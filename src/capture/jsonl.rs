@@ -30,8 +30,10 @@ impl JsonLines {
     fn line(&mut self, value: &impl serde::Serialize) -> Result<()> {
         let text = serde_json::to_string(value).context("encoding an event")?;
         writeln!(self.file, "{text}").context("writing the events file")?;
-        if self.stdout {
-            println!("{text}");
+        // A reader that went away (`--json | head`) stops the echo, not the run: the events
+        // file still gets every line.
+        if self.stdout && writeln!(std::io::stdout().lock(), "{text}").is_err() {
+            self.stdout = false;
         }
         Ok(())
     }

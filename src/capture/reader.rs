@@ -133,6 +133,9 @@ pub enum ReadError {
         /// What was expected.
         missing: String,
     },
+    /// The reading thread died (a bug, reported instead of a silent short summary).
+    #[error("the thread reading the capture stopped unexpectedly")]
+    ReaderPanicked,
     /// A block could not be parsed.
     #[error("{path} is corrupt at byte offset {offset}: {reason}")]
     Corrupt {

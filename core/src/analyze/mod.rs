@@ -18,4 +18,4 @@ mod tracker;
 pub use event::{Closing, Event, EventKind, RstSender, Side, TimeWaitHolder};
 pub use frame::{decode, DecodeError, LinkType, Segment, TcpFlags};
 pub use summary::{BySide, RstBy, Summary};
-pub use tracker::Analyzer;
+pub use tracker::{Analyzer, Decoded};

@@ -47,6 +47,17 @@ fn key(seg: &Segment) -> Key {
     }
 }
 
+/// What decoding one frame gave, for callers that decode on one thread and analyse on another.
+#[derive(Debug, Clone, Copy)]
+pub enum Decoded<'a> {
+    /// A TCP segment.
+    Tcp(Segment<'a>),
+    /// Something else (ARP, UDP, ...): counted as a frame, nothing more.
+    NotTcp,
+    /// A frame that could not be decoded: counted.
+    Undecodable,
+}
+
 /// Streaming analyser: feed frames (or decoded segments) in capture order,
 /// collect lifecycle events. Pure: no I/O, no clock; time is what the caller
 /// passes, so replaying a file and watching live give the same events.
@@ -93,12 +104,30 @@ impl Analyzer {
         forged: bool,
         out: &mut Vec<Event>,
     ) {
+        let decoded = match decode(link, frame) {
+            Ok(Some(seg)) => Decoded::Tcp(seg),
+            Ok(None) => Decoded::NotTcp,
+            Err(_) => Decoded::Undecodable,
+        };
+        self.handle_decoded(t_ns, decoded, forged, out);
+    }
+
+    /// Analyses a frame decoded elsewhere (with [`decode`], on another thread, say): the
+    /// same as [`Analyzer::handle_frame`] (or, `forged`, [`Analyzer::handle_forged_frame`])
+    /// with the decoding already done.
+    pub fn handle_decoded(
+        &mut self,
+        t_ns: u64,
+        decoded: Decoded<'_>,
+        forged: bool,
+        out: &mut Vec<Event>,
+    ) {
         self.summary.frames += 1;
         self.position += 1;
-        match decode(link, frame) {
-            Ok(Some(seg)) => self.segment(t_ns, &seg, forged, out),
-            Ok(None) => {}
-            Err(_) => self.summary.undecodable += 1,
+        match decoded {
+            Decoded::Tcp(seg) => self.segment(t_ns, &seg, forged, out),
+            Decoded::NotTcp => {}
+            Decoded::Undecodable => self.summary.undecodable += 1,
         }
     }
 
@@ -115,20 +144,20 @@ impl Analyzer {
         self.sweep(t_ns, out);
         let key = key(seg);
         let opening = seg.flags.syn && !seg.flags.ack;
-        let existing = self.conns.get_mut(&key);
-        let replace = match &existing {
-            None => true,
-            Some(conn) => opening && conn.replaced_by(seg),
-        };
-        if replace {
-            if let Some(old) = existing {
-                old.abandon(t_ns, out);
+        // One lookup for the usual segment of a known connection.
+        match self.conns.get_mut(&key) {
+            Some(conn) if !(opening && conn.replaced_by(seg)) => {
+                conn.on_segment(t_ns, seg, forged, out);
             }
-            self.last_id += 1;
-            self.conns.insert(key, Conn::new(self.last_id, t_ns, seg));
-        }
-        if let Some(conn) = self.conns.get_mut(&key) {
-            conn.on_segment(t_ns, seg, forged, out);
+            existing => {
+                if let Some(old) = existing {
+                    old.abandon(t_ns, out);
+                }
+                self.last_id += 1;
+                let mut conn = Conn::new(self.last_id, t_ns, seg);
+                conn.on_segment(t_ns, seg, forged, out);
+                self.conns.insert(key, conn);
+            }
         }
         for event in &mut out[first..] {
             event.frame = self.position;

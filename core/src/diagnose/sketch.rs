@@ -6,30 +6,21 @@
 //! 1024 buckets, so a quantile is off by less than 0.05 % (half a bucket): half a millisecond
 //! at one second, well inside what a finding needs ("within 5 % of 1000 ms").
 
+use crate::FastMap;
+
 /// Buckets per power of two (and the exact range below it).
 const SUB: u64 = 1024;
 const SUB_BITS: u32 = 10;
 
 /// A mergeable quantile sketch.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Sketch {
-    /// (bucket, values in it), sorted by bucket: new buckets are rare after the first values,
-    /// so a binary search in one vector beats a tree on every add.
-    buckets: Vec<(u32, u64)>,
-    /// Index of the bucket added to last.
-    last: usize,
+    /// Values per bucket. A hash map, not a sorted vector: idle times spread over thousands
+    /// of buckets, where every new one would shift the vector; the few readers sort.
+    buckets: FastMap<u32, u64>,
     count: u64,
     min: u64,
     max: u64,
-}
-
-/// Two sketches are equal when they hold the same values (where the last add went is not
-/// part of that).
-impl PartialEq for Sketch {
-    fn eq(&self, other: &Sketch) -> bool {
-        (&self.buckets, self.count, self.min, self.max)
-            == (&other.buckets, other.count, other.min, other.max)
-    }
 }
 
 fn bucket_of(v: u64) -> u32 {
@@ -66,23 +57,14 @@ impl Sketch {
     }
 
     fn add_to(&mut self, bucket: u32, n: u64) {
-        // Values come in runs (the same idle time, the same count): try the last bucket first.
-        if let Some(last) = self.buckets.get_mut(self.last) {
-            if last.0 == bucket {
-                last.1 += n;
-                return;
-            }
-        }
-        match self.buckets.binary_search_by_key(&bucket, |(b, _)| *b) {
-            Ok(i) => {
-                self.buckets[i].1 += n;
-                self.last = i;
-            }
-            Err(i) => {
-                self.buckets.insert(i, (bucket, n));
-                self.last = i;
-            }
-        }
+        *self.buckets.entry(bucket).or_insert(0) += n;
+    }
+
+    /// (bucket, values in it), by bucket.
+    fn sorted(&self) -> Vec<(u32, u64)> {
+        let mut sorted: Vec<(u32, u64)> = self.buckets.iter().map(|(b, n)| (*b, *n)).collect();
+        sorted.sort_unstable();
+        sorted
     }
 
     /// Adds every value of `other`.
@@ -126,7 +108,7 @@ impl Sketch {
         }
         let rank = ((q * self.count as f64).ceil() as u64).clamp(1, self.count);
         let mut seen = 0;
-        for (b, n) in &self.buckets {
+        for (b, n) in &self.sorted() {
             seen += n;
             if seen >= rank {
                 return Some(value_of(*b).clamp(self.min, self.max));
