@@ -9,7 +9,7 @@ out=$(mktemp -d)
 echo "| lab | pass | conns | reqs | reused | first FIN c/s | RST c/s | TIME_WAIT wire c/s | kernel TW c/s | probes | retrans | client ok/failed | elapsed | findings |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for lab in $("$bin" list | awk '{print $1}'); do
-  line=$("$bin" run "$lab" --json --out "$out" | tail -n 1 || true)
+  line=$("$bin" run "$lab" --json-summary --out "$out" | tail -n 1 || true)
   python3 - "$lab" "$line" <<'PY'
 import json, sys
 lab, line = sys.argv[1], sys.argv[2]

@@ -265,7 +265,7 @@ pub fn ev(conn: u64, ms: u64, kind: EventKind) -> Event {
 pub fn req(n: u32, reused: bool) -> EventKind {
     EventKind::Request {
         n,
-        method: "GET".into(),
+        method: "GET",
         path: "/".into(),
         reused,
         idle_ns: reused.then_some(MS),

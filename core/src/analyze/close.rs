@@ -237,7 +237,7 @@ mod tests {
             [
                 K::Request {
                     n: 1,
-                    method: "GET".into(),
+                    method: "GET",
                     path: "/".into(),
                     reused: false,
                     idle_ns: None,

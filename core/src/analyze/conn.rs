@@ -241,7 +241,7 @@ impl Conn {
                         .map(|last| t_ns.saturating_sub(last));
                     let kind = EventKind::Request {
                         n,
-                        method: req.method.to_string(),
+                        method: req.method,
                         path: req.path,
                         reused,
                         idle_ns,
@@ -274,7 +274,7 @@ mod tests {
     fn request(n: u32, path: &str, idle_ms: Option<u64>) -> K {
         K::Request {
             n,
-            method: "GET".into(),
+            method: "GET",
             path: path.into(),
             reused: n > 1,
             idle_ns: idle_ms.map(|ms| ms * MS),

@@ -160,7 +160,7 @@ pub enum EventKind {
         /// 1-based index of the request on this connection.
         n: u32,
         /// The request method.
-        method: String,
+        method: &'static str,
         /// The request target.
         path: String,
         /// Whether an earlier request used this connection (n > 1).
@@ -315,7 +315,7 @@ mod tests {
     fn req(n: u32, path: &str, idle_ns: Option<u64>) -> Event {
         ev(EventKind::Request {
             n,
-            method: "GET".into(),
+            method: "GET",
             path: path.into(),
             reused: n > 1,
             idle_ns,
