@@ -174,9 +174,7 @@ pub fn inspect(path: &Path, mut on_event: impl FnMut(&Event)) -> Inspection {
                 }
             }
         }
-        reader
-            .join()
-            .unwrap_or(Err(ReadError::ReaderPanicked))
+        reader.join().unwrap_or(Err(ReadError::ReaderPanicked))
     });
     let (facts, error) = match result {
         Ok(facts) => (facts, None),

@@ -237,7 +237,9 @@ impl RunReport {
                 parts.push(format!("server processes {per} B"));
             }
             parts.push(format!("connlab {} B", m.process_bytes_per_connection));
-            parts.push(format!("kernel {} B per socket", m.kernel_bytes_per_socket));
+            if let Some(per) = m.kernel_bytes_per_socket {
+                parts.push(format!("kernel {per} B per socket"));
+            }
             let _ = writeln!(
                 out,
                 "memory per connection ({} open): {}",

@@ -187,6 +187,14 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
         Interrupted::now(),
     );
     report.summary.unavailable = unavailable;
+    if report.summary.memory.connections >= 100
+        && report.summary.memory.kernel_bytes_per_socket.is_none()
+    {
+        report
+            .summary
+            .unavailable
+            .push("the kernel's memory per socket (reading /proc/slabinfo needs root)".to_owned());
+    }
     report.summary.teardown_ms = teardown_ms;
     if plan.connections > 0 {
         report.summary.scale = Some(plan);

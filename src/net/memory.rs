@@ -1,8 +1,11 @@
 //! Memory the connections cost, by component: the connlab process's resident set (the capture
 //! and analysis, and the built-in HTTP and WebSocket actors, live in it), the raw TCP worker
-//! processes of each side, and the kernel's slab memory (socket structures live there;
-//! counted for the whole kernel, so other activity on the machine adds noise, and shared by
-//! both sides, each holding one socket per connection).
+//! processes of each side, and the kernel's slab objects (socket structures live there). The
+//! kernel's figure is the growth of its live slab objects (`/proc/slabinfo`: objects in use
+//! times their size), not of the slab pages (`Slab:` in meminfo), which stay flat while
+//! sockets reuse the free slots earlier ones left; it is counted for the whole kernel (other
+//! activity adds noise) and shared by both sides, each holding one socket per connection.
+//! Reading slabinfo needs root: without it the figure is absent, never a guess.
 
 use std::fs;
 
@@ -13,8 +16,8 @@ use serde::Serialize;
 pub struct MemorySample {
     /// Resident set of this process, bytes.
     pub process_rss: u64,
-    /// Kernel slab memory, bytes.
-    pub kernel_slab: u64,
+    /// Bytes of live kernel slab objects (None: /proc/slabinfo is not readable).
+    pub kernel_slab: Option<u64>,
 }
 
 /// Memory per connection between two readings.
@@ -24,10 +27,10 @@ pub struct MemoryReport {
     pub process_rss_delta: u64,
     /// That growth per connection (both actors' share of one connection).
     pub process_bytes_per_connection: u64,
-    /// Growth of the kernel's slab memory, bytes.
-    pub kernel_slab_delta: u64,
-    /// That growth per socket (two sockets per connection).
-    pub kernel_bytes_per_socket: u64,
+    /// Growth of the kernel's live slab objects, bytes (absent without root).
+    pub kernel_slab_delta: Option<u64>,
+    /// That growth per socket (two sockets per connection; absent without root).
+    pub kernel_bytes_per_socket: Option<u64>,
     /// Connections it was divided by.
     pub connections: u64,
     /// Growth of the server's worker processes, bytes (when the server runs in them).
@@ -74,8 +77,25 @@ pub fn sample() -> MemorySample {
     };
     MemorySample {
         process_rss: kib("/proc/self/status", "VmRSS:"),
-        kernel_slab: kib("/proc/meminfo", "Slab:"),
+        kernel_slab: fs::read_to_string("/proc/slabinfo")
+            .ok()
+            .map(|text| live_slab_bytes(&text)),
     }
+}
+
+/// Σ objects in use × object size over every slab cache of a `/proc/slabinfo` text.
+fn live_slab_bytes(slabinfo: &str) -> u64 {
+    slabinfo
+        .lines()
+        .filter(|l| !l.starts_with("slabinfo") && !l.starts_with('#'))
+        .filter_map(|l| {
+            let mut cols = l.split_whitespace().skip(1);
+            let active: u64 = cols.next()?.parse().ok()?;
+            let _total = cols.next()?;
+            let size: u64 = cols.next()?.parse().ok()?;
+            Some(active * size)
+        })
+        .sum()
 }
 
 fn field(status: &str, name: &str) -> Option<u64> {
@@ -97,13 +117,16 @@ impl MemoryReport {
         connections: u64,
     ) -> MemoryReport {
         let process_rss_delta = after.process_rss.saturating_sub(before.process_rss);
-        let kernel_slab_delta = after.kernel_slab.saturating_sub(before.kernel_slab);
+        let kernel_slab_delta = after
+            .kernel_slab
+            .zip(before.kernel_slab)
+            .map(|(a, b)| a.saturating_sub(b));
         let per = |total: u64, n: u64| total.checked_div(n).unwrap_or(0);
         MemoryReport {
             process_rss_delta,
             process_bytes_per_connection: per(process_rss_delta, connections),
             kernel_slab_delta,
-            kernel_bytes_per_socket: per(kernel_slab_delta, connections * 2),
+            kernel_bytes_per_socket: kernel_slab_delta.map(|d| per(d, connections * 2)),
             connections,
             server_process_rss_delta: workers.server.map(|(b, a)| a.saturating_sub(b)),
             server_process_bytes_per_connection: workers
@@ -125,11 +148,11 @@ mod tests {
     fn per_connection_figures_divide_the_growth() {
         let before = MemorySample {
             process_rss: 10_000_000,
-            kernel_slab: 4096,
+            kernel_slab: Some(4096),
         };
         let after = MemorySample {
             process_rss: 30_000_000,
-            kernel_slab: 4096 * 101,
+            kernel_slab: Some(4096 * 101),
         };
         let workers = Workers {
             server: Some((1_000_000, 3_000_000)),
@@ -139,11 +162,25 @@ mod tests {
         assert_eq!(r.server_process_bytes_per_connection, Some(2_000));
         assert_eq!(r.client_process_bytes_per_connection, Some(1_000));
         assert_eq!(r.process_bytes_per_connection, 20_000);
-        assert_eq!(r.kernel_bytes_per_socket, 204);
+        assert_eq!(r.kernel_bytes_per_socket, Some(204));
+        let unreadable = MemorySample {
+            kernel_slab: None,
+            ..after
+        };
+        let r = MemoryReport::between(before, unreadable, workers, 1000);
+        assert_eq!(r.kernel_bytes_per_socket, None, "absent, not zero");
         assert_eq!(
             MemoryReport::between(after, before, Workers::default(), 0).process_rss_delta,
             0
         );
+    }
+
+    #[test]
+    fn live_slab_bytes_count_objects_in_use() {
+        let text = "slabinfo - version: 2.1\n# name <active_objs> <num_objs> <objsize> ...\n\
+                    TCP 10 130 2368 13 8 : tunables 0 0 0 : slabdata 10 10 0\n\
+                    filp 100 210 192 21 1 : tunables 0 0 0 : slabdata 10 10 0\n";
+        assert_eq!(live_slab_bytes(text), 10 * 2368 + 100 * 192);
     }
 
     #[test]
