@@ -62,7 +62,8 @@ fn c500k_holds_half_a_million_connections() {
         "the lab took {:?}",
         started.elapsed()
     );
-    assert!(connlab_namespaces().is_empty(), "nothing left");
+    let left = leftovers();
+    assert!(left.is_empty(), "namespaces left: {left:?}");
 }
 
 fn main() -> std::process::ExitCode {

@@ -104,21 +104,8 @@ fn namespaces_are_gone_after_runs() {
     // The child pid is gone; no namespace may carry it. (The run prints nothing about ns.)
     let text = String::from_utf8_lossy(&child.stdout);
     assert!(text.contains("PASS connections"), "{text}");
-    let leftovers: Vec<String> = connlab_namespaces()
-        .into_iter()
-        .filter(|n| {
-            let pid: u32 = n
-                .split('-')
-                .nth(1)
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(0);
-            !std::path::Path::new(&format!("/proc/{pid}")).exists()
-        })
-        .collect();
-    assert!(
-        leftovers.is_empty(),
-        "namespaces of dead runs: {leftovers:?}"
-    );
+    let left = leftovers();
+    assert!(left.is_empty(), "namespaces of dead runs: {left:?}");
 }
 
 fn a_lossy_jittery_link_shows_retransmits_but_counts_each_request_once() {

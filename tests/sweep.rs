@@ -77,7 +77,8 @@ fn the_idle_pool_size_against_time_wait() {
     );
     assert_eq!(column(&table, "result")[1], "pass");
     eprintln!("sweep of 6 points with -j 2: {elapsed:?}");
-    assert!(connlab_namespaces().is_empty(), "every point cleaned up");
+    let left = leftovers();
+    assert!(left.is_empty(), "every point cleaned up: {left:?}");
 
     let html = sweep_folder(&out).join("sweep.html");
     let page = std::fs::read_to_string(&html).expect("sweep.html");
@@ -177,7 +178,8 @@ fn ctrl_c_keeps_the_points_that_finished() {
         results[0], "interrupted",
         "the first point finished: {results:?}"
     );
-    assert!(connlab_namespaces().is_empty(), "every point cleaned up");
+    let left = leftovers();
+    assert!(left.is_empty(), "every point cleaned up: {left:?}");
 }
 
 fn main() -> std::process::ExitCode {

@@ -67,14 +67,8 @@ fn live_timeline(user: Option<&str>) {
         !after.contains("[LIVE]"),
         "the alternate screen is gone: {after}"
     );
-    let leftovers: Vec<String> = connlab_namespaces()
-        .into_iter()
-        .filter(|n| {
-            let pid = n.split('-').nth(1).unwrap_or("0");
-            !std::path::Path::new(&format!("/proc/{pid}")).exists()
-        })
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let left = leftovers();
+    assert!(left.is_empty(), "namespaces of dead runs: {left:?}");
     let kept = std::fs::read_dir(&out)
         .expect("out")
         .flatten()

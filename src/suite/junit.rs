@@ -116,23 +116,16 @@ fn testcase(out: &mut String, run: &LabRun) {
     out.push_str("    </testcase>\n");
 }
 
-/// Text for an XML attribute or element: the five special characters escaped, and characters
-/// XML 1.0 forbids (most control characters, which a program's stderr can hold) dropped.
+/// Text for an XML attribute or element: escaped as the HTML report escapes (the same five
+/// characters), after dropping the characters XML 1.0 forbids (most control characters, which
+/// a program's stderr can hold).
 fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
+    let allowed = |c: &char| {
+        !(((*c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r'))
+            || *c == '\u{FFFE}'
+            || *c == '\u{FFFF}')
+    };
+    crate::report::html::esc(&text.chars().filter(allowed).collect::<String>())
 }
 
 #[cfg(test)]

@@ -103,6 +103,19 @@ pub fn connlab_namespaces() -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Namespaces whose owning run is no longer alive: what a finished run left behind. Runs still
+/// going (other tests of the same binary run in parallel) are not counted. `.ci/run` clears
+/// what killed runs left before the suite (`connlab clean`), so under CI this starts empty.
+pub fn leftovers() -> Vec<String> {
+    connlab_namespaces()
+        .into_iter()
+        .filter(|n| {
+            let pid = n.split('-').nth(1).unwrap_or("0");
+            !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        })
+        .collect()
+}
+
 /// Namespaces left by the process `pid`.
 pub fn namespaces_of(pid: u32) -> Vec<String> {
     let prefix = format!("connlab-{pid}-");
