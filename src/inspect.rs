@@ -147,20 +147,25 @@ pub fn inspect(path: &Path, mut on_event: impl FnMut(&Event)) -> Inspection {
     let mut events = Vec::new();
     let mut unsupported_link = 0;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(AHEAD);
+    // Analysed batches go back to the reader to be filled again: a batch is allocated (and its
+    // pages faulted in) a few times per capture, not once per 4,096 frames, and never freed on
+    // the other thread.
+    let (recycle, recycled) = std::sync::mpsc::sync_channel::<Batch>(AHEAD + 2);
     let result = std::thread::scope(|scope| {
         let reader = scope.spawn(move || {
+            let fresh = || recycled.try_recv().unwrap_or_else(|_| Batch::new());
             let mut batch = Batch::new();
             let result = read_capture(path, |packet| {
                 batch.push(&packet);
                 if batch.frames.len() == BATCH {
                     // The analyser only hangs up when it is gone: then nothing more matters.
-                    let _ = tx.send(std::mem::replace(&mut batch, Batch::new()));
+                    let _ = tx.send(std::mem::replace(&mut batch, fresh()));
                 }
             });
             let _ = tx.send(batch);
             result
         });
-        for batch in rx {
+        for mut batch in rx {
             for frame in &batch.frames {
                 let Some(decoded) = decoded(&batch, frame) else {
                     unsupported_link += 1;
@@ -173,6 +178,9 @@ pub fn inspect(path: &Path, mut on_event: impl FnMut(&Event)) -> Inspection {
                     on_event(event);
                 }
             }
+            batch.frames.clear();
+            batch.payloads.clear();
+            let _ = recycle.try_send(batch);
         }
         reader.join().unwrap_or(Err(ReadError::ReaderPanicked))
     });

@@ -7,6 +7,8 @@
 //! is looked for at the start of new data and after a blank line (`\r\n\r\n`)
 //! inside the same segment, which catches pipelining in the common case.
 
+use compact_str::CompactString;
+
 use super::event::Closing;
 
 const METHODS: [&str; 9] = [
@@ -17,7 +19,7 @@ const METHODS: [&str; 9] = [
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RequestLine {
     pub method: &'static str,
-    pub path: String,
+    pub path: CompactString,
     /// Why the request asks to close the connection after its response, if it does.
     pub closing: Option<Closing>,
 }
@@ -46,7 +48,7 @@ pub(crate) fn request_line(data: &[u8]) -> Option<RequestLine> {
     let minor = rest.get(end + 8).copied();
     Some(RequestLine {
         method,
-        path: String::from_utf8_lossy(&rest[..end]).into_owned(),
+        path: CompactString::from_utf8_lossy(&rest[..end]),
         closing: closing(minor, data),
     })
 }
@@ -192,7 +194,7 @@ mod tests {
     #[test]
     fn pipelined_messages_in_one_segment() {
         let data = b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\n\r\nbody\r\n\r\n";
-        let paths: Vec<String> = messages(data, request_line)
+        let paths: Vec<CompactString> = messages(data, request_line)
             .into_iter()
             .map(|r| r.path)
             .collect();

@@ -5,15 +5,20 @@
 //! longer than 4 GiB and ISNs near 2^32 need no special cases, and a probe at
 //! "next − 1" before any data is just −1 rather than an underflow.
 
+use smallvec::SmallVec;
+
 /// Merged, sorted, non-touching half-open ranges of stream offsets.
 ///
 /// In a normal capture this holds a single range; holes appear only while
 /// segments arrive out of order. It is capped so a hostile capture cannot
 /// grow it: beyond the cap the two lowest ranges are merged (their hole is
 /// treated as seen, which can only hide a retransmit, never invent one).
+///
+/// The one range lives inline (no allocation per stream): a capture of many short connections
+/// costs no heap per connection here, neither to grow nor to free.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RangeSet {
-    ranges: Vec<(i64, i64)>,
+    ranges: SmallVec<[(i64, i64); 1]>,
 }
 
 const MAX_RANGES: usize = 32;
@@ -69,7 +74,8 @@ impl RangeSet {
             merged.0 = merged.0.min(self.ranges[start].0);
             merged.1 = merged.1.max(self.ranges[end - 1].1);
         }
-        self.ranges.splice(start..end, [merged]);
+        self.ranges.drain(start..end);
+        self.ranges.insert(start, merged);
         if self.ranges.len() > MAX_RANGES {
             let second = self.ranges.remove(1);
             self.ranges[0].1 = second.1;
