@@ -345,22 +345,12 @@ fn draw_findings(frame: &mut Frame, area: Rect, model: &TimelineModel) {
             .collect::<Vec<_>>()
             .join("\n\n")
     };
-    let width = area.width.saturating_sub(4).min(100);
-    let height = area.height.saturating_sub(2);
-    let popup = Rect::new(
-        area.x + (area.width - width) / 2,
-        area.y + (area.height - height) / 2,
-        width,
-        height,
-    );
-    frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(text).wrap(Wrap { trim: true }).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" findings (f or Esc to close) "),
-        ),
-        popup,
+    draw_popup(
+        frame,
+        area,
+        (100, area.height),
+        text,
+        " findings (f or Esc to close) ",
     );
 }
 
@@ -377,8 +367,20 @@ Filter: rst, reused, fin, time_wait, probe, retransmit, dropped, request, or a p
 Counters are for everything seen so far (the whole file when replaying).";
 
 fn draw_help(frame: &mut Frame, area: Rect) {
-    let width = area.width.saturating_sub(4).min(90);
-    let height = area.height.saturating_sub(2).min(14);
+    draw_popup(
+        frame,
+        area,
+        (90, 14),
+        HELP.to_owned(),
+        " help (? or Esc to close) ",
+    );
+}
+
+/// A bordered, wrapped text centred over `area`, at most `max` (width, height) and always a
+/// margin inside the screen.
+fn draw_popup(frame: &mut Frame, area: Rect, max: (u16, u16), text: String, title: &str) {
+    let width = area.width.saturating_sub(4).min(max.0);
+    let height = area.height.saturating_sub(2).min(max.1);
     let popup = Rect::new(
         area.x + (area.width - width) / 2,
         area.y + (area.height - height) / 2,
@@ -387,11 +389,9 @@ fn draw_help(frame: &mut Frame, area: Rect) {
     );
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(HELP).wrap(Wrap { trim: true }).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" help (? or Esc to close) "),
-        ),
+        Paragraph::new(text)
+            .wrap(Wrap { trim: true })
+            .block(Block::default().borders(Borders::ALL).title(title)),
         popup,
     );
 }
