@@ -157,23 +157,9 @@ impl Tracer {
         Tracer { actor, deliver }
     }
 
-    /// A tracer whose events are sent into `tx`, converted to the channel's type (the
-    /// recorder's `Record`, or plain trace events).
-    pub fn into_channel<T>(actor: &'static str, tx: std::sync::mpsc::Sender<T>) -> Self
-    where
-        T: From<TraceEvent> + Send + 'static,
-    {
-        Tracer::new(
-            actor,
-            Arc::new(move |event| {
-                let _ = tx.send(event.into());
-            }),
-        )
-    }
-
-    /// A tracer whose events go into the bounded channel `tx` (the recorder's): when it is
-    /// full the actor waits for room, so no trace event is lost.
-    pub fn into_bounded<T>(actor: &'static str, tx: std::sync::mpsc::SyncSender<T>) -> Self
+    /// A tracer whose events go into the bounded channel `tx` (the recorder's), converted to
+    /// the channel's type: when it is full the actor waits for room, so no trace event is lost.
+    pub fn into_channel<T>(actor: &'static str, tx: std::sync::mpsc::SyncSender<T>) -> Self
     where
         T: From<TraceEvent> + Send + 'static,
     {

@@ -409,7 +409,7 @@ mod tests {
 
     /// Starts the built-in server on loopback; returns its address and the stop handle.
     async fn server(cfg: HttpServerConfig) -> (SocketAddr, tokio::sync::watch::Sender<bool>) {
-        let (trace_tx, _rx) = std::sync::mpsc::channel::<crate::trace::TraceEvent>();
+        let (trace_tx, _rx) = std::sync::mpsc::sync_channel::<crate::trace::TraceEvent>(1 << 16);
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let tracer = Tracer::into_channel("server", trace_tx);
@@ -427,7 +427,7 @@ mod tests {
     #[tokio::test]
     async fn sequential_requests_reuse_one_connection() {
         let (addr, _stop) = server(server_config("")).await;
-        let (tx, _rx) = std::sync::mpsc::channel::<crate::trace::TraceEvent>();
+        let (tx, _rx) = std::sync::mpsc::sync_channel::<crate::trace::TraceEvent>(1 << 16);
         let (report, _held) = run(
             client_config("requests = 10"),
             vec![addr],
@@ -440,7 +440,7 @@ mod tests {
     #[tokio::test]
     async fn a_timed_out_request_gives_its_connection_slot_back() {
         let (addr, _stop) = server(server_config("handler_delay_ms = 300")).await;
-        let (tx, _rx) = std::sync::mpsc::channel::<crate::trace::TraceEvent>();
+        let (tx, _rx) = std::sync::mpsc::sync_channel::<crate::trace::TraceEvent>(1 << 16);
         let cfg = client_config(
             "requests = 3\nmax_conns_per_host = 1\nrequest_timeout_ms = 100\nconcurrency = 1",
         );

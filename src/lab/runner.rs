@@ -240,8 +240,8 @@ fn drive_actors(
 ) -> Result<(ActorOutcome, launch::Server, ClientDone), RunError> {
     let spec = &lab.spec;
     let baseline = memory::sample();
-    let server_tracer = Tracer::into_bounded("server", records.clone());
-    let client_tracer = Tracer::into_bounded("client", records.clone());
+    let server_tracer = Tracer::into_channel("server", records.clone());
+    let client_tracer = Tracer::into_channel("client", records.clone());
     let server = launch::start_server(spec.server_role()?, topo, server_tracer, prefix, plan)
         .map_err(skipped_if_missing)?;
     let targets = server.targets.clone();

@@ -13,15 +13,18 @@ const LEFT: f64 = 56.0;
 const BOTTOM: f64 = 36.0;
 const TOP: f64 = 28.0;
 
-/// A histogram titled `title`; `label` formats a bin's value (ms, a count).
-pub fn histogram(title: &str, bins: &[Bin], label: impl Fn(u64) -> String) -> String {
-    let mut out = String::new();
-    let _ = write!(
-        out,
+/// The opening of a chart: its frame and its title (also its accessible name).
+fn svg_start(title: &str) -> String {
+    format!(
         "<svg class=\"chart\" width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"{t}\">\
          <text x=\"{LEFT}\" y=\"16\" style=\"font-weight:bold\">{t}</text>",
         t = esc(title)
-    );
+    )
+}
+
+/// A histogram titled `title`; `label` formats a bin's value (ms, a count).
+pub fn histogram(title: &str, bins: &[Bin], label: impl Fn(u64) -> String) -> String {
+    let mut out = svg_start(title);
     if bins.is_empty() {
         let _ = write!(
             out,
@@ -97,13 +100,7 @@ const COLOURS: [&str; 8] = [
 
 /// A line chart of `series` over the categories `xs` (the swept values, in order).
 pub fn line_chart(title: &str, x_label: &str, xs: &[String], series: &[Series]) -> String {
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<svg class=\"chart\" width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"{t}\">\
-         <text x=\"{LEFT}\" y=\"16\" style=\"font-weight:bold\">{t}</text>",
-        t = esc(title)
-    );
+    let mut out = svg_start(title);
     let values = series.iter().flat_map(|s| s.points.iter().flatten());
     let max = values.fold(0.0f64, |m, v| m.max(*v));
     let max = if max <= 0.0 { 1.0 } else { max };

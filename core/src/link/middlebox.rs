@@ -63,6 +63,16 @@ struct Flow {
     forgotten: bool,
 }
 
+impl Flow {
+    /// A flow remembered from `now_ns`.
+    fn new(now_ns: u64) -> Flow {
+        Flow {
+            last_ns: now_ns,
+            forgotten: false,
+        }
+    }
+}
+
 /// The flow table.
 #[derive(Debug, Clone)]
 pub struct Middlebox {
@@ -106,25 +116,13 @@ impl Middlebox {
             Some(_) => {}
             // A flow that began before the middlebox looked: adopt it.
             None => {
-                self.flows.insert(
-                    key,
-                    Flow {
-                        last_ns: now_ns,
-                        forgotten: false,
-                    },
-                );
+                self.flows.insert(key, Flow::new(now_ns));
                 return Action::Pass;
             }
         }
         if opening {
             // A new connection on the same addresses: a new flow.
-            self.flows.insert(
-                key,
-                Flow {
-                    last_ns: now_ns,
-                    forgotten: false,
-                },
-            );
+            self.flows.insert(key, Flow::new(now_ns));
             return Action::Pass;
         }
         self.stats.expired_segments += 1;
