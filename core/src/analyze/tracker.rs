@@ -63,7 +63,13 @@ pub enum Decoded<'a> {
 /// passes, so replaying a file and watching live give the same events.
 #[derive(Debug, Default)]
 pub struct Analyzer {
-    conns: FastMap<Key, Conn>,
+    /// Where each tracked connection sits in `conns`. Its entries are small, so growing the
+    /// table to a capture's tens of thousands of connections copies little.
+    index: FastMap<Key, u32>,
+    /// The connections, in slots reused once their connection is forgotten.
+    conns: Vec<Conn>,
+    /// Slots of `conns` whose connection was forgotten.
+    free: Vec<u32>,
     last_id: u64,
     summary: Summary,
     last_sweep_ns: u64,
@@ -145,23 +151,44 @@ impl Analyzer {
         let key = key(seg);
         let opening = seg.flags.syn && !seg.flags.ack;
         // One lookup for the usual segment of a known connection.
-        match self.conns.get_mut(&key) {
-            Some(conn) if !(opening && conn.replaced_by(seg)) => {
-                conn.on_segment(t_ns, seg, forged, out);
+        match self.index.get(&key).copied() {
+            Some(slot) if !(opening && self.conns[slot as usize].replaced_by(seg)) => {
+                self.conns[slot as usize].on_segment(t_ns, seg, forged, out);
             }
             existing => {
-                if let Some(old) = existing {
-                    old.abandon(t_ns, out);
+                if let Some(slot) = existing {
+                    self.conns[slot as usize].abandon(t_ns, out);
                 }
                 self.last_id += 1;
                 let mut conn = Conn::new(self.last_id, t_ns, seg);
                 conn.on_segment(t_ns, seg, forged, out);
-                self.conns.insert(key, conn);
+                match existing {
+                    Some(slot) => self.conns[slot as usize] = conn,
+                    None => {
+                        let slot = self.store(conn);
+                        self.index.insert(key, slot);
+                    }
+                }
             }
         }
         for event in &mut out[first..] {
             event.frame = self.position;
             self.summary.apply(event);
+        }
+    }
+
+    /// Puts `conn` in a forgotten connection's slot, or a new one, and says which.
+    fn store(&mut self, conn: Conn) -> u32 {
+        match self.free.pop() {
+            Some(slot) => {
+                self.conns[slot as usize] = conn;
+                slot
+            }
+            None => {
+                self.conns.push(conn);
+                u32::try_from(self.conns.len() - 1)
+                    .expect("fewer than 4 billion connections in memory")
+            }
         }
     }
 
@@ -172,15 +199,16 @@ impl Analyzer {
 
     /// Connections in the table that are not closed.
     pub fn open_connections(&self) -> usize {
-        self.conns
+        self.index
             .values()
+            .map(|&slot| &self.conns[slot as usize])
             .filter(|c| !matches!(c.life, Life::Closed { .. }))
             .count()
     }
 
     /// Connections held in memory, closed ones included (bounded by eviction).
     pub fn table_len(&self) -> usize {
-        self.conns.len()
+        self.index.len()
     }
 
     /// At most once per second of capture time: forget connections closed
@@ -192,15 +220,23 @@ impl Analyzer {
         }
         self.last_sweep_ns = t_ns;
         let expired = |since: u64| t_ns.saturating_sub(since) > KEEP_CLOSED_NS;
-        self.conns.retain(|_, conn| match conn.life {
-            Life::Open => true,
-            Life::Closed { at_ns } => !expired(at_ns),
-            Life::TimeWait { since_ns } => {
-                if expired(since_ns) {
-                    conn.abandon(t_ns, out);
+        let (conns, free) = (&mut self.conns, &mut self.free);
+        self.index.retain(|_, &mut slot| {
+            let conn = &mut conns[slot as usize];
+            let keep = match conn.life {
+                Life::Open => true,
+                Life::Closed { at_ns } => !expired(at_ns),
+                Life::TimeWait { since_ns } => {
+                    if expired(since_ns) {
+                        conn.abandon(t_ns, out);
+                    }
+                    true
                 }
-                true
+            };
+            if !keep {
+                free.push(slot);
             }
+            keep
         });
     }
 }
