@@ -231,7 +231,7 @@ impl Conn {
     fn on_data(&mut self, t_ns: u64, side: Side, data: &[u8], out: &mut Vec<Event>) {
         match side {
             Side::Client => {
-                for req in http::messages(data, http::request_line) {
+                http::messages(data, http::request_line, |req| {
                     self.requests += 1;
                     let n = self.requests;
                     let reused = n > 1;
@@ -248,10 +248,10 @@ impl Conn {
                         closing: req.closing,
                     };
                     self.emit(t_ns, kind, out);
-                }
+                });
             }
             Side::Server => {
-                for line in http::messages(data, http::status_line) {
+                http::messages(data, http::status_line, |line| {
                     self.responses += 1;
                     let kind = EventKind::Response {
                         n: self.responses,
@@ -259,7 +259,7 @@ impl Conn {
                         closing: line.closing,
                     };
                     self.emit(t_ns, kind, out);
-                }
+                });
                 self.last_server_data_ns = Some(t_ns);
             }
         }

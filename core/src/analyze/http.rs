@@ -22,6 +22,8 @@ pub(crate) struct RequestLine {
     pub path: CompactString,
     /// Why the request asks to close the connection after its response, if it does.
     pub closing: Option<Closing>,
+    /// Where its header block ends, past the blank line, when the data holds it whole.
+    pub head_len: Option<usize>,
 }
 
 /// A status line and whether the response closes the connection.
@@ -30,6 +32,8 @@ pub(crate) struct StatusLine {
     pub status: u16,
     /// Why the response announces the end of the connection, if it does.
     pub closing: Option<Closing>,
+    /// Where its header block ends, past the blank line, when the data holds it whole.
+    pub head_len: Option<usize>,
 }
 
 /// Parses a request line at the start of `data`.
@@ -46,10 +50,12 @@ pub(crate) fn request_line(data: &[u8]) -> Option<RequestLine> {
         return None;
     }
     let minor = rest.get(end + 8).copied();
+    let head = head(minor, data);
     Some(RequestLine {
         method,
         path: CompactString::from_utf8_lossy(&rest[..end]),
-        closing: closing(minor, data),
+        closing: head.closing,
+        head_len: head.len,
     })
 }
 
@@ -61,21 +67,33 @@ pub(crate) fn status_line(data: &[u8]) -> Option<StatusLine> {
             if minor.is_ascii_digit() && [a, b, c].iter().all(|d| d.is_ascii_digit()) =>
         {
             let status = u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0');
+            let head = head(Some(*minor), data);
             Some(StatusLine {
                 status,
-                closing: closing(Some(*minor), data),
+                closing: head.closing,
+                head_len: head.len,
             })
         }
         _ => None,
     }
 }
 
-/// Whether a message (its start line's HTTP minor version and its header block, as far as
-/// this segment holds it) ends the connection: `Connection: close`, or HTTP/1.0 without
-/// `Connection: keep-alive`.
-fn closing(minor: Option<u8>, message: &[u8]) -> Option<Closing> {
+/// What one pass over a message's header lines tells.
+struct Head {
+    /// Why the message ends the connection, if it does.
+    closing: Option<Closing>,
+    /// Bytes from the message's start to past the blank line (`\r\n\r\n`) ending its header
+    /// block, when the data holds that line.
+    len: Option<usize>,
+}
+
+/// Reads a message's header block (its start line's HTTP minor version and its header lines,
+/// as far as this segment holds them): whether it ends the connection (`Connection: close`,
+/// or HTTP/1.0 without `Connection: keep-alive`), and where it ends.
+fn head(minor: Option<u8>, message: &[u8]) -> Head {
     let mut close = false;
     let mut keep_alive = false;
+    let mut len = None;
     // One pass over the header lines, up to the blank line that ends them.
     let mut start = match memchr::memchr(b'\n', message) {
         Some(i) => i + 1,
@@ -86,6 +104,9 @@ fn closing(minor: Option<u8>, message: &[u8]) -> Option<Closing> {
         let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
         let line = &rest[..end];
         if line.is_empty() || line == b"\r" {
+            if line == b"\r" && message[..start].ends_with(b"\r\n") {
+                len = Some(start + 2);
+            }
             break;
         }
         // Most lines are not `Connection:`: one byte says so.
@@ -100,13 +121,14 @@ fn closing(minor: Option<u8>, message: &[u8]) -> Option<Closing> {
         }
         start += end + 1;
     }
-    if close {
+    let closing = if close {
         Some(Closing::ConnectionCloseHeader)
     } else if minor == Some(b'0') && !keep_alive {
         Some(Closing::Http10WithoutKeepalive)
     } else {
         None
-    }
+    };
+    Head { closing, len }
 }
 
 fn strip_prefix_ignore_case<'a>(line: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
@@ -115,22 +137,51 @@ fn strip_prefix_ignore_case<'a>(line: &'a [u8], prefix: &[u8]) -> Option<&'a [u8
         .then(|| &line[prefix.len()..])
 }
 
-/// Every message start in `data` recognised by `parse`: at offset 0, then
-/// after each blank line that is immediately followed by another message.
-pub(crate) fn messages<T>(data: &[u8], parse: impl Fn(&[u8]) -> Option<T>) -> Vec<T> {
-    let mut found = Vec::new();
+/// A start line `messages` can look for: it knows where its header block ends.
+pub(crate) trait StartLine {
+    /// Bytes to past the blank line ending the header block, when the data held it.
+    fn head_len(&self) -> Option<usize>;
+}
+
+impl StartLine for RequestLine {
+    fn head_len(&self) -> Option<usize> {
+        self.head_len
+    }
+}
+
+impl StartLine for StatusLine {
+    fn head_len(&self) -> Option<usize> {
+        self.head_len
+    }
+}
+
+/// Calls `found` with every message start in `data` recognised by `parse`: at offset 0, then
+/// after each blank line that is immediately followed by another message. The blank line
+/// ending a message's own header block is known from parsing it, so only bodies are searched.
+pub(crate) fn messages<T: StartLine>(
+    data: &[u8],
+    parse: impl Fn(&[u8]) -> Option<T>,
+    mut found: impl FnMut(T),
+) {
     let Some(first) = parse(data) else {
-        return found;
+        return;
     };
-    found.push(first);
+    let mut head_len = first.head_len();
+    found(first);
     let mut at = 0;
-    while let Some(pos) = blank_line(&data[at..]) {
-        at += pos + 4;
+    loop {
+        at += match head_len.take() {
+            Some(len) => len,
+            None => match blank_line(&data[at..]) {
+                Some(pos) => pos + 4,
+                None => return,
+            },
+        };
         if let Some(next) = parse(&data[at..]) {
-            found.push(next);
+            head_len = next.head_len();
+            found(next);
         }
     }
-    found
 }
 
 /// Offset of the first blank line (`\r\n\r\n`): found from its `\n`s with memchr, which is
@@ -194,11 +245,27 @@ mod tests {
     #[test]
     fn pipelined_messages_in_one_segment() {
         let data = b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\n\r\nbody\r\n\r\n";
-        let paths: Vec<CompactString> = messages(data, request_line)
-            .into_iter()
-            .map(|r| r.path)
-            .collect();
-        assert_eq!(paths, ["/1", "/2"]);
-        assert!(messages(b"xGET / HTTP/1.1\r\n\r\nGET / HTTP/1.1", request_line).is_empty());
+        let paths = |data: &[u8]| {
+            let mut found: Vec<CompactString> = Vec::new();
+            messages(data, request_line, |r| found.push(r.path));
+            found
+        };
+        assert_eq!(paths(data), ["/1", "/2"]);
+        assert!(paths(b"xGET / HTTP/1.1\r\n\r\nGET / HTTP/1.1").is_empty());
+        // A header block ended by bare newlines: the next message is still found after the
+        // body's blank line.
+        assert_eq!(
+            paths(b"GET /a HTTP/1.1\nHost: a\n\nGET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n"),
+            ["/a", "/c"]
+        );
+        let heads: Vec<_> = [
+            &b"GET / HTTP/1.1\r\nHost: a\r\n\r\nbody"[..],
+            b"GET / HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost",
+        ]
+        .iter()
+        .map(|d| request_line(d).expect("request").head_len)
+        .collect();
+        assert_eq!(heads, [Some(27), Some(18), None]);
     }
 }
