@@ -11,6 +11,7 @@ mod conn;
 mod event;
 mod frame;
 mod http;
+mod index;
 mod stream;
 mod summary;
 mod tracker;

@@ -1,12 +1,10 @@
 //! The connection table: routes segments to connections, assigns ids, and
 //! forgets closed connections so memory follows live connections only.
 
-use crate::FastMap;
-use std::net::SocketAddr;
-
 use super::conn::{Conn, Life};
 use super::event::Event;
 use super::frame::{decode, LinkType, Segment};
+use super::index::{Index, Key};
 use super::summary::Summary;
 
 /// How long a closed connection stays in the table (capture time), so late
@@ -14,38 +12,6 @@ use super::summary::Summary;
 const KEEP_CLOSED_NS: u64 = 120_000_000_000;
 /// How often (capture time) the table is swept for expired connections.
 const SWEEP_EVERY_NS: u64 = 1_000_000_000;
-
-/// The unordered 4-tuple: both directions of a connection share one key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Key(SocketAddr, SocketAddr);
-
-impl std::hash::Hash for Key {
-    /// An IPv4 pair hashes as two words (address and port packed), not field by field:
-    /// this hash runs for every frame.
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        match (self.0, self.1) {
-            (SocketAddr::V4(a), SocketAddr::V4(b)) => {
-                let word = |s: std::net::SocketAddrV4| {
-                    u64::from(s.ip().to_bits()) << 16 | u64::from(s.port())
-                };
-                h.write_u64(word(a));
-                h.write_u64(word(b));
-            }
-            (a, b) => {
-                a.hash(h);
-                b.hash(h);
-            }
-        }
-    }
-}
-
-fn key(seg: &Segment) -> Key {
-    if seg.src <= seg.dst {
-        Key(seg.src, seg.dst)
-    } else {
-        Key(seg.dst, seg.src)
-    }
-}
 
 /// What decoding one frame gave, for callers that decode on one thread and analyse on another.
 #[derive(Debug, Clone, Copy)]
@@ -65,7 +31,7 @@ pub enum Decoded<'a> {
 pub struct Analyzer {
     /// Where each tracked connection sits in `conns`. Its entries are small, so growing the
     /// table to a capture's tens of thousands of connections copies little.
-    index: FastMap<Key, u32>,
+    index: Index,
     /// The connections, in slots reused once their connection is forgotten.
     conns: Vec<Conn>,
     /// Slots of `conns` whose connection was forgotten.
@@ -148,10 +114,10 @@ impl Analyzer {
         self.summary.tcp_segments += 1;
         let first = out.len();
         self.sweep(t_ns, out);
-        let key = key(seg);
+        let key = Key::of(seg);
         let opening = seg.flags.syn && !seg.flags.ack;
         // One lookup for the usual segment of a known connection.
-        match self.index.get(&key).copied() {
+        match self.index.get(&key) {
             Some(slot) if !(opening && self.conns[slot as usize].replaced_by(seg)) => {
                 self.conns[slot as usize].on_segment(t_ns, seg, forged, out);
             }
@@ -200,8 +166,8 @@ impl Analyzer {
     /// Connections in the table that are not closed.
     pub fn open_connections(&self) -> usize {
         self.index
-            .values()
-            .map(|&slot| &self.conns[slot as usize])
+            .slots()
+            .map(|slot| &self.conns[slot as usize])
             .filter(|c| !matches!(c.life, Life::Closed { .. }))
             .count()
     }
@@ -221,7 +187,7 @@ impl Analyzer {
         self.last_sweep_ns = t_ns;
         let expired = |since: u64| t_ns.saturating_sub(since) > KEEP_CLOSED_NS;
         let (conns, free) = (&mut self.conns, &mut self.free);
-        self.index.retain(|_, &mut slot| {
+        self.index.retain(|slot| {
             let conn = &mut conns[slot as usize];
             let keep = match conn.life {
                 Life::Open => true,
