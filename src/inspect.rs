@@ -67,6 +67,7 @@ enum What {
         flags: TcpFlags,
         window: u16,
         payload: Range<usize>,
+        len: u32,
     },
     NotTcp,
     Undecodable,
@@ -97,6 +98,7 @@ impl Batch {
                         flags: seg.flags,
                         window: seg.window,
                         payload: start..self.payloads.len(),
+                        len: seg.len,
                     }
                 }
                 Ok(None) => What::NotTcp,
@@ -111,10 +113,11 @@ impl Batch {
     }
 }
 
-/// The analyser's view of a decoded frame, its payload in `batch`'s buffer; None for a frame
-/// on a link type connlab does not decode.
-fn decoded<'a>(batch: &'a Batch, frame: &Frame) -> Option<Decoded<'a>> {
-    Some(match &frame.what {
+/// The analyser's view of a decoded frame, its payload in `batch`'s buffer. A frame on a link
+/// type connlab does not decode is no TCP to it, but still a frame: the frame numbers of
+/// evidence stay Wireshark's.
+fn decoded<'a>(batch: &'a Batch, frame: &Frame) -> Decoded<'a> {
+    match &frame.what {
         What::Tcp {
             src,
             dst,
@@ -123,6 +126,7 @@ fn decoded<'a>(batch: &'a Batch, frame: &Frame) -> Option<Decoded<'a>> {
             flags,
             window,
             payload,
+            len,
         } => Decoded::Tcp(Segment {
             src: *src,
             dst: *dst,
@@ -131,11 +135,11 @@ fn decoded<'a>(batch: &'a Batch, frame: &Frame) -> Option<Decoded<'a>> {
             flags: *flags,
             window: *window,
             payload: &batch.payloads[payload.clone()],
+            len: *len,
         }),
-        What::NotTcp => Decoded::NotTcp,
+        What::NotTcp | What::Unsupported => Decoded::NotTcp,
         What::Undecodable => Decoded::Undecodable,
-        What::Unsupported => return None,
-    })
+    }
 }
 
 /// The diagnosis and the caller's event handler, fed events in batches.
@@ -202,10 +206,8 @@ pub fn inspect(path: &Path, on_event: impl FnMut(&Event) + Send) -> Inspection {
         let mut events = Vec::new();
         for mut batch in rx {
             for frame in &batch.frames {
-                let Some(decoded) = decoded(&batch, frame) else {
-                    unsupported_link += 1;
-                    continue;
-                };
+                unsupported_link += u64::from(matches!(frame.what, What::Unsupported));
+                let decoded = decoded(&batch, frame);
                 analyzer.handle_decoded(frame.t_ns, decoded, frame.forged, &mut events);
             }
             let fresh = events_recycled.try_recv().unwrap_or_default();

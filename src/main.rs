@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{Cli, Command};
+use connlab::capture::reader::ReadError;
 use connlab::lab::runner::{RunError, RunOptions};
 use connlab::lab::waiting::Interrupted;
 use connlab::{inspect, lab, net, summary_text};
@@ -325,8 +326,35 @@ fn inspect(file: &std::path::Path, json: bool) -> ExitCode {
             println!("{}", serde_json::to_string(event).unwrap_or_default());
         }
     });
+    // A file that could not be opened or is no capture has nothing to summarise.
+    let unread = inspection.summary.packets == 0
+        && matches!(
+            inspection.error,
+            Some(ReadError::Io { .. } | ReadError::NotACapture { .. })
+        );
+    if !unread {
+        print_inspection(file, &inspection, json);
+    }
+    match inspection.error {
+        None => ExitCode::SUCCESS,
+        Some(e) if unread => {
+            eprintln!("connlab: {e}");
+            ExitCode::from(EXIT_ERROR)
+        }
+        Some(e) => {
+            eprintln!("connlab: {e} (the summary above covers what was read before it)");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// Prints what `connlab inspect` found: the summary line (JSON), or the tables and findings.
+fn print_inspection(file: &std::path::Path, inspection: &inspect::Inspection, json: bool) {
     if json {
-        let line = serde_json::json!({ "summary": inspection.summary });
+        let mut line = serde_json::json!({ "summary": inspection.summary });
+        if let Some(e) = &inspection.error {
+            line["error"] = serde_json::Value::String(e.to_string());
+        }
         println!("{line}");
     } else {
         let s = &inspection.summary;
@@ -342,17 +370,21 @@ fn inspect(file: &std::path::Path, json: bool) -> ExitCode {
         if s.analysis.tcp_segments == 0 {
             println!("no TCP in this capture: nothing to diagnose");
         } else {
+            if s.analysis.requests == 0 && s.analysis.responses == 0 {
+                let why = if s.analysis.cut_segments > 0 {
+                    "the snap length cut it, or TLS, HTTP/2 or another protocol"
+                } else {
+                    "TLS, HTTP/2 or another protocol?"
+                };
+                println!(
+                    "no HTTP/1.x seen ({why}): findings about requests cannot apply; idle \
+                     closes, resets, refusals, dead peers and SYN retransmits still can"
+                );
+            }
             print!(
                 "{}",
                 summary_text::diagnosis_text(&s.diagnosis, s.analysis.connections)
             );
-        }
-    }
-    match inspection.error {
-        None => ExitCode::SUCCESS,
-        Some(e) => {
-            eprintln!("connlab: {e} (the summary above covers what was read before it)");
-            ExitCode::from(EXIT_ERROR)
         }
     }
 }

@@ -46,6 +46,20 @@ pub fn analysis_table(a: &Summary, kernel_time_wait: Option<BySide>) -> String {
         "keepalive probes {}   retransmits {}   still open {}",
         a.keepalive_probes, a.retransmits, a.open
     );
+    if a.undecodable > 0 {
+        let _ = writeln!(
+            out,
+            "undecodable frames {} (headers cut short or malformed: not analysed)",
+            a.undecodable
+        );
+    }
+    if a.cut_segments > 0 {
+        let _ = writeln!(
+            out,
+            "segments cut by the snap length {} (HTTP lines in the bytes left out are not seen)",
+            a.cut_segments
+        );
+    }
     out
 }
 
@@ -55,7 +69,12 @@ pub fn diagnosis_text(d: &DiagnosisReport, connections: u64) -> String {
     if d.findings.is_empty() {
         let _ = writeln!(
             out,
-            "\nfindings: none (nothing wrong found in {connections} connections)"
+            "\nfindings: none (nothing wrong found in {connections} {})",
+            if connections == 1 {
+                "connection"
+            } else {
+                "connections"
+            }
         );
     } else {
         let _ = writeln!(out, "\nfindings");

@@ -12,7 +12,7 @@ use pcap_file::pcap::PcapParser;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::pcapng::blocks::interface_statistics::InterfaceStatisticsOption;
 use pcap_file::pcapng::{Block, PcapNgParser};
-use pcap_file::Endianness;
+use pcap_file::{Endianness, TsResolution};
 
 const CHUNK: usize = 4 << 20;
 /// Largest record accepted; a larger length field means a corrupt file.
@@ -289,21 +289,27 @@ fn read_pcap(
     let linktype = u32::from(header.datalink);
     let big = header.endianness == Endianness::Big;
     // Record header: ts_sec, ts_frac, incl_len, orig_len.
+    let frac_ns = match header.ts_resolution {
+        TsResolution::MicroSecond => 1_000,
+        TsResolution::NanoSecond => 1,
+    };
+    // Record header: ts_sec, ts_frac, incl_len, orig_len. Read here rather than by pcap-file,
+    // which refuses a packet longer than the file's snap length: that is what a snap length
+    // is (tcpdump -s 128 records the first 128 bytes of longer packets).
     while next_record(chunks, 16, |h| 16 + u32_at(h, 8, big))? {
         let pending = chunks.pending();
-        let (rest, packet) = parser
-            .next_packet(pending)
-            .map_err(|e| Stop::Corrupt(e.to_string()))?;
-        let used = pending.len() - rest.len();
+        let incl = u32_at(pending, 8, big);
+        let t_ns = u32_at(pending, 0, big) as u64 * 1_000_000_000
+            + u32_at(pending, 4, big) as u64 * frac_ns;
         on_packet(StoredPacket {
-            t_ns: packet.timestamp.as_nanos() as u64,
+            t_ns,
             linktype,
-            data: &packet.data,
+            data: &pending[16..16 + incl],
             dropped_by_link: false,
             forged: false,
         });
         facts.packets += 1;
-        chunks.consume(used);
+        chunks.consume(16 + incl);
     }
     Ok(())
 }
@@ -576,6 +582,38 @@ mod tests {
         })
         .expect("finish");
         std::fs::read(path).expect("read back")
+    }
+
+    #[test]
+    fn classic_pcap_with_a_snap_length_keeps_the_cut_packets() {
+        // tcpdump -s 64: a 16-byte record header saying 64 bytes kept of 200.
+        // File header: magic, version 2.4, zone, sigfigs, snaplen 64, Ethernet.
+        let mut file = 0xa1b2_c3d4u32.to_le_bytes().to_vec();
+        file.extend_from_slice(&[2, 0, 4, 0]);
+        for word in [0u32, 0, 64, 1] {
+            file.extend_from_slice(&word.to_le_bytes());
+        }
+        for (i, orig) in [(0u32, 200u32), (1, 64)] {
+            for word in [1_700_000_000 + i, 250_000, 64, orig] {
+                file.extend_from_slice(&word.to_le_bytes());
+            }
+            file.extend(std::iter::repeat_n(i as u8, 64));
+        }
+        let path =
+            std::env::temp_dir().join(format!("connlab-reader-snap-{}.pcap", std::process::id()));
+        std::fs::write(&path, &file).expect("write");
+        let mut seen = Vec::new();
+        let facts = read_capture(&path, |p| seen.push((p.t_ns, p.data.len(), p.data[0])))
+            .expect("a snap length is no damage");
+        assert_eq!(facts.packets, 2);
+        assert_eq!(
+            seen,
+            [
+                (1_700_000_000_250_000_000, 64, 0),
+                (1_700_000_001_250_000_000, 64, 1)
+            ]
+        );
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use connlab_core::analyze::{decode, Analyzer, LinkType};
+use connlab_core::analyze::{decode, Analyzer, Decoded, LinkType};
 use connlab_core::timeline::{FrameInfo, TimelineModel};
 
 use super::reader::{read_capture, FileFacts, ReadError};
@@ -27,21 +27,22 @@ pub fn read_into(
     let mut analyzer = Analyzer::new();
     let mut events = Vec::new();
     let result = read_capture(path, |packet| {
-        let Some(link) = LinkType::from_pcap(packet.linktype) else {
-            return;
-        };
         events.clear();
-        if packet.forged {
-            analyzer.handle_forged_frame(packet.t_ns, link, packet.data, &mut events);
-        } else {
-            analyzer.handle_frame(packet.t_ns, link, packet.data, &mut events);
+        let link = LinkType::from_pcap(packet.linktype);
+        match link {
+            // No TCP to connlab, but a frame: later frame numbers stay Wireshark's.
+            None => analyzer.handle_decoded(packet.t_ns, Decoded::NotTcp, false, &mut events),
+            Some(link) if packet.forged => {
+                analyzer.handle_forged_frame(packet.t_ns, link, packet.data, &mut events);
+            }
+            Some(link) => analyzer.handle_frame(packet.t_ns, link, packet.data, &mut events),
         }
         for e in &events {
             model.apply_event(e);
         }
-        let info = (frames == Frames::All || packet.dropped_by_link)
-            .then(|| decode(link, packet.data).ok().flatten())
-            .flatten()
+        let info = link
+            .filter(|_| frames == Frames::All || packet.dropped_by_link)
+            .and_then(|link| decode(link, packet.data).ok().flatten())
             .map(|seg| FrameInfo::of(&seg));
         model.apply_frame(packet.t_ns, info, packet.dropped_by_link);
     });

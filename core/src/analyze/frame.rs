@@ -91,8 +91,11 @@ pub struct Segment<'a> {
     pub flags: TcpFlags,
     /// Advertised receive window (unscaled).
     pub window: u16,
-    /// TCP payload, without Ethernet padding.
+    /// TCP payload as captured, without Ethernet padding.
     pub payload: &'a [u8],
+    /// Payload bytes the segment carried on the wire: more than `payload.len()` when the
+    /// capture kept only the first bytes of the frame (a snap length, `tcpdump -s`).
+    pub len: u32,
 }
 
 /// Why a frame could not be decoded; the analyser counts these instead of
@@ -231,7 +234,9 @@ fn decode_ipv4(packet: &[u8]) -> Result<Option<Segment<'_>>, DecodeError> {
         t if t < header => return Err(DecodeError::BadTotalLength { total: t, header }),
         t => t,
     };
-    let packet = need(packet, "IPv4 packet", total)?;
+    // A snap length keeps only the first bytes of a packet: what is there is decoded, and the
+    // segment keeps the length it had on the wire.
+    let packet = &packet[..total.min(packet.len())];
     let more_fragments = ip.get_flags() & 1 != 0;
     if ip.get_fragment_offset() != 0 || more_fragments {
         return Ok(None);
@@ -240,7 +245,7 @@ fn decode_ipv4(packet: &[u8]) -> Result<Option<Segment<'_>>, DecodeError> {
         return Ok(None);
     }
     let (src, dst) = (ip.get_source().into(), ip.get_destination().into());
-    decode_tcp(src, dst, &packet[header..]).map(Some)
+    decode_tcp(src, dst, &packet[header..], total - header).map(Some)
 }
 
 fn decode_ipv6(packet: &[u8]) -> Result<Option<Segment<'_>>, DecodeError> {
@@ -254,22 +259,34 @@ fn decode_ipv6(packet: &[u8]) -> Result<Option<Segment<'_>>, DecodeError> {
         0 => packet.len(),
         len => 40 + len,
     };
-    let packet = need(packet, "IPv6 packet", total)?;
+    let packet = &packet[..total.min(packet.len())];
     if ip.get_next_header().0 != IPPROTO_TCP {
         return Ok(None);
     }
     let (src, dst) = (ip.get_source().into(), ip.get_destination().into());
-    decode_tcp(src, dst, &packet[40..]).map(Some)
+    decode_tcp(src, dst, &packet[40..], total - 40).map(Some)
 }
 
-fn decode_tcp(src: IpAddr, dst: IpAddr, data: &[u8]) -> Result<Segment<'_>, DecodeError> {
+/// Decodes the TCP header at the start of `data`, the captured part of a `wire_len`-byte
+/// TCP segment.
+fn decode_tcp(
+    src: IpAddr,
+    dst: IpAddr,
+    data: &[u8],
+    wire_len: usize,
+) -> Result<Segment<'_>, DecodeError> {
     need(data, "TCP header", 20)?;
     let tcp = TcpPacket::new(data).ok_or_else(|| truncated("TCP header", 20, data.len()))?;
     let offset = usize::from(tcp.get_data_offset()) * 4;
     if offset < 20 {
         return Err(DecodeError::BadDataOffset(offset));
     }
-    need(data, "TCP header with options", offset)?;
+    // The options are not read: a snap length may cut them (`tcpdump -s 64` on loopback);
+    // only a header longer than the segment itself is damage.
+    if offset > wire_len.max(data.len()) {
+        return Err(truncated("TCP header with options", offset, wire_len));
+    }
+    let payload = data.get(offset..).unwrap_or(&[]);
     Ok(Segment {
         src: SocketAddr::new(src, tcp.get_source()),
         dst: SocketAddr::new(dst, tcp.get_destination()),
@@ -277,7 +294,8 @@ fn decode_tcp(src: IpAddr, dst: IpAddr, data: &[u8]) -> Result<Segment<'_>, Deco
         ack: tcp.get_acknowledgement(),
         flags: TcpFlags::from_bits(tcp.get_flags()),
         window: tcp.get_window(),
-        payload: &data[offset..],
+        payload,
+        len: u32::try_from((wire_len.max(data.len())) - offset).unwrap_or(u32::MAX),
     })
 }
 
@@ -409,12 +427,30 @@ mod tests {
     }
 
     #[test]
+    fn a_frame_cut_by_a_snap_length_keeps_its_wire_length() {
+        let whole = packet("10.0.0.1:40000", "10.0.0.2:80", b"GET / HTTP/1.1\r\n\r\n");
+        let seg = decode(LinkType::RawIp, &whole)
+            .expect("decodes")
+            .expect("tcp");
+        assert_eq!((seg.payload.len(), seg.len), (18, 18));
+        let cut = decode(LinkType::RawIp, &whole[..44])
+            .expect("decodes")
+            .expect("tcp");
+        assert_eq!((cut.payload, cut.len), (&b"GET "[..], 18));
+        let v6 = packet("[fd00::1]:1", "[fd00::2]:2", b"abcdef");
+        let cut = decode(LinkType::RawIp, &v6[..62])
+            .expect("decodes")
+            .expect("tcp");
+        assert_eq!((cut.payload, cut.len), (&b"ab"[..], 6));
+    }
+
+    #[test]
     fn malformed_headers_are_errors_with_reasons() {
         let ip = v4();
         let err = decode(LinkType::RawIp, &ip[..30]).expect_err("truncated");
         assert_eq!(
             err.to_string(),
-            "IPv4 packet truncated: need 45 bytes, have 30"
+            "TCP header truncated: need 20 bytes, have 10"
         );
         let err = decode(LinkType::Ethernet, &[0u8; 10]).expect_err("short ethernet");
         assert!(err.to_string().contains("Ethernet header"), "{err}");

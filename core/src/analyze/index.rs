@@ -88,6 +88,7 @@ mod tests {
             flags: TcpFlags::default(),
             window: 0,
             payload: b"",
+            len: 0,
         }
     }
 

@@ -85,6 +85,9 @@ pub struct Summary {
     pub tcp_segments: u64,
     /// Frames whose headers were truncated or malformed.
     pub undecodable: u64,
+    /// TCP segments the capture kept only the first bytes of (a snap length): HTTP lines in
+    /// the bytes it left out are not seen.
+    pub cut_segments: u64,
     /// Connections not closed (yet, or at the end of the capture).
     pub open: u64,
     /// Connections with exactly one FIN so far: tells a first FIN from a
@@ -95,7 +98,7 @@ pub struct Summary {
 
 impl Summary {
     /// Folds one event into the totals. Frame counters (`frames`,
-    /// `tcp_segments`, `undecodable`) are not events; the analyser bumps them.
+    /// `tcp_segments`, `undecodable`, `cut_segments`) are not events; the analyser bumps them.
     pub fn apply(&mut self, event: &Event) {
         if event.conn > self.connections {
             self.open += event.conn - self.connections;
@@ -124,6 +127,7 @@ impl Summary {
                 }
             },
             EventKind::KeepaliveProbe { .. } => self.keepalive_probes += 1,
+            EventKind::KeepaliveAck { .. } => {}
             EventKind::Retransmit { .. } => self.retransmits += 1,
             EventKind::Closed { .. } => {
                 self.one_fin.remove(&event.conn);

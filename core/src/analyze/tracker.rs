@@ -112,6 +112,9 @@ impl Analyzer {
 
     fn segment(&mut self, t_ns: u64, seg: &Segment, forged: bool, out: &mut Vec<Event>) {
         self.summary.tcp_segments += 1;
+        if seg.len as usize > seg.payload.len() {
+            self.summary.cut_segments += 1;
+        }
         let first = out.len();
         self.sweep(t_ns, out);
         let key = Key::of(seg);
@@ -238,6 +241,7 @@ mod tests {
             flags: crate::analyze::frame::TcpFlags::from_bits(F::SYN),
             window: 1024,
             payload: b"",
+            len: 0,
         };
         an.handle_segment(7, &seg, &mut out);
         assert_eq!(out.len(), 1);

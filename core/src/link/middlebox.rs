@@ -165,6 +165,7 @@ mod tests {
             flags: TcpFlags::from_bits(flags),
             window: 1024,
             payload: b"",
+            len: 0,
         }
     }
 
