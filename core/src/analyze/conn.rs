@@ -50,6 +50,20 @@ pub(crate) struct Conn {
     pub(super) last_data_ns: Option<u64>,
     pub(super) first_fin: Option<Side>,
     pub life: Life,
+    /// Per side (`idx`): it sent a keepalive probe its peer has not acknowledged yet.
+    probing: [bool; 2],
+    /// Client and server were guessed from the ports: the first payload may correct them.
+    guessed: bool,
+}
+
+/// Whether a payload's sender is the client (it starts with a request line) or the server
+/// (a status line); None when it shows neither.
+fn told_by_payload(payload: &[u8]) -> Option<bool> {
+    if payload.starts_with(b"HTTP/1.") {
+        Some(false)
+    } else {
+        http::request_line(payload).map(|_| true)
+    }
 }
 
 /// Array index of a side's stream (client 0, server 1).
@@ -62,15 +76,17 @@ pub(super) fn idx(side: Side) -> usize {
 
 impl Conn {
     /// A connection first seen at `seg`. A SYN names its sender the client, a
-    /// SYN-ACK its receiver; otherwise the capture began mid-connection and
-    /// the higher (ephemeral) port is taken as the client.
+    /// SYN-ACK its receiver; otherwise the capture began mid-connection: a request line
+    /// names its sender the client, a status line the server, and without either the higher
+    /// (ephemeral) port is taken as the client until the first payload tells.
     pub fn new(id: u64, t_ns: u64, seg: &Segment) -> Conn {
         let f = seg.flags;
-        let sender_is_client = match (f.syn, f.ack) {
-            (true, false) => true,
-            (true, true) => false,
-            _ => seg.src.port() >= seg.dst.port(),
+        let told = match (f.syn, f.ack) {
+            (true, false) => Some(true),
+            (true, true) => Some(false),
+            _ => told_by_payload(seg.payload),
         };
+        let sender_is_client = told.unwrap_or(seg.src.port() >= seg.dst.port());
         let (client, server) = if sender_is_client {
             (seg.src, seg.dst)
         } else {
@@ -94,6 +110,8 @@ impl Conn {
             last_data_ns: None,
             first_fin: None,
             life: Life::Open,
+            probing: [false; 2],
+            guessed: told.is_none(),
         }
     }
 
@@ -133,6 +151,18 @@ impl Conn {
     /// transitions, so duplicates cannot double-count requests or FINs.
     /// `forged` marks a segment a middlebox made in the name of one end (a forged RST).
     pub fn on_segment(&mut self, t_ns: u64, seg: &Segment, forged: bool, out: &mut Vec<Event>) {
+        if self.guessed && !seg.payload.is_empty() {
+            self.guessed = false;
+            let from_client = seg.src == self.client;
+            if told_by_payload(seg.payload).is_some_and(|client| client != from_client)
+                && self.first_fin.is_none()
+            {
+                // The ports guessed wrong (a client on a low port, after SNAT say).
+                std::mem::swap(&mut self.client, &mut self.server);
+                self.streams.swap(0, 1);
+                self.probing.swap(0, 1);
+            }
+        }
         let side = if seg.src == self.client {
             Side::Client
         } else {
@@ -146,11 +176,14 @@ impl Conn {
             };
             return self.on_rst(t_ns, by, out);
         }
-        let stream = self.streams[idx(side)].get_or_insert_with(|| Stream::new(seg.seq));
         let f = seg.flags;
+        if f.ack && std::mem::take(&mut self.probing[idx(side.peer())]) {
+            self.emit(t_ns, EventKind::KeepaliveAck { by: side }, out);
+        }
+        let stream = self.streams[idx(side)].get_or_insert_with(|| Stream::new(seg.seq));
         let lo = stream.offset(seg.seq);
         let data_lo = lo + i64::from(f.syn);
-        let data_hi = data_lo + seg.payload.len() as i64;
+        let data_hi = data_lo + i64::from(seg.len);
         let hi = data_hi + i64::from(f.fin);
 
         let ack_only = f.ack && !f.syn && !f.fin;
@@ -158,9 +191,10 @@ impl Conn {
             && self.handshake == Handshake::Done
             && self.life == Life::Open
             && stream.fin_end.is_none()
-            && seg.payload.len() <= 1
+            && seg.len <= 1
             && lo == stream.next - 1
         {
+            self.probing[idx(side)] = true;
             return self.emit(t_ns, EventKind::KeepaliveProbe { by: side }, out);
         }
 
@@ -170,7 +204,7 @@ impl Conn {
         if hi > lo {
             let ins = stream.seen.insert(lo, hi);
             if ins.overlap {
-                let (seq, len) = (stream.relative(seg.seq), seg.payload.len() as u32);
+                let (seq, len) = (stream.relative(seg.seq), seg.len);
                 self.emit(t_ns, EventKind::Retransmit { by: side, seq, len }, out);
             }
             data_new = ins
@@ -188,7 +222,7 @@ impl Conn {
             let start = usize::try_from(off - data_lo).unwrap_or(0);
             self.on_data(t_ns, side, seg.payload.get(start..).unwrap_or(&[]), out);
         }
-        if !seg.payload.is_empty() {
+        if seg.len > 0 {
             self.last_data_ns = Some(t_ns);
         }
         if fin_new && !closed {
@@ -252,6 +286,10 @@ impl Conn {
             }
             Side::Server => {
                 http::messages(data, http::status_line, |line| {
+                    if line.interim() {
+                        // `100 Continue` and the like: the request's response is still to come.
+                        return;
+                    }
                     self.responses += 1;
                     let kind = EventKind::Response {
                         n: self.responses,
@@ -356,10 +394,17 @@ mod tests {
             .iter()
             .map(|e| e.kind.clone())
             .collect();
-        let by = |by| K::KeepaliveProbe { by };
+        let (probe, answer) = (|by| K::KeepaliveProbe { by }, |by| K::KeepaliveAck { by });
+        // The server's last probe is not answered in the capture.
         assert_eq!(
             probes,
-            [by(Side::Client), by(Side::Client), by(Side::Server)]
+            [
+                probe(Side::Client),
+                answer(Side::Server),
+                probe(Side::Client),
+                answer(Side::Server),
+                probe(Side::Server)
+            ]
         );
         let s = lab.an.summary();
         assert_eq!((s.keepalive_probes, s.retransmits), (3, 0));
@@ -454,6 +499,33 @@ mod tests {
             seq: 1,
             len
         }));
+    }
+
+    #[test]
+    fn mid_stream_start_on_a_low_client_port_is_told_by_the_payload() {
+        // After SNAT the client has port 2000, below the server's 8080.
+        for first_payload_from in [Side::Client, Side::Server] {
+            let mut c = Conv::new("10.0.0.1:2000", "10.0.0.2:8080", 5_000, 9_000);
+            let mut lab = Lab::default();
+            // A bare ACK first: the ports guess, the first payload corrects.
+            lab.at(1, &c.send(Side::Server, F::ACK, b""));
+            match first_payload_from {
+                Side::Client => lab.exchange(&mut c, 5, "/a"),
+                Side::Server => {
+                    let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+                    lab.at(5, &c.send(Side::Server, F::PSH | F::ACK, resp));
+                    lab.exchange(&mut c, 10, "/b");
+                }
+            }
+            let first = &lab.events[0];
+            assert_eq!((first.client, first.server), (c.client, c.server));
+            let s = lab.an.summary();
+            assert!(
+                s.requests >= 1,
+                "{first_payload_from:?}: {:?}",
+                lab.kinds(1)
+            );
+        }
     }
 
     #[test]

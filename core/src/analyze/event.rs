@@ -210,6 +210,11 @@ pub enum EventKind {
         /// Who probed.
         by: Side,
     },
+    /// The peer's ACK of a keepalive probe: the prober knows its peer is alive.
+    KeepaliveAck {
+        /// Who answered.
+        by: Side,
+    },
     /// A segment whose sequence range had (at least partly) been seen before.
     Retransmit {
         /// Who retransmitted.
@@ -262,6 +267,7 @@ impl Event {
                 TimeWaitHolder::Both => "TIME_WAIT held by both (simultaneous close)".to_string(),
             },
             EventKind::KeepaliveProbe { by } => format!("keepalive probe from {by}"),
+            EventKind::KeepaliveAck { by } => format!("keepalive ACK from {by}"),
             EventKind::Retransmit { by, seq, len } => {
                 format!("retransmit from {by} (seq {seq}, {len} bytes)")
             }

@@ -24,6 +24,8 @@ pub(crate) struct RequestLine {
     pub closing: Option<Closing>,
     /// Where its header block ends, past the blank line, when the data holds it whole.
     pub head_len: Option<usize>,
+    /// Its body's length, from `Content-Length`.
+    pub body_len: Option<usize>,
 }
 
 /// A status line and whether the response closes the connection.
@@ -34,6 +36,17 @@ pub(crate) struct StatusLine {
     pub closing: Option<Closing>,
     /// Where its header block ends, past the blank line, when the data holds it whole.
     pub head_len: Option<usize>,
+    /// Its body's length, from `Content-Length` (a response to HEAD has none, whatever it
+    /// says: the next response may also start right after the head).
+    pub body_len: Option<usize>,
+}
+
+impl StatusLine {
+    /// An interim response (`100 Continue`, `103 Early Hints`): the final one follows on the
+    /// same request. `101 Switching Protocols` is final.
+    pub fn interim(&self) -> bool {
+        (100..200).contains(&self.status) && self.status != 101
+    }
 }
 
 /// Parses a request line at the start of `data`.
@@ -56,6 +69,7 @@ pub(crate) fn request_line(data: &[u8]) -> Option<RequestLine> {
         path: CompactString::from_utf8_lossy(&rest[..end]),
         closing: head.closing,
         head_len: head.len,
+        body_len: head.body_len,
     })
 }
 
@@ -72,6 +86,7 @@ pub(crate) fn status_line(data: &[u8]) -> Option<StatusLine> {
                 status,
                 closing: head.closing,
                 head_len: head.len,
+                body_len: head.body_len,
             })
         }
         _ => None,
@@ -85,6 +100,8 @@ struct Head {
     /// Bytes from the message's start to past the blank line (`\r\n\r\n`) ending its header
     /// block, when the data holds that line.
     len: Option<usize>,
+    /// `Content-Length`, when the header block says it.
+    body_len: Option<usize>,
 }
 
 /// Reads a message's header block (its start line's HTTP minor version and its header lines,
@@ -94,6 +111,7 @@ fn head(minor: Option<u8>, message: &[u8]) -> Head {
     let mut close = false;
     let mut keep_alive = false;
     let mut len = None;
+    let mut body_len = None;
     // One pass over the header lines, up to the blank line that ends them.
     let mut start = match memchr::memchr(b'\n', message) {
         Some(i) => i + 1,
@@ -117,6 +135,10 @@ fn head(minor: Option<u8>, message: &[u8]) -> Head {
                     close |= token.eq_ignore_ascii_case(b"close");
                     keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
                 }
+            } else if let Some(value) = strip_prefix_ignore_case(line, b"content-length:") {
+                body_len = std::str::from_utf8(value.trim_ascii())
+                    .ok()
+                    .and_then(|v| v.parse().ok());
             }
         }
         start += end + 1;
@@ -128,7 +150,11 @@ fn head(minor: Option<u8>, message: &[u8]) -> Head {
     } else {
         None
     };
-    Head { closing, len }
+    Head {
+        closing,
+        len,
+        body_len,
+    }
 }
 
 fn strip_prefix_ignore_case<'a>(line: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
@@ -137,15 +163,21 @@ fn strip_prefix_ignore_case<'a>(line: &'a [u8], prefix: &[u8]) -> Option<&'a [u8
         .then(|| &line[prefix.len()..])
 }
 
-/// A start line `messages` can look for: it knows where its header block ends.
+/// A start line `messages` can look for: it knows where its header block ends, and how long
+/// its body is when the headers say.
 pub(crate) trait StartLine {
     /// Bytes to past the blank line ending the header block, when the data held it.
     fn head_len(&self) -> Option<usize>;
+    /// The body's length (`Content-Length`).
+    fn body_len(&self) -> Option<usize>;
 }
 
 impl StartLine for RequestLine {
     fn head_len(&self) -> Option<usize> {
         self.head_len
+    }
+    fn body_len(&self) -> Option<usize> {
+        self.body_len
     }
 }
 
@@ -153,33 +185,46 @@ impl StartLine for StatusLine {
     fn head_len(&self) -> Option<usize> {
         self.head_len
     }
+    fn body_len(&self) -> Option<usize> {
+        self.body_len
+    }
 }
 
 /// Calls `found` with every message start in `data` recognised by `parse`: at offset 0, then
-/// after each blank line that is immediately followed by another message. The blank line
-/// ending a message's own header block is known from parsing it, so only bodies are searched.
+/// wherever another message follows: after the body when its length is known, right after
+/// the head (no body: a response to HEAD, 204, 304), or after a later blank line. The blank
+/// line ending a message's own head is known from parsing it, so only bodies are searched.
 pub(crate) fn messages<T: StartLine>(
     data: &[u8],
     parse: impl Fn(&[u8]) -> Option<T>,
     mut found: impl FnMut(T),
 ) {
-    let Some(first) = parse(data) else {
+    let Some(mut message) = parse(data) else {
         return;
     };
-    let mut head_len = first.head_len();
-    found(first);
-    let mut at = 0;
+    let mut at: usize = 0;
     loop {
-        at += match head_len.take() {
-            Some(len) => len,
-            None => match blank_line(&data[at..]) {
-                Some(pos) => pos + 4,
-                None => return,
-            },
-        };
-        if let Some(next) = parse(&data[at..]) {
-            head_len = next.head_len();
-            found(next);
+        let (head, body) = (message.head_len(), message.body_len());
+        found(message);
+        let direct = [head.zip(body).map(|(h, b)| h.saturating_add(b)), head]
+            .into_iter()
+            .flatten()
+            .map(|len| at.saturating_add(len))
+            .find_map(|start| Some((start, parse(data.get(start..)?)?)));
+        if let Some((start, next)) = direct {
+            (at, message) = (start, next);
+            continue;
+        }
+        let mut from = at + head.unwrap_or(0);
+        loop {
+            let Some(pos) = blank_line(&data[from..]) else {
+                return;
+            };
+            from += pos + 4;
+            if let Some(next) = parse(&data[from..]) {
+                (at, message) = (from, next);
+                break;
+            }
         }
     }
 }
@@ -267,5 +312,28 @@ mod tests {
         .map(|d| request_line(d).expect("request").head_len)
         .collect();
         assert_eq!(heads, [Some(27), Some(18), None]);
+    }
+
+    #[test]
+    fn pipelined_responses_after_bodies_of_known_length() {
+        let statuses = |data: &[u8]| {
+            let mut found = Vec::new();
+            messages(data, status_line, |s| found.push(s.status));
+            found
+        };
+        // Each body ends where the next status line starts: no blank line between them.
+        let three = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 404 No\r\ncontent-length:3\r\n\r\nnopHTTP/1.1 204 No Content\r\n\r\n";
+        assert_eq!(statuses(three), [200, 404, 204]);
+        // A response to HEAD says a length but has no body: the next one follows its head.
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\nHTTP/1.1 200 OK\r\n\r\n";
+        assert_eq!(statuses(head), [200, 200]);
+        // A body that itself looks like a message is skipped by its length.
+        let nested = b"HTTP/1.1 200 OK\r\nContent-Length: 19\r\n\r\nHTTP/1.1 500 inner\nHTTP/1.1 201 C\r\n\r\n";
+        assert_eq!(statuses(nested), [200, 201]);
+        let interim = status_line(b"HTTP/1.1 100 Continue\r\n\r\n").expect("status");
+        assert!(interim.interim());
+        assert!(!status_line(b"HTTP/1.1 101 Switching\r\n\r\n")
+            .expect("status")
+            .interim());
     }
 }

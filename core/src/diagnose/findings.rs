@@ -4,8 +4,9 @@
 //! Thresholds: a timing or counting pattern needs at least [`MIN_CONNECTIONS`] connections
 //! (and, where it says "most", a majority), never a single coincidence. Two kinds are direct
 //! observations rather than patterns and need one connection: a request answered by RST after
-//! the server's FIN (`request_on_closing_connection`), and a connection reset or stalled after
-//! unanswered keepalive probes or retransmissions (`dead_peer`).
+//! the server's FIN (`request_on_closing_connection`), a connection reset or stalled after
+//! unanswered keepalive probes or retransmissions (`dead_peer`), and a SYN answered by RST
+//! (`connection_refused`).
 
 use std::net::SocketAddr;
 
@@ -24,9 +25,9 @@ pub const MIN_SYN_RETRANSMITS: u64 = 3;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKind {
-    /// The server closes idle keep-alive connections a fixed time after the last response.
+    /// The server closes idle connections a fixed time after the last data.
     ServerIdleClose,
-    /// The client closes idle connections a fixed time after the last response.
+    /// The client closes idle connections a fixed time after the last data.
     ClientIdleClose,
     /// One side turns keep-alive off (`Connection: close`, HTTP/1.0).
     KeepaliveOff,
@@ -53,6 +54,8 @@ pub enum FindingKind {
     /// A request after a long idle was answered by a reset, with no FIN before: a middlebox
     /// (or the server) had forgotten the connection.
     ResetAfterIdle,
+    /// The server answered SYNs with RST: nothing listened on the port.
+    ConnectionRefused,
 }
 
 impl FindingKind {
@@ -73,11 +76,12 @@ impl FindingKind {
             FindingKind::ServerWriteTimeout => "server_write_timeout",
             FindingKind::SynRetransmits => "syn_retransmits",
             FindingKind::ResetAfterIdle => "reset_after_idle",
+            FindingKind::ConnectionRefused => "connection_refused",
         }
     }
 
     /// Every kind, in the README's order.
-    pub const ALL: [FindingKind; 14] = [
+    pub const ALL: [FindingKind; 15] = [
         FindingKind::ServerIdleClose,
         FindingKind::ClientIdleClose,
         FindingKind::KeepaliveOff,
@@ -92,6 +96,7 @@ impl FindingKind {
         FindingKind::ServerWriteTimeout,
         FindingKind::SynRetransmits,
         FindingKind::ResetAfterIdle,
+        FindingKind::ConnectionRefused,
     ];
 }
 
@@ -190,12 +195,7 @@ fn knobs(kind: FindingKind) -> Vec<&'static str> {
             "clients: an idle timeout shorter than the server's (Go Transport.IdleConnTimeout)",
         ],
         FindingKind::ClientIdleClose => vec!["Go http.Transport.IdleConnTimeout"],
-        FindingKind::KeepaliveOff => vec![
-            "Go http.Transport.DisableKeepAlives, Request.Close",
-            "Go http.Server.SetKeepAlivesEnabled(false)",
-            "nginx keepalive_timeout 0",
-            "HTTP/1.0 clients: Connection: keep-alive (ab -k)",
-        ],
+        FindingKind::KeepaliveOff => keepalive_knobs(Side::Client),
         FindingKind::SingleRequestConnections => vec![
             "Go: one http.Client (Transport) shared by all requests",
             "Go: read resp.Body to EOF, then Close",
@@ -239,6 +239,27 @@ fn knobs(kind: FindingKind) -> Vec<&'static str> {
              and NAT gateway 350 s, ALB 60 s, Azure load balancer 240 s)",
             "TCP keepalive more often than that (Go net.Dialer.KeepAlive)",
             "Go retries idempotent requests on a new connection (GET; not POST)",
+        ],
+        FindingKind::ConnectionRefused => vec![
+            "the server's listen address and port (is it up, listening on this address?)",
+            "start order: clients dial only once the server listens (a readiness check)",
+            "Go: retry a refused dial with backoff (errors.Is(err, syscall.ECONNREFUSED))",
+        ],
+    }
+}
+
+/// What turns keep-alive off on `side`.
+fn keepalive_knobs(side: Side) -> Vec<&'static str> {
+    match side {
+        Side::Client => vec![
+            "Go http.Transport.DisableKeepAlives, Request.Close",
+            "HTTP/1.0 clients: Connection: keep-alive (ab -k)",
+            "curl: no -H 'Connection: close'",
+        ],
+        Side::Server => vec![
+            "Go http.Server.SetKeepAlivesEnabled(false)",
+            "nginx keepalive_timeout 0",
+            "HTTP/1.0 servers (Python http.server): protocol_version = \"HTTP/1.1\"",
         ],
     }
 }
@@ -338,14 +359,14 @@ fn idle_closes(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>) {
         let (after_text, spread_text) = (format!("{after:.1}"), format!("{spread:.1}"));
         let statement = match kind {
             FindingKind::ServerIdleClose => format!(
-                "the server {server} closes keep-alive connections that sit idle, {after_text} \
-                 ms after the last response ({}, spread {spread_text} ms): an idle timeout, or \
-                 a read timeout used as one",
+                "the server {server} closes connections that sit idle, {after_text} ms after \
+                 the last data ({}, spread {spread_text} ms): an idle timeout, or a read \
+                 timeout used as one",
                 conns(n)
             ),
             FindingKind::ClientIdleClose => format!(
                 "the client closes its idle connections to {server} {after_text} ms after the \
-                 last response ({}, spread {spread_text} ms): its idle-connection timeout",
+                 last data ({}, spread {spread_text} ms): its idle-connection timeout",
                 conns(n)
             ),
             _ => format!(
@@ -393,6 +414,7 @@ fn keepalive_off(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>)
             side: Some(side),
             via: Some(via),
             share: Some(round3(share)),
+            knobs: keepalive_knobs(side),
             ..Finding::new(FindingKind::KeepaliveOff, server, examples).says(statement)
         });
     }
@@ -511,6 +533,14 @@ fn resets(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>) {
             after_ms: after,
             ..Finding::new(FindingKind::ResetAfterIdle, server, examples).says(statement)
         });
+    }
+    if ep.refused.count >= 1 {
+        let statement = format!(
+            "{} to {server} answered with RST: connection refused, nothing listened on that \
+             port (or a firewall rejected it)",
+            plural(ep.refused.count, "SYN was", "SYNs were"),
+        );
+        out.push(Finding::new(FindingKind::ConnectionRefused, server, &ep.refused).says(statement));
     }
     if ep.dead.count >= 1 {
         let statement = format!(

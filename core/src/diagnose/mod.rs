@@ -59,7 +59,7 @@ impl Diagnosis {
             self.last_conn = e.conn;
             let i = self.endpoint(e.server);
             self.endpoints[i].1.count_connection();
-            self.open.insert(e.conn, ConnTrack::new(i));
+            self.open.insert(e.conn, ConnTrack::new(i, e.client.ip()));
         }
         let Some(conn) = self.open.get_mut(&e.conn) else {
             // A late segment of a closed connection: it still counts on its endpoint.
@@ -98,7 +98,10 @@ impl Diagnosis {
         let mut endpoints: Vec<EndpointTrack> =
             self.endpoints.iter().map(|(_, ep)| ep.clone()).collect();
         let mut requests_per_conn = self.requests_per_conn.clone();
-        for (id, conn) in &self.open {
+        // Oldest first, so the examples of connections still open are the first ones too.
+        let mut open: Vec<(&u64, &ConnTrack)> = self.open.iter().collect();
+        open.sort_unstable_by_key(|(id, _)| **id);
+        for (id, conn) in open {
             let mut conn = conn.clone();
             conn.finish(*id, self.last_frame, true, &mut endpoints[conn.endpoint()]);
             requests_per_conn.add(u64::from(conn.requests()));

@@ -472,3 +472,106 @@ fn memory_follows_open_connections() {
     assert_eq!(r.endpoints[0].connections, 5_000);
     assert_eq!(r.distributions.requests_per_connection.count, 5_000);
 }
+
+#[test]
+fn answered_keepalive_probes_then_a_reset_are_no_dead_peer() {
+    let mut lab = Lab::default();
+    let mut c = conv(1);
+    lab.handshake(&mut c, 0);
+    lab.exchange(&mut c, 10, "/");
+    for i in 0..4 {
+        let probe = c.frame(Side::Client, F::ACK, c.next[0] - 1, c.next[1], b"");
+        lab.at(1_011 + i * 1_000, &probe);
+        lab.at(1_012 + i * 1_000, &c.send(Side::Server, F::ACK, b""));
+    }
+    lab.at(5_011, &c.send(Side::Client, F::RST | F::ACK, b""));
+    let answered = lab
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::KeepaliveAck { by: Side::Server })
+        .count();
+    assert_eq!(answered, 4);
+    let r = diagnose(&lab);
+    assert!(!kinds(&r).contains(&"dead_peer"), "{:#?}", r.findings);
+}
+
+#[test]
+fn other_clients_dialing_do_not_make_an_idle_connection_a_leak() {
+    let mut lab = Lab::default();
+    // Five clients, one connection each, every one idle while the next client dials; the
+    // server closes each after one second idle.
+    for i in 0..5u16 {
+        let mut c = Conv::new(
+            &format!("10.0.0.{}:40000", 10 + i),
+            "10.0.0.2:80",
+            1000,
+            5000,
+        );
+        let t = u64::from(i) * 100;
+        lab.handshake(&mut c, t);
+        lab.exchange(&mut c, t + 10, "/");
+        close(&mut lab, &mut c, Side::Server, t + 1_011);
+    }
+    let r = diagnose(&lab);
+    assert_eq!(kinds(&r), ["server_idle_close"], "{:#?}", r.findings);
+}
+
+#[test]
+fn retransmitted_syns_point_at_the_retransmission_and_copies_are_not_counted() {
+    let mut lab = Lab::default();
+    for i in 0..3u16 {
+        let mut c = conv(i);
+        let t = u64::from(i) * 10_000;
+        let syn = c.send(Side::Client, F::SYN, b"");
+        lab.at(t, &syn);
+        // The same frame again at once (a copy from a second interface), then a real retry.
+        lab.at(t, &syn);
+        lab.at(t + 1_000, &syn);
+        lab.at(t + 1_001, &c.send(Side::Server, F::SYN | F::ACK, b""));
+        lab.at(t + 1_002, &c.send(Side::Client, F::ACK, b""));
+    }
+    let r = diagnose(&lab);
+    let f = only(&r, FindingKind::SynRetransmits);
+    assert_eq!((f.connections, f.retransmits), (3, Some(3)));
+    // Frames 1, 2 are the SYN and its copy; frame 3 is the retransmission.
+    assert_eq!(f.evidence.frames, [3, 8, 13]);
+}
+
+#[test]
+fn syns_answered_by_rst_are_refused_not_abortive() {
+    let mut lab = Lab::default();
+    for i in 0..3u16 {
+        let mut c = conv(i);
+        let t = u64::from(i) * 100;
+        lab.at(t, &c.send(Side::Client, F::SYN, b""));
+        lab.at(t + 1, &c.send(Side::Server, F::RST | F::ACK, b""));
+    }
+    let r = diagnose(&lab);
+    assert_eq!(kinds(&r), ["connection_refused"], "{:#?}", r.findings);
+    let f = only(&r, FindingKind::ConnectionRefused);
+    assert_eq!((f.connections, &f.evidence.frames[..]), (3, &[2, 4, 6][..]));
+}
+
+#[test]
+fn idle_closes_without_http_are_found_from_the_payloads() {
+    let mut lab = Lab::default();
+    for i in 0..3u16 {
+        let mut c = conv(i);
+        let t = u64::from(i) * 10_000;
+        lab.handshake(&mut c, t);
+        // TLS records, not HTTP: no request or response is recognised.
+        lab.at(
+            t + 5,
+            &c.send(Side::Client, F::PSH | F::ACK, b"\x16\x03\x01\x00\x05hello"),
+        );
+        lab.at(
+            t + 6,
+            &c.send(Side::Server, F::PSH | F::ACK, b"\x16\x03\x03\x00\x05howdy"),
+        );
+        close(&mut lab, &mut c, Side::Server, t + 5_006);
+    }
+    let r = diagnose(&lab);
+    assert_eq!(kinds(&r), ["server_idle_close"], "{:#?}", r.findings);
+    let f = only(&r, FindingKind::ServerIdleClose);
+    assert_eq!(f.after_ms, Some(5_000.0));
+}

@@ -5,9 +5,12 @@
 //! the request or response that announces a close) and folded into its endpoint when it is
 //! closed; nothing about it is kept afterwards, so memory follows the open connections.
 
+use std::net::IpAddr;
+
 use super::evidence::{Examples, Timed};
 use super::sketch::Sketch;
 use crate::analyze::{BySide, Closing, Event, EventKind, RstBy, RstSender, Side, TimeWaitHolder};
+use crate::FastMap;
 
 /// A reaction "at once" is seen within the round trip plus this, wherever the capture was
 /// taken (the handshake measures the round trip at the capture point).
@@ -20,13 +23,22 @@ const STALL_RETRANSMITS: u32 = 3;
 const DEAD_PROBES: u32 = 2;
 /// Idle time before a request that, answered by a reset, shows the connection was forgotten.
 const IDLE_RESET_NS: u64 = 1_000_000_000;
+/// A SYN sent again sooner than this is a copy of the frame (captured on two interfaces, as
+/// `tcpdump -i any` does on a bridge), not a retransmission: no stack retries a SYN that fast
+/// (Linux waits 1 s, and never less than 200 ms).
+const MIN_SYN_RETRANSMIT_GAP_NS: u64 = 100_000_000;
 
 /// One open connection.
 #[derive(Debug, Clone)]
 pub(crate) struct ConnTrack {
     /// Index of its endpoint in the diagnosis.
     endpoint: usize,
+    /// The client's address: only its own new dials say it passed this connection over (a
+    /// server has many clients).
+    client: IpAddr,
     rtt_ns: u64,
+    /// Its SYN was seen: a reset before the handshake ends is a refusal, not an abort.
+    opened: bool,
     established: bool,
     requests: u32,
     responses: u32,
@@ -41,9 +53,9 @@ pub(crate) struct ConnTrack {
     rst_seen: bool,
     /// Counted in its endpoint's open-and-used connections.
     counted_open: bool,
-    /// The endpoint's dial count when this connection last became idle.
+    /// Its client's dial count when this connection last became idle.
     idle_since_dials: Option<u64>,
-    /// The endpoint's dial count at this connection's last response.
+    /// Its client's dial count at this connection's last response.
     dials_at_response: Option<u64>,
     /// A new connection was dialed while this one sat idle and open.
     passed_over: bool,
@@ -53,6 +65,10 @@ pub(crate) struct ConnTrack {
     /// Per side: the longest such run since the peer was last heard from.
     stall_max: [u32; 2],
     syn_retransmits: u32,
+    /// When the latest SYN was sent.
+    last_syn_ns: u64,
+    /// The frame of the first SYN retransmission: the evidence.
+    syn_retransmit_frame: Option<u64>,
     /// The pattern it was sorted into, which may explain why it carried so few requests.
     cause: Option<Cause>,
 }
@@ -113,8 +129,8 @@ pub(crate) struct EndpointTrack {
     /// Connections with one request and no announced close, by the cause they were sorted
     /// into (the last: none).
     pub single_request: [Examples; Cause::ALL.len() + 1],
-    /// The same, closed before the client dialed again: they count at the next dial.
-    pending_single: [Examples; Cause::ALL.len() + 1],
+    /// The same, closed before their client dialed again: they count at its next dial.
+    pending_single: FastMap<IpAddr, [Examples; Cause::ALL.len() + 1]>,
     /// Server closes right after the n-th response: n → connections.
     pub closed_after: std::collections::BTreeMap<u32, Examples>,
     /// Early closes of the bursts that left some connections idle (a pool that overflowed).
@@ -130,14 +146,16 @@ pub(crate) struct EndpointTrack {
     /// Those resets by sender: the server, a middlebox.
     pub idle_reset_by: [u64; 2],
     pub dead: Examples,
+    /// Connections whose SYN the server answered with RST.
+    pub refused: Examples,
     pub dead_probes: u64,
     pub dead_retransmits: u64,
     pub syn_retx: Examples,
     pub syn_retransmits: u64,
     /// Open connections that carried a request and have not started closing.
     open_used: u64,
-    /// SYNs seen towards this endpoint.
-    dials: u64,
+    /// SYNs seen towards this endpoint, per client address.
+    dials: FastMap<IpAddr, u64>,
     /// The burst of early closes under way.
     burst: Option<Burst>,
 }
@@ -169,10 +187,12 @@ fn closing_idx(c: Closing) -> usize {
 }
 
 impl ConnTrack {
-    pub fn new(endpoint: usize) -> ConnTrack {
+    pub fn new(endpoint: usize, client: IpAddr) -> ConnTrack {
         ConnTrack {
             endpoint,
+            client,
             rtt_ns: 0,
+            opened: false,
             established: false,
             requests: 0,
             responses: 0,
@@ -192,6 +212,8 @@ impl ConnTrack {
             stall: [(None, 0); 2],
             stall_max: [0; 2],
             syn_retransmits: 0,
+            last_syn_ns: 0,
+            syn_retransmit_frame: None,
             cause: None,
         }
     }
@@ -223,7 +245,7 @@ impl ConnTrack {
             ep.open_used = ep.open_used.saturating_sub(1);
         }
         if let Some(d) = self.idle_since_dials.take() {
-            self.passed_over |= ep.dials > d;
+            self.passed_over |= ep.dials_from(self.client) > d;
         }
     }
 
@@ -239,7 +261,11 @@ impl ConnTrack {
     pub fn apply(&mut self, e: &Event, ep: &mut EndpointTrack) {
         let t = e.t_ns;
         match &e.kind {
-            EventKind::Syn => ep.dial(),
+            EventKind::Syn => {
+                self.opened = true;
+                self.last_syn_ns = t;
+                ep.dial(self.client);
+            }
             EventKind::Established { handshake_ns } => {
                 self.established = true;
                 self.rtt_ns = *handshake_ns;
@@ -284,9 +310,10 @@ impl ConnTrack {
                     }
                 }
                 self.response_closing = self.response_closing.or(*closing);
-                self.dials_at_response = Some(ep.dials);
+                let dials = ep.dials_from(self.client);
+                self.dials_at_response = Some(dials);
                 if self.idle() {
-                    self.idle_since_dials = Some(ep.dials);
+                    self.idle_since_dials = Some(dials);
                 }
             }
             EventKind::Fin { by, idle_ns } => {
@@ -314,11 +341,17 @@ impl ConnTrack {
                 }
             },
             EventKind::KeepaliveProbe { by } => self.probes_unanswered[idx(*by)] += 1,
+            EventKind::KeepaliveAck { by } => self.heard_from(*by),
             EventKind::Retransmit { by, seq, len } => {
                 if !self.established {
                     // The handshake's own retransmissions (a SYN, a SYN-ACK) are no stall.
+                    let gap = t.saturating_sub(self.last_syn_ns);
                     if *by == Side::Client && *seq == 0 && *len == 0 {
-                        self.syn_retransmits += 1;
+                        if gap >= MIN_SYN_RETRANSMIT_GAP_NS {
+                            self.syn_retransmits += 1;
+                            self.syn_retransmit_frame.get_or_insert(e.frame);
+                        }
+                        self.last_syn_ns = t;
                     }
                     return;
                 }
@@ -361,6 +394,18 @@ impl ConnTrack {
                     self.cause = Some(Cause::ServerIdle);
                 }
             }
+            // No HTTP seen (TLS, another protocol, or a capture begun mid-connection) but
+            // data was: an idle close is still one, timed from the last payload.
+            Side::Server | Side::Client
+                if self.requests == 0 && idle_ns.is_some() && idle >= self.react_ns() =>
+            {
+                let (timed, cause) = match by {
+                    Side::Server => (&mut ep.server_idle, Cause::ServerIdle),
+                    Side::Client => (&mut ep.client_idle, Cause::ClientIdle),
+                };
+                timed.add(e.conn, e.frame, idle);
+                self.cause = Some(cause);
+            }
             Side::Client if self.idle() && self.request_closing.is_none() => {
                 if idle < self.react_ns() {
                     self.early_close(e, ep);
@@ -390,11 +435,19 @@ impl ConnTrack {
         ep.burst = Some(burst);
     }
 
-    /// The first reset: a request after a long idle reset by the server or a middlebox (the
+    /// The first reset: a refused handshake, a request after a long idle reset by the server or a middlebox (the
     /// connection was forgotten), a dead peer given up on, the keep-alive race, a body closed
     /// unread (the client's FIN, or its reset, came while the response was still arriving),
     /// or an abortive close of an idle connection.
     fn on_first_rst(&mut self, e: &Event, by: RstSender, idle_ns: u64, ep: &mut EndpointTrack) {
+        if self.opened && !self.established {
+            // Reset during the handshake: the server refused it (nothing listens), or the
+            // client gave up on it; no connection was there to close abortively.
+            if by == RstSender::Server {
+                ep.refused.add(e.conn, e.frame);
+            }
+            return;
+        }
         let forgotten = self.requests > self.responses
             && !self.fin[1]
             && self
@@ -417,7 +470,11 @@ impl ConnTrack {
             return;
         }
         match by {
-            Side::Server if self.fin[1] && self.requests > self.responses => {
+            // A request after the server's FIN, unless its last response had announced the
+            // close: then the client ignored the announcement, no race.
+            Side::Server
+                if self.fin[1] && self.requests > self.responses && !self.last_response_closing =>
+            {
                 ep.race.add(e.conn, e.frame);
                 self.cause = Some(Cause::Race);
             }
@@ -451,7 +508,8 @@ impl ConnTrack {
     pub fn finish(&mut self, conn: u64, frame: u64, open: bool, ep: &mut EndpointTrack) {
         self.leave_open(ep);
         if self.syn_retransmits > 0 {
-            ep.syn_retx.add(conn, frame);
+            ep.syn_retx
+                .add(conn, self.syn_retransmit_frame.unwrap_or(frame));
             ep.syn_retransmits += u64::from(self.syn_retransmits);
         }
         // Still waiting at the end after retransmitting the same data again and again.
@@ -479,11 +537,13 @@ impl ConnTrack {
             // Counted once the client dials again after this connection's only response:
             // then it was not reused.
             if self.requests == 1 && !announced {
-                let redialed = self.dials_at_response.is_some_and(|d| ep.dials > d);
+                let redialed = self
+                    .dials_at_response
+                    .is_some_and(|d| ep.dials_from(self.client) > d);
                 let table = if redialed {
                     &mut ep.single_request
                 } else {
-                    &mut ep.pending_single
+                    ep.pending_single.entry(self.client).or_default()
                 };
                 table[Cause::index(self.cause)].add(conn, frame);
             }
@@ -492,13 +552,20 @@ impl ConnTrack {
 }
 
 impl EndpointTrack {
-    /// A SYN towards the endpoint: single-request connections closed before it were not
-    /// reused.
-    fn dial(&mut self) {
-        self.dials += 1;
-        for (done, pending) in self.single_request.iter_mut().zip(&mut self.pending_single) {
-            done.add_all(&std::mem::take(pending));
+    /// A SYN from `client` towards the endpoint: that client's single-request connections
+    /// closed before it were not reused.
+    fn dial(&mut self, client: IpAddr) {
+        *self.dials.entry(client).or_default() += 1;
+        if let Some(pending) = self.pending_single.remove(&client) {
+            for (done, pending) in self.single_request.iter_mut().zip(&pending) {
+                done.add_all(pending);
+            }
         }
+    }
+
+    /// SYNs from `client` towards this endpoint so far.
+    fn dials_from(&self, client: IpAddr) -> u64 {
+        self.dials.get(&client).copied().unwrap_or(0)
     }
 
     /// Folds a finished burst into the pool figures, when it left connections idle: one

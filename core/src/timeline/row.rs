@@ -291,6 +291,8 @@ impl Row {
                 self.set_state(t, ConnState::Closed);
             }
             EventKind::KeepaliveProbe { .. } => self.mark(t, MarkKind::Probe),
+            // The probe's mark says enough; its answer only matters to the diagnosis.
+            EventKind::KeepaliveAck { .. } => {}
             EventKind::Retransmit { .. } => self.mark(t, MarkKind::Retransmit),
             EventKind::Closed { .. } => {
                 // TIME_WAIT outlives the capture's view of the close: keep showing it.
