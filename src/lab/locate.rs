@@ -18,10 +18,9 @@ pub fn value_of_nth(text: &str, key: &str, nth: usize) -> (usize, usize) {
     for (i, line) in text.lines().enumerate() {
         let trimmed = line.trim_start();
         if let Some(name) = trimmed.strip_prefix('[') {
-            table = name
-                .trim_end()
-                .trim_matches(|c| c == '[' || c == ']')
-                .replace([' ', '"'], "");
+            // `[table]` or `[[array.of.tables]]`, maybe with a comment after it.
+            let name = name.strip_prefix('[').unwrap_or(name);
+            table = name[..name.find(']').unwrap_or(name.len())].replace([' ', '"'], "");
             if key.starts_with(&format!("{table}.")) {
                 header = (i + 1, line.len() - trimmed.len() + 1);
             }
@@ -109,6 +108,13 @@ mod tests {
                     [link]\nto_server = { jitter_ms = 1, delay_ms = -5 }\n";
         assert_eq!(value_of_nth(text, "link.partition.from_ms", 1), (4, 11));
         assert_eq!(value_of(text, "link.to_server.delay_ms"), (6, 41));
+    }
+
+    #[test]
+    fn a_comment_after_a_table_header_does_not_hide_its_keys() {
+        let text = "[link]  # the link\ndelay_ms = -5.0\n[[link.partition]] # cut\nfrom_ms = -1\n";
+        assert_eq!(value_of(text, "link.delay_ms"), (2, 12));
+        assert_eq!(value_of(text, "link.partition.from_ms"), (4, 11));
     }
 
     #[test]

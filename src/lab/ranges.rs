@@ -49,6 +49,13 @@ const fn reals(min: f64, max: f64, unit: &'static str, note: &'static str) -> Ra
 
 const TIME: Range = ints(0.0, DAY_MS, "ms", "");
 const TIMEOUT: Range = ints(1.0, DAY_MS, "ms", "leave the field out for no timeout");
+/// A timeout that falls back to another when left out (its default is in the actor's table).
+const TIMEOUT_WITH_DEFAULT: Range = ints(
+    1.0,
+    DAY_MS,
+    "ms",
+    "its default when left out: see the table below",
+);
 const PORT: Range = ints(1.0, 65_535.0, "", "");
 const LINK_TIME: Range = reals(
     0.0,
@@ -104,9 +111,9 @@ pub const RULES: &[(&str, Range)] = &[
     ("server.port", PORT),
     ("server.extra_ports", PORT),
     ("server.read_timeout_ms", TIMEOUT),
-    ("server.read_header_timeout_ms", TIMEOUT),
+    ("server.read_header_timeout_ms", TIMEOUT_WITH_DEFAULT),
     ("server.write_timeout_ms", TIMEOUT),
-    ("server.idle_timeout_ms", TIMEOUT),
+    ("server.idle_timeout_ms", TIMEOUT_WITH_DEFAULT),
     ("server.handler_delay_ms", TIME),
     ("server.handler_timeout_ms", TIMEOUT),
     (
@@ -133,7 +140,7 @@ pub const RULES: &[(&str, Range)] = &[
         "client.max_conns_per_host",
         ints(0.0, 1_000_000.0, "", "0 means no limit, as in Go"),
     ),
-    ("client.idle_conn_timeout_ms", TIMEOUT),
+    ("client.idle_conn_timeout_ms", TIMEOUT_WITH_DEFAULT),
     ("client.post_every", ints(1.0, 4_294_967_295.0, "", "")),
     ("client.request_timeout_ms", TIMEOUT),
     ("tcp_server.port", PORT),

@@ -593,7 +593,10 @@ mod tests {
         let shown: String = (0..30)
             .map(|y| (0..100).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n")
             .collect();
-        assert!(shown.contains("closes connections that sit idle"), "{shown}");
+        assert!(
+            shown.contains("closes connections that sit idle"),
+            "{shown}"
+        );
         assert!(shown.contains("IdleTimeout"), "{shown}");
     }
 
