@@ -1,15 +1,12 @@
 //! Decoding one captured frame down to the TCP segment it carries.
 //!
-//! Why by hand (with pnet only for field access): the analyser must survive
-//! anything a capture file contains, so every length is checked here before a
-//! pnet view is built, and padding (Ethernet minimum frame size) is cut off by
-//! honouring the IP length fields instead of trusting the frame length.
+//! Why by hand: the analyser must survive anything a capture file contains, so
+//! every length is checked here, padding (Ethernet minimum frame size) is cut
+//! off by honouring the IP length fields instead of trusting the frame length,
+//! and the fixed headers are read as arrays, one bounds check each: this runs
+//! for every frame of a capture. (Tests build their frames with pnet.)
 
-use std::net::{IpAddr, SocketAddr};
-
-use pnet_packet::ipv4::Ipv4Packet;
-use pnet_packet::ipv6::Ipv6Packet;
-use pnet_packet::tcp::{TcpFlags as PnetFlags, TcpPacket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// The link layer a capture was taken on, because the TCP segment sits behind
 /// a different header on each (netns veth gives Ethernet, `any` gives SLL/SLL2,
@@ -66,11 +63,11 @@ impl TcpFlags {
     /// Reads the flags byte of a TCP header (CWR/ECE/URG are not needed).
     pub fn from_bits(bits: u8) -> TcpFlags {
         TcpFlags {
-            syn: bits & PnetFlags::SYN != 0,
-            ack: bits & PnetFlags::ACK != 0,
-            fin: bits & PnetFlags::FIN != 0,
-            rst: bits & PnetFlags::RST != 0,
-            psh: bits & PnetFlags::PSH != 0,
+            syn: bits & 0x02 != 0,
+            ack: bits & 0x10 != 0,
+            fin: bits & 0x01 != 0,
+            rst: bits & 0x04 != 0,
+            psh: bits & 0x08 != 0,
         }
     }
 }
@@ -217,54 +214,71 @@ fn decode_ethertype(ethertype: u16, packet: &[u8]) -> Result<Option<Segment<'_>>
     }
 }
 
+/// The first `N` bytes of `data` as an array, or the truncation error naming `layer`.
+fn header<'a, const N: usize>(
+    data: &'a [u8],
+    layer: &'static str,
+) -> Result<&'a [u8; N], DecodeError> {
+    data.first_chunk::<N>()
+        .ok_or_else(|| truncated(layer, N, data.len()))
+}
+
 fn decode_ipv4(packet: &[u8]) -> Result<Option<Segment<'_>>, DecodeError> {
-    need(packet, "IPv4 header", 20)?;
-    let ip = Ipv4Packet::new(packet).ok_or_else(|| truncated("IPv4 header", 20, packet.len()))?;
-    if ip.get_version() != 4 {
-        return Err(DecodeError::BadIpVersion(ip.get_version()));
+    let ip: &[u8; 20] = header(packet, "IPv4 header")?;
+    let version = ip[0] >> 4;
+    if version != 4 {
+        return Err(DecodeError::BadIpVersion(version));
     }
-    let header = usize::from(ip.get_header_length()) * 4;
-    if header < 20 {
-        return Err(DecodeError::BadIhl(header));
+    let header_len = usize::from(ip[0] & 0x0f) * 4;
+    if header_len < 20 {
+        return Err(DecodeError::BadIhl(header_len));
     }
-    need(packet, "IPv4 header", header)?;
+    need(packet, "IPv4 header", header_len)?;
     // Total length 0 appears on captures of TSO-offloaded packets: use the frame.
-    let total = match usize::from(ip.get_total_length()) {
+    let total = match usize::from(u16::from_be_bytes([ip[2], ip[3]])) {
         0 => packet.len(),
-        t if t < header => return Err(DecodeError::BadTotalLength { total: t, header }),
+        t if t < header_len => {
+            return Err(DecodeError::BadTotalLength {
+                total: t,
+                header: header_len,
+            })
+        }
         t => t,
     };
     // A snap length keeps only the first bytes of a packet: what is there is decoded, and the
     // segment keeps the length it had on the wire.
     let packet = &packet[..total.min(packet.len())];
-    let more_fragments = ip.get_flags() & 1 != 0;
-    if ip.get_fragment_offset() != 0 || more_fragments {
+    let more_fragments = ip[6] & 0x20 != 0;
+    let fragment_offset = u16::from_be_bytes([ip[6] & 0x1f, ip[7]]);
+    if fragment_offset != 0 || more_fragments || ip[9] != IPPROTO_TCP {
         return Ok(None);
     }
-    if ip.get_next_level_protocol().0 != IPPROTO_TCP {
-        return Ok(None);
-    }
-    let (src, dst) = (ip.get_source().into(), ip.get_destination().into());
-    decode_tcp(src, dst, &packet[header..], total - header).map(Some)
+    let src = IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]));
+    let dst = IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]));
+    decode_tcp(src, dst, &packet[header_len..], total - header_len).map(Some)
 }
 
 fn decode_ipv6(packet: &[u8]) -> Result<Option<Segment<'_>>, DecodeError> {
-    need(packet, "IPv6 header", 40)?;
-    let ip = Ipv6Packet::new(packet).ok_or_else(|| truncated("IPv6 header", 40, packet.len()))?;
-    if ip.get_version() != 6 {
-        return Err(DecodeError::BadIpVersion(ip.get_version()));
+    let ip: &[u8; 40] = header(packet, "IPv6 header")?;
+    let version = ip[0] >> 4;
+    if version != 6 {
+        return Err(DecodeError::BadIpVersion(version));
     }
     // Payload length 0 means a jumbogram (or offload): take the rest.
-    let total = match usize::from(ip.get_payload_length()) {
+    let total = match usize::from(u16::from_be_bytes([ip[4], ip[5]])) {
         0 => packet.len(),
         len => 40 + len,
     };
     let packet = &packet[..total.min(packet.len())];
-    if ip.get_next_header().0 != IPPROTO_TCP {
+    if ip[6] != IPPROTO_TCP {
         return Ok(None);
     }
-    let (src, dst) = (ip.get_source().into(), ip.get_destination().into());
-    decode_tcp(src, dst, &packet[40..], total - 40).map(Some)
+    let address = |at: usize| {
+        let mut octets = [0u8; 16];
+        octets.copy_from_slice(&ip[at..at + 16]);
+        IpAddr::V6(Ipv6Addr::from(octets))
+    };
+    decode_tcp(address(8), address(24), &packet[40..], total - 40).map(Some)
 }
 
 /// Decodes the TCP header at the start of `data`, the captured part of a `wire_len`-byte
@@ -275,27 +289,28 @@ fn decode_tcp(
     data: &[u8],
     wire_len: usize,
 ) -> Result<Segment<'_>, DecodeError> {
-    need(data, "TCP header", 20)?;
-    let tcp = TcpPacket::new(data).ok_or_else(|| truncated("TCP header", 20, data.len()))?;
-    let offset = usize::from(tcp.get_data_offset()) * 4;
+    let tcp: &[u8; 20] = header(data, "TCP header")?;
+    let offset = usize::from(tcp[12] >> 4) * 4;
     if offset < 20 {
         return Err(DecodeError::BadDataOffset(offset));
     }
     // The options are not read: a snap length may cut them (`tcpdump -s 64` on loopback);
     // only a header longer than the segment itself is damage.
-    if offset > wire_len.max(data.len()) {
+    let wire_len = wire_len.max(data.len());
+    if offset > wire_len {
         return Err(truncated("TCP header with options", offset, wire_len));
     }
-    let payload = data.get(offset..).unwrap_or(&[]);
+    let be16 = |at: usize| u16::from_be_bytes([tcp[at], tcp[at + 1]]);
+    let be32 = |at: usize| u32::from_be_bytes([tcp[at], tcp[at + 1], tcp[at + 2], tcp[at + 3]]);
     Ok(Segment {
-        src: SocketAddr::new(src, tcp.get_source()),
-        dst: SocketAddr::new(dst, tcp.get_destination()),
-        seq: tcp.get_sequence(),
-        ack: tcp.get_acknowledgement(),
-        flags: TcpFlags::from_bits(tcp.get_flags()),
-        window: tcp.get_window(),
-        payload,
-        len: u32::try_from((wire_len.max(data.len())) - offset).unwrap_or(u32::MAX),
+        src: SocketAddr::new(src, be16(0)),
+        dst: SocketAddr::new(dst, be16(2)),
+        seq: be32(4),
+        ack: be32(8),
+        flags: TcpFlags::from_bits(tcp[13]),
+        window: be16(14),
+        payload: data.get(offset..).unwrap_or(&[]),
+        len: u32::try_from(wire_len - offset).unwrap_or(u32::MAX),
     })
 }
 
