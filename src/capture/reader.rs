@@ -456,6 +456,8 @@ enum Source<'f> {
         map: memmap2::Mmap,
         /// Bytes before this offset have been handed back to the kernel.
         released: usize,
+        /// Bytes before this offset are mapped in already.
+        populated: usize,
     },
     Read {
         file: &'f mut File,
@@ -463,8 +465,25 @@ enum Source<'f> {
     },
 }
 
+impl Source<'_> {
+    /// Maps in the next `POPULATE` bytes once reading at `pos` gets within half of that of the
+    /// end of what is mapped in (a kernel without MADV_POPULATE_READ faults them in instead).
+    fn populate_ahead(&mut self, pos: usize) {
+        if let Source::Mapped { map, populated, .. } = self {
+            if *populated < map.len() && pos + POPULATE / 2 >= *populated {
+                let len = POPULATE.min(map.len() - *populated);
+                let _ = map.advise_range(memmap2::Advice::PopulateRead, *populated, len);
+                *populated += len;
+            }
+        }
+    }
+}
+
 /// Consumed bytes handed back to the kernel at a time.
 const RELEASE: usize = 8 << 20;
+/// Bytes ahead of the reading position mapped in at a time, in one call rather than a page
+/// fault every few pages.
+const POPULATE: usize = 8 << 20;
 
 impl<'f> Chunks<'f> {
     fn new(file: &'f mut File) -> Self {
@@ -477,7 +496,13 @@ impl<'f> Chunks<'f> {
         let source = match map {
             Some(map) => {
                 let _ = map.advise(memmap2::Advice::Sequential);
-                Source::Mapped { map, released: 0 }
+                let mut source = Source::Mapped {
+                    map,
+                    released: 0,
+                    populated: 0,
+                };
+                source.populate_ahead(0);
+                source
             }
             None => Source::Read {
                 file,
@@ -507,7 +532,8 @@ impl<'f> Chunks<'f> {
     fn consume(&mut self, n: usize) {
         self.pos += n;
         self.consumed += n as u64;
-        if let Source::Mapped { map, released } = &mut self.source {
+        self.source.populate_ahead(self.pos);
+        if let Source::Mapped { map, released, .. } = &mut self.source {
             let done = self.pos & !4095;
             if done - *released >= RELEASE {
                 // SAFETY: the range is consumed and never read again; the map is read-only,
