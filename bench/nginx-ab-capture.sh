@@ -2,10 +2,12 @@
 # Makes a tcpdump capture of nginx answering `ab` over 60,000 short connections (no keep-alive)
 # between two namespaces joined by a veth pair: a real server's capture of about 600,000
 # packets, to time `connlab inspect` against tshark on (bench/inspect-vs-tshark.sh does).
-#   sudo bench/nginx-ab-capture.sh OUT.pcap [connections]    (needs nginx, ab, tcpdump)
+#   sudo bench/nginx-ab-capture.sh OUT.pcap [connections] [body bytes]  (needs nginx, ab, tcpdump)
+# A 3,000-byte body (three segments and their ACKs) gives about 800,000 packets.
 set -euo pipefail
 out=$1
 conns=${2:-60000}
+body=$(head -c "${3:-2}" /dev/zero | tr '\0' x)
 a=connlab-bench-$$-client
 b=connlab-bench-$$-server
 dir=$(mktemp -d)
@@ -36,7 +38,7 @@ error_log $dir/error.log;
 events { worker_connections 4096; }
 http {
   access_log off;
-  server { listen 198.18.0.2:80 backlog=4096; location / { return 200 "ok\n"; } }
+  server { listen 198.18.0.2:80 backlog=4096; location / { return 200 "$body\n"; } }
 }
 CONF
 ip netns exec "$b" nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' &
