@@ -69,9 +69,14 @@ fn kinds(summary: &Value) -> Vec<String> {
 }
 
 /// Runs `client` to completion on the client host while tcpdump records, then inspects.
-fn captured(hosts: &mut Hosts, name: &str, mut client: Command) -> Value {
+fn captured(hosts: &mut Hosts, name: &str, client: Command) -> Value {
+    captured_first_bytes(hosts, name, client, 512)
+}
+
+/// As [`captured`], with tcpdump keeping only the first `snaplen` bytes of each frame.
+fn captured_first_bytes(hosts: &mut Hosts, name: &str, mut client: Command, snaplen: u32) -> Value {
     let file = out_dir(name).join(format!("{name}.pcap"));
-    let tcpdump = hosts.capture(&file);
+    let tcpdump = hosts.capture_first_bytes(&file, snaplen);
     let out = client.output().expect("run the client");
     assert!(
         out.status.success(),
@@ -246,6 +251,51 @@ fn go_client_default_pool_after_a_burst_of_50() {
     assert_eq!(s["time_wait"]["client"], 50);
 }
 
+fn curl_to_a_port_nothing_listens_on_is_refused() {
+    let mut hosts = Hosts::new();
+    // No server: each SYN is answered by the server host's kernel with an RST.
+    let mut curls = Hosts::command(&hosts.client, "sh");
+    curls.arg("-c").arg(format!(
+        "for i in 1 2 3; do curl -sS -o /dev/null http://{SERVER_IP}:8080/ 2>/dev/null; done; true"
+    ));
+    let s = captured(&mut hosts, "curl-refused", curls);
+    assert_eq!(kinds(&s), ["connection_refused"], "{:#}", s["findings"]);
+    let f = finding(&s, "connection_refused");
+    assert_eq!(f["connections"], 3, "{f:#}");
+    assert_eq!(s["rst_by"]["server"], 3);
+}
+
+fn a_capture_with_a_snap_length_is_read_whole() {
+    let mut hosts = Hosts::new();
+    nginx(&mut hosts, "nginx-snaplen", "");
+    let url = format!("http://{SERVER_IP}/");
+    let mut curl = Hosts::command(&hosts.client, "curl");
+    curl.args([
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-o",
+        "/dev/null",
+        "-o",
+        "/dev/null",
+    ])
+    .args([&url, &url, &url]);
+    // 80 bytes: the headers (66 with TCP timestamps) and the first bytes of each message.
+    let s = captured_first_bytes(&mut hosts, "curl-snaplen", curl, 80);
+    assert_eq!(
+        (
+            s["connections"].as_u64(),
+            s["requests"].as_u64(),
+            s["reused"].as_u64()
+        ),
+        (Some(1), Some(3), Some(2)),
+        "{s:#}"
+    );
+    assert!(s["cut_segments"].as_u64().unwrap_or(0) >= 6, "{s:#}");
+    assert_eq!(s["undecodable"], 0);
+    assert_eq!(kinds(&s), Vec::<String>::new(), "nothing wrong");
+}
+
 fn main() -> std::process::ExitCode {
     common::harness::run(cases![
         go_server_with_a_one_second_read_timeout [Need::Root, Need::Tool("tcpdump"), Need::Tool("ss"), Need::Tool("go")],
@@ -254,5 +304,7 @@ fn main() -> std::process::ExitCode {
         ab_without_keep_alive_speaks_http10 [Need::Root, Need::Tool("tcpdump"), Need::Tool("ss"), Need::Tool("nginx"), Need::Tool("ab")],
         curl_reuses_one_connection_and_connection_close_turns_it_off [Need::Root, Need::Tool("tcpdump"), Need::Tool("ss"), Need::Tool("nginx"), Need::Tool("curl")],
         go_client_default_pool_after_a_burst_of_50 [Need::Root, Need::Tool("tcpdump"), Need::Tool("ss"), Need::Tool("go")],
+        curl_to_a_port_nothing_listens_on_is_refused [Need::Root, Need::Tool("tcpdump"), Need::Tool("ss"), Need::Tool("curl")],
+        a_capture_with_a_snap_length_is_read_whole [Need::Root, Need::Tool("tcpdump"), Need::Tool("ss"), Need::Tool("nginx"), Need::Tool("curl")],
     ])
 }

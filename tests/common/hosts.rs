@@ -87,19 +87,16 @@ impl Hosts {
     /// Starts tcpdump on the client host, writing a classic pcap to `file`, and waits until it
     /// listens. Stop it with [`Hosts::stop_capture`].
     pub fn capture(&mut self, file: &Path) -> u32 {
+        self.capture_first_bytes(file, 512)
+    }
+
+    /// As [`Hosts::capture`], keeping only the first `snaplen` bytes of each frame.
+    pub fn capture_first_bytes(&mut self, file: &Path, snaplen: u32) -> u32 {
         let mut tcpdump = Hosts::command(&self.client, "tcpdump");
         tcpdump
-            .args([
-                "-i",
-                "eth0",
-                "-s",
-                "512",
-                "-B",
-                "65536",
-                "-U",
-                "--immediate-mode",
-                "-w",
-            ])
+            .args(["-i", "eth0", "-s"])
+            .arg(snaplen.to_string())
+            .args(["-B", "65536", "-U", "--immediate-mode", "-w"])
             .arg(file)
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
