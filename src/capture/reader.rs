@@ -288,7 +288,6 @@ fn read_pcap(
     let header = parser.header();
     let linktype = u32::from(header.datalink);
     let big = header.endianness == Endianness::Big;
-    // Record header: ts_sec, ts_frac, incl_len, orig_len.
     let frac_ns = match header.ts_resolution {
         TsResolution::MicroSecond => 1_000,
         TsResolution::NanoSecond => 1,
