@@ -8,9 +8,7 @@ use serde::Serialize;
 use std::net::SocketAddr;
 use std::ops::Range;
 
-use connlab_core::analyze::{
-    decode, Analyzer, Decoded, Event, LinkType, Segment, Summary, TcpFlags,
-};
+use connlab_core::analyze::{Analyzer, Decoded, Event, LinkType, Segment, Summary, TcpFlags};
 use connlab_core::diagnose::{Diagnosis, DiagnosisReport};
 
 use crate::capture::reader::{read_capture, FileFacts, ReadError, StoredPacket};
@@ -86,7 +84,7 @@ impl Batch {
     fn push(&mut self, packet: &StoredPacket<'_>) {
         let what = match LinkType::from_pcap(packet.linktype) {
             None => What::Unsupported,
-            Some(link) => match decode(link, packet.data) {
+            Some(link) => match packet.decode(link) {
                 Ok(Some(seg)) => {
                     let start = self.payloads.len();
                     self.payloads.extend_from_slice(seg.payload);

@@ -8,6 +8,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
+use connlab_core::analyze::{decode, decode_cut, DecodeError, LinkType, Segment};
 use pcap_file::pcap::PcapParser;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::pcapng::blocks::interface_statistics::InterfaceStatisticsOption;
@@ -28,12 +29,27 @@ pub struct StoredPacket<'a> {
     pub linktype: u32,
     /// Captured bytes.
     pub data: &'a [u8],
+    /// The file keeps fewer bytes than the packet had (a snap length): decode it with
+    /// `decode_cut`, which takes the IP header's length as the packet's.
+    pub cut: bool,
     /// connlab's wire recorded it but did not forward it (its packet comment says "dropped by
     /// the link"); always false for other tools' captures.
     pub dropped_by_link: bool,
     /// connlab's wire forged it (an RST in the name of one end: a middlebox's, or an injected
     /// one; its comment says "forged by the wire").
     pub forged: bool,
+}
+
+impl<'a> StoredPacket<'a> {
+    /// Decodes the packet's TCP segment, captured on `link`: as a cut frame when the file
+    /// kept fewer bytes than the packet had.
+    pub fn decode(&self, link: LinkType) -> Result<Option<Segment<'a>>, DecodeError> {
+        if self.cut {
+            decode_cut(link, self.data)
+        } else {
+            decode(link, self.data)
+        }
+    }
 }
 
 /// What connlab's packet comments say about a frame: (dropped by the link, forged by the
@@ -51,6 +67,7 @@ struct Epb<'a> {
     interface: u32,
     raw_ts: u64,
     data: &'a [u8],
+    original_len: usize,
     marks: (bool, bool),
 }
 
@@ -100,6 +117,7 @@ fn parse_epb(block: &[u8], big: bool) -> Result<Epb<'_>, String> {
         interface: u32_at(block, 8, big) as u32,
         raw_ts: (u32_at(block, 12, big) as u64) << 32 | u32_at(block, 16, big) as u64,
         data: &block[28..data_end],
+        original_len: u32_at(block, 24, big),
         marks,
     })
 }
@@ -304,6 +322,7 @@ fn read_pcap(
             t_ns,
             linktype,
             data: &pending[16..16 + incl],
+            cut: incl < u32_at(pending, 12, big),
             dropped_by_link: false,
             forged: false,
         });
@@ -358,6 +377,7 @@ fn read_pcapng(
                 t_ns: scale.to_ns(epb.raw_ts),
                 linktype,
                 data: epb.data,
+                cut: epb.data.len() < epb.original_len,
                 dropped_by_link: epb.marks.0,
                 forged: epb.marks.1,
             });
@@ -388,6 +408,7 @@ fn read_pcapng(
                     t_ns: 0,
                     linktype,
                     data: &spb.data,
+                    cut: spb.data.len() < spb.original_len as usize,
                     dropped_by_link: false,
                     forged: false,
                 });
@@ -469,6 +490,8 @@ impl Source<'_> {
     /// end of what is mapped in (a kernel without MADV_POPULATE_READ faults them in instead).
     fn populate_ahead(&mut self, pos: usize) {
         if let Source::Mapped { map, populated, .. } = self {
+            // Never behind the reading position (after a record larger than the window).
+            *populated = (*populated).max(pos.min(map.len()));
             if *populated < map.len() && pos + POPULATE / 2 >= *populated {
                 let len = POPULATE.min(map.len() - *populated);
                 let _ = map.advise_range(memmap2::Advice::PopulateRead, *populated, len);

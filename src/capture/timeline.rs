@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use connlab_core::analyze::{decode, Analyzer, Decoded, LinkType};
+use connlab_core::analyze::{Analyzer, Decoded, LinkType};
 use connlab_core::timeline::{FrameInfo, TimelineModel};
 
 use super::reader::{read_capture, FileFacts, ReadError};
@@ -28,21 +28,16 @@ pub fn read_into(
     let mut events = Vec::new();
     let result = read_capture(path, |packet| {
         events.clear();
-        let link = LinkType::from_pcap(packet.linktype);
-        match link {
-            // No TCP to connlab, but a frame: later frame numbers stay Wireshark's.
-            None => analyzer.handle_decoded(packet.t_ns, Decoded::NotTcp, false, &mut events),
-            Some(link) if packet.forged => {
-                analyzer.handle_forged_frame(packet.t_ns, link, packet.data, &mut events);
-            }
-            Some(link) => analyzer.handle_frame(packet.t_ns, link, packet.data, &mut events),
-        }
+        // No link connlab decodes: no TCP, but a frame, so later frame numbers stay Wireshark's.
+        let decoded = LinkType::from_pcap(packet.linktype).map(|link| packet.decode(link));
+        let analysed = decoded.clone().map_or(Decoded::NotTcp, Decoded::of);
+        analyzer.handle_decoded(packet.t_ns, analysed, packet.forged, &mut events);
         for e in &events {
             model.apply_event(e);
         }
-        let info = link
+        let info = decoded
             .filter(|_| frames == Frames::All || packet.dropped_by_link)
-            .and_then(|link| decode(link, packet.data).ok().flatten())
+            .and_then(|d| d.ok().flatten())
             .map(|seg| FrameInfo::of(&seg));
         model.apply_frame(packet.t_ns, info, packet.dropped_by_link);
     });

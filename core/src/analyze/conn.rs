@@ -245,6 +245,12 @@ impl Conn {
             (Handshake::SynSent, Side::Client) if syn_new && !f.ack => {
                 self.emit(t_ns, EventKind::Syn, out);
             }
+            // The client ACKs after its SYN only once the SYN-ACK came: the capture missed it.
+            (Handshake::SynSent, Side::Client) if f.ack && !f.syn => {
+                self.handshake = Handshake::Done;
+                let handshake_ns = t_ns.saturating_sub(self.started_ns);
+                self.emit(t_ns, EventKind::Established { handshake_ns }, out);
+            }
             (Handshake::SynSent, Side::Server) if syn_new && f.ack => {
                 self.handshake = Handshake::SynAcked;
             }

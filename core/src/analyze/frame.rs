@@ -142,21 +142,38 @@ const AF_INET: u32 = 2;
 /// IP fragments), and `Err` only when a header that should be there is
 /// truncated or inconsistent, so callers can tell noise from damage.
 pub fn decode(link: LinkType, frame: &[u8]) -> Result<Option<Segment<'_>>, DecodeError> {
+    decode_frame(link, frame, false)
+}
+
+/// Like [`decode`], for a frame the capture kept only the first bytes of (its recorded
+/// length is below its length on the wire: a snap length). What is there is decoded, TCP
+/// options may be missing, and the segment's `len` is its length on the wire from the IP
+/// header. A whole frame whose IP length claims more than it holds is damage, not a cut:
+/// that is why the caller, who knows both lengths, chooses.
+pub fn decode_cut(link: LinkType, frame: &[u8]) -> Result<Option<Segment<'_>>, DecodeError> {
+    decode_frame(link, frame, true)
+}
+
+fn decode_frame(
+    link: LinkType,
+    frame: &[u8],
+    cut: bool,
+) -> Result<Option<Segment<'_>>, DecodeError> {
     match link {
-        LinkType::Ethernet => decode_ethernet(frame),
+        LinkType::Ethernet => decode_ethernet(frame, cut),
         LinkType::RawIp => match frame.first().map(|b| b >> 4) {
-            Some(4) => decode_ipv4(frame),
-            Some(6) => decode_ipv6(frame),
+            Some(4) => decode_ipv4(frame, cut),
+            Some(6) => decode_ipv6(frame, cut),
             Some(v) => Err(DecodeError::BadIpVersion(v)),
             None => Err(truncated("IP header", 1, 0)),
         },
         LinkType::LinuxSll => {
             let header = need(frame, "Linux SLL header", 16)?;
-            decode_ethertype(be16(&header[14..16]), &frame[16..])
+            decode_ethertype(be16(&header[14..16]), &frame[16..], cut)
         }
         LinkType::LinuxSll2 => {
             let header = need(frame, "Linux SLL2 header", 20)?;
-            decode_ethertype(be16(&header[0..2]), &frame[20..])
+            decode_ethertype(be16(&header[0..2]), &frame[20..], cut)
         }
         LinkType::Null | LinkType::Loop => {
             let header = need(frame, "loopback header", 4)?;
@@ -173,8 +190,8 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<Option<Segment<'_>>, Decod
                 }
             };
             match family {
-                AF_INET => decode_ipv4(&frame[4..]),
-                f if AF_INET6.contains(&f) => decode_ipv6(&frame[4..]),
+                AF_INET => decode_ipv4(&frame[4..], cut),
+                f if AF_INET6.contains(&f) => decode_ipv6(&frame[4..], cut),
                 _ => Ok(None),
             }
         }
@@ -194,7 +211,7 @@ fn be16(b: &[u8]) -> u16 {
     u16::from_be_bytes([b[0], b[1]])
 }
 
-fn decode_ethernet(frame: &[u8]) -> Result<Option<Segment<'_>>, DecodeError> {
+fn decode_ethernet(frame: &[u8], cut: bool) -> Result<Option<Segment<'_>>, DecodeError> {
     need(frame, "Ethernet header", 14)?;
     let mut ethertype = be16(&frame[12..14]);
     let mut rest = &frame[14..];
@@ -203,13 +220,17 @@ fn decode_ethernet(frame: &[u8]) -> Result<Option<Segment<'_>>, DecodeError> {
         ethertype = be16(&tag[2..4]);
         rest = &rest[4..];
     }
-    decode_ethertype(ethertype, rest)
+    decode_ethertype(ethertype, rest, cut)
 }
 
-fn decode_ethertype(ethertype: u16, packet: &[u8]) -> Result<Option<Segment<'_>>, DecodeError> {
+fn decode_ethertype(
+    ethertype: u16,
+    packet: &[u8],
+    cut: bool,
+) -> Result<Option<Segment<'_>>, DecodeError> {
     match ethertype {
-        ETHERTYPE_IPV4 => decode_ipv4(packet),
-        ETHERTYPE_IPV6 => decode_ipv6(packet),
+        ETHERTYPE_IPV4 => decode_ipv4(packet, cut),
+        ETHERTYPE_IPV6 => decode_ipv6(packet, cut),
         _ => Ok(None),
     }
 }
@@ -223,7 +244,22 @@ fn header<'a, const N: usize>(
         .ok_or_else(|| truncated(layer, N, data.len()))
 }
 
-fn decode_ipv4(packet: &[u8]) -> Result<Option<Segment<'_>>, DecodeError> {
+/// The IP packet's first `total` bytes: all of them in a whole frame (else it is truncated),
+/// what there is of them in a cut one.
+fn ip_packet<'a>(
+    packet: &'a [u8],
+    total: usize,
+    cut: bool,
+    layer: &'static str,
+) -> Result<&'a [u8], DecodeError> {
+    if cut {
+        Ok(&packet[..total.min(packet.len())])
+    } else {
+        need(packet, layer, total)
+    }
+}
+
+fn decode_ipv4(packet: &[u8], cut: bool) -> Result<Option<Segment<'_>>, DecodeError> {
     let ip: &[u8; 20] = header(packet, "IPv4 header")?;
     let version = ip[0] >> 4;
     if version != 4 {
@@ -245,9 +281,7 @@ fn decode_ipv4(packet: &[u8]) -> Result<Option<Segment<'_>>, DecodeError> {
         }
         t => t,
     };
-    // A snap length keeps only the first bytes of a packet: what is there is decoded, and the
-    // segment keeps the length it had on the wire.
-    let packet = &packet[..total.min(packet.len())];
+    let packet = ip_packet(packet, total, cut, "IPv4 packet")?;
     let more_fragments = ip[6] & 0x20 != 0;
     let fragment_offset = u16::from_be_bytes([ip[6] & 0x1f, ip[7]]);
     if fragment_offset != 0 || more_fragments || ip[9] != IPPROTO_TCP {
@@ -255,10 +289,10 @@ fn decode_ipv4(packet: &[u8]) -> Result<Option<Segment<'_>>, DecodeError> {
     }
     let src = IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]));
     let dst = IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]));
-    decode_tcp(src, dst, &packet[header_len..], total - header_len).map(Some)
+    decode_tcp(src, dst, &packet[header_len..], total - header_len, cut).map(Some)
 }
 
-fn decode_ipv6(packet: &[u8]) -> Result<Option<Segment<'_>>, DecodeError> {
+fn decode_ipv6(packet: &[u8], cut: bool) -> Result<Option<Segment<'_>>, DecodeError> {
     let ip: &[u8; 40] = header(packet, "IPv6 header")?;
     let version = ip[0] >> 4;
     if version != 6 {
@@ -269,7 +303,7 @@ fn decode_ipv6(packet: &[u8]) -> Result<Option<Segment<'_>>, DecodeError> {
         0 => packet.len(),
         len => 40 + len,
     };
-    let packet = &packet[..total.min(packet.len())];
+    let packet = ip_packet(packet, total, cut, "IPv6 packet")?;
     if ip[6] != IPPROTO_TCP {
         return Ok(None);
     }
@@ -278,16 +312,17 @@ fn decode_ipv6(packet: &[u8]) -> Result<Option<Segment<'_>>, DecodeError> {
         octets.copy_from_slice(&ip[at..at + 16]);
         IpAddr::V6(Ipv6Addr::from(octets))
     };
-    decode_tcp(address(8), address(24), &packet[40..], total - 40).map(Some)
+    decode_tcp(address(8), address(24), &packet[40..], total - 40, cut).map(Some)
 }
 
-/// Decodes the TCP header at the start of `data`, the captured part of a `wire_len`-byte
-/// TCP segment.
+/// Decodes the TCP header at the start of `data`, the captured part (all of it unless `cut`)
+/// of a `wire_len`-byte TCP segment.
 fn decode_tcp(
     src: IpAddr,
     dst: IpAddr,
     data: &[u8],
     wire_len: usize,
+    cut: bool,
 ) -> Result<Segment<'_>, DecodeError> {
     let tcp: &[u8; 20] = header(data, "TCP header")?;
     let offset = usize::from(tcp[12] >> 4) * 4;
@@ -297,8 +332,9 @@ fn decode_tcp(
     // The options are not read: a snap length may cut them (`tcpdump -s 64` on loopback);
     // only a header longer than the segment itself is damage.
     let wire_len = wire_len.max(data.len());
-    if offset > wire_len {
-        return Err(truncated("TCP header with options", offset, wire_len));
+    let present = if cut { wire_len } else { data.len() };
+    if offset > present {
+        return Err(truncated("TCP header with options", offset, data.len()));
     }
     let be16 = |at: usize| u16::from_be_bytes([tcp[at], tcp[at + 1]]);
     let be32 = |at: usize| u32::from_be_bytes([tcp[at], tcp[at + 1], tcp[at + 2], tcp[at + 3]]);
@@ -448,15 +484,25 @@ mod tests {
             .expect("decodes")
             .expect("tcp");
         assert_eq!((seg.payload.len(), seg.len), (18, 18));
-        let cut = decode(LinkType::RawIp, &whole[..44])
+        let cut = decode_cut(LinkType::RawIp, &whole[..44])
             .expect("decodes")
             .expect("tcp");
         assert_eq!((cut.payload, cut.len), (&b"GET "[..], 18));
+        // The same bytes as a whole frame: its IP length claims more than it holds.
+        assert!(decode(LinkType::RawIp, &whole[..44]).is_err());
         let v6 = packet("[fd00::1]:1", "[fd00::2]:2", b"abcdef");
-        let cut = decode(LinkType::RawIp, &v6[..62])
+        let cut = decode_cut(LinkType::RawIp, &v6[..62])
             .expect("decodes")
             .expect("tcp");
         assert_eq!((cut.payload, cut.len), (&b"ab"[..], 6));
+        // Cut inside the TCP options: the header's fixed part is enough.
+        let mut with_options = whole.clone();
+        with_options[32] = 0x80; // data offset 32 bytes: 12 of them "options"
+        let cut = decode_cut(LinkType::RawIp, &with_options[..45])
+            .expect("decodes")
+            .expect("tcp");
+        assert_eq!((cut.payload, cut.len), (&b""[..], 6));
+        assert!(decode(LinkType::RawIp, &with_options[..45]).is_err());
     }
 
     #[test]
@@ -465,7 +511,7 @@ mod tests {
         let err = decode(LinkType::RawIp, &ip[..30]).expect_err("truncated");
         assert_eq!(
             err.to_string(),
-            "TCP header truncated: need 20 bytes, have 10"
+            "IPv4 packet truncated: need 45 bytes, have 30"
         );
         let err = decode(LinkType::Ethernet, &[0u8; 10]).expect_err("short ethernet");
         assert!(err.to_string().contains("Ethernet header"), "{err}");

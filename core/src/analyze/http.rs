@@ -121,7 +121,10 @@ fn head(minor: Option<u8>, message: &[u8]) -> Head {
         let rest = &message[start..];
         let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
         let line = &rest[..end];
-        if line.is_empty() || line == b"\r" {
+        // A line is only whole with its `\n`: a lone `\r` at the end of the data is not yet
+        // the blank line.
+        let whole = end < rest.len();
+        if line.is_empty() || (line == b"\r" && whole) {
             if line == b"\r" && message[..start].ends_with(b"\r\n") {
                 len = Some(start + 2);
             }
@@ -217,7 +220,7 @@ pub(crate) fn messages<T: StartLine>(
         }
         let mut from = at + head.unwrap_or(0);
         loop {
-            let Some(pos) = blank_line(&data[from..]) else {
+            let Some(pos) = data.get(from..).and_then(blank_line) else {
                 return;
             };
             from += pos + 4;
@@ -312,6 +315,47 @@ mod tests {
         .map(|d| request_line(d).expect("request").head_len)
         .collect();
         assert_eq!(heads, [Some(27), Some(18), None]);
+        // Data ending in the blank line's `\r`: not a whole head yet, and no panic.
+        let split = b"GET / HTTP/1.1\r\nHost: a\r\n\r";
+        assert_eq!(request_line(split).expect("request").head_len, None);
+        assert_eq!(paths(split), ["/"]);
+    }
+
+    #[test]
+    fn any_bytes_made_of_http_pieces_never_panic() {
+        let pieces: [&[u8]; 12] = [
+            b"GET / HTTP/1.1",
+            b"HTTP/1.1 200 OK",
+            b"HTTP/1.0 100 Continue",
+            b"\r\n",
+            b"\r",
+            b"\n",
+            b"Content-Length: ",
+            b"Connection: close",
+            b"5",
+            b"99999999999999999999",
+            b"x",
+            b"HEAD /a HTTP/1.0",
+        ];
+        let mut x: u64 = 0x853c_49e6_748f_ea9b;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20_000 {
+            let data: Vec<u8> = (0..next() % 24)
+                .flat_map(|_| pieces[(next() % 12) as usize].iter().copied())
+                .collect();
+            let cut = (next() as usize) % (data.len() + 1);
+            for data in [&data[..], &data[..cut]] {
+                let (mut requests, mut responses) = (0, 0);
+                messages(data, request_line, |_| requests += 1);
+                messages(data, status_line, |_| responses += 1);
+                assert!(requests + responses <= data.len());
+            }
+        }
     }
 
     #[test]

@@ -17,6 +17,6 @@ mod summary;
 mod tracker;
 
 pub use event::{Closing, Event, EventKind, RstSender, Side, TimeWaitHolder};
-pub use frame::{decode, DecodeError, LinkType, Segment, TcpFlags};
+pub use frame::{decode, decode_cut, DecodeError, LinkType, Segment, TcpFlags};
 pub use summary::{BySide, RstBy, Summary};
 pub use tracker::{Analyzer, Decoded};

@@ -3,7 +3,7 @@
 
 use super::conn::{Conn, Life};
 use super::event::Event;
-use super::frame::{decode, LinkType, Segment};
+use super::frame::{decode, DecodeError, LinkType, Segment};
 use super::index::{Index, Key};
 use super::summary::Summary;
 
@@ -22,6 +22,17 @@ pub enum Decoded<'a> {
     NotTcp,
     /// A frame that could not be decoded: counted.
     Undecodable,
+}
+
+impl<'a> Decoded<'a> {
+    /// What [`decode`] (or `decode_cut`) gave, as the analyser takes it.
+    pub fn of(result: Result<Option<Segment<'a>>, DecodeError>) -> Decoded<'a> {
+        match result {
+            Ok(Some(seg)) => Decoded::Tcp(seg),
+            Ok(None) => Decoded::NotTcp,
+            Err(_) => Decoded::Undecodable,
+        }
+    }
 }
 
 /// Streaming analyser: feed frames (or decoded segments) in capture order,
@@ -76,12 +87,7 @@ impl Analyzer {
         forged: bool,
         out: &mut Vec<Event>,
     ) {
-        let decoded = match decode(link, frame) {
-            Ok(Some(seg)) => Decoded::Tcp(seg),
-            Ok(None) => Decoded::NotTcp,
-            Err(_) => Decoded::Undecodable,
-        };
-        self.handle_decoded(t_ns, decoded, forged, out);
+        self.handle_decoded(t_ns, Decoded::of(decode(link, frame)), forged, out);
     }
 
     /// Analyses a frame decoded elsewhere (with [`decode`], on another thread, say): the

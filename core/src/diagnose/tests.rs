@@ -575,3 +575,30 @@ fn idle_closes_without_http_are_found_from_the_payloads() {
     let f = only(&r, FindingKind::ServerIdleClose);
     assert_eq!(f.after_ms, Some(5_000.0));
 }
+
+#[test]
+fn a_reset_after_traffic_is_no_refusal_when_the_capture_missed_the_syn_ack() {
+    let mut lab = Lab::default();
+    for i in 0..3u16 {
+        let mut c = conv(i);
+        let t = u64::from(i) * 10_000;
+        lab.at(t, &c.send(Side::Client, F::SYN, b""));
+        // The SYN-ACK is not in the capture; the sequence numbers move on as if it were.
+        let _ = c.send(Side::Server, F::SYN | F::ACK, b"");
+        lab.at(t + 2, &c.send(Side::Client, F::ACK, b""));
+        lab.exchange(&mut c, t + 10, "/");
+        lab.at(t + 5_011, &c.send(Side::Server, F::RST | F::ACK, b""));
+    }
+    assert!(lab
+        .events
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::Established { .. })));
+    let r = diagnose(&lab);
+    assert!(
+        !kinds(&r).contains(&"connection_refused"),
+        "{:#?}",
+        r.findings
+    );
+    let f = only(&r, FindingKind::AbortiveClose);
+    assert_eq!(f.connections, 3);
+}

@@ -276,6 +276,8 @@ impl ConnTrack {
                 idle_ns,
                 ..
             } => {
+                // Data flowed: established, whether or not the capture saw the handshake end.
+                self.established = true;
                 self.heard_from(Side::Client);
                 self.requests += 1;
                 self.last_request_ns = t;
@@ -296,6 +298,7 @@ impl ConnTrack {
                 }
             }
             EventKind::Response { closing, .. } => {
+                self.established = true;
                 self.heard_from(Side::Server);
                 self.responses += 1;
                 self.last_response_closing = closing.is_some();
@@ -440,7 +443,7 @@ impl ConnTrack {
     /// unread (the client's FIN, or its reset, came while the response was still arriving),
     /// or an abortive close of an idle connection.
     fn on_first_rst(&mut self, e: &Event, by: RstSender, idle_ns: u64, ep: &mut EndpointTrack) {
-        if self.opened && !self.established {
+        if self.opened && !self.established && self.requests == 0 && self.responses == 0 {
             // Reset during the handshake: the server refused it (nothing listens), or the
             // client gave up on it; no connection was there to close abortively.
             if by == RstSender::Server {
