@@ -31,6 +31,28 @@ fn keepalive_reuse_uses_one_connection_for_100_requests() {
             .any(|e| e["kind"] == "got_conn" && e["reused"] == true),
         "the client's trace says it reused the connection too"
     );
+    // Every field a summary has can be expected, and every field an expectation may name is
+    // one a summary has (or has in other labs: the actors' and the middlebox's own).
+    let fields: Vec<&str> = s
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let known = connlab::lab::expect::SUMMARY_FIELDS;
+    for field in &fields {
+        assert!(
+            known.contains(field),
+            "`{field}` missing from SUMMARY_FIELDS"
+        );
+    }
+    let elsewhere = ["middlebox", "report", "scale", "unavailable"];
+    for field in known {
+        assert!(
+            fields.contains(field) || elsewhere.contains(field),
+            "SUMMARY_FIELDS names `{field}`, which no summary has"
+        );
+    }
     for field in [
         "fin_first_by.client",
         "rst_by.server",

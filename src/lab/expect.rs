@@ -16,6 +16,49 @@ use connlab_core::diagnose::FindingKind;
 use serde::Serialize;
 use serde_json::Value;
 
+/// The run summary's top-level fields: what an `[expect]` key starts with (a typo is refused
+/// when the file is read, not found out as `got null` after the run). `tests/labs.rs` checks
+/// the list against a real run's summary.
+pub const SUMMARY_FIELDS: &[&str] = &[
+    "lab",
+    "connections",
+    "requests",
+    "reused",
+    "responses",
+    "fin_first_by",
+    "rst_by",
+    "time_wait",
+    "keepalive_probes",
+    "retransmits",
+    "frames",
+    "tcp_segments",
+    "undecodable",
+    "cut_segments",
+    "open",
+    "findings",
+    "endpoints",
+    "distributions",
+    "dropped",
+    "link_dropped",
+    "kernel_time_wait",
+    "kernel_states",
+    "wire",
+    "middlebox",
+    "client",
+    "capture",
+    "events",
+    "report",
+    "interrupted",
+    "overrides",
+    "privileges",
+    "unavailable",
+    "memory",
+    "teardown_ms",
+    "scale",
+    "exec",
+    "expectations",
+];
+
 /// One assertion from the lab file.
 #[derive(Debug, Clone)]
 pub struct Expectation {
@@ -86,6 +129,13 @@ pub struct Outcome {
 impl Expectation {
     /// Parses one `key = value` line of `[expect]`; the error says what is accepted.
     pub fn parse(key: &str, value: &toml::Value) -> Result<Expectation, String> {
+        let field = key.split('.').next().unwrap_or(key);
+        if !SUMMARY_FIELDS.contains(&field) {
+            return Err(format!(
+                "expectation `{key}`: the summary has no field `{field}`; its fields are {}",
+                SUMMARY_FIELDS.join(", ")
+            ));
+        }
         if let Some(kind) = key
             .strip_prefix("findings.")
             .and_then(|k| k.split('.').next())
@@ -369,7 +419,8 @@ mod tests {
 
     #[test]
     fn missing_field_fails_instead_of_passing() {
-        assert!(!check("nonsense", 0.into(), json!({"connections": 0})));
+        // A known field the summary of this run lacks (an actor's own, say).
+        assert!(!check("client.ok", 0.into(), json!({"connections": 0})));
     }
 
     #[test]
@@ -431,6 +482,9 @@ mod tests {
     #[test]
     fn unreadable_values_are_errors() {
         assert!(Expectation::parse("reused", &"lots".into()).is_err());
+        let typo = Expectation::parse("conections", &2.into()).expect_err("a typo");
+        assert!(typo.contains("no field `conections`"), "{typo}");
+        assert!(Expectation::parse("time_wait.client", &2.into()).is_ok());
         assert!(Expectation::parse("reused", &toml::Value::Boolean(true)).is_err());
     }
 }

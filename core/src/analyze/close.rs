@@ -11,11 +11,15 @@ use super::frame::Segment;
 impl Conn {
     /// Closes a connection that was replaced or expired before its final ACK
     /// was seen, so every connection that got an id also ends. Its lifetime
-    /// ends at the second FIN when there was one.
+    /// ends at the second FIN when there was one; then the capture only missed
+    /// the final ACK, and the first closer held TIME_WAIT.
     pub fn abandon(&mut self, t_ns: u64, out: &mut Vec<Event>) {
         let end_ns = match self.life {
             Life::Closed { .. } => return,
-            Life::TimeWait { since_ns } => since_ns,
+            Life::TimeWait { since_ns, holder } => {
+                self.emit(t_ns, EventKind::TimeWait { holder }, out);
+                since_ns
+            }
             Life::Open => t_ns,
         };
         let lifetime_ns = end_ns.saturating_sub(self.started_ns);
@@ -42,8 +46,9 @@ impl Conn {
         self.life = Life::Closed { at_ns: t_ns };
     }
 
-    /// The first FIN of a side. The second side's FIN decides who holds
+    /// The first FIN of a side. The second side's FIN decides who will hold
     /// TIME_WAIT: the kernel that sent the first FIN, unless the FINs crossed.
+    /// It is said at the final ACK, as a reset before it means none.
     pub(super) fn on_fin(
         &mut self,
         t_ns: u64,
@@ -75,11 +80,14 @@ impl Conn {
         } else {
             TimeWaitHolder::Both
         };
-        self.emit(t_ns, EventKind::TimeWait { holder }, out);
-        self.life = Life::TimeWait { since_ns: t_ns };
+        self.life = Life::TimeWait {
+            since_ns: t_ns,
+            holder,
+        };
     }
 
-    /// The first closer acknowledging the second FIN ends the connection.
+    /// The first closer acknowledging the second FIN ends the connection, and
+    /// leaves the TIME_WAIT holder in TIME_WAIT.
     pub(super) fn on_final_ack(
         &mut self,
         t_ns: u64,
@@ -87,10 +95,10 @@ impl Conn {
         seg: &Segment,
         out: &mut Vec<Event>,
     ) {
-        if !matches!(self.life, Life::TimeWait { .. })
-            || Some(side) != self.first_fin
-            || !seg.flags.ack
-        {
+        let Life::TimeWait { holder, .. } = self.life else {
+            return;
+        };
+        if Some(side) != self.first_fin || !seg.flags.ack {
             return;
         }
         let acked = self.streams[idx(side.peer())]
@@ -98,20 +106,21 @@ impl Conn {
             .and_then(|peer| Some((peer.offset(seg.ack), peer.fin_end?)))
             .is_some_and(|(ack, fin)| ack >= fin);
         if acked {
+            self.emit(t_ns, EventKind::TimeWait { holder }, out);
             self.close(t_ns, false, out);
         }
     }
 
-    /// A reset ends an open connection; one arriving in TIME_WAIT only ends
-    /// the wait (the close was a FIN exchange); later ones are just counted. A
-    /// forged one (a middlebox's) ends it the same way: the end it reached
-    /// believes it.
+    /// A reset ends an open connection, also one whose FINs were exchanged but
+    /// not yet the final ACK: the kernel that sends it (data reached a socket
+    /// it had closed, say) or takes it drops the socket instead of keeping it
+    /// in TIME_WAIT. Later ones are just counted. A forged one (a middlebox's)
+    /// ends it the same way: the end it reached believes it.
     pub(super) fn on_rst(&mut self, t_ns: u64, by: RstSender, out: &mut Vec<Event>) {
         let idle_ns = self.last_data_ns.map(|last| t_ns.saturating_sub(last));
         self.emit(t_ns, EventKind::Rst { by, idle_ns }, out);
         match self.life {
-            Life::Open => self.close(t_ns, true, out),
-            Life::TimeWait { .. } => self.close(t_ns, false, out),
+            Life::Open | Life::TimeWait { .. } => self.close(t_ns, true, out),
             Life::Closed { .. } => {}
         }
     }
@@ -121,6 +130,32 @@ impl Conn {
 mod tests {
     use crate::analyze::event::{EventKind as K, RstSender, Side, TimeWaitHolder};
     use crate::testframes::{closed, conv, fin, Lab, F, MS};
+
+    #[test]
+    fn a_reset_before_the_final_ack_leaves_no_time_wait() {
+        // The keep-alive race: the server closes, the client's next request crosses its FIN,
+        // the client closes too, and the server's kernel answers the request with an RST.
+        let (mut lab, mut c) = (Lab::default(), conv());
+        lab.handshake(&mut c, 0);
+        lab.exchange(&mut c, 10, "/");
+        lab.at(1_000, &c.send(Side::Server, F::FIN | F::ACK, b""));
+        let req = c.send(Side::Client, F::PSH | F::ACK, b"GET /2 HTTP/1.1\r\n\r\n");
+        lab.at(1_001, &req);
+        lab.at(1_002, &c.send(Side::Client, F::FIN | F::ACK, b""));
+        lab.at(1_003, &c.send(Side::Server, F::RST, b""));
+        let kinds = lab.kinds(1);
+        assert!(
+            !kinds.iter().any(|k| matches!(k, K::TimeWait { .. })),
+            "{kinds:?}"
+        );
+        assert!(
+            matches!(kinds.last(), Some(K::Closed { by_rst: true, .. })),
+            "{kinds:?}"
+        );
+        let s = lab.an.summary();
+        assert_eq!((s.time_wait.client, s.time_wait.server), (0, 0));
+        assert_eq!(s.rst_by.server, 1);
+    }
 
     #[test]
     fn client_closes_first_and_holds_time_wait() {

@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 
-use super::event::{Event, EventKind, RstSender, Side};
+use super::event::{Event, EventKind, RstSender, Side, TimeWaitHolder};
 use super::frame::Segment;
 use super::http;
 use super::stream::Stream;
@@ -27,8 +27,12 @@ enum Handshake {
 pub(crate) enum Life {
     /// Carrying traffic (possibly half-closed).
     Open,
-    /// Both FINs seen; waiting for the final ACK.
-    TimeWait { since_ns: u64 },
+    /// Both FINs seen; waiting for the final ACK, which puts `holder` in TIME_WAIT (a reset
+    /// instead means no TIME_WAIT: the kernel that sends or takes it drops the socket).
+    TimeWait {
+        since_ns: u64,
+        holder: TimeWaitHolder,
+    },
     /// `Closed` emitted at `at_ns`.
     Closed { at_ns: u64 },
 }

@@ -201,7 +201,7 @@ impl Analyzer {
             let keep = match conn.life {
                 Life::Open => true,
                 Life::Closed { at_ns } => !expired(at_ns),
-                Life::TimeWait { since_ns } => {
+                Life::TimeWait { since_ns, .. } => {
                     if expired(since_ns) {
                         conn.abandon(t_ns, out);
                     }
