@@ -100,7 +100,10 @@ pub fn run(exe: &Path, args: &[OsString], stop: &(dyn Fn() -> bool + Sync)) -> C
     if run.summary.is_none() || run.code == Some(3) {
         let tail = tail.trim().trim_start_matches("connlab: ");
         run.error = Some(if tail.is_empty() {
-            format!("exit code {:?} and no summary", run.code)
+            match run.code {
+                Some(code) => format!("exit code {code} and no summary"),
+                None => "ended by a signal, with no summary".to_owned(),
+            }
         } else {
             tail.to_owned()
         });

@@ -393,6 +393,11 @@ fn sweep(opts: connlab::sweep::Options) -> ExitCode {
     use connlab::sweep::table::Outcome;
     if let Err(e) = connlab::lab::catalog::resolve(&opts.lab)
         .and_then(|lab| connlab::sweep::plan::points(&lab, &opts.vary).map(|_| ()))
+        .and_then(|()| {
+            opts.metrics.iter().try_for_each(|m| {
+                connlab::lab::expect::known_key(m).map_err(|e| anyhow::anyhow!("--metric {e}"))
+            })
+        })
     {
         return fail(&e);
     }
@@ -404,9 +409,19 @@ fn sweep(opts: connlab::sweep::Options) -> ExitCode {
         Err(e) => return fail(&e),
     };
     say(&connlab::sweep::table::text(&result.rows));
+    let interrupted = result
+        .rows
+        .iter()
+        .filter(|r| r.outcome == Outcome::Interrupted)
+        .count();
+    let cut_short = if interrupted > 0 {
+        format!(" ({interrupted} interrupted)")
+    } else {
+        String::new()
+    };
     say(&format!(
-        "\n{} of {} points ran; files: {}/sweep.{{csv,json,html}}\n",
-        result.rows.len(),
+        "\n{} of {} points ran{cut_short}; files: {}/sweep.{{csv,json,html}}\n",
+        result.rows.len() - interrupted,
         result.planned,
         result.folder.display()
     ));

@@ -21,6 +21,7 @@ pub mod link;
 #[cfg(any(test, feature = "testframes"))]
 pub mod testframes;
 pub mod timeline;
+pub mod words;
 
 /// The hash map of every per-connection table: foldhash instead of SipHash, because the tables
 /// are looked up once or twice per frame and SipHash was a tenth of `inspect`'s time. Its

@@ -129,19 +129,7 @@ pub struct Outcome {
 impl Expectation {
     /// Parses one `key = value` line of `[expect]`; the error says what is accepted.
     pub fn parse(key: &str, value: &toml::Value) -> Result<Expectation, String> {
-        let field = key.split('.').next().unwrap_or(key);
-        if !SUMMARY_FIELDS.contains(&field) {
-            return Err(format!(
-                "expectation `{key}`: the summary has no field `{field}`; its fields are {}",
-                SUMMARY_FIELDS.join(", ")
-            ));
-        }
-        if let Some(kind) = key
-            .strip_prefix("findings.")
-            .and_then(|k| k.split('.').next())
-        {
-            known_kind(key, kind)?;
-        }
+        known_key(key).map_err(|e| format!("expectation {e}"))?;
         let want = match value {
             toml::Value::Array(items) if key == "findings" => {
                 let mut kinds = Vec::new();
@@ -151,7 +139,7 @@ impl Expectation {
                             "expectation `findings`: list finding kinds as strings, found {item}"
                         )
                     })?;
-                    known_kind(key, kind)?;
+                    known_kind(key, kind).map_err(|e| format!("expectation {e}"))?;
                     kinds.push(kind.to_owned());
                 }
                 kinds.sort();
@@ -254,6 +242,26 @@ fn finding_kinds(findings: &Value) -> Value {
     Value::Array(kinds.into_iter().map(Value::String).collect())
 }
 
+/// An error naming what there is, unless `key` reaches into a field every summary (or some
+/// lab's) has: its first part is a summary field, and under `findings.` comes a finding kind.
+/// For `[expect]` keys and `sweep --metric`.
+pub fn known_key(key: &str) -> Result<(), String> {
+    let field = key.split('.').next().unwrap_or(key);
+    if !SUMMARY_FIELDS.contains(&field) {
+        return Err(format!(
+            "`{key}`: the summary has no field `{field}`; its fields are {}",
+            SUMMARY_FIELDS.join(", ")
+        ));
+    }
+    if let Some(kind) = key
+        .strip_prefix("findings.")
+        .and_then(|k| k.split('.').next())
+    {
+        known_kind(key, kind)?;
+    }
+    Ok(())
+}
+
 /// An error naming the valid kinds unless `kind` is one.
 fn known_kind(key: &str, kind: &str) -> Result<(), String> {
     if FindingKind::ALL.iter().any(|k| k.as_str() == kind) {
@@ -261,7 +269,7 @@ fn known_kind(key: &str, kind: &str) -> Result<(), String> {
     }
     let names: Vec<&str> = FindingKind::ALL.iter().map(|k| k.as_str()).collect();
     Err(format!(
-        "expectation `{key}`: {kind:?} is not a finding kind; the kinds are {}",
+        "`{key}`: {kind:?} is not a finding kind; the kinds are {}",
         names.join(", ")
     ))
 }

@@ -260,8 +260,9 @@ where
 
 impl Client {
     /// Waits for the client to finish (the built-in one's requests, or the program's exit), at
-    /// most `limit`, then lets the lab settle for `settle`. On timeout or interruption, the
-    /// client is stopped and the error says why.
+    /// most `limit`, then lets the lab settle for `settle`. On timeout, the client is stopped
+    /// and the error says why. An interruption (Ctrl-C) ends the wait without a client report:
+    /// the run then sums up what was captured, marked interrupted.
     pub fn wait(self, limit: Duration, settle: Duration) -> Result<ClientDone> {
         let done = match self.kind {
             ClientKind::BuiltIn {
@@ -271,6 +272,11 @@ impl Client {
             } => match wait_for(&report, limit) {
                 Ok(report) => ClientDone {
                     report: Some(report),
+                    release: Release::BuiltIn { stop, thread },
+                    workers_rss_before: None,
+                },
+                Err(_) if Interrupted::now() => ClientDone {
+                    report: None,
                     release: Release::BuiltIn { stop, thread },
                     workers_rss_before: None,
                 },
@@ -285,8 +291,7 @@ impl Client {
                 let start = Instant::now();
                 while child.try_wait().is_none() {
                     if Interrupted::now() {
-                        child.stop();
-                        bail!("interrupted");
+                        break;
                     }
                     if start.elapsed() > limit {
                         child.stop();
@@ -330,7 +335,12 @@ fn wait_workers(mut workers: Vec<Worker>, limit: Duration) -> Result<ClientDone>
             ));
         }
         if Interrupted::now() {
-            break Some(anyhow!("interrupted"));
+            // What the workers did is in the capture; their reports are not all in.
+            return Ok(ClientDone {
+                report: None,
+                release: Release::Workers(workers),
+                workers_rss_before: None,
+            });
         }
         if start.elapsed() > limit {
             break Some(anyhow!(

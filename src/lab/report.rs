@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use connlab_core::analyze::{BySide, Summary};
 use connlab_core::diagnose::DiagnosisReport;
+use connlab_core::words::plural;
 
 use super::expect::Outcome;
 use super::runner::ActorOutcome;
@@ -210,8 +211,10 @@ impl RunReport {
         if let Some(m) = &s.middlebox {
             let _ = writeln!(
                 out,
-                "middlebox: forgot {} flows, stopped {} segments of forgotten flows, sent {} RSTs",
-                m.forgotten_flows, m.expired_segments, m.rsts_sent
+                "middlebox: forgot {}, stopped {} of forgotten flows, sent {}",
+                plural(m.forgotten_flows, "flow", "flows"),
+                plural(m.expired_segments, "segment", "segments"),
+                plural(m.rsts_sent, "RST", "RSTs")
             );
         }
         if let Some(plan) = &s.scale {
@@ -262,6 +265,21 @@ impl RunReport {
                 );
             }
             let _ = writeln!(out);
+        }
+        for e in &s.exec {
+            // An external program's own word: how it exited, and where its output is.
+            let exit = match e.exit_code {
+                Some(0) => "exit 0".to_owned(),
+                Some(code) => format!("exit {code} (it failed)"),
+                None => "stopped by connlab".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "exec {}: {exit}; output in {} and {}",
+                e.side,
+                e.stdout.display(),
+                e.stderr.display()
+            );
         }
         out.push_str(&diagnosis_text(&s.diagnosis, a.connections));
         if !s.expectations.is_empty() {

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use connlab_core::analyze::Side;
 use connlab_core::timeline::{ConnState, MarkKind, Row, TimelineModel, COUNTED};
+use connlab_core::words::plural;
 
 use super::html::esc;
 
@@ -183,12 +184,12 @@ fn nice_step(rough: u64) -> u64 {
 fn draw_row(out: &mut String, axis: &Axis, row: &Row, y: f64) {
     let _ = write!(
         out,
-        "<g class=\"row\" id=\"c-{id}\"><title>conn {id}: {} → {}, {} requests</title>\
+        "<g class=\"row\" id=\"c-{id}\"><title>conn {id}: {} → {}, {}</title>\
          <rect class=\"bg\" x=\"0\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{ROW_H}\"/>\
          <text x=\"4\" y=\"{:.1}\">{id:>5} {}→{}</text>",
         row.client,
         row.server,
-        row.requests,
+        plural(u64::from(row.requests), "request", "requests"),
         LABEL + PLOT as f64,
         y + ROW_H - 3.0,
         row.client.port(),

@@ -10,6 +10,7 @@ use ratatui::Frame;
 use super::input::{visible_rows, ViewState};
 use connlab_core::analyze::Side;
 use connlab_core::timeline::{ConnState, MarkKind, Row, TimelineModel};
+use connlab_core::words::plural;
 
 /// Width of the row labels.
 const LABEL: u16 = 33;
@@ -249,8 +250,11 @@ fn draw_detail(buf: &mut Buffer, area: Rect, model: &TimelineModel, row: Option<
     };
     let start = model.start_ns.unwrap_or(0);
     let title = format!(
-        " conn {}: {} -> {}, {} requests  (Esc: back)",
-        row.id, row.client, row.server, row.requests
+        " conn {}: {} -> {}, {}  (Esc: back)",
+        row.id,
+        row.client,
+        row.server,
+        plural(u64::from(row.requests), "request", "requests")
     );
     buf.set_stringn(
         area.x,

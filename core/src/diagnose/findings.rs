@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::evidence::{Evidence, Examples};
 use super::track::{Cause, EndpointTrack};
 use crate::analyze::Side;
+use crate::words::plural;
 
 /// Connections a pattern needs before it is a finding.
 pub const MIN_CONNECTIONS: u64 = 3;
@@ -262,10 +263,6 @@ fn keepalive_knobs(side: Side) -> Vec<&'static str> {
             "HTTP/1.0 servers (Python http.server): protocol_version = \"HTTP/1.1\"",
         ],
     }
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn conns(n: u64) -> String {
