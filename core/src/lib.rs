@@ -27,3 +27,5 @@ pub mod words;
 /// are looked up once or twice per frame and SipHash was a tenth of `inspect`'s time. Its
 /// per-process random seed keeps a crafted capture from forcing collisions.
 pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// The set of [`FastMap`].
+pub(crate) type FastSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;

@@ -281,6 +281,7 @@ fn next_record(
     Ok(true)
 }
 
+#[inline]
 fn u32_at(bytes: &[u8], at: usize, big_endian: bool) -> usize {
     let raw: [u8; 4] = bytes[at..at + 4].try_into().unwrap_or([0; 4]);
     (if big_endian {
@@ -315,14 +316,17 @@ fn read_pcap(
     // is (tcpdump -s 128 records the first 128 bytes of longer packets).
     while next_record(chunks, 16, |h| 16 + u32_at(h, 8, big))? {
         let pending = chunks.pending();
-        let incl = u32_at(pending, 8, big);
-        let t_ns = u32_at(pending, 0, big) as u64 * 1_000_000_000
-            + u32_at(pending, 4, big) as u64 * frac_ns;
+        let Some((header, rest)) = pending.split_first_chunk::<16>() else {
+            break; // next_record made sure of 16 bytes
+        };
+        let word = |at: usize| u32_at(header, at, big);
+        let incl = word(8);
+        let t_ns = word(0) as u64 * 1_000_000_000 + word(4) as u64 * frac_ns;
         on_packet(StoredPacket {
             t_ns,
             linktype,
-            data: &pending[16..16 + incl],
-            cut: incl < u32_at(pending, 12, big),
+            data: &rest[..incl],
+            cut: incl < word(12),
             dropped_by_link: false,
             forged: false,
         });

@@ -3,7 +3,7 @@
 //! Why from events: the live view (folding events as they are produced) and a
 //! report built later from the JSON-lines file then agree by construction.
 
-use std::collections::BTreeSet;
+use crate::FastSet;
 
 use serde::Serialize;
 
@@ -93,7 +93,7 @@ pub struct Summary {
     /// Connections with exactly one FIN so far: tells a first FIN from a
     /// second one. Bounded by the half-closed live connections.
     #[serde(skip)]
-    one_fin: BTreeSet<u64>,
+    one_fin: FastSet<u64>,
 }
 
 impl Summary {
