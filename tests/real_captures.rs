@@ -200,34 +200,36 @@ fn ab_without_keep_alive_speaks_http10() {
     assert_eq!(kinds(&s), ["keepalive_off"], "{:#}", s["findings"]);
 }
 
+/// curl in the client namespace fetching the server's page three times in one run (it may
+/// reuse its connection), with `extra` arguments.
+fn curl_three_times(client_ns: &str, extra: &[&str]) -> Command {
+    let url = format!("http://{SERVER_IP}/");
+    let mut curl = Hosts::command(client_ns, "curl");
+    curl.args([
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-o",
+        "/dev/null",
+        "-o",
+        "/dev/null",
+    ])
+    .args(extra)
+    .args([&url, &url, &url]);
+    curl
+}
+
 fn curl_reuses_one_connection_and_connection_close_turns_it_off() {
     let mut hosts = Hosts::new();
     nginx(&mut hosts, "nginx-curl", "");
-    let url = format!("http://{SERVER_IP}/");
-    let client_ns = hosts.client.clone();
-    let curl = |extra: &[&str]| {
-        let mut c = Hosts::command(&client_ns, "curl");
-        c.args([
-            "-sS",
-            "-o",
-            "/dev/null",
-            "-o",
-            "/dev/null",
-            "-o",
-            "/dev/null",
-        ])
-        .args(extra)
-        .args([&url, &url, &url]);
-        c
-    };
-    let reuse = curl(&[]);
+    let reuse = curl_three_times(&hosts.client, &[]);
     let s = captured(&mut hosts, "curl-reuse", reuse);
     assert_eq!(
         (s["connections"].as_u64(), s["reused"].as_u64()),
         (Some(1), Some(2))
     );
     assert_eq!(kinds(&s), Vec::<String>::new(), "nothing wrong");
-    let close = curl(&["-H", "Connection: close"]);
+    let close = curl_three_times(&hosts.client, &["-H", "Connection: close"]);
     let s = captured(&mut hosts, "curl-close", close);
     let f = finding(&s, "keepalive_off");
     assert_eq!(
@@ -268,18 +270,7 @@ fn curl_to_a_port_nothing_listens_on_is_refused() {
 fn a_capture_with_a_snap_length_is_read_whole() {
     let mut hosts = Hosts::new();
     nginx(&mut hosts, "nginx-snaplen", "");
-    let url = format!("http://{SERVER_IP}/");
-    let mut curl = Hosts::command(&hosts.client, "curl");
-    curl.args([
-        "-sS",
-        "-o",
-        "/dev/null",
-        "-o",
-        "/dev/null",
-        "-o",
-        "/dev/null",
-    ])
-    .args([&url, &url, &url]);
+    let curl = curl_three_times(&hosts.client, &[]);
     // 80 bytes: the headers (66 with TCP timestamps) and the first bytes of each message.
     let s = captured_first_bytes(&mut hosts, "curl-snaplen", curl, 80);
     assert_eq!(
