@@ -1,5 +1,5 @@
-//! The analyser's throughput on a keep-alive conversation: the per-frame cost behind
-//! `connlab inspect` and the live recorder.
+//! The analyser's throughput on a keep-alive conversation and on WebSocket traffic: the
+//! per-frame cost behind `connlab inspect` and the live recorder.
 
 use std::hint::black_box;
 
@@ -29,22 +29,69 @@ fn conversation(requests: u32) -> Vec<Vec<u8>> {
     frames
 }
 
+/// A WebSocket frame of `payload`, masked when the client sends it (RFC 6455 5.2).
+fn ws_frame(masked: bool, payload: &[u8]) -> Vec<u8> {
+    let key = [0x12, 0x34, 0x56, 0x78];
+    let mut out = vec![0x81, payload.len() as u8 | if masked { 0x80 } else { 0 }];
+    if masked {
+        out.extend_from_slice(&key);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    } else {
+        out.extend_from_slice(payload);
+    }
+    out
+}
+
+/// 16 connections, each upgraded to WebSocket, then `messages` text messages each way.
+fn websocket(messages: u32) -> Vec<Vec<u8>> {
+    let upgrade = b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    let switched = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+    let (to_server, to_client) = (
+        ws_frame(true, b"message 123456"),
+        ws_frame(false, b"message 123456"),
+    );
+    let mut convs: Vec<Conv> = (0..16)
+        .map(|i| Conv::new(&format!("198.18.0.1:{}", 40_000 + i), "198.18.0.2:80", 0, 0))
+        .collect();
+    let mut frames = Vec::new();
+    for c in &mut convs {
+        frames.push(c.send(Side::Client, F::SYN, b""));
+        frames.push(c.send(Side::Server, F::SYN | F::ACK, b""));
+        frames.push(c.send(Side::Client, F::ACK, b""));
+        frames.push(c.send(Side::Client, F::PSH | F::ACK, upgrade));
+        frames.push(c.send(Side::Server, F::PSH | F::ACK, switched));
+    }
+    for _ in 0..messages {
+        for c in &mut convs {
+            frames.push(c.send(Side::Client, F::PSH | F::ACK, &to_server));
+            frames.push(c.send(Side::Server, F::PSH | F::ACK, &to_client));
+        }
+    }
+    frames
+}
+
 fn analyse(c: &mut Criterion) {
-    let frames = conversation(3_000);
     let mut group = c.benchmark_group("analyser");
-    group.throughput(Throughput::Elements(frames.len() as u64));
     group.sample_size(20);
-    group.bench_function("keep-alive frames", |b| {
-        b.iter(|| {
-            let mut analyzer = Analyzer::new();
-            let mut events = Vec::new();
-            for (i, f) in frames.iter().enumerate() {
-                events.clear();
-                analyzer.handle_frame(i as u64 * 1_000, LinkType::Ethernet, f, &mut events);
-            }
-            black_box(analyzer.summary())
-        })
-    });
+    for (name, frames) in [
+        ("keep-alive frames", conversation(3_000)),
+        ("websocket frames", websocket(3_000)),
+    ] {
+        group.throughput(Throughput::Elements(frames.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut analyzer = Analyzer::new();
+                let mut events = Vec::new();
+                for (i, f) in frames.iter().enumerate() {
+                    events.clear();
+                    analyzer.handle_frame(i as u64 * 1_000, LinkType::Ethernet, f, &mut events);
+                }
+                black_box(analyzer.summary())
+            })
+        });
+    }
     group.finish();
 }
 

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use connlab_core::analyze::{BySide, RstBy, Summary};
+use connlab_core::analyze::{BySide, RstBy, Summary, WebSocketSummary};
 use connlab_core::diagnose::{DiagnosisReport, Quantiles};
 
 /// Findings and endpoints shown; the rest are counted ("… and N more").
@@ -60,7 +60,51 @@ pub fn analysis_table(a: &Summary, kernel_time_wait: Option<BySide>) -> String {
             a.cut_segments
         );
     }
+    websocket_table(&mut out, &a.websocket);
     out
+}
+
+/// The WebSocket counters, when the capture has WebSocket (or a refused upgrade).
+fn websocket_table(out: &mut String, ws: &WebSocketSummary) {
+    if ws.connections == 0 && ws.upgrades_refused == 0 {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "websocket: {} upgraded, {} refused   unanswered pings {}   closed without a close frame {}",
+        ws.connections, ws.upgrades_refused, ws.unanswered_pings, ws.closed_without_close_frame
+    );
+    for (label, v) in [
+        ("messages", ws.messages),
+        ("message bytes", ws.bytes),
+        ("pings", ws.pings),
+        ("pongs", ws.pongs),
+        ("close frames", ws.close_frames),
+    ] {
+        let _ = writeln!(out, "  {label:<22}{:>8}{:>8}", v.client, v.server);
+    }
+    if !ws.close_codes.is_empty() {
+        let codes: Vec<String> = ws
+            .close_codes
+            .iter()
+            .map(|(code, n)| format!("{code} x{n}"))
+            .collect();
+        let _ = writeln!(out, "  close codes: {}", codes.join(", "));
+    }
+    if ws.protocol_errors > 0 {
+        let _ = writeln!(
+            out,
+            "  protocol errors {} (frames that break RFC 6455; see the events)",
+            ws.protocol_errors
+        );
+    }
+    if ws.cut_bytes > 0 || ws.lost_sync > 0 {
+        let _ = writeln!(
+            out,
+            "  message bytes not captured {}, directions whose framing was lost {}",
+            ws.cut_bytes, ws.lost_sync
+        );
+    }
 }
 
 /// The findings, each with its evidence and knobs, then the endpoints and the distributions.
@@ -94,17 +138,26 @@ pub fn diagnosis_text(d: &DiagnosisReport, connections: u64) -> String {
         let _ = writeln!(out, "      knobs: {}", f.knobs.join("; "));
     }
     more(&mut out, d.findings.len(), "findings");
+    // WebSocket messages get a column when the capture has any.
+    let ws = d.endpoints.iter().any(|e| e.websocket_messages > 0)
+        || d.distributions.websocket_messages_per_connection.count > 0;
     if !d.endpoints.is_empty() {
         let _ = writeln!(
             out,
-            "\nendpoints             conns   reqs reused  FIN c/s  RST c/s   TW c/s  findings"
+            "\nendpoints             conns   reqs reused  FIN c/s  RST c/s   TW c/s{}  findings",
+            if ws { "  ws msgs" } else { "" }
         );
     }
     for e in d.endpoints.iter().take(SHOWN) {
         let kinds: Vec<&str> = e.findings.iter().map(|k| k.as_str()).collect();
+        let messages = if ws {
+            format!(" {:>8}", e.websocket_messages)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "  {:<20}{:>6} {:>6} {:>6} {:>8} {:>8} {:>8}  {}",
+            "  {:<20}{:>6} {:>6} {:>6} {:>8} {:>8} {:>8}{messages}  {}",
             e.server.to_string(),
             e.connections,
             e.requests,
@@ -139,6 +192,20 @@ pub fn diagnosis_text(d: &DiagnosisReport, connections: u64) -> String {
         ),
     ] {
         quantiles(&mut out, label, q);
+    }
+    if ws {
+        for (label, q) in [
+            (
+                "ws messages per connection",
+                &dist.websocket_messages_per_connection,
+            ),
+            (
+                "ws idle between frames ms",
+                &dist.websocket_idle_between_frames_ms,
+            ),
+        ] {
+            quantiles(&mut out, label, q);
+        }
     }
     out
 }

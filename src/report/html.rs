@@ -38,12 +38,12 @@ th:first-child, td:first-child { text-align: left; }
 svg { display: block; margin: 6px 0; } svg text { font: 11px ui-monospace, monospace; fill: #333; }
 .axis line { stroke: #ccc; } .axis text { fill: #666; }
 .s-handshake { fill: #d9a400; } .s-active { fill: #2e9e44; } .s-idle { fill: #4a7bd0; }
-.s-half_closed { fill: #a94bc0; } .s-time_wait { fill: #d04040; opacity: .5; }
+.s-websocket { fill: #17a2b8; } .s-half_closed { fill: #a94bc0; } .s-time_wait { fill: #d04040; opacity: .5; }
 .bg { fill: transparent; } g.row:hover .bg { fill: #f1f1f1; } g.row:target .bg { fill: #ffe680; }
 .m { font: bold 11px ui-monospace, monospace; text-anchor: middle; }
 .m-request { fill: #111; } .m-reused { fill: #0a8aa0; } .m-fin { fill: #b36b00; }
 .m-rst { fill: #c62828; } .m-probe { fill: #8e24aa; } .m-retransmit { fill: #e64a19; }
-.m-dropped { fill: #ff1744; }
+.m-dropped { fill: #ff1744; } .m-ws { fill: #0b6e7d; }
 .bar { fill: #4a7bd0; } .bar2 { fill: #d04040; } .line { fill: none; stroke-width: 2; }
 .legend span { display: inline-block; margin-right: 14px; font-size: 13px; }
 .sw { display: inline-block; width: 14px; height: 10px; margin-right: 4px; vertical-align: middle; }

@@ -76,6 +76,7 @@ fn state_class(s: ConnState) -> Option<&'static str> {
         ConnState::Handshake => Some("handshake"),
         ConnState::Active => Some("active"),
         ConnState::Idle => Some("idle"),
+        ConnState::WebSocket => Some("websocket"),
         ConnState::HalfClosed => Some("half_closed"),
         ConnState::TimeWait => Some("time_wait"),
         ConnState::Closed => None,
@@ -97,6 +98,10 @@ fn mark_look(kind: MarkKind) -> (&'static str, &'static str, String) {
         MarkKind::Probe => ("k", "probe", "keepalive probe".into()),
         MarkKind::Retransmit => ("r", "retransmit", "retransmission".into()),
         MarkKind::Dropped => ("!", "dropped", "frame dropped by the link".into()),
+        MarkKind::WsMessage => ("m", "ws", "WebSocket message".into()),
+        MarkKind::WsPing => ("p", "probe", "WebSocket ping".into()),
+        MarkKind::WsPong => ("q", "probe", "WebSocket pong".into()),
+        MarkKind::WsClose => ("□", "fin", "WebSocket close frame".into()),
     }
 }
 
@@ -107,6 +112,7 @@ pub fn legend() -> String {
         ("handshake", "handshake"),
         ("active", "request in flight"),
         ("idle", "idle"),
+        ("websocket", "WebSocket open"),
         ("half_closed", "half-closed"),
         ("time_wait", "TIME_WAIT"),
     ] {
@@ -125,6 +131,9 @@ pub fn legend() -> String {
         ("k", "keepalive probe"),
         ("r", "retransmit"),
         ("!", "dropped by the link"),
+        ("m", "WebSocket message"),
+        ("p / q", "WebSocket ping / pong"),
+        ("□", "WebSocket close frame"),
     ] {
         let _ = write!(out, "<span><b>{}</b> {words}</span>", esc(glyph));
     }

@@ -4,7 +4,7 @@
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use connlab_core::analyze::Side;
-use connlab_core::timeline::{MarkKind, Row, TimelineModel};
+use connlab_core::timeline::{ConnState, MarkKind, Row, TimelineModel};
 
 /// What the user asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,7 +195,8 @@ impl ViewState {
 }
 
 /// The rows that pass `filter`, in order: an event kind (`rst`, `reused`, `fin`,
-/// `time_wait`, `probe`, `retransmit`, `dropped`, `request`) or a port number.
+/// `time_wait`, `probe`, `retransmit`, `dropped`, `request`, `websocket`, `ping`) or a port
+/// number.
 pub fn visible_rows<'a>(model: &'a TimelineModel, filter: Option<&str>) -> Vec<&'a Row> {
     let Some(f) = filter else {
         return model.rows.values().collect();
@@ -215,6 +216,10 @@ pub fn visible_rows<'a>(model: &'a TimelineModel, filter: Option<&str>) -> Vec<&
         "retransmit" => Box::new(|r| r.has(MarkKind::Retransmit)),
         "dropped" | "drop" => Box::new(|r| r.has(MarkKind::Dropped)),
         "request" => Box::new(|r| r.requests > 0),
+        "websocket" | "ws" => {
+            Box::new(|r| r.states.iter().any(|(_, s)| *s == ConnState::WebSocket))
+        }
+        "ping" | "pong" => Box::new(|r| r.has(MarkKind::WsPing) || r.has(MarkKind::WsPong)),
         other => match other.parse::<u16>() {
             Ok(port) => Box::new(move |r| r.client.port() == port || r.server.port() == port),
             Err(_) => Box::new(|_| false),

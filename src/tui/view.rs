@@ -156,6 +156,7 @@ fn state_glyph(state: ConnState) -> (char, Color) {
         ConnState::Handshake => ('~', Color::Yellow),
         ConnState::Active => ('━', Color::Green),
         ConnState::Idle => ('─', Color::Blue),
+        ConnState::WebSocket => ('═', Color::Cyan),
         ConnState::HalfClosed => ('┄', Color::Magenta),
         ConnState::TimeWait => ('░', Color::Red),
         ConnState::Closed => (' ', Color::Reset),
@@ -178,6 +179,10 @@ fn mark_glyph(kind: MarkKind) -> (char, Color) {
         MarkKind::Probe => ('k', Color::Magenta),
         MarkKind::Request => ('●', Color::White),
         MarkKind::Reused => ('○', Color::Cyan),
+        MarkKind::WsMessage => ('m', Color::White),
+        MarkKind::WsPing => ('p', Color::Magenta),
+        MarkKind::WsPong => ('q', Color::Magenta),
+        MarkKind::WsClose => ('□', Color::Yellow),
     }
 }
 
@@ -363,11 +368,14 @@ Keys: q quit (a live lab is stopped and cleaned up) | space pause/follow | left/
 +/- zoom | up/down select | Enter detail (events and frames) | / filter | [ ] scroll the event \
 log | f findings | ? help | Esc back
 
-States: ~ handshake  ━ active (request in flight)  ─ idle  ┄ half-closed  ░ TIME_WAIT  (blank) closed
+States: ~ handshake  ━ active (request in flight)  ─ idle  ═ WebSocket  ┄ half-closed  \
+░ TIME_WAIT  (blank) closed
 Marks: ● request  ○ reused request  C FIN from client  S FIN from server  × RST  M RST from a \
-middlebox  k keepalive probe  r retransmit  ! frame dropped by the link
+middlebox  k keepalive probe  r retransmit  ! frame dropped by the link  m WebSocket message  \
+p ping  q pong  □ close frame
 
-Filter: rst, reused, fin, time_wait, probe, retransmit, dropped, request, or a port number.
+Filter: rst, reused, fin, time_wait, probe, retransmit, dropped, request, websocket, or a port \
+number.
 Counters are for everything seen so far (the whole file when replaying).";
 
 fn draw_help(frame: &mut Frame, area: Rect) {

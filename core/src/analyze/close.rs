@@ -4,7 +4,7 @@
 //! the lab is most about (who holds TIME_WAIT, who resets), and its rules
 //! read best together.
 
-use super::conn::{idx, Conn, Life};
+use super::conn::{idx, Conn, Life, Read};
 use super::event::{Event, EventKind, RstSender, Side, TimeWaitHolder};
 use super::frame::Segment;
 
@@ -117,6 +117,11 @@ impl Conn {
     /// in TIME_WAIT. Later ones are just counted. A forged one (a middlebox's)
     /// ends it the same way: the end it reached believes it.
     pub(super) fn on_rst(&mut self, t_ns: u64, by: RstSender, out: &mut Vec<Event>) {
+        if !matches!(self.life, Life::Closed { .. }) {
+            // What the capture held back behind a hole is read before the reset ends it all.
+            self.read(t_ns, Side::Client, Read::End, out);
+            self.read(t_ns, Side::Server, Read::End, out);
+        }
         let idle_ns = self.last_data_ns.map(|last| t_ns.saturating_sub(last));
         self.emit(t_ns, EventKind::Rst { by, idle_ns }, out);
         match self.life {

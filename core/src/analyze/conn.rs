@@ -1,14 +1,17 @@
 //! The lifecycle of one TCP connection, driven segment by segment.
 //!
 //! Plain data plus transitions: `on_segment` reads the segment against the
-//! two sequence spaces and appends the events it implies. Time only moves
+//! two sequence spaces and appends the events it implies. The bytes it carries go, in order,
+//! to the connection's protocol layer (`proto`), which says what they mean. Time only moves
 //! through the `t_ns` the caller passes in.
 
 use std::net::SocketAddr;
 
 use super::event::{Event, EventKind, RstSender, Side, TimeWaitHolder};
 use super::frame::Segment;
-use super::http;
+use super::proto::http1::head;
+use super::proto::{Cx, Proto};
+use super::reassembly::Piece;
 use super::stream::Stream;
 
 /// Where the three-way handshake stands.
@@ -47,9 +50,8 @@ pub(crate) struct Conn {
     handshake: Handshake,
     /// Indexed by `idx(side)`: client stream, server stream.
     pub(super) streams: [Option<Stream>; 2],
-    requests: u32,
-    responses: u32,
-    last_server_data_ns: Option<u64>,
+    /// What the streams' bytes are read as: HTTP/1.x first, then what it switches to.
+    proto: Proto,
     /// Time of the newest payload of either side: the start of an idle stretch.
     pub(super) last_data_ns: Option<u64>,
     pub(super) first_fin: Option<Side>,
@@ -66,7 +68,7 @@ fn told_by_payload(payload: &[u8]) -> Option<bool> {
     if payload.starts_with(b"HTTP/1.") {
         Some(false)
     } else {
-        http::request_line(payload).map(|_| true)
+        head::request_line(payload).map(|_| true)
     }
 }
 
@@ -108,9 +110,7 @@ impl Conn {
             started_ns: t_ns,
             handshake,
             streams: [None, None],
-            requests: 0,
-            responses: 0,
-            last_server_data_ns: None,
+            proto: Proto::default(),
             last_data_ns: None,
             first_fin: None,
             life: Life::Open,
@@ -204,17 +204,15 @@ impl Conn {
 
         let syn_new = f.syn && !stream.seen.contains(lo);
         let fin_new = f.fin && stream.fin_end.is_none() && !stream.seen.contains(hi - 1);
-        let mut data_new = None;
+        if syn_new {
+            stream.bytes.start_at(data_lo);
+        }
         if hi > lo {
             let ins = stream.seen.insert(lo, hi);
             if ins.overlap {
                 let (seq, len) = (stream.relative(seg.seq), seg.len);
                 self.emit(t_ns, EventKind::Retransmit { by: side, seq, len }, out);
             }
-            data_new = ins
-                .first_new
-                .map(|off| off.max(data_lo))
-                .filter(|&off| off < data_hi);
         }
         if let Some(s) = self.streams[idx(side)].as_mut() {
             s.next = s.next.max(hi);
@@ -222,17 +220,44 @@ impl Conn {
 
         self.on_handshake(t_ns, side, seg, syn_new, out);
         let closed = matches!(self.life, Life::Closed { .. });
-        if let Some(off) = data_new.filter(|_| !closed) {
-            let start = usize::try_from(off - data_lo).unwrap_or(0);
-            self.on_data(t_ns, side, seg.payload.get(start..).unwrap_or(&[]), out);
+        if !closed {
+            let peer_holds = self.streams[idx(side.peer())]
+                .as_ref()
+                .is_some_and(|s| s.bytes.holding());
+            if f.ack && peer_holds {
+                self.read(t_ns, side.peer(), Read::Acked(seg.ack), out);
+            }
+            if seg.len > 0 {
+                let segment = Read::Segment(data_lo, seg.len, seg.payload);
+                self.read(t_ns, side, segment, out);
+            }
         }
         if seg.len > 0 {
             self.last_data_ns = Some(t_ns);
         }
         if fin_new && !closed {
+            self.read(t_ns, side, Read::End, out);
             self.on_fin(t_ns, side, seg, hi, out);
         }
         self.on_final_ack(t_ns, side, seg, out);
+    }
+
+    /// Hands `side`'s stream bytes, in order, to the protocol layer.
+    pub(super) fn read(&mut self, t_ns: u64, side: Side, what: Read<'_>, out: &mut Vec<Event>) {
+        let Some(stream) = self.streams[idx(side)].as_mut() else {
+            return;
+        };
+        let mut cx = Cx::new(t_ns, (self.id, self.client, self.server), out);
+        let proto = &mut self.proto;
+        let each = |piece: Piece<'_>| proto.piece(&mut cx, side, piece);
+        match what {
+            Read::Segment(lo, len, payload) => stream.bytes.segment(lo, len, payload, each),
+            Read::Acked(ack) => {
+                let ack = stream.offset(ack);
+                stream.bytes.acknowledged(ack, each);
+            }
+            Read::End => stream.bytes.flush(each),
+        }
     }
 
     /// SYN → `Syn`; the client's first ACK after the SYN-ACK → `Established`.
@@ -269,49 +294,16 @@ impl Conn {
             _ => {}
         }
     }
+}
 
-    /// New payload: request lines from the client, status lines from the
-    /// server (whose data also restarts the idle clock for reuse).
-    fn on_data(&mut self, t_ns: u64, side: Side, data: &[u8], out: &mut Vec<Event>) {
-        match side {
-            Side::Client => {
-                http::messages(data, http::request_line, |req| {
-                    self.requests += 1;
-                    let n = self.requests;
-                    let reused = n > 1;
-                    let idle_ns = self
-                        .last_server_data_ns
-                        .filter(|_| reused)
-                        .map(|last| t_ns.saturating_sub(last));
-                    let kind = EventKind::Request {
-                        n,
-                        method: req.method,
-                        path: req.path,
-                        reused,
-                        idle_ns,
-                        closing: req.closing,
-                    };
-                    self.emit(t_ns, kind, out);
-                });
-            }
-            Side::Server => {
-                http::messages(data, http::status_line, |line| {
-                    if line.interim() {
-                        // `100 Continue` and the like: the request's response is still to come.
-                        return;
-                    }
-                    self.responses += 1;
-                    let kind = EventKind::Response {
-                        n: self.responses,
-                        status: line.status,
-                        closing: line.closing,
-                    };
-                    self.emit(t_ns, kind, out);
-                });
-                self.last_server_data_ns = Some(t_ns);
-            }
-        }
-    }
+/// What a segment gives a stream's reader.
+pub(super) enum Read<'a> {
+    /// Bytes at stream offset `.0` (`.1` on the wire, `.2` captured).
+    Segment(i64, u32, &'a [u8]),
+    /// The peer acknowledged up to this sequence number.
+    Acked(u32),
+    /// The stream ends (its FIN, or a reset).
+    End,
 }
 
 #[cfg(test)]

@@ -224,6 +224,73 @@ pub enum EventKind {
         /// Payload bytes in the segment.
         len: u32,
     },
+    /// A `101 Switching Protocols` accepted a WebSocket upgrade: the connection carries
+    /// WebSocket frames from here on.
+    WsOpen {
+        /// The subprotocol the server chose (`Sec-WebSocket-Protocol`), if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        subprotocol: Option<CompactString>,
+        /// `permessage-deflate` was agreed (message bytes are compressed bytes).
+        deflate: bool,
+    },
+    /// A WebSocket upgrade request answered with a final status other than 101.
+    WsUpgradeRefused {
+        /// The status the server answered with (405, 400, 426, ...).
+        status: u16,
+    },
+    /// A whole WebSocket data message (all its frames).
+    WsMessage {
+        /// Who sent it.
+        by: Side,
+        /// Text (opcode 1) rather than binary (opcode 2).
+        text: bool,
+        /// Payload bytes on the wire.
+        bytes: u64,
+        /// Frames it took (1 unless fragmented).
+        frames: u32,
+        /// Payload bytes the capture did not hold (a snap length, a missed segment).
+        #[serde(skip_serializing_if = "is_zero")]
+        cut: u64,
+    },
+    /// A WebSocket ping frame.
+    WsPing {
+        /// Who sent it.
+        by: Side,
+        /// Its payload length.
+        bytes: u64,
+    },
+    /// A WebSocket pong frame.
+    WsPong {
+        /// Who sent it.
+        by: Side,
+        /// Since the ping it answers (by payload, else the oldest waiting); None when it
+        /// answers none (an unsolicited pong, a heartbeat).
+        rtt_ns: Option<u64>,
+    },
+    /// A WebSocket close frame.
+    WsClose {
+        /// Who sent it.
+        by: Side,
+        /// Its status code (1000 normal, 1001 going away, ...); None when it had none.
+        code: Option<u16>,
+        /// Its reason text.
+        #[serde(skip_serializing_if = "CompactString::is_empty")]
+        reason: CompactString,
+    },
+    /// A WebSocket frame that breaks RFC 6455 (a reserved opcode, a control frame over 125
+    /// bytes, an unmasked client frame, an absurd length, ...); the event's frame is where.
+    WsProtocolError {
+        /// Who sent it.
+        by: Side,
+        /// What is wrong with it.
+        error: &'static str,
+    },
+    /// The capture lost a WebSocket frame header (a gap where one was): nothing more of this
+    /// direction is read rather than guessed.
+    WsLostSync {
+        /// Whose direction.
+        by: Side,
+    },
     /// The connection is over (final ACK of the close, or RST).
     Closed {
         /// Ended by a reset rather than a FIN exchange.
@@ -278,9 +345,58 @@ impl Event {
                 let how = if *by_rst { " by RST" } else { "" };
                 format!("closed{how} after {}", ms(*lifetime_ns))
             }
+            EventKind::WsOpen { subprotocol, .. } => match subprotocol {
+                Some(p) => format!("WebSocket open (subprotocol {})", clean(p)),
+                None => "WebSocket open".to_owned(),
+            },
+            EventKind::WsUpgradeRefused { status } => {
+                format!("WebSocket upgrade refused with status {status}")
+            }
+            EventKind::WsMessage {
+                by,
+                text,
+                bytes,
+                frames,
+                cut,
+            } => {
+                let kind = if *text { "text" } else { "binary" };
+                let mut line = format!("WebSocket {kind} message from {by}, {bytes} bytes");
+                if *frames > 1 {
+                    line.push_str(&format!(" in {frames} frames"));
+                }
+                if *cut > 0 {
+                    line.push_str(&format!(" ({cut} not captured)"));
+                }
+                line
+            }
+            EventKind::WsPing { by, .. } => format!("WebSocket ping from {by}"),
+            EventKind::WsPong { by, rtt_ns } => match rtt_ns {
+                Some(rtt) => format!("WebSocket pong from {by}, {} after the ping", ms(*rtt)),
+                None => format!("WebSocket pong from {by} (unsolicited)"),
+            },
+            EventKind::WsClose { by, code, reason } => {
+                let code = code.map_or("no code".to_owned(), |c| format!("code {c}"));
+                match reason.is_empty() {
+                    true => format!("WebSocket close frame from {by}, {code}"),
+                    false => format!(
+                        "WebSocket close frame from {by}, {code} ({})",
+                        clean(reason)
+                    ),
+                }
+            }
+            EventKind::WsProtocolError { by, error } => {
+                format!("WebSocket protocol error from {by}: {error}")
+            }
+            EventKind::WsLostSync { by } => {
+                format!("WebSocket framing from {by} lost (a header is not in the capture)")
+            }
         };
         format!("conn {}: {what}", self.conn)
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Milliseconds, at most microsecond precision, no trailing zeros ("120 ms").

@@ -10,13 +10,14 @@ mod close;
 mod conn;
 mod event;
 mod frame;
-mod http;
 mod index;
+mod proto;
+mod reassembly;
 mod stream;
 mod summary;
 mod tracker;
 
 pub use event::{Closing, Event, EventKind, RstSender, Side, TimeWaitHolder};
 pub use frame::{decode, decode_cut, DecodeError, LinkType, Segment, TcpFlags};
-pub use summary::{BySide, RstBy, Summary};
+pub use summary::{BySide, RstBy, Summary, WebSocketSummary};
 pub use tracker::{Analyzer, Decoded};

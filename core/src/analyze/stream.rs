@@ -7,6 +7,8 @@
 
 use smallvec::SmallVec;
 
+use super::reassembly::Reassembly;
+
 /// Merged, sorted, non-touching half-open ranges of stream offsets.
 ///
 /// In a normal capture this holds a single range; holes appear only while
@@ -101,6 +103,8 @@ pub(crate) struct Stream {
     pub seen: RangeSet,
     /// Offset just past this side's FIN, once sent.
     pub fin_end: Option<i64>,
+    /// The stream's bytes in order, for the protocol layer.
+    pub bytes: Reassembly,
 }
 
 impl Stream {
@@ -111,6 +115,7 @@ impl Stream {
             next: 0,
             seen: RangeSet::default(),
             fin_end: None,
+            bytes: Reassembly::default(),
         }
     }
 

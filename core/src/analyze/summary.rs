@@ -3,7 +3,9 @@
 //! Why from events: the live view (folding events as they are produced) and a
 //! report built later from the JSON-lines file then agree by construction.
 
-use crate::FastSet;
+use std::collections::BTreeMap;
+
+use crate::{FastMap, FastSet};
 
 use serde::Serialize;
 
@@ -21,10 +23,20 @@ pub struct BySide {
 impl BySide {
     /// Counts one for `side`.
     pub fn add(&mut self, side: Side) {
+        *self.get_mut(side) += 1;
+    }
+
+    /// The count of `side`, to change.
+    pub fn get_mut(&mut self, side: Side) -> &mut u64 {
         match side {
-            Side::Client => self.client += 1,
-            Side::Server => self.server += 1,
+            Side::Client => &mut self.client,
+            Side::Server => &mut self.server,
         }
+    }
+
+    /// Both sides together.
+    pub fn total(&self) -> u64 {
+        self.client + self.server
     }
 }
 
@@ -55,6 +67,85 @@ impl RstBy {
             RstSender::Server => self.server += 1,
             RstSender::Middlebox => self.middlebox += 1,
         }
+    }
+}
+
+/// WebSocket totals over a capture.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct WebSocketSummary {
+    /// Connections upgraded to WebSocket (a 101 seen).
+    pub connections: u64,
+    /// Data messages (a fragmented message counts once), per sender.
+    pub messages: BySide,
+    /// Data message payload bytes, per sender.
+    pub bytes: BySide,
+    /// Ping frames, per sender.
+    pub pings: BySide,
+    /// Pong frames, per sender.
+    pub pongs: BySide,
+    /// Pings that no pong answered (by the end of the connection or the capture).
+    pub unanswered_pings: u64,
+    /// Close frames, per sender.
+    pub close_frames: BySide,
+    /// Close frames by status code (`"none"`: a close frame without one).
+    pub close_codes: BTreeMap<String, u64>,
+    /// WebSocket connections whose TCP connection ended without a close frame from one side
+    /// or both: the application saw an abnormal closure (1006).
+    pub closed_without_close_frame: u64,
+    /// Frames that break RFC 6455.
+    pub protocol_errors: u64,
+    /// Upgrade requests answered with a final status other than 101.
+    pub upgrades_refused: u64,
+    /// Message payload bytes the capture did not hold (snap length, missed segments).
+    pub cut_bytes: u64,
+    /// Directions whose framing was lost to a gap in the capture.
+    pub lost_sync: u64,
+    /// Per open WebSocket connection: the sides that sent a close frame (bit 0 client, 1
+    /// server). Bounded by the open WebSocket connections.
+    #[serde(skip)]
+    open_closes: FastMap<u64, u8>,
+    /// Pongs that answered a ping.
+    #[serde(skip)]
+    answered: u64,
+}
+
+impl WebSocketSummary {
+    fn apply(&mut self, event: &Event) {
+        let side_bit = |s: Side| if s == Side::Client { 1u8 } else { 2 };
+        match &event.kind {
+            EventKind::WsOpen { .. } => {
+                self.connections += 1;
+                self.open_closes.insert(event.conn, 0);
+            }
+            EventKind::WsUpgradeRefused { .. } => self.upgrades_refused += 1,
+            EventKind::WsMessage { by, bytes, cut, .. } => {
+                self.messages.add(*by);
+                *self.bytes.get_mut(*by) += bytes;
+                self.cut_bytes += cut;
+            }
+            EventKind::WsPing { by, .. } => self.pings.add(*by),
+            EventKind::WsPong { by, rtt_ns } => {
+                self.pongs.add(*by);
+                self.answered += u64::from(rtt_ns.is_some());
+            }
+            EventKind::WsClose { by, code, .. } => {
+                self.close_frames.add(*by);
+                let code = code.map_or_else(|| "none".to_owned(), |c| c.to_string());
+                *self.close_codes.entry(code).or_default() += 1;
+                if let Some(sent) = self.open_closes.get_mut(&event.conn) {
+                    *sent |= side_bit(*by);
+                }
+            }
+            EventKind::WsProtocolError { .. } => self.protocol_errors += 1,
+            EventKind::WsLostSync { .. } => self.lost_sync += 1,
+            EventKind::Closed { .. } => {
+                if let Some(sent) = self.open_closes.remove(&event.conn) {
+                    self.closed_without_close_frame += u64::from(sent != 3);
+                }
+            }
+            _ => return,
+        }
+        self.unanswered_pings = self.pings.total().saturating_sub(self.answered);
     }
 }
 
@@ -90,6 +181,8 @@ pub struct Summary {
     pub cut_segments: u64,
     /// Connections not closed (yet, or at the end of the capture).
     pub open: u64,
+    /// What the WebSocket connections carried (all zero without WebSocket).
+    pub websocket: WebSocketSummary,
     /// Connections with exactly one FIN so far: tells a first FIN from a
     /// second one. Bounded by the half-closed live connections.
     #[serde(skip)]
@@ -132,7 +225,16 @@ impl Summary {
             EventKind::Closed { .. } => {
                 self.one_fin.remove(&event.conn);
                 self.open = self.open.saturating_sub(1);
+                self.websocket.apply(event);
             }
+            EventKind::WsOpen { .. }
+            | EventKind::WsUpgradeRefused { .. }
+            | EventKind::WsMessage { .. }
+            | EventKind::WsPing { .. }
+            | EventKind::WsPong { .. }
+            | EventKind::WsClose { .. }
+            | EventKind::WsProtocolError { .. }
+            | EventKind::WsLostSync { .. } => self.websocket.apply(event),
         }
     }
 }

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::evidence::{Evidence, Examples};
 use super::track::{Cause, EndpointTrack};
+use super::websocket::{Actor, WsEndpoint};
 use crate::analyze::Side;
 use crate::words::plural;
 
@@ -57,6 +58,15 @@ pub enum FindingKind {
     ResetAfterIdle,
     /// The server answered SYNs with RST: nothing listened on the port.
     ConnectionRefused,
+    /// WebSockets closed (by an end or the path) a consistent time after their last frame.
+    WsIdleClose,
+    /// WebSocket pings went unanswered until the connection ended.
+    WsPingUnanswered,
+    /// A WebSocket's TCP connection ended without the close handshake (the application saw
+    /// 1006, abnormal closure).
+    WsClosedWithoutHandshake,
+    /// A WebSocket upgrade was answered with a status other than 101.
+    WsUpgradeRefused,
 }
 
 impl FindingKind {
@@ -78,11 +88,15 @@ impl FindingKind {
             FindingKind::SynRetransmits => "syn_retransmits",
             FindingKind::ResetAfterIdle => "reset_after_idle",
             FindingKind::ConnectionRefused => "connection_refused",
+            FindingKind::WsIdleClose => "ws_idle_close",
+            FindingKind::WsPingUnanswered => "ws_ping_unanswered",
+            FindingKind::WsClosedWithoutHandshake => "ws_closed_without_handshake",
+            FindingKind::WsUpgradeRefused => "ws_upgrade_refused",
         }
     }
 
     /// Every kind, in the README's order.
-    pub const ALL: [FindingKind; 15] = [
+    pub const ALL: [FindingKind; 19] = [
         FindingKind::ServerIdleClose,
         FindingKind::ClientIdleClose,
         FindingKind::KeepaliveOff,
@@ -98,6 +112,10 @@ impl FindingKind {
         FindingKind::SynRetransmits,
         FindingKind::ResetAfterIdle,
         FindingKind::ConnectionRefused,
+        FindingKind::WsIdleClose,
+        FindingKind::WsPingUnanswered,
+        FindingKind::WsClosedWithoutHandshake,
+        FindingKind::WsUpgradeRefused,
     ];
 }
 
@@ -153,6 +171,12 @@ pub struct Finding {
     /// Retransmissions (of the same data, or of SYNs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retransmits: Option<u64>,
+    /// Pings that went unanswered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pings: Option<u64>,
+    /// The status code the finding is about (the most common one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
     /// Where to look.
     pub evidence: Evidence,
     /// What to change, Go net/http names first.
@@ -177,6 +201,8 @@ impl Finding {
             requests: None,
             probes: None,
             retransmits: None,
+            pings: None,
+            status: None,
             evidence: examples.evidence.clone(),
             knobs: knobs(kind),
         }
@@ -246,6 +272,33 @@ fn knobs(kind: FindingKind) -> Vec<&'static str> {
             "start order: clients dial only once the server listens (a readiness check)",
             "Go: retry a refused dial with backoff (errors.Is(err, syscall.ECONNREFUSED))",
         ],
+        FindingKind::WsIdleClose => vec![
+            "pings more often than the idle timeout (gorilla/websocket: a ticker writing \
+             PingMessage every pingPeriod, the read deadline renewed in SetPongHandler)",
+            "nginx proxy_read_timeout / proxy_send_timeout for proxied WebSockets (60 s by \
+             default)",
+            "load balancers' idle timeouts (AWS ALB 60 s, NLB 350 s, Azure 240 s, GCP 30 s \
+             backend timeout for WebSockets)",
+        ],
+        FindingKind::WsPingUnanswered => vec![
+            "gorilla/websocket: pongWait as the read deadline, renewed in SetPongHandler; \
+             pingPeriod = pongWait * 9 / 10",
+            "the peer vanished without a FIN or RST: TCP alone notices only after \
+             net.ipv4.tcp_retries2 (about 15 min) or TCP_USER_TIMEOUT",
+        ],
+        FindingKind::WsClosedWithoutHandshake => vec![
+            "send a close frame before closing the socket (gorilla/websocket: \
+             WriteControl(CloseMessage, FormatCloseMessage(1000, \"\"), deadline)); browsers \
+             report code 1006 otherwise",
+            "a proxy or load balancer that drops idle WebSockets (see ws_idle_close)",
+        ],
+        FindingKind::WsUpgradeRefused => vec![
+            "the upgrade must be a GET with Upgrade: websocket, Connection: Upgrade, \
+             Sec-WebSocket-Key and Sec-WebSocket-Version: 13 (RFC 6455 4.1)",
+            "gorilla/websocket Upgrader.CheckOrigin (403 for other origins)",
+            "a proxy must pass the upgrade on (nginx: proxy_http_version 1.1; proxy_set_header \
+             Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\")",
+        ],
     }
 }
 
@@ -277,6 +330,7 @@ pub(crate) fn findings(server: SocketAddr, ep: &EndpointTrack) -> Vec<Finding> {
     pool_and_leaks(server, ep, &mut out);
     request_limit(server, ep, &mut out);
     resets(server, ep, &mut out);
+    websocket(server, &ep.ws, &mut out);
     if ep.syn_retransmits >= MIN_SYN_RETRANSMITS {
         let f = Finding::new(FindingKind::SynRetransmits, server, &ep.syn_retx);
         let statement = format!(
@@ -551,6 +605,93 @@ fn resets(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>) {
             probes: Some(ep.dead_probes),
             retransmits: Some(ep.dead_retransmits),
             ..Finding::new(FindingKind::DeadPeer, server, &ep.dead).says(statement)
+        });
+    }
+}
+
+fn websocket(server: SocketAddr, ws: &WsEndpoint, out: &mut Vec<Finding>) {
+    for actor in Actor::ALL {
+        let timed = &ws.idle_close[actor.index()];
+        if timed.examples.count < MIN_CONNECTIONS {
+            continue;
+        }
+        let Some((after, spread)) = timed.consistent_ms() else {
+            continue;
+        };
+        let how = match actor {
+            Actor::Middlebox => {
+                "a middlebox on the path reset them after it had forgotten \
+                                 them: the first frame sent after that idle time was answered \
+                                 with an RST"
+            }
+            _ => "their last frame was followed by the close",
+        };
+        let statement = format!(
+            "WebSockets with {server} were closed by the {} after {after:.1} ms without a frame \
+             ({}, spread {spread:.1} ms): {how}; an idle timeout that no ping kept from firing",
+            actor.as_str(),
+            conns(timed.examples.count),
+        );
+        out.push(Finding {
+            after_ms: Some(after),
+            spread_ms: Some(spread),
+            by: Some(actor.as_str()),
+            ..Finding::new(FindingKind::WsIdleClose, server, &timed.examples).says(statement)
+        });
+    }
+    if ws.ping_unanswered.count >= 1 {
+        let statement = format!(
+            "{} on {} with {server} went unanswered until the connection ended: the peer \
+             stopped answering (vanished, or too busy), and the pong wait or TCP gave up",
+            plural(ws.unanswered_pings, "WebSocket ping", "WebSocket pings"),
+            conns(ws.ping_unanswered.count),
+        );
+        out.push(Finding {
+            pings: Some(ws.unanswered_pings),
+            ..Finding::new(FindingKind::WsPingUnanswered, server, &ws.ping_unanswered)
+                .says(statement)
+        });
+    }
+    for actor in Actor::ALL {
+        let examples = &ws.without_handshake[actor.index()];
+        if examples.count == 0 {
+            continue;
+        }
+        let how = match actor {
+            Actor::Middlebox => "a reset by a middlebox",
+            _ => "a FIN or RST without both close frames",
+        };
+        let statement = format!(
+            "{} with {server} ended by {how} from the {}: no closing handshake, so the \
+             application saw an abnormal closure (1006)",
+            plural(examples.count, "WebSocket", "WebSockets"),
+            actor.as_str(),
+        );
+        out.push(Finding {
+            by: Some(actor.as_str()),
+            ..Finding::new(FindingKind::WsClosedWithoutHandshake, server, examples).says(statement)
+        });
+    }
+    if ws.refused.count >= 1 {
+        let status = ws
+            .refused_status
+            .iter()
+            .max_by_key(|(code, n)| (**n, std::cmp::Reverse(**code)))
+            .map(|(code, _)| *code);
+        let statement = format!(
+            "{} to {server} {} answered with {} instead of 101 Switching Protocols: the \
+             server (or a proxy before it) refused the WebSocket",
+            plural(
+                ws.refused.count,
+                "WebSocket upgrade request",
+                "WebSocket upgrade requests"
+            ),
+            if ws.refused.count == 1 { "was" } else { "were" },
+            status.map(|s| format!("status {s}")).unwrap_or_default(),
+        );
+        out.push(Finding {
+            status,
+            ..Finding::new(FindingKind::WsUpgradeRefused, server, &ws.refused).says(statement)
         });
     }
 }

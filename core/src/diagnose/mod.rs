@@ -10,6 +10,7 @@ mod evidence;
 mod findings;
 mod sketch;
 mod track;
+mod websocket;
 
 use crate::FastMap;
 use std::net::SocketAddr;
@@ -37,6 +38,8 @@ pub struct Diagnosis {
     lifetime: Sketch,
     idle_before_reuse: Sketch,
     idle_before_close: [Sketch; 2],
+    ws_messages_per_conn: Sketch,
+    ws_idle_between_frames: Sketch,
 }
 
 impl Diagnosis {
@@ -80,6 +83,15 @@ impl Diagnosis {
                 idle_ns: Some(idle),
             } if !conn.has_fin() => self.idle_before_close[side_index(*by)].add(*idle),
             EventKind::Closed { lifetime_ns, .. } => self.lifetime.add(*lifetime_ns),
+            EventKind::WsMessage { .. }
+            | EventKind::WsPing { .. }
+            | EventKind::WsPong { .. }
+            | EventKind::WsClose { .. } => {
+                if let Some(ws) = conn.ws() {
+                    self.ws_idle_between_frames
+                        .add(e.t_ns.saturating_sub(ws.last_frame_ns()));
+                }
+            }
             _ => {}
         }
         let ep = &mut self.endpoints[conn.endpoint()].1;
@@ -88,6 +100,9 @@ impl Diagnosis {
             if let Some(mut conn) = self.open.remove(&e.conn) {
                 conn.finish(e.conn, e.frame, false, ep);
                 self.requests_per_conn.add(u64::from(conn.requests()));
+                if let Some(ws) = conn.ws() {
+                    self.ws_messages_per_conn.add(ws.messages());
+                }
             }
         }
     }
@@ -98,6 +113,7 @@ impl Diagnosis {
         let mut endpoints: Vec<EndpointTrack> =
             self.endpoints.iter().map(|(_, ep)| ep.clone()).collect();
         let mut requests_per_conn = self.requests_per_conn.clone();
+        let mut ws_messages_per_conn = self.ws_messages_per_conn.clone();
         // Oldest first, so the examples of connections still open are the first ones too.
         let mut open: Vec<(&u64, &ConnTrack)> = self.open.iter().collect();
         open.sort_unstable_by_key(|(id, _)| **id);
@@ -105,6 +121,9 @@ impl Diagnosis {
             let mut conn = conn.clone();
             conn.finish(*id, self.last_frame, true, &mut endpoints[conn.endpoint()]);
             requests_per_conn.add(u64::from(conn.requests()));
+            if let Some(ws) = conn.ws() {
+                ws_messages_per_conn.add(ws.messages());
+            }
         }
         let mut findings = Vec::new();
         let mut rows = Vec::new();
@@ -121,6 +140,7 @@ impl Diagnosis {
                 fin_first_by: ep.fin_first_by,
                 rst_by: ep.rst_by,
                 time_wait: ep.time_wait,
+                websocket_messages: ep.ws.messages,
                 findings: kinds,
             });
             findings.extend(found);
@@ -140,6 +160,8 @@ impl Diagnosis {
                     client: Quantiles::times(&self.idle_before_close[0]),
                     server: Quantiles::times(&self.idle_before_close[1]),
                 },
+                websocket_messages_per_connection: Quantiles::counts(&ws_messages_per_conn),
+                websocket_idle_between_frames_ms: Quantiles::times(&self.ws_idle_between_frames),
             },
             sketches: DistributionSketches {
                 requests_per_connection: requests_per_conn,
@@ -207,6 +229,8 @@ pub struct EndpointReport {
     pub rst_by: RstBy,
     /// TIME_WAIT holders.
     pub time_wait: BySide,
+    /// WebSocket data messages on its connections.
+    pub websocket_messages: u64,
     /// The kinds of the findings seen on it.
     pub findings: Vec<FindingKind>,
 }
@@ -276,6 +300,10 @@ pub struct Distributions {
     pub idle_before_reuse_ms: Quantiles,
     /// Idle time before a connection's first FIN, ms, per closing side.
     pub idle_before_close_ms: IdleBeforeClose,
+    /// WebSocket data messages each WebSocket connection carried.
+    pub websocket_messages_per_connection: Quantiles,
+    /// Time between consecutive WebSocket frames (data and control) of a connection, ms.
+    pub websocket_idle_between_frames_ms: Quantiles,
 }
 
 #[cfg(test)]

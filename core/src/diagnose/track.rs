@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use super::evidence::{Examples, Timed};
 use super::sketch::Sketch;
+use super::websocket::{WsConn, WsEndpoint};
 use crate::analyze::{BySide, Closing, Event, EventKind, RstBy, RstSender, Side, TimeWaitHolder};
 use crate::FastMap;
 
@@ -71,6 +72,9 @@ pub(crate) struct ConnTrack {
     syn_retransmit_frame: Option<u64>,
     /// The pattern it was sorted into, which may explain why it carried so few requests.
     cause: Option<Cause>,
+    /// Set once it was upgraded to WebSocket: its ending is judged as a WebSocket's, not by
+    /// the HTTP/1.1 patterns.
+    ws: Option<Box<WsConn>>,
 }
 
 /// The patterns that explain a connection carrying a single request (when their finding is
@@ -152,6 +156,8 @@ pub(crate) struct EndpointTrack {
     pub dead_retransmits: u64,
     pub syn_retx: Examples,
     pub syn_retransmits: u64,
+    /// The WebSocket patterns.
+    pub ws: WsEndpoint,
     /// Open connections that carried a request and have not started closing.
     open_used: u64,
     /// SYNs seen towards this endpoint, per client address.
@@ -215,7 +221,13 @@ impl ConnTrack {
             last_syn_ns: 0,
             syn_retransmit_frame: None,
             cause: None,
+            ws: None,
         }
+    }
+
+    /// The WebSocket state, once upgraded.
+    pub fn ws(&self) -> Option<&WsConn> {
+        self.ws.as_deref()
     }
 
     pub fn endpoint(&self) -> usize {
@@ -367,11 +379,47 @@ impl ConnTrack {
                 self.stall_max[i] = self.stall_max[i].max(self.stall[i].1);
             }
             EventKind::Closed { .. } => {}
+            EventKind::WsOpen { .. } => {
+                self.ws = Some(Box::new(WsConn::new(t)));
+                ep.ws.connections += 1;
+            }
+            EventKind::WsUpgradeRefused { status } => ep.ws.refuse(e.conn, e.frame, *status),
+            EventKind::WsMessage { by, .. } => {
+                self.heard_from(*by);
+                if let Some(ws) = self.ws.as_mut() {
+                    ws.message(t);
+                }
+            }
+            EventKind::WsPing { by, .. } => {
+                self.heard_from(*by);
+                if let Some(ws) = self.ws.as_mut() {
+                    ws.ping(t, e.frame, *by);
+                }
+            }
+            EventKind::WsPong { by, .. } => {
+                self.heard_from(*by);
+                if let Some(ws) = self.ws.as_mut() {
+                    ws.pong(t, *by);
+                }
+            }
+            EventKind::WsClose { by, .. } => {
+                self.heard_from(*by);
+                let react = self.react_ns();
+                if let Some(ws) = self.ws.as_mut() {
+                    ws.close_frame(t, e.conn, e.frame, *by, react, &mut ep.ws);
+                }
+            }
+            EventKind::WsProtocolError { .. } | EventKind::WsLostSync { .. } => {}
         }
     }
 
     fn on_first_fin(&mut self, e: &Event, by: Side, idle_ns: Option<u64>, ep: &mut EndpointTrack) {
         self.leave_open(ep);
+        let react = self.react_ns();
+        if let Some(ws) = self.ws.as_mut() {
+            ws.tcp_end(e.t_ns, e.conn, e.frame, by.into(), react, &mut ep.ws);
+            return;
+        }
         let idle = idle_ns.unwrap_or(0);
         match by {
             Side::Server if self.requests > self.responses => {
@@ -451,6 +499,9 @@ impl ConnTrack {
             }
             return;
         }
+        if self.ws.is_some() {
+            return self.ws_reset(e, by, ep);
+        }
         let forgotten = self.requests > self.responses
             && !self.fin[1]
             && self
@@ -496,6 +547,21 @@ impl ConnTrack {
         }
     }
 
+    /// A WebSocket's first reset: a dead peer given up on (unanswered probes or
+    /// retransmissions), else how the WebSocket ended.
+    fn ws_reset(&mut self, e: &Event, by: RstSender, ep: &mut EndpointTrack) {
+        if let Some(side) = by.side() {
+            let i = idx(side);
+            if self.probes_unanswered[i] >= DEAD_PROBES || self.stall_max[i] >= STALL_RETRANSMITS {
+                self.dead(e, side, ep);
+            }
+        }
+        let react = self.react_ns();
+        if let Some(ws) = self.ws.as_mut() {
+            ws.tcp_end(e.t_ns, e.conn, e.frame, by.into(), react, &mut ep.ws);
+        }
+    }
+
     fn dead(&mut self, e: &Event, by: Side, ep: &mut EndpointTrack) {
         let i = idx(by);
         ep.dead.add(e.conn, e.frame);
@@ -525,6 +591,11 @@ impl ConnTrack {
                     break;
                 }
             }
+        }
+        if let Some(ws) = &self.ws {
+            // Its one request was the upgrade: none of the HTTP/1.1 reuse patterns apply.
+            ws.finish(conn, frame, open, &mut ep.ws);
+            return;
         }
         // Passed over for a new dial while idle and open, never used again, never closed by
         // the client, nobody announced a close: a response not read to the end or a body

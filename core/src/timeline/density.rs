@@ -14,13 +14,17 @@ const BUCKETS: usize = 512;
 const FIRST_WIDTH_NS: u64 = 1_000_000;
 
 /// The states counted, in [`ConnState`] order (closed connections are not counted).
-pub const COUNTED: [ConnState; 5] = [
+pub const COUNTED: [ConnState; STATES] = [
     ConnState::Handshake,
     ConnState::Active,
     ConnState::Idle,
+    ConnState::WebSocket,
     ConnState::HalfClosed,
     ConnState::TimeWait,
 ];
+
+/// How many states are counted.
+pub const STATES: usize = 6;
 
 fn slot(state: ConnState) -> Option<usize> {
     COUNTED.iter().position(|s| *s == state)
@@ -31,7 +35,7 @@ fn slot(state: ConnState) -> Option<usize> {
 pub struct Density {
     start_ns: Option<u64>,
     width_ns: u64,
-    deltas: Vec<[i64; 5]>,
+    deltas: Vec<[i64; STATES]>,
 }
 
 impl Density {
@@ -40,7 +44,7 @@ impl Density {
         let start = *self.start_ns.get_or_insert(t_ns);
         if self.deltas.is_empty() {
             self.width_ns = FIRST_WIDTH_NS;
-            self.deltas = vec![[0; 5]; BUCKETS];
+            self.deltas = vec![[0; STATES]; BUCKETS];
         }
         let mut i = (t_ns.saturating_sub(start) / self.width_ns) as usize;
         while i >= BUCKETS {
@@ -62,25 +66,25 @@ impl Density {
             self.deltas[i] = std::array::from_fn(|s| a[s] + b[s]);
         }
         for d in &mut self.deltas[BUCKETS / 2..] {
-            *d = [0; 5];
+            *d = [0; STATES];
         }
         self.width_ns *= 2;
     }
 
     /// (bucket start ns, connections in each of [`COUNTED`] at the bucket's end) up to
     /// `end_ns`.
-    pub fn counts(&self, end_ns: u64) -> Vec<(u64, [u64; 5])> {
+    pub fn counts(&self, end_ns: u64) -> Vec<(u64, [u64; STATES])> {
         let Some(start) = self.start_ns else {
             return Vec::new();
         };
         let last = ((end_ns.saturating_sub(start) / self.width_ns) as usize).min(BUCKETS - 1);
-        let mut running = [0i64; 5];
+        let mut running = [0i64; STATES];
         self.deltas[..=last]
             .iter()
             .enumerate()
             .map(|(i, d)| {
-                for s in 0..5 {
-                    running[s] += d[s];
+                for (n, delta) in running.iter_mut().zip(d) {
+                    *n += delta;
                 }
                 let t = start + i as u64 * self.width_ns;
                 (t, running.map(|n| n.max(0) as u64))
@@ -108,10 +112,10 @@ mod tests {
         d.transition(3 * ms, Some(ConnState::Idle), ConnState::TimeWait);
         let c = d.counts(4 * ms);
         assert_eq!(c.len(), 5);
-        assert_eq!(c[0].1, [1, 0, 0, 0, 0]);
-        assert_eq!(c[1].1, [0, 0, 1, 0, 0]);
-        assert_eq!(c[2].1, [1, 0, 1, 0, 0]);
-        assert_eq!(c[4].1, [1, 0, 0, 0, 1]);
+        assert_eq!(c[0].1, [1, 0, 0, 0, 0, 0]);
+        assert_eq!(c[1].1, [0, 0, 1, 0, 0, 0]);
+        assert_eq!(c[2].1, [1, 0, 1, 0, 0, 0]);
+        assert_eq!(c[4].1, [1, 0, 0, 0, 0, 1]);
     }
 
     #[test]
@@ -130,6 +134,6 @@ mod tests {
         assert!(d.bucket_ns() >= 1_000_000_000 * 1_000 / BUCKETS as u64);
         let counts = d.counts(1_000 * s);
         // Each connection lives half of every hundredth of a second: none is left at the end.
-        assert_eq!(counts.last().map(|c| c.1), Some([0; 5]));
+        assert_eq!(counts.last().map(|c| c.1), Some([0; STATES]));
     }
 }

@@ -345,7 +345,7 @@ mod tests {
         );
         // Every connection ended in TIME_WAIT, kept in full or not.
         let last = m.density.counts(m.end_ns).last().map(|c| c.1);
-        assert_eq!(last, Some([0, 0, 0, 0, 1_000]));
+        assert_eq!(last, Some([0, 0, 0, 0, 0, 1_000]));
         assert_eq!(m.summary.connections, 1_000);
     }
 

@@ -19,6 +19,8 @@ pub enum ConnState {
     Active,
     /// Established, nothing in flight.
     Idle,
+    /// Upgraded to WebSocket: messages may flow either way at any time.
+    WebSocket,
     /// One side sent its FIN.
     HalfClosed,
     /// Both FINs crossed; a side holds TIME_WAIT.
@@ -51,36 +53,50 @@ pub enum MarkKind {
     Retransmit,
     /// A frame the link dropped.
     Dropped,
+    /// A WebSocket data message.
+    WsMessage,
+    /// A WebSocket ping.
+    WsPing,
+    /// A WebSocket pong.
+    WsPong,
+    /// A WebSocket close frame.
+    WsClose,
 }
 
 impl MarkKind {
     /// Which mark a renderer shows when several fall into one column (or one pixel): the one
     /// that matters most for the story. A dropped frame explains what follows it, an RST ends
     /// the connection, the first FIN says who closed (the peer's FIN often follows within the
-    /// same millisecond), then the second FIN, retransmits, probes and requests.
+    /// same millisecond), then the second FIN, a WebSocket close frame, retransmits, probes
+    /// and pings, requests and messages.
     pub fn priority(self) -> u8 {
         match self {
-            MarkKind::Dropped => 7,
-            MarkKind::Rst | MarkKind::MiddleboxRst => 6,
-            MarkKind::Fin { first: true, .. } => 5,
-            MarkKind::Fin { first: false, .. } => 4,
+            MarkKind::Dropped => 8,
+            MarkKind::Rst | MarkKind::MiddleboxRst => 7,
+            MarkKind::Fin { first: true, .. } => 6,
+            MarkKind::Fin { first: false, .. } => 5,
+            MarkKind::WsClose => 4,
             MarkKind::Retransmit => 3,
-            MarkKind::Probe => 2,
-            MarkKind::Request | MarkKind::Reused => 1,
+            MarkKind::Probe | MarkKind::WsPing | MarkKind::WsPong => 2,
+            MarkKind::Request | MarkKind::Reused | MarkKind::WsMessage => 1,
         }
     }
 
     /// One bit per kind of mark (a FIN is a FIN whoever sent it), for fast filtering.
-    fn bit(self) -> u8 {
+    fn bit(self) -> u16 {
         match self {
             MarkKind::Request => 1,
-            MarkKind::Reused => 2,
-            MarkKind::Fin { .. } => 4,
-            MarkKind::Rst => 8,
-            MarkKind::Probe => 16,
-            MarkKind::Retransmit => 32,
-            MarkKind::Dropped => 64,
-            MarkKind::MiddleboxRst => 128,
+            MarkKind::Reused => 1 << 1,
+            MarkKind::Fin { .. } => 1 << 2,
+            MarkKind::Rst => 1 << 3,
+            MarkKind::Probe => 1 << 4,
+            MarkKind::Retransmit => 1 << 5,
+            MarkKind::Dropped => 1 << 6,
+            MarkKind::MiddleboxRst => 1 << 7,
+            MarkKind::WsMessage => 1 << 8,
+            MarkKind::WsPing => 1 << 9,
+            MarkKind::WsPong => 1 << 10,
+            MarkKind::WsClose => 1 << 11,
         }
     }
 }
@@ -160,7 +176,7 @@ pub struct Row {
     /// Marks and detail lines not kept (over the cap).
     pub elided: u64,
     /// Which mark kinds occurred (bits), for fast filtering.
-    kinds: u8,
+    kinds: u16,
     /// Set once TIME_WAIT was entered.
     time_wait: bool,
 }
@@ -267,6 +283,15 @@ impl Row {
                 self.set_state(t, ConnState::Active);
             }
             EventKind::Response { .. } => self.set_state(t, ConnState::Idle),
+            EventKind::WsOpen { .. } => self.set_state(t, ConnState::WebSocket),
+            EventKind::WsMessage { .. } => self.mark(t, MarkKind::WsMessage),
+            EventKind::WsPing { .. } => self.mark(t, MarkKind::WsPing),
+            EventKind::WsPong { .. } => self.mark(t, MarkKind::WsPong),
+            EventKind::WsClose { .. } => self.mark(t, MarkKind::WsClose),
+            // Counted by the summary and diagnosis; the detail view lists them.
+            EventKind::WsUpgradeRefused { .. }
+            | EventKind::WsProtocolError { .. }
+            | EventKind::WsLostSync { .. } => {}
             EventKind::Fin { by, .. } => {
                 let first = !self.has(MarkKind::Fin {
                     by: *by,

@@ -1,15 +1,29 @@
-//! Spotting HTTP/1.x request and status lines in segment payloads.
+//! Spotting HTTP/1.x request and status lines in the stream's pieces.
 //!
 //! Why so shallow: the lab only needs to know where each request and response
-//! starts, to count reuse and idle time, and whether the message says the
+//! starts, to count reuse and idle time, whether the message says the
 //! connection ends after it (`Connection: close`, HTTP/1.0 without keep-alive),
-//! which is how a side turns keep-alive off. Bodies are never parsed; a message
-//! is looked for at the start of new data and after a blank line (`\r\n\r\n`)
-//! inside the same segment, which catches pipelining in the common case.
+//! which is how a side turns keep-alive off, and whether it asks to switch protocols
+//! (`Upgrade: websocket`, `Upgrade: h2c`). Bodies are never parsed; a message
+//! is looked for at the start of each piece and after a blank line (`\r\n\r\n`)
+//! inside it, which catches pipelining in the common case.
+
+use std::ops::ControlFlow;
 
 use compact_str::CompactString;
 
-use super::event::Closing;
+use crate::analyze::event::Closing;
+
+/// The protocol a message asks to switch to (`Upgrade:`), when it is one the analyser follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Upgrade {
+    /// `Upgrade: websocket` (RFC 6455).
+    WebSocket,
+    /// `Upgrade: h2c`: HTTP/2 over cleartext TCP after an HTTP/1.1 request (RFC 7540 3.2).
+    H2c,
+    /// Any other protocol: after a 101 the bytes are no longer HTTP/1.x.
+    Other,
+}
 
 const METHODS: [&str; 9] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE",
@@ -26,6 +40,8 @@ pub(crate) struct RequestLine {
     pub head_len: Option<usize>,
     /// Its body's length, from `Content-Length`.
     pub body_len: Option<usize>,
+    /// The protocol it asks to switch to.
+    pub upgrade: Option<Upgrade>,
 }
 
 /// A status line and whether the response closes the connection.
@@ -39,6 +55,8 @@ pub(crate) struct StatusLine {
     /// Its body's length, from `Content-Length` (a response to HEAD has none, whatever it
     /// says: the next response may also start right after the head).
     pub body_len: Option<usize>,
+    /// The protocol it switches to (a 101's `Upgrade:`).
+    pub upgrade: Option<Upgrade>,
 }
 
 impl StatusLine {
@@ -70,6 +88,7 @@ pub(crate) fn request_line(data: &[u8]) -> Option<RequestLine> {
         closing: head.closing,
         head_len: head.len,
         body_len: head.body_len,
+        upgrade: head.upgrade,
     })
 }
 
@@ -87,6 +106,7 @@ pub(crate) fn status_line(data: &[u8]) -> Option<StatusLine> {
                 closing: head.closing,
                 head_len: head.len,
                 body_len: head.body_len,
+                upgrade: head.upgrade,
             })
         }
         _ => None,
@@ -102,6 +122,8 @@ struct Head {
     len: Option<usize>,
     /// `Content-Length`, when the header block says it.
     body_len: Option<usize>,
+    /// `Upgrade:`, when the header block names a protocol.
+    upgrade: Option<Upgrade>,
 }
 
 /// Reads a message's header block (its start line's HTTP minor version and its header lines,
@@ -112,6 +134,7 @@ fn head(minor: Option<u8>, message: &[u8]) -> Head {
     let mut keep_alive = false;
     let mut len = None;
     let mut body_len = None;
+    let mut upgrade = None;
     // One pass over the header lines, up to the blank line that ends them.
     let mut start = match memchr::memchr(b'\n', message) {
         Some(i) => i + 1,
@@ -130,8 +153,13 @@ fn head(minor: Option<u8>, message: &[u8]) -> Head {
             }
             break;
         }
-        // Most lines are not `Connection:`: one byte says so.
-        if matches!(line[0], b'c' | b'C') {
+        // Most lines are neither `Connection:`, `Content-Length:` nor `Upgrade:`: one byte
+        // says so.
+        if matches!(line[0], b'u' | b'U') {
+            if let Some(value) = strip_prefix_ignore_case(line, b"upgrade:") {
+                upgrade = Some(upgrade_of(value));
+            }
+        } else if matches!(line[0], b'c' | b'C') {
             if let Some(value) = strip_prefix_ignore_case(line, b"connection:") {
                 for token in value.split(|&b| b == b',') {
                     let token = token.trim_ascii();
@@ -157,7 +185,55 @@ fn head(minor: Option<u8>, message: &[u8]) -> Head {
         closing,
         len,
         body_len,
+        upgrade,
     }
+}
+
+/// The protocol an `Upgrade:` value names first (a client may offer several, in order).
+fn upgrade_of(value: &[u8]) -> Upgrade {
+    let first = value
+        .split(|&b| b == b',')
+        .next()
+        .unwrap_or(b"")
+        .trim_ascii();
+    if first.eq_ignore_ascii_case(b"websocket") {
+        Upgrade::WebSocket
+    } else if first.eq_ignore_ascii_case(b"h2c") {
+        Upgrade::H2c
+    } else {
+        Upgrade::Other
+    }
+}
+
+/// What a `101 Switching Protocols` to a WebSocket upgrade agreed on, read from its head
+/// (only on a 101, so the common path never pays for it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct WebSocketAccept {
+    /// `Sec-WebSocket-Protocol`: the subprotocol the server chose.
+    pub subprotocol: Option<CompactString>,
+    /// `Sec-WebSocket-Extensions` names `permessage-deflate`: frames may set RSV1.
+    pub deflate: bool,
+}
+
+/// Reads the WebSocket headers of a 101's head.
+pub(crate) fn websocket_accept(head: &[u8]) -> WebSocketAccept {
+    let mut accept = WebSocketAccept::default();
+    for line in head.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if let Some(v) = strip_prefix_ignore_case(line, b"sec-websocket-protocol:") {
+            let v = v.trim_ascii();
+            if !v.is_empty() {
+                accept.subprotocol = Some(CompactString::from_utf8_lossy(v));
+            }
+        } else if let Some(v) = strip_prefix_ignore_case(line, b"sec-websocket-extensions:") {
+            accept.deflate |= v.split(|&b| b == b',').any(|ext| {
+                let name = ext.split(|&b| b == b';').next().unwrap_or(b"");
+                name.trim_ascii()
+                    .eq_ignore_ascii_case(b"permessage-deflate")
+            });
+        }
+    }
+    accept
 }
 
 fn strip_prefix_ignore_case<'a>(line: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
@@ -193,14 +269,15 @@ impl StartLine for StatusLine {
     }
 }
 
-/// Calls `found` with every message start in `data` recognised by `parse`: at offset 0, then
-/// wherever another message follows: after the body when its length is known, right after
-/// the head (no body: a response to HEAD, 204, 304), or after a later blank line. The blank
-/// line ending a message's own head is known from parsing it, so only bodies are searched.
+/// Calls `found` with every message start in `data` recognised by `parse`, with its offset:
+/// at offset 0, then wherever another message follows: after the body when its length is
+/// known, right after the head (no body: a response to HEAD, 204, 304), or after a later
+/// blank line. The blank line ending a message's own head is known from parsing it, so only
+/// bodies are searched. `found` breaks the search when the rest is another protocol.
 pub(crate) fn messages<T: StartLine>(
     data: &[u8],
     parse: impl Fn(&[u8]) -> Option<T>,
-    mut found: impl FnMut(T),
+    mut found: impl FnMut(usize, T) -> ControlFlow<()>,
 ) {
     let Some(mut message) = parse(data) else {
         return;
@@ -208,7 +285,9 @@ pub(crate) fn messages<T: StartLine>(
     let mut at: usize = 0;
     loop {
         let (head, body) = (message.head_len(), message.body_len());
-        found(message);
+        if found(at, message).is_break() {
+            return;
+        }
         let direct = [head.zip(body).map(|(h, b)| h.saturating_add(b)), head]
             .into_iter()
             .flatten()
@@ -295,7 +374,10 @@ mod tests {
         let data = b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\n\r\nbody\r\n\r\n";
         let paths = |data: &[u8]| {
             let mut found: Vec<CompactString> = Vec::new();
-            messages(data, request_line, |r| found.push(r.path));
+            messages(data, request_line, |_, r| {
+                found.push(r.path);
+                ControlFlow::Continue(())
+            });
             found
         };
         assert_eq!(paths(data), ["/1", "/2"]);
@@ -351,8 +433,14 @@ mod tests {
             let cut = (next() as usize) % (data.len() + 1);
             for data in [&data[..], &data[..cut]] {
                 let (mut requests, mut responses) = (0, 0);
-                messages(data, request_line, |_| requests += 1);
-                messages(data, status_line, |_| responses += 1);
+                messages(data, request_line, |_, _| {
+                    requests += 1;
+                    ControlFlow::Continue(())
+                });
+                messages(data, status_line, |_, _| {
+                    responses += 1;
+                    ControlFlow::Continue(())
+                });
                 assert!(requests + responses <= data.len());
             }
         }
@@ -362,7 +450,10 @@ mod tests {
     fn pipelined_responses_after_bodies_of_known_length() {
         let statuses = |data: &[u8]| {
             let mut found = Vec::new();
-            messages(data, status_line, |s| found.push(s.status));
+            messages(data, status_line, |_, s| {
+                found.push(s.status);
+                ControlFlow::Continue(())
+            });
             found
         };
         // Each body ends where the next status line starts: no blank line between them.
@@ -379,5 +470,33 @@ mod tests {
         assert!(!status_line(b"HTTP/1.1 101 Switching\r\n\r\n")
             .expect("status")
             .interim());
+    }
+
+    #[test]
+    fn upgrades_and_what_a_101_agreed_on() {
+        let up = |data: &[u8]| request_line(data).expect("request").upgrade;
+        assert_eq!(
+            up(b"GET / HTTP/1.1\r\nUpgrade: WebSocket\r\n\r\n"),
+            Some(Upgrade::WebSocket)
+        );
+        assert_eq!(
+            up(b"GET / HTTP/1.1\r\nupgrade: h2c\r\n\r\n"),
+            Some(Upgrade::H2c)
+        );
+        assert_eq!(
+            up(b"GET / HTTP/1.1\r\nUpgrade: irc/6.9, websocket\r\n\r\n"),
+            Some(Upgrade::Other)
+        );
+        assert_eq!(up(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"), None);
+        let accept = websocket_accept(
+            b"HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Protocol: chat\r\n\
+              sec-websocket-extensions: permessage-deflate; client_max_window_bits\r\n\r\n",
+        );
+        assert_eq!(accept.subprotocol.as_deref(), Some("chat"));
+        assert!(accept.deflate);
+        assert_eq!(
+            websocket_accept(b"HTTP/1.1 101 OK\r\n\r\n"),
+            WebSocketAccept::default()
+        );
     }
 }

@@ -1,0 +1,128 @@
+//! Protocol layers: what a connection's ordered byte streams say, above TCP.
+//!
+//! Each protocol is one module that reads both directions of a connection as ordered pieces
+//! (bytes the capture holds, and gaps it does not: see `reassembly`) and emits events. They
+//! all plug in through one interface, [`Layer`]: HTTP/1.1, WebSocket after an upgrade, and
+//! whatever comes next. A layer may hand the rest of the stream to another protocol ([`Next`]):
+//! HTTP/1.1 does so after a `101 Switching Protocols`. The connection keeps one [`Proto`] and
+//! never knows which protocol it is.
+
+pub(crate) mod http1;
+pub(crate) mod websocket;
+
+use std::net::SocketAddr;
+
+use super::event::{Event, EventKind, Side};
+use super::reassembly::Piece;
+
+/// What a layer emits into: the connection's identity, the time of the segment being read,
+/// and the event list.
+pub(crate) struct Cx<'a> {
+    /// Capture time of the segment whose bytes are being read.
+    pub t_ns: u64,
+    id: u64,
+    client: SocketAddr,
+    server: SocketAddr,
+    out: &'a mut Vec<Event>,
+}
+
+impl<'a> Cx<'a> {
+    /// A context for connection `id` at `t_ns`.
+    pub fn new(
+        t_ns: u64,
+        (id, client, server): (u64, SocketAddr, SocketAddr),
+        out: &'a mut Vec<Event>,
+    ) -> Cx<'a> {
+        Cx {
+            t_ns,
+            id,
+            client,
+            server,
+            out,
+        }
+    }
+
+    /// Appends an event of this connection (its frame is stamped by the tracker).
+    pub fn emit(&mut self, kind: EventKind) {
+        self.out.push(Event {
+            t_ns: self.t_ns,
+            frame: 0,
+            conn: self.id,
+            client: self.client,
+            server: self.server,
+            kind,
+        });
+    }
+}
+
+/// What a layer says after reading a piece of data.
+pub(crate) enum Next {
+    /// Keep reading with this layer.
+    Same,
+    /// From byte `at` of this piece on, both directions speak another protocol.
+    Switch {
+        /// Where the other protocol starts in the piece.
+        at: usize,
+        /// The layer that reads it.
+        to: Proto,
+    },
+}
+
+/// The one interface every protocol layer implements.
+pub(crate) trait Layer {
+    /// `data`, the next bytes of `side`'s stream.
+    fn data(&mut self, cx: &mut Cx<'_>, side: Side, data: &[u8]) -> Next;
+    /// `len` bytes of `side`'s stream that were on the wire but are not in the capture.
+    fn gap(&mut self, cx: &mut Cx<'_>, side: Side, len: u64);
+}
+
+/// The protocol a connection speaks now.
+#[derive(Debug, Clone)]
+pub(crate) enum Proto {
+    /// HTTP/1.x (every connection starts here: its first bytes tell what it is).
+    Http1(http1::Http1),
+    /// WebSocket, after an accepted upgrade.
+    WebSocket(Box<websocket::WebSocket>),
+    /// A protocol the analyser does not read (after a 101 to an unknown protocol).
+    Opaque,
+}
+
+impl Default for Proto {
+    fn default() -> Self {
+        Proto::Http1(http1::Http1::default())
+    }
+}
+
+impl Proto {
+    /// Reads the next piece of `side`'s stream, following switches to other protocols.
+    pub fn piece(&mut self, cx: &mut Cx<'_>, side: Side, piece: Piece<'_>) {
+        match piece {
+            Piece::Data(data) => self.data(cx, side, data),
+            Piece::Gap(len) => match self {
+                Proto::Http1(l) => l.gap(cx, side, len),
+                Proto::WebSocket(l) => l.gap(cx, side, len),
+                Proto::Opaque => {}
+            },
+        }
+    }
+
+    fn data(&mut self, cx: &mut Cx<'_>, side: Side, mut data: &[u8]) {
+        loop {
+            let next = match self {
+                Proto::Http1(l) => l.data(cx, side, data),
+                Proto::WebSocket(l) => l.data(cx, side, data),
+                Proto::Opaque => Next::Same,
+            };
+            match next {
+                Next::Same => return,
+                Next::Switch { at, to } => {
+                    *self = to;
+                    data = data.get(at..).unwrap_or(&[]);
+                    if data.is_empty() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
