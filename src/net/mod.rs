@@ -10,6 +10,7 @@ pub mod kernel_truth;
 pub mod link;
 pub mod memory;
 pub mod netns;
+pub mod netns_dir;
 pub mod sysctl;
 pub mod topology;
 pub mod userns;

@@ -48,7 +48,7 @@ pub fn create(name: &str) -> Result<()> {
     if super::userns::rootless() {
         return create_held(name);
     }
-    fs::create_dir_all(NETNS_DIR).with_context(|| format!("creating {NETNS_DIR}"))?;
+    super::netns_dir::prepare()?;
     let handle = path(name);
     File::options()
         .write(true)
@@ -107,14 +107,26 @@ pub fn delete(name: &str) -> Result<()> {
         }
     }
     let handle = path(name);
-    let _ = umount2(&handle, MntFlags::MNT_DETACH);
-    let removed = match fs::remove_file(&handle) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("removing {}", handle.display())),
-    };
+    let removed = remove_handle(&handle).or_else(|e| {
+        // EBUSY: a later bind of /run/netns hides the handle's mount; lift it and retry.
+        if e.raw_os_error() != Some(nix::libc::EBUSY) {
+            return Err(e).with_context(|| format!("removing {}", handle.display()));
+        }
+        super::netns_dir::unshadow()
+            .with_context(|| format!("removing {} (busy: still mounted)", handle.display()))?;
+        remove_handle(&handle).with_context(|| format!("removing {}", handle.display()))
+    });
     unregister(name);
     removed
+}
+
+/// Unmounts and removes one handle under `/run/netns`; a handle already gone is fine.
+fn remove_handle(handle: &Path) -> std::io::Result<()> {
+    let _ = umount2(handle, MntFlags::MNT_DETACH);
+    match fs::remove_file(handle) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
 }
 
 /// Deletes every namespace this process still has; used on the way out of a signal.
