@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::ws_session::WsCounts;
+
 /// The client's own account of a run (the wire's account is the analyser's).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ClientReport {
@@ -25,6 +27,9 @@ pub struct ClientReport {
     /// rate is `dialed` over this).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub dial_ns: u64,
+    /// WebSocket client: what its WebSockets carried and how they ended, by its own count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub websocket: Option<WsCounts>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -43,5 +48,10 @@ impl ClientReport {
         }
         self.elapsed_ns = self.elapsed_ns.max(other.elapsed_ns);
         self.dial_ns = self.dial_ns.max(other.dial_ns);
+        if let Some(theirs) = &other.websocket {
+            self.websocket
+                .get_or_insert_with(Default::default)
+                .add(theirs);
+        }
     }
 }

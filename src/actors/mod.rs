@@ -20,3 +20,4 @@ pub mod socket;
 pub mod tcp;
 pub mod worker;
 pub mod ws;
+pub mod ws_session;

@@ -1,21 +1,27 @@
-//! WebSocket actors (tokio-tungstenite): an echo server that upgrades only GET requests and
-//! answers "ping" with "pong", and a client that sends messages on one long connection and
-//! ends with the closing handshake, after which the server closes TCP first (RFC 6455 7.1.1).
+//! WebSocket actors (tokio-tungstenite) with gorilla/websocket's keep-alive knobs: an echo
+//! server that upgrades only GET requests and answers the text "ping" with "pong" (the notes'
+//! gin + gorilla server), and a client that holds WebSockets open with a script of messages,
+//! idle stretches and a chosen ending. Either side may ping on a ticker, watch for pongs with a
+//! read deadline, and end with the closing handshake or by just closing the socket.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::mpsc::Sender as StdSender;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::client_report::ClientReport;
 use super::socket::{self, Accepted, SocketOptions};
+use super::ws_session::{Knobs, Session, WsCounts, WsEnding};
 use crate::trace::{TraceKind, Tracer};
+
+/// gorilla/websocket's chat example: writeWait 10 s.
+const DEFAULT_WRITE_WAIT_MS: u64 = 10_000;
 
 /// `[ws_server]`: a WebSocket echo server.
 #[derive(Debug, Clone, Deserialize)]
@@ -24,6 +30,22 @@ pub struct WsServerConfig {
     /// Port to listen on.
     #[serde(default = "default_port")]
     pub port: u16,
+    /// Pings every this many ms (gorilla: pingPeriod, a ticker writing PingMessage); 0 for
+    /// none, the default.
+    #[serde(default)]
+    pub ping_interval_ms: u64,
+    /// Read deadline renewed by each pong, ms (gorilla: pongWait via SetReadDeadline in
+    /// SetPongHandler); when it passes the server ends the connection. 0 for none.
+    #[serde(default)]
+    pub pong_wait_ms: u64,
+    /// Deadline of every write, ms (gorilla: writeWait, 10 s).
+    #[serde(default = "default_write_wait")]
+    pub write_wait_ms: u64,
+    /// How the server ends a WebSocket it ends itself (when its pong wait passes): "drop"
+    /// closes the socket without a close frame, as gorilla's chat example does when a read
+    /// fails (the default); "frame" sends a close frame first.
+    #[serde(default = "default_server_ending")]
+    pub close: WsEnding,
     /// `[ws_server.socket]`: options of every accepted connection.
     #[serde(default)]
     pub socket: SocketOptions,
@@ -32,39 +54,107 @@ pub struct WsServerConfig {
 fn default_port() -> u16 {
     80
 }
+fn default_write_wait() -> u64 {
+    DEFAULT_WRITE_WAIT_MS
+}
+fn default_server_ending() -> WsEnding {
+    WsEnding::Drop
+}
 
-/// `[ws_client]`: one WebSocket connection carrying messages.
+/// `[ws_client]`: WebSocket connections, each running the same script: `messages` messages
+/// `interval_ms` apart (each waits for its echo), `idle_ms` without a message, then
+/// `messages_after_idle` more, then the ending.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WsClientConfig {
+    /// WebSocket connections held at once.
+    #[serde(default = "default_connections")]
+    pub connections: u32,
     /// Messages to send.
     #[serde(default = "default_messages")]
     pub messages: u32,
-    /// Every n-th message is "ping" (answered "pong"); 0 for none.
+    /// Every n-th message is the text "ping" (answered "pong" by the server, as in the
+    /// notes); 0 for none. These are data messages, not ping frames.
     #[serde(default = "default_ping_every")]
     pub ping_every: u32,
     /// Pause between messages, ms.
     #[serde(default)]
     pub interval_ms: u64,
+    /// After the messages, time the WebSocket sits idle (still answering pings), ms.
+    #[serde(default)]
+    pub idle_ms: u64,
+    /// Messages sent after the idle time (what is left of the connection?).
+    #[serde(default)]
+    pub messages_after_idle: u32,
+    /// Ping frames every this many ms (gorilla: pingPeriod); 0 for none.
+    #[serde(default)]
+    pub ping_interval_ms: u64,
+    /// Read deadline renewed by each pong, ms (gorilla: pongWait); 0 for none.
+    #[serde(default)]
+    pub pong_wait_ms: u64,
+    /// Deadline of every write, ms (gorilla: writeWait).
+    #[serde(default = "default_write_wait")]
+    pub write_wait_ms: u64,
+    /// How the client ends: "frame" (the closing handshake, the default) or "drop" (close
+    /// the socket without a close frame).
+    #[serde(default)]
+    pub close: WsEnding,
+    /// The code of its close frame (1000 normal closure, 1001 going away).
+    #[serde(default = "default_close_code")]
+    pub close_code: u16,
     /// Path of the upgrade request.
     #[serde(default = "default_path")]
     pub path: String,
     /// First try to upgrade with POST on a separate connection (the server must refuse it).
     #[serde(default)]
     pub try_post_upgrade: bool,
-    /// `[ws_client.socket]`: options of the connection.
+    /// `[ws_client.socket]`: options of the connections.
     #[serde(default)]
     pub socket: SocketOptions,
 }
 
+fn default_connections() -> u32 {
+    1
+}
 fn default_messages() -> u32 {
     10
 }
 fn default_ping_every() -> u32 {
     5
 }
+fn default_close_code() -> u16 {
+    1000
+}
 fn default_path() -> String {
     "/ws".into()
+}
+
+fn ms(ms: u64) -> Option<Duration> {
+    (ms > 0).then(|| Duration::from_millis(ms))
+}
+
+impl WsServerConfig {
+    fn knobs(&self) -> Knobs {
+        Knobs {
+            ping_interval: ms(self.ping_interval_ms),
+            pong_wait: ms(self.pong_wait_ms),
+            write_wait: Duration::from_millis(self.write_wait_ms),
+            ending: self.close,
+            close_code: 1000,
+        }
+    }
+}
+
+impl WsClientConfig {
+    fn knobs(&self) -> Knobs {
+        Knobs {
+            ping_interval: ms(self.ping_interval_ms),
+            pong_wait: ms(self.pong_wait_ms),
+            write_wait: Duration::from_millis(self.write_wait_ms),
+            ending: self.close,
+            close_code: self.close_code,
+        }
+    }
 }
 
 /// Listens on `bind:port`, reports the address on `ready`, serves until `stop`.
@@ -78,15 +168,17 @@ pub async fn serve(
     let listener = socket::listen(SocketAddr::new(bind, cfg.port))
         .with_context(|| format!("listening on {bind}:{}", cfg.port))?;
     let _ = ready.send(Ok(vec![listener.local_addr()?]));
+    let knobs = cfg.knobs();
     socket::accept_loop(listener, cfg.socket, tracer.clone(), stop, |a: Accepted| {
-        serve_conn(a, tracer.clone())
+        serve_conn(a, knobs, tracer.clone())
     })
     .await;
     Ok(())
 }
 
-/// Refuses anything but GET with 405 (no upgrade), else runs the echo loop.
-async fn serve_conn(accepted: Accepted, tracer: Tracer) {
+/// Refuses anything but GET with 405 (no upgrade), else runs the echo loop until the peer
+/// closes or the pong wait passes.
+async fn serve_conn(accepted: Accepted, knobs: Knobs, tracer: Tracer) {
     let Accepted {
         mut stream,
         local,
@@ -109,30 +201,29 @@ async fn serve_conn(accepted: Accepted, tracer: Tracer) {
         tracer.close(local, remote, "upgrade_refused");
         return;
     }
-    let mut ws = match tokio_tungstenite::accept_async(stream).await {
+    let ws = match tokio_tungstenite::accept_async(stream).await {
         Ok(ws) => ws,
         Err(e) => {
             tracer.error("handshake", e);
             return;
         }
     };
-    while let Some(msg) = ws.next().await {
+    let mut session = Session::new(ws, knobs);
+    while let Some(msg) = session.recv(None).await {
         let reply = match msg {
-            Ok(Message::Text(t)) if t.as_str() == "ping" => Message::text("pong"),
-            Ok(Message::Text(t)) => Message::Text(t),
-            Ok(Message::Binary(b)) => Message::Binary(b),
-            Ok(_) => continue, // control frames: tungstenite answers ping and close itself
-            Err(e) => {
-                tracer.error("ws", e);
-                break;
-            }
+            Message::Text(t) if t.as_str() == "ping" => Message::text("pong"),
+            other => other,
         };
-        if let Err(e) = ws.send(reply).await {
-            tracer.error("ws", e);
+        if !session.send(reply).await {
             break;
         }
     }
-    // The closing handshake is done (or the peer vanished): the server closes TCP first.
+    let why = session.ended.clone();
+    if let Some(why) = &why {
+        tracer.error("ws", format!("{why:?}"));
+    }
+    // The closing handshake is done, or the server gives up: it closes TCP first.
+    let _ = session.finish().await;
     tracer.close(local, remote, "ws_closed");
 }
 
@@ -168,11 +259,11 @@ async fn peek_method(stream: &TcpStream) -> std::io::Result<String> {
     }
 }
 
-/// Runs the client: optionally the refused POST upgrade, then one WebSocket connection with
-/// `messages` messages and the closing handshake.
+/// Runs the client: optionally the refused POST upgrade, then `connections` WebSockets at
+/// once, each running the script.
 pub async fn run_client(cfg: WsClientConfig, target: SocketAddr, tracer: Tracer) -> ClientReport {
     let mut report = ClientReport::default();
-    let start = tokio::time::Instant::now();
+    let start = Instant::now();
     if cfg.try_post_upgrade {
         match post_upgrade(target, &cfg.path).await {
             Ok(status) => {
@@ -185,14 +276,29 @@ pub async fn run_client(cfg: WsClientConfig, target: SocketAddr, tracer: Tracer)
             }
         }
     }
-    if let Err(e) = talk(&cfg, target, &tracer, &mut report).await {
-        tracer.error("ws", format!("{e:#}"));
-        report.failed += 1;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..cfg.connections {
+        let (cfg, tracer) = (cfg.clone(), tracer.clone());
+        tasks.spawn(async move {
+            let mut report = ClientReport::default();
+            if let Err(e) = talk(&cfg, target, &tracer, &mut report).await {
+                tracer.error("ws", format!("{e:#}"));
+                report.failed += 1;
+            }
+            report
+        });
     }
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(one) = done {
+            report.add(&one);
+        }
+    }
+    report.websocket.get_or_insert_with(WsCounts::default);
     report.elapsed_ns = start.elapsed().as_nanos() as u64;
     report
 }
 
+/// One WebSocket: the upgrade, the script, the ending.
 async fn talk(
     cfg: &WsClientConfig,
     target: SocketAddr,
@@ -206,49 +312,79 @@ async fn talk(
         tracer.error("sockopt", e);
     }
     let url = format!("ws://{target}{}", cfg.path);
-    let (mut ws, response) = tokio_tungstenite::client_async(url, stream)
+    let (ws, response) = tokio_tungstenite::client_async(url, stream)
         .await
         .context("the upgrade")?;
     *report
         .statuses
         .entry(response.status().as_u16())
         .or_default() += 1;
-    for i in 1..=cfg.messages {
-        if i > 1 && cfg.interval_ms > 0 {
-            tokio::time::sleep(Duration::from_millis(cfg.interval_ms)).await;
-        }
+    let mut session = Session::new(ws, cfg.knobs());
+    let mut sent = 0;
+    let total = cfg.messages + cfg.messages_after_idle;
+    for i in 1..=total {
+        let pause = if i == cfg.messages + 1 {
+            cfg.idle_ms
+        } else if i > 1 {
+            cfg.interval_ms
+        } else {
+            0
+        };
+        idle(&mut session, pause).await;
         let text = if cfg.ping_every > 0 && i % cfg.ping_every == 0 {
             "ping".to_owned()
         } else {
             format!("message {i}")
         };
-        ws.send(Message::text(text.clone()))
-            .await
-            .context("sending")?;
-        match ws.next().await {
-            Some(Ok(Message::Text(reply)))
+        if !session.send(Message::text(text.clone())).await {
+            report.failed += u64::from(total - sent);
+            break;
+        }
+        sent += 1;
+        match session.recv(None).await {
+            Some(Message::Text(reply))
                 if reply.as_str() == text || (text == "ping" && reply.as_str() == "pong") =>
             {
                 report.ok += 1
             }
-            other => {
+            Some(other) => {
                 report.failed += 1;
                 tracer.error("ws", format!("unexpected reply {other:?}"));
             }
+            None => {
+                report.failed += u64::from(total - sent + 1);
+                break;
+            }
         }
     }
-    ws.close(None).await.context("closing")?;
-    // Wait for the server's close frame, then for its FIN: the server closes TCP first.
-    while let Some(msg) = ws.next().await {
-        if msg.is_err() {
-            break;
-        }
+    if total < cfg.messages + 1 {
+        idle(&mut session, cfg.idle_ms).await;
     }
-    let mut tcp = ws.into_inner();
-    let mut rest = [0u8; 512];
-    let eof = async { while matches!(tcp.read(&mut rest).await, Ok(n) if n > 0) {} };
-    let _ = tokio::time::timeout(Duration::from_secs(2), eof).await;
+    if let Some(why) = &session.ended {
+        tracer.error("ws", format!("{why:?}"));
+    }
+    let (counts, stream) = session.finish().await;
+    report.websocket = Some(counts);
+    // After the closing handshake the server closes TCP first: wait for its FIN.
+    if let Some(mut tcp) = stream {
+        let mut rest = [0u8; 512];
+        let eof = async { while matches!(tcp.read(&mut rest).await, Ok(n) if n > 0) {} };
+        let _ = tokio::time::timeout(Duration::from_secs(2), eof).await;
+    }
     Ok(())
+}
+
+/// Sits idle for `ms`, still reading (answering pings, keeping the deadlines).
+async fn idle(session: &mut Session, ms: u64) {
+    if ms == 0 {
+        return;
+    }
+    let until = Instant::now() + Duration::from_millis(ms);
+    while Instant::now() < until {
+        if session.recv(Some(until)).await.is_none() && session.ended.is_some() {
+            return;
+        }
+    }
 }
 
 /// An upgrade request with POST on its own connection; returns the status the server gave.

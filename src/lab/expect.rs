@@ -35,6 +35,7 @@ pub const SUMMARY_FIELDS: &[&str] = &[
     "undecodable",
     "cut_segments",
     "open",
+    "websocket",
     "findings",
     "endpoints",
     "distributions",

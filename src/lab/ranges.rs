@@ -49,6 +49,8 @@ const fn reals(min: f64, max: f64, unit: &'static str, note: &'static str) -> Ra
 
 const TIME: Range = ints(0.0, DAY_MS, "ms", "");
 const TIMEOUT: Range = ints(1.0, DAY_MS, "ms", "leave the field out for no timeout");
+/// A WebSocket timer of gorilla/websocket's, 0 to leave it off.
+const WS_TIMER: Range = ints(0.0, DAY_MS, "ms", "0: off");
 /// A timeout that falls back to another when left out (its default is in the actor's table).
 const TIMEOUT_WITH_DEFAULT: Range = ints(
     1.0,
@@ -159,12 +161,33 @@ pub const RULES: &[(&str, Range)] = &[
     ("tcp_client.heartbeat_ms", ints(1.0, DAY_MS, "ms", "")),
     ("tcp_client.duration_ms", TIME),
     ("ws_server.port", PORT),
+    ("ws_server.ping_interval_ms", WS_TIMER),
+    ("ws_server.pong_wait_ms", WS_TIMER),
+    ("ws_server.write_wait_ms", ints(1.0, DAY_MS, "ms", "")),
+    ("ws_client.connections", ints(1.0, 100_000.0, "", "")),
     ("ws_client.messages", ints(1.0, 10_000_000.0, "", "")),
     (
         "ws_client.ping_every",
-        ints(0.0, 10_000_000.0, "", "0 sends no ping"),
+        ints(0.0, 10_000_000.0, "", "0: no \"ping\" text message"),
     ),
     ("ws_client.interval_ms", TIME),
+    ("ws_client.idle_ms", TIME),
+    (
+        "ws_client.messages_after_idle",
+        ints(0.0, 10_000_000.0, "", ""),
+    ),
+    ("ws_client.ping_interval_ms", WS_TIMER),
+    ("ws_client.pong_wait_ms", WS_TIMER),
+    ("ws_client.write_wait_ms", ints(1.0, DAY_MS, "ms", "")),
+    (
+        "ws_client.close_code",
+        ints(
+            1000.0,
+            4999.0,
+            "",
+            "RFC 6455 7.4: 1000 normal, 1001 going away, 4000-4999 private",
+        ),
+    ),
     ("exec_server.port", PORT),
     ("exec_client.port", PORT),
     ("*.socket.tcp_keepalive.idle_ms", KEEPALIVE_TIME),

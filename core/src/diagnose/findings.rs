@@ -618,20 +618,20 @@ fn websocket(server: SocketAddr, ws: &WsEndpoint, out: &mut Vec<Finding>) {
         let Some((after, spread)) = timed.consistent_ms() else {
             continue;
         };
-        let how = match actor {
-            Actor::Middlebox => {
-                "a middlebox on the path reset them after it had forgotten \
-                                 them: the first frame sent after that idle time was answered \
-                                 with an RST"
-            }
-            _ => "their last frame was followed by the close",
+        let n = conns(timed.examples.count);
+        let statement = match actor {
+            Actor::Middlebox => format!(
+                "a middlebox on the path forgot WebSockets with {server} that sat {after:.1} ms \
+                 without a frame ({n}, spread {spread:.1} ms): the first frame sent after that \
+                 was answered with an RST, and no ping had kept the flow alive; its idle \
+                 timeout is at most that long"
+            ),
+            _ => format!(
+                "the {} closed WebSockets with {server} {after:.1} ms after their last frame \
+                 ({n}, spread {spread:.1} ms): an idle timeout that no ping kept from firing",
+                actor.as_str()
+            ),
         };
-        let statement = format!(
-            "WebSockets with {server} were closed by the {} after {after:.1} ms without a frame \
-             ({}, spread {spread:.1} ms): {how}; an idle timeout that no ping kept from firing",
-            actor.as_str(),
-            conns(timed.examples.count),
-        );
         out.push(Finding {
             after_ms: Some(after),
             spread_ms: Some(spread),
@@ -639,16 +639,21 @@ fn websocket(server: SocketAddr, ws: &WsEndpoint, out: &mut Vec<Finding>) {
             ..Finding::new(FindingKind::WsIdleClose, server, &timed.examples).says(statement)
         });
     }
-    if ws.ping_unanswered.count >= 1 {
+    let unanswered = &ws.ping_unanswered;
+    if unanswered.examples.count >= 1 {
+        let after = unanswered.times.quantile(0.5).map(super::evidence::ms);
         let statement = format!(
-            "{} on {} with {server} went unanswered until the connection ended: the peer \
-             stopped answering (vanished, or too busy), and the pong wait or TCP gave up",
+            "{} on {} with {server} went unanswered until the connection ended, {} ms after \
+             the last pong: the peer stopped answering (vanished, or too busy), and the pong \
+             wait (or TCP) gave up",
             plural(ws.unanswered_pings, "WebSocket ping", "WebSocket pings"),
-            conns(ws.ping_unanswered.count),
+            conns(unanswered.examples.count),
+            after.map(|a| format!("{a:.0}")).unwrap_or_default(),
         );
         out.push(Finding {
             pings: Some(ws.unanswered_pings),
-            ..Finding::new(FindingKind::WsPingUnanswered, server, &ws.ping_unanswered)
+            after_ms: after,
+            ..Finding::new(FindingKind::WsPingUnanswered, server, &unanswered.examples)
                 .says(statement)
         });
     }
@@ -657,15 +662,19 @@ fn websocket(server: SocketAddr, ws: &WsEndpoint, out: &mut Vec<Finding>) {
         if examples.count == 0 {
             continue;
         }
-        let how = match actor {
-            Actor::Middlebox => "a reset by a middlebox",
-            _ => "a FIN or RST without both close frames",
+        let reset = ws.without_handshake_by_rst[actor.index()] * 2 > examples.count;
+        let (who, how) = match (actor, reset) {
+            (Actor::Middlebox, _) => ("a middlebox on the path", "reset"),
+            (Actor::Client, true) => ("the client", "reset"),
+            (Actor::Server, true) => ("the server", "reset"),
+            (Actor::Client, false) => ("the client", "closed (FIN)"),
+            (Actor::Server, false) => ("the server", "closed (FIN)"),
         };
         let statement = format!(
-            "{} with {server} ended by {how} from the {}: no closing handshake, so the \
-             application saw an abnormal closure (1006)",
+            "{} with {server} ended without the closing handshake: {who} {how} the TCP \
+             connection before both sides had sent a close frame, so the application saw an \
+             abnormal closure (1006)",
             plural(examples.count, "WebSocket", "WebSockets"),
-            actor.as_str(),
         );
         out.push(Finding {
             by: Some(actor.as_str()),

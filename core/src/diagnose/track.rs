@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use super::evidence::{Examples, Timed};
 use super::sketch::Sketch;
-use super::websocket::{WsConn, WsEndpoint};
+use super::websocket::{At, WsConn, WsEndpoint};
 use crate::analyze::{BySide, Closing, Event, EventKind, RstBy, RstSender, Side, TimeWaitHolder};
 use crate::FastMap;
 
@@ -182,6 +182,15 @@ fn idx(side: Side) -> usize {
     match side {
         Side::Client => 0,
         Side::Server => 1,
+    }
+}
+
+/// Where an event happened, for the WebSocket tracking.
+fn at(e: &Event) -> At {
+    At {
+        t_ns: e.t_ns,
+        conn: e.conn,
+        frame: e.frame,
     }
 }
 
@@ -406,7 +415,7 @@ impl ConnTrack {
                 self.heard_from(*by);
                 let react = self.react_ns();
                 if let Some(ws) = self.ws.as_mut() {
-                    ws.close_frame(t, e.conn, e.frame, *by, react, &mut ep.ws);
+                    ws.close_frame(at(e), *by, react, &mut ep.ws);
                 }
             }
             EventKind::WsProtocolError { .. } | EventKind::WsLostSync { .. } => {}
@@ -417,7 +426,7 @@ impl ConnTrack {
         self.leave_open(ep);
         let react = self.react_ns();
         if let Some(ws) = self.ws.as_mut() {
-            ws.tcp_end(e.t_ns, e.conn, e.frame, by.into(), react, &mut ep.ws);
+            ws.tcp_end(at(e), (by.into(), false), react, &mut ep.ws);
             return;
         }
         let idle = idle_ns.unwrap_or(0);
@@ -558,7 +567,7 @@ impl ConnTrack {
         }
         let react = self.react_ns();
         if let Some(ws) = self.ws.as_mut() {
-            ws.tcp_end(e.t_ns, e.conn, e.frame, by.into(), react, &mut ep.ws);
+            ws.tcp_end(at(e), (by.into(), true), react, &mut ep.ws);
         }
     }
 

@@ -60,6 +60,14 @@ fn idx(side: Side) -> usize {
     }
 }
 
+/// Where an event happened: its time, connection and frame.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct At {
+    pub t_ns: u64,
+    pub conn: u64,
+    pub frame: u64,
+}
+
 /// One open WebSocket connection.
 #[derive(Debug, Clone)]
 pub(crate) struct WsConn {
@@ -69,11 +77,15 @@ pub(crate) struct WsConn {
     messages: u64,
     /// Per side: pings since the peer's last pong, the time and frame of the first of them.
     waiting: [(u32, u64, u64); 2],
+    /// Per side: when the peer's latest pong came (or the upgrade, before any).
+    last_pong_ns: [u64; 2],
     close_sent: [bool; 2],
     /// The first close frame, FIN or reset was seen: how it ended is decided.
     ending: bool,
-    /// Who ended the TCP connection first (FIN or RST).
-    tcp_ender: Option<Actor>,
+    /// When that was.
+    ending_ns: u64,
+    /// Who ended the TCP connection first, and whether by a reset.
+    tcp_ender: Option<(Actor, bool)>,
 }
 
 impl WsConn {
@@ -84,8 +96,10 @@ impl WsConn {
             gap_before_last_ns: 0,
             messages: 0,
             waiting: [(0, 0, 0); 2],
+            last_pong_ns: [t_ns; 2],
             close_sent: [false; 2],
             ending: false,
+            ending_ns: 0,
             tcp_ender: None,
         }
     }
@@ -124,53 +138,38 @@ impl WsConn {
     /// A pong from `by`: the peer's pings are answered.
     pub fn pong(&mut self, t_ns: u64, by: Side) {
         self.waiting[idx(by.peer())] = (0, 0, 0);
+        self.last_pong_ns[idx(by.peer())] = t_ns;
         self.frame(t_ns);
     }
 
     /// A close frame from `by`: the first one starts the ending, after the idle time before it.
-    pub fn close_frame(
-        &mut self,
-        t_ns: u64,
-        conn: u64,
-        frame: u64,
-        by: Side,
-        react_ns: u64,
-        ep: &mut WsEndpoint,
-    ) {
+    pub fn close_frame(&mut self, at: At, by: Side, react_ns: u64, ep: &mut WsEndpoint) {
         self.close_sent[idx(by)] = true;
-        self.end(t_ns, conn, frame, by.into(), react_ns, ep);
-        self.frame(t_ns);
+        self.end(at, by.into(), react_ns, ep);
+        self.frame(at.t_ns);
     }
 
-    /// The first FIN or reset of the TCP connection, by `by`.
+    /// The first FIN or reset (`rst`) of the TCP connection, by `by`.
     pub fn tcp_end(
         &mut self,
-        t_ns: u64,
-        conn: u64,
-        frame: u64,
-        by: Actor,
+        at: At,
+        (by, rst): (Actor, bool),
         react_ns: u64,
         ep: &mut WsEndpoint,
     ) {
-        self.tcp_ender.get_or_insert(by);
-        self.end(t_ns, conn, frame, by, react_ns, ep);
+        self.tcp_ender.get_or_insert((by, rst));
+        self.end(at, by, react_ns, ep);
     }
 
     /// The ending starts: when it comes long after the last frame, something closed an idle
     /// WebSocket. A middlebox's reset answers the first frame sent after it forgot the flow, so
     /// its idle time is the one before that frame.
-    fn end(
-        &mut self,
-        t_ns: u64,
-        conn: u64,
-        frame: u64,
-        by: Actor,
-        react_ns: u64,
-        ep: &mut WsEndpoint,
-    ) {
+    fn end(&mut self, at: At, by: Actor, react_ns: u64, ep: &mut WsEndpoint) {
+        let At { t_ns, conn, frame } = at;
         if std::mem::replace(&mut self.ending, true) {
             return;
         }
+        self.ending_ns = t_ns;
         let since_last = t_ns.saturating_sub(self.last_frame_ns);
         let idle = match by {
             Actor::Middlebox if since_last < react_ns => self.gap_before_last_ns,
@@ -182,25 +181,32 @@ impl WsConn {
     }
 
     /// Folds the connection into its endpoint: at its close, or at the end of the capture
-    /// (`open`, when it had not started closing).
+    /// (`open`). Pings still waiting count as unanswered once the connection started ending
+    /// (timed from the pinger's last pong to the ending: its pong wait); a FIN or reset
+    /// without both close frames is an end without the closing handshake, even if the capture
+    /// stops before the connection is gone.
     pub fn finish(&self, conn: u64, frame: u64, open: bool, ep: &mut WsEndpoint) {
         ep.messages += self.messages;
-        let ended = !open || self.ending;
+        let end_ns = if self.ending {
+            self.ending_ns
+        } else {
+            self.last_frame_ns
+        };
         for side in [Side::Client, Side::Server] {
             let (pings, since, ping_frame) = self.waiting[idx(side)];
-            let given_up = pings >= 2
-                || (pings == 1 && self.last_frame_ns.saturating_sub(since) >= PING_GIVEN_UP_NS);
-            if ended && pings > 0 && given_up {
-                ep.ping_unanswered.add(conn, ping_frame);
+            let given_up =
+                pings >= 2 || (pings == 1 && end_ns.saturating_sub(since) >= PING_GIVEN_UP_NS);
+            if (self.ending || !open) && pings > 0 && given_up {
+                let waited = end_ns.saturating_sub(self.last_pong_ns[idx(side)]);
+                ep.ping_unanswered.add(conn, ping_frame, waited);
                 ep.unanswered_pings += u64::from(pings);
                 break;
             }
         }
-        if !open {
-            if let Some(by) = self.tcp_ender {
-                if !(self.close_sent[0] && self.close_sent[1]) {
-                    ep.without_handshake[by.index()].add(conn, frame);
-                }
+        if let Some((by, rst)) = self.tcp_ender {
+            if !(self.close_sent[0] && self.close_sent[1]) {
+                ep.without_handshake[by.index()].add(conn, frame);
+                ep.without_handshake_by_rst[by.index()] += u64::from(rst);
             }
         }
     }
@@ -215,11 +221,14 @@ pub(crate) struct WsEndpoint {
     pub messages: u64,
     /// Endings long after the last frame, by who ended ([`Actor`] order), with the idle time.
     pub idle_close: [Timed; 3],
-    /// Connections that ended with pings unanswered, and those pings.
-    pub ping_unanswered: Examples,
+    /// Connections that ended with pings unanswered, timed from the pinger's last pong to the
+    /// ending, and those pings.
+    pub ping_unanswered: Timed,
     pub unanswered_pings: u64,
-    /// Connections whose TCP connection ended without both close frames, by who ended it.
+    /// Connections whose TCP connection ended without both close frames, by who ended it,
+    /// and how many of them by a reset.
     pub without_handshake: [Examples; 3],
+    pub without_handshake_by_rst: [u64; 3],
     /// Upgrade requests answered with another status, and those statuses.
     pub refused: Examples,
     pub refused_status: BTreeMap<u16, u64>,
@@ -239,12 +248,20 @@ mod tests {
 
     const MS: u64 = 1_000_000;
 
+    fn at(t_ns: u64, frame: u64) -> At {
+        At {
+            t_ns,
+            conn: 1,
+            frame,
+        }
+    }
+
     #[test]
     fn an_idle_close_is_timed_from_the_last_frame() {
         let mut ep = WsEndpoint::default();
         let mut ws = WsConn::new(0);
         ws.message(100 * MS);
-        ws.tcp_end(5_100 * MS, 1, 9, Actor::Server, 20 * MS, &mut ep);
+        ws.tcp_end(at(5_100 * MS, 9), (Actor::Server, false), 20 * MS, &mut ep);
         ws.finish(1, 10, false, &mut ep);
         assert_eq!(ep.idle_close[Actor::Server.index()].examples.count, 1);
         assert_eq!(ep.idle_close[1].times.quantile(0.5), Some(5_000 * MS));
@@ -257,7 +274,12 @@ mod tests {
         let mut ws = WsConn::new(0);
         ws.message(100 * MS);
         ws.message(7_100 * MS);
-        ws.tcp_end(7_101 * MS, 1, 9, Actor::Middlebox, 20 * MS, &mut ep);
+        ws.tcp_end(
+            at(7_101 * MS, 9),
+            (Actor::Middlebox, true),
+            20 * MS,
+            &mut ep,
+        );
         let times = &ep.idle_close[Actor::Middlebox.index()].times;
         assert_eq!(times.quantile(0.5), Some(7_000 * MS));
     }
@@ -267,9 +289,9 @@ mod tests {
         let mut ep = WsEndpoint::default();
         let mut ws = WsConn::new(0);
         ws.message(100 * MS);
-        ws.close_frame(101 * MS, 1, 5, Side::Client, 20 * MS, &mut ep);
-        ws.close_frame(102 * MS, 1, 6, Side::Server, 20 * MS, &mut ep);
-        ws.tcp_end(103 * MS, 1, 7, Actor::Server, 20 * MS, &mut ep);
+        ws.close_frame(at(101 * MS, 5), Side::Client, 20 * MS, &mut ep);
+        ws.close_frame(at(102 * MS, 6), Side::Server, 20 * MS, &mut ep);
+        ws.tcp_end(at(103 * MS, 7), (Actor::Server, false), 20 * MS, &mut ep);
         ws.finish(1, 8, false, &mut ep);
         assert!(ep.idle_close.iter().all(|t| t.examples.count == 0));
         assert!(ep.without_handshake.iter().all(|e| e.count == 0));
@@ -284,10 +306,18 @@ mod tests {
         ws.ping(2_000 * MS, 6, Side::Server);
         ws.ping(3_000 * MS, 7, Side::Server);
         ws.finish(1, 8, true, &mut ep);
-        assert_eq!(ep.ping_unanswered.count, 0, "still open, not ending");
-        ws.tcp_end(4_000 * MS, 1, 8, Actor::Server, 20 * MS, &mut ep);
+        assert_eq!(
+            ep.ping_unanswered.examples.count, 0,
+            "still open, not ending"
+        );
+        ws.tcp_end(at(4_001 * MS, 8), (Actor::Server, false), 20 * MS, &mut ep);
         ws.finish(1, 9, true, &mut ep);
-        assert_eq!((ep.ping_unanswered.count, ep.unanswered_pings), (1, 2));
-        assert_eq!(ep.ping_unanswered.evidence.frames, [6]);
+        let unanswered = &ep.ping_unanswered;
+        assert_eq!((unanswered.examples.count, ep.unanswered_pings), (1, 2));
+        assert_eq!(unanswered.examples.evidence.frames, [6]);
+        // From the last pong to the server's FIN: its pong wait.
+        assert_eq!(unanswered.times.quantile(0.5), Some(3_000 * MS));
+        // The FIN came without close frames.
+        assert_eq!(ep.without_handshake[Actor::Server.index()].count, 1);
     }
 }
