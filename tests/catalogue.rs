@@ -25,7 +25,6 @@ const CATALOGUE: &[&str] = &[
     "tcp-keepalive-off-half-open",
     "abortive-close-rst",
     "time-wait-port-exhaustion",
-    "websocket-ping-pong",
     "rst-injection",
     "read-deadline-absolute",
     "read-deadline-per-read",
@@ -44,6 +43,14 @@ const PRODUCTION: &[&str] = &[
     "server-request-limit",
     "dead-peer-retransmit",
     "dead-peer-user-timeout",
+];
+/// Labs tested in websocket.rs.
+const WEBSOCKET: &[&str] = &[
+    "websocket-ping-pong",
+    "websocket-idle-behind-middlebox",
+    "websocket-ping-keeps-alive",
+    "websocket-dead-peer",
+    "websocket-close-without-handshake",
 ];
 /// Labs tested in c500k.rs.
 const SCALE: &[&str] = &["c500k"];
@@ -73,7 +80,7 @@ fn every_embedded_lab_has_an_integration_test() {
         .collect();
     for name in &listed {
         assert!(
-            [CATALOGUE, CORE, PRODUCTION, SCALE]
+            [CATALOGUE, CORE, PRODUCTION, SCALE, WEBSOCKET]
                 .iter()
                 .any(|set| set.contains(&name.as_str())),
             "lab {name} has no test"
@@ -81,7 +88,7 @@ fn every_embedded_lab_has_an_integration_test() {
     }
     assert_eq!(
         listed.len(),
-        CATALOGUE.len() + CORE.len() + PRODUCTION.len() + SCALE.len()
+        CATALOGUE.len() + CORE.len() + PRODUCTION.len() + SCALE.len() + WEBSOCKET.len()
     );
 }
 
@@ -154,21 +161,6 @@ fn plain_labs_pass_as_a_suite_with_a_valid_junit_report() {
         let capture = junit::attachment(case);
         assert!(capture.contains(lab), "{capture}");
     }
-}
-
-fn websocket_refuses_post_and_answers_ping_with_pong() {
-    let run = run_checked("websocket-ping-pong");
-    let refused = count(&run, |e| {
-        e["kind"] == "error" && e["class"] == "upgrade_refused"
-    });
-    assert_eq!(refused, 1);
-    let statuses: Vec<u64> = run
-        .events
-        .iter()
-        .filter(|e| e["kind"] == "response" && e.get("conn").is_some())
-        .map(|e| u(e, "status"))
-        .collect();
-    assert_eq!(statuses, [405, 101], "refused POST, then the upgrade");
 }
 
 fn long_connections_report_memory_per_connection() {
@@ -322,7 +314,6 @@ fn abortive_close_leaves_no_time_wait() {
 fn main() -> std::process::ExitCode {
     common::harness::run(cases![
         every_embedded_lab_has_an_integration_test [],
-        websocket_refuses_post_and_answers_ping_with_pong [Need::Labs],
         long_connections_report_memory_per_connection [Need::Labs],
         rst_injection_is_seen_by_the_idle_client [Need::Labs],
         curl_keepalive_reuses_and_keeps_curls_output [Need::Labs, Need::Tool("curl")],

@@ -4,97 +4,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use common::harness::Need;
 use common::hosts::{Hosts, SERVER_IP};
+use common::real::{captured, captured_first_bytes, finding, go_program, kinds};
 use common::*;
 use serde_json::Value;
-
-/// Builds one of the Go programs under tests/go (stdlib only, no network needed).
-fn go_program(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let out = dir.join(format!("go-{name}"));
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/go/{name}.go"));
-    let status = Command::new("go")
-        .arg("build")
-        .arg("-o")
-        .arg(&out)
-        .arg(&source)
-        .env("GOCACHE", dir.join("go-cache"))
-        .env("GOPATH", dir.join("go-path"))
-        .env("GOFLAGS", "-mod=mod")
-        .env("GO111MODULE", "off")
-        .status()
-        .expect("run go build");
-    assert!(status.success(), "go build {}", source.display());
-    out
-}
-
-/// Runs `connlab inspect --json` on a capture and returns its summary.
-fn inspect(file: &Path) -> Value {
-    let out = connlab()
-        .arg("inspect")
-        .arg(file)
-        .arg("--json")
-        .output()
-        .expect("connlab inspect");
-    assert!(
-        out.status.success(),
-        "inspect failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    parse_json_output(&out).summary
-}
-
-/// The finding of `kind` (the one with most connections), or a panic listing what there is.
-fn finding<'a>(summary: &'a Value, kind: &str) -> &'a Value {
-    summary["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .find(|f| f["kind"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} finding in {:#}", summary["findings"]))
-}
-
-fn kinds(summary: &Value) -> Vec<String> {
-    summary["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .map(|f| f["kind"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
-
-/// Runs `client` to completion on the client host while tcpdump records, then inspects.
-fn captured(hosts: &mut Hosts, name: &str, client: Command) -> Value {
-    captured_first_bytes(hosts, name, client, 512)
-}
-
-/// As [`captured`], with tcpdump keeping only the first `snaplen` bytes of each frame.
-fn captured_first_bytes(hosts: &mut Hosts, name: &str, mut client: Command, snaplen: u32) -> Value {
-    let file = out_dir(name).join(format!("{name}.pcap"));
-    let tcpdump = hosts.capture_first_bytes(&file, snaplen);
-    let out = client.output().expect("run the client");
-    assert!(
-        out.status.success(),
-        "client failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // Let the last FINs and ACKs cross before the capture stops.
-    std::thread::sleep(Duration::from_millis(300));
-    hosts.stop_capture(tcpdump);
-    let magic = std::fs::read(&file).expect("capture file")[..4].to_vec();
-    assert_eq!(
-        magic,
-        [0xd4, 0xc3, 0xb2, 0xa1],
-        "a classic pcap, not pcapng"
-    );
-    inspect(&file)
-}
 
 /// Starts nginx on the server host with `directives` inside its `server` block.
 fn nginx(hosts: &mut Hosts, name: &str, directives: &str) {

@@ -84,6 +84,14 @@ impl Hosts {
         self.children.last_mut().expect("just pushed")
     }
 
+    /// The program started with [`Hosts::spawn`] whose process id is `pid`.
+    pub fn child(&mut self, pid: u32) -> &mut Child {
+        self.children
+            .iter_mut()
+            .find(|c| c.id() == pid)
+            .expect("a program these hosts started")
+    }
+
     /// Starts tcpdump on the client host, writing a classic pcap to `file`, and waits until it
     /// listens. Stop it with [`Hosts::stop_capture`].
     pub fn capture(&mut self, file: &Path) -> u32 {

@@ -9,6 +9,7 @@
 pub mod harness;
 pub mod hosts;
 pub mod junit;
+pub mod real;
 pub mod tmux;
 pub mod unprivileged;
 
