@@ -52,6 +52,8 @@ struct Batch {
 struct Frame {
     t_ns: u64,
     forged: bool,
+    /// Frames the capturing machine lost just before this one (connlab's note).
+    lost_before: u64,
     what: What,
 }
 
@@ -105,7 +107,8 @@ impl Batch {
         };
         self.frames.push(Frame {
             t_ns: packet.t_ns,
-            forged: packet.forged,
+            forged: packet.marks.forged,
+            lost_before: packet.marks.lost_before,
             what,
         });
     }
@@ -140,6 +143,14 @@ fn decoded<'a>(batch: &'a Batch, frame: &Frame) -> Decoded<'a> {
     }
 }
 
+/// What the analysing thread sends back, in capture order.
+enum Analysed {
+    /// The events of a run of frames.
+    Events(Vec<Event>),
+    /// A gap in the capture before the frame at `t_ns`: frames the capturing machine lost.
+    Gap { t_ns: u64, frames: u64 },
+}
+
 /// The diagnosis and the caller's event handler, fed events in batches.
 struct Diagnose<F> {
     diagnosis: Diagnosis,
@@ -149,7 +160,11 @@ struct Diagnose<F> {
 }
 
 impl<F: FnMut(&Event)> Diagnose<F> {
-    fn apply(&mut self, mut events: Vec<Event>) {
+    fn apply(&mut self, analysed: Analysed) {
+        let mut events = match analysed {
+            Analysed::Events(events) => events,
+            Analysed::Gap { t_ns, frames } => return self.diagnosis.capture_gap(t_ns, frames),
+        };
         for event in &events {
             self.diagnosis.apply(event);
             (self.on_event)(event);
@@ -173,7 +188,7 @@ pub fn inspect(path: &Path, on_event: impl FnMut(&Event) + Send) -> Inspection {
     let (recycle, recycled) = std::sync::mpsc::sync_channel::<Batch>(AHEAD + 2);
     // Unbounded, so the analyser never waits on the reader while the reader waits on it; it
     // holds at most the events of the AHEAD batches in flight.
-    let (events_tx, events_rx) = std::sync::mpsc::channel::<Vec<Event>>();
+    let (events_tx, events_rx) = std::sync::mpsc::channel::<Analysed>();
     let (events_recycle, events_recycled) = std::sync::mpsc::sync_channel::<Vec<Event>>(AHEAD + 2);
     let (result, diagnosis) = std::thread::scope(|scope| {
         let reader = scope.spawn(move || {
@@ -204,12 +219,22 @@ pub fn inspect(path: &Path, on_event: impl FnMut(&Event) + Send) -> Inspection {
         let mut events = Vec::new();
         for mut batch in rx {
             for frame in &batch.frames {
+                if frame.lost_before > 0 {
+                    // The gap goes in order: after the events of the frames before it.
+                    let fresh = events_recycled.try_recv().unwrap_or_default();
+                    let before = std::mem::replace(&mut events, fresh);
+                    let _ = events_tx.send(Analysed::Events(before));
+                    let _ = events_tx.send(Analysed::Gap {
+                        t_ns: frame.t_ns,
+                        frames: frame.lost_before,
+                    });
+                }
                 unsupported_link += u64::from(matches!(frame.what, What::Unsupported));
                 let decoded = decoded(&batch, frame);
                 analyzer.handle_decoded(frame.t_ns, decoded, frame.forged, &mut events);
             }
             let fresh = events_recycled.try_recv().unwrap_or_default();
-            let _ = events_tx.send(std::mem::replace(&mut events, fresh));
+            let _ = events_tx.send(Analysed::Events(std::mem::replace(&mut events, fresh)));
             batch.frames.clear();
             batch.payloads.clear();
             let _ = recycle.try_send(batch);

@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use connlab_core::words::plural;
+
 use connlab_core::analyze::{BySide, RstBy, Summary, WebSocketSummary};
 use connlab_core::diagnose::{DiagnosisReport, Quantiles};
 
@@ -110,15 +112,59 @@ fn websocket_table(out: &mut String, ws: &WebSocketSummary) {
 /// The findings, each with its evidence and knobs, then the endpoints and the distributions.
 pub fn diagnosis_text(d: &DiagnosisReport, connections: u64) -> String {
     let mut out = String::new();
-    if d.findings.is_empty() {
+    let gaps = &d.capture_gaps;
+    if gaps.frames_lost > 0 {
         let _ = writeln!(
             out,
-            "\nfindings: none (nothing wrong found in {connections} {})",
-            if connections == 1 {
-                "connection"
+            "\ncapture gaps: the capturing machine lost {} in {} (its own overload, not the \
+             network's doing); {} open then, and what {} did after is not diagnosed",
+            plural(gaps.frames_lost, "frame", "frames"),
+            plural(gaps.gaps, "place", "places"),
+            plural(
+                gaps.damaged_connections,
+                "connection was",
+                "connections were"
+            ),
+            if gaps.damaged_connections == 1 {
+                "it"
             } else {
+                "they"
+            },
+        );
+        if !d.withheld_findings.is_empty() {
+            let withheld: Vec<String> = d
+                .withheld_findings
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} ({})",
+                        f.kind,
+                        plural(f.connections, "connection", "connections")
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "  withheld, caused_by_wire_drops: {}",
+                withheld.join(", ")
+            );
+        }
+    }
+    if d.findings.is_empty() && gaps.damaged_connections > 0 {
+        let _ = writeln!(
+            out,
+            "\nfindings: none among the {} the capture gaps did not touch",
+            plural(
+                connections.saturating_sub(gaps.damaged_connections),
+                "connection",
                 "connections"
-            }
+            )
+        );
+    } else if d.findings.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nfindings: none (nothing wrong found in {})",
+            plural(connections, "connection", "connections")
         );
     } else {
         let _ = writeln!(out, "\nfindings");

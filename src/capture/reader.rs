@@ -32,12 +32,21 @@ pub struct StoredPacket<'a> {
     /// The file keeps fewer bytes than the packet had (a snap length): decode it with
     /// `decode_cut`, which takes the IP header's length as the packet's.
     pub cut: bool,
-    /// connlab's wire recorded it but did not forward it (its packet comment says "dropped by
-    /// the link"); always false for other tools' captures.
+    /// What connlab's packet comments say about it; nothing for other tools' captures.
+    pub marks: Marks,
+}
+
+/// What connlab's wire noted about a frame in its packet comments.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// Recorded but not forwarded ("dropped by the link").
     pub dropped_by_link: bool,
-    /// connlab's wire forged it (an RST in the name of one end: a middlebox's, or an injected
-    /// one; its comment says "forged by the wire").
+    /// Forged by the wire: an RST in the name of one end, a middlebox's or an injected one
+    /// ("forged by the wire").
     pub forged: bool,
+    /// Frames connlab's own machine lost just before this one ("connlab's wire lost N
+    /// frames"): a gap in the capture, not the network's doing.
+    pub lost_before: u64,
 }
 
 impl<'a> StoredPacket<'a> {
@@ -52,13 +61,25 @@ impl<'a> StoredPacket<'a> {
     }
 }
 
-/// What connlab's packet comments say about a frame: (dropped by the link, forged by the
-/// wire). The wire's notes open their comments, so a prefix test per comment is enough.
-fn note_marks(comment: &[u8], marks: &mut (bool, bool)) {
-    use crate::wire::{DROPPED_NOTE, FORGED_NOTE, MIDDLEBOX_RST_NOTE};
-    marks.0 |= comment.starts_with(DROPPED_NOTE.as_bytes());
-    marks.1 |= comment.starts_with(FORGED_NOTE.as_bytes())
+/// What one of connlab's packet comments says about a frame. The wire's notes open their
+/// comments, so a prefix test per comment is enough.
+fn note_marks(comment: &[u8], marks: &mut Marks) {
+    use crate::wire::{DROPPED_NOTE, FORGED_NOTE, MIDDLEBOX_RST_NOTE, WIRE_LOSS_NOTE};
+    marks.dropped_by_link |= comment.starts_with(DROPPED_NOTE.as_bytes());
+    marks.forged |= comment.starts_with(FORGED_NOTE.as_bytes())
         || comment.starts_with(MIDDLEBOX_RST_NOTE.as_bytes());
+    if let Some(rest) = comment.strip_prefix(WIRE_LOSS_NOTE.as_bytes()) {
+        let digits: Vec<u8> = rest
+            .iter()
+            .skip_while(|b| **b == b' ')
+            .take_while(|b| b.is_ascii_digit())
+            .copied()
+            .collect();
+        let lost = std::str::from_utf8(&digits)
+            .ok()
+            .and_then(|d| d.parse().ok());
+        marks.lost_before += lost.unwrap_or(0);
+    }
 }
 
 /// An enhanced packet block, read in place (pcap-file would copy its options and check every
@@ -68,7 +89,7 @@ struct Epb<'a> {
     raw_ts: u64,
     data: &'a [u8],
     original_len: usize,
-    marks: (bool, bool),
+    marks: Marks,
 }
 
 /// Enhanced packet block type.
@@ -93,7 +114,7 @@ fn parse_epb(block: &[u8], big: bool) -> Result<Epb<'_>, String> {
             "a packet of {caplen} bytes does not fit its {total}-byte block"
         ));
     }
-    let mut marks = (false, false);
+    let mut marks = Marks::default();
     let mut opts = &block[align4(data_end).min(total - 4)..total - 4];
     while opts.len() >= 4 {
         let u16_at = |at: usize| {
@@ -327,8 +348,7 @@ fn read_pcap(
             linktype,
             data: &rest[..incl],
             cut: incl < word(12),
-            dropped_by_link: false,
-            forged: false,
+            marks: Marks::default(),
         });
         facts.packets += 1;
         chunks.consume(16 + incl);
@@ -382,8 +402,7 @@ fn read_pcapng(
                 linktype,
                 data: epb.data,
                 cut: epb.data.len() < epb.original_len,
-                dropped_by_link: epb.marks.0,
-                forged: epb.marks.1,
+                marks: epb.marks,
             });
             facts.packets += 1;
             let used = u32_at(pending, 4, big);
@@ -413,8 +432,7 @@ fn read_pcapng(
                     linktype,
                     data: &spb.data,
                     cut: spb.data.len() < spb.original_len as usize,
-                    dropped_by_link: false,
-                    forged: false,
+                    marks: Marks::default(),
                 });
                 facts.packets += 1;
             }

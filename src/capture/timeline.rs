@@ -31,15 +31,15 @@ pub fn read_into(
         // No link connlab decodes: no TCP, but a frame, so later frame numbers stay Wireshark's.
         let decoded = LinkType::from_pcap(packet.linktype).map(|link| packet.decode(link));
         let analysed = decoded.clone().map_or(Decoded::NotTcp, Decoded::of);
-        analyzer.handle_decoded(packet.t_ns, analysed, packet.forged, &mut events);
+        analyzer.handle_decoded(packet.t_ns, analysed, packet.marks.forged, &mut events);
         for e in &events {
             model.apply_event(e);
         }
         let info = decoded
-            .filter(|_| frames == Frames::All || packet.dropped_by_link)
+            .filter(|_| frames == Frames::All || packet.marks.dropped_by_link)
             .and_then(|d| d.ok().flatten())
             .map(|seg| FrameInfo::of(&seg));
-        model.apply_frame(packet.t_ns, info, packet.dropped_by_link);
+        model.apply_frame(packet.t_ns, info, packet.marks.dropped_by_link);
     });
     model.finish();
     result

@@ -37,6 +37,8 @@ pub const SUMMARY_FIELDS: &[&str] = &[
     "open",
     "websocket",
     "findings",
+    "capture_gaps",
+    "withheld_findings",
     "endpoints",
     "distributions",
     "dropped",
@@ -125,6 +127,10 @@ pub struct Outcome {
     pub got: Value,
     /// Whether it held.
     pub pass: bool,
+    /// Why a failed expectation may not be the lab's doing: connlab's own machine lost frames
+    /// during the run (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
 }
 
 impl Expectation {
@@ -200,11 +206,22 @@ impl Expectation {
             }
             _ => false,
         };
+        let lost = summary["dropped"].as_u64().unwrap_or(0);
+        let why = (!pass && lost > 0).then(|| {
+            let wire = &summary["wire"];
+            format!(
+                "connlab's own machine fell behind and lost {lost} frames (wire ring {}, \
+                 recorder {}, kernel input queues {}): the run is damaged, not the lab's \
+                 network",
+                wire["kernel_dropped"], wire["recorder_dropped"], wire["backlog_dropped"]
+            )
+        });
         Outcome {
             name: self.key.clone(),
             want: self.want.to_string(),
             got,
             pass,
+            why,
         }
     }
 }

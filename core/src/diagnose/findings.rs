@@ -181,6 +181,9 @@ pub struct Finding {
     pub evidence: Evidence,
     /// What to change, Go net/http names first.
     pub knobs: Vec<&'static str>,
+    /// Drawn from connections the capturing machine lost frames of (a withheld finding).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub caused_by_wire_drops: bool,
 }
 
 impl Finding {
@@ -205,6 +208,7 @@ impl Finding {
             status: None,
             evidence: examples.evidence.clone(),
             knobs: knobs(kind),
+            caused_by_wire_drops: false,
         }
     }
 

@@ -40,6 +40,31 @@ pub struct Diagnosis {
     idle_before_close: [Sketch; 2],
     ws_messages_per_conn: Sketch,
     ws_idle_between_frames: Sketch,
+    /// Frames the capturing machine lost, and when the latest loss was.
+    gaps: CaptureGaps,
+    last_gap_ns: Option<u64>,
+    /// Per endpoint (same index), what connections did after a capture gap touched them:
+    /// kept apart, so nothing lost by the capturing machine is diagnosed as the network's.
+    damaged: Vec<Option<Box<EndpointTrack>>>,
+}
+
+/// How long before a connection's first frame a capture gap may have eaten its start (a SYN
+/// lost there is sent again a second later, and the connection's first frame is then that
+/// copy).
+const GAP_REACH_NS: u64 = 1_000_000_000;
+
+/// Frames the capture misses because the capturing machine lost them (connlab's wire fell
+/// behind: its ring or recorder full, or the kernel's input queues), and the connections they
+/// may have belonged to: findings drawn from those are withheld, never reported as the
+/// network's behaviour.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CaptureGaps {
+    /// Places in the capture where frames are missing.
+    pub gaps: u64,
+    /// Frames missing.
+    pub frames_lost: u64,
+    /// Connections open (or just begun) when frames went missing.
+    pub damaged_connections: u64,
 }
 
 impl Diagnosis {
@@ -55,6 +80,17 @@ impl Diagnosis {
         })
     }
 
+    /// Notes `frames` frames the capturing machine lost just before `t_ns` (in capture order
+    /// with the events): every connection open then, or begun shortly after, is damaged.
+    pub fn capture_gap(&mut self, t_ns: u64, frames: u64) {
+        if frames == 0 {
+            return;
+        }
+        self.gaps.gaps += 1;
+        self.gaps.frames_lost += frames;
+        self.last_gap_ns = Some(t_ns);
+    }
+
     /// Takes one event (in capture order).
     pub fn apply(&mut self, e: &Event) {
         self.last_frame = self.last_frame.max(e.frame);
@@ -62,7 +98,8 @@ impl Diagnosis {
             self.last_conn = e.conn;
             let i = self.endpoint(e.server);
             self.endpoints[i].1.count_connection();
-            self.open.insert(e.conn, ConnTrack::new(i, e.client.ip()));
+            self.open
+                .insert(e.conn, ConnTrack::new(i, e.client.ip(), e.t_ns));
         }
         let Some(conn) = self.open.get_mut(&e.conn) else {
             // A late segment of a closed connection: it still counts on its endpoint.
@@ -94,10 +131,26 @@ impl Diagnosis {
             }
             _ => {}
         }
-        let ep = &mut self.endpoints[conn.endpoint()].1;
+        let gap_touches = self
+            .last_gap_ns
+            .is_some_and(|g| g.saturating_add(GAP_REACH_NS) >= conn.first_ns());
+        if gap_touches && !conn.damaged() {
+            conn.mark_damaged();
+            self.gaps.damaged_connections += 1;
+            damaged_track(&mut self.damaged, conn.endpoint()).count_connection();
+        }
+        let i = conn.endpoint();
+        let ep = match conn.damaged() {
+            true => damaged_track(&mut self.damaged, i),
+            false => &mut self.endpoints[i].1,
+        };
         conn.apply(e, ep);
         if let EventKind::Closed { .. } = e.kind {
             if let Some(mut conn) = self.open.remove(&e.conn) {
+                let ep = match conn.damaged() {
+                    true => damaged_track(&mut self.damaged, i),
+                    false => &mut self.endpoints[i].1,
+                };
                 conn.finish(e.conn, e.frame, false, ep);
                 self.requests_per_conn.add(u64::from(conn.requests()));
                 if let Some(ws) = conn.ws() {
@@ -112,6 +165,9 @@ impl Diagnosis {
     pub fn report(&self) -> DiagnosisReport {
         let mut endpoints: Vec<EndpointTrack> =
             self.endpoints.iter().map(|(_, ep)| ep.clone()).collect();
+        let mut damaged: Vec<Option<EndpointTrack>> = (0..endpoints.len())
+            .map(|i| self.damaged.get(i).and_then(|d| d.as_deref().cloned()))
+            .collect();
         let mut requests_per_conn = self.requests_per_conn.clone();
         let mut ws_messages_per_conn = self.ws_messages_per_conn.clone();
         // Oldest first, so the examples of connections still open are the first ones too.
@@ -119,20 +175,26 @@ impl Diagnosis {
         open.sort_unstable_by_key(|(id, _)| **id);
         for (id, conn) in open {
             let mut conn = conn.clone();
-            conn.finish(*id, self.last_frame, true, &mut endpoints[conn.endpoint()]);
+            let i = conn.endpoint();
+            let ep = match conn.damaged() {
+                true => damaged[i].get_or_insert_with(Default::default),
+                false => &mut endpoints[i],
+            };
+            conn.finish(*id, self.last_frame, true, ep);
             requests_per_conn.add(u64::from(conn.requests()));
             if let Some(ws) = conn.ws() {
                 ws_messages_per_conn.add(ws.messages());
             }
         }
         let mut findings = Vec::new();
+        let mut withheld = Vec::new();
         let mut rows = Vec::new();
-        for ((server, _), ep) in self.endpoints.iter().zip(&endpoints) {
+        for (((server, _), ep), damaged) in self.endpoints.iter().zip(&endpoints).zip(&damaged) {
             let ep = ep.settled();
             let found = findings::findings(*server, &ep);
             let mut kinds: Vec<FindingKind> = found.iter().map(|f| f.kind).collect();
             kinds.dedup();
-            rows.push(EndpointReport {
+            let mut row = EndpointReport {
                 server: *server,
                 connections: ep.connections,
                 requests: ep.requests,
@@ -142,15 +204,30 @@ impl Diagnosis {
                 time_wait: ep.time_wait,
                 websocket_messages: ep.ws.messages,
                 findings: kinds,
-            });
+            };
+            if let Some(d) = damaged {
+                // What damaged connections did still happened on the wire and counts; what
+                // it would mean is withheld.
+                let d = d.settled();
+                row.add_counts(&d);
+                withheld.extend(findings::findings(*server, &d).into_iter().map(|mut f| {
+                    f.caused_by_wire_drops = true;
+                    f
+                }));
+            }
+            rows.push(row);
             findings.extend(found);
         }
-        findings.sort_by(|a, b| {
-            (b.connections, a.kind, a.server).cmp(&(a.connections, b.kind, b.server))
-        });
+        for list in [&mut findings, &mut withheld] {
+            list.sort_by(|a, b| {
+                (b.connections, a.kind, a.server).cmp(&(a.connections, b.kind, b.server))
+            });
+        }
         rows.sort_by(|a, b| (b.connections, a.server).cmp(&(a.connections, b.server)));
         DiagnosisReport {
             findings,
+            capture_gaps: self.gaps,
+            withheld_findings: withheld,
             endpoints: rows,
             distributions: Distributions {
                 requests_per_connection: Quantiles::counts(&requests_per_conn),
@@ -178,6 +255,14 @@ impl Diagnosis {
     }
 }
 
+/// The track of endpoint `i`'s damaged connections, made on first use.
+fn damaged_track(damaged: &mut Vec<Option<Box<EndpointTrack>>>, i: usize) -> &mut EndpointTrack {
+    if damaged.len() <= i {
+        damaged.resize_with(i + 1, || None);
+    }
+    damaged[i].get_or_insert_with(Default::default)
+}
+
 fn side_index(side: Side) -> usize {
     match side {
         Side::Client => 0,
@@ -190,6 +275,12 @@ fn side_index(side: Side) -> usize {
 pub struct DiagnosisReport {
     /// What went wrong, most connections first.
     pub findings: Vec<Finding>,
+    /// Frames the capturing machine lost, and the connections they may have belonged to.
+    pub capture_gaps: CaptureGaps,
+    /// What those damaged connections would have been diagnosed with: withheld, because
+    /// lost frames make retransmissions, resets and silences that the network never caused
+    /// (each marked `caused_by_wire_drops`).
+    pub withheld_findings: Vec<Finding>,
     /// Per server endpoint (ip:port), most connections first.
     pub endpoints: Vec<EndpointReport>,
     /// Distributions over the whole capture.
@@ -233,6 +324,22 @@ pub struct EndpointReport {
     pub websocket_messages: u64,
     /// The kinds of the findings seen on it.
     pub findings: Vec<FindingKind>,
+}
+
+impl EndpointReport {
+    /// Adds the plain counts of `other` (the endpoint's damaged connections) to this row.
+    fn add_counts(&mut self, other: &EndpointTrack) {
+        self.requests += other.requests;
+        self.reused += other.reused;
+        self.fin_first_by.client += other.fin_first_by.client;
+        self.fin_first_by.server += other.fin_first_by.server;
+        self.rst_by.client += other.rst_by.client;
+        self.rst_by.server += other.rst_by.server;
+        self.rst_by.middlebox += other.rst_by.middlebox;
+        self.time_wait.client += other.time_wait.client;
+        self.time_wait.server += other.time_wait.server;
+        self.websocket_messages += other.ws.messages;
+    }
 }
 
 /// p50, p90, p99 and max of one quantity.

@@ -602,3 +602,74 @@ fn a_reset_after_traffic_is_no_refusal_when_the_capture_missed_the_syn_ack() {
     let f = only(&r, FindingKind::AbortiveClose);
     assert_eq!(f.connections, 3);
 }
+
+/// Applies `lab`'s events with a capture gap of `frames` frames noted at `gap_ms`.
+fn diagnose_with_gap(lab: &Lab, gap_ms: u64, frames: u64) -> DiagnosisReport {
+    let mut d = Diagnosis::new();
+    let gap_ns = gap_ms * 1_000_000;
+    let mut noted = false;
+    for e in &lab.events {
+        if !noted && e.t_ns >= gap_ns {
+            d.capture_gap(gap_ns, frames);
+            noted = true;
+        }
+        d.apply(e);
+    }
+    d.report()
+}
+
+/// A request sent again and again and never answered (a dead peer's pattern), from `at`.
+fn unanswered_request(lab: &mut Lab, c: &mut Conv, at: u64) {
+    let seq = c.next[0];
+    let req = b"GET / HTTP/1.1\r\n\r\n";
+    for ms in [at, at + 200, at + 600, at + 1_400, at + 3_000] {
+        lab.at(
+            ms,
+            &c.frame(Side::Client, F::PSH | F::ACK, seq, c.next[1], req),
+        );
+    }
+}
+
+#[test]
+fn what_a_capture_gap_may_have_caused_is_withheld_not_diagnosed() {
+    let mut lab = Lab::default();
+    let mut c = conv(1);
+    lab.handshake(&mut c, 0);
+    unanswered_request(&mut lab, &mut c, 10);
+    // Without the gap, the same frames are a dead peer.
+    assert_eq!(kinds(&diagnose(&lab)), ["dead_peer"]);
+    let r = diagnose_with_gap(&lab, 5, 7);
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+    assert_eq!(
+        r.capture_gaps,
+        CaptureGaps {
+            gaps: 1,
+            frames_lost: 7,
+            damaged_connections: 1
+        }
+    );
+    assert_eq!(r.withheld_findings.len(), 1);
+    let w = &r.withheld_findings[0];
+    assert_eq!(w.kind, FindingKind::DeadPeer);
+    assert!(w.caused_by_wire_drops);
+    // What the connection did still counts on its endpoint.
+    assert_eq!(r.endpoints[0].requests, 1);
+}
+
+#[test]
+fn connections_the_gap_did_not_touch_are_still_diagnosed() {
+    let mut lab = Lab::default();
+    // One connection closed before the gap, one begun two seconds after it: both clean.
+    let mut before = conv(1);
+    lab.handshake(&mut before, 0);
+    unanswered_request(&mut lab, &mut before, 10);
+    lab.at(3_100, &before.send(Side::Client, F::RST, b""));
+    let mut after = conv(2);
+    lab.handshake(&mut after, 6_000);
+    unanswered_request(&mut lab, &mut after, 6_010);
+    let r = diagnose_with_gap(&lab, 4_000, 3);
+    let dead = only(&r, FindingKind::DeadPeer);
+    assert_eq!(dead.connections, 2, "{:#?}", r.findings);
+    assert!(r.withheld_findings.is_empty());
+    assert_eq!(r.capture_gaps.damaged_connections, 0);
+}

@@ -34,6 +34,10 @@ const MIN_SYN_RETRANSMIT_GAP_NS: u64 = 100_000_000;
 pub(crate) struct ConnTrack {
     /// Index of its endpoint in the diagnosis.
     endpoint: usize,
+    /// When it was first seen.
+    first_ns: u64,
+    /// A capture gap touched it: what it does from then on is kept apart.
+    damaged: bool,
     /// The client's address: only its own new dials say it passed this connection over (a
     /// server has many clients).
     client: IpAddr,
@@ -202,9 +206,11 @@ fn closing_idx(c: Closing) -> usize {
 }
 
 impl ConnTrack {
-    pub fn new(endpoint: usize, client: IpAddr) -> ConnTrack {
+    pub fn new(endpoint: usize, client: IpAddr, first_ns: u64) -> ConnTrack {
         ConnTrack {
             endpoint,
+            first_ns,
+            damaged: false,
             client,
             rtt_ns: 0,
             opened: false,
@@ -241,6 +247,18 @@ impl ConnTrack {
 
     pub fn endpoint(&self) -> usize {
         self.endpoint
+    }
+
+    pub fn first_ns(&self) -> u64 {
+        self.first_ns
+    }
+
+    pub fn damaged(&self) -> bool {
+        self.damaged
+    }
+
+    pub fn mark_damaged(&mut self) {
+        self.damaged = true;
     }
 
     pub fn requests(&self) -> u32 {
