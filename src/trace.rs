@@ -6,6 +6,7 @@
 //! where its events go.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -136,6 +137,37 @@ pub enum TraceKind {
 /// Delivery never blocks and never fails the actor (a closed stream just drops the event).
 pub type Deliver = Arc<dyn Fn(TraceEvent) + Send + Sync>;
 
+/// How many trace events may wait in the recorder's queue at once: its channel also carries
+/// the wire's frames, which must never wait (the wire's ring would overflow), so trace events
+/// get a share of it and their senders wait beyond that share.
+#[derive(Debug, Clone)]
+pub struct TraceRoom {
+    queued: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+impl TraceRoom {
+    /// Room for `limit` events.
+    pub fn new(limit: usize) -> TraceRoom {
+        TraceRoom {
+            queued: Arc::new(AtomicUsize::new(0)),
+            limit,
+        }
+    }
+
+    /// The recorder took one event off the queue.
+    pub fn taken(&self) {
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn wait_for_room(&self) {
+        while self.queued.load(Ordering::Relaxed) >= self.limit {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+        self.queued.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// Emits an actor's trace events into the run's stream.
 #[derive(Clone)]
 pub struct Tracer {
@@ -158,14 +190,20 @@ impl Tracer {
     }
 
     /// A tracer whose events go into the bounded channel `tx` (the recorder's), converted to
-    /// the channel's type: when it is full the actor waits for room, so no trace event is lost.
-    pub fn into_channel<T>(actor: &'static str, tx: std::sync::mpsc::SyncSender<T>) -> Self
+    /// the channel's type, while `room` allows: when it is full the actor waits for room, so
+    /// no trace event is lost, and the frames that share the channel always find a slot.
+    pub fn into_channel<T>(
+        actor: &'static str,
+        tx: std::sync::mpsc::SyncSender<T>,
+        room: TraceRoom,
+    ) -> Self
     where
         T: From<TraceEvent> + Send + 'static,
     {
         Tracer::new(
             actor,
             Arc::new(move |event| {
+                room.wait_for_room();
                 let _ = tx.send(event.into());
             }),
         )

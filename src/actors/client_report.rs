@@ -27,6 +27,10 @@ pub struct ClientReport {
     /// rate is `dialed` over this).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub dial_ns: u64,
+    /// Raw TCP client: time its dials waited for connlab's wire to catch up (its dial rate is
+    /// a ceiling; the wire falling behind slows it down rather than losing frames), ns.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub wire_wait_ns: u64,
     /// WebSocket client: what its WebSockets carried and how they ended, by its own count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub websocket: Option<WsCounts>,
@@ -48,6 +52,7 @@ impl ClientReport {
         }
         self.elapsed_ns = self.elapsed_ns.max(other.elapsed_ns);
         self.dial_ns = self.dial_ns.max(other.dial_ns);
+        self.wire_wait_ns = self.wire_wait_ns.max(other.wire_wait_ns);
         if let Some(theirs) = &other.websocket {
             self.websocket
                 .get_or_insert_with(Default::default)

@@ -397,6 +397,7 @@ async fn finish_body(ctx: &Ctx, mut conn: Conn, head: Head) {
 mod tests {
     use super::*;
     use crate::actors::http_server::{self, HttpServerConfig};
+    use crate::trace::TraceRoom;
     use std::net::{IpAddr, Ipv4Addr};
 
     fn server_config(text: &str) -> HttpServerConfig {
@@ -412,7 +413,7 @@ mod tests {
         let (trace_tx, _rx) = std::sync::mpsc::sync_channel::<crate::trace::TraceEvent>(1 << 16);
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let tracer = Tracer::into_channel("server", trace_tx);
+        let tracer = Tracer::into_channel("server", trace_tx, TraceRoom::new(usize::MAX));
         let bind = IpAddr::V4(Ipv4Addr::LOCALHOST);
         tokio::spawn(http_server::serve(cfg, bind, tracer, stop_rx, ready_tx));
         for _ in 0..100 {
@@ -431,7 +432,7 @@ mod tests {
         let (report, _held) = run(
             client_config("requests = 10"),
             vec![addr],
-            Tracer::into_channel("client", tx),
+            Tracer::into_channel("client", tx, TraceRoom::new(usize::MAX)),
         )
         .await;
         assert_eq!((report.ok, report.dialed, report.reused), (10, 1, 9));
@@ -445,7 +446,12 @@ mod tests {
             "requests = 3\nmax_conns_per_host = 1\nrequest_timeout_ms = 100\nconcurrency = 1",
         );
         let started = std::time::Instant::now();
-        let (report, _held) = run(cfg, vec![addr], Tracer::into_channel("client", tx)).await;
+        let (report, _held) = run(
+            cfg,
+            vec![addr],
+            Tracer::into_channel("client", tx, TraceRoom::new(usize::MAX)),
+        )
+        .await;
         assert_eq!(report.failed, 3, "every request times out");
         assert_eq!(
             report.dialed, 3,

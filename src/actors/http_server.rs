@@ -19,7 +19,7 @@ use tokio::time::{timeout_at, Instant};
 
 use super::http_headers::{content_length, has_token};
 use super::shutdown::{self, Phase};
-use super::socket::{self, Accepted, SocketOptions};
+use super::socket::{self, Accepted, CloseStyle, SocketOptions};
 use crate::trace::{TraceKind, Tracer};
 
 /// `[server]`: the knobs of the built-in server, named after Go's http.Server fields.
@@ -183,9 +183,19 @@ impl ServerConn {
                 Err(end) => break end,
             }
         };
-        // Dropping the stream closes it in the configured style (set at accept).
+        // Dropping the stream closes it in the configured style (set at accept): before the
+        // trace event, so the close is on the wire when the server decides it, however busy
+        // the recorder is.
+        let ServerConn {
+            stream,
+            tracer,
+            local,
+            remote,
+            ..
+        } = self;
+        drop(stream);
         if let End::Close(reason) = end {
-            self.tracer.close(self.local, self.remote, reason);
+            tracer.close(local, remote, reason);
         }
     }
 
@@ -304,6 +314,11 @@ impl ServerConn {
                 return Err(End::Gone);
             }
             Ok(Ok(())) => {}
+        }
+        if closing.is_some() && cfg.socket.close == CloseStyle::Fin {
+            // The FIN right after the last response, as Go's closeWriteAndWait sends it, not
+            // after the bookkeeping below.
+            let _ = self.stream.shutdown().await;
         }
         self.tracer.emit(TraceKind::Response {
             local: self.local,

@@ -13,11 +13,13 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::{timeout_at, Instant};
 
 use super::client_report::ClientReport;
 use super::socket::{self, Accepted, SocketOptions};
 use crate::trace::{TraceKind, Tracer};
+use crate::wire::pressure::WireGate;
 
 /// How the server's read deadline is set (Go: conn.SetReadDeadline).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -59,7 +61,9 @@ pub struct TcpClientConfig {
     /// Connections to hold open.
     #[serde(default = "one")]
     pub connections: u32,
-    /// Connections dialed at once.
+    /// Connections dialed at once, and heartbeats awaiting their echo at once (per client
+    /// process): the work in flight, which bounds how long frames queue inside a busy
+    /// machine (queued past TCP's retransmission timeout, they would be sent again).
     #[serde(default = "default_dial_batch")]
     pub dial_batch: u32,
     /// Connections dialed per second at most (none: as fast as they connect). Half a million
@@ -183,11 +187,19 @@ pub async fn run_client(
     let start = Instant::now();
     let mut tasks = Vec::new();
     let mut dialed = 0;
+    // The dial rate is a ceiling: time spent waiting for connlab's wire to catch up moves
+    // the schedule back instead of being made up in a burst.
+    let mut waited = Duration::ZERO;
+    let pace = Pace {
+        gate: WireGate::start(),
+        window: Arc::new(Semaphore::new(cfg.dial_batch.max(1) as usize)),
+    };
     while dialed < cfg.connections {
         if let Some(rate) = cfg.dial_rate.filter(|r| *r > 0) {
-            let due = start + Duration::from_secs_f64(f64::from(dialed) / f64::from(rate));
+            let due = start + waited + Duration::from_secs_f64(f64::from(dialed) / f64::from(rate));
             tokio::time::sleep_until(due).await;
         }
+        waited += pace.gate.wait().await;
         let batch = cfg.dial_batch.max(1).min(cfg.connections - dialed);
         let dials: Vec<_> = (dialed..dialed + batch)
             .map(|i| {
@@ -201,6 +213,7 @@ pub async fn run_client(
                     report.lock().expect("report").dialed += 1;
                     tasks.push(tokio::spawn(heartbeat(
                         stream,
+                        pace.clone(),
                         cfg.heartbeat_ms,
                         Instant::now() + Duration::from_millis(cfg.duration_ms),
                         report.clone(),
@@ -213,7 +226,11 @@ pub async fn run_client(
         }
         dialed += batch;
     }
-    report.lock().expect("report").dial_ns = start.elapsed().as_nanos() as u64;
+    {
+        let mut report = report.lock().expect("report");
+        report.dial_ns = start.elapsed().as_nanos() as u64;
+        report.wire_wait_ns = waited.as_nanos() as u64;
+    }
     for t in tasks {
         let _ = t.await;
     }
@@ -254,9 +271,27 @@ async fn connect(target: SocketAddr, from: SocketAddr) -> std::io::Result<TcpStr
     socket.connect(target).await
 }
 
-/// Sends "ping" lines until `end`, counting echoes; a dead connection counts as failed.
+/// What holds a client's heartbeats back: connlab's wire falling behind, and the window of
+/// heartbeats awaiting their echo at once.
+#[derive(Clone)]
+struct Pace {
+    gate: WireGate,
+    window: Arc<Semaphore>,
+}
+
+impl Pace {
+    /// Waits until a heartbeat may go; it holds the permit until its echo is read.
+    async fn permit(&self) -> Option<SemaphorePermit<'_>> {
+        self.gate.wait().await;
+        self.window.acquire().await.ok()
+    }
+}
+
+/// Sends "ping" lines until `end` (each when `pace` lets it), counting echoes; a dead
+/// connection counts as failed.
 async fn heartbeat(
     mut stream: TcpStream,
+    pace: Pace,
     every_ms: u64,
     end: Instant,
     report: Arc<Mutex<ClientReport>>,
@@ -271,10 +306,13 @@ async fn heartbeat(
     while next < end {
         tokio::time::sleep_until(next).await;
         next += Duration::from_millis(every_ms);
+        // Late rather than lost: a heartbeat waits while connlab's wire catches up.
+        let permit = pace.permit().await;
         let answered = match stream.write_all(PING).await {
             Ok(()) => read_echo(&mut stream).await,
             Err(e) => Err(e),
         };
+        drop(permit);
         match answered {
             Ok(true) => report.lock().expect("report").ok += 1,
             Ok(false) => {

@@ -22,6 +22,7 @@ use super::client_report::ClientReport;
 use super::exec::spawn_in;
 use super::tcp::{self, TcpClientConfig, TcpServerConfig};
 use crate::trace::{TraceEvent, Tracer};
+use crate::wire::pressure;
 
 /// Nice value of worker processes (the wire and the recorder keep 0).
 const WORKER_NICE: libc::c_int = 10;
@@ -81,14 +82,15 @@ impl Worker {
     pub fn start(ns: &str, job: &Job, tracer: Tracer) -> Result<Worker> {
         let exe = std::env::current_exe().context("finding the connlab executable")?;
         let json = serde_json::to_string(job).context("encoding the worker's job")?;
-        let mut child = spawn_in(
-            ns,
-            Command::new(exe)
-                .args([SUBCOMMAND, &json])
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit()),
-        )?;
+        let mut command = Command::new(exe);
+        command
+            .args([SUBCOMMAND, &json])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        // Paced workers hold back while the wire is behind.
+        pressure::share_with(&mut command);
+        let mut child = spawn_in(ns, &mut command)?;
         let stdout = child.stdout.take().context("the worker's stdout")?;
         let (report_tx, report) = mpsc::channel();
         let forwarder = std::thread::spawn(move || {

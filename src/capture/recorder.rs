@@ -16,11 +16,13 @@ use connlab_core::analyze::{Analyzer, Event, LinkType, Summary};
 use connlab_core::diagnose::{Diagnosis, DiagnosisReport};
 
 use super::sink::{CaptureEnd, Recorded, Sink};
-use crate::trace::TraceEvent;
+use crate::trace::{TraceEvent, TraceRoom};
 use crate::wire::{CapturedFrame, TapBudget};
 
 /// How often buffered output is pushed to disk.
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
+/// Nice value of the recorder thread (the wire's threads keep 0, workers 10).
+const RECORDER_NICE: libc::c_int = 5;
 
 /// What flows into the recorder.
 pub enum Record {
@@ -65,7 +67,12 @@ pub struct Recorder {
 impl Recorder {
     /// Starts the thread reading `rx` and feeding `sinks` (created by the caller, so a bad
     /// output path fails before the lab starts); it gives `budget` back each frame it takes.
-    pub fn start(sinks: Vec<Box<dyn Sink>>, rx: Receiver<Record>, budget: TapBudget) -> Recorder {
+    pub fn start(
+        sinks: Vec<Box<dyn Sink>>,
+        rx: Receiver<Record>,
+        budget: TapBudget,
+        traces: TraceRoom,
+    ) -> Recorder {
         let mut state = State {
             sinks,
             analyzer: Analyzer::new(),
@@ -73,8 +80,21 @@ impl Recorder {
             events: Vec::new(),
             recording: Recording::default(),
             budget,
+            traces,
         };
-        let handle = std::thread::spawn(move || state.run(rx));
+        let handle = std::thread::spawn(move || {
+            // The wire's ring overflows when its thread waits for a core; the recorder's queue
+            // is deep and only costs memory to wait in. Under load, the wire goes first.
+            // SAFETY: setpriority on this thread (a tid is a PRIO_PROCESS id), no pointers.
+            unsafe {
+                libc::setpriority(
+                    libc::PRIO_PROCESS,
+                    libc::gettid() as libc::id_t,
+                    RECORDER_NICE,
+                );
+            }
+            state.run(rx)
+        });
         Recorder { handle }
     }
 
@@ -94,6 +114,7 @@ struct State {
     events: Vec<Event>,
     recording: Recording,
     budget: TapBudget,
+    traces: TraceRoom,
 }
 
 impl State {
@@ -106,7 +127,10 @@ impl State {
                     self.budget.taken(frames.len());
                     frames.iter().try_for_each(|f| self.frame(f))
                 }
-                Ok(Record::Trace(event)) => self.each(|s| s.trace(&event)),
+                Ok(Record::Trace(event)) => {
+                    self.traces.taken();
+                    self.each(|s| s.trace(&event))
+                }
                 Ok(Record::End(e)) => {
                     end = e;
                     break Ok(());
@@ -135,6 +159,7 @@ impl State {
     fn frame(&mut self, frame: &CapturedFrame) -> Result<()> {
         self.events.clear();
         let (t, link, data) = (frame.t_ns, LinkType::Ethernet, &frame.data);
+        self.diagnosis.capture_gap(t, frame.lost_before);
         if frame.forged.is_some() {
             self.analyzer
                 .handle_forged_frame(t, link, data, &mut self.events);

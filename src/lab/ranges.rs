@@ -89,6 +89,15 @@ pub const RULES: &[(&str, Range)] = &[
             "64 keeps the Ethernet, IP and TCP headers",
         ),
     ),
+    (
+        "capture.ring_frames",
+        ints(
+            16.0,
+            1_048_576.0,
+            "frames",
+            "rounded up to a power of two; 65536 unless a test wants connlab's own drops",
+        ),
+    ),
     ("link.seed", ints(0.0, 9.2e18, "", "")),
     ("link.delay_ms", LINK_TIME),
     ("link.jitter_ms", LINK_TIME),

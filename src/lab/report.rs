@@ -107,6 +107,9 @@ pub struct WireSummary {
     pub kernel_dropped: u64,
     /// Capture drops by the recorder: frames forwarded but not recorded, its queue full.
     pub recorder_dropped: u64,
+    /// Frames the kernel's input queues dropped on their way into or out of the wire (the
+    /// machine too busy to drain them; a host-wide count over the run).
+    pub backlog_dropped: u64,
     /// The link model in words.
     pub link: String,
 }
@@ -126,7 +129,12 @@ impl RunReport {
             lab: lab.name.clone(),
             analysis: recording.summary,
             diagnosis: recording.diagnosis,
-            dropped: wire.kernel_dropped.iter().chain(&wire.tap_dropped).sum(),
+            dropped: wire
+                .kernel_dropped
+                .iter()
+                .chain(&wire.tap_dropped)
+                .sum::<u64>()
+                + wire.backlog_dropped,
             link_dropped: recording.link_dropped,
             kernel_time_wait: BySide {
                 client: actors.client_states.get("TIME_WAIT"),
@@ -142,6 +150,7 @@ impl RunReport {
                 send_errors: wire.send_errors,
                 kernel_dropped: wire.kernel_dropped.iter().sum(),
                 recorder_dropped: wire.tap_dropped.iter().sum(),
+                backlog_dropped: wire.backlog_dropped,
                 link: lab.spec.link.describe(),
             },
             middlebox: wire.middlebox,
@@ -193,14 +202,33 @@ impl RunReport {
         for what in &s.unavailable {
             let _ = writeln!(out, "unavailable: {what}");
         }
+        if s.dropped > 0 {
+            let _ = writeln!(
+                out,
+                "\nDAMAGED RUN: connlab's own machine fell behind and lost {} (wire ring {}, \
+                 recorder {}, kernel input queues {}). The lab's traffic lost them too: what \
+                 follows is not the network's behaviour where those frames were. Findings on \
+                 the {} open then are withheld. Run it again on a quieter machine, or at a \
+                 lower pace.",
+                plural(s.dropped, "frame", "frames"),
+                s.wire.kernel_dropped,
+                s.wire.recorder_dropped,
+                s.wire.backlog_dropped,
+                plural(
+                    s.diagnosis.capture_gaps.damaged_connections,
+                    "connection",
+                    "connections"
+                ),
+            );
+        }
         let _ = writeln!(out);
         out.push_str(&analysis_table(a, Some(s.kernel_time_wait)));
         let _ = write!(out, "capture drops {}", s.dropped);
         if s.dropped > 0 {
             let _ = write!(
                 out,
-                " (kernel {}, recorder {})",
-                s.wire.kernel_dropped, s.wire.recorder_dropped
+                " (kernel {}, recorder {}, input queues {})",
+                s.wire.kernel_dropped, s.wire.recorder_dropped, s.wire.backlog_dropped
             );
         }
         let _ = writeln!(
@@ -263,6 +291,14 @@ impl RunReport {
                     "; dialed in {secs:.1} s ({:.0} connections/s)",
                     c.dialed as f64 / secs
                 );
+                if c.wire_wait_ns >= 100_000_000 {
+                    let _ = write!(
+                        out,
+                        ", {:.1} s of it waiting for connlab's wire to catch up (the dial rate \
+                         is a ceiling)",
+                        c.wire_wait_ns as f64 / 1e9
+                    );
+                }
             }
             let _ = writeln!(out);
         }
@@ -287,6 +323,9 @@ impl RunReport {
             for o in &s.expectations {
                 let verdict = if o.pass { "PASS" } else { "FAIL" };
                 let _ = writeln!(out, "  {verdict} {} {} (got {})", o.name, o.want, o.got);
+            }
+            if let Some(why) = s.expectations.iter().find_map(|o| o.why.as_ref()) {
+                let _ = writeln!(out, "  the failures may be connlab's, not the lab's: {why}");
             }
         }
         if s.interrupted {

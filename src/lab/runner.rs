@@ -34,10 +34,11 @@ use crate::clock::now_ns;
 use crate::net::kernel_truth::{self, SocketStates};
 use crate::net::memory::{self, MemoryReport, Workers};
 use crate::net::netns;
+use crate::net::softnet::RaisedBacklog;
 use crate::net::topology::{Topology, TopologySpec};
 use crate::paths::{beside, run_prefix};
-use crate::trace::Tracer;
-use crate::wire::{Ports, TapBudget, Wire};
+use crate::trace::{TraceRoom, Tracer};
+use crate::wire::{CaptureLimits, Ports, TapBudget, Wire};
 
 /// Messages (batches of frames, trace events) waiting for the recorder at most.
 const RECORDER_QUEUE: usize = 1 << 16;
@@ -120,11 +121,26 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
         extra_client_addrs: plan.client_addrs[1..].to_vec(),
     })?;
 
-    let unavailable = topo.unavailable.clone();
+    let mut unavailable = topo.unavailable.clone();
+    // Restored when the run ends (dropped at the end of this function).
+    let _input_queue = match plan.input_queue.map(RaisedBacklog::to_at_least) {
+        Some(Err(e)) => {
+            unavailable.push(format!(
+                "raising net.core.netdev_max_backlog for {} connections ({e}): bursts may be \
+                 dropped inside this machine, and are then counted as capture drops",
+                plan.connections
+            ));
+            None
+        }
+        Some(Ok(raised)) => raised,
+        None => None,
+    };
     // Bounded: a recorder that falls behind costs capture drops, never unbounded memory.
     let (tx, rx) = mpsc::sync_channel::<Record>(RECORDER_QUEUE);
-    let budget = TapBudget::new(RECORDER_BACKLOG);
-    let recorder = Recorder::start(sinks, rx, budget.clone());
+    let budget = TapBudget::new(RECORDER_BACKLOG, RECORDER_QUEUE);
+    // Trace events get half the queue's slots; frames are held to the budget.
+    let traces = TraceRoom::new(RECORDER_QUEUE / 2);
+    let recorder = Recorder::start(sinks, rx, budget.clone(), traces.clone());
     let progress = opts.progress.then(|| ProgressLine::start(live));
     let start_ns = now_ns();
     let (client_side, server_side) = topo.wire_ports();
@@ -137,13 +153,16 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
         ports,
         &lab.spec.link,
         start_ns,
-        lab.spec.capture.snaplen as usize,
+        CaptureLimits {
+            snaplen: lab.spec.capture.snaplen as usize,
+            ring_frames: lab.spec.capture.ring_frames as usize,
+        },
         tx.clone(),
         budget,
     )?;
     let sampler = opts.tui.clone().map(|tui| KernelSampler::start(&topo, tui));
 
-    let outcome = drive_actors(lab, &topo, &tx, &prefix, &plan);
+    let outcome = drive_actors(lab, &topo, (&tx, traces), &prefix, &plan);
 
     // Whatever happened, stop the capture properly so what was recorded is kept.
     let wire_stats = wire.stop();
@@ -234,14 +253,14 @@ fn write_html(lab: &Lab, report: &RunReport, prefix: &std::path::Path) -> Result
 fn drive_actors(
     lab: &Lab,
     topo: &Topology,
-    records: &SyncSender<Record>,
+    (records, traces): (&SyncSender<Record>, TraceRoom),
     prefix: &std::path::Path,
     plan: &scale::ScalePlan,
 ) -> Result<(ActorOutcome, launch::Server, ClientDone), RunError> {
     let spec = &lab.spec;
     let baseline = memory::sample();
-    let server_tracer = Tracer::into_channel("server", records.clone());
-    let client_tracer = Tracer::into_channel("client", records.clone());
+    let server_tracer = Tracer::into_channel("server", records.clone(), traces.clone());
+    let client_tracer = Tracer::into_channel("client", records.clone(), traces);
     let server = launch::start_server(spec.server_role()?, topo, server_tracer, prefix, plan)
         .map_err(skipped_if_missing)?;
     let targets = server.targets.clone();

@@ -37,6 +37,9 @@ const CONNS_PER_ADDR: u64 = 50_000;
 const FIRST_PORT: u16 = 10_000;
 /// Above this many connections the server namespace's accept queues are raised.
 const DEEP_BACKLOG_FROM: u64 = 4_096;
+/// Frames per CPU the kernel's input queues may hold in a lab of many connections: a dial
+/// burst on a busy machine waits there, and the default of 1000 drops it.
+const DEEP_INPUT_QUEUE: u64 = 65_536;
 /// Bytes of frames the lab's interface holds while it resolves a neighbour.
 const UNRESOLVED_QUEUE: &str = "net.ipv4.neigh.eth0.unres_qlen_bytes";
 
@@ -124,6 +127,10 @@ pub struct ScalePlan {
     /// Sysctls added to the client namespace (a deeper queue for frames waiting on ARP).
     #[serde(skip)]
     pub client_sysctls: BTreeMap<String, String>,
+    /// The host's per-CPU input queue bound (`net.core.netdev_max_backlog`) the lab needs,
+    /// when it needs more than a default machine has: see [`crate::net::softnet`].
+    #[serde(skip)]
+    pub input_queue: Option<u64>,
 }
 
 /// Lays the lab out on `machine`, or refuses it with the limit it exceeds.
@@ -138,6 +145,7 @@ pub fn plan(spec: &LabSpec, machine: &Machine) -> Result<ScalePlan> {
             estimate: Estimate::default(),
             server_sysctls: BTreeMap::new(),
             client_sysctls: BTreeMap::new(),
+            input_queue: None,
         });
     };
     let conns = u64::from(client.connections);
@@ -235,6 +243,7 @@ pub fn plan(spec: &LabSpec, machine: &Machine) -> Result<ScalePlan> {
         estimate,
         server_sysctls,
         client_sysctls,
+        input_queue: (conns > DEEP_BACKLOG_FROM).then_some(DEEP_INPUT_QUEUE),
     })
 }
 

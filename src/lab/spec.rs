@@ -157,14 +157,24 @@ pub struct CaptureSpec {
     /// is not limited by the disk: 128 keeps every header.
     #[serde(default = "whole_frame")]
     pub snaplen: u32,
+    /// Frames each wire port's receive ring holds (rounded up to a power of two). The default
+    /// absorbs any burst a lab makes; a small ring lets a test make connlab's own wire drop
+    /// frames, to see that such drops are named and never diagnosed.
+    #[serde(default = "default_ring_frames")]
+    pub ring_frames: u32,
 }
 
 impl Default for CaptureSpec {
     fn default() -> Self {
         CaptureSpec {
             snaplen: whole_frame(),
+            ring_frames: default_ring_frames(),
         }
     }
+}
+
+fn default_ring_frames() -> u32 {
+    crate::wire::ring::DEFAULT_FRAMES as u32
 }
 
 fn whole_frame() -> u32 {

@@ -11,6 +11,7 @@ pub mod link;
 pub mod memory;
 pub mod netns;
 pub mod netns_dir;
+pub mod softnet;
 pub mod sysctl;
 pub mod topology;
 pub mod userns;

@@ -11,7 +11,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -24,6 +24,8 @@ use serde::Serialize;
 use super::inject::{FlowTable, InjectRst};
 use super::middlebox;
 use super::packet_socket::PacketSocket;
+use super::pressure::Lag;
+use super::queues::QueueWatch;
 use super::ring::RxRing;
 use super::spec::LinkSpec;
 use crate::clock::now_ns;
@@ -74,6 +76,10 @@ pub struct CapturedFrame {
     pub forged: Option<Forger>,
     /// The first frame of a flow the middlebox had forgotten.
     pub forgot_flow: bool,
+    /// Frames going this way that connlab's own wire failed to capture just before this one
+    /// (its receive ring overflowed, or the recorder was behind): connlab's overload, not the
+    /// network's behaviour.
+    pub lost_before: u64,
 }
 
 /// Which part of the wire forged a frame.
@@ -89,6 +95,9 @@ pub enum Forger {
 pub const FORGED_NOTE: &str = "forged by the wire";
 /// How the packet comment of an RST the middlebox forged begins (readers look for it).
 pub const MIDDLEBOX_RST_NOTE: &str = "middlebox RST";
+/// How the packet comment of a frame after a gap in the capture begins; the number of frames
+/// lost follows it (readers look for it).
+pub const WIRE_LOSS_NOTE: &str = "connlab's wire lost";
 
 impl CapturedFrame {
     /// What the wire did to the frame, in words for a packet comment (beside the analyser's
@@ -102,7 +111,13 @@ impl CapturedFrame {
         let dropped = self
             .dropped
             .map(|cause| format!("{DROPPED_NOTE} ({})", cause.as_str()));
-        forged.into_iter().chain(forgot).chain(dropped)
+        let lost = (self.lost_before > 0).then(|| {
+            format!(
+                "{WIRE_LOSS_NOTE} {} frames before this one (its own overload, not the network)",
+                self.lost_before
+            )
+        });
+        lost.into_iter().chain(forged).chain(forgot).chain(dropped)
     }
 }
 
@@ -134,6 +149,9 @@ pub struct WireStats {
     /// Frames forwarded but not recorded because the recorder was behind (its queue full),
     /// per port like `kernel_dropped`.
     pub tap_dropped: [u64; 2],
+    /// Frames the kernel's input queues dropped during the run (host-wide: every veth
+    /// frame passes them; see [`crate::net::softnet`]).
+    pub backlog_dropped: u64,
 }
 
 impl WireStats {
@@ -152,6 +170,8 @@ struct DirectionStats {
     link_dropped: u64,
     send_errors: u64,
     tap_dropped: u64,
+    /// Kernel drops read while forwarding (reading resets the kernel's count).
+    kernel_dropped: u64,
     first_ns: Option<u64>,
     last_ns: u64,
 }
@@ -160,6 +180,7 @@ struct DirectionStats {
 pub struct Wire {
     stop: Arc<AtomicBool>,
     readers: Vec<JoinHandle<DirectionStats>>,
+    queues: Option<QueueWatch>,
     injector: Option<JoinHandle<()>>,
     ports: [Arc<PacketSocket>; 2],
     middlebox: Option<Arc<Mutex<Middlebox>>>,
@@ -167,14 +188,14 @@ pub struct Wire {
 
 impl Wire {
     /// Opens both ports in `wire_ns` and starts forwarding. `start_ns` is the lab's time zero
-    /// (partitions are relative to it); every frame goes to `tap`, cut to `snaplen` bytes,
+    /// (partitions are relative to it); every frame goes to `tap`, cut to the snap length,
     /// while `budget` has room.
     pub fn start<T>(
         wire_ns: &str,
         ports: Ports<'_>,
         link: &LinkSpec,
         start_ns: u64,
-        snaplen: usize,
+        limits: CaptureLimits,
         tap: SyncSender<T>,
         budget: TapBudget,
     ) -> Result<Wire>
@@ -185,8 +206,8 @@ impl Wire {
         let ((client_port, client_ring), (server_port, server_ring)) =
             netns::in_netns(wire_ns, move || {
                 Ok((
-                    PacketSocket::open(&client_if)?,
-                    PacketSocket::open(&server_if)?,
+                    PacketSocket::open(&client_if, limits.ring_frames)?,
+                    PacketSocket::open(&server_if, limits.ring_frames)?,
                 ))
             })?;
         let client_port = Arc::new(client_port);
@@ -198,6 +219,8 @@ impl Wire {
             .middlebox
             .as_ref()
             .map(|m| Arc::new(Mutex::new(m.table())));
+        let lost = Arc::new(AtomicU64::new(0));
+        let queues = QueueWatch::start(lost.clone(), stop.clone());
         let mut readers = Vec::new();
         for (dir, from, ring, to) in [
             (Direction::ToServer, &client_port, client_ring, &server_port),
@@ -208,10 +231,11 @@ impl Wire {
                 from: from.clone(),
                 ring,
                 to: to.clone(),
-                snaplen,
+                snaplen: limits.snaplen,
                 model: (!link.is_unimpaired()).then(|| link.model(dir)),
                 flows: flows.clone(),
                 middlebox: middlebox.clone(),
+                lost_elsewhere: lost.clone(),
                 start_ns,
                 tap: Tap {
                     tx: tap.clone(),
@@ -235,6 +259,7 @@ impl Wire {
         Ok(Wire {
             stop,
             readers,
+            queues,
             injector,
             ports: [client_port, server_port],
             middlebox,
@@ -255,15 +280,17 @@ impl Wire {
             stats.link_dropped += d.link_dropped;
             stats.send_errors += d.send_errors;
             stats.tap_dropped[i] = d.tap_dropped;
+            stats.kernel_dropped[i] = d.kernel_dropped;
             first = first.min(d.first_ns.unwrap_or(u64::MAX));
             last = last.max(d.last_ns);
         }
         stats.span_ns = last.saturating_sub(first);
+        stats.backlog_dropped = self.queues.map_or(0, QueueWatch::stop);
         if let Some(injector) = self.injector {
             let _ = injector.join();
         }
         for (i, port) in self.ports.iter().enumerate() {
-            stats.kernel_dropped[i] = port.drops().unwrap_or(0);
+            stats.kernel_dropped[i] += port.drops().unwrap_or(0);
         }
         stats.middlebox = self
             .middlebox
@@ -271,6 +298,15 @@ impl Wire {
             .and_then(|m| m.lock().ok().map(|m| m.stats()));
         Ok(stats)
     }
+}
+
+/// What the wire keeps of the traffic: bytes per frame and frames per receive ring.
+#[derive(Debug, Clone, Copy)]
+pub struct CaptureLimits {
+    /// Bytes kept of each frame.
+    pub snaplen: usize,
+    /// Frames each port's receive ring holds.
+    pub ring_frames: usize,
 }
 
 /// One direction of the wire.
@@ -283,38 +319,59 @@ struct Path<T> {
     model: Option<DirectionModel>,
     flows: Option<Arc<Mutex<FlowTable>>>,
     middlebox: Option<Arc<Mutex<Middlebox>>>,
+    /// Frames lost outside the rings (the kernel's input queues), not yet told of.
+    lost_elsewhere: Arc<AtomicU64>,
     start_ns: u64,
     tap: Tap<T>,
     stop: Arc<AtomicBool>,
 }
 
-/// How many frames may wait for the recorder at once: the wire's side of the recorder's
-/// bounded queue. The wire adds what it hands over, the recorder takes off what it has read.
+/// How many frames, and batches of frames, may wait for the recorder at once: the wire's side
+/// of the recorder's bounded queue (its channel holds a number of batches, its memory a number
+/// of frames). The wire adds what it hands over, the recorder takes off what it has read.
 #[derive(Debug, Clone)]
 pub struct TapBudget {
-    queued: Arc<AtomicUsize>,
-    limit: usize,
+    /// Frames and batches queued.
+    queued: Arc<[AtomicUsize; 2]>,
+    limits: [usize; 2],
 }
 
 impl TapBudget {
-    /// Room for `limit` frames.
-    pub fn new(limit: usize) -> TapBudget {
+    /// Room for `frames` frames in at most `batches` batches.
+    pub fn new(frames: usize, batches: usize) -> TapBudget {
         TapBudget {
-            queued: Arc::new(AtomicUsize::new(0)),
-            limit,
+            queued: Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]),
+            limits: [frames, batches],
         }
     }
 
-    /// The recorder has taken `n` frames off the queue.
+    /// The recorder has taken a batch of `n` frames off the queue.
     pub fn taken(&self, n: usize) {
-        self.queued.fetch_sub(n, Ordering::Relaxed);
+        self.queued[0].fetch_sub(n, Ordering::Relaxed);
+        self.queued[1].fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// True when either count is at or above its limit divided by `part`.
+    fn filled(&self, part: usize) -> bool {
+        (0..2).any(|i| self.queued[i].load(Ordering::Relaxed) >= self.limits[i] / part)
+    }
+
+    /// The recorder is behind: a quarter of its room is taken.
+    fn is_behind(&self) -> bool {
+        self.filled(4)
+    }
+
+    /// The recorder has caught up: less than a 64th of its room is taken.
+    fn is_caught_up(&self) -> bool {
+        !self.filled(64)
     }
 
     fn reserve(&self, n: usize) -> bool {
-        if self.queued.load(Ordering::Relaxed) + n > self.limit {
+        if self.queued[0].load(Ordering::Relaxed) + n > self.limits[0] {
             return false;
         }
-        self.queued.fetch_add(n, Ordering::Relaxed);
+        self.queued[0].fetch_add(n, Ordering::Relaxed);
+        self.queued[1].fetch_add(1, Ordering::Relaxed);
         true
     }
 }
@@ -361,6 +418,7 @@ impl<T: From<Vec<CapturedFrame>>> Path<T> {
                 dropped: None,
                 forged: Some(Forger::Middlebox),
                 forgot_flow: false,
+                lost_before: 0,
             });
         }
         out
@@ -370,7 +428,15 @@ impl<T: From<Vec<CapturedFrame>>> Path<T> {
         let mut stats = DirectionStats::default();
         let mut held: Option<(Sender<Held>, JoinHandle<u64>)> = None;
         let mut now: Vec<usize> = Vec::with_capacity(BATCH);
+        let mut lag = Lag::default();
+        // Frames lost (never captured) since the last recorded one.
+        let mut lost = 0u64;
         while !self.stop.load(Ordering::Relaxed) {
+            let (rb, tb) = (self.ring.is_behind(now_ns()), self.tap.budget.is_behind());
+            lag.update(
+                rb || tb,
+                self.ring.is_caught_up() && self.tap.budget.is_caught_up(),
+            );
             let ready = self.ring.ready(BATCH);
             if ready == 0 {
                 self.from.wait(POLL);
@@ -378,8 +444,20 @@ impl<T: From<Vec<CapturedFrame>>> Path<T> {
             }
             now.clear();
             let mut records = Vec::with_capacity(ready);
+            let mut counted_losses = false;
+            if self.lost_elsewhere.load(Ordering::Relaxed) > 0 {
+                lost += self.lost_elsewhere.swap(0, Ordering::Relaxed);
+            }
             for k in 0..ready {
                 let f = self.ring.frame(k);
+                // The kernel marks frames written after it dropped some; its count (read
+                // once a batch, reading resets it) belongs before this frame.
+                if f.losing && !counted_losses {
+                    counted_losses = true;
+                    let dropped = self.from.drops().unwrap_or(0);
+                    stats.kernel_dropped += dropped;
+                    lost += dropped;
+                }
                 if let Some(flows) = &self.flows {
                     if let Ok(mut flows) = flows.lock() {
                         flows.observe(self.dir, f.data);
@@ -395,6 +473,7 @@ impl<T: From<Vec<CapturedFrame>>> Path<T> {
                     dropped: None,
                     forged: None,
                     forgot_flow: false,
+                    lost_before: std::mem::take(&mut lost),
                 };
                 if let Some(mb) = &self.middlebox {
                     if let Some(stopped) = middlebox::screen(mb, f.t_ns, f.data) {
@@ -435,8 +514,14 @@ impl<T: From<Vec<CapturedFrame>>> Path<T> {
                     }
                 }
             }
-            // Recorded before forwarded: the answer cannot overtake it.
-            stats.tap_dropped += self.tap.send(records);
+            // Recorded before forwarded: the answer cannot overtake it. What the recorder
+            // could not take is a gap the next recorded frame tells of.
+            let carried: u64 = records.iter().map(|r| r.lost_before).sum();
+            let untaken = self.tap.send(records);
+            if untaken > 0 {
+                stats.tap_dropped += untaken;
+                lost += untaken + carried;
+            }
             let out: Vec<&[u8]> = now.iter().map(|&k| self.ring.frame(k).data).collect();
             stats.send_errors += self.to.send_batch(&out);
             self.ring.release(ready);
@@ -490,6 +575,7 @@ impl<T: From<Vec<CapturedFrame>>> Injector<T> {
                     dropped: None,
                     forged: Some(Forger::RstInjection),
                     forgot_flow: false,
+                    lost_before: 0,
                 }]);
             }
         }

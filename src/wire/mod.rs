@@ -10,11 +10,13 @@ pub mod forwarder;
 pub mod inject;
 pub mod middlebox;
 pub mod packet_socket;
+pub mod pressure;
+pub mod queues;
 pub mod ring;
 pub mod spec;
 
 pub use forwarder::{
-    CapturedFrame, Direction, Forger, Ports, TapBudget, Wire, WireStats, DROPPED_NOTE, FORGED_NOTE,
-    MIDDLEBOX_RST_NOTE,
+    CaptureLimits, CapturedFrame, Direction, Forger, Ports, TapBudget, Wire, WireStats,
+    DROPPED_NOTE, FORGED_NOTE, MIDDLEBOX_RST_NOTE, WIRE_LOSS_NOTE,
 };
 pub use spec::LinkSpec;

@@ -29,9 +29,9 @@ pub struct PacketSocket {
 }
 
 impl PacketSocket {
-    /// Opens a port on interface `ifname` of the calling thread's namespace, with its receive
-    /// ring.
-    pub fn open(ifname: &str) -> Result<(PacketSocket, RxRing)> {
+    /// Opens a port on interface `ifname` of the calling thread's namespace, with a receive
+    /// ring of `ring_frames` slots.
+    pub fn open(ifname: &str, ring_frames: usize) -> Result<(PacketSocket, RxRing)> {
         let ifindex = nix::net::if_::if_nametoindex(ifname)
             .with_context(|| format!("no interface {ifname}"))? as i32;
         // Protocol 0 until bind: an ETH_P_ALL socket would see every interface's frames
@@ -53,7 +53,7 @@ impl PacketSocket {
         let _ = sock.set_int(libc::SOL_PACKET, PACKET_QDISC_BYPASS, 1);
         let _ = sock.set_int(libc::SOL_SOCKET, libc::SO_SNDBUF, SEND_BUFFER);
         // The ring before bind: no frame arrives through the plain socket path.
-        let ring = RxRing::attach(sock.fd.as_raw_fd()).context("the receive ring")?;
+        let ring = RxRing::attach(sock.fd.as_raw_fd(), ring_frames).context("the receive ring")?;
         sock.bind()?;
         // Reading the counters resets them: start from zero.
         let _ = sock.drops();

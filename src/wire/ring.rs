@@ -13,16 +13,24 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// Bytes per slot: a header, the link-layer address and a 1514-byte frame fit (the lab's
 /// veths have offloads off, so no frame is larger).
 const FRAME_SIZE: usize = 2048;
-/// Bytes per block (the kernel allocates the ring in blocks).
-const BLOCK_SIZE: usize = 1 << 20;
-/// Blocks: 128 MiB, 65,536 frames per port, so a burst or a moment the wire thread is not
-/// scheduled does not overflow it (the pages are only touched as frames land).
-const BLOCKS: usize = 128;
+/// Largest block (the kernel allocates the ring in blocks of contiguous pages).
+const MAX_BLOCK_SIZE: usize = 1 << 20;
+/// Frames a port's ring holds unless the lab says otherwise: 128 MiB, so a burst or a moment
+/// the wire thread is not scheduled does not overflow it (the pages are only touched as
+/// frames land).
+pub const DEFAULT_FRAMES: usize = 65_536;
+/// How long the oldest waiting frame may wait before the reader counts as behind.
+const BEHIND_AFTER_NS: u64 = 20_000_000;
+/// The fewest frames a ring may hold (two per page-sized block, a few blocks).
+pub const MIN_FRAMES: usize = 16;
 const PACKET_RX_RING: libc::c_int = 5;
 const PACKET_VERSION: libc::c_int = 10;
 const TPACKET_V2: libc::c_int = 1;
 const TP_STATUS_KERNEL: u32 = 0;
 const TP_STATUS_USER: u32 = 1;
+/// Set by the kernel on frames written while it has dropped frames since the drop count was
+/// last read (PACKET_STATISTICS).
+const TP_STATUS_LOSING: u32 = 4;
 
 /// The `tpacket2_hdr` at the start of every slot.
 #[repr(C)]
@@ -45,6 +53,8 @@ pub struct RingFrame<'a> {
     pub wire_len: u32,
     /// Kernel receive time, ns since the UNIX epoch.
     pub t_ns: u64,
+    /// The kernel dropped frames (ring full) since the drop count was last read.
+    pub losing: bool,
 }
 
 /// A port's receive ring, mapped into this process.
@@ -60,8 +70,13 @@ pub struct RxRing {
 unsafe impl Send for RxRing {}
 
 impl RxRing {
-    /// Sets up the ring on AF_PACKET socket `fd` (before it is bound) and maps it.
-    pub fn attach(fd: libc::c_int) -> io::Result<RxRing> {
+    /// Sets up a ring of at least `frames` slots (rounded up to a power of two, so that it
+    /// splits into whole blocks, and to [`MIN_FRAMES`]) on AF_PACKET socket `fd` (before it is
+    /// bound) and maps it.
+    pub fn attach(fd: libc::c_int, frames: usize) -> io::Result<RxRing> {
+        let frames = frames.max(MIN_FRAMES).next_power_of_two();
+        let size = frames * FRAME_SIZE;
+        let block_size = size.min(MAX_BLOCK_SIZE);
         let set = |name: libc::c_int, value: *const libc::c_void, len: usize| {
             // SAFETY: value points to a live option value of `len` bytes.
             let rc = unsafe { libc::setsockopt(fd, libc::SOL_PACKET, name, value, len as _) };
@@ -78,17 +93,16 @@ impl RxRing {
             std::mem::size_of::<libc::c_int>(),
         )?;
         let req = libc::tpacket_req {
-            tp_block_size: BLOCK_SIZE as libc::c_uint,
-            tp_block_nr: BLOCKS as libc::c_uint,
+            tp_block_size: block_size as libc::c_uint,
+            tp_block_nr: (size / block_size) as libc::c_uint,
             tp_frame_size: FRAME_SIZE as libc::c_uint,
-            tp_frame_nr: (BLOCK_SIZE / FRAME_SIZE * BLOCKS) as libc::c_uint,
+            tp_frame_nr: frames as libc::c_uint,
         };
         set(
             PACKET_RX_RING,
             &req as *const libc::tpacket_req as *const libc::c_void,
             std::mem::size_of::<libc::tpacket_req>(),
         )?;
-        let size = BLOCK_SIZE * BLOCKS;
         // SAFETY: mapping the ring the kernel just allocated for `fd`, shared and read-write
         // as the packet(7) ring protocol requires.
         let base = unsafe {
@@ -107,7 +121,7 @@ impl RxRing {
         Ok(RxRing {
             base: base as *mut u8,
             size,
-            slots: size / FRAME_SIZE,
+            slots: frames,
             next: 0,
         })
     }
@@ -126,6 +140,32 @@ impl RxRing {
             .count()
     }
 
+    /// True when at least `n` frames are waiting (the `n`-th slot after the reader's position
+    /// is filled: the kernel fills them in order).
+    fn backlog_at_least(&self, n: usize) -> bool {
+        n > 0
+            && n <= self.slots
+            && self.header(n - 1).status.load(Ordering::Acquire) & TP_STATUS_USER != 0
+    }
+
+    /// The reader is behind at `now_ns`: the oldest waiting frame has waited
+    /// [`BEHIND_AFTER_NS`], or a 64th of the ring waits. Paced actors then hold back: frames
+    /// that wait in a busy machine longer than TCP's retransmission timeout (200 ms at least)
+    /// are sent again, and the rest of the ring absorbs what is already under way.
+    pub fn is_behind(&self, now_ns: u64) -> bool {
+        let oldest = self.header(0);
+        let waited = oldest.status.load(Ordering::Acquire) & TP_STATUS_USER != 0
+            && now_ns
+                .saturating_sub(u64::from(oldest.sec) * 1_000_000_000 + u64::from(oldest.nsec))
+                >= BEHIND_AFTER_NS;
+        waited || self.backlog_at_least((self.slots / 64).max(1))
+    }
+
+    /// The reader has caught up: less than a 512th of the ring waits.
+    pub fn is_caught_up(&self) -> bool {
+        !self.backlog_at_least((self.slots / 512).max(1))
+    }
+
     /// The `k`-th ready frame after the reader's position (`k < ready()`).
     pub fn frame(&self, k: usize) -> RingFrame<'_> {
         let hdr = self.header(k);
@@ -140,6 +180,7 @@ impl RxRing {
             data,
             wire_len: hdr.len,
             t_ns: u64::from(hdr.sec) * 1_000_000_000 + u64::from(hdr.nsec),
+            losing: hdr.status.load(Ordering::Relaxed) & TP_STATUS_LOSING != 0,
         }
     }
 

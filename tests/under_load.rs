@@ -1,0 +1,82 @@
+//! connlab's own overload is never reported as the network's behaviour: when the wire loses
+//! frames (here forced with a tiny receive ring), the run says so first, the capture marks
+//! the gaps, and nothing those gaps could have caused is diagnosed, live or from the file.
+
+mod common;
+
+use common::harness::Need;
+use common::*;
+
+fn forced_wire_drops_are_named_and_never_diagnosed() {
+    let out = out_dir("forced-drops");
+    // 50 dials at once into a ring of 16 frames: the wire cannot keep up.
+    let output = connlab()
+        .args([
+            "run",
+            "pool-burst",
+            "--set",
+            "capture.ring_frames=16",
+            "--json",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run");
+    let run = parse_json_output(&output);
+    let s = &run.summary;
+    let dropped = u(s, "dropped");
+    assert!(
+        dropped > 0,
+        "a 16-frame ring dropped nothing: {}",
+        s["wire"]
+    );
+    assert_eq!(u(s, "wire.kernel_dropped"), dropped, "{}", s["wire"]);
+    // Every loss is a gap in the capture, told at the next frame.
+    let lost = u(s, "capture_gaps.frames_lost");
+    assert!(
+        lost > 0 && lost <= dropped,
+        "{} of {dropped}",
+        s["capture_gaps"]
+    );
+    assert!(u(s, "capture_gaps.damaged_connections") > 0);
+    // Nothing is diagnosed from the damaged connections (all 50 were open): what would have
+    // been is listed apart, marked.
+    assert_eq!(s["findings"], serde_json::json!([]), "{:#}", s["findings"]);
+    let withheld = s["withheld_findings"].as_array().expect("withheld");
+    assert!(!withheld.is_empty());
+    assert!(withheld.iter().all(|f| f["caused_by_wire_drops"] == true));
+    // The lab's expectations fail, and say why.
+    assert_eq!(run.code, Some(1), "stderr: {}", run.stderr);
+    let failed: Vec<&serde_json::Value> = s["expectations"]
+        .as_array()
+        .expect("expectations")
+        .iter()
+        .filter(|e| e["pass"] == false)
+        .collect();
+    assert!(!failed.is_empty());
+    for e in failed {
+        let why = e["why"].as_str().unwrap_or_default();
+        assert!(why.contains("connlab's own machine"), "{e}");
+    }
+    // The pcapng keeps the gaps: inspect finds the same ones and diagnoses nothing from them.
+    let capture = s["capture"].as_str().expect("capture path");
+    let inspected = common::real::inspect(std::path::Path::new(capture));
+    assert_eq!(inspected["capture_gaps"], s["capture_gaps"]);
+    assert_eq!(inspected["findings"], serde_json::json!([]));
+    // The text says it first, plainly.
+    let text = connlab()
+        .args(["inspect", capture])
+        .output()
+        .expect("inspect");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("capture gaps: the capturing machine lost"),
+        "{text}"
+    );
+}
+
+fn main() -> std::process::ExitCode {
+    common::harness::run(cases![
+        forced_wire_drops_are_named_and_never_diagnosed[Need::Labs],
+    ])
+}
