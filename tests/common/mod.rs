@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod harness;
+pub mod hog;
 pub mod hosts;
 pub mod junit;
 pub mod real;
