@@ -210,7 +210,28 @@ pub fn read_capture(
         source,
     };
     let mut file = File::open(path).map_err(io)?;
-    let mut chunks = Chunks::new(&mut file);
+    read_chunks(name, Chunks::new(&mut file), &mut on_packet)
+}
+
+/// Reads every packet of a capture held in memory (`name` is what errors call it): the same
+/// reading as [`read_capture`]'s, for captures that are not files (and for the fuzzer).
+pub fn read_capture_bytes(
+    name: &str,
+    bytes: &[u8],
+    mut on_packet: impl FnMut(StoredPacket<'_>),
+) -> Result<FileFacts, ReadError> {
+    read_chunks(name.to_owned(), Chunks::of_bytes(bytes), &mut on_packet)
+}
+
+fn read_chunks(
+    name: String,
+    mut chunks: Chunks<'_>,
+    on_packet: &mut impl FnMut(StoredPacket<'_>),
+) -> Result<FileFacts, ReadError> {
+    let io = |source| ReadError::Io {
+        path: name.clone(),
+        source,
+    };
     chunks.fill(4).map_err(io)?;
     let magic = chunks
         .pending()
@@ -219,9 +240,9 @@ pub fn read_capture(
         .to_vec();
     let mut facts = FileFacts::default();
     let result = if magic == PCAPNG_MAGIC {
-        read_pcapng(&mut chunks, &mut facts, &mut on_packet)
+        read_pcapng(&mut chunks, &mut facts, on_packet)
     } else if is_pcap_magic(&magic) {
-        read_pcap(&mut chunks, &mut facts, &mut on_packet)
+        read_pcap(&mut chunks, &mut facts, on_packet)
     } else {
         return Err(ReadError::NotACapture { path: name, magic });
     };
@@ -505,6 +526,8 @@ enum Source<'f> {
         file: &'f mut File,
         buf: Vec<u8>,
     },
+    /// A capture already in memory.
+    Bytes(&'f [u8]),
 }
 
 impl Source<'_> {
@@ -560,11 +583,20 @@ impl<'f> Chunks<'f> {
         }
     }
 
+    fn of_bytes(bytes: &'f [u8]) -> Self {
+        Chunks {
+            source: Source::Bytes(bytes),
+            pos: 0,
+            consumed: 0,
+        }
+    }
+
     /// Bytes available and not yet consumed.
     fn pending(&self) -> &[u8] {
         match &self.source {
             Source::Mapped { map, .. } => &map[self.pos..],
             Source::Read { buf, .. } => &buf[self.pos..],
+            Source::Bytes(bytes) => &bytes[self.pos..],
         }
     }
 
@@ -597,7 +629,7 @@ impl<'f> Chunks<'f> {
     /// Reads until at least `want` bytes are pending or the file ends; returns bytes added.
     fn fill(&mut self, want: usize) -> std::io::Result<usize> {
         let Source::Read { file, buf } = &mut self.source else {
-            // The whole file is mapped: nothing more will come.
+            // The whole file is mapped, or in memory: nothing more will come.
             return Ok(0);
         };
         if self.pos > 0 {

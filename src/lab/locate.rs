@@ -57,7 +57,8 @@ pub fn value_of_nth(text: &str, key: &str, nth: usize) -> (usize, usize) {
 
 /// 1-based column, within `rhs`, of the value of `inner` in an inline table written there.
 fn inline_value(rhs: &str, inner: &str) -> Option<usize> {
-    let last = inner.rsplit('.').next()?;
+    // An empty last part (a key ending in '.') would be found everywhere, forever.
+    let last = inner.rsplit('.').next().filter(|l| !l.is_empty())?;
     let open = rhs.find('{')?;
     let mut from = open + 1;
     while let Some(found) = rhs[from..].find(last) {
@@ -91,6 +92,14 @@ mod tests {
 
     const TEXT: &str =
         "question = \"q\"\n[server]\nport = 80\n[expect]\n\"time_wait.client\" = 4\nreused = 1\n";
+
+    #[test]
+    fn a_key_ending_in_a_dot_is_not_looked_for_forever() {
+        // Found by the lab_file fuzz target (a timeout): `expect.reused.` against an inline
+        // table searched for an empty name at the same place again and again.
+        let text = "[expect]\nreused = { x = 1 }\n";
+        assert_eq!(value_of(text, "expect.reused."), (1, 1));
+    }
 
     #[test]
     fn keys_are_found_under_their_table() {

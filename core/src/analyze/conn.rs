@@ -41,7 +41,7 @@ pub(crate) enum Life {
 }
 
 /// One connection's state.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Conn {
     id: u64,
     client: SocketAddr,

@@ -9,6 +9,8 @@ use std::net::SocketAddr;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
+use super::h2_event::Http2Event;
+
 /// Which end of a connection did something. The client is the side that sent
 /// the SYN, because "who opened" is what keep-alive and pool questions need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -291,6 +293,9 @@ pub enum EventKind {
         /// Whose direction.
         by: Side,
     },
+    /// What an HTTP/2 connection's frames said (`"kind": "http2"`, the frame's story in
+    /// `"h2"`).
+    Http2(Http2Event),
     /// The connection is over (final ACK of the close, or RST).
     Closed {
         /// Ended by a reset rather than a FIN exchange.
@@ -390,6 +395,7 @@ impl Event {
             EventKind::WsLostSync { by } => {
                 format!("WebSocket framing from {by} lost (a header is not in the capture)")
             }
+            EventKind::Http2(h2) => h2.describe(),
         };
         format!("conn {}: {what}", self.conn)
     }
@@ -406,7 +412,7 @@ fn ms(ns: u64) -> String {
 
 /// Makes captured text safe for a comment: percent-encodes `|`, `%`-unsafe
 /// control bytes and the letter that would spell "reused" inside a path.
-fn clean(text: &str) -> String {
+pub(crate) fn clean(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c == '|' || c.is_control() {

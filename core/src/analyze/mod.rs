@@ -10,6 +10,7 @@ mod close;
 mod conn;
 mod event;
 mod frame;
+mod h2_event;
 mod index;
 mod proto;
 mod reassembly;
@@ -19,5 +20,7 @@ mod tracker;
 
 pub use event::{Closing, Event, EventKind, RstSender, Side, TimeWaitHolder};
 pub use frame::{decode, decode_cut, DecodeError, LinkType, Segment, TcpFlags};
+pub use h2_event::{H2Code, Http2Event};
+pub use proto::http2::summary::{GoAways, Http2Summary, StreamsPerConnection};
 pub use summary::{BySide, RstBy, Summary, WebSocketSummary};
 pub use tracker::{Analyzer, Decoded};

@@ -10,6 +10,7 @@ use crate::{FastMap, FastSet};
 use serde::Serialize;
 
 use super::event::{Event, EventKind, RstSender, Side, TimeWaitHolder};
+use super::proto::http2::summary::Http2Summary;
 
 /// A count per side of the connection.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -183,6 +184,8 @@ pub struct Summary {
     pub open: u64,
     /// What the WebSocket connections carried (all zero without WebSocket).
     pub websocket: WebSocketSummary,
+    /// What the HTTP/2 connections carried (all zero without HTTP/2).
+    pub http2: Http2Summary,
     /// Connections with exactly one FIN so far: tells a first FIN from a
     /// second one. Bounded by the half-closed live connections.
     #[serde(skip)]
@@ -226,7 +229,9 @@ impl Summary {
                 self.one_fin.remove(&event.conn);
                 self.open = self.open.saturating_sub(1);
                 self.websocket.apply(event);
+                self.http2.apply(event);
             }
+            EventKind::Http2(_) => self.http2.apply(event),
             EventKind::WsOpen { .. }
             | EventKind::WsUpgradeRefused { .. }
             | EventKind::WsMessage { .. }

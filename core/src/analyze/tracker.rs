@@ -169,7 +169,9 @@ impl Analyzer {
 
     /// Totals so far, consistent with the events emitted so far.
     pub fn summary(&self) -> Summary {
-        self.summary.clone()
+        let mut summary = self.summary.clone();
+        summary.http2.settle();
+        summary
     }
 
     /// Connections in the table that are not closed.

@@ -67,6 +67,23 @@ pub enum FindingKind {
     WsClosedWithoutHandshake,
     /// A WebSocket upgrade was answered with a status other than 101.
     WsUpgradeRefused,
+    /// A gRPC server answered the client's keepalive PINGs with GOAWAY ENHANCE_YOUR_CALM
+    /// ("too_many_pings").
+    GrpcTooManyPings,
+    /// A side ends idle HTTP/2 connections (GOAWAY, or a bare FIN) a consistent time after
+    /// their last stream.
+    H2IdleClose,
+    /// The server ends HTTP/2 connections at a maximum age, busy or not.
+    MaxConnectionAge,
+    /// PINGs went unanswered and their sender closed the connection after its ping timeout.
+    H2PingTimeout,
+    /// The peer of an HTTP/2 connection stopped answering and nothing pinged it: only TCP's
+    /// retransmissions, the long hang.
+    H2DeadConnection,
+    /// Streams in flight reached the server's MAX_CONCURRENT_STREAMS.
+    StreamLimitReached,
+    /// Streams were reset (RST_STREAM) with the same code again and again.
+    StreamResets,
 }
 
 impl FindingKind {
@@ -92,11 +109,18 @@ impl FindingKind {
             FindingKind::WsPingUnanswered => "ws_ping_unanswered",
             FindingKind::WsClosedWithoutHandshake => "ws_closed_without_handshake",
             FindingKind::WsUpgradeRefused => "ws_upgrade_refused",
+            FindingKind::GrpcTooManyPings => "grpc_too_many_pings",
+            FindingKind::H2IdleClose => "h2_idle_close",
+            FindingKind::MaxConnectionAge => "max_connection_age",
+            FindingKind::H2PingTimeout => "h2_ping_timeout",
+            FindingKind::H2DeadConnection => "h2_dead_connection",
+            FindingKind::StreamLimitReached => "stream_limit_reached",
+            FindingKind::StreamResets => "stream_resets",
         }
     }
 
     /// Every kind, in the README's order.
-    pub const ALL: [FindingKind; 19] = [
+    pub const ALL: [FindingKind; 26] = [
         FindingKind::ServerIdleClose,
         FindingKind::ClientIdleClose,
         FindingKind::KeepaliveOff,
@@ -116,6 +140,13 @@ impl FindingKind {
         FindingKind::WsPingUnanswered,
         FindingKind::WsClosedWithoutHandshake,
         FindingKind::WsUpgradeRefused,
+        FindingKind::GrpcTooManyPings,
+        FindingKind::H2IdleClose,
+        FindingKind::MaxConnectionAge,
+        FindingKind::H2PingTimeout,
+        FindingKind::H2DeadConnection,
+        FindingKind::StreamLimitReached,
+        FindingKind::StreamResets,
     ];
 }
 
@@ -177,6 +208,18 @@ pub struct Finding {
     /// The status code the finding is about (the most common one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// The connections' age when it happened, ms (median).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub age_ms: Option<f64>,
+    /// The client's interval between PINGs, ms (median over the connections).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ping_interval_ms: Option<f64>,
+    /// The limit reached (an HTTP/2 server's MAX_CONCURRENT_STREAMS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    /// The protocol's error code the finding is about (HTTP/2: `CANCEL`, `REFUSED_STREAM`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
     /// Where to look.
     pub evidence: Evidence,
     /// What to change, Go net/http names first.
@@ -187,7 +230,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn new(kind: FindingKind, server: SocketAddr, examples: &Examples) -> Finding {
+    pub(crate) fn new(kind: FindingKind, server: SocketAddr, examples: &Examples) -> Finding {
         Finding {
             kind,
             server,
@@ -206,13 +249,17 @@ impl Finding {
             retransmits: None,
             pings: None,
             status: None,
+            age_ms: None,
+            ping_interval_ms: None,
+            limit: None,
+            code: None,
             evidence: examples.evidence.clone(),
             knobs: knobs(kind),
             caused_by_wire_drops: false,
         }
     }
 
-    fn says(mut self, statement: String) -> Finding {
+    pub(crate) fn says(mut self, statement: String) -> Finding {
         self.statement = statement;
         self
     }
@@ -303,6 +350,48 @@ fn knobs(kind: FindingKind) -> Vec<&'static str> {
             "a proxy must pass the upgrade on (nginx: proxy_http_version 1.1; proxy_set_header \
              Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\")",
         ],
+        FindingKind::GrpcTooManyPings => vec![
+            "gRPC client keepalive_time (GRPC_ARG_KEEPALIVE_TIME_MS; Go \
+             keepalive.ClientParameters.Time) no shorter than the server allows",
+            "gRPC server EnforcementPolicy.MinTime (5 min by default; \
+             GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS) and PermitWithoutStream \
+             (GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS)",
+        ],
+        FindingKind::H2IdleClose => vec![
+            "Go http2.Server.IdleTimeout (falls back to http.Server.IdleTimeout, then \
+             ReadTimeout)",
+            "gRPC server MaxConnectionIdle (GRPC_ARG_MAX_CONNECTION_IDLE_MS)",
+            "nginx keepalive_timeout for HTTP/2 (http2_idle_timeout before 1.19.7)",
+            "clients: an idle timeout shorter than the server's (Go Transport.IdleConnTimeout)",
+        ],
+        FindingKind::MaxConnectionAge => vec![
+            "gRPC server MaxConnectionAge (GRPC_ARG_MAX_CONNECTION_AGE_MS, ±10 % jitter) and \
+             MaxConnectionAgeGrace (GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS)",
+            "Envoy max_connection_duration",
+        ],
+        FindingKind::H2PingTimeout => vec![
+            "Go http2.Transport.ReadIdleTimeout (when to ping) and PingTimeout (15 s by \
+             default)",
+            "gRPC keepalive_timeout (GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 s by default)",
+        ],
+        FindingKind::H2DeadConnection => vec![
+            "Go http2.Transport.ReadIdleTimeout (0, off, by default): set it so a PING finds \
+             the dead peer, with PingTimeout",
+            "gRPC client keepalive_time (off by default) and keepalive_timeout",
+            "TCP_USER_TIMEOUT, net.ipv4.tcp_retries2 (about 15 min by default)",
+        ],
+        FindingKind::StreamLimitReached => vec![
+            "the server's SETTINGS_MAX_CONCURRENT_STREAMS: Go http2.Server.MaxConcurrentStreams \
+             (250), gRPC MaxConcurrentStreams, nginx http2_max_concurrent_streams (128)",
+            "clients wait for a stream, or open another connection (Go \
+             http2.Transport.StrictMaxConcurrentStreams false)",
+        ],
+        FindingKind::StreamResets => vec![
+            "CANCEL: the client gave up on the stream (a deadline, a cancelled context, a \
+             closed response body)",
+            "REFUSED_STREAM: refused before any work (after a GOAWAY, or over the stream \
+             limit): safe to retry",
+        ],
     }
 }
 
@@ -335,6 +424,7 @@ pub(crate) fn findings(server: SocketAddr, ep: &EndpointTrack) -> Vec<Finding> {
     request_limit(server, ep, &mut out);
     resets(server, ep, &mut out);
     websocket(server, &ep.ws, &mut out);
+    super::http2::findings(server, &ep.h2, &mut out);
     if ep.syn_retransmits >= MIN_SYN_RETRANSMITS {
         let f = Finding::new(FindingKind::SynRetransmits, server, &ep.syn_retx);
         let statement = format!(

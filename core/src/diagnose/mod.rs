@@ -8,6 +8,7 @@
 
 mod evidence;
 mod findings;
+mod http2;
 mod sketch;
 mod track;
 mod websocket;
@@ -40,6 +41,7 @@ pub struct Diagnosis {
     idle_before_close: [Sketch; 2],
     ws_messages_per_conn: Sketch,
     ws_idle_between_frames: Sketch,
+    h2_streams_per_conn: Sketch,
     /// Frames the capturing machine lost, and when the latest loss was.
     gaps: CaptureGaps,
     last_gap_ns: Option<u64>,
@@ -156,6 +158,9 @@ impl Diagnosis {
                 if let Some(ws) = conn.ws() {
                     self.ws_messages_per_conn.add(ws.messages());
                 }
+                if let Some(h2) = conn.h2() {
+                    self.h2_streams_per_conn.add(h2.streams());
+                }
             }
         }
     }
@@ -170,6 +175,7 @@ impl Diagnosis {
             .collect();
         let mut requests_per_conn = self.requests_per_conn.clone();
         let mut ws_messages_per_conn = self.ws_messages_per_conn.clone();
+        let mut h2_streams_per_conn = self.h2_streams_per_conn.clone();
         // Oldest first, so the examples of connections still open are the first ones too.
         let mut open: Vec<(&u64, &ConnTrack)> = self.open.iter().collect();
         open.sort_unstable_by_key(|(id, _)| **id);
@@ -184,6 +190,9 @@ impl Diagnosis {
             requests_per_conn.add(u64::from(conn.requests()));
             if let Some(ws) = conn.ws() {
                 ws_messages_per_conn.add(ws.messages());
+            }
+            if let Some(h2) = conn.h2() {
+                h2_streams_per_conn.add(h2.streams());
             }
         }
         let mut findings = Vec::new();
@@ -203,6 +212,7 @@ impl Diagnosis {
                 rst_by: ep.rst_by,
                 time_wait: ep.time_wait,
                 websocket_messages: ep.ws.messages,
+                http2_streams: ep.h2.streams,
                 findings: kinds,
             };
             if let Some(d) = damaged {
@@ -239,6 +249,7 @@ impl Diagnosis {
                 },
                 websocket_messages_per_connection: Quantiles::counts(&ws_messages_per_conn),
                 websocket_idle_between_frames_ms: Quantiles::times(&self.ws_idle_between_frames),
+                http2_streams_per_connection: Quantiles::counts(&h2_streams_per_conn),
             },
             sketches: DistributionSketches {
                 requests_per_connection: requests_per_conn,
@@ -322,6 +333,8 @@ pub struct EndpointReport {
     pub time_wait: BySide,
     /// WebSocket data messages on its connections.
     pub websocket_messages: u64,
+    /// HTTP/2 streams on its connections.
+    pub http2_streams: u64,
     /// The kinds of the findings seen on it.
     pub findings: Vec<FindingKind>,
 }
@@ -339,6 +352,7 @@ impl EndpointReport {
         self.time_wait.client += other.time_wait.client;
         self.time_wait.server += other.time_wait.server;
         self.websocket_messages += other.ws.messages;
+        self.http2_streams += other.h2.streams;
     }
 }
 
@@ -411,6 +425,8 @@ pub struct Distributions {
     pub websocket_messages_per_connection: Quantiles,
     /// Time between consecutive WebSocket frames (data and control) of a connection, ms.
     pub websocket_idle_between_frames_ms: Quantiles,
+    /// Streams each HTTP/2 connection carried.
+    pub http2_streams_per_connection: Quantiles,
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 use std::net::IpAddr;
 
 use super::evidence::{Examples, Timed};
+use super::http2::{self, H2Conn, H2Endpoint};
 use super::sketch::Sketch;
 use super::websocket::{At, WsConn, WsEndpoint};
 use crate::analyze::{BySide, Closing, Event, EventKind, RstBy, RstSender, Side, TimeWaitHolder};
@@ -79,6 +80,8 @@ pub(crate) struct ConnTrack {
     /// Set once it was upgraded to WebSocket: its ending is judged as a WebSocket's, not by
     /// the HTTP/1.1 patterns.
     ws: Option<Box<WsConn>>,
+    /// Set once it spoke HTTP/2: its streams and ending are judged as HTTP/2's.
+    h2: Option<Box<H2Conn>>,
 }
 
 /// The patterns that explain a connection carrying a single request (when their finding is
@@ -162,6 +165,8 @@ pub(crate) struct EndpointTrack {
     pub syn_retransmits: u64,
     /// The WebSocket patterns.
     pub ws: WsEndpoint,
+    /// The HTTP/2 patterns.
+    pub h2: H2Endpoint,
     /// Open connections that carried a request and have not started closing.
     open_used: u64,
     /// SYNs seen towards this endpoint, per client address.
@@ -186,6 +191,15 @@ fn idx(side: Side) -> usize {
     match side {
         Side::Client => 0,
         Side::Server => 1,
+    }
+}
+
+/// Where an event happened, for the HTTP/2 tracking.
+fn h2_at(e: &Event) -> http2::At {
+    http2::At {
+        t_ns: e.t_ns,
+        conn: e.conn,
+        frame: e.frame,
     }
 }
 
@@ -237,12 +251,18 @@ impl ConnTrack {
             syn_retransmit_frame: None,
             cause: None,
             ws: None,
+            h2: None,
         }
     }
 
     /// The WebSocket state, once upgraded.
     pub fn ws(&self) -> Option<&WsConn> {
         self.ws.as_deref()
+    }
+
+    /// The HTTP/2 state, once it spoke HTTP/2.
+    pub fn h2(&self) -> Option<&H2Conn> {
+        self.h2.as_deref()
     }
 
     pub fn endpoint(&self) -> usize {
@@ -437,11 +457,27 @@ impl ConnTrack {
                 }
             }
             EventKind::WsProtocolError { .. } | EventKind::WsLostSync { .. } => {}
+            EventKind::Http2(h2) => {
+                self.heard_from_h2(h2);
+                match (h2, self.h2.as_mut()) {
+                    (crate::analyze::Http2Event::Preface { .. }, None) => {
+                        self.established = true;
+                        self.h2 = Some(Box::new(H2Conn::new(t)));
+                        ep.h2.connections += 1;
+                    }
+                    (h2, Some(conn)) => conn.apply(h2_at(e), h2, &mut ep.h2),
+                    _ => {}
+                }
+            }
         }
     }
 
     fn on_first_fin(&mut self, e: &Event, by: Side, idle_ns: Option<u64>, ep: &mut EndpointTrack) {
         self.leave_open(ep);
+        if let Some(h2) = self.h2.as_mut() {
+            h2.tcp_end(h2_at(e), by, &mut ep.h2);
+            return;
+        }
         let react = self.react_ns();
         if let Some(ws) = self.ws.as_mut() {
             ws.tcp_end(at(e), (by.into(), false), react, &mut ep.ws);
@@ -529,6 +565,9 @@ impl ConnTrack {
         if self.ws.is_some() {
             return self.ws_reset(e, by, ep);
         }
+        if self.h2.is_some() {
+            return self.h2_reset(e, by, ep);
+        }
         let forgotten = self.requests > self.responses
             && !self.fin[1]
             && self
@@ -589,6 +628,43 @@ impl ConnTrack {
         }
     }
 
+    /// An HTTP/2 connection's first reset: a peer that stopped answering while nothing pinged
+    /// it (retransmissions only: the long hang), else how the connection ended.
+    fn h2_reset(&mut self, e: &Event, by: RstSender, ep: &mut EndpointTrack) {
+        let Some(side) = by.side() else {
+            return;
+        };
+        let i = idx(side);
+        let stalled = self.stall_max[i] >= STALL_RETRANSMITS;
+        let Some(h2) = self.h2.as_mut() else {
+            return;
+        };
+        if (stalled || self.probes_unanswered[i] >= DEAD_PROBES) && !h2.pinging(side) {
+            ep.h2.dead.add(e.conn, e.frame);
+            ep.h2.dead_retransmits += u64::from(self.stall_max[i]);
+            self.cause = Some(Cause::Dead);
+        }
+        h2.tcp_end(h2_at(e), side, &mut ep.h2);
+    }
+
+    /// An HTTP/2 event from one side answers the other's retransmissions, as data would.
+    fn heard_from_h2(&mut self, h2: &crate::analyze::Http2Event) {
+        use crate::analyze::Http2Event as H;
+        let by = match h2 {
+            H::Settings { by, .. }
+            | H::Reset { by, .. }
+            | H::Ping { by }
+            | H::PingAck { by, .. }
+            | H::GoAway { by, .. } => Some(*by),
+            H::StreamOpen { .. } => Some(Side::Client),
+            H::Response { .. } => Some(Side::Server),
+            _ => None,
+        };
+        if let Some(by) = by {
+            self.heard_from(by);
+        }
+    }
+
     fn dead(&mut self, e: &Event, by: Side, ep: &mut EndpointTrack) {
         let i = idx(by);
         ep.dead.add(e.conn, e.frame);
@@ -608,8 +684,9 @@ impl ConnTrack {
                 .add(conn, self.syn_retransmit_frame.unwrap_or(frame));
             ep.syn_retransmits += u64::from(self.syn_retransmits);
         }
-        // Still waiting at the end after retransmitting the same data again and again.
-        if open && !self.rst_seen {
+        // Still waiting at the end after retransmitting the same data again and again (an
+        // HTTP/2 connection's are judged below, with its PINGs).
+        if open && !self.rst_seen && self.h2.is_none() {
             for side in [Side::Client, Side::Server] {
                 if self.stall_max[idx(side)] >= STALL_RETRANSMITS {
                     let stall = self.stall_max[idx(side)];
@@ -622,6 +699,20 @@ impl ConnTrack {
         if let Some(ws) = &self.ws {
             // Its one request was the upgrade: none of the HTTP/1.1 reuse patterns apply.
             ws.finish(conn, frame, open, &mut ep.ws);
+            return;
+        }
+        if let Some(h2) = &self.h2 {
+            // A peer that stopped answering and was never pinged: still hanging at the end.
+            if open && !self.rst_seen {
+                for side in [Side::Client, Side::Server] {
+                    let stall = self.stall_max[idx(side)];
+                    if stall >= STALL_RETRANSMITS && !h2.pinging(side) {
+                        ep.h2.dead.add(conn, frame);
+                        ep.h2.dead_retransmits += u64::from(stall);
+                        break;
+                    }
+                }
+            }
             return;
         }
         // Passed over for a new dial while idle and open, never used again, never closed by

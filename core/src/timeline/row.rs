@@ -292,6 +292,7 @@ impl Row {
             EventKind::WsUpgradeRefused { .. }
             | EventKind::WsProtocolError { .. }
             | EventKind::WsLostSync { .. } => {}
+            EventKind::Http2(_) => {}
             EventKind::Fin { by, .. } => {
                 let first = !self.has(MarkKind::Fin {
                     by: *by,

@@ -8,6 +8,7 @@
 //! never knows which protocol it is.
 
 pub(crate) mod http1;
+pub(crate) mod http2;
 pub(crate) mod websocket;
 
 use std::net::SocketAddr;
@@ -77,12 +78,15 @@ pub(crate) trait Layer {
 }
 
 /// The protocol a connection speaks now.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) enum Proto {
     /// HTTP/1.x (every connection starts here: its first bytes tell what it is).
     Http1(http1::Http1),
     /// WebSocket, after an accepted upgrade.
     WebSocket(Box<websocket::WebSocket>),
+    /// HTTP/2: by prior knowledge (the client's first bytes are its preface), or after an
+    /// accepted `Upgrade: h2c`.
+    Http2(Box<http2::Http2>),
     /// A protocol the analyser does not read (after a 101 to an unknown protocol).
     Opaque,
 }
@@ -101,6 +105,7 @@ impl Proto {
             Piece::Gap(len) => match self {
                 Proto::Http1(l) => l.gap(cx, side, len),
                 Proto::WebSocket(l) => l.gap(cx, side, len),
+                Proto::Http2(l) => l.gap(cx, side, len),
                 Proto::Opaque => {}
             },
         }
@@ -111,6 +116,7 @@ impl Proto {
             let next = match self {
                 Proto::Http1(l) => l.data(cx, side, data),
                 Proto::WebSocket(l) => l.data(cx, side, data),
+                Proto::Http2(l) => l.data(cx, side, data),
                 Proto::Opaque => Next::Same,
             };
             match next {

@@ -7,12 +7,13 @@ use std::ops::ControlFlow;
 
 use head::Upgrade;
 
+use super::http2::{frame::PREFACE, Http2};
 use super::websocket::WebSocket;
 use super::{Cx, Layer, Next, Proto};
 use crate::analyze::event::{EventKind, Side};
 
 /// One connection's HTTP/1.x state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Http1 {
     requests: u32,
     responses: u32,
@@ -143,13 +144,25 @@ fn switched(cx: &mut Cx<'_>, to: Upgrade, head: &[u8]) -> Proto {
             });
             Proto::WebSocket(Box::new(WebSocket::new(accept.deflate)))
         }
-        Upgrade::H2c | Upgrade::Other => Proto::Opaque,
+        Upgrade::H2c => Proto::Http2(Box::new(Http2::new(cx, true))),
+        Upgrade::Other => Proto::Opaque,
     }
+}
+
+/// The client's first bytes begin HTTP/2's preface (prior knowledge): its request line, or
+/// its start; what follows is the HTTP/2 layer's to check.
+fn is_preface(data: &[u8]) -> bool {
+    let n = data.len().min(16);
+    n >= 4 && data[..n] == PREFACE[..n]
 }
 
 impl Layer for Http1 {
     fn data(&mut self, cx: &mut Cx<'_>, side: Side, data: &[u8]) -> Next {
         match side {
+            Side::Client if self.requests == 0 && is_preface(data) => Next::Switch {
+                at: 0,
+                to: Proto::Http2(Box::new(Http2::new(cx, false))),
+            },
             Side::Client => {
                 self.client(cx, data);
                 Next::Same
