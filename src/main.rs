@@ -370,15 +370,16 @@ fn print_inspection(file: &std::path::Path, inspection: &inspect::Inspection, js
         if s.analysis.tcp_segments == 0 {
             println!("no TCP in this capture: nothing to diagnose");
         } else {
-            if s.analysis.requests == 0 && s.analysis.responses == 0 {
+            let understood = s.analysis.requests + s.analysis.responses + s.analysis.http2.streams;
+            if understood == 0 && s.analysis.websocket.connections == 0 {
                 let why = if s.analysis.cut_segments > 0 {
-                    "the snap length cut it, or TLS, HTTP/2 or another protocol"
+                    "the snap length cut it, or TLS or another protocol"
                 } else {
-                    "TLS, HTTP/2 or another protocol?"
+                    "TLS or another protocol?"
                 };
                 println!(
-                    "no HTTP/1.x seen ({why}): findings about requests cannot apply; idle \
-                     closes, resets, refusals, dead peers and SYN retransmits still can"
+                    "no HTTP/1.x or HTTP/2 seen ({why}): findings about requests cannot apply; \
+                     idle closes, resets, refusals, dead peers and SYN retransmits still can"
                 );
             }
             print!(

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use connlab_core::words::plural;
 
-use connlab_core::analyze::{BySide, RstBy, Summary, WebSocketSummary};
+use connlab_core::analyze::{BySide, Http2Summary, RstBy, Summary, WebSocketSummary};
 use connlab_core::diagnose::{DiagnosisReport, Quantiles};
 
 /// Findings and endpoints shown; the rest are counted ("… and N more").
@@ -63,7 +63,65 @@ pub fn analysis_table(a: &Summary, kernel_time_wait: Option<BySide>) -> String {
         );
     }
     websocket_table(&mut out, &a.websocket);
+    http2_table(&mut out, &a.http2);
     out
+}
+
+/// The HTTP/2 counters, when the capture has HTTP/2.
+fn http2_table(out: &mut String, h2: &Http2Summary) {
+    if h2.connections == 0 {
+        return;
+    }
+    let per = &h2.streams_per_connection;
+    let _ = writeln!(
+        out,
+        "http2: {}, {} (per connection p50 {}, p90 {}, max {}), at most {} at once",
+        plural(h2.connections, "connection", "connections"),
+        plural(h2.streams, "stream", "streams"),
+        per.p50,
+        per.p90,
+        per.max,
+        h2.max_concurrent_streams_seen
+    );
+    for (label, v) in [("pings", h2.pings), ("ping acks", h2.ping_acks)] {
+        let _ = writeln!(out, "  {label:<22}{:>8}{:>8}", v.client, v.server);
+    }
+    let codes = |table: &std::collections::BTreeMap<String, u64>| -> String {
+        table
+            .iter()
+            .map(|(code, n)| format!("{code} x{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (who, table) in [
+        ("client", &h2.goaways.client),
+        ("server", &h2.goaways.server),
+    ] {
+        if !table.is_empty() {
+            let _ = writeln!(out, "  GOAWAY from the {who}: {}", codes(table));
+        }
+    }
+    if !h2.rst_streams.is_empty() {
+        let _ = writeln!(out, "  RST_STREAM: {}", codes(&h2.rst_streams));
+    }
+    if !h2.grpc_status.is_empty() {
+        let _ = writeln!(out, "  grpc-status: {}", codes(&h2.grpc_status));
+    }
+    if h2.window_stalls > 0 {
+        let _ = writeln!(
+            out,
+            "  flow-control stalls {} (a side used up the window its peer gave it)",
+            h2.window_stalls
+        );
+    }
+    if h2.protocol_errors + h2.lost_sync + h2.hpack_lost > 0 {
+        let _ = writeln!(
+            out,
+            "  protocol errors {}, directions whose framing was lost {}, header compression \
+             lost {} (see the events)",
+            h2.protocol_errors, h2.lost_sync, h2.hpack_lost
+        );
+    }
 }
 
 /// The WebSocket counters, when the capture has WebSocket (or a refused upgrade).
@@ -184,26 +242,31 @@ pub fn diagnosis_text(d: &DiagnosisReport, connections: u64) -> String {
         let _ = writeln!(out, "      knobs: {}", f.knobs.join("; "));
     }
     more(&mut out, d.findings.len(), "findings");
-    // WebSocket messages get a column when the capture has any.
+    // WebSocket messages and HTTP/2 streams get a column when the capture has any.
     let ws = d.endpoints.iter().any(|e| e.websocket_messages > 0)
         || d.distributions.websocket_messages_per_connection.count > 0;
+    let h2 = d.endpoints.iter().any(|e| e.http2_streams > 0)
+        || d.distributions.http2_streams_per_connection.count > 0;
     if !d.endpoints.is_empty() {
         let _ = writeln!(
             out,
-            "\nendpoints             conns   reqs reused  FIN c/s  RST c/s   TW c/s{}  findings",
-            if ws { "  ws msgs" } else { "" }
+            "\nendpoints             conns   reqs reused  FIN c/s  RST c/s   TW c/s{}{}  findings",
+            if ws { "  ws msgs" } else { "" },
+            if h2 { "  streams" } else { "" }
         );
     }
     for e in d.endpoints.iter().take(SHOWN) {
         let kinds: Vec<&str> = e.findings.iter().map(|k| k.as_str()).collect();
-        let messages = if ws {
-            format!(" {:>8}", e.websocket_messages)
-        } else {
-            String::new()
-        };
+        let mut extra = String::new();
+        if ws {
+            let _ = write!(extra, " {:>8}", e.websocket_messages);
+        }
+        if h2 {
+            let _ = write!(extra, " {:>8}", e.http2_streams);
+        }
         let _ = writeln!(
             out,
-            "  {:<20}{:>6} {:>6} {:>6} {:>8} {:>8} {:>8}{messages}  {}",
+            "  {:<20}{:>6} {:>6} {:>6} {:>8} {:>8} {:>8}{extra}  {}",
             e.server.to_string(),
             e.connections,
             e.requests,
@@ -238,6 +301,13 @@ pub fn diagnosis_text(d: &DiagnosisReport, connections: u64) -> String {
         ),
     ] {
         quantiles(&mut out, label, q);
+    }
+    if h2 {
+        quantiles(
+            &mut out,
+            "http2 streams per connection",
+            &dist.http2_streams_per_connection,
+        );
     }
     if ws {
         for (label, q) in [

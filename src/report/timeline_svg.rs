@@ -102,6 +102,9 @@ fn mark_look(kind: MarkKind) -> (&'static str, &'static str, String) {
         MarkKind::WsPing => ("p", "probe", "WebSocket ping".into()),
         MarkKind::WsPong => ("q", "probe", "WebSocket pong".into()),
         MarkKind::WsClose => ("□", "fin", "WebSocket close frame".into()),
+        MarkKind::H2Ping => ("P", "probe", "HTTP/2 PING or its ACK".into()),
+        MarkKind::H2GoAway => ("G", "fin", "HTTP/2 GOAWAY".into()),
+        MarkKind::H2Reset => ("x", "retransmit", "HTTP/2 RST_STREAM".into()),
     }
 }
 
@@ -110,7 +113,7 @@ pub fn legend() -> String {
     let mut out = String::from("<p class=\"legend\">");
     for (class, words) in [
         ("handshake", "handshake"),
-        ("active", "request in flight"),
+        ("active", "request (or HTTP/2 stream) in flight"),
         ("idle", "idle"),
         ("websocket", "WebSocket open"),
         ("half_closed", "half-closed"),
@@ -133,6 +136,9 @@ pub fn legend() -> String {
         ("!", "dropped by the link"),
         ("m", "WebSocket message"),
         ("p / q", "WebSocket ping / pong"),
+        ("P", "HTTP/2 PING"),
+        ("G", "HTTP/2 GOAWAY"),
+        ("x", "HTTP/2 RST_STREAM"),
         ("□", "WebSocket close frame"),
     ] {
         let _ = write!(out, "<span><b>{}</b> {words}</span>", esc(glyph));

@@ -219,7 +219,11 @@ pub fn visible_rows<'a>(model: &'a TimelineModel, filter: Option<&str>) -> Vec<&
         "websocket" | "ws" => {
             Box::new(|r| r.states.iter().any(|(_, s)| *s == ConnState::WebSocket))
         }
-        "ping" | "pong" => Box::new(|r| r.has(MarkKind::WsPing) || r.has(MarkKind::WsPong)),
+        "ping" | "pong" => Box::new(|r| {
+            r.has(MarkKind::WsPing) || r.has(MarkKind::WsPong) || r.has(MarkKind::H2Ping)
+        }),
+        "http2" | "h2" => Box::new(|r| r.is_http2()),
+        "goaway" => Box::new(|r| r.has(MarkKind::H2GoAway)),
         other => match other.parse::<u16>() {
             Ok(port) => Box::new(move |r| r.client.port() == port || r.server.port() == port),
             Err(_) => Box::new(|_| false),

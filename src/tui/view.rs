@@ -183,6 +183,9 @@ fn mark_glyph(kind: MarkKind) -> (char, Color) {
         MarkKind::WsPing => ('p', Color::Magenta),
         MarkKind::WsPong => ('q', Color::Magenta),
         MarkKind::WsClose => ('□', Color::Yellow),
+        MarkKind::H2Ping => ('P', Color::Magenta),
+        MarkKind::H2GoAway => ('G', Color::Yellow),
+        MarkKind::H2Reset => ('x', Color::LightRed),
     }
 }
 
@@ -368,21 +371,21 @@ Keys: q quit (a live lab is stopped and cleaned up) | space pause/follow | left/
 +/- zoom | up/down select | Enter detail (events and frames) | / filter | [ ] scroll the event \
 log | f findings | ? help | Esc back
 
-States: ~ handshake  ━ active (request in flight)  ─ idle  ═ WebSocket  ┄ half-closed  \
-░ TIME_WAIT  (blank) closed
-Marks: ● request  ○ reused request  C FIN from client  S FIN from server  × RST  M RST from a \
-middlebox  k keepalive probe  r retransmit  ! frame dropped by the link  m WebSocket message  \
-p ping  q pong  □ close frame
+States: ~ handshake  ━ active (request or HTTP/2 stream in flight)  ─ idle  ═ WebSocket  \
+┄ half-closed  ░ TIME_WAIT  (blank) closed
+Marks: ● request  ○ reused request (HTTP/2: another stream)  C FIN from client  S FIN from \
+server  × RST  M RST from a middlebox  k keepalive probe  r retransmit  ! frame dropped by the \
+link  m WebSocket message  p ping  q pong  □ close frame  P HTTP/2 PING  G GOAWAY  x RST_STREAM
 
-Filter: rst, reused, fin, time_wait, probe, retransmit, dropped, request, websocket, or a port \
-number.
+Filter: rst, reused, fin, time_wait, probe, retransmit, dropped, request, websocket, ping, \
+http2, goaway, or a port number.
 Counters are for everything seen so far (the whole file when replaying).";
 
 fn draw_help(frame: &mut Frame, area: Rect) {
     draw_popup(
         frame,
         area,
-        (90, 14),
+        (90, 16),
         HELP.to_owned(),
         " help (? or Esc to close) ",
     );

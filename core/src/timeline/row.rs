@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use crate::analyze::{Event, EventKind, RstSender, Segment, Side, TcpFlags};
+use crate::analyze::{Event, EventKind, Http2Event, RstSender, Segment, Side, TcpFlags};
 
 /// Marks and detail lines kept per connection; more are counted, not kept.
 pub(crate) const PER_ROW: usize = 10_000;
@@ -61,6 +61,12 @@ pub enum MarkKind {
     WsPong,
     /// A WebSocket close frame.
     WsClose,
+    /// An HTTP/2 PING or its acknowledgement.
+    H2Ping,
+    /// An HTTP/2 GOAWAY.
+    H2GoAway,
+    /// An HTTP/2 RST_STREAM (one stream ended abruptly; the connection goes on).
+    H2Reset,
 }
 
 impl MarkKind {
@@ -75,9 +81,9 @@ impl MarkKind {
             MarkKind::Rst | MarkKind::MiddleboxRst => 7,
             MarkKind::Fin { first: true, .. } => 6,
             MarkKind::Fin { first: false, .. } => 5,
-            MarkKind::WsClose => 4,
-            MarkKind::Retransmit => 3,
-            MarkKind::Probe | MarkKind::WsPing | MarkKind::WsPong => 2,
+            MarkKind::WsClose | MarkKind::H2GoAway => 4,
+            MarkKind::Retransmit | MarkKind::H2Reset => 3,
+            MarkKind::Probe | MarkKind::WsPing | MarkKind::WsPong | MarkKind::H2Ping => 2,
             MarkKind::Request | MarkKind::Reused | MarkKind::WsMessage => 1,
         }
     }
@@ -97,6 +103,9 @@ impl MarkKind {
             MarkKind::WsPing => 1 << 9,
             MarkKind::WsPong => 1 << 10,
             MarkKind::WsClose => 1 << 11,
+            MarkKind::H2Ping => 1 << 12,
+            MarkKind::H2GoAway => 1 << 13,
+            MarkKind::H2Reset => 1 << 14,
         }
     }
 }
@@ -179,6 +188,8 @@ pub struct Row {
     kinds: u16,
     /// Set once TIME_WAIT was entered.
     time_wait: bool,
+    /// It speaks HTTP/2, with this many streams in flight.
+    http2: Option<u32>,
 }
 
 impl Row {
@@ -254,6 +265,53 @@ impl Row {
             elided: 0,
             kinds: 0,
             time_wait: false,
+            http2: None,
+        }
+    }
+
+    /// True when the connection speaks HTTP/2.
+    pub fn is_http2(&self) -> bool {
+        self.http2.is_some()
+    }
+
+    /// HTTP/2: a stream opened or ended, `open` now in flight: a request in flight while
+    /// any is, idle otherwise.
+    fn h2_streams(&mut self, t: u64, open: u32) {
+        self.http2 = Some(open);
+        self.set_state(
+            t,
+            if open > 0 {
+                ConnState::Active
+            } else {
+                ConnState::Idle
+            },
+        );
+    }
+
+    fn apply_h2(&mut self, t: u64, h2: &Http2Event) {
+        match h2 {
+            Http2Event::Preface { .. } => self.http2 = Some(0),
+            Http2Event::StreamOpen { concurrent, .. } => {
+                // Streams are HTTP/2's reuse: the first one, then the reusing ones.
+                let kind = if self.requests == 0 {
+                    MarkKind::Request
+                } else {
+                    MarkKind::Reused
+                };
+                self.requests += 1;
+                self.mark(t, kind);
+                self.h2_streams(t, *concurrent);
+            }
+            Http2Event::StreamEnd { .. } | Http2Event::Reset { .. } => {
+                if matches!(h2, Http2Event::Reset { .. }) {
+                    self.mark(t, MarkKind::H2Reset);
+                }
+                let open = self.http2.unwrap_or(1).saturating_sub(1);
+                self.h2_streams(t, open);
+            }
+            Http2Event::Ping { .. } | Http2Event::PingAck { .. } => self.mark(t, MarkKind::H2Ping),
+            Http2Event::GoAway { .. } => self.mark(t, MarkKind::H2GoAway),
+            _ => {}
         }
     }
 
@@ -292,7 +350,7 @@ impl Row {
             EventKind::WsUpgradeRefused { .. }
             | EventKind::WsProtocolError { .. }
             | EventKind::WsLostSync { .. } => {}
-            EventKind::Http2(_) => {}
+            EventKind::Http2(h2) => self.apply_h2(t, h2),
             EventKind::Fin { by, .. } => {
                 let first = !self.has(MarkKind::Fin {
                     by: *by,
@@ -369,5 +427,53 @@ mod tests {
             .windows(2)
             .all(|w| w[0].1 != w[1].1 && w[0].0 <= w[1].0));
         assert_eq!(row.requests, 30_000);
+    }
+
+    #[test]
+    fn http2_streams_in_flight_are_the_active_state_with_ping_and_goaway_marks() {
+        let h2 = |t: u64, h: Http2Event| ev(1, t, EventKind::Http2(h));
+        let open = |stream: u32, concurrent: u32| Http2Event::StreamOpen {
+            stream,
+            method: "GET".into(),
+            path: "/".into(),
+            grpc: false,
+            concurrent,
+        };
+        let end = |stream: u32| Http2Event::StreamEnd {
+            stream,
+            grpc_status: None,
+        };
+        let mut row = Row::new(&ev(1, 0, EventKind::Syn));
+        for e in [
+            h2(1, Http2Event::Preface { upgraded: false }),
+            h2(10, open(1, 1)),
+            h2(11, open(3, 2)),
+            h2(20, end(1)),
+            h2(30, end(3)),
+            h2(40, Http2Event::Ping { by: Side::Client }),
+            h2(
+                50,
+                Http2Event::GoAway {
+                    by: Side::Server,
+                    last_stream: 3,
+                    code: crate::analyze::H2Code::NO_ERROR,
+                    debug: "".into(),
+                },
+            ),
+        ] {
+            row.apply(&e, None);
+        }
+        assert!(row.is_http2());
+        let ms = 1_000_000;
+        assert_eq!(row.state_at(15 * ms), Some(ConnState::Active));
+        assert_eq!(
+            row.state_at(25 * ms),
+            Some(ConnState::Active),
+            "stream 3 open"
+        );
+        assert_eq!(row.state_at(35 * ms), Some(ConnState::Idle));
+        assert_eq!(row.requests, 2);
+        assert!(row.has(MarkKind::Reused) && row.has(MarkKind::H2Ping));
+        assert!(row.has(MarkKind::H2GoAway));
     }
 }
