@@ -10,6 +10,9 @@
 
 pub mod client_report;
 pub mod exec;
+pub mod h2_client;
+pub mod h2_server;
+pub mod h2_wire;
 pub mod http_client;
 pub mod http_exchange;
 pub mod http_headers;

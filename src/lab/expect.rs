@@ -36,6 +36,7 @@ pub const SUMMARY_FIELDS: &[&str] = &[
     "cut_segments",
     "open",
     "websocket",
+    "http2",
     "findings",
     "capture_gaps",
     "withheld_findings",
@@ -161,7 +162,8 @@ impl Expectation {
                         "expectation `{key}`: cannot read {s:?}; write a number (5), a comparison \
                      (\">= 5\", \"< 3\", \"!= 0\"), a range (\"45..55\"), for per-side \
                      counters \"client\", \"server\", \"both\" or \"none\", or for `by`, `via` \
-                     and `side` a lowercase word (\"middlebox\")"
+                     and `side` a lowercase word (\"middlebox\"), for `code` an HTTP/2 error \
+                     code (\"REFUSED_STREAM\")"
                     )
                 })?
             }
@@ -292,9 +294,9 @@ fn known_kind(key: &str, kind: &str) -> Result<(), String> {
     ))
 }
 
-/// The fields whose values are words: a finding's `by`, `via` and `side`.
+/// The fields whose values are words: a finding's `by`, `via`, `side` and `code`.
 fn names_something(key: &str) -> bool {
-    [".by", ".via", ".side"]
+    [".by", ".via", ".side", ".code"]
         .iter()
         .any(|end| key.ends_with(end))
 }
@@ -329,9 +331,11 @@ fn parse_text(s: &str, word_field: bool) -> Option<Want> {
     if let Ok(n) = s.parse() {
         return Some(Want::Compare(Op::Eq, n));
     }
-    // A lowercase word for a field that names something (`middlebox`,
-    // `connection_close_header`).
-    let word = !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+    // A word for a field that names something (`middlebox`, `connection_close_header`, an
+    // HTTP/2 error code such as `REFUSED_STREAM`).
+    let word = !s.is_empty()
+        && (s.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            || s.chars().all(|c| c.is_ascii_uppercase() || c == '_'));
     (word && word_field).then(|| Want::Word(s.to_owned()))
 }
 

@@ -15,10 +15,10 @@ use super::spec::{ClientRole, ServerRole};
 use super::waiting::{sleep_unless_interrupted, wait_for, Interrupted};
 use crate::actors::client_report::ClientReport;
 use crate::actors::exec::{self, ExecChild, ExecReport};
-use crate::actors::http_client;
 use crate::actors::http_server;
 use crate::actors::worker::{Job, Worker};
 use crate::actors::ws;
+use crate::actors::{h2_client, h2_server, http_client};
 use crate::net::kernel_truth;
 use crate::net::netns;
 use crate::net::topology::{Topology, CLIENT_ADDR, SERVER_ADDR};
@@ -94,6 +94,12 @@ pub fn start_server(
             let cfg = cfg.clone();
             start_builtin_server(topo, tracer, move |tracer, stop, ready| async move {
                 ws::serve(cfg, IpAddr::V4(SERVER_ADDR), tracer, stop, ready).await
+            })
+        }
+        ServerRole::H2(cfg) => {
+            let cfg = cfg.clone();
+            start_builtin_server(topo, tracer, move |tracer, stop, ready| async move {
+                h2_server::serve(cfg, IpAddr::V4(SERVER_ADDR), tracer, stop, ready).await
             })
         }
         ServerRole::Tcp(cfg) => {
@@ -214,6 +220,14 @@ pub fn start_client(
             start_builtin_client(topo, tracer, move |tracer| async move {
                 let report = ws::run_client(cfg, target, tracer).await;
                 (report, Box::new(()) as Box<dyn Send>)
+            })
+        }
+        ClientRole::H2(cfg) => {
+            let cfg = cfg.clone();
+            let target = *targets.first().context("the server listens nowhere")?;
+            start_builtin_client(topo, tracer, move |tracer| async move {
+                let (report, held) = h2_client::run_client(cfg, target, tracer).await;
+                (report, Box::new(held) as Box<dyn Send>)
             })
         }
         ClientRole::Exec(cfg) => {

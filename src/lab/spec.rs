@@ -9,6 +9,8 @@ use serde::Deserialize;
 use super::expect::Expectation;
 use super::{locate, ranges, validate};
 use crate::actors::exec::ExecConfig;
+use crate::actors::h2_client::H2ClientConfig;
+use crate::actors::h2_server::H2ServerConfig;
 use crate::actors::http_client::HttpClientConfig;
 use crate::actors::http_server::HttpServerConfig;
 use crate::actors::tcp::{TcpClientConfig, TcpServerConfig};
@@ -56,6 +58,9 @@ pub struct LabSpec {
     /// The WebSocket echo server (`[ws_server]`).
     #[serde(default)]
     pub ws_server: Option<WsServerConfig>,
+    /// The HTTP/2 (and gRPC) server (`[h2_server]`).
+    #[serde(default)]
+    pub h2_server: Option<H2ServerConfig>,
     /// The built-in pooled HTTP/1.1 client (`[client]`).
     #[serde(default)]
     pub client: Option<HttpClientConfig>,
@@ -68,6 +73,9 @@ pub struct LabSpec {
     /// A WebSocket client (`[ws_client]`).
     #[serde(default)]
     pub ws_client: Option<WsClientConfig>,
+    /// An HTTP/2 (and gRPC) client (`[h2_client]`).
+    #[serde(default)]
+    pub h2_client: Option<H2ClientConfig>,
     /// Assertions on the summary (`[expect]`), checked against the wire's truth.
     #[serde(default)]
     pub expect: toml::Table,
@@ -84,6 +92,8 @@ pub enum ServerRole<'a> {
     Tcp(&'a TcpServerConfig),
     /// `[ws_server]`.
     Ws(&'a WsServerConfig),
+    /// `[h2_server]`.
+    H2(&'a H2ServerConfig),
 }
 
 /// The lab's client, by kind.
@@ -97,6 +107,8 @@ pub enum ClientRole<'a> {
     Tcp(&'a TcpClientConfig),
     /// `[ws_client]`.
     Ws(&'a WsClientConfig),
+    /// `[h2_client]`.
+    H2(&'a H2ClientConfig),
 }
 
 impl LabSpec {
@@ -107,13 +119,15 @@ impl LabSpec {
             self.exec_server.as_ref().map(ServerRole::Exec),
             self.tcp_server.as_ref().map(ServerRole::Tcp),
             self.ws_server.as_ref().map(ServerRole::Ws),
+            self.h2_server.as_ref().map(ServerRole::H2),
         ]
         .into_iter()
         .flatten();
         match (roles.next(), roles.next()) {
             (Some(role), None) => Ok(role),
             _ => anyhow::bail!(
-                "a lab has exactly one server: [server], [exec_server], [tcp_server] or [ws_server]"
+                "a lab has exactly one server: [server], [exec_server], [tcp_server], [ws_server] \
+                 or [h2_server]"
             ),
         }
     }
@@ -125,13 +139,15 @@ impl LabSpec {
             self.exec_client.as_ref().map(ClientRole::Exec),
             self.tcp_client.as_ref().map(ClientRole::Tcp),
             self.ws_client.as_ref().map(ClientRole::Ws),
+            self.h2_client.as_ref().map(ClientRole::H2),
         ]
         .into_iter()
         .flatten();
         match (roles.next(), roles.next()) {
             (Some(role), None) => Ok(role),
             _ => anyhow::bail!(
-                "a lab has exactly one client: [client], [exec_client], [tcp_client] or [ws_client]"
+                "a lab has exactly one client: [client], [exec_client], [tcp_client], [ws_client] \
+                 or [h2_client]"
             ),
         }
     }

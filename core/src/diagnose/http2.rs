@@ -12,6 +12,7 @@ use super::findings::{Finding, FindingKind, MIN_CONNECTIONS};
 use super::sketch::Sketch;
 use crate::analyze::{H2Code, Http2Event, Side};
 use crate::words::plural;
+use smallvec::SmallVec;
 
 fn idx(side: Side) -> usize {
     match side {
@@ -57,6 +58,10 @@ impl Debug {
     }
 }
 
+/// A PING unanswered for less than this before its sender closed is no ping timeout (no stack
+/// gives up that fast; Go waits 15 s, gRPC 20 s by default).
+const MIN_PING_TIMEOUT_NS: u64 = 200_000_000;
+
 /// One open HTTP/2 connection.
 #[derive(Debug, Clone)]
 pub(crate) struct H2Conn {
@@ -68,8 +73,12 @@ pub(crate) struct H2Conn {
     /// The server's SETTINGS_MAX_CONCURRENT_STREAMS, and whether the client reached it.
     limit: Option<u32>,
     reached_limit: bool,
-    /// The client's PINGs: how many, the first and the latest.
-    client_pings: (u32, u64, u64),
+    /// The latest client PING and the intervals between them (the first few).
+    last_client_ping: Option<u64>,
+    ping_gaps: SmallVec<[u64; 8]>,
+    /// A reaction "at once" comes within this (the round trip plus a margin): a GOAWAY so soon
+    /// after the last stream is a client done, not an idle timeout.
+    react_ns: u64,
     /// Per side: PINGs since the peer's last ACK, with the time and frame of the first.
     waiting: [(u32, u64, u64); 2],
     /// The first ending, who began it and when.
@@ -77,8 +86,8 @@ pub(crate) struct H2Conn {
 }
 
 impl H2Conn {
-    /// A connection whose preface came at `t_ns`.
-    pub fn new(t_ns: u64) -> H2Conn {
+    /// A connection whose preface came at `t_ns`; reactions within `react_ns` are "at once".
+    pub fn new(t_ns: u64, react_ns: u64) -> H2Conn {
         H2Conn {
             opened_ns: t_ns,
             streams: 0,
@@ -86,7 +95,9 @@ impl H2Conn {
             idle_since_ns: t_ns,
             limit: None,
             reached_limit: false,
-            client_pings: (0, 0, 0),
+            last_client_ping: None,
+            ping_gaps: SmallVec::new(),
+            react_ns,
             waiting: [(0, 0, 0); 2],
             ending: None,
         }
@@ -130,12 +141,11 @@ impl H2Conn {
             }
             Http2Event::Ping { by } => {
                 if *by == Side::Client {
-                    let p = &mut self.client_pings;
-                    if p.0 == 0 {
-                        p.1 = at.t_ns;
+                    if let Some(last) = self.last_client_ping.replace(at.t_ns) {
+                        if self.ping_gaps.len() < 64 {
+                            self.ping_gaps.push(at.t_ns.saturating_sub(last));
+                        }
                     }
-                    p.0 += 1;
-                    p.2 = at.t_ns;
                 }
                 let w = &mut self.waiting[idx(*by)];
                 if w.0 == 0 {
@@ -171,9 +181,10 @@ impl H2Conn {
         }
         self.ending = Some((by, how, at));
         let (conn, frame, t) = (at.conn, at.frame, at.t_ns);
-        // The ender's own PINGs unanswered: it gave up on its peer.
+        // The ender's own PINGs unanswered long enough, and it closed the connection (a ping
+        // timeout closes; a GOAWAY is another story): it gave up on its peer.
         let (pings, since, _) = self.waiting[idx(by)];
-        if pings > 0 && how != Ending::GoAway(H2Code::ENHANCE_YOUR_CALM, Debug::TooManyPings) {
+        if pings > 0 && how == Ending::Tcp && t.saturating_sub(since) >= MIN_PING_TIMEOUT_NS {
             ep.ping_timeout[idx(by)].add(conn, frame, t.saturating_sub(since));
             ep.unanswered_pings += u64::from(pings);
             return;
@@ -183,30 +194,36 @@ impl H2Conn {
                 if by == Side::Server
                     && (code == H2Code::ENHANCE_YOUR_CALM || debug == Debug::TooManyPings) =>
             {
-                let (n, first, last) = self.client_pings;
                 ep.too_many_pings.add(conn, frame);
-                if n >= 2 {
-                    ep.ping_intervals.add((last - first) / u64::from(n - 1));
+                // The client's usual interval: the median gap (its first PING may come early).
+                let mut gaps = self.ping_gaps.clone();
+                gaps.sort_unstable();
+                if let Some(median) = gaps.get(gaps.len() / 2) {
+                    ep.ping_intervals.add(*median);
                 }
             }
             Ending::GoAway(_, Debug::MaxAge) => {
                 ep.max_age
                     .add(conn, frame, t.saturating_sub(self.opened_ns));
             }
-            Ending::GoAway(H2Code::NO_ERROR, debug) if self.open_streams == 0 => {
+            Ending::GoAway(H2Code::NO_ERROR, debug) => {
+                // Its age at every graceful GOAWAY (a maximum age shows there), its idle time
+                // when no stream was open (an idle timeout shows there).
+                let i = idx(by);
+                ep.goaway_age[i].add(conn, frame, t.saturating_sub(self.opened_ns));
                 let idle = t.saturating_sub(self.idle_since_ns);
-                ep.idle_goaway[idx(by)].add(conn, frame, idle);
-                ep.idle_goaway_age[idx(by)].add(t.saturating_sub(self.opened_ns));
-                ep.announced_idle[idx(by)] += u64::from(debug == Debug::MaxIdle);
-            }
-            Ending::GoAway(H2Code::NO_ERROR, _) => {
-                // Streams still in flight: not idle; its age may tell a maximum age.
-                ep.busy_goaway_age
-                    .add(conn, frame, t.saturating_sub(self.opened_ns));
+                if self.open_streams == 0 && idle >= self.react_ns {
+                    ep.idle_goaway[i].add(conn, frame, idle);
+                    ep.announced_idle[i] += u64::from(debug == Debug::MaxIdle);
+                } else if self.open_streams > 0 {
+                    ep.busy_goaways[i] += 1;
+                }
             }
             Ending::Tcp if self.open_streams == 0 && self.streams > 0 => {
                 let idle = t.saturating_sub(self.idle_since_ns);
-                ep.idle_fin[idx(by)].add(conn, frame, idle);
+                if idle >= self.react_ns {
+                    ep.idle_fin[idx(by)].add(conn, frame, idle);
+                }
             }
             _ => {}
         }
@@ -223,25 +240,28 @@ pub(crate) struct H2Endpoint {
     /// client's mean PING interval on each.
     pub too_many_pings: Examples,
     pub ping_intervals: Sketch,
-    /// GOAWAY(NO_ERROR) with no stream open, per sender: the idle time since the last stream,
-    /// and the connection's age then; those whose debug data said `max_idle`.
+    /// GOAWAY(NO_ERROR) per sender, by the connection's age; those sent while streams were
+    /// open.
+    pub goaway_age: [Timed; 2],
+    pub busy_goaways: [u64; 2],
+    /// Those with no stream open, by the idle time since the last stream; those whose debug
+    /// data said `max_idle`.
     pub idle_goaway: [Timed; 2],
-    pub idle_goaway_age: [Sketch; 2],
     pub announced_idle: [u64; 2],
     /// A FIN or RST, without a GOAWAY, with no stream open, per sender, after the idle time.
     pub idle_fin: [Timed; 2],
     /// GOAWAYs that said `max_age`, by the connection's age.
     pub max_age: Timed,
-    /// GOAWAY(NO_ERROR) while streams were in flight, by the connection's age.
-    pub busy_goaway_age: Timed,
     /// Per side: the connection ended by it while its PINGs went unanswered, timed from the
     /// first of them; and those PINGs.
     pub ping_timeout: [Timed; 2],
     pub unanswered_pings: u64,
-    /// Connections whose peer stopped answering with no PING sent to notice (retransmissions
-    /// only), and the retransmissions.
+    /// Connections whose peer stopped answering (retransmissions only), the retransmissions,
+    /// and how many of them had a PING out (their ping timeout gives up; its close waits
+    /// behind the unacknowledged data and is not seen).
     pub dead: Examples,
     pub dead_retransmits: u64,
+    pub dead_pinged: u64,
     /// Connections whose streams reached the server's limit, and the largest limit.
     pub stream_limit: Examples,
     pub limit_seen: u32,
@@ -271,8 +291,30 @@ pub(crate) fn findings(server: SocketAddr, h2: &H2Endpoint, out: &mut Vec<Findin
                 .says(statement)
         });
     }
+    // A maximum age: said by gRPC's debug data, or graceful GOAWAYs at a consistent age
+    // (gRPC jitters it by ±10 %: a spread within a quarter of the median) that no idle time
+    // explains (some came while streams were open, or their idle times are scattered).
+    let server_i = idx(Side::Server);
+    let by_age = &h2.goaway_age[server_i];
+    let ages_consistent = by_age.examples.count >= MIN_CONNECTIONS
+        && matches!(
+            (by_age.times.quantile(0.5), by_age.times.quantile(0.9), by_age.times.quantile(0.1)),
+            (Some(m), Some(p90), Some(p10)) if p90 - p10 <= m / 4
+        );
+    let idle_explains = h2.idle_goaway[server_i].examples.count == by_age.examples.count
+        && h2.idle_goaway[server_i].consistent_ms().is_some();
+    let aged = if h2.max_age.examples.count >= 1 {
+        Some(&h2.max_age)
+    } else if ages_consistent && (h2.busy_goaways[server_i] > 0 || !idle_explains) {
+        Some(by_age)
+    } else {
+        None
+    };
     for side in [Side::Client, Side::Server] {
         let i = idx(side);
+        if side == Side::Server && aged.is_some() {
+            continue; // the server's GOAWAYs are its maximum age, not an idle timeout
+        }
         let goaway = &h2.idle_goaway[i];
         let fin = &h2.idle_fin[i];
         let (timed, how) = if goaway.examples.count >= 1 {
@@ -299,25 +341,9 @@ pub(crate) fn findings(server: SocketAddr, h2: &H2Endpoint, out: &mut Vec<Findin
             after_ms: Some(after),
             spread_ms: Some(spread),
             by: Some(side_name(side)),
-            age_ms: h2.idle_goaway_age[i].quantile(0.5).map(ms),
             ..Finding::new(FindingKind::H2IdleClose, server, &timed.examples).says(statement)
         });
     }
-    // A maximum age: said by gRPC's debug data, or GOAWAYs while busy at a consistent age.
-    let aged = if h2.max_age.examples.count >= 1 {
-        Some(&h2.max_age)
-    } else {
-        let busy = &h2.busy_goaway_age;
-        let consistent = busy
-            .times
-            .quantile(0.5)
-            .zip(busy.times.quantile(0.9))
-            .zip(busy.times.quantile(0.1));
-        // gRPC jitters the age by ±10 %: a spread within a quarter of the median.
-        consistent
-            .filter(|((m, p90), p10)| busy.examples.count >= MIN_CONNECTIONS && p90 - p10 <= m / 4)
-            .map(|_| busy)
-    };
     if let Some(timed) = aged {
         let age = timed.times.quantile(0.5).map(ms).unwrap_or(0.0);
         let statement = format!(
@@ -351,10 +377,19 @@ pub(crate) fn findings(server: SocketAddr, h2: &H2Endpoint, out: &mut Vec<Findin
         });
     }
     if h2.dead.count >= 1 {
+        let pinged = match h2.dead_pinged {
+            0 => "and nothing pinged it: HTTP/2 notices a dead peer only with PINGs, else only \
+                  when TCP gives up (about 15 minutes)"
+                .to_owned(),
+            n if n == h2.dead.count => "with a PING out: the ping timeout gives up on it (its \
+                                        close waits behind the unacknowledged data, unseen)"
+                .to_owned(),
+            n => {
+                format!("({n} with a PING out; the others, never pinged, hang until TCP gives up)")
+            }
+        };
         let statement = format!(
-            "{} with {server} hung on a peer that stopped answering ({}) and nothing pinged \
-             it: HTTP/2 notices a dead peer only with PINGs, else after TCP gives up (about 15 \
-             minutes)",
+            "{} with {server} hung on a peer that stopped answering ({}) {pinged}",
             plural(h2.dead.count, "HTTP/2 connection", "HTTP/2 connections"),
             plural(h2.dead_retransmits, "retransmission", "retransmissions"),
         );
@@ -451,7 +486,7 @@ mod tests {
     #[test]
     fn an_idle_goaway_is_timed_from_the_last_stream() {
         let mut ep = H2Endpoint::default();
-        let mut c = H2Conn::new(0);
+        let mut c = H2Conn::new(0, 20 * MS);
         c.apply(at(10, 5), &open(1), &mut ep);
         c.apply(
             at(20, 6),
@@ -475,7 +510,7 @@ mod tests {
     #[test]
     fn too_many_pings_measures_the_clients_interval() {
         let mut ep = H2Endpoint::default();
-        let mut c = H2Conn::new(0);
+        let mut c = H2Conn::new(0, 20 * MS);
         for (i, t) in [0u64, 100, 200, 300].into_iter().enumerate() {
             c.apply(
                 at(t, i as u64),
@@ -503,7 +538,7 @@ mod tests {
     #[test]
     fn pings_unanswered_until_the_pinger_closes_are_a_ping_timeout() {
         let mut ep = H2Endpoint::default();
-        let mut c = H2Conn::new(0);
+        let mut c = H2Conn::new(0, 20 * MS);
         c.apply(
             at(1_000, 3),
             &Http2Event::Ping { by: Side::Client },
@@ -518,7 +553,7 @@ mod tests {
     #[test]
     fn reaching_the_servers_stream_limit_counts_once_per_connection() {
         let mut ep = H2Endpoint::default();
-        let mut c = H2Conn::new(0);
+        let mut c = H2Conn::new(0, 20 * MS);
         c.apply(
             at(0, 1),
             &Http2Event::Settings {

@@ -462,7 +462,7 @@ impl ConnTrack {
                 match (h2, self.h2.as_mut()) {
                     (crate::analyze::Http2Event::Preface { .. }, None) => {
                         self.established = true;
-                        self.h2 = Some(Box::new(H2Conn::new(t)));
+                        self.h2 = Some(Box::new(H2Conn::new(t, self.react_ns())));
                         ep.h2.connections += 1;
                     }
                     (h2, Some(conn)) => conn.apply(h2_at(e), h2, &mut ep.h2),
@@ -628,8 +628,8 @@ impl ConnTrack {
         }
     }
 
-    /// An HTTP/2 connection's first reset: a peer that stopped answering while nothing pinged
-    /// it (retransmissions only: the long hang), else how the connection ended.
+    /// An HTTP/2 connection's first reset: a peer that stopped answering (retransmissions
+    /// only), else how the connection ended.
     fn h2_reset(&mut self, e: &Event, by: RstSender, ep: &mut EndpointTrack) {
         let Some(side) = by.side() else {
             return;
@@ -639,9 +639,10 @@ impl ConnTrack {
         let Some(h2) = self.h2.as_mut() else {
             return;
         };
-        if (stalled || self.probes_unanswered[i] >= DEAD_PROBES) && !h2.pinging(side) {
+        if stalled || self.probes_unanswered[i] >= DEAD_PROBES {
             ep.h2.dead.add(e.conn, e.frame);
             ep.h2.dead_retransmits += u64::from(self.stall_max[i]);
+            ep.h2.dead_pinged += u64::from(h2.pinging(side));
             self.cause = Some(Cause::Dead);
         }
         h2.tcp_end(h2_at(e), side, &mut ep.h2);
@@ -706,9 +707,10 @@ impl ConnTrack {
             if open && !self.rst_seen {
                 for side in [Side::Client, Side::Server] {
                     let stall = self.stall_max[idx(side)];
-                    if stall >= STALL_RETRANSMITS && !h2.pinging(side) {
+                    if stall >= STALL_RETRANSMITS {
                         ep.h2.dead.add(conn, frame);
                         ep.h2.dead_retransmits += u64::from(stall);
+                        ep.h2.dead_pinged += u64::from(h2.pinging(side));
                         break;
                     }
                 }
