@@ -22,7 +22,6 @@ use smallvec::SmallVec;
 use super::{Cx, Layer, Next};
 use crate::analyze::event::{EventKind, Side};
 use crate::analyze::h2_event::{H2Code, Http2Event};
-use crate::FastMap;
 use frame::{Head, Kind, ACK, END_HEADERS, END_STREAM, HEADER_LEN, PREFACE};
 use hpack::Hpack;
 
@@ -117,6 +116,37 @@ struct Heads {
     grpc_status: Option<u32>,
 }
 
+/// The open streams, by id. Clients open them in increasing order, so a sorted vector is a
+/// push at its end and a binary search, and few are open at once.
+#[derive(Debug, Default)]
+struct Streams(Vec<(u32, Stream)>);
+
+impl Streams {
+    fn get_mut(&mut self, id: u32) -> Option<&mut Stream> {
+        let at = self.0.binary_search_by_key(&id, |(i, _)| *i).ok()?;
+        Some(&mut self.0[at].1)
+    }
+
+    /// Adds stream `id` (above every open one: the caller checked).
+    fn push(&mut self, id: u32, stream: Stream) {
+        self.0.push((id, stream));
+    }
+
+    fn remove(&mut self, id: u32) {
+        if let Ok(at) = self.0.binary_search_by_key(&id, |(i, _)| *i) {
+            self.0.remove(at);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut Stream> {
+        self.0.iter_mut().map(|(_, s)| s)
+    }
+}
+
 /// A side's PINGs awaiting the peer's ACK: (opaque data, sent at).
 type Pings = SmallVec<[([u8; 8], u64); 2]>;
 
@@ -124,7 +154,7 @@ type Pings = SmallVec<[([u8; 8], u64); 2]>;
 #[derive(Debug)]
 pub(crate) struct Http2 {
     dirs: [Direction; 2],
-    streams: FastMap<u32, Stream>,
+    streams: Streams,
     /// The highest stream id the client opened.
     last_client_stream: u32,
     /// What each side may still send on the connection, and whether it is blocked.
@@ -161,7 +191,7 @@ impl Http2 {
                 Direction::new(State::Preface { have: 0 }),
                 Direction::new(State::Header),
             ],
-            streams: FastMap::default(),
+            streams: Streams::default(),
             last_client_stream: 0,
             window: [DEFAULT_WINDOW; 2],
             stalled: [false; 2],
@@ -174,7 +204,7 @@ impl Http2 {
             h2.last_client_stream = 1;
             let mut stream = h2.stream_with_windows();
             stream.ended[0] = true;
-            h2.streams.insert(1, stream);
+            h2.streams.push(1, stream);
         }
         emit(cx, Http2Event::Preface { upgraded });
         h2
@@ -187,10 +217,9 @@ impl Http2 {
         }
     }
 
-    /// The header in `dir.header` is whole: checks it and starts its payload.
-    fn start_frame(&mut self, cx: &mut Cx<'_>, side: Side) {
+    /// A frame header is whole: checks it and starts its payload.
+    fn start_frame(&mut self, cx: &mut Cx<'_>, side: Side, head: Head) {
         let dir = &mut self.dirs[idx(side)];
-        let head = Head::parse(&dir.header);
         dir.have = 0;
         dir.payload.clear();
         dir.payload_cut = false;
@@ -217,16 +246,27 @@ impl Http2 {
         }
     }
 
-    /// A frame's payload is complete (or given up to a gap).
+    /// A frame's payload is complete in the direction's buffer (or given up to a gap).
     fn end_frame(&mut self, cx: &mut Cx<'_>, side: Side, head: Head) {
         let i = idx(side);
-        self.dirs[i].state = State::Header;
         let payload = std::mem::take(&mut self.dirs[i].payload);
         let cut = self.dirs[i].payload_cut;
+        self.frame(cx, side, head, &payload, cut);
+        let dir = &mut self.dirs[i];
+        if dir.payload.capacity() == 0 {
+            // Keep the buffer for the next frame.
+            dir.payload = payload;
+            dir.payload.clear();
+        }
+    }
+
+    /// A whole frame: its header and its payload (`cut` when part of it was not captured).
+    fn frame(&mut self, cx: &mut Cx<'_>, side: Side, head: Head, payload: &[u8], cut: bool) {
+        self.dirs[idx(side)].state = State::Header;
         match head.kind {
             Kind::Data => self.data_frame(cx, side, head),
-            Kind::Headers | Kind::PushPromise => self.start_block(cx, side, head, &payload, cut),
-            Kind::Continuation => self.continue_block(cx, side, head, &payload, cut),
+            Kind::Headers | Kind::PushPromise => self.start_block(cx, side, head, payload, cut),
+            Kind::Continuation => self.continue_block(cx, side, head, payload, cut),
             Kind::RstStream => match frame::u32_at(&payload, 0).filter(|_| head.len == 4) {
                 Some(code) => {
                     emit(
@@ -237,13 +277,13 @@ impl Http2 {
                             code: H2Code(code),
                         },
                     );
-                    self.streams.remove(&head.stream);
+                    self.streams.remove(head.stream);
                 }
                 None if cut => {}
                 None => error(cx, side, "RST_STREAM not 4 bytes long"),
             },
-            Kind::Settings => self.settings(cx, side, head, &payload, cut),
-            Kind::Ping => self.ping(cx, side, head, &payload, cut),
+            Kind::Settings => self.settings(cx, side, head, payload, cut),
+            Kind::Ping => self.ping(cx, side, head, payload, cut),
             Kind::GoAway => match (frame::u32_at(&payload, 0), frame::u32_at(&payload, 4)) {
                 (Some(last), Some(code)) => {
                     let debug = &payload[8..payload.len().min(8 + MAX_DEBUG)];
@@ -267,12 +307,6 @@ impl Http2 {
             },
             Kind::Priority | Kind::Unknown => {}
         }
-        let dir = &mut self.dirs[i];
-        if dir.payload.capacity() == 0 {
-            // Keep the buffer for the next frame.
-            dir.payload = payload;
-            dir.payload.clear();
-        }
     }
 
     /// A DATA frame's header and length: flow control and END_STREAM.
@@ -293,7 +327,7 @@ impl Http2 {
         if head.stream == 0 {
             return error(cx, side, "DATA on stream 0");
         }
-        if let Some(stream) = self.streams.get_mut(&head.stream) {
+        if let Some(stream) = self.streams.get_mut(head.stream) {
             stream.window[i] -= len;
             if stream.window[i] <= 0 && !stream.stalled[i] && len > 0 {
                 stream.stalled[i] = true;
@@ -313,13 +347,13 @@ impl Http2 {
 
     /// `side` ended `stream` (END_STREAM): once both have, the stream is over.
     fn end_stream(&mut self, cx: &mut Cx<'_>, side: Side, id: u32) {
-        let Some(stream) = self.streams.get_mut(&id) else {
+        let Some(stream) = self.streams.get_mut(id) else {
             return;
         };
         stream.ended[idx(side)] = true;
         if stream.ended == [true, true] {
             let grpc_status = stream.grpc_status;
-            self.streams.remove(&id);
+            self.streams.remove(id);
             emit(
                 cx,
                 Http2Event::StreamEnd {
@@ -338,17 +372,20 @@ impl Http2 {
         if fragment.is_none() && !cut {
             error(cx, side, "padding longer than the frame");
         }
-        let block = Block {
-            stream: head.stream,
-            end_stream: head.kind == Kind::Headers && head.has(END_STREAM),
-            push: head.kind == Kind::PushPromise,
-            bytes: fragment.unwrap_or_default().to_vec(),
-            broken: cut || fragment.is_none(),
-        };
-        self.dirs[idx(side)].block = Some(block);
+        let end_stream = head.kind == Kind::Headers && head.has(END_STREAM);
+        let push = head.kind == Kind::PushPromise;
+        let whole = fragment.filter(|_| !cut);
         if head.has(END_HEADERS) {
-            self.end_block(cx, side);
+            // The usual block, in one frame: decoded from the frame itself.
+            return self.header_block(cx, side, (head.stream, end_stream, push), whole);
         }
+        self.dirs[idx(side)].block = Some(Block {
+            stream: head.stream,
+            end_stream,
+            push,
+            bytes: whole.unwrap_or_default().to_vec(),
+            broken: whole.is_none(),
+        });
     }
 
     fn continue_block(
@@ -377,42 +414,56 @@ impl Http2 {
         }
     }
 
-    /// A whole header block: decoded (keeping the HPACK table in step), then what it says.
+    /// A header block assembled from CONTINUATIONs is whole.
     fn end_block(&mut self, cx: &mut Cx<'_>, side: Side) {
-        let i = idx(side);
-        let Some(block) = self.dirs[i].block.take() else {
+        let Some(block) = self.dirs[idx(side)].block.take() else {
             return;
         };
+        let bytes = (!block.broken).then_some(block.bytes.as_slice());
+        self.header_block(cx, side, (block.stream, block.end_stream, block.push), bytes);
+    }
+
+    /// A whole header block of `(stream, END_STREAM, a PUSH_PROMISE's)`: decoded (keeping
+    /// the HPACK table in step; None when it was not wholly captured), then what it says.
+    fn header_block(
+        &mut self,
+        cx: &mut Cx<'_>,
+        side: Side,
+        (stream, end_stream, push): (u32, bool, bool),
+        bytes: Option<&[u8]>,
+    ) {
+        let i = idx(side);
         let mut heads = Heads::default();
-        if block.broken {
-            self.hpack_lost(cx, side);
-        } else if self.dirs[i].hpack.is_lost() {
+        match bytes {
+            None => self.hpack_lost(cx, side),
             // Not decodable any more; the frames still count.
-        } else if self.dirs[i]
-            .hpack
-            .decode(&block.bytes, |name, value| heads.take(name, value))
-            .is_err()
-        {
-            error(cx, side, "header block HPACK cannot decode");
-            self.hpack_lost(cx, side);
+            Some(_) if self.dirs[i].hpack.is_lost() => {}
+            Some(bytes) => {
+                let decoded = self.dirs[i]
+                    .hpack
+                    .decode(bytes, |name, value| heads.take(name, value));
+                if decoded.is_err() {
+                    error(cx, side, "header block HPACK cannot decode");
+                    self.hpack_lost(cx, side);
+                }
+            }
         }
-        if block.push {
+        if push {
             return; // a pushed request: kept only to keep the HPACK table in step
         }
         match side {
-            Side::Client => self.request_headers(cx, block, heads),
-            Side::Server => self.response_headers(cx, block, heads),
+            Side::Client => self.request_headers(cx, stream, end_stream, heads),
+            Side::Server => self.response_headers(cx, stream, end_stream, heads),
         }
     }
 
-    fn request_headers(&mut self, cx: &mut Cx<'_>, block: Block, heads: Heads) {
-        let id = block.stream;
+    fn request_headers(&mut self, cx: &mut Cx<'_>, id: u32, end_stream: bool, heads: Heads) {
         if id.is_multiple_of(2) {
             return error(cx, Side::Client, "client stream with an even id");
         }
-        if self.streams.contains_key(&id) {
+        if self.streams.get_mut(id).is_some() {
             // Trailers of a request.
-            if block.end_stream {
+            if end_stream {
                 self.end_stream(cx, Side::Client, id);
             }
             return;
@@ -425,7 +476,7 @@ impl Http2 {
             return error(cx, Side::Client, "over 4096 open streams (not followed)");
         }
         let stream = self.stream_with_windows();
-        self.streams.insert(id, stream);
+        self.streams.push(id, stream);
         emit(
             cx,
             Http2Event::StreamOpen {
@@ -436,14 +487,13 @@ impl Http2 {
                 concurrent: self.streams.len() as u32,
             },
         );
-        if block.end_stream {
+        if end_stream {
             self.end_stream(cx, Side::Client, id);
         }
     }
 
-    fn response_headers(&mut self, cx: &mut Cx<'_>, block: Block, heads: Heads) {
-        let id = block.stream;
-        let Some(stream) = self.streams.get_mut(&id) else {
+    fn response_headers(&mut self, cx: &mut Cx<'_>, id: u32, end_stream: bool, heads: Heads) {
+        let Some(stream) = self.streams.get_mut(id) else {
             if id % 2 == 1 && id > self.last_client_stream {
                 error(
                     cx,
@@ -462,7 +512,7 @@ impl Http2 {
         if heads.grpc_status.is_some() {
             stream.grpc_status = heads.grpc_status;
         }
-        if block.end_stream {
+        if end_stream {
             self.end_stream(cx, Side::Server, id);
         }
     }
@@ -556,7 +606,7 @@ impl Http2 {
         let peer = idx(side.peer());
         let (window, stalled) = match stream {
             0 => (&mut self.window[peer], &mut self.stalled[peer]),
-            id => match self.streams.get_mut(&id) {
+            id => match self.streams.get_mut(id) {
                 Some(s) => (&mut s.window[peer], &mut s.stalled[peer]),
                 None => return,
             },
@@ -579,12 +629,7 @@ impl Http2 {
         let left = (head.len - read) as usize;
         let take = data.len().min(left);
         let dir = &mut self.dirs[idx(side)];
-        let limit = if is_block(head.kind) {
-            MAX_HEADER_BLOCK
-        } else {
-            MAX_CONTROL
-        };
-        if head.keeps_payload() && head.len as usize <= limit {
+        if head.keeps_payload() && head.len as usize <= payload_limit(head.kind) {
             dir.payload.extend_from_slice(&data[..take]);
         } else if head.keeps_payload() {
             dir.payload_cut = true;
@@ -599,13 +644,25 @@ impl Http2 {
     }
 }
 
+/// The most payload kept of a frame of `kind` (its frame is read, past it, as cut).
+fn payload_limit(kind: Kind) -> usize {
+    if is_block(kind) {
+        MAX_HEADER_BLOCK
+    } else {
+        MAX_CONTROL
+    }
+}
+
 fn is_block(kind: Kind) -> bool {
     matches!(kind, Kind::Headers | Kind::PushPromise | Kind::Continuation)
 }
 
 impl Heads {
     fn take(&mut self, name: &[u8], value: &[u8]) {
-        let text = || CompactString::from_utf8_lossy(value);
+        let text = || match std::str::from_utf8(value) {
+            Ok(s) => CompactString::new(s),
+            Err(_) => CompactString::from_utf8_lossy(value),
+        };
         match name {
             b":method" => self.method = text(),
             b":path" => self.path = text(),
@@ -642,9 +699,26 @@ impl Layer for Http2 {
                     };
                     data = &data[take..];
                 }
+                State::Payload { head, read: 0 } if data.len() >= head.len as usize => {
+                    // The whole payload is in this piece: read it where it is (past the
+                    // bound kept for its kind, as a payload not kept).
+                    let (payload, rest) = data.split_at(head.len as usize);
+                    let kept = head.len as usize <= payload_limit(head.kind);
+                    let payload = if kept { payload } else { &[][..] };
+                    self.frame(cx, side, head, payload, !kept);
+                    data = rest;
+                }
                 State::Payload { head, read } => {
                     let used = self.payload(cx, side, head, read, data);
                     data = &data[used..];
+                }
+                State::Header if dir.have == 0 && data.len() >= HEADER_LEN => {
+                    let (header, rest) = data.split_first_chunk::<HEADER_LEN>().unwrap_or((
+                        &[0; HEADER_LEN],
+                        &[],
+                    ));
+                    data = rest;
+                    self.start_frame(cx, side, Head::parse(header));
                 }
                 State::Header => {
                     let have = usize::from(dir.have);
@@ -653,7 +727,8 @@ impl Layer for Http2 {
                     dir.have += take as u8;
                     data = &data[take..];
                     if usize::from(dir.have) == HEADER_LEN {
-                        self.start_frame(cx, side);
+                        let head = Head::parse(&dir.header);
+                        self.start_frame(cx, side, head);
                     }
                 }
             }
