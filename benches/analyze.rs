@@ -107,7 +107,12 @@ fn http2(requests: u32) -> Vec<Vec<u8>> {
         // the dynamic table by the first request and referred to (index 62) by the next ones,
         // as HPACK encoders do.
         let authority: &[u8] = if n == 0 { &[0x41, 0x01, b'x'] } else { &[0xbe] };
-        let request = h2_frame(1, 0x5, stream, &[&[0x82, 0x86, 0x84][..], authority].concat());
+        let request = h2_frame(
+            1,
+            0x5,
+            stream,
+            &[&[0x82, 0x86, 0x84][..], authority].concat(),
+        );
         let response = [
             h2_frame(1, 0x4, stream, &[0x88]),
             h2_frame(0, 0x1, stream, b"ok"),

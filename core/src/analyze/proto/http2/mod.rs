@@ -420,7 +420,12 @@ impl Http2 {
             return;
         };
         let bytes = (!block.broken).then_some(block.bytes.as_slice());
-        self.header_block(cx, side, (block.stream, block.end_stream, block.push), bytes);
+        self.header_block(
+            cx,
+            side,
+            (block.stream, block.end_stream, block.push),
+            bytes,
+        );
     }
 
     /// A whole header block of `(stream, END_STREAM, a PUSH_PROMISE's)`: decoded (keeping
@@ -713,10 +718,9 @@ impl Layer for Http2 {
                     data = &data[used..];
                 }
                 State::Header if dir.have == 0 && data.len() >= HEADER_LEN => {
-                    let (header, rest) = data.split_first_chunk::<HEADER_LEN>().unwrap_or((
-                        &[0; HEADER_LEN],
-                        &[],
-                    ));
+                    let (header, rest) = data
+                        .split_first_chunk::<HEADER_LEN>()
+                        .unwrap_or((&[0; HEADER_LEN], &[]));
                     data = rest;
                     self.start_frame(cx, side, Head::parse(header));
                 }
