@@ -267,7 +267,7 @@ impl Http2 {
             Kind::Data => self.data_frame(cx, side, head),
             Kind::Headers | Kind::PushPromise => self.start_block(cx, side, head, payload, cut),
             Kind::Continuation => self.continue_block(cx, side, head, payload, cut),
-            Kind::RstStream => match frame::u32_at(&payload, 0).filter(|_| head.len == 4) {
+            Kind::RstStream => match frame::u32_at(payload, 0).filter(|_| head.len == 4) {
                 Some(code) => {
                     emit(
                         cx,
@@ -284,7 +284,7 @@ impl Http2 {
             },
             Kind::Settings => self.settings(cx, side, head, payload, cut),
             Kind::Ping => self.ping(cx, side, head, payload, cut),
-            Kind::GoAway => match (frame::u32_at(&payload, 0), frame::u32_at(&payload, 4)) {
+            Kind::GoAway => match (frame::u32_at(payload, 0), frame::u32_at(payload, 4)) {
                 (Some(last), Some(code)) => {
                     let debug = &payload[8..payload.len().min(8 + MAX_DEBUG)];
                     emit(
@@ -300,7 +300,7 @@ impl Http2 {
                 _ if cut => {}
                 _ => error(cx, side, "GOAWAY shorter than 8 bytes"),
             },
-            Kind::WindowUpdate => match frame::u32_at(&payload, 0) {
+            Kind::WindowUpdate => match frame::u32_at(payload, 0) {
                 Some(n) if head.len == 4 => self.window_update(cx, side, head.stream, n),
                 _ if cut => {}
                 _ => error(cx, side, "WINDOW_UPDATE not 4 bytes long"),
