@@ -434,6 +434,8 @@ mod tests {
             "tcp_client",
             "ws_server",
             "ws_client",
+            "h2_server",
+            "h2_client",
         ];
         RULES
             .iter()
@@ -450,6 +452,7 @@ mod tests {
         let roles = match head {
             "tcp_server" | "tcp_client" => "[tcp_server]\n[tcp_client]\n",
             "ws_server" | "ws_client" => "[ws_server]\n[ws_client]\n",
+            "h2_server" | "h2_client" => "[h2_server]\n[h2_client]\n",
             "exec_server" => "[exec_server]\ncommand = [\"true\"]\n[client]\n",
             "exec_client" => "[server]\n[exec_client]\ncommand = [\"true\"]\n",
             _ => "[server]\n[client]\n",
