@@ -52,6 +52,17 @@ const WEBSOCKET: &[&str] = &[
     "websocket-dead-peer",
     "websocket-close-without-handshake",
 ];
+/// Labs tested in h2_labs.rs.
+const HTTP2: &[&str] = &[
+    "h2-many-streams",
+    "h2-idle-goaway",
+    "h2-stream-limit",
+    "h2-ping-keeps-middlebox",
+    "h2-hung-server-ping-timeout",
+    "h2-dead-peer-no-ping",
+    "grpc-too-many-pings",
+    "grpc-max-connection-age",
+];
 /// Labs tested in c500k.rs.
 const SCALE: &[&str] = &["c500k"];
 const CORE: &[&str] = &[
@@ -80,7 +91,7 @@ fn every_embedded_lab_has_an_integration_test() {
         .collect();
     for name in &listed {
         assert!(
-            [CATALOGUE, CORE, PRODUCTION, SCALE, WEBSOCKET]
+            [CATALOGUE, CORE, PRODUCTION, SCALE, WEBSOCKET, HTTP2]
                 .iter()
                 .any(|set| set.contains(&name.as_str())),
             "lab {name} has no test"
@@ -88,7 +99,12 @@ fn every_embedded_lab_has_an_integration_test() {
     }
     assert_eq!(
         listed.len(),
-        CATALOGUE.len() + CORE.len() + PRODUCTION.len() + SCALE.len() + WEBSOCKET.len()
+        CATALOGUE.len()
+            + CORE.len()
+            + PRODUCTION.len()
+            + SCALE.len()
+            + WEBSOCKET.len()
+            + HTTP2.len()
     );
 }
 
