@@ -372,10 +372,12 @@ fn print_inspection(file: &std::path::Path, inspection: &inspect::Inspection, js
         } else {
             let understood = s.analysis.requests + s.analysis.responses + s.analysis.http2.streams;
             if understood == 0 && s.analysis.websocket.connections == 0 {
-                let why = if s.analysis.cut_segments > 0 {
-                    "the snap length cut it, or TLS or another protocol"
+                let why = if s.analysis.tls.connections > 0 {
+                    "TLS without keys: give them with --keylog"
+                } else if s.analysis.cut_segments > 0 {
+                    "the snap length cut it, or another protocol"
                 } else {
-                    "TLS or another protocol?"
+                    "another protocol?"
                 };
                 println!(
                     "no HTTP/1.x or HTTP/2 seen ({why}): findings about requests cannot apply; \

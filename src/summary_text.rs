@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use connlab_core::words::plural;
 
-use connlab_core::analyze::{BySide, Http2Summary, RstBy, Summary, WebSocketSummary};
+use connlab_core::analyze::{BySide, Http2Summary, RstBy, Summary, TlsSummary, WebSocketSummary};
 use connlab_core::diagnose::{DiagnosisReport, Quantiles};
 
 /// Findings and endpoints shown; the rest are counted ("… and N more").
@@ -64,7 +64,67 @@ pub fn analysis_table(a: &Summary, kernel_time_wait: Option<BySide>) -> String {
     }
     websocket_table(&mut out, &a.websocket);
     http2_table(&mut out, &a.http2);
+    tls_table(&mut out, &a.tls);
     out
+}
+
+/// The TLS counters, when the capture has TLS.
+fn tls_table(out: &mut String, tls: &TlsSummary) {
+    if tls.connections == 0 {
+        return;
+    }
+    let list = |table: &mut dyn Iterator<Item = (String, u64)>| -> String {
+        table
+            .map(|(k, n)| format!("{k} x{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = writeln!(
+        out,
+        "tls: {}, {} full handshakes, {} resumed   versions {}   ALPN {}",
+        plural(tls.connections, "connection", "connections"),
+        tls.full_handshakes,
+        tls.resumed,
+        list(&mut tls.versions.iter().map(|(k, n)| (k.to_string(), *n))),
+        list(&mut tls.alpn.iter().map(|(k, n)| (k.clone(), *n))),
+    );
+    let hs = &tls.handshake_ms;
+    let _ = writeln!(
+        out,
+        "  handshake ms p50 {:.1}, p90 {:.1}, max {:.1}   session tickets {}",
+        hs.p50, hs.p90, hs.max, tls.session_tickets
+    );
+    let keys = match (tls.decrypted, tls.decrypt_failed) {
+        (0, _) => {
+            "not decrypted (no keys: `--keylog FILE`); records counted, HTTP not read".to_owned()
+        }
+        (n, 0) => format!("decrypted: keys for {n} of {}", tls.connections),
+        (n, failed) => format!(
+            "decrypted: keys for {n} of {}, {failed} of them failed to decrypt (wrong keys or \
+             damaged records)",
+            tls.connections
+        ),
+    };
+    let _ = writeln!(out, "  {keys}");
+    for (who, table) in [
+        ("client", &tls.alerts.client),
+        ("server", &tls.alerts.server),
+    ] {
+        if !table.is_empty() {
+            let _ = writeln!(
+                out,
+                "  alerts from the {who}: {}",
+                list(&mut table.iter().map(|(k, n)| (k.to_string(), *n)))
+            );
+        }
+    }
+    if tls.protocol_errors + tls.lost_sync > 0 {
+        let _ = writeln!(
+            out,
+            "  protocol errors {}, directions whose records were lost {} (see the events)",
+            tls.protocol_errors, tls.lost_sync
+        );
+    }
 }
 
 /// The HTTP/2 counters, when the capture has HTTP/2.

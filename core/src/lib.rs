@@ -20,6 +20,8 @@ pub mod diagnose;
 pub mod link;
 #[cfg(any(test, feature = "testframes"))]
 pub mod testframes;
+#[cfg(test)]
+mod testtls;
 pub mod timeline;
 pub mod words;
 

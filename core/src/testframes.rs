@@ -170,11 +170,14 @@ pub struct Lab {
     pub an: Analyzer,
     /// Every event it produced, in order.
     pub events: Vec<Event>,
+    /// Every frame fed, with its time in ms (to replay a capture into another analyser).
+    pub frames: Vec<(u64, Vec<u8>)>,
 }
 
 impl Lab {
     /// Feeds one Ethernet frame captured at `ms` milliseconds.
     pub fn at(&mut self, ms: u64, frame: &[u8]) {
+        self.frames.push((ms, frame.to_vec()));
         self.at_link(ms, LinkType::Ethernet, frame);
     }
 

@@ -94,6 +94,9 @@ struct Epb<'a> {
 
 /// Enhanced packet block type.
 const EPB_TYPE: u32 = 6;
+/// Decryption Secrets Block (pcapng draft §4.8), and its secrets type for a TLS key log.
+const DSB_TYPE: u32 = 0x0A;
+const SECRETS_TLS_KEY_LOG: u32 = 0x544c_534b;
 /// Comment option code.
 const OPT_COMMENT: usize = 1;
 
@@ -141,6 +144,23 @@ fn parse_epb(block: &[u8], big: bool) -> Result<Epb<'_>, String> {
         original_len: u32_at(block, 24, big),
         marks,
     })
+}
+
+/// The TLS key log of the Decryption Secrets Block at the start of `block` (its whole
+/// length present); None for other kinds of secrets.
+fn parse_dsb(block: &[u8], big: bool) -> Result<Option<&[u8]>, String> {
+    let total = u32_at(block, 4, big);
+    if total < 20 || total > block.len() {
+        return Err(format!("a decryption secrets block claims {total} bytes"));
+    }
+    let kind = u32_at(block, 8, big) as u32;
+    let len = u32_at(block, 12, big);
+    if 16usize.saturating_add(len) > total - 4 {
+        return Err(format!(
+            "{len} bytes of secrets do not fit their {total}-byte block"
+        ));
+    }
+    Ok((kind == SECRETS_TLS_KEY_LOG).then(|| &block[16..16 + len]))
 }
 
 /// Why reading stopped early.
@@ -194,6 +214,8 @@ pub struct FileFacts {
     pub packets: u64,
     /// Drops the capturing tool recorded (pcapng interface statistics), if any.
     pub recorded_drops: u64,
+    /// Decryption Secrets Blocks with a TLS key log.
+    pub secrets: u64,
     /// Bytes read.
     pub bytes: u64,
 }
@@ -202,7 +224,18 @@ pub struct FileFacts {
 /// before the problem have been delivered and the error says where reading stopped.
 pub fn read_capture(
     path: &Path,
+    on_packet: impl FnMut(StoredPacket<'_>),
+) -> Result<FileFacts, ReadError> {
+    read_capture_with_secrets(path, on_packet, |_| {})
+}
+
+/// Like [`read_capture`], and also gives `on_secrets` the TLS key log text of each of a
+/// pcapng's Decryption Secrets Blocks, in file order with the packets (a secret applies to
+/// the packets after it).
+pub fn read_capture_with_secrets(
+    path: &Path,
     mut on_packet: impl FnMut(StoredPacket<'_>),
+    mut on_secrets: impl FnMut(&[u8]),
 ) -> Result<FileFacts, ReadError> {
     let name = path.display().to_string();
     let io = |source| ReadError::Io {
@@ -210,7 +243,12 @@ pub fn read_capture(
         source,
     };
     let mut file = File::open(path).map_err(io)?;
-    read_chunks(name, Chunks::new(&mut file), &mut on_packet)
+    read_chunks(
+        name,
+        Chunks::new(&mut file),
+        &mut on_packet,
+        &mut on_secrets,
+    )
 }
 
 /// Reads every packet of a capture held in memory (`name` is what errors call it): the same
@@ -219,14 +257,21 @@ pub fn read_capture_bytes(
     name: &str,
     bytes: &[u8],
     mut on_packet: impl FnMut(StoredPacket<'_>),
+    mut on_secrets: impl FnMut(&[u8]),
 ) -> Result<FileFacts, ReadError> {
-    read_chunks(name.to_owned(), Chunks::of_bytes(bytes), &mut on_packet)
+    read_chunks(
+        name.to_owned(),
+        Chunks::of_bytes(bytes),
+        &mut on_packet,
+        &mut on_secrets,
+    )
 }
 
 fn read_chunks(
     name: String,
     mut chunks: Chunks<'_>,
     on_packet: &mut impl FnMut(StoredPacket<'_>),
+    on_secrets: &mut impl FnMut(&[u8]),
 ) -> Result<FileFacts, ReadError> {
     let io = |source| ReadError::Io {
         path: name.clone(),
@@ -240,7 +285,7 @@ fn read_chunks(
         .to_vec();
     let mut facts = FileFacts::default();
     let result = if magic == PCAPNG_MAGIC {
-        read_pcapng(&mut chunks, &mut facts, on_packet)
+        read_pcapng(&mut chunks, &mut facts, on_packet, on_secrets)
     } else if is_pcap_magic(&magic) {
         read_pcap(&mut chunks, &mut facts, on_packet)
     } else {
@@ -381,6 +426,7 @@ fn read_pcapng(
     chunks: &mut Chunks<'_>,
     facts: &mut FileFacts,
     on_packet: &mut impl FnMut(StoredPacket<'_>),
+    on_secrets: &mut impl FnMut(&[u8]),
 ) -> Result<(), Stop> {
     // The section header's length field is in the section's byte order, told by its magic.
     let shb_len = |h: &[u8]| u32_at(h, 4, h[8..12] == [0x1A, 0x2B, 0x3C, 0x4D]);
@@ -426,6 +472,15 @@ fn read_pcapng(
                 marks: epb.marks,
             });
             facts.packets += 1;
+            let used = u32_at(pending, 4, big);
+            chunks.consume(used);
+            continue;
+        }
+        if pending[..4] != PCAPNG_MAGIC && u32_at(pending, 0, big) as u32 == DSB_TYPE {
+            if let Some(keys) = parse_dsb(pending, big).map_err(Stop::Corrupt)? {
+                on_secrets(keys);
+                facts.secrets += 1;
+            }
             let used = u32_at(pending, 4, big);
             chunks.consume(used);
             continue;

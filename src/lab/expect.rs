@@ -37,6 +37,7 @@ pub const SUMMARY_FIELDS: &[&str] = &[
     "open",
     "websocket",
     "http2",
+    "tls",
     "findings",
     "capture_gaps",
     "withheld_findings",

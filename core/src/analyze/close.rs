@@ -7,6 +7,7 @@
 use super::conn::{idx, Conn, Life, Read};
 use super::event::{Event, EventKind, RstSender, Side, TimeWaitHolder};
 use super::frame::Segment;
+use super::proto::tls::keys::KeyLog;
 
 impl Conn {
     /// Closes a connection that was replaced or expired before its final ACK
@@ -116,11 +117,17 @@ impl Conn {
     /// it had closed, say) or takes it drops the socket instead of keeping it
     /// in TIME_WAIT. Later ones are just counted. A forged one (a middlebox's)
     /// ends it the same way: the end it reached believes it.
-    pub(super) fn on_rst(&mut self, t_ns: u64, by: RstSender, out: &mut Vec<Event>) {
+    pub(super) fn on_rst(
+        &mut self,
+        t_ns: u64,
+        by: RstSender,
+        keys: Option<&KeyLog>,
+        out: &mut Vec<Event>,
+    ) {
         if !matches!(self.life, Life::Closed { .. }) {
             // What the capture held back behind a hole is read before the reset ends it all.
-            self.read(t_ns, Side::Client, Read::End, out);
-            self.read(t_ns, Side::Server, Read::End, out);
+            self.read(t_ns, Side::Client, Read::End, keys, out);
+            self.read(t_ns, Side::Server, Read::End, keys, out);
         }
         let idle_ns = self.last_data_ns.map(|last| t_ns.saturating_sub(last));
         self.emit(t_ns, EventKind::Rst { by, idle_ns }, out);

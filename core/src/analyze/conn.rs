@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use super::event::{Event, EventKind, RstSender, Side, TimeWaitHolder};
 use super::frame::Segment;
 use super::proto::http1::head;
+use super::proto::tls::keys::KeyLog;
 use super::proto::{Cx, Proto};
 use super::reassembly::Piece;
 use super::stream::Stream;
@@ -154,7 +155,13 @@ impl Conn {
     /// data (HTTP), new FIN, final ACK. Only never-seen sequence space drives
     /// transitions, so duplicates cannot double-count requests or FINs.
     /// `forged` marks a segment a middlebox made in the name of one end (a forged RST).
-    pub fn on_segment(&mut self, t_ns: u64, seg: &Segment, forged: bool, out: &mut Vec<Event>) {
+    pub fn on_segment(
+        &mut self,
+        t_ns: u64,
+        (seg, forged): (&Segment, bool),
+        keys: Option<&KeyLog>,
+        out: &mut Vec<Event>,
+    ) {
         if self.guessed && !seg.payload.is_empty() {
             self.guessed = false;
             let from_client = seg.src == self.client;
@@ -178,7 +185,7 @@ impl Conn {
             } else {
                 side.into()
             };
-            return self.on_rst(t_ns, by, out);
+            return self.on_rst(t_ns, by, keys, out);
         }
         let f = seg.flags;
         if f.ack && std::mem::take(&mut self.probing[idx(side.peer())]) {
@@ -220,34 +227,43 @@ impl Conn {
 
         self.on_handshake(t_ns, side, seg, syn_new, out);
         let closed = matches!(self.life, Life::Closed { .. });
+        let mut quiet = false;
         if !closed {
             let peer_holds = self.streams[idx(side.peer())]
                 .as_ref()
                 .is_some_and(|s| s.bytes.holding());
             if f.ack && peer_holds {
-                self.read(t_ns, side.peer(), Read::Acked(seg.ack), out);
+                self.read(t_ns, side.peer(), Read::Acked(seg.ack), keys, out);
             }
             if seg.len > 0 {
                 let segment = Read::Segment(data_lo, seg.len, seg.payload);
-                self.read(t_ns, side, segment, out);
+                quiet = self.read(t_ns, side, segment, keys, out);
             }
         }
-        if seg.len > 0 {
+        if seg.len > 0 && !quiet {
             self.last_data_ns = Some(t_ns);
         }
         if fin_new && !closed {
-            self.read(t_ns, side, Read::End, out);
+            self.read(t_ns, side, Read::End, keys, out);
             self.on_fin(t_ns, side, seg, hi, out);
         }
         self.on_final_ack(t_ns, side, seg, out);
     }
 
-    /// Hands `side`'s stream bytes, in order, to the protocol layer.
-    pub(super) fn read(&mut self, t_ns: u64, side: Side, what: Read<'_>, out: &mut Vec<Event>) {
+    /// Hands `side`'s stream bytes, in order, to the protocol layer; true when what it read
+    /// only closed the connection politely (not activity: see [`Cx::quiet`]).
+    pub(super) fn read(
+        &mut self,
+        t_ns: u64,
+        side: Side,
+        what: Read<'_>,
+        keys: Option<&KeyLog>,
+        out: &mut Vec<Event>,
+    ) -> bool {
         let Some(stream) = self.streams[idx(side)].as_mut() else {
-            return;
+            return false;
         };
-        let mut cx = Cx::new(t_ns, (self.id, self.client, self.server), out);
+        let mut cx = Cx::new(t_ns, (self.id, self.client, self.server), keys, out);
         let proto = &mut self.proto;
         let each = |piece: Piece<'_>| proto.piece(&mut cx, side, piece);
         match what {
@@ -258,6 +274,7 @@ impl Conn {
             }
             Read::End => stream.bytes.flush(each),
         }
+        cx.was_quiet()
     }
 
     /// SYN → `Syn`; the client's first ACK after the SYN-ACK → `Established`.

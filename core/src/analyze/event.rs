@@ -10,6 +10,7 @@ use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::h2_event::Http2Event;
+use super::tls_event::TlsEvent;
 
 /// Which end of a connection did something. The client is the side that sent
 /// the SYN, because "who opened" is what keep-alive and pool questions need.
@@ -296,6 +297,9 @@ pub enum EventKind {
     /// What an HTTP/2 connection's frames said (`"kind": "http2"`, the frame's story in
     /// `"h2"`).
     Http2(Http2Event),
+    /// What a TLS connection's records said (`"kind": "tls"`, the record's story in
+    /// `"tls"`).
+    Tls(TlsEvent),
     /// The connection is over (final ACK of the close, or RST).
     Closed {
         /// Ended by a reset rather than a FIN exchange.
@@ -396,6 +400,7 @@ impl Event {
                 format!("WebSocket framing from {by} lost (a header is not in the capture)")
             }
             EventKind::Http2(h2) => h2.describe(),
+            EventKind::Tls(tls) => tls.describe(),
         };
         format!("conn {}: {what}", self.conn)
     }

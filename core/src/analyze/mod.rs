@@ -16,11 +16,15 @@ mod proto;
 mod reassembly;
 mod stream;
 mod summary;
+mod tls_event;
 mod tracker;
 
 pub use event::{Closing, Event, EventKind, RstSender, Side, TimeWaitHolder};
 pub use frame::{decode, decode_cut, DecodeError, LinkType, Segment, TcpFlags};
 pub use h2_event::{H2Code, Http2Event};
 pub use proto::http2::summary::{GoAways, Http2Summary, StreamsPerConnection};
+pub use proto::tls::keys::KeyLog;
+pub use proto::tls::summary::{Alerts, HandshakeMs, TlsSummary};
 pub use summary::{BySide, RstBy, Summary, WebSocketSummary};
+pub use tls_event::TlsEvent;
 pub use tracker::{Analyzer, Decoded};

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::event::{Event, EventKind, RstSender, Side, TimeWaitHolder};
 use super::proto::http2::summary::Http2Summary;
+use super::proto::tls::summary::TlsSummary;
 
 /// A count per side of the connection.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -186,6 +187,8 @@ pub struct Summary {
     pub websocket: WebSocketSummary,
     /// What the HTTP/2 connections carried (all zero without HTTP/2).
     pub http2: Http2Summary,
+    /// What the TLS connections said (all zero without TLS).
+    pub tls: TlsSummary,
     /// Connections with exactly one FIN so far: tells a first FIN from a
     /// second one. Bounded by the half-closed live connections.
     #[serde(skip)]
@@ -232,6 +235,7 @@ impl Summary {
                 self.http2.apply(event);
             }
             EventKind::Http2(_) => self.http2.apply(event),
+            EventKind::Tls(_) => self.tls.apply(event),
             EventKind::WsOpen { .. }
             | EventKind::WsUpgradeRefused { .. }
             | EventKind::WsMessage { .. }

@@ -5,6 +5,7 @@ use super::conn::{Conn, Life};
 use super::event::Event;
 use super::frame::{decode, DecodeError, LinkType, Segment};
 use super::index::{Index, Key};
+use super::proto::tls::keys::KeyLog;
 use super::summary::Summary;
 
 /// How long a closed connection stays in the table (capture time), so late
@@ -52,6 +53,8 @@ pub struct Analyzer {
     last_sweep_ns: u64,
     /// Frames (or directly fed segments) handled so far: the number of the current one.
     position: u64,
+    /// TLS secrets given so far (a key log, a capture's Decryption Secrets Blocks).
+    keys: Option<KeyLog>,
 }
 
 impl Analyzer {
@@ -128,7 +131,8 @@ impl Analyzer {
         // One lookup for the usual segment of a known connection.
         match self.index.get(&key) {
             Some(slot) if !(opening && self.conns[slot as usize].replaced_by(seg)) => {
-                self.conns[slot as usize].on_segment(t_ns, seg, forged, out);
+                let keys = self.keys.as_ref();
+                self.conns[slot as usize].on_segment(t_ns, (seg, forged), keys, out);
             }
             existing => {
                 if let Some(slot) = existing {
@@ -136,7 +140,7 @@ impl Analyzer {
                 }
                 self.last_id += 1;
                 let mut conn = Conn::new(self.last_id, t_ns, seg);
-                conn.on_segment(t_ns, seg, forged, out);
+                conn.on_segment(t_ns, (seg, forged), self.keys.as_ref(), out);
                 match existing {
                     Some(slot) => self.conns[slot as usize] = conn,
                     None => {
@@ -167,10 +171,20 @@ impl Analyzer {
         }
     }
 
+    /// Adds TLS secrets in the NSS key log format (`SSLKEYLOGFILE`, a pcapng Decryption
+    /// Secrets Block): TLS connections whose keys are known from then on are decrypted and
+    /// what they carry is analysed as in clear. Returns how many clients' secrets are known.
+    pub fn add_keys(&mut self, text: &[u8]) -> usize {
+        let keys = self.keys.get_or_insert_with(KeyLog::default);
+        keys.add_text(text);
+        keys.len()
+    }
+
     /// Totals so far, consistent with the events emitted so far.
     pub fn summary(&self) -> Summary {
         let mut summary = self.summary.clone();
         summary.http2.settle();
+        summary.tls.settle();
         summary
     }
 

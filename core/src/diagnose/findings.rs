@@ -84,6 +84,13 @@ pub enum FindingKind {
     StreamLimitReached,
     /// Streams were reset (RST_STREAM) with the same code again and again.
     StreamResets,
+    /// A side answered its peer's close with RST because its socket held data it never read
+    /// (a TLS close_notify, an unasked response): Linux's reset on close, not SO_LINGER.
+    CloseWithUnreadData,
+    /// A client reconnects with a full TLS handshake every time (no session resumption).
+    TlsNoResumption,
+    /// Short TLS connections spend a large share of their life in handshakes.
+    TlsHandshakeShare,
 }
 
 impl FindingKind {
@@ -116,11 +123,14 @@ impl FindingKind {
             FindingKind::H2DeadConnection => "h2_dead_connection",
             FindingKind::StreamLimitReached => "stream_limit_reached",
             FindingKind::StreamResets => "stream_resets",
+            FindingKind::CloseWithUnreadData => "close_with_unread_data",
+            FindingKind::TlsNoResumption => "tls_no_resumption",
+            FindingKind::TlsHandshakeShare => "tls_handshake_share",
         }
     }
 
     /// Every kind, in the README's order.
-    pub const ALL: [FindingKind; 26] = [
+    pub const ALL: [FindingKind; 29] = [
         FindingKind::ServerIdleClose,
         FindingKind::ClientIdleClose,
         FindingKind::KeepaliveOff,
@@ -147,6 +157,9 @@ impl FindingKind {
         FindingKind::H2DeadConnection,
         FindingKind::StreamLimitReached,
         FindingKind::StreamResets,
+        FindingKind::CloseWithUnreadData,
+        FindingKind::TlsNoResumption,
+        FindingKind::TlsHandshakeShare,
     ];
 }
 
@@ -220,6 +233,9 @@ pub struct Finding {
     /// The protocol's error code the finding is about (HTTP/2: `CANCEL`, `REFUSED_STREAM`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// TLS handshake time, ms (median over the connections).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handshake_ms: Option<f64>,
     /// Where to look.
     pub evidence: Evidence,
     /// What to change, Go net/http names first.
@@ -253,6 +269,7 @@ impl Finding {
             ping_interval_ms: None,
             limit: None,
             code: None,
+            handshake_ms: None,
             evidence: examples.evidence.clone(),
             knobs: knobs(kind),
             caused_by_wire_drops: false,
@@ -392,6 +409,22 @@ fn knobs(kind: FindingKind) -> Vec<&'static str> {
             "REFUSED_STREAM: refused before any work (after a GOAWAY, or over the stream \
              limit): safe to retry",
         ],
+        FindingKind::CloseWithUnreadData => vec![
+            "nothing is lost when the peer closed first: the reset only replaces the FIN",
+            "read to EOF before closing (a TLS library then reads the close_notify)",
+            "the peer's idle timeout, if its close is unwanted (nginx keepalive_timeout, Go \
+             http.Server.IdleTimeout)",
+        ],
+        FindingKind::TlsNoResumption => vec![
+            "Go tls.Config.ClientSessionCache (tls.NewLRUClientSessionCache)",
+            "nginx ssl_session_tickets on, ssl_session_cache shared:SSL:10m",
+            "Python ssl: reuse the SSLSession (requests: one Session)",
+        ],
+        FindingKind::TlsHandshakeShare => vec![
+            "keep-alive: one Go http.Client (Transport) shared, MaxIdleConnsPerHost",
+            "session resumption to make each handshake cheaper",
+            "nginx keepalive_timeout, keepalive_requests",
+        ],
     }
 }
 
@@ -425,6 +458,7 @@ pub(crate) fn findings(server: SocketAddr, ep: &EndpointTrack) -> Vec<Finding> {
     resets(server, ep, &mut out);
     websocket(server, &ep.ws, &mut out);
     super::http2::findings(server, &ep.h2, &mut out);
+    super::tls::findings(server, &ep.tls, &mut out);
     if ep.syn_retransmits >= MIN_SYN_RETRANSMITS {
         let f = Finding::new(FindingKind::SynRetransmits, server, &ep.syn_retx);
         let statement = format!(
@@ -477,6 +511,7 @@ fn explained_by(cause: Cause) -> FindingKind {
         Cause::UnreadReset => FindingKind::UnreadBodyReset,
         Cause::WriteTimeout => FindingKind::ServerWriteTimeout,
         Cause::Abortive => FindingKind::AbortiveClose,
+        Cause::UnreadClose => FindingKind::CloseWithUnreadData,
         Cause::Race => FindingKind::RequestOnClosingConnection,
         Cause::Dead => FindingKind::DeadPeer,
         Cause::IdleReset => FindingKind::ResetAfterIdle,
@@ -640,6 +675,20 @@ fn resets(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>) {
             out.push(Finding {
                 side: Some(side),
                 ..Finding::new(FindingKind::AbortiveClose, server, examples).says(statement)
+            });
+        }
+    }
+    for (i, side) in [Side::Client, Side::Server].into_iter().enumerate() {
+        let examples = &ep.unread_close[i];
+        if examples.count >= MIN_CONNECTIONS {
+            let peer = side.peer();
+            let statement = format!(
+                "the {side} answered the {peer}'s close of {} with {server} with RST, not FIN:                  its socket still held data it never read (the {peer}'s TLS close_notify, or                  a response it did not ask for), and Linux resets a socket closed with unread                  data. The {peer} had closed first; this is not SO_LINGER",
+                conns(examples.count)
+            );
+            out.push(Finding {
+                side: Some(side),
+                ..Finding::new(FindingKind::CloseWithUnreadData, server, examples).says(statement)
             });
         }
     }

@@ -10,6 +10,7 @@ mod evidence;
 mod findings;
 mod http2;
 mod sketch;
+mod tls;
 mod track;
 mod websocket;
 

@@ -673,3 +673,101 @@ fn connections_the_gap_did_not_touch_are_still_diagnosed() {
     assert!(r.withheld_findings.is_empty());
     assert_eq!(r.capture_gaps.damaged_connections, 0);
 }
+
+mod tls {
+    use super::*;
+    use crate::testtls::{ends, setup, suites12, suites13, Ends, Session};
+
+    /// Three connections of one client, each idle 3 s after its exchange until the server
+    /// closes it (close_notify and FIN, as nginx does); the client resets each 2 s later
+    /// when it closes its socket with the alert unread. Read with or without the keys.
+    fn idle_closed(ends: &Ends, with_keys: bool) -> DiagnosisReport {
+        let mut capture = Lab::default();
+        let mut t = 0;
+        for port in 0..3u16 {
+            let mut s = Session::open_at(&mut capture, ends, (41000 + port, 1400), t);
+            s.exchange("/");
+            s.idle(3_000);
+            s.close(Side::Server);
+            s.idle(2_000);
+            s.rst(Side::Client);
+            t = s.now() + 100;
+        }
+        let mut lab = Lab::default();
+        if with_keys {
+            lab.an.add_keys(Session::keys(ends).as_bytes());
+        }
+        for (ms, frame) in &capture.frames {
+            lab.at(*ms, frame);
+        }
+        diagnose(&lab)
+    }
+
+    #[test]
+    fn a_server_idle_close_over_tls_is_found_and_the_clients_reset_is_unread_data() {
+        for (tls13, suite) in [(false, suites12()[0]), (true, suites13()[0])] {
+            let ends = ends(&setup(tls13, suite));
+            for with_keys in [false, true] {
+                let r = idle_closed(&ends, with_keys);
+                let what = format!("tls13 {tls13} keys {with_keys}: {:#?}", r.findings);
+                let idle = only(&r, FindingKind::ServerIdleClose);
+                let after = idle.after_ms.expect("after_ms");
+                assert!((2_999.0..=3_010.0).contains(&after), "{what}");
+                let unread = only(&r, FindingKind::CloseWithUnreadData);
+                assert_eq!((unread.side, unread.connections), (Some(Side::Client), 3));
+                assert!(!kinds(&r).contains(&"abortive_close"), "{what}");
+            }
+        }
+    }
+
+    /// `n` connections of one client, each handshake, one exchange, then closed at once.
+    fn short_connections(ends: &Ends, n: u16, idle_ms: u64) -> DiagnosisReport {
+        let mut lab = Lab::default();
+        let mut t = 0;
+        for port in 0..n {
+            let mut s = Session::open_at(&mut lab, ends, (42000 + port, 1400), t);
+            s.exchange("/");
+            s.idle(idle_ms);
+            s.close(Side::Client);
+            s.fin(Side::Server);
+            s.ack(Side::Client);
+            t = s.now() + 1_000;
+        }
+        diagnose(&lab)
+    }
+
+    #[test]
+    fn reconnecting_without_resumption_is_found_and_with_tickets_it_is_not() {
+        let mut off = setup(true, suites13()[0]);
+        off.tickets = false;
+        let r = short_connections(&ends(&off), 5, 2_000);
+        let f = only(&r, FindingKind::TlsNoResumption);
+        assert_eq!(
+            f.connections, 4,
+            "the first connection has nothing to resume"
+        );
+        let on = setup(true, suites13()[0]);
+        let r = short_connections(&ends(&on), 5, 2_000);
+        assert!(
+            !kinds(&r).contains(&"tls_no_resumption"),
+            "{:#?}",
+            r.findings
+        );
+    }
+
+    #[test]
+    fn short_connections_spending_their_life_in_handshakes_are_found() {
+        let s = setup(false, suites12()[0]);
+        let r = short_connections(&ends(&s), 4, 0);
+        let f = only(&r, FindingKind::TlsHandshakeShare);
+        assert!(f.share.expect("share") >= 0.25, "{f:#?}");
+        assert_eq!(f.connections, 4);
+        // Kept open and idle for seconds, the handshake is a small part of their life.
+        let r = short_connections(&ends(&s), 4, 5_000);
+        assert!(
+            !kinds(&r).contains(&"tls_handshake_share"),
+            "{:#?}",
+            r.findings
+        );
+    }
+}

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use super::evidence::{Examples, Timed};
 use super::http2::{self, H2Conn, H2Endpoint};
 use super::sketch::Sketch;
+use super::tls::{TlsConn, TlsEndpoint};
 use super::websocket::{At, WsConn, WsEndpoint};
 use crate::analyze::{BySide, Closing, Event, EventKind, RstBy, RstSender, Side, TimeWaitHolder};
 use crate::FastMap;
@@ -82,6 +83,11 @@ pub(crate) struct ConnTrack {
     ws: Option<Box<WsConn>>,
     /// Set once it spoke HTTP/2: its streams and ending are judged as HTTP/2's.
     h2: Option<Box<H2Conn>>,
+    /// Set once it spoke TLS.
+    tls: Option<Box<TlsConn>>,
+    /// Per side, it sent data its peer did not ask for (a TLS alert, an unasked response):
+    /// what a peer that closes without reading leaves unread.
+    unasked: [bool; 2],
 }
 
 /// The patterns that explain a connection carrying a single request (when their finding is
@@ -98,11 +104,12 @@ pub(crate) enum Cause {
     Race,
     Dead,
     IdleReset,
+    UnreadClose,
 }
 
 impl Cause {
     /// Every cause, in index order.
-    pub const ALL: [Cause; 10] = [
+    pub const ALL: [Cause; 11] = [
         Cause::ServerIdle,
         Cause::ClientIdle,
         Cause::EarlyClose,
@@ -113,6 +120,7 @@ impl Cause {
         Cause::Race,
         Cause::Dead,
         Cause::IdleReset,
+        Cause::UnreadClose,
     ];
 
     /// Index into per-cause tables; `None` (unexplained) is the last one.
@@ -151,6 +159,8 @@ pub(crate) struct EndpointTrack {
     pub leak: Examples,
     pub race: Examples,
     pub abortive: [Examples; 2],
+    /// Per side, resets after the peer's FIN with the peer's data unread.
+    pub unread_close: [Examples; 2],
     pub unread_reset: Examples,
     /// Requests after a long idle answered by a reset (no FIN first), by the idle time.
     pub idle_reset: Timed,
@@ -167,6 +177,8 @@ pub(crate) struct EndpointTrack {
     pub ws: WsEndpoint,
     /// The HTTP/2 patterns.
     pub h2: H2Endpoint,
+    /// The TLS patterns.
+    pub tls: TlsEndpoint,
     /// Open connections that carried a request and have not started closing.
     open_used: u64,
     /// SYNs seen towards this endpoint, per client address.
@@ -252,6 +264,8 @@ impl ConnTrack {
             cause: None,
             ws: None,
             h2: None,
+            tls: None,
+            unasked: [false; 2],
         }
     }
 
@@ -359,6 +373,7 @@ impl ConnTrack {
             EventKind::Response { closing, .. } => {
                 self.established = true;
                 self.heard_from(Side::Server);
+                self.unasked[1] |= self.responses >= self.requests;
                 self.responses += 1;
                 self.last_response_closing = closing.is_some();
                 if let (Some(c), None, None) =
@@ -425,7 +440,20 @@ impl ConnTrack {
                 let i = idx(*by);
                 self.stall_max[i] = self.stall_max[i].max(self.stall[i].1);
             }
-            EventKind::Closed { .. } => {}
+            EventKind::Closed { lifetime_ns, .. } => {
+                if let Some(tls) = &self.tls {
+                    tls.closed(*lifetime_ns, (e.conn, e.frame), &mut ep.tls);
+                }
+            }
+            EventKind::Tls(tls) => {
+                if let crate::analyze::TlsEvent::Alert { by, .. } = tls {
+                    self.heard_from(*by);
+                    self.unasked[idx(*by)] = true;
+                }
+                let conn = self.tls.get_or_insert_with(Box::default);
+                let age = t.saturating_sub(self.first_ns);
+                conn.apply(tls, (self.client, age), (e.conn, e.frame), &mut ep.tls);
+            }
             EventKind::WsOpen { .. } => {
                 self.ws = Some(Box::new(WsConn::new(t)));
                 ep.ws.connections += 1;
@@ -587,6 +615,14 @@ impl ConnTrack {
         let stalled = self.stall_max[i] >= STALL_RETRANSMITS;
         if self.probes_unanswered[i] >= DEAD_PROBES || stalled {
             self.dead(e, by, ep);
+            return;
+        }
+        let peer = by.peer();
+        if self.fin[idx(peer)] && !self.fin[i] && self.unasked[idx(peer)] {
+            // The peer closed first and had sent what was never asked for (its TLS
+            // close_notify, say): closing a socket with unread data resets it.
+            ep.unread_close[i].add(e.conn, e.frame);
+            self.cause = Some(Cause::UnreadClose);
             return;
         }
         match by {

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use crate::analyze::{Event, EventKind, Http2Event, RstSender, Segment, Side, TcpFlags};
+use crate::analyze::{Event, EventKind, Http2Event, RstSender, Segment, Side, TcpFlags, TlsEvent};
 
 /// Marks and detail lines kept per connection; more are counted, not kept.
 pub(crate) const PER_ROW: usize = 10_000;
@@ -350,6 +350,12 @@ impl Row {
             EventKind::WsUpgradeRefused { .. }
             | EventKind::WsProtocolError { .. }
             | EventKind::WsLostSync { .. } => {}
+            // The handshake is the TCP handshake's continuation; the rest is in the details.
+            EventKind::Tls(TlsEvent::ClientHello { .. }) => self.set_state(t, ConnState::Handshake),
+            EventKind::Tls(TlsEvent::HandshakeDone { .. }) if self.requests == 0 => {
+                self.set_state(t, ConnState::Idle)
+            }
+            EventKind::Tls(_) => {}
             EventKind::Http2(h2) => self.apply_h2(t, h2),
             EventKind::Fin { by, .. } => {
                 let first = !self.has(MarkKind::Fin {

@@ -9,22 +9,27 @@
 
 pub(crate) mod http1;
 pub(crate) mod http2;
+pub(crate) mod tls;
 pub(crate) mod websocket;
 
 use std::net::SocketAddr;
 
 use super::event::{Event, EventKind, Side};
 use super::reassembly::Piece;
+use tls::keys::KeyLog;
 
 /// What a layer emits into: the connection's identity, the time of the segment being read,
-/// and the event list.
+/// the event list, and the TLS keys known.
 pub(crate) struct Cx<'a> {
     /// Capture time of the segment whose bytes are being read.
     pub t_ns: u64,
+    /// The TLS keys known to the analyser (None: no key log given).
+    pub keys: Option<&'a KeyLog>,
     id: u64,
     client: SocketAddr,
     server: SocketAddr,
     out: &'a mut Vec<Event>,
+    quiet: bool,
 }
 
 impl<'a> Cx<'a> {
@@ -32,15 +37,29 @@ impl<'a> Cx<'a> {
     pub fn new(
         t_ns: u64,
         (id, client, server): (u64, SocketAddr, SocketAddr),
+        keys: Option<&'a KeyLog>,
         out: &'a mut Vec<Event>,
     ) -> Cx<'a> {
         Cx {
             t_ns,
+            keys,
             id,
             client,
             server,
             out,
+            quiet: false,
         }
+    }
+
+    /// The bytes read only closed the connection politely (a TLS alert): they are not the
+    /// activity an idle close is timed from.
+    pub fn quiet(&mut self) {
+        self.quiet = true;
+    }
+
+    /// Whether the bytes read were only closing chatter.
+    pub fn was_quiet(&self) -> bool {
+        self.quiet
     }
 
     /// Appends an event of this connection (its frame is stamped by the tracker).
@@ -87,6 +106,9 @@ pub(crate) enum Proto {
     /// HTTP/2: by prior knowledge (the client's first bytes are its preface), or after an
     /// accepted `Upgrade: h2c`.
     Http2(Box<http2::Http2>),
+    /// TLS: the client's first bytes are a handshake record; what it carries is read by an
+    /// inner protocol when the keys are known.
+    Tls(Box<tls::Tls>),
     /// A protocol the analyser does not read (after a 101 to an unknown protocol).
     Opaque,
 }
@@ -106,6 +128,7 @@ impl Proto {
                 Proto::Http1(l) => l.gap(cx, side, len),
                 Proto::WebSocket(l) => l.gap(cx, side, len),
                 Proto::Http2(l) => l.gap(cx, side, len),
+                Proto::Tls(l) => l.gap(cx, side, len),
                 Proto::Opaque => {}
             },
         }
@@ -117,6 +140,7 @@ impl Proto {
                 Proto::Http1(l) => l.data(cx, side, data),
                 Proto::WebSocket(l) => l.data(cx, side, data),
                 Proto::Http2(l) => l.data(cx, side, data),
+                Proto::Tls(l) => l.data(cx, side, data),
                 Proto::Opaque => Next::Same,
             };
             match next {

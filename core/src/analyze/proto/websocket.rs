@@ -465,13 +465,13 @@ mod tests {
 
         fn feed(&mut self, t_ms: u64, side: Side, data: &[u8]) {
             let addr = "10.0.0.1:1".parse().expect("addr");
-            let mut cx = Cx::new(t_ms * 1_000_000, (1, addr, addr), &mut self.out);
+            let mut cx = Cx::new(t_ms * 1_000_000, (1, addr, addr), None, &mut self.out);
             self.ws.data(&mut cx, side, data);
         }
 
         fn gap(&mut self, side: Side, len: u64) {
             let addr = "10.0.0.1:1".parse().expect("addr");
-            let mut cx = Cx::new(0, (1, addr, addr), &mut self.out);
+            let mut cx = Cx::new(0, (1, addr, addr), None, &mut self.out);
             self.ws.gap(&mut cx, side, len);
         }
 

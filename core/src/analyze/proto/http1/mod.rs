@@ -8,6 +8,7 @@ use std::ops::ControlFlow;
 use head::Upgrade;
 
 use super::http2::{frame::PREFACE, Http2};
+use super::tls::is_client_hello;
 use super::websocket::WebSocket;
 use super::{Cx, Layer, Next, Proto};
 use crate::analyze::event::{EventKind, Side};
@@ -162,6 +163,10 @@ impl Layer for Http1 {
             Side::Client if self.requests == 0 && is_preface(data) => Next::Switch {
                 at: 0,
                 to: Proto::Http2(Box::new(Http2::new(cx, false))),
+            },
+            Side::Client if self.requests == 0 && is_client_hello(data) => Next::Switch {
+                at: 0,
+                to: Proto::Tls(Box::default()),
             },
             Side::Client => {
                 self.client(cx, data);
