@@ -107,11 +107,17 @@ pub enum Command {
         /// The HTML file to write (default: the capture's name with .html).
         #[arg(short, long)]
         out: Option<PathBuf>,
+        /// TLS secrets (an SSLKEYLOGFILE, NSS key log format) to decrypt with.
+        #[arg(long, value_name = "FILE")]
+        keylog: Option<PathBuf>,
     },
     /// Replay a capture (pcap or pcapng, any tool's) in the terminal timeline.
     Tui {
         /// The capture file.
         file: PathBuf,
+        /// TLS secrets (an SSLKEYLOGFILE, NSS key log format) to decrypt with.
+        #[arg(long, value_name = "FILE")]
+        keylog: Option<PathBuf>,
     },
     /// Analyse and diagnose a capture file (pcap or pcapng, from connlab, tcpdump or
     /// Wireshark): counters, findings with evidence and knobs, endpoints, distributions.
@@ -121,6 +127,11 @@ pub enum Command {
         /// Print events as JSON lines, then one line {"summary": {...}}.
         #[arg(long)]
         json: bool,
+        /// TLS secrets to decrypt with: an SSLKEYLOGFILE (NSS key log format, as curl,
+        /// Firefox, Python, Node and Go write it). A pcapng's own Decryption Secrets Blocks
+        /// are read without it.
+        #[arg(long, value_name = "FILE")]
+        keylog: Option<PathBuf>,
     },
     /// List the embedded labs with the question each answers.
     List,

@@ -11,7 +11,7 @@ use std::ops::Range;
 use connlab_core::analyze::{Analyzer, Decoded, Event, LinkType, Segment, Summary, TcpFlags};
 use connlab_core::diagnose::{Diagnosis, DiagnosisReport};
 
-use crate::capture::reader::{read_capture, FileFacts, ReadError, StoredPacket};
+use crate::capture::reader::{read_capture_all, FileFacts, ReadError, Stored, StoredPacket};
 
 /// Summary of an inspected file (`{"summary": ...}` in JSON output).
 #[derive(Debug, Clone, Serialize)]
@@ -43,8 +43,10 @@ const BATCH: usize = 4096;
 /// Batches the reader may run ahead by.
 const AHEAD: usize = 8;
 
-/// Decoded frames on their way to the analyser, with their payloads in one buffer.
+/// Decoded frames on their way to the analyser, with their payloads in one buffer, and the
+/// TLS secrets the file gave before them.
 struct Batch {
+    keys: Vec<u8>,
     frames: Vec<Frame>,
     payloads: Vec<u8>,
 }
@@ -78,6 +80,7 @@ enum What {
 impl Batch {
     fn new() -> Batch {
         Batch {
+            keys: Vec::new(),
             frames: Vec::with_capacity(BATCH),
             payloads: Vec::with_capacity(BATCH * 256),
         }
@@ -174,12 +177,21 @@ impl<F: FnMut(&Event)> Diagnose<F> {
     }
 }
 
-/// Reads `path` and analyses it; `on_event` gets every event in order. Two threads share the
+/// Reads `path` and analyses it, decrypting the TLS connections whose keys are in `keylog`
+/// (NSS key log text) or in the file's Decryption Secrets Blocks; `on_event` gets every
+/// event in order. Two threads share the
 /// work: one reads and decodes frames, then diagnoses the events the other thread's analyser
 /// sent back for the frames before; the other runs the analyser. So a large capture takes
 /// about half the sum of the three jobs (a thread per job was measured slower on two cores).
-pub fn inspect(path: &Path, on_event: impl FnMut(&Event) + Send) -> Inspection {
+pub fn inspect(
+    path: &Path,
+    keylog: Option<&[u8]>,
+    on_event: impl FnMut(&Event) + Send,
+) -> Inspection {
     let mut analyzer = Analyzer::new();
+    if let Some(keys) = keylog {
+        analyzer.add_keys(keys);
+    }
     let mut unsupported_link = 0;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(AHEAD);
     // Analysed batches go back to the reader to be filled again: a batch is allocated (and its
@@ -199,7 +211,16 @@ pub fn inspect(path: &Path, on_event: impl FnMut(&Event) + Send) -> Inspection {
             };
             let fresh = || recycled.try_recv().unwrap_or_else(|_| Batch::new());
             let mut batch = Batch::new();
-            let result = read_capture(path, |packet| {
+            let result = read_capture_all(path, |stored| {
+                let packet = match stored {
+                    Stored::Packet(packet) => packet,
+                    Stored::Secrets(keys) => {
+                        // The frames before go first: the keys apply to the frames after.
+                        let _ = tx.send(std::mem::replace(&mut batch, fresh()));
+                        batch.keys.extend_from_slice(keys);
+                        return;
+                    }
+                };
                 batch.push(&packet);
                 if batch.frames.len() == BATCH {
                     // The analyser only hangs up when it is gone: then nothing more matters.
@@ -218,6 +239,10 @@ pub fn inspect(path: &Path, on_event: impl FnMut(&Event) + Send) -> Inspection {
         });
         let mut events = Vec::new();
         for mut batch in rx {
+            if !batch.keys.is_empty() {
+                analyzer.add_keys(&batch.keys);
+                batch.keys.clear();
+            }
             for frame in &batch.frames {
                 if frame.lost_before > 0 {
                     // The gap goes in order: after the events of the frames before it.

@@ -92,8 +92,14 @@ fn main() -> ExitCode {
                 },
             )
         }
-        Command::Tui { file } => replay(&file),
-        Command::Report { file, out } => report(&file, out),
+        Command::Tui { file, keylog } => match read_keylog(keylog.as_deref()) {
+            Ok(keys) => replay(&file, keys.as_deref()),
+            Err(e) => fail(&e),
+        },
+        Command::Report { file, out, keylog } => match read_keylog(keylog.as_deref()) {
+            Ok(keys) => report(&file, out, keys),
+            Err(e) => fail(&e),
+        },
         Command::Sweep {
             lab,
             vary,
@@ -109,7 +115,10 @@ fn main() -> ExitCode {
             metrics: metric,
             out,
         }),
-        Command::Inspect { file, json } => inspect(&file, json),
+        Command::Inspect { file, json, keylog } => match read_keylog(keylog.as_deref()) {
+            Ok(keys) => inspect(&file, json, keys.as_deref()),
+            Err(e) => fail(&e),
+        },
         Command::List => list(),
         Command::Clean => clean(),
         Command::Completions { shell } => {
@@ -320,8 +329,30 @@ fn raise_open_file_limit() {
     }
 }
 
-fn inspect(file: &std::path::Path, json: bool) -> ExitCode {
-    let inspection = inspect::inspect(file, |event| {
+/// Reads a TLS key log given on the command line; says so when it holds no secret connlab
+/// reads (a wrong file, most likely).
+fn read_keylog(path: Option<&std::path::Path>) -> anyhow::Result<Option<Vec<u8>>> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let text = std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("cannot read the key log {}: {e}", path.display()))?;
+    let mut keys = connlab_core::analyze::KeyLog::default();
+    keys.add_text(&text);
+    if keys.is_empty() {
+        eprintln!(
+            "connlab: {} holds no TLS secrets ({} lines not understood): expected NSS key log \
+             lines such as `CLIENT_RANDOM <random> <secret>` or `CLIENT_TRAFFIC_SECRET_0 ...`, \
+             as SSLKEYLOGFILE makes curl, Firefox, Python and Node write them",
+            path.display(),
+            keys.unread()
+        );
+    }
+    Ok(Some(text))
+}
+
+fn inspect(file: &std::path::Path, json: bool, keylog: Option<&[u8]>) -> ExitCode {
+    let inspection = inspect::inspect(file, keylog, |event| {
         if json {
             println!("{}", serde_json::to_string(event).unwrap_or_default());
         }
@@ -439,13 +470,18 @@ fn sweep(opts: connlab::sweep::Options) -> ExitCode {
     }
 }
 
-fn report(file: &std::path::Path, out: Option<std::path::PathBuf>) -> ExitCode {
+fn report(
+    file: &std::path::Path,
+    out: Option<std::path::PathBuf>,
+    keylog: Option<Vec<u8>>,
+) -> ExitCode {
     let out = out.unwrap_or_else(|| file.with_extension("html"));
     let header = connlab::report::Header {
         title: file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
+        keylog,
         ..Default::default()
     };
     match connlab::report::write(file, &out, &header) {
@@ -469,8 +505,8 @@ fn report(file: &std::path::Path, out: Option<std::path::PathBuf>) -> ExitCode {
     }
 }
 
-fn replay(file: &std::path::Path) -> ExitCode {
-    let (model, error) = connlab::tui::replay::load(file);
+fn replay(file: &std::path::Path, keylog: Option<&[u8]>) -> ExitCode {
+    let (model, error) = connlab::tui::replay::load(file, keylog);
     if let Some(e) = &error {
         if model.rows.is_empty() {
             eprintln!("connlab: {e}");

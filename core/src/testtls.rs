@@ -116,6 +116,8 @@ pub(crate) struct Session<'a> {
     ms: u64,
     /// Bytes per segment (to split records anywhere).
     mss: usize,
+    /// Every piece of bytes put on the wire, by sender.
+    pub sent: Vec<(Side, Vec<u8>)>,
 }
 
 impl<'a> Session<'a> {
@@ -141,6 +143,7 @@ impl<'a> Session<'a> {
             conv,
             ms: 0,
             mss,
+            sent: Vec::new(),
         };
         s.lab.handshake(&mut s.conv, start_ms);
         s.ms = start_ms + 2;
@@ -180,6 +183,9 @@ impl<'a> Session<'a> {
 
     /// `bytes` from `side` cross the capture (in segments of `mss`) and reach the peer.
     fn wire(&mut self, side: Side, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            self.sent.push((side, bytes.to_vec()));
+        }
         for chunk in bytes.chunks(self.mss) {
             self.ms += 1;
             let frame = self.conv.send(side, F::PSH | F::ACK, chunk);
@@ -233,6 +239,7 @@ impl<'a> Session<'a> {
             Side::Server => self.server.send_close_notify(),
         }
         let alert = self.pending(side);
+        self.sent.push((side, alert.clone()));
         self.ms += 1;
         let frame = self.conv.send(side, F::PSH | F::ACK | F::FIN, &alert);
         self.lab.at(self.ms, &frame);

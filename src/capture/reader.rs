@@ -36,6 +36,16 @@ pub struct StoredPacket<'a> {
     pub marks: Marks,
 }
 
+/// What a capture file holds, in file order: packets, and TLS secrets (a pcapng's Decryption
+/// Secrets Blocks) for the packets after them.
+#[derive(Debug, Clone, Copy)]
+pub enum Stored<'a> {
+    /// A packet.
+    Packet(StoredPacket<'a>),
+    /// The TLS key log text of a Decryption Secrets Block.
+    Secrets(&'a [u8]),
+}
+
 /// What connlab's wire noted about a frame in its packet comments.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Marks {
@@ -224,18 +234,21 @@ pub struct FileFacts {
 /// before the problem have been delivered and the error says where reading stopped.
 pub fn read_capture(
     path: &Path,
-    on_packet: impl FnMut(StoredPacket<'_>),
+    mut on_packet: impl FnMut(StoredPacket<'_>),
 ) -> Result<FileFacts, ReadError> {
-    read_capture_with_secrets(path, on_packet, |_| {})
+    read_capture_all(path, |stored| {
+        if let Stored::Packet(p) = stored {
+            on_packet(p);
+        }
+    })
 }
 
-/// Like [`read_capture`], and also gives `on_secrets` the TLS key log text of each of a
-/// pcapng's Decryption Secrets Blocks, in file order with the packets (a secret applies to
-/// the packets after it).
-pub fn read_capture_with_secrets(
+/// Like [`read_capture`], and also gives the TLS key log text of each of a pcapng's
+/// Decryption Secrets Blocks, in file order with the packets (a secret applies to the
+/// packets after it).
+pub fn read_capture_all(
     path: &Path,
-    mut on_packet: impl FnMut(StoredPacket<'_>),
-    mut on_secrets: impl FnMut(&[u8]),
+    mut on_stored: impl FnMut(Stored<'_>),
 ) -> Result<FileFacts, ReadError> {
     let name = path.display().to_string();
     let io = |source| ReadError::Io {
@@ -243,12 +256,7 @@ pub fn read_capture_with_secrets(
         source,
     };
     let mut file = File::open(path).map_err(io)?;
-    read_chunks(
-        name,
-        Chunks::new(&mut file),
-        &mut on_packet,
-        &mut on_secrets,
-    )
+    read_chunks(name, Chunks::new(&mut file), &mut on_stored)
 }
 
 /// Reads every packet of a capture held in memory (`name` is what errors call it): the same
@@ -256,22 +264,15 @@ pub fn read_capture_with_secrets(
 pub fn read_capture_bytes(
     name: &str,
     bytes: &[u8],
-    mut on_packet: impl FnMut(StoredPacket<'_>),
-    mut on_secrets: impl FnMut(&[u8]),
+    mut on_stored: impl FnMut(Stored<'_>),
 ) -> Result<FileFacts, ReadError> {
-    read_chunks(
-        name.to_owned(),
-        Chunks::of_bytes(bytes),
-        &mut on_packet,
-        &mut on_secrets,
-    )
+    read_chunks(name.to_owned(), Chunks::of_bytes(bytes), &mut on_stored)
 }
 
 fn read_chunks(
     name: String,
     mut chunks: Chunks<'_>,
-    on_packet: &mut impl FnMut(StoredPacket<'_>),
-    on_secrets: &mut impl FnMut(&[u8]),
+    on_stored: &mut impl FnMut(Stored<'_>),
 ) -> Result<FileFacts, ReadError> {
     let io = |source| ReadError::Io {
         path: name.clone(),
@@ -285,9 +286,9 @@ fn read_chunks(
         .to_vec();
     let mut facts = FileFacts::default();
     let result = if magic == PCAPNG_MAGIC {
-        read_pcapng(&mut chunks, &mut facts, on_packet, on_secrets)
+        read_pcapng(&mut chunks, &mut facts, on_stored)
     } else if is_pcap_magic(&magic) {
-        read_pcap(&mut chunks, &mut facts, on_packet)
+        read_pcap(&mut chunks, &mut facts, on_stored)
     } else {
         return Err(ReadError::NotACapture { path: name, magic });
     };
@@ -381,7 +382,7 @@ fn u32_at(bytes: &[u8], at: usize, big_endian: bool) -> usize {
 fn read_pcap(
     chunks: &mut Chunks<'_>,
     facts: &mut FileFacts,
-    on_packet: &mut impl FnMut(StoredPacket<'_>),
+    on_stored: &mut impl FnMut(Stored<'_>),
 ) -> Result<(), Stop> {
     if !next_record(chunks, 24, |_| 24)? {
         return Err(Stop::Truncated("pcap file header".into()));
@@ -409,13 +410,13 @@ fn read_pcap(
         let word = |at: usize| u32_at(header, at, big);
         let incl = word(8);
         let t_ns = word(0) as u64 * 1_000_000_000 + word(4) as u64 * frac_ns;
-        on_packet(StoredPacket {
+        on_stored(Stored::Packet(StoredPacket {
             t_ns,
             linktype,
             data: &rest[..incl],
             cut: incl < word(12),
             marks: Marks::default(),
-        });
+        }));
         facts.packets += 1;
         chunks.consume(16 + incl);
     }
@@ -425,8 +426,7 @@ fn read_pcap(
 fn read_pcapng(
     chunks: &mut Chunks<'_>,
     facts: &mut FileFacts,
-    on_packet: &mut impl FnMut(StoredPacket<'_>),
-    on_secrets: &mut impl FnMut(&[u8]),
+    on_stored: &mut impl FnMut(Stored<'_>),
 ) -> Result<(), Stop> {
     // The section header's length field is in the section's byte order, told by its magic.
     let shb_len = |h: &[u8]| u32_at(h, 4, h[8..12] == [0x1A, 0x2B, 0x3C, 0x4D]);
@@ -464,13 +464,13 @@ fn read_pcapng(
                     epb.interface
                 )));
             };
-            on_packet(StoredPacket {
+            on_stored(Stored::Packet(StoredPacket {
                 t_ns: scale.to_ns(epb.raw_ts),
                 linktype,
                 data: epb.data,
                 cut: epb.data.len() < epb.original_len,
                 marks: epb.marks,
-            });
+            }));
             facts.packets += 1;
             let used = u32_at(pending, 4, big);
             chunks.consume(used);
@@ -478,7 +478,7 @@ fn read_pcapng(
         }
         if pending[..4] != PCAPNG_MAGIC && u32_at(pending, 0, big) as u32 == DSB_TYPE {
             if let Some(keys) = parse_dsb(pending, big).map_err(Stop::Corrupt)? {
-                on_secrets(keys);
+                on_stored(Stored::Secrets(keys));
                 facts.secrets += 1;
             }
             let used = u32_at(pending, 4, big);
@@ -503,13 +503,13 @@ fn read_pcapng(
             }
             Block::SimplePacket(spb) => {
                 let linktype = interfaces.first().map(|i| i.0).unwrap_or(1);
-                on_packet(StoredPacket {
+                on_stored(Stored::Packet(StoredPacket {
                     t_ns: 0,
                     linktype,
                     data: &spb.data,
                     cut: spb.data.len() < spb.original_len as usize,
                     marks: Marks::default(),
-                });
+                }));
                 facts.packets += 1;
             }
             Block::InterfaceStatistics(isb) => {

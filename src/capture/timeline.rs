@@ -6,7 +6,7 @@ use std::path::Path;
 use connlab_core::analyze::{Analyzer, Decoded, LinkType};
 use connlab_core::timeline::{FrameInfo, TimelineModel};
 
-use super::reader::{read_capture, FileFacts, ReadError};
+use super::reader::{read_capture_all, FileFacts, ReadError, Stored};
 
 /// How much of each frame the model keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,16 +17,28 @@ pub enum Frames {
     DroppedOnly,
 }
 
-/// Reads `path` into `model`, then finishes it. On a bad file the model holds what was read
-/// before the error, which is returned beside it.
+/// Reads `path` into `model`, then finishes it, decrypting the TLS connections whose keys are
+/// in `keylog` or the file's Decryption Secrets Blocks. On a bad file the model holds what was
+/// read before the error, which is returned beside it.
 pub fn read_into(
     path: &Path,
+    keylog: Option<&[u8]>,
     model: &mut TimelineModel,
     frames: Frames,
 ) -> Result<FileFacts, ReadError> {
     let mut analyzer = Analyzer::new();
+    if let Some(keys) = keylog {
+        analyzer.add_keys(keys);
+    }
     let mut events = Vec::new();
-    let result = read_capture(path, |packet| {
+    let result = read_capture_all(path, |stored| {
+        let packet = match stored {
+            Stored::Packet(packet) => packet,
+            Stored::Secrets(keys) => {
+                analyzer.add_keys(keys);
+                return;
+            }
+        };
         events.clear();
         // No link connlab decodes: no TCP, but a frame, so later frame numbers stay Wireshark's.
         let decoded = LinkType::from_pcap(packet.linktype).map(|link| packet.decode(link));

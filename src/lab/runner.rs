@@ -242,6 +242,8 @@ fn write_html(lab: &Lab, report: &RunReport, prefix: &std::path::Path) -> Result
         overrides: s.overrides.clone(),
         kernel_time_wait: Some(s.kernel_time_wait),
         notes,
+        // The run's own secrets are in its capture.
+        keylog: None,
     };
     let html = beside(prefix, "html");
     crate::report::write(&s.capture, &html, &header).context("writing the HTML report")?;

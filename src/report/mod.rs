@@ -42,6 +42,8 @@ pub struct Header {
     pub kernel_time_wait: Option<BySide>,
     /// Further lines (the client's own account, the capture file).
     pub notes: Vec<String>,
+    /// TLS secrets (NSS key log text) to decrypt the capture with, besides its own.
+    pub keylog: Option<Vec<u8>>,
 }
 
 /// What writing a report did.
@@ -64,7 +66,13 @@ pub fn write(capture: &Path, out: &Path, header: &Header) -> Result<Written> {
         header.link.as_deref().unwrap_or(""),
         ROW_BUDGET,
     );
-    let error = read_into(capture, &mut model, Frames::DroppedOnly).err();
+    let error = read_into(
+        capture,
+        header.keylog.as_deref(),
+        &mut model,
+        Frames::DroppedOnly,
+    )
+    .err();
     if model.summary.connections == 0 {
         if let Some(e) = error {
             return Err(e).context("nothing could be read from the capture");

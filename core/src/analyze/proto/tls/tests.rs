@@ -284,3 +284,44 @@ fn damaged_records_and_cut_captures_never_panic() {
         }
     }
 }
+
+/// Writes the `tls` fuzz target's seeds (real sessions with their key logs) into
+/// fuzz/seeds/tls: `cargo test -p connlab-core --lib write_tls_fuzz_seeds -- --ignored`.
+#[test]
+#[ignore = "writes files: run by hand when the seed format changes"]
+fn write_tls_fuzz_seeds() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/tls");
+    std::fs::create_dir_all(&dir).expect("seed folder");
+    let cases = [
+        ("tls13-aes128", setup(true, suites13()[0]), true),
+        ("tls13-chacha", setup(true, suites13()[2]), true),
+        ("tls12-aes256", setup(false, suites12()[1]), true),
+        ("tls13-no-keys", setup(true, suites13()[1]), false),
+    ];
+    for (name, s, with_keys) in cases {
+        let ends = ends(&s);
+        let mut lab = Lab::default();
+        let sent = {
+            let mut session = Session::open(&mut lab, &ends, 40000, 1400);
+            session.exchange("/a");
+            session.exchange("/b");
+            session.close(Side::Server);
+            session.sent.clone()
+        };
+        let keys = if with_keys {
+            Session::keys(&ends)
+        } else {
+            String::new()
+        };
+        let mut seed = (keys.len() as u16).to_be_bytes().to_vec();
+        seed.extend(keys.as_bytes());
+        for (side, bytes) in sent {
+            for chunk in bytes.chunks(255) {
+                seed.push(u8::from(side == Side::Server));
+                seed.push(chunk.len() as u8);
+                seed.extend(chunk);
+            }
+        }
+        std::fs::write(dir.join(name), seed).expect("seed");
+    }
+}
