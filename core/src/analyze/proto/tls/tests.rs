@@ -285,43 +285,82 @@ fn damaged_records_and_cut_captures_never_panic() {
     }
 }
 
-/// Writes the `tls` fuzz target's seeds (real sessions with their key logs) into
-/// fuzz/seeds/tls: `cargo test -p connlab-core --lib write_tls_fuzz_seeds -- --ignored`.
+/// The `tls` fuzz target's seeds (fuzz/seeds/tls) are real sessions whose key logs decrypt
+/// them, so mutations start past the handshake. With `CONNLAB_WRITE_FUZZ_SEEDS=1` this test
+/// writes them afresh first (when the seed format changes); either way it replays each seed
+/// as the target does and checks what it holds.
 #[test]
-#[ignore = "writes files: run by hand when the seed format changes"]
-fn write_tls_fuzz_seeds() {
+fn the_tls_fuzz_seeds_are_real_sessions_that_decrypt() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/tls");
-    std::fs::create_dir_all(&dir).expect("seed folder");
     let cases = [
-        ("tls13-aes128", setup(true, suites13()[0]), true),
-        ("tls13-chacha", setup(true, suites13()[2]), true),
-        ("tls12-aes256", setup(false, suites12()[1]), true),
-        ("tls13-no-keys", setup(true, suites13()[1]), false),
+        ("tls13-aes128", true, 0),
+        ("tls13-chacha", true, 2),
+        ("tls12-aes256", false, 1),
+        ("tls13-no-keys", true, 1),
     ];
-    for (name, s, with_keys) in cases {
-        let ends = ends(&s);
-        let mut lab = Lab::default();
-        let sent = {
-            let mut session = Session::open(&mut lab, &ends, 40000, 1400);
-            session.exchange("/a");
-            session.exchange("/b");
-            session.close(Side::Server);
-            session.sent.clone()
-        };
-        let keys = if with_keys {
-            Session::keys(&ends)
-        } else {
-            String::new()
-        };
-        let mut seed = (keys.len() as u16).to_be_bytes().to_vec();
-        seed.extend(keys.as_bytes());
-        for (side, bytes) in sent {
-            for chunk in bytes.chunks(255) {
-                seed.push(u8::from(side == Side::Server));
-                seed.push(chunk.len() as u8);
-                seed.extend(chunk);
-            }
+    if std::env::var_os("CONNLAB_WRITE_FUZZ_SEEDS").is_some() {
+        std::fs::create_dir_all(&dir).expect("seed folder");
+        for (name, tls13, suite) in cases {
+            let s = setup(tls13, if tls13 { suites13() } else { suites12() }[suite]);
+            std::fs::write(dir.join(name), seed(&s, !name.ends_with("no-keys"))).expect("seed");
         }
-        std::fs::write(dir.join(name), seed).expect("seed");
     }
+    for (name, _, _) in cases {
+        let bytes = std::fs::read(dir.join(name)).expect("seed present");
+        let sum = replay_seed(&bytes).an.summary();
+        let keyed = !name.ends_with("no-keys");
+        assert_eq!(sum.tls.connections, 1, "{name}");
+        assert_eq!(sum.tls.decrypted, u64::from(keyed), "{name}");
+        assert_eq!(sum.requests, if keyed { 2 } else { 0 }, "{name}");
+    }
+}
+
+/// A seed in the `tls` fuzz target's format: the key log's length and text, then the
+/// session's segments (a side byte, a length byte, the bytes).
+fn seed(s: &Setup, with_keys: bool) -> Vec<u8> {
+    let ends = ends(s);
+    let mut lab = Lab::default();
+    let sent = {
+        let mut session = Session::open(&mut lab, &ends, 40000, 1400);
+        session.exchange("/a");
+        session.exchange("/b");
+        session.close(Side::Server);
+        session.sent.clone()
+    };
+    let keys = if with_keys {
+        Session::keys(&ends)
+    } else {
+        String::new()
+    };
+    let mut seed = (keys.len() as u16).to_be_bytes().to_vec();
+    seed.extend(keys.as_bytes());
+    for (side, bytes) in sent {
+        for chunk in bytes.chunks(255) {
+            seed.push(u8::from(side == Side::Server));
+            seed.push(chunk.len() as u8);
+            seed.extend(chunk);
+        }
+    }
+    seed
+}
+
+/// Feeds a seed to an analyzer the way fuzz/fuzz_targets/tls.rs does (without its gap marks,
+/// which seeds do not use).
+fn replay_seed(data: &[u8]) -> Lab {
+    use crate::testframes::{conv, F};
+    let n = usize::from(u16::from_be_bytes([data[0], data[1]]));
+    let (keys, mut rest) = data[2..].split_at(n);
+    let (mut lab, mut c) = (Lab::default(), conv());
+    lab.an.add_keys(keys);
+    lab.handshake(&mut c, 0);
+    let mut ms = 10;
+    while let [side, len, tail @ ..] = rest {
+        let side = if side & 1 == 0 { Side::Client } else { Side::Server };
+        let (chunk, tail) = tail.split_at(usize::from(*len));
+        lab.at(ms, &c.send(side, F::PSH | F::ACK, chunk));
+        ms += 1;
+        rest = tail;
+    }
+    lab.at(ms, &c.send(Side::Server, F::FIN | F::ACK, b""));
+    lab
 }
