@@ -81,9 +81,9 @@ fn tls_table(out: &mut String, tls: &TlsSummary) {
     };
     let _ = writeln!(
         out,
-        "tls: {}, {} full handshakes, {} resumed   versions {}   ALPN {}",
+        "tls: {}, {}, {} resumed   versions {}   ALPN {}",
         plural(tls.connections, "connection", "connections"),
-        tls.full_handshakes,
+        plural(tls.full_handshakes, "full handshake", "full handshakes"),
         tls.resumed,
         list(&mut tls.versions.iter().map(|(k, n)| (k.to_string(), *n))),
         list(&mut tls.alpn.iter().map(|(k, n)| (k.clone(), *n))),

@@ -118,6 +118,13 @@ pub enum TraceKind {
         /// Target.
         path: String,
     },
+    /// A TLS secret the actor derived, as one line of an NSS key log (`SSLKEYLOGFILE`): the
+    /// recorder decrypts with it and writes it into the capture, so Wireshark opens the
+    /// lab's TLS decrypted.
+    TlsKey {
+        /// `LABEL <client random hex> <secret hex>`.
+        line: String,
+    },
     /// A response was read (client) or written (server).
     Response {
         /// Our end.

@@ -63,6 +63,14 @@ const HTTP2: &[&str] = &[
     "grpc-too-many-pings",
     "grpc-max-connection-age",
 ];
+/// Labs tested in tls_labs.rs.
+const TLS: &[&str] = &[
+    "tls-keepalive-reuse",
+    "tls-short-connections",
+    "tls-session-cache",
+    "tls-resumption-refused",
+    "tls-read-timeout-as-idle",
+];
 /// Labs tested in c500k.rs.
 const SCALE: &[&str] = &["c500k"];
 const CORE: &[&str] = &[
@@ -91,7 +99,7 @@ fn every_embedded_lab_has_an_integration_test() {
         .collect();
     for name in &listed {
         assert!(
-            [CATALOGUE, CORE, PRODUCTION, SCALE, WEBSOCKET, HTTP2]
+            [CATALOGUE, CORE, PRODUCTION, SCALE, WEBSOCKET, HTTP2, TLS]
                 .iter()
                 .any(|set| set.contains(&name.as_str())),
             "lab {name} has no test"
@@ -105,6 +113,7 @@ fn every_embedded_lab_has_an_integration_test() {
             + SCALE.len()
             + WEBSOCKET.len()
             + HTTP2.len()
+            + TLS.len()
     );
 }
 

@@ -11,11 +11,14 @@ use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use tokio_rustls::TlsConnector;
 
 use super::client_report::ClientReport;
 use super::http_exchange::{read_head, read_more, Failure, Head};
 use super::pool::{Checkout, Conn, Pool, PoolLimits, Slot};
 use super::socket::SocketOptions;
+use super::stream::Stream;
+use super::tls::{self, TlsVersion};
 use crate::trace::{TraceKind, Tracer};
 
 /// `[client]`: the knobs of the built-in client, named after Go's http.Transport fields.
@@ -75,6 +78,21 @@ pub struct HttpClientConfig {
     /// closed it as the request was sent); false turns that off for every method.
     #[serde(default = "yes")]
     pub retry_on_reused: bool,
+    /// HTTPS: every connection starts with a TLS handshake (rustls), which the lab's
+    /// capture decrypts.
+    #[serde(default)]
+    pub tls: bool,
+    /// Go `tls.Config.ClientSessionCache` (nil by default): with a cache, new connections
+    /// resume an earlier session (an abbreviated handshake); without, each is a full one.
+    #[serde(default)]
+    pub tls_session_cache: bool,
+    /// The only TLS version offered, "1.2" or "1.3" (both when left out).
+    #[serde(default)]
+    pub tls_version: Option<TlsVersion>,
+    /// Go Transport.TLSHandshakeTimeout (default 10 s): a dial whose handshake takes longer
+    /// fails.
+    #[serde(default = "default_tls_handshake_timeout")]
+    pub tls_handshake_timeout_ms: u64,
     /// `[client.socket]`: options of every dialed connection (Go: net.Dialer).
     #[serde(default)]
     pub socket: SocketOptions,
@@ -106,6 +124,9 @@ fn default_max_idle() -> usize {
 }
 fn default_idle_conn_timeout() -> Option<u64> {
     Some(90_000)
+}
+fn default_tls_handshake_timeout() -> u64 {
+    10_000
 }
 fn default_method() -> String {
     "GET".into()
@@ -139,10 +160,22 @@ pub async fn run(
         tracer.clone(),
     );
     let report = Arc::new(Mutex::new(ClientReport::default()));
+    let tls = if cfg.tls {
+        match tls::client_config(cfg.tls_version, cfg.tls_session_cache, &tracer) {
+            Ok(config) => Some(TlsConnector::from(config)),
+            Err(e) => {
+                tracer.error("tls", format!("{e:#}"));
+                return (ClientReport::default(), HeldConns(pool));
+            }
+        }
+    } else {
+        None
+    };
     let ctx = Arc::new(Ctx {
         cfg,
         targets,
         tracer,
+        tls,
         pool: pool.clone(),
         report: report.clone(),
         started: AtomicU32::new(0),
@@ -173,6 +206,8 @@ struct Ctx {
     targets: Vec<SocketAddr>,
     tracer: Tracer,
     pool: Pool,
+    /// The TLS side of every dial, when the client speaks HTTPS.
+    tls: Option<TlsConnector>,
     report: Arc<Mutex<ClientReport>>,
     /// Requests started so far, over every burst (for `post_every`).
     started: AtomicU32,
@@ -302,6 +337,27 @@ async fn dial(ctx: &Ctx, target: SocketAddr, slot: Option<Slot>) -> Result<Conn,
         ctx.tracer.error("sockopt", e);
     }
     let local = stream.local_addr().map_err(|e| e.to_string())?;
+    let stream = match &ctx.tls {
+        None => Stream::Plain(stream),
+        Some(connector) => {
+            let limit = Duration::from_millis(ctx.cfg.tls_handshake_timeout_ms);
+            let handshake = connector.connect(tls::server_name(), stream);
+            match tokio::time::timeout(limit, handshake).await {
+                Ok(Ok(tls)) => Stream::Tls(Box::new(tls.into())),
+                failed => {
+                    let error = match failed {
+                        Ok(Err(e)) => format!("TLS handshake: {e}"),
+                        _ => format!("TLS handshake timeout after {limit:?}"),
+                    };
+                    ctx.tracer.emit(TraceKind::DialError {
+                        remote: target,
+                        error: error.clone(),
+                    });
+                    return Err(format!("dial {target}: {error}"));
+                }
+            }
+        }
+    };
     Ok(Conn {
         stream,
         local,

@@ -14,12 +14,15 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::time::{timeout_at, Instant};
+use tokio_rustls::TlsAcceptor;
 
 use super::http_headers::{content_length, has_token};
 use super::shutdown::{self, Phase};
 use super::socket::{self, Accepted, CloseStyle, SocketOptions};
+use super::stream::Stream;
+use super::tls::{self, TlsVersion};
 use crate::trace::{TraceKind, Tracer};
 
 /// `[server]`: the knobs of the built-in server, named after Go's http.Server fields.
@@ -70,6 +73,23 @@ pub struct HttpServerConfig {
     /// the deadline of the context given to Shutdown, then `Server.Close`); none: it waits.
     #[serde(default)]
     pub shutdown_grace_ms: Option<u64>,
+    /// HTTPS: every connection starts with a TLS handshake (rustls), bounded like Go's by
+    /// the read header timeout (or the read timeout).
+    #[serde(default)]
+    pub tls: bool,
+    /// Session resumption (TLS 1.3 tickets; TLS 1.2 tickets and session ids), on by default
+    /// as in Go's `tls.Config` and nginx; off makes every handshake a full one (Go:
+    /// `SessionTicketsDisabled`).
+    #[serde(default = "yes")]
+    pub tls_resumption: bool,
+    /// A new session ticket key (and session cache) for every connection: tickets are
+    /// issued and never accepted back, as behind a load balancer whose servers do not share
+    /// a ticket key (nginx without a common `ssl_session_ticket_key`, a restarted server).
+    #[serde(default)]
+    pub tls_ticket_key_per_connection: bool,
+    /// The only TLS version accepted, "1.2" or "1.3" (both when left out).
+    #[serde(default)]
+    pub tls_version: Option<TlsVersion>,
     /// `[server.socket]`: options of every accepted connection.
     #[serde(default)]
     pub socket: SocketOptions,
@@ -107,6 +127,13 @@ pub async fn serve(
         .iter()
         .map(TcpListener::local_addr)
         .collect::<std::io::Result<Vec<_>>>()?;
+    let tls = if cfg.tls {
+        let config = tls::server_config(cfg.tls_version, cfg.tls_resumption, &tracer)?;
+        Some(TlsAcceptor::from(config))
+    } else {
+        None
+    };
+    let tls_each = cfg.tls_ticket_key_per_connection;
     let _ = ready.send(Ok(addrs));
     let cfg = Arc::new(cfg);
     let phase = shutdown::schedule(
@@ -126,23 +153,40 @@ pub async fn serve(
         let _ = no_more.send(true);
     });
     for listener in listeners {
-        let (cfg, tracer, phase) = (cfg.clone(), tracer.clone(), phase.clone());
+        let (cfg, tracer, phase, tls) = (cfg.clone(), tracer.clone(), phase.clone(), tls.clone());
         tokio::spawn(socket::accept_loop(
             listener,
             cfg.socket.clone(),
             tracer.clone(),
             accepting.clone(),
             move |accepted: Accepted| {
-                ServerConn {
-                    stream: accepted.stream,
-                    local: accepted.local,
-                    remote: accepted.remote,
-                    cfg: cfg.clone(),
-                    tracer: tracer.clone(),
-                    buf: Vec::new(),
-                    phase: phase.clone(),
+                let (cfg, tracer, phase, tls) =
+                    (cfg.clone(), tracer.clone(), phase.clone(), tls.clone());
+                async move {
+                    let tls = match tls {
+                        // A connection whose acceptor cannot be made is dropped, never
+                        // served in clear.
+                        Some(_) if tls_each => match fresh_acceptor(&cfg, &tracer) {
+                            Some(fresh) => Some(fresh),
+                            None => return,
+                        },
+                        tls => tls,
+                    };
+                    let Some(stream) = secure(accepted.stream, tls, &cfg, &tracer).await else {
+                        return;
+                    };
+                    ServerConn {
+                        stream,
+                        local: accepted.local,
+                        remote: accepted.remote,
+                        cfg,
+                        tracer,
+                        buf: Vec::new(),
+                        phase,
+                    }
+                    .serve()
+                    .await
                 }
-                .serve()
             },
         ));
     }
@@ -150,9 +194,52 @@ pub async fn serve(
     Ok(())
 }
 
+/// A TLS acceptor of its own for one connection (a ticket key and session cache nobody else
+/// has); None, traced, if it cannot be made.
+fn fresh_acceptor(cfg: &HttpServerConfig, tracer: &Tracer) -> Option<TlsAcceptor> {
+    match tls::server_config(cfg.tls_version, cfg.tls_resumption, tracer) {
+        Ok(config) => Some(TlsAcceptor::from(config)),
+        Err(e) => {
+            tracer.error("tls", format!("{e:#}"));
+            None
+        }
+    }
+}
+
+/// The accepted connection as the request loop reads it: plain, or after the server's TLS
+/// handshake, which Go bounds by the read header timeout (or the read timeout); a failed
+/// handshake closes the connection (None).
+async fn secure(
+    tcp: tokio::net::TcpStream,
+    tls: Option<TlsAcceptor>,
+    cfg: &HttpServerConfig,
+    tracer: &Tracer,
+) -> Option<Stream> {
+    let Some(acceptor) = tls else {
+        return Some(Stream::Plain(tcp));
+    };
+    let limit = ms(cfg.read_header_timeout_ms).or(ms(cfg.read_timeout_ms));
+    let handshake = acceptor.accept(tcp);
+    let done = match limit {
+        Some(limit) => tokio::time::timeout(limit, handshake).await,
+        None => Ok(handshake.await),
+    };
+    match done {
+        Ok(Ok(tls)) => Some(Stream::Tls(Box::new(tls.into()))),
+        Ok(Err(e)) => {
+            tracer.error("tls_handshake", e);
+            None
+        }
+        Err(_) => {
+            tracer.error("tls_handshake", "timed out");
+            None
+        }
+    }
+}
+
 /// One accepted connection and its request loop.
 struct ServerConn {
-    stream: TcpStream,
+    stream: Stream,
     local: SocketAddr,
     remote: SocketAddr,
     cfg: Arc<HttpServerConfig>,
@@ -179,7 +266,10 @@ impl ServerConn {
         let end = loop {
             match self.one_request(n + 1).await {
                 Ok(None) => n += 1,
-                Ok(Some(reason)) => break End::Close(reason),
+                Ok(Some(reason)) => {
+                    self.wait_for_peer_close().await;
+                    break End::Close(reason);
+                }
                 Err(end) => break end,
             }
         };
@@ -197,6 +287,22 @@ impl ServerConn {
         if let End::Close(reason) = end {
             tracer.close(local, remote, reason);
         }
+    }
+
+    /// After a `Connection: close` response over TLS, waits up to 500 ms for the client's
+    /// close (its close_notify and FIN), reading it, as Go's `closeWriteAndWait` waits
+    /// (rstAvoidanceDelay): a socket closed at once would meet the client's close_notify
+    /// with an RST. Over plain TCP the client sends only its FIN, which a closed socket
+    /// takes without a reset, so there is nothing to wait for.
+    async fn wait_for_peer_close(&mut self) {
+        if !matches!(self.stream, Stream::Tls(_)) || self.cfg.socket.close != CloseStyle::Fin {
+            return;
+        }
+        let drain = async {
+            let mut sink = [0u8; 4096];
+            while matches!(self.stream.read(&mut sink).await, Ok(n) if n > 0) {}
+        };
+        let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
     }
 
     /// Serves request `n`; Ok(None) to keep the connection, Ok(Some(reason)) when the response

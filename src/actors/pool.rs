@@ -10,17 +10,17 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use super::stream::{PeerWake, Stream};
 use crate::trace::{TraceKind, Tracer};
 
 /// A client connection and what the pool knows about it.
 #[derive(Debug)]
 pub struct Conn {
-    /// The socket.
-    pub stream: TcpStream,
+    /// The connection (plain or TLS).
+    pub stream: Stream,
     /// Our end.
     pub local: SocketAddr,
     /// The server.
@@ -90,7 +90,7 @@ enum Handoff {
 /// What woke an idle connection's watcher.
 enum Wake {
     Taken(Option<oneshot::Sender<Conn>>),
-    Readable(bool),
+    Peer(PeerWake),
     Expired,
 }
 
@@ -271,7 +271,7 @@ impl Pool {
     async fn watch_idle(
         self,
         id: u64,
-        conn: Conn,
+        mut conn: Conn,
         mut take: oneshot::Receiver<oneshot::Sender<Conn>>,
     ) {
         let idle_limit = self.limits.idle_timeout;
@@ -282,10 +282,10 @@ impl Pool {
             }
         };
         tokio::pin!(expiry);
-        let reason = loop {
+        let reason = {
             let wake = tokio::select! {
                 taken = &mut take => Wake::Taken(taken.ok()),
-                ready = conn.stream.readable() => Wake::Readable(ready.is_ok()),
+                peer = conn.stream.peer_wake() => Wake::Peer(peer),
                 _ = &mut expiry => Wake::Expired,
             };
             match wake {
@@ -297,23 +297,16 @@ impl Pool {
                 }
                 // The pool was dropped at the end of the lab: the connection closes with it.
                 Wake::Taken(None) => return,
-                Wake::Readable(false) => break "error",
-                Wake::Readable(true) => {
-                    let mut probe = [0u8; 1];
-                    match conn.stream.try_read(&mut probe) {
-                        Ok(0) => break "peer_closed",
-                        Ok(_) => break "unexpected_data",
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                        Err(_) => break "peer_reset",
-                    }
-                }
+                Wake::Peer(PeerWake::Closed) => "peer_closed",
+                Wake::Peer(PeerWake::Data) => "unexpected_data",
+                Wake::Peer(PeerWake::Failed) => "peer_reset",
                 Wake::Expired => {
                     self.tracer.emit(TraceKind::Timeout {
                         timer: "idle".into(),
                         local: conn.local,
                         remote: conn.remote,
                     });
-                    break "idle_timeout";
+                    "idle_timeout"
                 }
             }
         };

@@ -20,8 +20,8 @@ use pcap_file::pcapng::blocks::interface_statistics::{
     InterfaceStatisticsBlock, InterfaceStatisticsOption,
 };
 use pcap_file::pcapng::blocks::section_header::{SectionHeaderBlock, SectionHeaderOption};
-use pcap_file::pcapng::PcapNgWriter;
-use pcap_file::DataLink;
+use pcap_file::pcapng::{PcapNgWriter, RawBlock};
+use pcap_file::{DataLink, Endianness};
 
 use super::sink::{CaptureEnd, Recorded, Sink};
 use crate::wire::Direction;
@@ -126,6 +126,15 @@ impl Sink for PcapngOut {
         )
     }
 
+    /// A Decryption Secrets Block with the key log, before the frames it decrypts: Wireshark
+    /// and tshark open the lab's TLS decrypted with no key log file of their own.
+    fn secrets(&mut self, key_log: &[u8]) -> Result<()> {
+        self.writer
+            .write_raw_block(&secrets_block(key_log, self.writer.section().endianness))
+            .context("writing TLS secrets to the capture")?;
+        Ok(())
+    }
+
     /// Pushes buffered frames to the file, so a crash loses at most what came since.
     fn flush(&mut self) -> Result<()> {
         self.writer
@@ -158,5 +167,30 @@ impl Sink for PcapngOut {
                 .context("writing capture statistics")?;
         }
         self.flush()
+    }
+}
+
+/// Decryption Secrets Block (pcapng §4.7) and its secrets type for a TLS key log.
+const DECRYPTION_SECRETS_BLOCK: u32 = 0x0000_000A;
+const SECRETS_TLS_KEY_LOG: u32 = 0x544c_534b;
+
+/// A Decryption Secrets Block holding `key_log`, in the section's byte order: secrets type,
+/// length, the text padded to 32 bits, no options.
+fn secrets_block(key_log: &[u8], order: Endianness) -> RawBlock<'static> {
+    let u32_bytes = |v: u32| match order {
+        Endianness::Big => v.to_be_bytes(),
+        Endianness::Little => v.to_le_bytes(),
+    };
+    let mut body = Vec::with_capacity(key_log.len() + 11);
+    body.extend(u32_bytes(SECRETS_TLS_KEY_LOG));
+    body.extend(u32_bytes(key_log.len() as u32));
+    body.extend(key_log);
+    body.resize(body.len().next_multiple_of(4), 0);
+    let len = body.len() as u32 + 12;
+    RawBlock {
+        type_: DECRYPTION_SECRETS_BLOCK,
+        initial_len: len,
+        body: Cow::Owned(body),
+        trailer_len: len,
     }
 }

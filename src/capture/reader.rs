@@ -741,6 +741,48 @@ mod tests {
         std::fs::read(path).expect("read back")
     }
 
+    /// Secrets written between frames come back in their place, whole, and padded text
+    /// (lengths not a multiple of 4) loses nothing; a reader that wants only packets skips
+    /// them.
+    #[test]
+    fn decryption_secrets_blocks_come_back_in_file_order() {
+        use crate::capture::sink::{CaptureEnd, Sink};
+        let path = std::env::temp_dir().join(format!(
+            "connlab-reader-secrets-{}.pcapng",
+            std::process::id()
+        ));
+        let mut out =
+            crate::capture::pcapng_out::PcapngOut::create(&path, "t", 65_535).expect("create");
+        let frame = [7u8; 60];
+        let to_server = crate::wire::Direction::ToServer;
+        out.write(1_000, to_server, &frame, 60, &[]).expect("write");
+        out.secrets(b"CLIENT_RANDOM aa bb\n").expect("secrets");
+        out.write(2_000, to_server, &frame, 60, &[]).expect("write");
+        out.secrets(b"SERVER_TRAFFIC_SECRET_0 cc dd\n")
+            .expect("secrets");
+        out.finish(&CaptureEnd::default()).expect("finish");
+        let mut seen = Vec::new();
+        let facts = read_capture_all(&path, |stored| match stored {
+            Stored::Packet(p) => seen.push(format!("packet {}", p.t_ns)),
+            Stored::Secrets(text) => seen.push(String::from_utf8_lossy(text).into_owned()),
+        })
+        .expect("reads");
+        assert_eq!(
+            seen,
+            [
+                "packet 1000",
+                "CLIENT_RANDOM aa bb\n",
+                "packet 2000",
+                "SERVER_TRAFFIC_SECRET_0 cc dd\n"
+            ]
+        );
+        assert_eq!((facts.packets, facts.secrets), (2, 2));
+        let mut packets = 0;
+        read_capture(&path, |_| packets += 1).expect("reads");
+        assert_eq!(packets, 2);
+        let _ = std::fs::remove_file(&path);
+    }
+
     #[test]
     fn classic_pcap_with_a_snap_length_keeps_the_cut_packets() {
         // tcpdump -s 64: a 16-byte record header saying 64 bytes kept of 200.

@@ -7,6 +7,7 @@
 //! frames the capture missed, so memory stays bounded. The sinks are flushed regularly and on
 //! every exit path, so what was recorded before a failure is kept.
 
+use std::collections::HashSet;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -16,7 +17,7 @@ use connlab_core::analyze::{Analyzer, Event, LinkType, Summary};
 use connlab_core::diagnose::{Diagnosis, DiagnosisReport};
 
 use super::sink::{CaptureEnd, Recorded, Sink};
-use crate::trace::{TraceEvent, TraceRoom};
+use crate::trace::{TraceEvent, TraceKind, TraceRoom};
 use crate::wire::{CapturedFrame, TapBudget};
 
 /// How often buffered output is pushed to disk.
@@ -81,6 +82,7 @@ impl Recorder {
             recording: Recording::default(),
             budget,
             traces,
+            keys_seen: HashSet::new(),
         };
         let handle = std::thread::spawn(move || {
             // The wire's ring overflows when its thread waits for a core; the recorder's queue
@@ -115,6 +117,8 @@ struct State {
     recording: Recording,
     budget: TapBudget,
     traces: TraceRoom,
+    /// Key log lines already applied and written.
+    keys_seen: HashSet<String>,
 }
 
 impl State {
@@ -129,7 +133,10 @@ impl State {
                 }
                 Ok(Record::Trace(event)) => {
                     self.traces.taken();
-                    self.each(|s| s.trace(&event))
+                    match &event.kind {
+                        TraceKind::TlsKey { line } => self.tls_key(line),
+                        _ => self.each(|s| s.trace(&event)),
+                    }
                 }
                 Ok(Record::End(e)) => {
                     end = e;
@@ -176,6 +183,17 @@ impl State {
             events: &self.events,
         };
         self.sinks.iter_mut().try_for_each(|s| s.frame(&recorded))
+    }
+
+    /// A TLS secret an actor derived: the analyser decrypts with it from now on (and what it
+    /// holds back for it), and the capture gets it once (both ends log the same secrets).
+    fn tls_key(&mut self, line: &str) -> Result<()> {
+        if !self.keys_seen.insert(line.to_owned()) {
+            return Ok(());
+        }
+        let line = format!("{line}\n");
+        self.analyzer.add_keys(line.as_bytes());
+        self.each(|s| s.secrets(line.as_bytes()))
     }
 
     /// Runs `f` on every sink; the first error is returned after all have run.

@@ -39,6 +39,12 @@ pub trait Sink: Send {
         Ok(())
     }
 
+    /// TLS secrets an actor derived, as NSS key log text (sinks that do not keep them ignore
+    /// them).
+    fn secrets(&mut self, _key_log: &[u8]) -> Result<()> {
+        Ok(())
+    }
+
     /// Pushes buffered output out, so a crash loses at most the last moments.
     fn flush(&mut self) -> Result<()> {
         Ok(())

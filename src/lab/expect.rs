@@ -230,12 +230,22 @@ impl Expectation {
 }
 
 /// The value at a dotted key of a summary (`time_wait.client`,
-/// `findings.pool_overflow.kept_idle`), Null when there is none.
+/// `findings.pool_overflow.kept_idle`), Null when there is none. A field whose own name holds
+/// dots is reached too (`tls.versions.1.3`: the field `1.3` of `versions`).
 pub fn value_at(summary: &Value, key: &str) -> Value {
-    key.split('.')
-        .try_fold(summary, lookup)
-        .cloned()
-        .unwrap_or(Value::Null)
+    let parts: Vec<&str> = key.split('.').collect();
+    walk(summary, &parts).cloned().unwrap_or(Value::Null)
+}
+
+/// The value at `parts`, each step taking the fewest parts that name something.
+fn walk<'a>(v: &'a Value, parts: &[&str]) -> Option<&'a Value> {
+    if parts.is_empty() {
+        return Some(v);
+    }
+    (1..=parts.len()).find_map(|n| {
+        let next = lookup(v, &parts[..n].join("."))?;
+        walk(next, &parts[n..])
+    })
 }
 
 /// One step of a dotted key: a field of an object, or in a list the element whose `kind` is
@@ -433,6 +443,14 @@ mod tests {
         let s = json!({"time_wait": {"client": 48, "server": 0}});
         assert!(check("time_wait.client", 48.into(), s.clone()));
         assert!(check("time_wait.server", 0.into(), s));
+    }
+
+    #[test]
+    fn field_names_with_dots_are_reached() {
+        let summary = serde_json::json!({"tls": {"versions": {"1.2": 3, "1.3": 7}}});
+        assert_eq!(value_at(&summary, "tls.versions.1.3"), serde_json::json!(7));
+        assert_eq!(value_at(&summary, "tls.versions.1.4"), Value::Null);
+        assert!(check("tls.versions.1.2", toml::Value::Integer(3), summary));
     }
 
     #[test]

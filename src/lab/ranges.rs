@@ -154,6 +154,7 @@ pub const RULES: &[(&str, Range)] = &[
     ("client.idle_conn_timeout_ms", TIMEOUT_WITH_DEFAULT),
     ("client.post_every", ints(1.0, 4_294_967_295.0, "", "")),
     ("client.request_timeout_ms", TIMEOUT),
+    ("client.tls_handshake_timeout_ms", TIMEOUT_WITH_DEFAULT),
     ("tcp_server.port", PORT),
     ("tcp_server.read_deadline_ms", TIMEOUT),
     ("tcp_client.connections", COUNT),

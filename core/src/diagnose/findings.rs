@@ -683,7 +683,10 @@ fn resets(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>) {
         if examples.count >= MIN_CONNECTIONS {
             let peer = side.peer();
             let statement = format!(
-                "the {side} answered the {peer}'s close of {} with {server} with RST, not FIN:                  its socket still held data it never read (the {peer}'s TLS close_notify, or                  a response it did not ask for), and Linux resets a socket closed with unread                  data. The {peer} had closed first; this is not SO_LINGER",
+                "the {side} answered the {peer}'s close of {} with {server} with RST, not FIN: \
+                 its socket still held data it never read (the {peer}'s TLS close_notify, or \
+                 a response it did not ask for), and Linux resets a socket closed with unread \
+                 data. The {peer} had closed first; this is not SO_LINGER",
                 conns(examples.count)
             );
             out.push(Finding {

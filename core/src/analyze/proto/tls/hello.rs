@@ -48,12 +48,16 @@ pub(crate) struct ClientHello {
     /// A non-empty session ticket (TLS 1.2), or a pre-shared key (TLS 1.3).
     pub ticket: bool,
     pub psk: bool,
+    /// supported_versions lists TLS 1.3.
+    pub offers_tls13: bool,
 }
 
 impl ClientHello {
-    /// It offered to resume.
+    /// It offered to resume: a ticket or a pre-shared key, or a session id from a client
+    /// that offers TLS 1.2 only. A client offering TLS 1.3 sends a random session id in
+    /// every hello (middlebox compatibility mode, RFC 8446 D.4), which offers nothing.
     pub fn offers_resumption(&self) -> bool {
-        !self.session_id.is_empty() || self.ticket || self.psk
+        self.ticket || self.psk || (!self.offers_tls13 && !self.session_id.is_empty())
     }
 }
 
@@ -141,6 +145,12 @@ pub(crate) fn client_hello(body: &[u8]) -> Option<ClientHello> {
             EXT_ALPN => hello.alpn = protocols(data)?,
             EXT_SESSION_TICKET => hello.ticket = !data.is_empty(),
             EXT_PRE_SHARED_KEY => hello.psk = true,
+            EXT_SUPPORTED_VERSIONS => {
+                hello.offers_tls13 = Bytes(data)
+                    .vec8()?
+                    .chunks_exact(2)
+                    .any(|v| v == [0x03, 0x04]);
+            }
             _ => {}
         }
     }
@@ -250,6 +260,20 @@ mod tests {
         assert_eq!(h.random, [7; 32]);
         assert_eq!((h.sni.as_str(), h.alpn.as_str()), ("lab", "h2,http/1.1"));
         assert!(h.offers_resumption());
+    }
+
+    /// The session id of a hello that offers TLS 1.3 is compatibility mode's random one.
+    #[test]
+    fn a_tls13_hello_session_id_is_no_offer_to_resume() {
+        let mut body = client_hello_body();
+        let versions = [0, 43, 0, 5, 4, 0x03, 0x04, 0x03, 0x03];
+        let ext_at = 2 + 32 + 1 + 4 + 4 + 2;
+        let len = u16::from_be_bytes([body[ext_at], body[ext_at + 1]]) + versions.len() as u16;
+        body[ext_at..ext_at + 2].copy_from_slice(&len.to_be_bytes());
+        body.extend(versions);
+        let h = client_hello(&body).expect("parses");
+        assert!(h.offers_tls13);
+        assert!(!h.offers_resumption());
     }
 
     #[test]

@@ -355,7 +355,11 @@ fn replay_seed(data: &[u8]) -> Lab {
     lab.handshake(&mut c, 0);
     let mut ms = 10;
     while let [side, len, tail @ ..] = rest {
-        let side = if side & 1 == 0 { Side::Client } else { Side::Server };
+        let side = if side & 1 == 0 {
+            Side::Client
+        } else {
+            Side::Server
+        };
         let (chunk, tail) = tail.split_at(usize::from(*len));
         lab.at(ms, &c.send(side, F::PSH | F::ACK, chunk));
         ms += 1;
