@@ -70,6 +70,7 @@ const TLS: &[&str] = &[
     "tls-session-cache",
     "tls-resumption-refused",
     "tls-read-timeout-as-idle",
+    "tls-pool-burst",
 ];
 /// Labs tested in c500k.rs.
 const SCALE: &[&str] = &["c500k"];

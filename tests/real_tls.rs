@@ -178,53 +178,70 @@ fn curl_and_nginx_over_tls_12_and_13_decrypt_to_what_curl_did() {
     }
 }
 
-/// Python's ssl module (http.client) opens 3 connections, one request each, and leaves them
-/// idle past nginx's keepalive_timeout of 2 s: nginx closes them (close_notify, then its FIN)
+/// The issue's own case, over TLS 1.2 and 1.3: Python's ssl module (http.client) opens 3
+/// connections, one request each, and leaves them idle past nginx's keepalive_timeout of 2 s: nginx closes them (close_notify, then its FIN)
 /// about 2000 ms after the response. Python closes 1 s later without reading the
 /// close_notify, so Linux answers with RSTs: close_with_unread_data, never abortive_close.
 fn python_clients_idle_past_nginx_keepalive_timeout() {
-    let mut hosts = Hosts::new();
-    nginx_tls(
-        &mut hosts,
-        "python-nginx-idle",
-        "TLSv1.2 TLSv1.3",
-        "keepalive_timeout 2s;",
-    );
-    let script = format!(
-        "import http.client, ssl, threading, time\n\
-         ctx = ssl.create_default_context()\n\
-         ctx.check_hostname = False\n\
-         ctx.verify_mode = ssl.CERT_NONE\n\
-         def one(i):\n\
-         \x20   c = http.client.HTTPSConnection('{SERVER_IP}', 443, context=ctx)\n\
-         \x20   c.request('GET', '/%d' % i)\n\
-         \x20   r = c.getresponse(); r.read()\n\
-         \x20   print(r.status, end=' ', flush=True)\n\
-         \x20   time.sleep(3)\n\
-         \x20   c.close()\n\
-         ts = [threading.Thread(target=one, args=(i,)) for i in range(3)]\n\
-         [t.start() for t in ts]; [t.join() for t in ts]\n"
-    );
-    let mut client = Hosts::command(&hosts.client, "/usr/bin/python3");
-    client.args(["-c", &script]);
-    let (file, keys, out) = record(&mut hosts, "python-nginx-idle", client);
-    assert_eq!(out.matches("200").count(), 3, "three answers: {out}");
-    let s = inspect_with_keys(&file, &keys);
-    assert_eq!(
-        (s["connections"].as_u64(), s["requests"].as_u64()),
-        (Some(3), Some(3))
-    );
-    assert_eq!(s["tls"]["decrypted"], 3, "{:#}", s["tls"]);
-    assert_eq!(tshark_requests(&file, &keys), 3);
-    let idle = finding(&s, "server_idle_close");
-    let after = idle["after_ms"].as_f64().expect("after_ms");
-    assert!((1_900.0..=2_400.0).contains(&after), "{idle:#}");
-    assert_eq!(idle["connections"], 3);
-    assert!(
-        !kinds(&s).contains(&"abortive_close".to_owned()),
-        "{:#}",
-        s["findings"]
-    );
+    for protocol in ["TLSv1.2", "TLSv1.3"] {
+        let name = format!("python-nginx-idle-{protocol}");
+        let mut hosts = Hosts::new();
+        nginx_tls(&mut hosts, &name, protocol, "keepalive_timeout 2s;");
+        let script = format!(
+            "import http.client, ssl, threading, time\n\
+             ctx = ssl.create_default_context()\n\
+             ctx.check_hostname = False\n\
+             ctx.verify_mode = ssl.CERT_NONE\n\
+             def one(i):\n\
+             \x20   c = http.client.HTTPSConnection('{SERVER_IP}', 443, context=ctx)\n\
+             \x20   c.request('GET', '/%d' % i)\n\
+             \x20   r = c.getresponse(); r.read()\n\
+             \x20   print(r.status, end=' ', flush=True)\n\
+             \x20   time.sleep(3)\n\
+             \x20   c.close()\n\
+             ts = [threading.Thread(target=one, args=(i,)) for i in range(3)]\n\
+             [t.start() for t in ts]; [t.join() for t in ts]\n"
+        );
+        let mut client = Hosts::command(&hosts.client, "/usr/bin/python3");
+        client.args(["-c", &script]);
+        let (file, keys, out) = record(&mut hosts, &name, client);
+        assert_eq!(out.matches("200").count(), 3, "three answers: {out}");
+        let decrypted = inspect_with_keys(&file, &keys);
+        assert_eq!(
+            (
+                decrypted["connections"].as_u64(),
+                decrypted["requests"].as_u64()
+            ),
+            (Some(3), Some(3)),
+            "{protocol}"
+        );
+        assert_eq!(decrypted["tls"]["decrypted"], 3, "{:#}", decrypted["tls"]);
+        assert_eq!(tshark_requests(&file, &keys), 3, "{protocol}");
+        assert_eq!(
+            decrypted["tls"]["alerts"]["server"]["close_notify"], 3,
+            "{:#}",
+            decrypted["tls"]
+        );
+        // With the keys and without, the same story: the server's idle close at 2 s, the
+        // client's resets of sockets holding the unread close_notify, no SO_LINGER.
+        for s in [&decrypted, &inspect(&file)] {
+            let idle = finding(s, "server_idle_close");
+            let after = idle["after_ms"].as_f64().expect("after_ms");
+            assert!((1_900.0..=2_400.0).contains(&after), "{protocol}: {idle:#}");
+            assert_eq!(idle["connections"], 3);
+            let unread = finding(s, "close_with_unread_data");
+            assert_eq!(
+                (unread["side"].as_str(), unread["connections"].as_u64()),
+                (Some("client"), Some(3)),
+                "{protocol}"
+            );
+            assert!(
+                !kinds(s).contains(&"abortive_close".to_owned()),
+                "{protocol}: {:#}",
+                s["findings"]
+            );
+        }
+    }
 }
 
 fn main() -> std::process::ExitCode {

@@ -163,6 +163,29 @@ fn an_idle_close_behind_close_notify_is_timed_from_the_last_response() {
     );
 }
 
+fn a_burst_beyond_the_idle_pool_pays_full_handshakes_and_no_false_cause() {
+    let run = run_checked("tls-pool-burst");
+    let hellos = tls(&run, "client_hello");
+    assert_eq!(hellos.len(), 56);
+    assert!(hellos.iter().all(|h| h["offers_resumption"] == false));
+    // The server's close_notify after the client closed draws RSTs from the client's closed
+    // sockets: neither unread bodies nor SO_LINGER.
+    assert!(u(&run.summary, "rst_by.client") >= 50);
+    let kinds: Vec<&str> = run.summary["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["kind"].as_str())
+        .collect();
+    for wrong in [
+        "unread_body_reset",
+        "abortive_close",
+        "close_with_unread_data",
+    ] {
+        assert!(!kinds.contains(&wrong), "{kinds:?}");
+    }
+}
+
 fn main() -> std::process::ExitCode {
     common::harness::run(cases![
         one_handshake_then_every_request_inside_it_and_tshark_reads_them_decrypted[Need::Labs, Need::Tool("tshark")],
@@ -170,5 +193,6 @@ fn main() -> std::process::ExitCode {
         a_session_cache_resumes_every_reconnection[Need::Labs],
         offers_refused_by_the_server_are_blamed_on_the_server[Need::Labs],
         an_idle_close_behind_close_notify_is_timed_from_the_last_response[Need::Labs],
+        a_burst_beyond_the_idle_pool_pays_full_handshakes_and_no_false_cause[Need::Labs],
     ])
 }

@@ -234,6 +234,15 @@ impl<'a> Session<'a> {
 
     /// `side` says close_notify and sends its FIN.
     pub fn close(&mut self, side: Side) {
+        self.alert_close(side, F::FIN);
+    }
+
+    /// `side` says close_notify in a segment of its own, its FIN still to come.
+    pub fn close_notify(&mut self, side: Side) {
+        self.alert_close(side, 0);
+    }
+
+    fn alert_close(&mut self, side: Side, fin: u8) {
         match side {
             Side::Client => self.client.send_close_notify(),
             Side::Server => self.server.send_close_notify(),
@@ -241,7 +250,7 @@ impl<'a> Session<'a> {
         let alert = self.pending(side);
         self.sent.push((side, alert.clone()));
         self.ms += 1;
-        let frame = self.conv.send(side, F::PSH | F::ACK | F::FIN, &alert);
+        let frame = self.conv.send(side, F::PSH | F::ACK | fin, &alert);
         self.lab.at(self.ms, &frame);
     }
 }

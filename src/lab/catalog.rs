@@ -54,6 +54,7 @@ pub const EMBEDDED: &[(&str, &str)] = embedded_labs![
     "tls-session-cache",
     "tls-resumption-refused",
     "tls-read-timeout-as-idle",
+    "tls-pool-burst",
     "rst-injection",
     "read-deadline-absolute",
     "read-deadline-per-read",

@@ -736,6 +736,39 @@ mod tls {
         diagnose(&lab)
     }
 
+    /// Go's TLS server says close_notify on Close even after the client closed: the client's
+    /// closed socket answers it with RSTs. That is no body closed unread and no SO_LINGER.
+    #[test]
+    fn resets_answering_a_close_notify_after_the_clients_close_are_no_finding() {
+        let ends = ends(&setup(true, suites13()[0]));
+        for with_keys in [false, true] {
+            let mut lab = Lab::default();
+            if with_keys {
+                lab.an.add_keys(Session::keys(&ends).as_bytes());
+            }
+            let mut t = 0;
+            // Idle times too far apart to be anybody's idle timeout.
+            for (port, idle) in [1_000, 2_500, 4_000, 6_000].into_iter().enumerate() {
+                let mut s = Session::open_at(&mut lab, &ends, (43000 + port as u16, 1400), t);
+                s.exchange("/");
+                s.idle(idle);
+                s.close(Side::Client);
+                s.close_notify(Side::Server);
+                s.rst(Side::Client);
+                s.fin(Side::Server);
+                s.rst(Side::Client);
+                t = s.now() + 100;
+            }
+            let r = diagnose(&lab);
+            assert_eq!(
+                kinds(&r),
+                Vec::<&str>::new(),
+                "keys {with_keys}: {:#?}",
+                r.findings
+            );
+        }
+    }
+
     #[test]
     fn reconnecting_without_resumption_is_found_and_with_tickets_it_is_not() {
         let mut off = setup(true, suites13()[0]);

@@ -634,6 +634,9 @@ impl ConnTrack {
                 ep.race.add(e.conn, e.frame);
                 self.cause = Some(Cause::Race);
             }
+            // What the server sent last was an alert (its close_notify, after the client's
+            // close): a closed socket answers that with RSTs, no response was arriving.
+            Side::Client if self.unasked[1] => {}
             Side::Client
                 if (self.fin[0] && !self.fin[1])
                     || (!self.fin[0] && self.idle() && idle_ns < self.react_ns()) =>
