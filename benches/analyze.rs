@@ -1,7 +1,11 @@
-//! The analyser's throughput on a keep-alive conversation, on WebSocket traffic and on
-//! HTTP/2: the per-frame cost behind `connlab inspect` and the live recorder.
+//! The analyser's throughput on a keep-alive conversation, on WebSocket traffic, on HTTP/2
+//! and on TLS decrypted with its key log (the same keep-alive conversation inside TLS 1.3,
+//! and bulk records for the decryption's bytes per second): the per-frame cost behind
+//! `connlab inspect` and the live recorder.
 
 use std::hint::black_box;
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
 
 use connlab_core::analyze::{Analyzer, LinkType, Side};
 use connlab_core::testframes::{Conv, F};
@@ -126,6 +130,150 @@ fn http2(requests: u32) -> Vec<Vec<u8>> {
     frames
 }
 
+/// Collects a session's secrets as key log text.
+#[derive(Debug, Default)]
+struct Keys(Mutex<String>);
+
+impl rustls::KeyLog for Keys {
+    fn log(&self, label: &str, random: &[u8], secret: &[u8]) {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let line = format!("{label} {} {}\n", hex(random), hex(secret));
+        self.0.lock().expect("keys").push_str(&line);
+    }
+}
+
+/// One TLS 1.3 connection (AES-128-GCM) in memory over `conv`, its records put in frames.
+struct TlsConv {
+    conv: Conv,
+    client: rustls::ClientConnection,
+    server: rustls::ServerConnection,
+}
+
+impl TlsConv {
+    fn new(port: u16, keys: &Arc<Keys>, frames: &mut Vec<Vec<u8>>) -> TlsConv {
+        use rustls::crypto::ring as provider;
+        let cert = rcgen::generate_simple_self_signed(vec!["lab".into()]).expect("cert");
+        let der = rustls::pki_types::CertificateDer::from(cert.cert.der().to_vec());
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
+        let crypto = Arc::new(rustls::crypto::CryptoProvider {
+            cipher_suites: vec![provider::cipher_suite::TLS13_AES_128_GCM_SHA256],
+            ..provider::default_provider()
+        });
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(der.clone()).expect("root");
+        let mut client = rustls::ClientConfig::builder_with_provider(crypto.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        client.key_log = keys.clone();
+        let server = rustls::ServerConfig::builder_with_provider(crypto)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![der], key)
+            .expect("server cert");
+        let name = rustls::pki_types::ServerName::try_from("lab").expect("name");
+        let mut conv = Conv::new(&format!("198.18.0.1:{port}"), "198.18.0.2:443", 0, 0);
+        frames.push(conv.send(Side::Client, F::SYN, b""));
+        frames.push(conv.send(Side::Server, F::SYN | F::ACK, b""));
+        frames.push(conv.send(Side::Client, F::ACK, b""));
+        let mut tls = TlsConv {
+            conv,
+            client: rustls::ClientConnection::new(Arc::new(client), name).expect("client"),
+            server: rustls::ServerConnection::new(Arc::new(server)).expect("server"),
+        };
+        while tls.client.is_handshaking() || tls.server.is_handshaking() {
+            tls.pump(frames);
+        }
+        tls.pump(frames); // the server's tickets
+        tls
+    }
+
+    /// Moves what each side has written to the other, a segment per flight.
+    fn pump(&mut self, frames: &mut Vec<Vec<u8>>) {
+        let mut bytes = Vec::new();
+        while self.client.wants_write() {
+            self.client.write_tls(&mut bytes).expect("client writes");
+        }
+        if !bytes.is_empty() {
+            frames.push(self.conv.send(Side::Client, F::PSH | F::ACK, &bytes));
+            let mut rest = &bytes[..];
+            while !rest.is_empty() {
+                self.server.read_tls(&mut rest).expect("server reads");
+                self.server.process_new_packets().expect("server");
+            }
+        }
+        let mut bytes = Vec::new();
+        while self.server.wants_write() {
+            self.server.write_tls(&mut bytes).expect("server writes");
+        }
+        if !bytes.is_empty() {
+            frames.push(self.conv.send(Side::Server, F::PSH | F::ACK, &bytes));
+            let mut rest = &bytes[..];
+            while !rest.is_empty() {
+                self.client.read_tls(&mut rest).expect("client reads");
+                self.client.process_new_packets().expect("client");
+                let mut sink = [0u8; 1 << 16];
+                while matches!(self.client.reader().read(&mut sink), Ok(n) if n > 0) {}
+            }
+        }
+        let mut sink = [0u8; 1 << 16];
+        while matches!(self.client.reader().read(&mut sink), Ok(n) if n > 0) {}
+        while matches!(self.server.reader().read(&mut sink), Ok(n) if n > 0) {}
+    }
+}
+
+/// The keep-alive conversation of [`conversation`] inside TLS 1.3: each request and each
+/// response a record of its own; with the key log.
+fn tls_conversation(requests: u32) -> (Vec<Vec<u8>>, String) {
+    let req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    let keys = Arc::new(Keys::default());
+    let mut frames = Vec::new();
+    let mut convs: Vec<TlsConv> = (0..16)
+        .map(|i| TlsConv::new(40_000 + i, &keys, &mut frames))
+        .collect();
+    for _ in 0..requests {
+        for c in &mut convs {
+            c.client.writer().write_all(req).expect("request");
+            c.server.writer().write_all(resp).expect("response");
+            c.pump(&mut frames);
+        }
+    }
+    let text = keys.0.lock().expect("keys").clone();
+    (frames, text)
+}
+
+/// One TLS 1.3 connection carrying `records` full 16 KiB records from the server (a
+/// download), with the key log: the decryption's bytes per second.
+fn tls_bulk(records: u32) -> (Vec<Vec<u8>>, String, u64) {
+    let keys = Arc::new(Keys::default());
+    let mut frames = Vec::new();
+    let mut c = TlsConv::new(40_000, &keys, &mut frames);
+    let chunk = vec![b'x'; 16_384];
+    for _ in 0..records {
+        c.server.writer().write_all(&chunk).expect("data");
+        c.pump(&mut frames);
+    }
+    let text = keys.0.lock().expect("keys").clone();
+    (frames, text, u64::from(records) * chunk.len() as u64)
+}
+
+/// Runs the analyser over `frames` with `keys`, as `inspect --keylog` does.
+fn analyse_frames(frames: &[Vec<u8>], keys: &str) -> connlab_core::analyze::Summary {
+    let mut analyzer = Analyzer::new();
+    if !keys.is_empty() {
+        analyzer.add_keys(keys.as_bytes());
+    }
+    let mut events = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        events.clear();
+        analyzer.handle_frame(i as u64 * 1_000, LinkType::Ethernet, f, &mut events);
+    }
+    analyzer.summary()
+}
+
 fn analyse(c: &mut Criterion) {
     let mut group = c.benchmark_group("analyser");
     group.sample_size(20);
@@ -147,6 +295,19 @@ fn analyse(c: &mut Criterion) {
             })
         });
     }
+    let (frames, keys) = tls_conversation(3_000);
+    let check = analyse_frames(&frames, &keys);
+    assert_eq!((check.requests, check.tls.decrypted), (48_000, 16));
+    group.throughput(Throughput::Elements(frames.len() as u64));
+    group.bench_function("tls keep-alive frames, decrypted", |b| {
+        b.iter(|| black_box(analyse_frames(&frames, &keys)))
+    });
+    let (frames, keys, bytes) = tls_bulk(4_000);
+    assert_eq!(analyse_frames(&frames, &keys).tls.decrypted, 1);
+    group.throughput(Throughput::Bytes(bytes));
+    group.bench_function("tls bulk bytes, decrypted", |b| {
+        b.iter(|| black_box(analyse_frames(&frames, &keys)))
+    });
     group.finish();
 }
 
