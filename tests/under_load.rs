@@ -10,42 +10,53 @@ use common::*;
 
 fn forced_wire_drops_are_named_and_never_diagnosed() {
     let out = out_dir("forced-drops");
-    // 50 dials at once into a ring of 16 frames: the wire cannot keep up.
-    let output = connlab()
-        .args([
-            "run",
-            "pool-burst",
-            "--set",
-            "capture.ring_frames=16",
-            "--json",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .expect("run");
-    let run = parse_json_output(&output);
-    let s = &run.summary;
-    let dropped = u(s, "dropped");
-    assert!(
-        dropped > 0,
-        "a 16-frame ring dropped nothing: {}",
-        s["wire"]
-    );
-    assert_eq!(u(s, "wire.kernel_dropped"), dropped, "{}", s["wire"]);
-    // Every loss is a gap in the capture, told at the next frame.
-    let lost = u(s, "capture_gaps.frames_lost");
-    assert!(
-        lost > 0 && lost <= dropped,
-        "{} of {dropped}",
-        s["capture_gaps"]
-    );
-    assert!(u(s, "capture_gaps.damaged_connections") > 0);
-    // Nothing is diagnosed from the damaged connections (all 50 were open): what would have
-    // been is listed apart, marked.
-    assert_eq!(s["findings"], serde_json::json!([]), "{:#}", s["findings"]);
-    let withheld = s["withheld_findings"].as_array().expect("withheld");
-    assert!(!withheld.is_empty());
-    assert!(withheld.iter().all(|f| f["caused_by_wire_drops"] == true));
+    // 50 dials at once into a ring of 16 frames: the wire cannot keep up. Every run must
+    // diagnose nothing from the gaps; one with something to withhold shows it is withheld
+    // (on a machine busy with other tests the drops can be so heavy that nothing would have
+    // been found at all, so up to three runs are made for that).
+    let mut attempt = 0;
+    let (run, s) = loop {
+        attempt += 1;
+        let output = connlab()
+            .args([
+                "run",
+                "pool-burst",
+                "--set",
+                "capture.ring_frames=16",
+                "--json",
+            ])
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .expect("run");
+        let run = parse_json_output(&output);
+        let s = run.summary.clone();
+        let dropped = u(&s, "dropped");
+        assert!(
+            dropped > 0,
+            "a 16-frame ring dropped nothing: {}",
+            s["wire"]
+        );
+        assert_eq!(u(&s, "wire.kernel_dropped"), dropped, "{}", s["wire"]);
+        // Every loss is a gap in the capture, told at the next frame.
+        let lost = u(&s, "capture_gaps.frames_lost");
+        assert!(
+            lost > 0 && lost <= dropped,
+            "{} of {dropped}",
+            s["capture_gaps"]
+        );
+        assert!(u(&s, "capture_gaps.damaged_connections") > 0);
+        // Nothing is diagnosed from the damaged connections (all 50 were open): what would
+        // have been is listed apart, marked.
+        assert_eq!(s["findings"], serde_json::json!([]), "{:#}", s["findings"]);
+        let withheld = s["withheld_findings"].as_array().expect("withheld");
+        assert!(withheld.iter().all(|f| f["caused_by_wire_drops"] == true));
+        if !withheld.is_empty() || attempt == 3 {
+            assert!(!withheld.is_empty(), "nothing withheld in {attempt} runs");
+            break (run, s);
+        }
+    };
+    let s = &s;
     // The lab's expectations fail, and say why.
     assert_eq!(run.code, Some(1), "stderr: {}", run.stderr);
     let failed: Vec<&serde_json::Value> = s["expectations"]

@@ -88,6 +88,9 @@ pub(crate) struct ConnTrack {
     /// Per side, it sent data its peer did not ask for (a TLS alert, an unasked response):
     /// what a peer that closes without reading leaves unread.
     unasked: [bool; 2],
+    /// Per side, it said a TLS alert (its close_notify) before the peer's FIN: it began the
+    /// close, so a reset of its own afterwards ends that close, whatever the peer answered.
+    began_close: [bool; 2],
 }
 
 /// The patterns that explain a connection carrying a single request (when their finding is
@@ -266,6 +269,7 @@ impl ConnTrack {
             h2: None,
             tls: None,
             unasked: [false; 2],
+            began_close: [false; 2],
         }
     }
 
@@ -449,6 +453,7 @@ impl ConnTrack {
                 if let crate::analyze::TlsEvent::Alert { by, .. } = tls {
                     self.heard_from(*by);
                     self.unasked[idx(*by)] = true;
+                    self.began_close[idx(*by)] |= !self.fin[idx(by.peer())];
                 }
                 let conn = self.tls.get_or_insert_with(Box::default);
                 let age = t.saturating_sub(self.first_ns);
@@ -618,6 +623,11 @@ impl ConnTrack {
             return;
         }
         let peer = by.peer();
+        if self.began_close[i] && self.unasked[idx(peer)] {
+            // Its close_notify came first; the peer answered with its own before this side's
+            // FIN left, and the reset (that answer unread) ends the close this side began.
+            return;
+        }
         if self.fin[idx(peer)] && !self.fin[i] && self.unasked[idx(peer)] {
             // The peer closed first and had sent what was never asked for (its TLS
             // close_notify, say): closing a socket with unread data resets it.
