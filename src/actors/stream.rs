@@ -77,8 +77,8 @@ impl Stream {
 }
 
 impl Drop for Stream {
-    /// A TLS connection says close_notify before its socket closes (written at once: the
-    /// socket's buffer has room for an alert, and a drop cannot wait).
+    /// A TLS connection says close_notify and sends its FIN before its socket closes (written
+    /// at once: the socket's buffer has room for an alert, and a drop cannot wait).
     fn drop(&mut self) {
         let Stream::Tls(s) = self else {
             return;
@@ -101,6 +101,10 @@ impl Drop for Stream {
         if !alert.is_empty() {
             let _ = tcp.try_write(&alert);
         }
+        // The FIN at once behind the alert, as one close: a peer quick to answer the alert
+        // would otherwise find the socket still open, and its answer, unread when the socket
+        // closes, would turn this FIN into an RST.
+        let _ = socket2::SockRef::from(&*tcp).shutdown(std::net::Shutdown::Write);
     }
 }
 

@@ -781,6 +781,43 @@ mod tls {
         }
     }
 
+    /// On a busy machine the server's close_notify can draw the client's close before the
+    /// server's own FIN leaves: the client's FIN comes first on the wire, or the server's
+    /// close becomes an RST (the client's close_notify unread). The server still closed an
+    /// idle connection, timed from the last response; no request went unannounced.
+    #[test]
+    fn an_idle_close_begun_with_close_notify_is_the_servers_whatever_crosses_it() {
+        let ends = ends(&setup(true, suites13()[0]));
+        for with_keys in [false, true] {
+            let mut lab = Lab::default();
+            if with_keys {
+                lab.an.add_keys(Session::keys(&ends).as_bytes());
+            }
+            let mut t = 0;
+            for port in 0..6 {
+                let mut s = Session::open_at(&mut lab, &ends, (44000 + port, 1400), t);
+                s.exchange("/");
+                s.idle(3_000);
+                s.close_notify(Side::Server);
+                s.close(Side::Client);
+                if port % 2 == 0 {
+                    s.fin(Side::Server);
+                    s.ack(Side::Client);
+                } else {
+                    s.rst(Side::Server);
+                }
+                t = s.now() + 100;
+            }
+            let r = diagnose(&lab);
+            let what = format!("keys {with_keys}: {:#?}", r.findings);
+            assert_eq!(kinds(&r), ["server_idle_close"], "{what}");
+            let idle = only(&r, FindingKind::ServerIdleClose);
+            assert_eq!(idle.connections, 6, "{what}");
+            let after = idle.after_ms.expect("after_ms");
+            assert!((2_999.0..=3_010.0).contains(&after), "{what}");
+        }
+    }
+
     #[test]
     fn reconnecting_without_resumption_is_found_and_with_tickets_it_is_not() {
         let mut off = setup(true, suites13()[0]);

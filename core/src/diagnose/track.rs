@@ -91,6 +91,9 @@ pub(crate) struct ConnTrack {
     /// Per side, it said a TLS alert (its close_notify) before the peer's FIN: it began the
     /// close, so a reset of its own afterwards ends that close, whatever the peer answered.
     began_close: [bool; 2],
+    /// The side whose close_notify came before any FIN: the one that closed, even when the
+    /// peer's answer crossed its FIN on the wire or its FIN became an RST.
+    close_alert: Option<Side>,
 }
 
 /// The patterns that explain a connection carrying a single request (when their finding is
@@ -270,6 +273,7 @@ impl ConnTrack {
             tls: None,
             unasked: [false; 2],
             began_close: [false; 2],
+            close_alert: None,
         }
     }
 
@@ -403,7 +407,8 @@ impl ConnTrack {
                 if self.first_fin.is_none() {
                     self.first_fin = Some(*by);
                     ep.fin_first_by.add(*by);
-                    self.on_first_fin(e, *by, *idle_ns, ep);
+                    let closer = self.close_alert.unwrap_or(*by);
+                    self.on_first_fin(e, closer, *idle_ns, ep);
                 }
             }
             EventKind::Rst { by, idle_ns } => {
@@ -450,10 +455,14 @@ impl ConnTrack {
                 }
             }
             EventKind::Tls(tls) => {
-                if let crate::analyze::TlsEvent::Alert { by, .. } = tls {
+                if let crate::analyze::TlsEvent::Alert { by, description } = tls {
                     self.heard_from(*by);
                     self.unasked[idx(*by)] = true;
                     self.began_close[idx(*by)] |= !self.fin[idx(by.peer())];
+                    let closing = matches!(*description, "close_notify" | "encrypted");
+                    if closing && self.first_fin.is_none() && !self.rst_seen {
+                        self.close_alert.get_or_insert(*by);
+                    }
                 }
                 let conn = self.tls.get_or_insert_with(Box::default);
                 let age = t.saturating_sub(self.first_ns);
@@ -623,6 +632,12 @@ impl ConnTrack {
             return;
         }
         let peer = by.peer();
+        if self.first_fin.is_none() && self.close_alert == Some(by) {
+            // It said close_notify and then reset instead of its FIN (the peer's answer
+            // arrived before its socket closed): its close, timed like one.
+            self.on_first_fin(e, by, Some(idle_ns).filter(|&i| i != u64::MAX), ep);
+            return;
+        }
         if self.began_close[i] && self.unasked[idx(peer)] {
             // Its close_notify came first; the peer answered with its own before this side's
             // FIN left, and the reset (that answer unread) ends the close this side began.
