@@ -103,8 +103,12 @@ impl Drop for Stream {
         }
         // The FIN at once behind the alert, as one close: a peer quick to answer the alert
         // would otherwise find the socket still open, and its answer, unread when the socket
-        // closes, would turn this FIN into an RST.
-        let _ = socket2::SockRef::from(&*tcp).shutdown(std::net::Shutdown::Write);
+        // closes, would turn this FIN into an RST. Not for a socket set to close with RST
+        // (SO_LINGER 0): it says close_notify and resets, as Go's does.
+        let sock = socket2::SockRef::from(&*tcp);
+        if sock.linger().ok().flatten() != Some(std::time::Duration::ZERO) {
+            let _ = sock.shutdown(std::net::Shutdown::Write);
+        }
     }
 }
 
