@@ -216,13 +216,24 @@ impl<'a> Session<'a> {
 
     /// One HTTP/1.1 request and its response.
     pub fn exchange(&mut self, path: &str) {
+        self.answered(path, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    }
+
+    /// The same, the response saying `Connection: close`.
+    pub fn exchange_closing(&mut self, path: &str) {
+        self.answered(
+            path,
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+        );
+    }
+
+    fn answered(&mut self, path: &str, resp: &[u8]) {
         let req = format!("GET {path} HTTP/1.1\r\nHost: lab\r\n\r\n");
         self.client
             .writer()
             .write_all(req.as_bytes())
             .expect("request");
         self.flush();
-        let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
         self.server.writer().write_all(resp).expect("response");
         self.flush();
     }

@@ -330,6 +330,18 @@ impl ConnTrack {
         }
     }
 
+    /// Who closed, the first FIN (or reset) being `by`'s: the server when its last response
+    /// announced the close, else the side whose close_notify came first, else `by`. Over TLS
+    /// both ends say close_notify and their FINs race; the announcement and the first alert
+    /// say who decided.
+    fn closer(&self, by: Side) -> Side {
+        match self.close_alert {
+            Some(_) if self.last_response_closing => Side::Server,
+            Some(side) => side,
+            None => by,
+        }
+    }
+
     /// Anything the peer of `side` did answers `side`'s probes and retransmissions.
     fn heard_from(&mut self, side: Side) {
         let peer = idx(side.peer());
@@ -407,7 +419,7 @@ impl ConnTrack {
                 if self.first_fin.is_none() {
                     self.first_fin = Some(*by);
                     ep.fin_first_by.add(*by);
-                    let closer = self.close_alert.unwrap_or(*by);
+                    let closer = self.closer(*by);
                     self.on_first_fin(e, closer, *idle_ns, ep);
                 }
             }
@@ -632,7 +644,7 @@ impl ConnTrack {
             return;
         }
         let peer = by.peer();
-        if self.first_fin.is_none() && self.close_alert == Some(by) {
+        if self.first_fin.is_none() && self.close_alert == Some(by) && self.closer(by) == by {
             // It said close_notify and then reset instead of its FIN (the peer's answer
             // arrived before its socket closed): its close, timed like one.
             self.on_first_fin(e, by, Some(idle_ns).filter(|&i| i != u64::MAX), ep);
