@@ -16,26 +16,7 @@ use serde_json::Value;
 /// nginx speaking HTTP/2 in clear (prior knowledge) on port 80 of the server host.
 fn nginx_h2c(hosts: &mut Hosts, name: &str) {
     let prefix = out_dir(&format!("{name}-nginx"));
-    let conf = prefix.join("nginx.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "worker_processes 1;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\n\
-             events {{ worker_connections 1024; }}\n\
-             http {{\n  access_log off;\n  server {{\n    listen {SERVER_IP}:80 http2;\n\
-                 location / {{ return 200 \"ok\\n\"; }}\n  }}\n}}\n",
-            p = prefix.display()
-        ),
-    )
-    .expect("nginx.conf");
-    let mut cmd = Hosts::command(&hosts.server, "nginx");
-    cmd.arg("-p")
-        .arg(&prefix)
-        .arg("-c")
-        .arg(&conf)
-        .args(["-g", "daemon off;"]);
-    hosts.spawn(cmd);
-    hosts.wait_listening(80);
+    hosts.nginx(&prefix, &format!("listen {SERVER_IP}:80 http2;"), 80);
 }
 
 /// Runs `client` while tcpdump records; returns the capture file and the client's output

@@ -15,26 +15,11 @@ use serde_json::Value;
 /// Starts nginx on the server host with `directives` inside its `server` block.
 fn nginx(hosts: &mut Hosts, name: &str, directives: &str) {
     let prefix = out_dir(&format!("{name}-nginx"));
-    let conf = prefix.join("nginx.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "worker_processes 1;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\n\
-             events {{ worker_connections 1024; }}\n\
-             http {{\n  access_log off;\n  server {{\n    listen {SERVER_IP}:80;\n    {directives}\n\
-                 location / {{ return 200 \"ok\\n\"; }}\n  }}\n}}\n",
-            p = prefix.display()
-        ),
-    )
-    .expect("nginx.conf");
-    let mut cmd = Hosts::command(&hosts.server, "nginx");
-    cmd.arg("-p")
-        .arg(&prefix)
-        .arg("-c")
-        .arg(&conf)
-        .args(["-g", "daemon off;"]);
-    hosts.spawn(cmd);
-    hosts.wait_listening(80);
+    hosts.nginx(
+        &prefix,
+        &format!("listen {SERVER_IP}:80;\n    {directives}"),
+        80,
+    );
 }
 
 fn go_server(hosts: &mut Hosts, args: &[&str]) {

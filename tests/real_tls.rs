@@ -23,29 +23,12 @@ fn nginx_tls(hosts: &mut Hosts, name: &str, protocols: &str, extra: &str) {
         rcgen::generate_simple_self_signed(vec!["connlab.lab".to_owned()]).expect("a certificate");
     std::fs::write(prefix.join("cert.pem"), cert.cert.pem()).expect("cert.pem");
     std::fs::write(prefix.join("key.pem"), cert.key_pair.serialize_pem()).expect("key.pem");
-    let conf = prefix.join("nginx.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "worker_processes 1;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\n\
-             events {{ worker_connections 1024; }}\n\
-             http {{\n  access_log {p}/access.log;\n  server {{\n\
-                 listen {SERVER_IP}:443 ssl;\n\
-                 ssl_certificate {p}/cert.pem;\n  ssl_certificate_key {p}/key.pem;\n\
-                 ssl_protocols {protocols};\n  {extra}\n\
-                 location / {{ return 200 \"ok\\n\"; }}\n  }}\n}}\n",
-            p = prefix.display()
-        ),
-    )
-    .expect("nginx.conf");
-    let mut cmd = Hosts::command(&hosts.server, "nginx");
-    cmd.arg("-p")
-        .arg(&prefix)
-        .arg("-c")
-        .arg(&conf)
-        .args(["-g", "daemon off;"]);
-    hosts.spawn(cmd);
-    hosts.wait_listening(443);
+    let p = prefix.display();
+    let server = format!(
+        "listen {SERVER_IP}:443 ssl;\n    ssl_certificate {p}/cert.pem;\n    \
+         ssl_certificate_key {p}/key.pem;\n    ssl_protocols {protocols};\n    {extra}"
+    );
+    hosts.nginx(&prefix, &server, 443);
 }
 
 /// Runs `client` on the client host with SSLKEYLOGFILE set while tcpdump records whole

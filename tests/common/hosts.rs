@@ -92,6 +92,32 @@ impl Hosts {
             .expect("a program these hosts started")
     }
 
+    /// Runs nginx on the server host, its files under `prefix`, with `server` as the body of
+    /// its one server block (listen and keep-alive directives) answering "ok" at `/`, and
+    /// waits until `port` listens.
+    pub fn nginx(&mut self, prefix: &Path, server: &str, port: u16) {
+        let conf = prefix.join("nginx.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "worker_processes 1;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\n\
+                 events {{ worker_connections 1024; }}\n\
+                 http {{\n  access_log off;\n  server {{\n    {server}\n\
+                     location / {{ return 200 \"ok\\n\"; }}\n  }}\n}}\n",
+                p = prefix.display()
+            ),
+        )
+        .expect("nginx.conf");
+        let mut cmd = Hosts::command(&self.server, "nginx");
+        cmd.arg("-p")
+            .arg(prefix)
+            .arg("-c")
+            .arg(&conf)
+            .args(["-g", "daemon off;"]);
+        self.spawn(cmd);
+        self.wait_listening(port);
+    }
+
     /// Starts tcpdump on the client host, writing a classic pcap to `file`, and waits until it
     /// listens. Stop it with [`Hosts::stop_capture`].
     pub fn capture(&mut self, file: &Path) -> u32 {
