@@ -11,7 +11,7 @@ use std::process::Command;
 
 use common::harness::Need;
 use common::hosts::{Hosts, SERVER_IP};
-use common::real::{finding, inspect, kinds};
+use common::real::{finding, inspect, inspect_with, kinds};
 use common::*;
 use serde_json::Value;
 
@@ -56,20 +56,7 @@ fn record(hosts: &mut Hosts, name: &str, mut client: Command) -> (PathBuf, PathB
 
 /// `connlab inspect --keylog KEYS --json`'s summary.
 fn inspect_with_keys(file: &Path, keys: &Path) -> Value {
-    let out = connlab()
-        .arg("inspect")
-        .arg(file)
-        .arg("--keylog")
-        .arg(keys)
-        .arg("--json")
-        .output()
-        .expect("connlab inspect");
-    assert!(
-        out.status.success(),
-        "inspect failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    parse_json_output(&out).summary
+    inspect_with(file, &["--keylog".as_ref(), keys.as_os_str()])
 }
 
 /// The HTTP requests tshark reads in `file` decrypted with `keys`.

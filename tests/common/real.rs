@@ -37,9 +37,15 @@ pub fn go_program(name: &str) -> PathBuf {
 
 /// Runs `connlab inspect --json` on a capture and returns its summary.
 pub fn inspect(file: &Path) -> Value {
+    inspect_with(file, &[])
+}
+
+/// The same with more arguments (`--keylog KEYS`).
+pub fn inspect_with(file: &Path, args: &[&std::ffi::OsStr]) -> Value {
     let out = connlab()
         .arg("inspect")
         .arg(file)
+        .args(args)
         .arg("--json")
         .output()
         .expect("connlab inspect");
