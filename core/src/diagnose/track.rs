@@ -644,9 +644,14 @@ impl ConnTrack {
             return;
         }
         let peer = by.peer();
-        if self.first_fin.is_none() && self.close_alert == Some(by) && self.closer(by) == by {
-            // It said close_notify and then reset instead of its FIN (the peer's answer
-            // arrived before its socket closed): its close, timed like one.
+        if self.first_fin.is_none()
+            && self.close_alert.is_some()
+            && self.began_close[i]
+            && self.closer(by) == by
+        {
+            // It said close_notify (first, or after announcing the close) and then reset
+            // instead of its FIN (the peer's answer arrived before its socket closed): its
+            // close, timed like one.
             self.on_first_fin(e, by, Some(idle_ns).filter(|&i| i != u64::MAX), ep);
             return;
         }
