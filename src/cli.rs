@@ -13,13 +13,15 @@ Examples:
   connlab run labs/ -j 2 --junit out.xml    run a folder of labs as a suite, JUnit for CI
   connlab run pool-burst --json             events as JSON lines, then {\"summary\": ...}
   connlab run short-vs-long --set link.delay_ms=20 --set client.requests=50
-  connlab inspect captures/pool-burst-*.pcapng   counters, findings (cause, evidence, knob)
+  connlab inspect pool-burst                the newest capture of pool-burst: counters,
+                                            findings (cause, evidence, knob)
   connlab inspect /tmp/tcpdump.pcap --json
   connlab run read-timeout-as-idle --tui   watch it live in the terminal timeline
   connlab run pool-burst --report          also write captures/pool-burst-*.html
   connlab report /tmp/tcpdump.pcap -o svc.html  a picture of any capture, to share
   connlab sweep pool-burst --vary client.max_idle_per_host=1,2,5,10,25,50 -j 2
-  connlab tui captures/pool-burst-*.pcapng      scrub through a capture
+  connlab tui pool-burst                    scrub through its newest capture
+  tcpdump -w - -i any port 80 | connlab inspect -    a capture read from stdin
   connlab list
   sudo connlab clean                        remove what killed runs left behind
   connlab completions bash                  completion script (bash, zsh, fish, ...)
@@ -70,7 +72,7 @@ pub enum Command {
         #[arg(long)]
         report: bool,
         /// Labs run at once when several are given (each in its own namespaces).
-        #[arg(short = 'j', long = "jobs", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(short = 'j', long = "jobs", default_value_t = 1, value_parser = at_least_one::<u64>)]
         jobs: u64,
         /// Write a JUnit XML report: one test case per lab, one failure per failed
         /// expectation, the capture as an attachment line.
@@ -87,10 +89,10 @@ pub enum Command {
         #[arg(long = "vary", value_name = "KEY=V1,V2,...", required = true)]
         vary: Vec<connlab::sweep::Vary>,
         /// Runs per point; the table shows their median.
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, default_value_t = 1, value_parser = at_least_one::<u32>)]
         repeat: u32,
         /// Points run at once (each in its own namespaces).
-        #[arg(short = 'j', long = "jobs", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(short = 'j', long = "jobs", default_value_t = 1, value_parser = at_least_one::<u64>)]
         jobs: u64,
         /// Another summary key to show, e.g. findings.pool_overflow.kept_idle (repeatable).
         #[arg(long = "metric", value_name = "KEY")]
@@ -102,28 +104,40 @@ pub enum Command {
     /// Write a self-contained HTML report of a capture (pcap or pcapng, any tool's): summary,
     /// findings, every connection's timeline, distributions. Opens offline.
     Report {
-        /// The capture file.
-        file: PathBuf,
-        /// The HTML file to write (default: the capture's name with .html).
+        /// Capture files (pcap, pcapng, gzipped or not; `-` for stdin), or a lab's name for
+        /// the newest capture its runs left in captures/. One page per capture.
+        #[arg(required = true, value_name = "CAPTURE")]
+        files: Vec<String>,
+        /// The HTML file to write (default: the capture's name with .html; needed for stdin;
+        /// only with one capture).
         #[arg(short, long)]
         out: Option<PathBuf>,
         /// TLS secrets (an SSLKEYLOGFILE, NSS key log format) to decrypt with.
         #[arg(long, value_name = "FILE")]
         keylog: Option<PathBuf>,
     },
-    /// Replay a capture (pcap or pcapng, any tool's) in the terminal timeline.
+    /// Replay a capture (pcap or pcapng, any tool's) in the terminal timeline. Several files
+    /// are read one after another as one capture (a ring buffer's files, say).
     Tui {
-        /// The capture file.
-        file: PathBuf,
+        /// Capture files (`-` for stdin), or a lab's name for its newest capture.
+        #[arg(required = true, value_name = "CAPTURE")]
+        files: Vec<String>,
         /// TLS secrets (an SSLKEYLOGFILE, NSS key log format) to decrypt with.
         #[arg(long, value_name = "FILE")]
         keylog: Option<PathBuf>,
     },
-    /// Analyse and diagnose a capture file (pcap or pcapng, from connlab, tcpdump or
-    /// Wireshark): counters, findings with evidence and knobs, endpoints, distributions.
+    /// Analyse and diagnose captures (pcap or pcapng, from connlab, tcpdump or Wireshark,
+    /// gzipped or not): counters, findings with evidence and knobs, endpoints,
+    /// distributions. One summary per capture, or one for all with --merge.
     Inspect {
-        /// The capture file.
-        file: PathBuf,
+        /// Capture files (`-` for stdin), or a lab's name for the newest capture its runs
+        /// left in captures/ (`connlab inspect pool-burst`).
+        #[arg(required = true, value_name = "CAPTURE")]
+        files: Vec<String>,
+        /// Read the captures one after another as one (as `mergecap -a` joins them: a ring
+        /// buffer's files), with one summary.
+        #[arg(long)]
+        merge: bool,
         /// Print events as JSON lines, then one line {"summary": {...}}.
         #[arg(long)]
         json: bool,
@@ -151,4 +165,14 @@ pub enum Command {
         /// Its job, as JSON.
         job: String,
     },
+}
+
+/// A count that must be 1 or more (`-j`, `--repeat`), refused in words rather than as a range
+/// of integers up to 2^64.
+fn at_least_one<T: std::str::FromStr + PartialEq + From<u8>>(s: &str) -> Result<T, String> {
+    match s.trim().parse::<T>() {
+        Ok(n) if n != T::from(0) => Ok(n),
+        Ok(_) => Err("must be at least 1".to_owned()),
+        Err(_) => Err(format!("{s:?} is not a whole number (1 or more)")),
+    }
 }

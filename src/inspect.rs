@@ -1,6 +1,6 @@
 //! `connlab inspect`: the analyser over any capture file, with the same summary as a run.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::mpsc::SyncSender;
 
 use serde::Serialize;
@@ -11,7 +11,7 @@ use std::ops::Range;
 use connlab_core::analyze::{Analyzer, Decoded, Event, LinkType, Segment, Summary, TcpFlags};
 use connlab_core::diagnose::{Diagnosis, DiagnosisReport};
 
-use crate::capture::reader::{read_capture_all, FileFacts, ReadError, Stored, StoredPacket};
+use crate::capture::reader::{read_captures, FileFacts, ReadError, Stored, StoredPacket};
 
 /// Summary of an inspected file (`{"summary": ...}` in JSON output).
 #[derive(Debug, Clone, Serialize)]
@@ -177,14 +177,14 @@ impl<F: FnMut(&Event)> Diagnose<F> {
     }
 }
 
-/// Reads `path` and analyses it, decrypting the TLS connections whose keys are in `keylog`
+/// Reads `paths` (one after another, as one capture) and analyses them, decrypting the TLS connections whose keys are in `keylog`
 /// (NSS key log text) or in the file's Decryption Secrets Blocks; `on_event` gets every
 /// event in order. Two threads share the
 /// work: one reads and decodes frames, then diagnoses the events the other thread's analyser
 /// sent back for the frames before; the other runs the analyser. So a large capture takes
 /// about half the sum of the three jobs (a thread per job was measured slower on two cores).
 pub fn inspect(
-    path: &Path,
+    paths: &[PathBuf],
     keylog: Option<&[u8]>,
     on_event: impl FnMut(&Event) + Send,
 ) -> Inspection {
@@ -211,7 +211,7 @@ pub fn inspect(
             };
             let fresh = || recycled.try_recv().unwrap_or_else(|_| Batch::new());
             let mut batch = Batch::new();
-            let result = read_capture_all(path, |stored| {
+            let result = read_captures(paths, |stored| {
                 let packet = match stored {
                     Stored::Packet(packet) => packet,
                     Stored::Secrets(keys) => {

@@ -58,6 +58,9 @@ fn main() -> ExitCode {
             junit,
         } => {
             use std::io::IsTerminal;
+            if let Err(e) = out_is_a_folder(&out) {
+                return fail(&e);
+            }
             let one_lab = labs.len() == 1 && !std::path::Path::new(&labs[0]).is_dir();
             if !one_lab || junit.is_some() {
                 if tui {
@@ -72,6 +75,11 @@ fn main() -> ExitCode {
                     report,
                 };
                 return run_suite(&labs, &opts, junit.as_deref(), json || json_summary);
+            }
+            if tui {
+                if let Err(e) = connlab::tui::app::terminal_ready() {
+                    return fail(&e);
+                }
             }
             let lab = &labs[0];
             let progress = !json
@@ -92,14 +100,18 @@ fn main() -> ExitCode {
                 },
             )
         }
-        Command::Tui { file, keylog } => match read_keylog(keylog.as_deref()) {
-            Ok(keys) => replay(&file, keys.as_deref()),
-            Err(e) => fail(&e),
-        },
-        Command::Report { file, out, keylog } => match read_keylog(keylog.as_deref()) {
-            Ok(keys) => report(&file, out, keys),
-            Err(e) => fail(&e),
-        },
+        Command::Tui { files, keylog } => {
+            match captures(&files).and_then(|f| Ok((f, read_keylog(keylog.as_deref())?))) {
+                Ok((files, keys)) => replay(&files, keys.as_deref()),
+                Err(e) => fail(&e),
+            }
+        }
+        Command::Report { files, out, keylog } => {
+            match captures(&files).and_then(|f| Ok((f, read_keylog(keylog.as_deref())?))) {
+                Ok((files, keys)) => reports(&files, out, keys),
+                Err(e) => fail(&e),
+            }
+        }
         Command::Sweep {
             lab,
             vary,
@@ -115,8 +127,23 @@ fn main() -> ExitCode {
             metrics: metric,
             out,
         }),
-        Command::Inspect { file, json, keylog } => match read_keylog(keylog.as_deref()) {
-            Ok(keys) => inspect(&file, json, keys.as_deref()),
+        Command::Inspect {
+            files,
+            merge,
+            json,
+            keylog,
+        } => match captures(&files).and_then(|f| Ok((f, read_keylog(keylog.as_deref())?))) {
+            Ok((files, keys)) if merge => inspect(&files, json, keys.as_deref()),
+            Ok((files, keys)) => files
+                .iter()
+                .enumerate()
+                .map(|(i, file)| {
+                    if i > 0 && !json {
+                        println!();
+                    }
+                    inspect(std::slice::from_ref(file), json, keys.as_deref())
+                })
+                .fold(ExitCode::SUCCESS, worst),
             Err(e) => fail(&e),
         },
         Command::List => list(),
@@ -351,8 +378,43 @@ fn read_keylog(path: Option<&std::path::Path>) -> anyhow::Result<Option<Vec<u8>>
     Ok(Some(text))
 }
 
-fn inspect(file: &std::path::Path, json: bool, keylog: Option<&[u8]>) -> ExitCode {
-    let inspection = inspect::inspect(file, keylog, |event| {
+/// `--out` names a folder (made when missing): a file there is refused before anything runs.
+fn out_is_a_folder(out: &std::path::Path) -> anyhow::Result<()> {
+    if out.exists() && !out.is_dir() {
+        anyhow::bail!(
+            "--out {} is a file: --out names the folder the captures go into (it is made if \
+             missing); give a folder",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// The captures the command line names (files, `-`, or labs' names for their newest).
+fn captures(args: &[String]) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let stdin = args
+        .iter()
+        .filter(|a| *a == connlab::capture::reader::STDIN);
+    if stdin.count() > 1 {
+        anyhow::bail!("`-` (stdin) can be read once: give it once");
+    }
+    args.iter()
+        .map(|a| connlab::capture::files::resolve(a, std::path::Path::new("captures")))
+        .collect()
+}
+
+/// The exit code of several captures: an error (2) wins over success.
+fn worst(a: ExitCode, b: ExitCode) -> ExitCode {
+    if a == ExitCode::SUCCESS {
+        b
+    } else {
+        a
+    }
+}
+
+/// Inspects `files` as one capture and prints its summary.
+fn inspect(files: &[std::path::PathBuf], json: bool, keylog: Option<&[u8]>) -> ExitCode {
+    let inspection = inspect::inspect(files, keylog, |event| {
         if json {
             println!("{}", serde_json::to_string(event).unwrap_or_default());
         }
@@ -361,10 +423,11 @@ fn inspect(file: &std::path::Path, json: bool, keylog: Option<&[u8]>) -> ExitCod
     let unread = inspection.summary.packets == 0
         && matches!(
             inspection.error,
-            Some(ReadError::Io { .. } | ReadError::NotACapture { .. })
+            Some(ReadError::Io { .. } | ReadError::Empty { .. } | ReadError::NotACapture { .. })
         );
     if !unread {
-        print_inspection(file, &inspection, json);
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        print_inspection(&names.join(" + "), &inspection, json);
     }
     match inspection.error {
         None => ExitCode::SUCCESS,
@@ -380,16 +443,16 @@ fn inspect(file: &std::path::Path, json: bool, keylog: Option<&[u8]>) -> ExitCod
 }
 
 /// Prints what `connlab inspect` found: the summary line (JSON), or the tables and findings.
-fn print_inspection(file: &std::path::Path, inspection: &inspect::Inspection, json: bool) {
+fn print_inspection(name: &str, inspection: &inspect::Inspection, json: bool) {
     if json {
-        let mut line = serde_json::json!({ "summary": inspection.summary });
+        let mut line = serde_json::json!({ "file": name, "summary": inspection.summary });
         if let Some(e) = &inspection.error {
             line["error"] = serde_json::Value::String(e.to_string());
         }
         println!("{line}");
     } else {
         let s = &inspection.summary;
-        println!("{}", file.display());
+        println!("{name}");
         print!("{}", summary_text::analysis_table(&s.analysis, None));
         println!("packets {}   recorded drops {}", s.packets, s.dropped);
         if s.unsupported_link > 0 {
@@ -425,6 +488,9 @@ fn print_inspection(file: &std::path::Path, inspection: &inspect::Inspection, js
 
 fn sweep(opts: connlab::sweep::Options) -> ExitCode {
     use connlab::sweep::table::Outcome;
+    if let Err(e) = out_is_a_folder(&opts.out) {
+        return fail(&e);
+    }
     if let Err(e) = connlab::lab::catalog::resolve(&opts.lab)
         .and_then(|lab| connlab::sweep::plan::points(&lab, &opts.vary).map(|_| ()))
         .and_then(|()| {
@@ -470,12 +536,34 @@ fn sweep(opts: connlab::sweep::Options) -> ExitCode {
     }
 }
 
-fn report(
-    file: &std::path::Path,
+/// One page per capture: `out` names it when there is one capture.
+fn reports(
+    files: &[std::path::PathBuf],
     out: Option<std::path::PathBuf>,
     keylog: Option<Vec<u8>>,
 ) -> ExitCode {
-    let out = out.unwrap_or_else(|| file.with_extension("html"));
+    if out.is_some() && files.len() > 1 {
+        return fail(&anyhow::anyhow!(
+            "-o names one page, and {} captures make {} pages: leave -o out (each page goes \
+             beside its capture), or give one capture",
+            files.len(),
+            files.len()
+        ));
+    }
+    let stdin = std::path::Path::new(connlab::capture::reader::STDIN);
+    if out.is_none() && files.iter().any(|f| f == stdin) {
+        return fail(&anyhow::anyhow!(
+            "a capture read from stdin has no name to put the page beside: name the page with \
+             -o FILE.html"
+        ));
+    }
+    files.iter().fold(ExitCode::SUCCESS, |code, file| {
+        let out = out.clone().unwrap_or_else(|| file.with_extension("html"));
+        worst(code, report(file, out, keylog.clone()))
+    })
+}
+
+fn report(file: &std::path::Path, out: std::path::PathBuf, keylog: Option<Vec<u8>>) -> ExitCode {
     let header = connlab::report::Header {
         title: file
             .file_name()
@@ -505,8 +593,11 @@ fn report(
     }
 }
 
-fn replay(file: &std::path::Path, keylog: Option<&[u8]>) -> ExitCode {
-    let (model, error) = connlab::tui::replay::load(file, keylog);
+fn replay(files: &[std::path::PathBuf], keylog: Option<&[u8]>) -> ExitCode {
+    if let Err(e) = connlab::tui::app::terminal_ready() {
+        return fail(&e);
+    }
+    let (model, error) = connlab::tui::replay::load(files, keylog);
     if let Some(e) = &error {
         if model.rows.is_empty() {
             eprintln!("connlab: {e}");

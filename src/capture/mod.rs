@@ -2,6 +2,7 @@
 //! sinks (pcapng with lifecycle comments, JSON lines, live counters, the live timeline), and
 //! the reader of any pcap or pcapng (connlab's, tcpdump's, Wireshark's).
 
+pub mod files;
 pub mod jsonl;
 pub mod live;
 pub mod pcapng_out;

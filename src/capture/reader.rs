@@ -6,7 +6,7 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use connlab_core::analyze::{decode, decode_cut, DecodeError, LinkType, Segment};
 use pcap_file::pcap::PcapParser;
@@ -184,6 +184,15 @@ pub enum ReadError {
         /// Cause.
         source: std::io::Error,
     },
+    /// The file holds nothing at all.
+    #[error(
+        "{path} is an empty file: no capture was written into it (did the capturing program \
+         stop before it wrote its header?)"
+    )]
+    Empty {
+        /// File name.
+        path: String,
+    },
     /// The file is neither pcap nor pcapng.
     #[error("{path} is not a pcap or pcapng file (magic number {magic:02x?} at offset 0)")]
     NotACapture {
@@ -250,13 +259,61 @@ pub fn read_capture_all(
     path: &Path,
     mut on_stored: impl FnMut(Stored<'_>),
 ) -> Result<FileFacts, ReadError> {
+    if path == Path::new(STDIN) {
+        let mut stdin = std::io::stdin().lock();
+        return read_chunks(
+            "stdin".to_owned(),
+            Chunks::of_stream(&mut stdin),
+            &mut on_stored,
+        );
+    }
     let name = path.display().to_string();
     let io = |source| ReadError::Io {
         path: name.clone(),
         source,
     };
     let mut file = File::open(path).map_err(io)?;
+    if is_gzip(&mut file).map_err(io)? {
+        // tshark reads `capture.pcap.gz` as it is; so does connlab (offsets in errors are
+        // then offsets in the decompressed capture).
+        let mut unzipped = flate2::read::MultiGzDecoder::new(file);
+        return read_chunks(name, Chunks::of_stream(&mut unzipped), &mut on_stored);
+    }
     read_chunks(name, Chunks::new(&mut file), &mut on_stored)
+}
+
+/// Reads several captures one after another as if they were one (as `mergecap -a` would
+/// join them: a ring buffer's files, say), with their facts added up. Stops at the first
+/// error, after delivering everything before it.
+pub fn read_captures(
+    paths: &[PathBuf],
+    mut on_stored: impl FnMut(Stored<'_>),
+) -> Result<FileFacts, ReadError> {
+    let mut total = FileFacts::default();
+    for path in paths {
+        let facts = read_capture_all(path, &mut on_stored)?;
+        total.packets += facts.packets;
+        total.recorded_drops += facts.recorded_drops;
+        total.secrets += facts.secrets;
+        total.bytes += facts.bytes;
+    }
+    Ok(total)
+}
+
+/// The path that names standard input, as for other command-line tools.
+pub const STDIN: &str = "-";
+
+/// Whether `file` starts with gzip's magic number; leaves it at its start.
+fn is_gzip(file: &mut File) -> std::io::Result<bool> {
+    use std::io::Seek;
+    if !file.metadata()?.is_file() {
+        // A pipe cannot be looked into and rewound.
+        return Ok(false);
+    }
+    let mut magic = [0u8; 2];
+    let n = file.read(&mut magic)?;
+    file.rewind()?;
+    Ok(n == 2 && magic == [0x1F, 0x8B])
 }
 
 /// Reads every packet of a capture held in memory (`name` is what errors call it): the same
@@ -284,6 +341,9 @@ fn read_chunks(
         .get(..4)
         .unwrap_or(chunks.pending())
         .to_vec();
+    if magic.is_empty() {
+        return Err(ReadError::Empty { path: name });
+    }
     let mut facts = FileFacts::default();
     let result = if magic == PCAPNG_MAGIC {
         read_pcapng(&mut chunks, &mut facts, on_stored)
@@ -577,8 +637,9 @@ enum Source<'f> {
         /// Bytes before this offset are mapped in already.
         populated: usize,
     },
+    /// A pipe, stdin, or a decompressor: read in chunks.
     Read {
-        file: &'f mut File,
+        file: &'f mut dyn Read,
         buf: Vec<u8>,
     },
     /// A capture already in memory.
@@ -633,6 +694,18 @@ impl<'f> Chunks<'f> {
         };
         Chunks {
             source,
+            pos: 0,
+            consumed: 0,
+        }
+    }
+
+    /// Chunks of a stream that cannot be mapped (stdin, a decompressor).
+    fn of_stream(reader: &'f mut dyn Read) -> Self {
+        Chunks {
+            source: Source::Read {
+                file: reader,
+                buf: Vec::with_capacity(CHUNK),
+            },
             pos: 0,
             consumed: 0,
         }

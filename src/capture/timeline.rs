@@ -1,12 +1,12 @@
 //! Any capture (connlab's, tcpdump's) read through the analyser into a timeline model: what
 //! `connlab tui` scrubs through and what `connlab report` draws.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use connlab_core::analyze::{Analyzer, Decoded, LinkType};
 use connlab_core::timeline::{FrameInfo, TimelineModel};
 
-use super::reader::{read_capture_all, FileFacts, ReadError, Stored};
+use super::reader::{read_captures, FileFacts, ReadError, Stored};
 
 /// How much of each frame the model keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,11 +17,11 @@ pub enum Frames {
     DroppedOnly,
 }
 
-/// Reads `path` into `model`, then finishes it, decrypting the TLS connections whose keys are
+/// Reads `paths` (one after another, as one capture) into `model`, then finishes it, decrypting the TLS connections whose keys are
 /// in `keylog` or the file's Decryption Secrets Blocks. On a bad file the model holds what was
 /// read before the error, which is returned beside it.
 pub fn read_into(
-    path: &Path,
+    paths: &[PathBuf],
     keylog: Option<&[u8]>,
     model: &mut TimelineModel,
     frames: Frames,
@@ -31,7 +31,7 @@ pub fn read_into(
         analyzer.add_keys(keys);
     }
     let mut events = Vec::new();
-    let result = read_capture_all(path, |stored| {
+    let result = read_captures(paths, |stored| {
         let packet = match stored {
             Stored::Packet(packet) => packet,
             Stored::Secrets(keys) => {

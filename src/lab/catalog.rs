@@ -86,10 +86,38 @@ pub fn resolve(name_or_path: &str) -> Result<Lab> {
         return Ok(Lab::parse(name, &format!("embedded:{name}"), text)?);
     }
     let names: Vec<&str> = EMBEDDED.iter().map(|(n, _)| *n).collect();
+    if let Some(near) = nearest(name_or_path, &names) {
+        bail!(
+            "no lab named {name_or_path:?} and no such file: did you mean {near:?}? (`connlab \
+             list` shows them all)"
+        );
+    }
     bail!(
         "no lab named {name_or_path:?} and no such file; embedded labs: {} (see `connlab list`)",
         names.join(", ")
     )
+}
+
+/// The name a misspelling most likely meant: a typo or two away, or the only name it begins.
+fn nearest<'a>(typed: &str, names: &[&'a str]) -> Option<&'a str> {
+    let stem = Path::new(typed)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or(typed);
+    let (distance, best) = names
+        .iter()
+        .map(|n| (strsim::damerau_levenshtein(stem, n), *n))
+        .min()?;
+    if distance <= 2.max(stem.len() / 6) {
+        return Some(best);
+    }
+    let mut begun = names
+        .iter()
+        .filter(|n| n.starts_with(stem) && stem.len() >= 4);
+    match (begun.next(), begun.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    }
 }
 
 /// Every embedded lab, parsed.
@@ -111,6 +139,23 @@ mod tests {
             assert!(!lab.spec.about.is_empty(), "{}: about", lab.name);
             assert!(!lab.expectations.is_empty(), "{}: [expect]", lab.name);
         }
+    }
+
+    #[test]
+    fn misspelt_names_get_a_suggestion() {
+        for typo in [
+            "keepalive-reues",
+            "pool-brust",
+            "labs/pool-burst-big-idel.toml",
+        ] {
+            let err = resolve(typo).expect_err("no such lab").to_string();
+            assert!(err.contains("did you mean"), "{typo}: {err}");
+        }
+        let err = resolve("pool-burst-big").expect_err("a prefix").to_string();
+        assert!(
+            err.contains("did you mean \"pool-burst-big-idle\""),
+            "{err}"
+        );
     }
 
     #[test]

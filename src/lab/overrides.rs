@@ -60,8 +60,13 @@ pub fn apply(lab: &Lab, overrides: &[Override]) -> Result<Lab> {
     }
     let listed: Vec<String> = overrides.iter().map(Override::to_string).collect();
     ranges::check(&table).map_err(|bad| anyhow!("--set {}: {}", listed.join(" "), bad.message))?;
-    let spec = LabSpec::deserialize(toml::Value::Table(table.clone()))
-        .map_err(|e| anyhow!("--set {}: {}", listed.join(" "), e.message()))?;
+    let spec = LabSpec::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
+        anyhow!(
+            "--set {}: {}",
+            listed.join(" "),
+            crate::lab::spec::plain_words(e.message())
+        )
+    })?;
     let mut changed = Lab::from_spec(&lab.name, spec, table)
         .map_err(|(_, message)| anyhow!("--set {}: {message}", listed.join(" ")))?;
     changed.overrides = listed;

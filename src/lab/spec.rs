@@ -254,6 +254,33 @@ pub struct LabFileError {
     pub message: String,
 }
 
+/// A reading error in the words of a lab file's author, not of Rust's types: `expected u32`
+/// becomes `expected a whole number`.
+pub fn plain_words(message: &str) -> String {
+    const TYPES: [(&str, &str); 9] = [
+        ("u8", "a whole number, 0 to 255"),
+        ("u16", "a whole number, 0 to 65535"),
+        ("u32", "a whole number, 0 or more"),
+        ("u64", "a whole number, 0 or more"),
+        ("usize", "a whole number, 0 or more"),
+        ("i32", "a whole number"),
+        ("i64", "a whole number"),
+        ("f32", "a number"),
+        ("f64", "a number"),
+    ];
+    let mut out = message.to_owned();
+    for (rust, words) in TYPES {
+        for end in ["", ",", " "] {
+            let from = format!("expected {rust}{end}");
+            if end.is_empty() && !out.ends_with(&from) {
+                continue;
+            }
+            out = out.replace(&from, &format!("expected {words}{end}"));
+        }
+    }
+    out
+}
+
 impl Lab {
     /// Parses lab text; `origin` names it in errors, `name` is the lab's name.
     pub fn parse(name: &str, origin: &str, text: &str) -> Result<Lab, LabFileError> {
@@ -268,7 +295,7 @@ impl Lab {
                 .span()
                 .map(|s| locate::line_column(text, s.start))
                 .unwrap_or((1, 1));
-            at(place, e.message().to_owned())
+            at(place, plain_words(e.message()))
         };
         let table: toml::Table = toml::from_str(text).map_err(spanned)?;
         // Ranges first: `delay_ms = -5` names its field, where the typed reading would only

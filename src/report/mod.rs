@@ -67,7 +67,7 @@ pub fn write(capture: &Path, out: &Path, header: &Header) -> Result<Written> {
         ROW_BUDGET,
     );
     let error = read_into(
-        capture,
+        &[capture.to_path_buf()],
         header.keylog.as_deref(),
         &mut model,
         Frames::DroppedOnly,

@@ -1,7 +1,7 @@
 //! Which labs `connlab run a.toml b.toml labs/` means: every argument is an embedded lab's
 //! name, a lab file or a folder of lab files (its `*.toml`, sorted by name). Every lab is read
-//! and every `--set` applied before anything runs, so a bad file stops the suite at once with
-//! its line and column instead of after an hour of other labs.
+//! and every `--set` applied before anything runs, so bad files stop the suite at once, every
+//! one of them with its line and column, instead of after an hour of other labs.
 
 use std::path::{Path, PathBuf};
 
@@ -23,28 +23,37 @@ pub struct SuiteLab {
 /// Expands the arguments into labs, in order (a lab named twice runs once), checking each.
 pub fn labs(args: &[String], set: &[Override]) -> Result<Vec<SuiteLab>> {
     let mut labs: Vec<SuiteLab> = Vec::new();
+    let mut errors: Vec<String> = Vec::new();
     for arg in args {
         let path = Path::new(arg);
         let found = if path.is_dir() {
             folder(path)?
         } else {
-            vec![one(arg)?]
+            vec![arg.to_owned()]
         };
-        for lab in found {
-            if !labs.iter().any(|l| l.source == lab.source) {
-                labs.push(lab);
+        for source in found {
+            match one(&source, set) {
+                Ok(lab) if labs.iter().any(|l| l.source == lab.source) => {}
+                Ok(lab) => labs.push(lab),
+                Err(e) => errors.push(format!("{e:#}")),
             }
         }
     }
-    for lab in &labs {
-        let parsed = catalog::resolve(&lab.source)?;
-        overrides::apply(&parsed, set).with_context(|| format!("lab {}", lab.source))?;
+    match errors.as_slice() {
+        [] => Ok(labs),
+        [one] => bail!("{one}"),
+        all => bail!(
+            "{} labs cannot run, nothing ran:\n  {}",
+            all.len(),
+            all.join("\n  ")
+        ),
     }
-    Ok(labs)
 }
 
-fn one(arg: &str) -> Result<SuiteLab> {
+/// A lab read, and checked with the `--set` overrides.
+fn one(arg: &str, set: &[Override]) -> Result<SuiteLab> {
     let lab = catalog::resolve(arg)?;
+    overrides::apply(&lab, set).with_context(|| format!("lab {arg}"))?;
     let file = Path::new(arg).is_file().then(|| PathBuf::from(arg));
     Ok(SuiteLab {
         name: lab.name,
@@ -53,7 +62,8 @@ fn one(arg: &str) -> Result<SuiteLab> {
     })
 }
 
-fn folder(dir: &Path) -> Result<Vec<SuiteLab>> {
+/// The lab files of a folder, sorted.
+fn folder(dir: &Path) -> Result<Vec<String>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("reading the lab folder {}", dir.display()))?
         .flatten()
@@ -64,10 +74,7 @@ fn folder(dir: &Path) -> Result<Vec<SuiteLab>> {
     if files.is_empty() {
         bail!("{} holds no lab files (*.toml)", dir.display());
     }
-    files
-        .iter()
-        .map(|f| one(&f.display().to_string()))
-        .collect()
+    Ok(files.iter().map(|f| f.display().to_string()).collect())
 }
 
 #[cfg(test)]
@@ -98,6 +105,21 @@ mod tests {
         std::fs::write(dir.join("bad.toml"), "question = \"?\"\nnope = 1\n").expect("bad");
         let err = labs(&[dir.display().to_string()], &[]).expect_err("bad file");
         assert!(format!("{err:#}").contains("bad.toml:2:1"), "{err:#}");
+        std::fs::write(
+            dir.join("worse.toml"),
+            "question = \"?\"\n[client]\nrequests = -1\n",
+        )
+        .expect("worse");
+        let err = format!(
+            "{:#}",
+            labs(&[dir.display().to_string()], &[]).expect_err("two")
+        );
+        assert!(
+            err.contains("2 labs cannot run")
+                && err.contains("bad.toml:2:1")
+                && err.contains("worse.toml:3:"),
+            "every bad file is reported: {err}"
+        );
         let set: Vec<Override> = vec!["client.nope=1".parse().expect("o")];
         let err = labs(&["pool-burst".into()], &set).expect_err("bad key");
         assert!(format!("{err:#}").contains("client.nope"), "{err:#}");

@@ -71,6 +71,16 @@ pub fn points(lab: &Lab, vary: &[Vary]) -> Result<Vec<Point>> {
     if vary.is_empty() {
         bail!("nothing to vary: give at least one --vary KEY=V1,V2,...");
     }
+    for (i, v) in vary.iter().enumerate() {
+        if vary[..i].iter().any(|earlier| earlier.key == v.key) {
+            bail!(
+                "--vary {} is given twice: every point would run with the last value only; \
+                 give its values once, as --vary {}=V1,V2,...",
+                v.key,
+                v.key
+            );
+        }
+    }
     let mut points: Vec<Point> = vec![Vec::new()];
     for v in vary {
         let mut next = Vec::with_capacity(points.len() * v.values.len());
@@ -132,6 +142,17 @@ mod tests {
         assert_eq!(first, ["client.requests=1", "link.delay_ms=0"]);
         assert_eq!(p[1][1].to_string(), "link.delay_ms=5");
         assert_eq!(p[3][0].to_string(), "client.requests=2");
+    }
+
+    #[test]
+    fn a_key_varied_twice_is_refused() {
+        let err = points(
+            &lab(),
+            &[vary("client.requests=1,2"), vary("client.requests=3")],
+        )
+        .expect_err("twice")
+        .to_string();
+        assert!(err.contains("client.requests is given twice"), "{err}");
     }
 
     #[test]

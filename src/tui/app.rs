@@ -35,6 +35,33 @@ impl Drop for TerminalGuard {
     }
 }
 
+/// Refuses to start the screen where it cannot work: without a terminal on stdin (no keys to
+/// read; ratatui's init would panic) or on stdout (it would draw escape codes into a file or a
+/// pipe). Checked before a lab starts, so that nothing runs for a screen that cannot show.
+pub fn terminal_ready() -> Result<()> {
+    use std::io::IsTerminal;
+    let missing: Vec<&str> = [
+        ("stdin", std::io::stdin().is_terminal()),
+        ("stdout", std::io::stdout().is_terminal()),
+    ]
+    .into_iter()
+    .filter(|(_, tty)| !tty)
+    .map(|(name, _)| name)
+    .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "the terminal timeline needs a terminal, and {} not one: run it in a terminal \
+         (or tmux), or without it: `connlab run LAB` prints the summary, `connlab inspect \
+         FILE` reads a capture, `connlab report FILE` draws it as a page",
+        match missing.as_slice() {
+            [one] => format!("{one} is"),
+            _ => missing.join(" and ") + " are",
+        }
+    )
+}
+
 /// Runs the screen until the user quits or `stop()` turns true (a signal asked the run to end).
 /// With `rx` the model grows live; without, it is a finished replay.
 pub fn run(

@@ -1,0 +1,81 @@
+//! The captures a command line names: files, `-` for stdin, or a lab's name for the newest
+//! capture a run of that lab wrote (a shell glob like `pool-burst-*` also matches the captures
+//! of `pool-burst-big-idle`, and picks more than one once the lab ran twice).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+
+use super::reader::STDIN;
+
+/// The capture `arg` names: an existing file (or `-`) as it is; else the newest
+/// `<folder>/<arg>-<time>.pcapng` a run of the lab `arg` wrote.
+pub fn resolve(arg: &str, folder: &Path) -> Result<PathBuf> {
+    let path = Path::new(arg);
+    if arg == STDIN || path.exists() {
+        return Ok(path.to_owned());
+    }
+    if let Some(newest) = newest_of_lab(arg, folder) {
+        return Ok(newest);
+    }
+    bail!(
+        "no such file {arg:?}, and no capture of a lab named {arg:?} in {}/ (run `connlab run \
+         {arg}` first, or give the capture's path)",
+        folder.display()
+    )
+}
+
+/// The newest capture of `lab` in `folder`: runs are stamped with their UTC start time, so
+/// the newest sorts last. Another lab whose name begins with this one's does not count.
+fn newest_of_lab(lab: &str, folder: &Path) -> Option<PathBuf> {
+    let prefix = format!("{lab}-");
+    std::fs::read_dir(folder)
+        .ok()?
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| {
+            name.strip_prefix(&prefix)
+                .and_then(|rest| rest.strip_suffix(".pcapng"))
+                .is_some_and(is_stamp)
+        })
+        .max()
+        .map(|name| folder.join(name))
+}
+
+/// `20261124T191226Z`, as `paths::run_prefix` stamps runs.
+fn is_stamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 16
+        && b[8] == b'T'
+        && b[15] == b'Z'
+        && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lab_name_is_its_newest_capture_and_not_a_longer_labs() {
+        let dir = std::env::temp_dir().join(format!("connlab-files-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        for name in [
+            "pool-burst-20261124T191226Z.pcapng",
+            "pool-burst-20261125T080000Z.pcapng",
+            "pool-burst-20261125T080000Z.events.jsonl",
+            "pool-burst-big-idle-20261126T000000Z.pcapng",
+        ] {
+            std::fs::write(dir.join(name), b"").expect("write");
+        }
+        let got = resolve("pool-burst", &dir).expect("found");
+        assert_eq!(got, dir.join("pool-burst-20261125T080000Z.pcapng"));
+        let got = resolve("pool-burst-big-idle", &dir).expect("found");
+        assert_eq!(got, dir.join("pool-burst-big-idle-20261126T000000Z.pcapng"));
+        let err = resolve("keepalive-reuse", &dir)
+            .expect_err("none")
+            .to_string();
+        assert!(err.contains("connlab run keepalive-reuse"), "{err}");
+        assert_eq!(resolve("-", &dir).expect("stdin"), PathBuf::from("-"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

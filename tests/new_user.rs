@@ -1,0 +1,244 @@
+//! What a new user trips on, each tried as they would: the terminal timeline without a
+//! terminal, several captures (a glob, stdin, gzip, a lab's newest), and the wording of the
+//! errors a first lab file or command line meets.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::harness::Need;
+use common::*;
+use serde_json::Value;
+
+/// Runs `cmd` without a terminal anywhere: stdin empty, stdout and stderr piped.
+fn untethered(mut cmd: Command) -> Output {
+    cmd.stdin(Stdio::null()).output().expect("run connlab")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The `{"file", "summary"}` lines `inspect --json` printed, events left out.
+fn summaries(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("summary").is_some())
+        .collect()
+}
+
+fn the_timeline_refuses_to_start_without_a_terminal() {
+    let out = out_dir("tui-no-terminal");
+    let run = untethered({
+        let mut cmd = connlab();
+        cmd.args(["run", "keepalive-reuse", "--tui", "--out"])
+            .arg(&out);
+        cmd
+    });
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(
+        stderr(&run).contains("needs a terminal"),
+        "{}",
+        stderr(&run)
+    );
+    assert!(!stderr(&run).contains("panicked"), "{}", stderr(&run));
+    let left = std::fs::read_dir(&out).expect("out").count();
+    assert_eq!(left, 0, "the lab must not have run");
+
+    let replay = untethered({
+        let mut cmd = connlab();
+        cmd.arg("tui")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
+        cmd
+    });
+    assert_eq!(replay.status.code(), Some(2), "{}", stderr(&replay));
+    assert!(
+        stderr(&replay).contains("stdin and stdout are not one"),
+        "{}",
+        stderr(&replay)
+    );
+}
+
+/// Runs keepalive-reuse twice into `<dir>/captures` (as `connlab run` does from `dir`) and
+/// returns both captures, oldest first.
+fn two_runs(dir: &Path) -> [PathBuf; 2] {
+    let folder = dir.join("captures");
+    let mut files = Vec::new();
+    for _ in 0..2 {
+        let run = run_lab("keepalive-reuse", &folder);
+        assert_expectations_pass(&run);
+        files.push(PathBuf::from(
+            run.summary["capture"].as_str().expect("capture"),
+        ));
+        // Runs are stamped by the second.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    [files[0].clone(), files[1].clone()]
+}
+
+fn several_captures_stdin_gzip_and_a_labs_newest() {
+    let dir = out_dir("several-captures");
+    let [older, newer] = two_runs(&dir);
+
+    // By the lab's name, from the folder the runs were made in: the newest capture.
+    let by_name = connlab()
+        .current_dir(&dir)
+        .args(["inspect", "keepalive-reuse", "--json"])
+        .output()
+        .expect("inspect");
+    assert_eq!(by_name.status.code(), Some(0), "{}", stderr(&by_name));
+    let s = summaries(&by_name);
+    assert_eq!(s.len(), 1);
+    assert_eq!(
+        s[0]["file"].as_str().map(Path::new),
+        Some(
+            Path::new("captures")
+                .join(newer.file_name().expect("name"))
+                .as_path()
+        )
+    );
+    let one = &s[0]["summary"];
+    let connections = u(one, "connections");
+    let requests = u(one, "requests");
+    assert!(connections >= 1 && requests >= 10, "{one}");
+
+    // What a glob gives once the lab ran twice: one summary each, or one for both.
+    let each = connlab()
+        .args(["inspect", "--json"])
+        .args([&older, &newer])
+        .output()
+        .expect("inspect");
+    assert_eq!(each.status.code(), Some(0), "{}", stderr(&each));
+    let s = summaries(&each);
+    assert_eq!(s.len(), 2, "one summary per capture");
+    assert_eq!(u(&s[0]["summary"], "requests"), requests);
+    let merged = connlab()
+        .args(["inspect", "--merge", "--json"])
+        .args([&older, &newer])
+        .output()
+        .expect("inspect");
+    let s = summaries(&merged);
+    assert_eq!(s.len(), 1, "one summary for both");
+    assert_eq!(u(&s[0]["summary"], "connections"), 2 * connections);
+    assert_eq!(u(&s[0]["summary"], "requests"), 2 * requests);
+
+    // stdin, and a gzipped copy, read as the file itself.
+    let piped = connlab()
+        .args(["inspect", "-", "--json"])
+        .stdin(std::fs::File::open(&newer).expect("open"))
+        .output()
+        .expect("inspect -");
+    assert_eq!(piped.status.code(), Some(0), "{}", stderr(&piped));
+    assert_eq!(u(&summaries(&piped)[0]["summary"], "requests"), requests);
+    let gz = dir.join("copy.pcapng.gz");
+    let zipped = Command::new("gzip")
+        .arg("-c")
+        .arg(&newer)
+        .output()
+        .expect("gzip");
+    std::fs::write(&gz, zipped.stdout).expect("write gz");
+    let unzipped = connlab()
+        .args(["inspect", "--json"])
+        .arg(&gz)
+        .output()
+        .expect("inspect gz");
+    assert_eq!(unzipped.status.code(), Some(0), "{}", stderr(&unzipped));
+    assert_eq!(u(&summaries(&unzipped)[0]["summary"], "requests"), requests);
+
+    // A page per capture; stdin has no name to put one beside.
+    let pages = connlab()
+        .arg("report")
+        .args([&older, &newer])
+        .output()
+        .expect("report");
+    assert_eq!(pages.status.code(), Some(0), "{}", stderr(&pages));
+    for capture in [&older, &newer] {
+        assert!(capture.with_extension("html").is_file(), "{capture:?}");
+    }
+    let nameless = untethered({
+        let mut cmd = connlab();
+        cmd.args(["report", "-"]);
+        cmd
+    });
+    assert_eq!(nameless.status.code(), Some(2));
+    assert!(
+        stderr(&nameless).contains("-o FILE.html"),
+        "{}",
+        stderr(&nameless)
+    );
+}
+
+/// `connlab ARGS` fails with exit 2 and says `words`.
+fn refused(args: &[&str], words: &str) {
+    let out = untethered({
+        let mut cmd = connlab();
+        cmd.args(args);
+        cmd
+    });
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    assert!(stderr(&out).contains(words), "{args:?}: {}", stderr(&out));
+}
+
+fn errors_speak_the_users_words() {
+    let dir = out_dir("wording");
+    let d = |name: &str| dir.join(name).display().to_string();
+    refused(&["run", "labs/", "-j", "0"], "must be at least 1");
+    refused(
+        &["run", "keepalive-reues"],
+        "did you mean \"keepalive-reuse\"",
+    );
+    std::fs::write(dir.join("empty.pcap"), b"").expect("empty");
+    refused(&["inspect", &d("empty.pcap")], "is an empty file");
+    std::fs::write(dir.join("a-file"), b"x").expect("a file");
+    refused(
+        &["run", "keepalive-reuse", "--out", &d("a-file")],
+        "is a file",
+    );
+    refused(
+        &[
+            "sweep",
+            "pool-burst",
+            "--vary",
+            "client.requests=5,10",
+            "--vary",
+            "client.requests=20",
+        ],
+        "client.requests is given twice",
+    );
+    refused(
+        &["inspect", "no-such-capture"],
+        "connlab run no-such-capture",
+    );
+
+    let labs = dir.join("labs");
+    std::fs::create_dir_all(&labs).expect("labs");
+    std::fs::write(
+        labs.join("a.toml"),
+        "question = \"q?\"\n[server]\n[client]\nrequests = \"many\"\n",
+    )
+    .expect("a");
+    std::fs::write(labs.join("b.toml"), "question = \"q?\"\nnope = 1\n").expect("b");
+    let out = untethered({
+        let mut cmd = connlab();
+        cmd.arg("run").arg(&labs);
+        cmd
+    });
+    assert_eq!(out.status.code(), Some(2));
+    let said = stderr(&out);
+    assert!(said.contains("2 labs cannot run"), "{said}");
+    assert!(
+        said.contains("a.toml:4:12") && said.contains("expected a whole number"),
+        "{said}"
+    );
+    assert!(said.contains("b.toml:2:1"), "{said}");
+}
+
+fn main() -> std::process::ExitCode {
+    common::harness::run(cases![
+        the_timeline_refuses_to_start_without_a_terminal [],
+        several_captures_stdin_gzip_and_a_labs_newest [Need::Labs, Need::Tool("gzip")],
+        errors_speak_the_users_words [],
+    ])
+}
