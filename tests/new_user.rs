@@ -235,10 +235,93 @@ fn errors_speak_the_users_words() {
     assert!(said.contains("b.toml:2:1"), "{said}");
 }
 
+/// Runs the lab file `text` (written as `<name>.toml`) and returns its exit code and output.
+fn run_file(name: &str, text: &str) -> (Option<i32>, String, Value) {
+    let dir = out_dir(name);
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(&file, text).expect("write the lab");
+    let text_out = connlab()
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .expect("run");
+    let json = connlab()
+        .arg("run")
+        .arg(&file)
+        .args(["--json-summary", "--out"])
+        .arg(&dir)
+        .output()
+        .expect("run --json-summary");
+    let summary = parse_json_output(&json).summary;
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&text_out.stdout),
+        String::from_utf8_lossy(&text_out.stderr)
+    );
+    (text_out.status.code(), said, summary)
+}
+
+fn failures_without_expectations_fail_and_say_why() {
+    // An HTTP client against a raw TCP server: every request fails.
+    let (code, said, summary) = run_file(
+        "http-vs-tcp",
+        "question = \"q?\"\n[tcp_server]\n[client]\nrequests = 1\nrequest_timeout_ms = 500\n",
+    );
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("FAIL client.failed"), "{said}");
+    assert!(said.contains("the first failure: "), "{said}");
+    assert_eq!(summary["client"]["failed"], 1, "{summary}");
+
+    // An external client that exits 7.
+    let (code, said, _) = run_file(
+        "exec-exit-7",
+        "question = \"q?\"\n[server]\n[exec_client]\ncommand = [\"sh\", \"-c\", \"exit 7\"]\n",
+    );
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("FAIL exec.client.exit_code"), "{said}");
+
+    // A reset planned into a connection that never opens: a warning, the run still passes.
+    let (code, said, summary) = run_file(
+        "inject-nowhere",
+        "question = \"q?\"\n[server]\n[client]\nrequests = 2\n\
+         [[link.inject_rst]]\nat_ms = 300\nconn = 9\n",
+    );
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains("warning: 1 of the 1 [[link.inject_rst]] never fired"),
+        "{said}"
+    );
+    assert_eq!(summary["warnings"].as_array().map(Vec::len), Some(1));
+}
+
+fn a_lab_that_times_out_still_sums_up_what_was_captured() {
+    let (code, said, summary) = run_file(
+        "slow-client",
+        "question = \"q?\"\ntimeout_s = 1\n[server]\n[client]\nrequests = 100\n\
+         interval_ms = 100\n[expect]\nrequests = 100\n",
+    );
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains("timed out: the client had not finished"),
+        "{said}"
+    );
+    assert!(said.contains("FAIL timeout_s"), "{said}");
+    let requests = u(&summary, "requests");
+    assert!(
+        (3..100).contains(&requests),
+        "what was captured before the stop: {requests}"
+    );
+    assert_eq!(summary["timed_out_s"], 1);
+}
+
 fn main() -> std::process::ExitCode {
     common::harness::run(cases![
         the_timeline_refuses_to_start_without_a_terminal [],
         several_captures_stdin_gzip_and_a_labs_newest [Need::Labs, Need::Tool("gzip")],
         errors_speak_the_users_words [],
+        failures_without_expectations_fail_and_say_why [Need::Labs],
+        a_lab_that_times_out_still_sums_up_what_was_captured [Need::Labs],
     ])
 }

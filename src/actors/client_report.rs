@@ -34,6 +34,10 @@ pub struct ClientReport {
     /// WebSocket client: what its WebSockets carried and how they ended, by its own count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub websocket: Option<WsCounts>,
+    /// Why the first failed request failed, in the client's words (the rest are in the
+    /// events file): what a lab's summary says when requests failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -41,6 +45,14 @@ fn is_zero(n: &u64) -> bool {
 }
 
 impl ClientReport {
+    /// Counts a failed request, keeping the first reason.
+    pub fn failure(&mut self, why: impl std::fmt::Display) {
+        self.failed += 1;
+        if self.first_error.is_none() {
+            self.first_error = Some(why.to_string());
+        }
+    }
+
     /// Adds another worker's account to this one (the elapsed time is the longest).
     pub fn add(&mut self, other: &ClientReport) {
         self.ok += other.ok;
@@ -53,6 +65,9 @@ impl ClientReport {
         self.elapsed_ns = self.elapsed_ns.max(other.elapsed_ns);
         self.dial_ns = self.dial_ns.max(other.dial_ns);
         self.wire_wait_ns = self.wire_wait_ns.max(other.wire_wait_ns);
+        if self.first_error.is_none() {
+            self.first_error.clone_from(&other.first_error);
+        }
         if let Some(theirs) = &other.websocket {
             self.websocket
                 .get_or_insert_with(Default::default)

@@ -286,7 +286,7 @@ async fn requests(
                             *r.statuses.entry(status).or_default() += 1;
                         }
                         Err(Failure::Unprocessed(e) | Failure::Failed(e)) => {
-                            r.failed += 1;
+                            r.failure(&e);
                             pool.tracer.error("h2_request", e);
                         }
                     }

@@ -260,7 +260,7 @@ async fn worker(ctx: Arc<Ctx>, next: Arc<AtomicU32>, start_after: Duration) {
                 report.ok += 1;
                 *report.statuses.entry(status).or_default() += 1;
             }
-            Err(_) => report.failed += 1,
+            Err(e) => report.failure(e),
         }
     }
 }

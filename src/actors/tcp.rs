@@ -221,7 +221,10 @@ pub async fn run_client(
                         tracer.clone(),
                     )));
                 }
-                _ => report.lock().expect("report").failed += 1,
+                _ => report
+                    .lock()
+                    .expect("report")
+                    .failure(format!("dialing {target} failed")),
             }
         }
         dialed += batch;
@@ -318,12 +321,15 @@ async fn heartbeat(
             Ok(false) => {
                 tracer.error("eof", "the server closed the connection");
                 tracer.close(local, remote, "peer_closed");
-                report.lock().expect("report").failed += 1;
+                report
+                    .lock()
+                    .expect("report")
+                    .failure("the server closed the connection");
                 return;
             }
             Err(e) => {
+                report.lock().expect("report").failure(&e);
                 tracer.error("heartbeat", e);
-                report.lock().expect("report").failed += 1;
                 return;
             }
         }

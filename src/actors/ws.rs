@@ -271,8 +271,8 @@ pub async fn run_client(cfg: WsClientConfig, target: SocketAddr, tracer: Tracer)
                 report.dialed += 1;
             }
             Err(e) => {
+                report.failure(&e);
                 tracer.error("post_upgrade", e);
-                report.failed += 1;
             }
         }
     }
@@ -282,8 +282,9 @@ pub async fn run_client(cfg: WsClientConfig, target: SocketAddr, tracer: Tracer)
         tasks.spawn(async move {
             let mut report = ClientReport::default();
             if let Err(e) = talk(&cfg, target, &tracer, &mut report).await {
-                tracer.error("ws", format!("{e:#}"));
-                report.failed += 1;
+                let why = format!("{e:#}");
+                report.failure(&why);
+                tracer.error("ws", why);
             }
             report
         });
@@ -348,8 +349,9 @@ async fn talk(
                 report.ok += 1
             }
             Some(other) => {
-                report.failed += 1;
-                tracer.error("ws", format!("unexpected reply {other:?}"));
+                let why = format!("unexpected reply {other:?}");
+                report.failure(&why);
+                tracer.error("ws", why);
             }
             None => {
                 report.failed += u64::from(total - sent + 1);

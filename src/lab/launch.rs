@@ -64,6 +64,9 @@ pub struct ClientDone {
     /// Client workers' resident memory (before they dialed, now), when the client runs in
     /// worker processes.
     workers_rss_before: Option<u64>,
+    /// Set when the client had not finished within the lab's `timeout_s`: the run sums up
+    /// what was captured until then, and fails.
+    pub timed_out: Option<Duration>,
 }
 
 enum Release {
@@ -274,10 +277,11 @@ where
 
 impl Client {
     /// Waits for the client to finish (the built-in one's requests, or the program's exit), at
-    /// most `limit`, then lets the lab settle for `settle`. On timeout, the client is stopped
-    /// and the error says why. An interruption (Ctrl-C) ends the wait without a client report:
-    /// the run then sums up what was captured, marked interrupted.
+    /// most `limit`, then lets the lab settle for `settle`. An interruption (Ctrl-C) or the
+    /// limit ends the wait without a client report: the run then sums up what was captured,
+    /// marked interrupted or timed out (the client is stopped when the capture ends).
     pub fn wait(self, limit: Duration, settle: Duration) -> Result<ClientDone> {
+        let start = Instant::now();
         let done = match self.kind {
             ClientKind::BuiltIn {
                 report,
@@ -288,11 +292,13 @@ impl Client {
                     report: Some(report),
                     release: Release::BuiltIn { stop, thread },
                     workers_rss_before: None,
+                    timed_out: None,
                 },
-                Err(_) if Interrupted::now() => ClientDone {
+                Err(_) if Interrupted::now() || start.elapsed() >= limit => ClientDone {
                     report: None,
                     release: Release::BuiltIn { stop, thread },
                     workers_rss_before: None,
+                    timed_out: (!Interrupted::now()).then_some(limit),
                 },
                 Err(e) => {
                     let _ = stop.send(());
@@ -302,14 +308,14 @@ impl Client {
             },
             ClientKind::Workers(workers) => wait_workers(workers, limit)?,
             ClientKind::Exec(mut child) => {
-                let start = Instant::now();
+                let mut timed_out = None;
                 while child.try_wait().is_none() {
                     if Interrupted::now() {
                         break;
                     }
                     if start.elapsed() > limit {
-                        child.stop();
-                        bail!("the client program did not exit within {limit:?}");
+                        timed_out = Some(limit);
+                        break;
                     }
                     std::thread::sleep(Duration::from_millis(20));
                 }
@@ -317,6 +323,7 @@ impl Client {
                     report: None,
                     release: Release::Exec(child),
                     workers_rss_before: None,
+                    timed_out,
                 }
             }
         };
@@ -348,18 +355,15 @@ fn wait_workers(mut workers: Vec<Worker>, limit: Duration) -> Result<ClientDone>
                 workers.len()
             ));
         }
-        if Interrupted::now() {
+        let timed_out = start.elapsed() > limit;
+        if Interrupted::now() || timed_out {
             // What the workers did is in the capture; their reports are not all in.
             return Ok(ClientDone {
                 report: None,
                 release: Release::Workers(workers),
                 workers_rss_before: None,
+                timed_out: timed_out.then_some(limit),
             });
-        }
-        if start.elapsed() > limit {
-            break Some(anyhow!(
-                "the client workers did not finish within {limit:?}"
-            ));
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -377,6 +381,7 @@ fn wait_workers(mut workers: Vec<Worker>, limit: Duration) -> Result<ClientDone>
         report: Some(total),
         release: Release::Workers(workers),
         workers_rss_before: Some(rss_before),
+        timed_out: None,
     })
 }
 

@@ -63,6 +63,10 @@ pub struct RunSummary {
     pub report: Option<PathBuf>,
     /// True when the run was cut short by a signal.
     pub interrupted: bool,
+    /// The lab's `timeout_s` when its client had not finished within it (the summary covers
+    /// what was captured until then, and the run fails).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timed_out_s: Option<u64>,
     /// The `--set` overrides the run used.
     pub overrides: Vec<String>,
     /// `root`, or `rootless (...)` when connlab ran in a user namespace of its own.
@@ -80,8 +84,38 @@ pub struct RunSummary {
     pub scale: Option<crate::lab::scale::ScalePlan>,
     /// External programs run by the lab, with their exit codes and output files.
     pub exec: Vec<crate::actors::exec::ExecReport>,
-    /// Each `[expect]` line, checked.
+    /// Each `[expect]` line, checked; a lab without `[expect]` checks that its client's
+    /// requests all succeeded and its external programs exited 0.
     pub expectations: Vec<Outcome>,
+    /// What the lab asked for that did not happen (a planned reset never sent): the run may
+    /// not show what the lab meant to show.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// What a lab without `[expect]` is held to: nothing that ran failed. Its client's requests
+/// all answered, its external programs exited 0 (a server stopped by connlab counts as fine).
+fn implicit_expectations(s: &RunSummary) -> Vec<Outcome> {
+    let mut out = Vec::new();
+    if let Some(c) = &s.client {
+        out.push(Outcome {
+            name: "client.failed".to_owned(),
+            want: "== 0 (no [expect]: the client's requests must succeed)".to_owned(),
+            got: c.failed.into(),
+            pass: c.failed == 0,
+            why: None,
+        });
+    }
+    for e in &s.exec {
+        out.push(Outcome {
+            name: format!("exec.{}.exit_code", e.side),
+            want: "== 0 (no [expect]: the programs must succeed)".to_owned(),
+            got: e.exit_code.map_or(serde_json::Value::Null, Into::into),
+            pass: e.exit_code.is_none_or(|code| code == 0),
+            why: None,
+        });
+    }
+    out
 }
 
 /// Kernel socket states per side.
@@ -159,6 +193,7 @@ impl RunReport {
             events,
             report: None,
             interrupted,
+            timed_out_s: actors.timed_out.map(|d| d.as_secs()),
             overrides: lab.overrides.clone(),
             privileges: crate::net::userns::privileges(),
             unavailable: Vec::new(),
@@ -167,9 +202,35 @@ impl RunReport {
             exec: actors.exec,
             memory: actors.memory,
             expectations: Vec::new(),
+            warnings: Vec::new(),
         };
+        if wire.resets_not_injected > 0 {
+            summary.warnings.push(format!(
+                "{} of the {} [[link.inject_rst]] never fired: the connection named had not \
+                 opened (or acknowledged anything) by then, or the run ended first; check \
+                 their conn and at_ms",
+                wire.resets_not_injected,
+                lab.spec.link.inject_rst.len()
+            ));
+        }
         let as_json = serde_json::to_value(&summary).unwrap_or_default();
-        summary.expectations = lab.expectations.iter().map(|e| e.check(&as_json)).collect();
+        summary.expectations = if lab.expectations.is_empty() {
+            implicit_expectations(&summary)
+        } else {
+            lab.expectations.iter().map(|e| e.check(&as_json)).collect()
+        };
+        if let Some(limit) = summary.timed_out_s {
+            summary.expectations.insert(
+                0,
+                Outcome {
+                    name: "timeout_s".to_owned(),
+                    want: format!("the client finished within {limit} s"),
+                    got: "it was still running: stopped".into(),
+                    pass: false,
+                    why: None,
+                },
+            );
+        }
         RunReport { summary }
     }
 
@@ -284,6 +345,9 @@ impl RunReport {
                 "client: {} ok, {} failed, {} dialed, {} reused",
                 c.ok, c.failed, c.dialed, c.reused
             );
+            if let (true, Some(why)) = (c.failed > 0, &c.first_error) {
+                let _ = write!(out, " (the first failure: {why})");
+            }
             if c.dial_ns > 0 {
                 let secs = c.dial_ns as f64 / 1e9;
                 let _ = write!(
@@ -327,6 +391,17 @@ impl RunReport {
             if let Some(why) = s.expectations.iter().find_map(|o| o.why.as_ref()) {
                 let _ = writeln!(out, "  the failures may be connlab's, not the lab's: {why}");
             }
+        }
+        for warning in &s.warnings {
+            let _ = writeln!(out, "\nwarning: {warning}");
+        }
+        if let Some(limit) = s.timed_out_s {
+            let _ = writeln!(
+                out,
+                "\ntimed out: the client had not finished after timeout_s = {limit} s; the \
+                 summary covers what was captured until it was stopped (raise timeout_s, or \
+                 ask the client for less)"
+            );
         }
         if s.interrupted {
             let _ = writeln!(out, "\ninterrupted: the run was stopped before it finished");

@@ -84,6 +84,8 @@ pub struct ActorOutcome {
     pub exec: Vec<ExecReport>,
     /// What the open connections cost, measured before the teardown.
     pub memory: MemoryReport,
+    /// The lab's `timeout_s`, when the client had not finished within it.
+    pub timed_out: Option<Duration>,
 }
 
 /// Runs `lab` and returns its report (expectations already checked).
@@ -311,6 +313,7 @@ fn drive_actors(
         client_states,
         server_states,
         exec: Vec::new(),
+        timed_out: done.timed_out,
     };
     Ok((outcome, server, done))
 }

@@ -152,6 +152,9 @@ pub struct WireStats {
     /// Frames the kernel's input queues dropped during the run (host-wide: every veth
     /// frame passes them; see [`crate::net::softnet`]).
     pub backlog_dropped: u64,
+    /// `[[link.inject_rst]]` resets that never went out: the connection named had not opened
+    /// (or acknowledged anything) by then, or the run ended before their time.
+    pub resets_not_injected: u64,
 }
 
 impl WireStats {
@@ -181,7 +184,7 @@ pub struct Wire {
     stop: Arc<AtomicBool>,
     readers: Vec<JoinHandle<DirectionStats>>,
     queues: Option<QueueWatch>,
-    injector: Option<JoinHandle<()>>,
+    injector: Option<JoinHandle<u64>>,
     ports: [Arc<PacketSocket>; 2],
     middlebox: Option<Arc<Mutex<Middlebox>>>,
 }
@@ -287,7 +290,7 @@ impl Wire {
         stats.span_ns = last.saturating_sub(first);
         stats.backlog_dropped = self.queues.map_or(0, QueueWatch::stop);
         if let Some(injector) = self.injector {
-            let _ = injector.join();
+            stats.resets_not_injected = injector.join().unwrap_or(0);
         }
         for (i, port) in self.ports.iter().enumerate() {
             stats.kernel_dropped[i] += port.drops().unwrap_or(0);
@@ -546,21 +549,28 @@ struct Injector<T> {
 }
 
 impl<T: From<Vec<CapturedFrame>>> Injector<T> {
-    fn run(mut self) {
+    /// Sends the plan; returns how many of its resets never went out.
+    fn run(mut self) -> u64 {
         self.plan.sort_by_key(|r| r.at_ms);
-        for rst in &self.plan {
+        let planned = self.plan.len() as u64;
+        let mut empty = 0;
+        for (sent, rst) in self.plan.iter().enumerate() {
+            let missed = empty + planned - sent as u64;
             let due = self.start_ns + rst.at_ms * 1_000_000;
             while now_ns() < due {
                 if self.stop.load(Ordering::Relaxed) {
-                    return;
+                    return missed;
                 }
                 let left = Duration::from_nanos(due.saturating_sub(now_ns()));
                 std::thread::sleep(left.min(POLL));
             }
             let forged = match self.flows.lock() {
                 Ok(flows) => flows.forge(rst.conn, rst.toward),
-                Err(_) => return,
+                Err(_) => return missed,
             };
+            if forged.is_empty() {
+                empty += 1;
+            }
             for (dir, frame) in forged {
                 let port = match dir {
                     Direction::ToClient => &self.ports[0],
@@ -579,6 +589,7 @@ impl<T: From<Vec<CapturedFrame>>> Injector<T> {
                 }]);
             }
         }
+        empty
     }
 }
 
