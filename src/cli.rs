@@ -23,6 +23,8 @@ Examples:
   connlab tui pool-burst                    scrub through its newest capture
   tcpdump -w - -i any port 80 | connlab inspect -    a capture read from stdin
   connlab list
+  connlab show pool-burst > my-lab.toml     an embedded lab's file, to start your own from
+  connlab check my-lab.toml                 validate a lab file without running it
   sudo connlab clean                        remove what killed runs left behind
   connlab completions bash                  completion script (bash, zsh, fish, ...)
   connlab man                               the man page
@@ -49,7 +51,7 @@ pub enum Command {
     /// per lab and a total (and --junit for CI).
     Run {
         /// Embedded labs' names (see `connlab list`), lab files, or folders of lab files.
-        #[arg(required = true, value_name = "LAB")]
+        #[arg(required = true, value_name = "LAB", value_parser = LabArg, hide_possible_values = true)]
         labs: Vec<String>,
         /// Folder for the .pcapng and .events.jsonl files.
         #[arg(long, default_value = "captures")]
@@ -63,7 +65,7 @@ pub enum Command {
         json_summary: bool,
         /// Override any field of the lab, e.g. --set client.requests=500 --set
         /// link.delay_ms=20 (repeatable; unknown keys are errors that list the valid ones).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = SetArg, hide_possible_values = true)]
         set: Vec<Override>,
         /// Watch the lab live in the terminal timeline (q stops it and cleans up).
         #[arg(long, conflicts_with_all = ["json", "json_summary"])]
@@ -83,6 +85,7 @@ pub enum Command {
     /// writes sweep.csv, sweep.json and sweep.html. Ctrl-C keeps the finished points.
     Sweep {
         /// An embedded lab's name or the path of a lab file.
+        #[arg(value_parser = LabArg, hide_possible_values = true)]
         lab: String,
         /// A knob and its values, e.g. --vary client.max_idle_per_host=1,2,5,10,25,50
         /// (repeatable; every combination runs).
@@ -149,6 +152,23 @@ pub enum Command {
     },
     /// List the embedded labs with the question each answers.
     List,
+    /// Print an embedded lab's file: a start for a lab of your own
+    /// (`connlab show pool-burst > my-lab.toml`).
+    Show {
+        /// The embedded lab's name (see `connlab list`).
+        #[arg(value_parser = LabArg, hide_possible_values = true)]
+        lab: String,
+    },
+    /// Check lab files without running them: every error with its line and column, the
+    /// `--set` overrides applied as `run` would. Exit 0 when all are valid, 2 otherwise.
+    Check {
+        /// Lab files, folders of them, or embedded labs' names.
+        #[arg(required = true, value_name = "LAB", value_parser = LabArg, hide_possible_values = true)]
+        labs: Vec<String>,
+        /// Overrides to check with them, as `run --set`.
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = SetArg, hide_possible_values = true)]
+        set: Vec<Override>,
+    },
     /// Remove namespaces (and processes in them) left by runs that were killed.
     Clean,
     /// Print a shell completion script: `connlab completions bash >
@@ -174,5 +194,61 @@ fn at_least_one<T: std::str::FromStr + PartialEq + From<u8>>(s: &str) -> Result<
         Ok(n) if n != T::from(0) => Ok(n),
         Ok(_) => Err("must be at least 1".to_owned()),
         Err(_) => Err(format!("{s:?} is not a whole number (1 or more)")),
+    }
+}
+
+/// A lab argument: any name or path, with the embedded labs' names offered to shell
+/// completion (its possible values only complete; a file or a folder is as welcome).
+#[derive(Debug, Clone, Copy)]
+struct LabArg;
+
+impl clap::builder::TypedValueParser for LabArg {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        Ok(value.to_string_lossy().into_owned())
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        let names = connlab::lab::catalog::EMBEDDED
+            .iter()
+            .map(|(name, _)| *name);
+        Some(Box::new(names.map(clap::builder::PossibleValue::new)))
+    }
+}
+
+/// A `--set KEY=VALUE`, with every field of the lab format offered to shell completion as
+/// `KEY=`.
+#[derive(Debug, Clone, Copy)]
+struct SetArg;
+
+impl clap::builder::TypedValueParser for SetArg {
+    type Value = Override;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Override, clap::Error> {
+        value.to_string_lossy().parse().map_err(|e: String| {
+            clap::Error::raw(clap::error::ErrorKind::ValueValidation, e).with_cmd(cmd)
+        })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        let keys = connlab::lab::keys::all()
+            .into_iter()
+            .map(|k| format!("{k}="));
+        Some(Box::new(keys.map(clap::builder::PossibleValue::new)))
     }
 }

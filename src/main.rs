@@ -1,6 +1,7 @@
 //! The `connlab` command: parses the command line and hands over to the library.
 
 mod cli;
+mod man_page;
 
 use std::process::ExitCode;
 
@@ -147,6 +148,8 @@ fn main() -> ExitCode {
             Err(e) => fail(&e),
         },
         Command::List => list(),
+        Command::Show { lab } => show(&lab),
+        Command::Check { labs, set } => check(&labs, &set),
         Command::Clean => clean(),
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -629,6 +632,36 @@ fn list() -> ExitCode {
     }
 }
 
+/// Prints an embedded lab's file as it is embedded.
+fn show(name: &str) -> ExitCode {
+    match lab::catalog::EMBEDDED.iter().find(|(n, _)| *n == name) {
+        Some((_, text)) => {
+            say(text);
+            ExitCode::SUCCESS
+        }
+        None => match lab::catalog::resolve(name) {
+            // A file: it is already on disk, to read as it is.
+            Ok(_) => fail(&anyhow::anyhow!(
+                "{name} is a lab file, not an embedded lab: read it as it is"
+            )),
+            Err(e) => fail(&e),
+        },
+    }
+}
+
+/// Reads every lab (and the overrides) as `run` would, runs nothing.
+fn check(labs: &[String], set: &[lab::overrides::Override]) -> ExitCode {
+    match connlab::suite::plan::labs(labs, set) {
+        Ok(found) => {
+            for lab in &found {
+                println!("ok  {}  ({})", lab.name, lab.source);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}
+
 fn clean() -> ExitCode {
     if !nix::unistd::geteuid().is_root() {
         println!(
@@ -654,23 +687,10 @@ fn clean() -> ExitCode {
     }
 }
 
-/// The man page, from the same definition as `--help`: connlab(1) with every subcommand's
-/// options as sections.
+/// Prints the man page (roff).
 fn man() -> ExitCode {
-    use clap::CommandFactory;
-    let cmd = Cli::command();
-    let mut out = Vec::new();
-    let mut written = clap_mangen::Man::new(cmd.clone()).render(&mut out);
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-        let name = sub.get_name();
-        out.extend_from_slice(format!(".SH \"CONNLAB {}\"\n", name.to_uppercase()).as_bytes());
-        let man = clap_mangen::Man::new(sub.clone());
-        written = written
-            .and_then(|_| man.render_description_section(&mut out))
-            .and_then(|_| man.render_options_section(&mut out));
-    }
     use std::io::Write;
-    match written.and_then(|_| std::io::stdout().write_all(&out)) {
+    match man_page::render().and_then(|page| std::io::stdout().write_all(&page)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&anyhow::anyhow!("writing the man page: {e}")),
     }

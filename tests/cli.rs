@@ -151,7 +151,68 @@ fn completions_are_scripts_that_know_the_subcommands() {
         .output()
         .expect("bash");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "inspect");
+    // Lab names after `run`, lab fields after `--set`.
+    let ask = |line: &str| {
+        let words: Vec<&str> = line.split(' ').collect();
+        let probe = format!(
+            "source {}; COMP_WORDS=({line}); COMP_CWORD={}; COMP_LINE='{line}'; \
+             COMP_POINT={}; _connlab connlab {} {}; echo \"${{COMPREPLY[@]}}\"",
+            file.display(),
+            words.len() - 1,
+            line.len(),
+            words[words.len() - 1],
+            words[words.len() - 2],
+        );
+        let out = std::process::Command::new("bash")
+            .args(["-c", &probe])
+            .output()
+            .expect("bash");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(ask("connlab run pool-burst-b"), "pool-burst-big-idle");
+    assert_eq!(
+        ask("connlab run pool-burst --set client.max_idle"),
+        "client.max_idle_per_host="
+    );
     let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn show_prints_an_embedded_lab_and_check_validates_without_running() {
+    let dir = out_dir("show-check");
+    let shown = connlab()
+        .args(["show", "pool-burst"])
+        .output()
+        .expect("show");
+    assert!(shown.status.success());
+    let file = dir.join("mine.toml");
+    std::fs::write(&file, &shown.stdout).expect("write");
+    let ok = connlab().arg("check").arg(&file).output().expect("check");
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("ok  mine"));
+    let bad = connlab()
+        .arg("check")
+        .arg(&file)
+        .args(["--set", "link.loss_pct=150"])
+        .output()
+        .expect("check");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("out of range"));
+    let missing = connlab()
+        .args(["show", "pool-brust"])
+        .output()
+        .expect("show");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("did you mean"));
+    assert!(
+        std::fs::read_dir(&dir).expect("dir").count() == 1,
+        "check ran nothing and wrote nothing"
+    );
 }
 
 #[test]
@@ -176,4 +237,16 @@ fn the_man_page_documents_every_subcommand() {
         !page.contains("CONNLAB ACTOR"),
         "internal subcommands stay out"
     );
+    assert!(
+        !page.contains("connlab\\-run(1)") && !page.contains("(1)\n.TP"),
+        "no pages referred to that are not installed"
+    );
+    assert!(page.contains(".SH \"LAB FILES\""), "the lab format");
+    for field in [
+        "client.max_idle_per_host",
+        "link.delay_ms",
+        "server.socket.close",
+    ] {
+        assert!(page.contains(&format!("\\fB{field}\\fR")), "{field}");
+    }
 }
