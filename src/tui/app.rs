@@ -85,6 +85,7 @@ pub fn run(
             return Ok(TuiExit::QuitEarly);
         }
         if let Some(rx) = &rx {
+            let was_finished = model.finished;
             loop {
                 match rx.try_recv() {
                     Ok(input) => {
@@ -98,6 +99,10 @@ pub fn run(
                         break;
                     }
                 }
+            }
+            if !was_finished && model.finished && view.follow {
+                // The run ended: show all of it, as a replay does.
+                fit_to_window(&mut view, &model);
             }
         }
         // Findings look at the whole capture: about once a second, and when the run ends.
@@ -130,13 +135,10 @@ pub fn run(
     }
 }
 
-/// Zooms a replay so that the whole capture fits the screen width.
+/// Zooms so that the whole capture fits the screen's width.
 fn fit_to_window(view: &mut ViewState, model: &TimelineModel) {
-    let span = model.end_ns.saturating_sub(model.start_ns.unwrap_or(0));
     let cols = ratatui::crossterm::terminal::size()
-        .map(|(w, _)| u64::from(w.saturating_sub(34).max(10)))
+        .map(|(w, _)| u64::from(w.saturating_sub(view::LABEL).max(10)))
         .unwrap_or(80);
-    view.ns_per_col = (span / cols).max(1_000);
-    view.follow = false;
-    view.cursor_ns = model.end_ns;
+    view.fit(model, cols);
 }

@@ -17,7 +17,7 @@ pub enum Intent {
     Pan(i64),
     /// Zoom in (true) or out.
     Zoom(bool),
-    /// Move the selection up (negative) or down.
+    /// Move the selection up (negative) or down; in the detail view, scroll it.
     Select(i64),
     /// Open or close the detail view of the selected connection.
     Detail,
@@ -56,8 +56,8 @@ pub fn intent(key: KeyEvent, typing: bool) -> Intent {
         KeyCode::Char('q') => Intent::Quit,
         KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => Intent::Quit,
         KeyCode::Char(' ') => Intent::PauseFollow,
-        KeyCode::Left => Intent::Pan(-1),
-        KeyCode::Right => Intent::Pan(1),
+        KeyCode::Left | KeyCode::Char('<') | KeyCode::Char(',') => Intent::Pan(-1),
+        KeyCode::Right | KeyCode::Char('>') | KeyCode::Char('.') => Intent::Pan(1),
         KeyCode::Char('+') | KeyCode::Char('=') => Intent::Zoom(true),
         KeyCode::Char('-') => Intent::Zoom(false),
         KeyCode::Up => Intent::Select(-1),
@@ -100,6 +100,8 @@ pub struct ViewState {
     pub colors: bool,
     /// How many lines the event log is scrolled back from the newest (0: following).
     pub log_back: usize,
+    /// How many lines the detail view is scrolled back from its newest (0: the end).
+    pub detail_back: usize,
 }
 
 impl ViewState {
@@ -117,7 +119,17 @@ impl ViewState {
             detail: false,
             colors,
             log_back: 0,
+            detail_back: 0,
         }
+    }
+
+    /// Zooms so that the whole of `model` fits `cols` columns of timeline (a replay, or a
+    /// live run once it ended).
+    pub fn fit(&mut self, model: &TimelineModel, cols: u64) {
+        let span = model.end_ns.saturating_sub(model.start_ns.unwrap_or(0));
+        self.ns_per_col = span.div_ceil(cols.max(1)).max(1_000);
+        self.follow = false;
+        self.cursor_ns = model.end_ns;
     }
 
     /// The right edge of the time window.
@@ -154,12 +166,23 @@ impl ViewState {
                     (self.ns_per_col * 2).min(60_000_000_000)
                 };
             }
+            Intent::Select(by) if self.detail => {
+                let rows = visible_rows(model, self.filter.as_deref());
+                let lines = rows
+                    .get(self.selected)
+                    .map_or(0, |r| r.details.len() + r.frames.len());
+                let max = lines.saturating_sub(1) as i64;
+                self.detail_back = (self.detail_back as i64 - by).clamp(0, max) as usize;
+            }
             Intent::Select(by) => {
                 let n = visible_rows(model, self.filter.as_deref()).len();
                 let max = n.saturating_sub(1) as i64;
                 self.selected = (self.selected as i64 + by).clamp(0, max) as usize;
             }
-            Intent::Detail => self.detail = !self.detail,
+            Intent::Detail => {
+                self.detail = !self.detail;
+                self.detail_back = 0;
+            }
             Intent::Back => {
                 self.detail = false;
                 self.help = false;
@@ -274,6 +297,41 @@ mod tests {
         );
         assert_eq!(intent(key(KeyCode::Char('+')), false), Intent::Zoom(true));
         assert_eq!(intent(key(KeyCode::Enter), false), Intent::Detail);
+        // The footer says `</>`: those keys pan too.
+        assert_eq!(intent(key(KeyCode::Char('<')), false), Intent::Pan(-1));
+        assert_eq!(intent(key(KeyCode::Char('>')), false), Intent::Pan(1));
+    }
+
+    #[test]
+    fn a_finished_run_fits_the_window() {
+        let mut m = model();
+        m.end_ns = 8_000_000_000;
+        let mut v = ViewState::new(true);
+        v.fit(&m, 80);
+        assert_eq!(v.ns_per_col, 100_000_000, "8 s over 80 columns");
+        assert!(!v.follow);
+        assert_eq!(v.cursor_ns, m.end_ns);
+    }
+
+    #[test]
+    fn in_the_detail_view_up_and_down_scroll_it() {
+        let mut m = model();
+        for i in 2..40 {
+            m.apply_event(&ev(1, 10 + i, req(i as u32, true)));
+        }
+        let mut v = ViewState::new(true);
+        v.update(Intent::Detail, &m);
+        v.update(Intent::Select(-5), &m);
+        assert_eq!((v.detail_back, v.selected), (5, 0), "scrolled, same row");
+        v.update(Intent::Select(-1000), &m);
+        let lines = m.rows[&1].details.len() + m.rows[&1].frames.len();
+        assert_eq!(v.detail_back, lines - 1, "at most to the first line");
+        v.update(Intent::Select(1000), &m);
+        assert_eq!(v.detail_back, 0);
+        v.update(Intent::Select(-3), &m);
+        v.update(Intent::Detail, &m);
+        v.update(Intent::Detail, &m);
+        assert_eq!(v.detail_back, 0, "a detail view opens at its end");
     }
 
     #[test]

@@ -12,8 +12,10 @@ use connlab_core::analyze::Side;
 use connlab_core::timeline::{ConnState, MarkKind, Row, TimelineModel};
 use connlab_core::words::plural;
 
-/// Width of the row labels.
-const LABEL: u16 = 33;
+/// Width of the row labels: the timeline has the rest of the screen.
+pub const LABEL: u16 = 33;
+/// Columns from one time label to the next.
+const LABEL_EVERY: u16 = 14;
 
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, model: &TimelineModel, view: &ViewState) {
@@ -35,7 +37,7 @@ pub fn draw(frame: &mut Frame, model: &TimelineModel, view: &ViewState) {
             buf,
             axis.union(rows),
             model,
-            visible.get(view.selected).copied(),
+            (visible.get(view.selected).copied(), view.detail_back),
         );
     } else {
         draw_axis(buf, axis, model, view);
@@ -132,13 +134,22 @@ fn draw_axis(buf: &mut Buffer, area: Rect, model: &TimelineModel, view: &ViewSta
     let left = left_edge(model, view, cols);
     let label = format!(" {:.3} ms/col", view.ns_per_col as f64 / 1e6);
     buf.set_stringn(area.x, area.y, &label, LABEL as usize, Style::default());
+    let decimals = label_decimals(view.ns_per_col * u64::from(LABEL_EVERY));
     let mut c = 0;
-    while c + 10 <= cols {
+    while c + LABEL_EVERY <= cols {
         let t = left + view.ns_per_col * u64::from(c);
-        let text = format!("|+{:.2}s", t.saturating_sub(start) as f64 / 1e9);
-        buf.set_stringn(area.x + LABEL + c, area.y, &text, 10, Style::default());
-        c += 12;
+        let text = format!("|+{:.*}s", decimals, t.saturating_sub(start) as f64 / 1e9);
+        let room = usize::from(LABEL_EVERY - 1);
+        buf.set_stringn(area.x + LABEL + c, area.y, &text, room, Style::default());
+        c += LABEL_EVERY;
     }
+}
+
+/// Decimals of seconds that tell labels `spacing_ns` apart: one digit below the spacing's
+/// first significant one (0.12 s apart: 2 decimals; 12 µs apart: 6).
+fn label_decimals(spacing_ns: u64) -> usize {
+    let spacing_s = spacing_ns.max(1) as f64 / 1e9;
+    ((-spacing_s.log10()).ceil() as i64 + 1).clamp(1, 9) as usize
 }
 
 fn row_label(row: &Row) -> String {
@@ -245,7 +256,14 @@ fn draw_rows(
     }
 }
 
-fn draw_detail(buf: &mut Buffer, area: Rect, model: &TimelineModel, row: Option<&Row>) {
+/// The selected connection's events and frames in time order, scrolled `back` lines from
+/// the newest; frames carry their capture numbers, as Wireshark shows them.
+fn draw_detail(
+    buf: &mut Buffer,
+    area: Rect,
+    model: &TimelineModel,
+    (row, back): (Option<&Row>, usize),
+) {
     let Some(row) = row else {
         buf.set_stringn(
             area.x,
@@ -257,12 +275,22 @@ fn draw_detail(buf: &mut Buffer, area: Rect, model: &TimelineModel, row: Option<
         return;
     };
     let start = model.start_ns.unwrap_or(0);
+    // Events and frames merged in time order.
+    let mut lines: Vec<(u64, String)> = row.details.clone();
+    lines.extend(row.frames.iter().map(|(t, f)| (*t, f.describe())));
+    lines.sort_by_key(|(t, _)| *t);
+    let room = area.height.saturating_sub(1) as usize;
+    let end = lines.len().saturating_sub(back).max(room.min(lines.len()));
+    let skip = end.saturating_sub(room);
     let title = format!(
-        " conn {}: {} -> {}, {}  (Esc: back)",
+        " conn {}: {} -> {}, {}  lines {}-{} of {}  (up/down scroll, Esc back)",
         row.id,
         row.client,
         row.server,
-        plural(u64::from(row.requests), "request", "requests")
+        plural(u64::from(row.requests), "request", "requests"),
+        (skip + 1).min(end),
+        end,
+        lines.len()
     );
     buf.set_stringn(
         area.x,
@@ -271,13 +299,7 @@ fn draw_detail(buf: &mut Buffer, area: Rect, model: &TimelineModel, row: Option<
         area.width as usize,
         Style::default().add_modifier(Modifier::BOLD),
     );
-    // Events and frames merged in time order; the newest that fit are shown.
-    let mut lines: Vec<(u64, String)> = row.details.clone();
-    lines.extend(row.frames.iter().map(|(t, f)| (*t, f.describe())));
-    lines.sort_by_key(|(t, _)| *t);
-    let room = area.height.saturating_sub(1) as usize;
-    let skip = lines.len().saturating_sub(room);
-    for (line, (t, text)) in lines.iter().skip(skip).enumerate() {
+    for (line, (t, text)) in lines[skip..end].iter().enumerate() {
         let text = format!(" +{:>10.6} s  {text}", t.saturating_sub(start) as f64 / 1e9);
         buf.set_stringn(
             area.x,
@@ -327,6 +349,7 @@ fn draw_footer(buf: &mut Buffer, area: Rect, view: &ViewState) {
     let text = match (&view.typing, &view.filter) {
         (Some(t), _) => format!(" filter: {t}_   (Enter apply, Esc cancel)"),
         (None, Some(f)) => format!(" filter {f:?} | q quit  space follow  </> pan  +/- zoom  up/down select  Enter detail  / filter  ? help"),
+        (None, None) if view.detail => " up/down PgUp/PgDn scroll  Esc back  q quit".to_owned(),
         (None, None) => " q quit  space pause/follow  </> pan  +/- zoom  up/down select  Enter detail  / filter  ? help".to_owned(),
     };
     buf.set_stringn(
@@ -367,9 +390,9 @@ fn draw_findings(frame: &mut Frame, area: Rect, model: &TimelineModel) {
 }
 
 const HELP: &str = "\
-Keys: q quit (a live lab is stopped and cleaned up) | space pause/follow | left/right pan | \
-+/- zoom | up/down select | Enter detail (events and frames) | / filter | [ ] scroll the event \
-log | f findings | ? help | Esc back
+Keys: q quit (a live lab is stopped and cleaned up) | space pause/follow | left/right or < > \
+pan | +/- zoom | up/down select | Enter detail (events and numbered frames; up/down and \
+PgUp/PgDn scroll it) | / filter | [ ] scroll the event log | f findings | ? help | Esc back
 
 States: ~ handshake  ━ active (request or HTTP/2 stream in flight)  ─ idle  ═ WebSocket  \
 ┄ half-closed  ░ TIME_WAIT  (blank) closed
@@ -532,6 +555,7 @@ mod tests {
             flags: connlab_core::analyze::TcpFlags::from_bits(0x10),
             seq: 1,
             len: 10,
+            number: 0,
         };
         m.apply_frame(t + 200_000, Some(lost), true);
         m.apply_event(&ev(3, 40, EventKind::Syn)); // keeps the clock moving
@@ -563,6 +587,7 @@ mod tests {
             flags: connlab_core::analyze::TcpFlags::from_bits(0x10),
             seq: 1,
             len: 10,
+            number: 0,
         };
         m.apply_frame(15_000_000, Some(lost), true);
         m.apply_frame(30_000_000, None, false);
@@ -637,6 +662,69 @@ mod tests {
     }
 
     #[test]
+    fn time_labels_tell_each_other_apart_at_any_zoom() {
+        let mut m = TimelineModel::new("t", "");
+        m.apply_event(&ev(1, 0, EventKind::Syn));
+        m.apply_event(&ev(1, 50_000_000, req(1, false)));
+        for ns_per_col in [10_000_000, 100_000, 1_000] {
+            let mut view = ViewState::new(false);
+            view.ns_per_col = ns_per_col;
+            view.follow = false;
+            view.cursor_ns = 50_000_000;
+            let mut term = Terminal::new(TestBackend::new(120, 24)).expect("terminal");
+            term.draw(|f| draw(f, &m, &view)).expect("draw");
+            let buf = term.backend().buffer();
+            let axis: String = (0..120).map(|x| buf[(x, 4)].symbol().to_owned()).collect();
+            let labels: Vec<&str> = axis.split('|').skip(1).map(str::trim).collect();
+            assert!(labels.len() >= 5, "{axis}");
+            let mut unique = labels.clone();
+            unique.dedup();
+            assert_eq!(unique.len(), labels.len(), "{ns_per_col} ns/col: {axis}");
+        }
+    }
+
+    #[test]
+    fn detail_view_numbers_frames_and_scrolls() {
+        let mut m = TimelineModel::new("t", "");
+        m.apply_event(&ev(1, 0, EventKind::Syn));
+        let (client, server) = (m.rows[&1].client, m.rows[&1].server);
+        m.apply_frame(0, None, false);
+        for i in 0..60u32 {
+            let frame = FrameInfo {
+                src: client,
+                dst: server,
+                flags: connlab_core::analyze::TcpFlags::from_bits(0x10),
+                seq: i,
+                len: 0,
+                number: 0,
+            };
+            m.apply_frame(u64::from(i) * 1_000, Some(frame), false);
+        }
+        let shown = |back: usize| {
+            let mut view = ViewState::new(false);
+            view.detail = true;
+            view.detail_back = back;
+            let mut term = Terminal::new(TestBackend::new(100, 24)).expect("terminal");
+            term.draw(|f| draw(f, &m, &view)).expect("draw");
+            let buf = term.backend().buffer();
+            (0..24)
+                .map(|y| {
+                    (0..100)
+                        .map(|x| buf[(x, y)].symbol().to_owned())
+                        .collect::<String>()
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let end = shown(0);
+        assert!(end.contains("frame 61: 40001 > 80 [A] seq 59"), "{end}");
+        assert!(end.contains("of 61"), "{end}");
+        let top = shown(1000);
+        assert!(top.contains("frame 2: 40001 > 80 [A] seq 0"), "{top}");
+        assert!(!top.contains("frame 61:"), "{top}");
+    }
+
+    #[test]
     fn detail_view_lists_the_selected_connection_events() {
         let mut m = TimelineModel::new("t", "");
         m.apply_event(&ev(1, 0, EventKind::Syn));
@@ -647,6 +735,7 @@ mod tests {
             flags: connlab_core::analyze::TcpFlags::from_bits(0x02),
             seq: 7,
             len: 0,
+            number: 0,
         };
         m.apply_frame(0, Some(syn), false);
         let mut view = ViewState::new(false);

@@ -65,6 +65,8 @@ pub struct TimelineModel {
     diagnosis: Diagnosis,
     /// Events applied since the findings were last refreshed.
     unrefreshed: u64,
+    /// Frames applied: the last one's number in the capture.
+    frames_seen: u64,
 }
 
 impl TimelineModel {
@@ -193,10 +195,12 @@ impl TimelineModel {
     /// under its connection for the detail view, and marks it when the link dropped it.
     pub fn apply_frame(&mut self, t_ns: u64, frame: Option<FrameInfo>, dropped: bool) {
         self.touch(t_ns);
+        self.frames_seen += 1;
         if dropped {
             self.link_dropped += 1;
         }
-        let Some(frame) = frame else { return };
+        let Some(mut frame) = frame else { return };
+        frame.number = self.frames_seen;
         let found = self
             .by_pair
             .get(&(frame.src, frame.dst))

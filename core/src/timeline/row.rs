@@ -123,6 +123,8 @@ pub struct FrameInfo {
     pub seq: u32,
     /// Payload bytes.
     pub len: u32,
+    /// Its number in the capture, as Wireshark counts (1-based; 0 until the model numbers it).
+    pub number: u64,
 }
 
 impl FrameInfo {
@@ -133,6 +135,7 @@ impl FrameInfo {
             dst: seg.dst,
             flags: seg.flags,
             seq: seg.seq,
+            number: 0,
             len: seg.payload.len() as u32,
         }
     }
@@ -152,7 +155,8 @@ impl FrameInfo {
         .map(|(_, c)| *c)
         .collect();
         format!(
-            "frame {} > {} [{flags}] seq {} len {}",
+            "frame {}: {} > {} [{flags}] seq {} len {}",
+            self.number,
             self.src.port(),
             self.dst.port(),
             self.seq,
