@@ -76,6 +76,28 @@ fn the_idle_pool_size_against_time_wait() {
         "the diagnosis reads the pool size off the wire"
     );
     assert_eq!(column(&table, "result")[1], "pass");
+    let reasons = column(&table, "reason");
+    assert!(
+        reasons[0].contains("(got ") && reasons[1].is_empty(),
+        "a failed point says which expectation failed: {reasons:?}"
+    );
+    let widest = stdout
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    assert!(
+        widest <= 130,
+        "the terminal table fits a terminal: {widest}\n{stdout}"
+    );
+    let folder = sweep_folder(&out);
+    for point in [
+        "01-client.max_idle_per_host=1",
+        "06-client.max_idle_per_host=50",
+    ] {
+        assert!(folder.join(point).is_dir(), "folders named by their values");
+    }
     eprintln!("sweep of 6 points with -j 2: {elapsed:?}");
     let left = leftovers();
     assert!(left.is_empty(), "every point cleaned up: {left:?}");
@@ -106,6 +128,16 @@ fn the_idle_pool_size_against_time_wait() {
         dom.matches("<polyline").count() >= 3,
         "a line per moving figure"
     );
+    // Each point links its capture and its report, relative to the sweep's folder.
+    for link in dom.split("href=\"").skip(1) {
+        let target = &link[..link.find('"').expect("closing quote")];
+        assert!(
+            sweep_folder(&out).join(target).is_file(),
+            "the link {target} leads to a file"
+        );
+    }
+    assert_eq!(dom.matches(">report<").count(), 6, "a report per point");
+    assert!(dom.contains("failed: "), "failures carry their reason");
 }
 
 fn bad_input_is_refused_before_anything_runs() {
@@ -155,7 +187,7 @@ fn ctrl_c_keeps_the_points_that_finished() {
             .ok()
             .and_then(|mut d| d.next())
             .is_some_and(|e| {
-                e.map(|e| e.path().join("point-002-0").exists())
+                e.map(|e| e.path().join("02-client.requests=2").exists())
                     .unwrap_or(false)
             })
     };

@@ -34,9 +34,10 @@ th:first-child, td:first-child { text-align: left; }
 .finding { border-left: 4px solid #d04040; padding: 6px 12px; margin: 10px 0; background: #fbf6f6; }
 .finding .kind { font: 600 13px ui-monospace, monospace; color: #a02828; }
 .finding .knobs { color: #333; font-size: 13px; } .finding .evidence { font-size: 13px; }
-.none { color: #2e7d32; }
+.none { color: #2e7d32; } td.pass { color: #2e7d32; } td.failed, td.error { color: #c62828; }
 svg { display: block; margin: 6px 0; } svg text { font: 11px ui-monospace, monospace; fill: #333; }
-.axis line { stroke: #ccc; } .axis text { fill: #666; }
+.axis line { stroke: #ccc; } .axis line.grid { stroke: #eee; } .axis text { fill: #666; }
+figure.chart { margin: 0; } .wide { overflow-x: auto; max-width: 100%; }
 .s-handshake { fill: #d9a400; } .s-active { fill: #2e9e44; } .s-idle { fill: #4a7bd0; }
 .s-websocket { fill: #17a2b8; } .s-half_closed { fill: #a94bc0; } .s-time_wait { fill: #d04040; opacity: .5; }
 .bg { fill: transparent; } g.row:hover .bg { fill: #f1f1f1; } g.row:target .bg { fill: #ffe680; }

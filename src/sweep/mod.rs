@@ -89,5 +89,5 @@ pub fn write_files(folder: &Path, lab: &str, rows: &[PointRow], interrupted: boo
     write("sweep.csv", table::csv(rows))?;
     let json = table::json(lab, rows, interrupted);
     write("sweep.json", format!("{json:#}\n"))?;
-    write("sweep.html", html::render(lab, rows))
+    write("sweep.html", html::render(lab, rows, folder))
 }

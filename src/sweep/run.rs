@@ -55,9 +55,38 @@ pub fn run_all(job: &Job<'_>, stop: &(dyn Fn() -> bool + Sync)) -> Vec<PointRun>
     .collect()
 }
 
+/// A point's folder, named by its values so that a listing reads as the sweep's table:
+/// `02-client.max_idle_per_host=2`, and `-run2` on for repeats.
+pub fn point_folder(index: usize, point: &Point, repeat: u32) -> String {
+    let values: Vec<String> = point.iter().map(|o| o.to_string()).collect();
+    let mut name: String = format!("{:02}-{}", index + 1, values.join(","))
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._=,-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    if repeat > 0 {
+        name.push_str(&format!("-run{}", repeat + 1));
+    }
+    name
+}
+
 fn run_one(job: &Job<'_>, point: usize, repeat: u32, stop: &(dyn Fn() -> bool + Sync)) -> PointRun {
-    let out = job.out.join(format!("point-{:03}-{repeat}", point + 1));
-    let mut args: Vec<OsString> = vec![job.lab.into(), "--out".into(), out.clone().into()];
+    let out = job
+        .out
+        .join(point_folder(point, &job.points[point], repeat));
+    // Each point's page, linked from the sweep's.
+    let mut args: Vec<OsString> = vec![
+        job.lab.into(),
+        "--report".into(),
+        "--out".into(),
+        out.clone().into(),
+    ];
     for o in &job.points[point] {
         args.push("--set".into());
         args.push(o.to_string().into());

@@ -41,8 +41,13 @@ pub struct PointRow {
     pub outcome: Outcome,
     /// The first error, when a run could not finish.
     pub error: Option<String>,
+    /// Why it did not pass, in a line: the first expectation that failed (`time_wait.client
+    /// <= 5 (got 49)`), or the error.
+    pub reason: Option<String>,
     /// The runs' output folders.
     pub outputs: Vec<String>,
+    /// The runs' captures and HTML reports, as their summaries name them.
+    pub files: Vec<(String, Option<String>)>,
 }
 
 /// Builds the rows, in plan order, of the points that have at least one ended run.
@@ -91,10 +96,35 @@ pub fn rows(points: &[Point], runs: &[PointRun], metrics: &[String]) -> Vec<Poin
                 .max()
                 .unwrap_or(Outcome::Error),
             error: mine.iter().find_map(|r| r.child.error.clone()),
+            reason: summaries.iter().find_map(|s| first_failure(s)).or_else(|| {
+                let error = mine.iter().find_map(|r| r.child.error.as_deref())?;
+                error.lines().last().map(str::to_owned)
+            }),
             outputs: mine.iter().map(|r| r.out.display().to_string()).collect(),
+            files: summaries
+                .iter()
+                .filter_map(|s| {
+                    let capture = s["capture"].as_str()?.to_owned();
+                    Some((capture, s["report"].as_str().map(str::to_owned)))
+                })
+                .collect(),
         });
     }
     rows
+}
+
+/// The first expectation a run's summary failed, in a line.
+fn first_failure(summary: &Value) -> Option<String> {
+    let failed = summary["expectations"]
+        .as_array()?
+        .iter()
+        .find(|o| o["pass"] == Value::Bool(false))?;
+    Some(format!(
+        "{} {} (got {})",
+        failed["name"].as_str().unwrap_or("?"),
+        failed["want"].as_str().unwrap_or("?"),
+        failed["got"]
+    ))
 }
 
 fn median(values: &mut [f64]) -> Option<f64> {
@@ -115,29 +145,94 @@ fn cell(v: Option<f64>) -> String {
         .unwrap_or_else(|| "-".to_owned())
 }
 
-/// The table as aligned text.
+/// Figures shown in one terminal column, as `a/b` (client/server, ok/failed), with their
+/// short header; the terminal table stays within about 100 columns.
+const PAIRS: [(&str, [&str; 2]); 6] = [
+    ("conns", ["connections", ""]),
+    ("reused", ["reused", ""]),
+    ("FIN c/s", ["fin_first.client", "fin_first.server"]),
+    ("TW c/s", ["time_wait.client", "time_wait.server"]),
+    ("RST c/s", ["rst.client", "rst.server"]),
+    ("ok/failed", ["client.ok", "client.failed"]),
+];
+
+/// The table as aligned text: the varied values, the figures in pairs, any `--metric`, and
+/// the result with its reason.
 pub fn text(rows: &[PointRow]) -> String {
     let Some(first) = rows.first() else {
         return "no point finished\n".to_owned();
     };
-    let mut header: Vec<String> = first.values.iter().map(|(k, _)| k.clone()).collect();
+    let figure = |r: &PointRow, name: &str| {
+        r.figures
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or_else(|| "-".to_owned(), |(_, v)| cell(*v))
+    };
+    let extra: Vec<&String> = first.figures[FIGURES.len()..]
+        .iter()
+        .map(|(n, _)| n)
+        .collect();
+    // Headers name the field's end (the CSV and JSON keep whole keys).
+    let tail = |key: &str| key.rsplit('.').next().unwrap_or(key).to_owned();
+    let short = |key: &str| {
+        let clash = extra.iter().filter(|n| tail(n) == tail(key)).count() > 1;
+        if clash {
+            key.to_owned()
+        } else {
+            tail(key)
+        }
+    };
+    let mut header: Vec<String> = first
+        .values
+        .iter()
+        .map(|(k, _)| k.rsplit('.').next().unwrap_or(k).to_owned())
+        .collect();
     header.push("runs".into());
-    header.extend(first.figures.iter().map(|(n, _)| n.clone()));
+    header.extend(PAIRS.iter().map(|(h, _)| h.to_string()));
+    header.push("elapsed s".into());
+    header.extend(extra.iter().map(|n| short(n)));
     header.push("result".into());
     let body: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
             let mut line: Vec<String> = r.values.iter().map(|(_, v)| v.clone()).collect();
             line.push(r.runs.to_string());
-            line.extend(r.figures.iter().map(|(_, v)| cell(*v)));
-            line.push(match (&r.outcome, &r.error) {
-                (Outcome::Pass, _) => "pass".into(),
-                (Outcome::Failed, _) => "FAIL".into(),
-                (o, Some(e)) => format!("{o:?}: {}", e.lines().last().unwrap_or("")),
-                (o, None) => format!("{o:?}"),
+            for (_, [a, b]) in PAIRS {
+                line.push(if b.is_empty() {
+                    figure(r, a)
+                } else {
+                    format!("{}/{}", figure(r, a), figure(r, b))
+                });
+            }
+            line.push(figure(r, "elapsed_s"));
+            line.extend(extra.iter().map(|n| figure(r, n)));
+            let verdict = match r.outcome {
+                Outcome::Pass => "pass".to_owned(),
+                Outcome::Failed => "FAIL".to_owned(),
+                other => format!("{other:?}").to_lowercase(),
+            };
+            line.push(match &r.reason {
+                Some(why) if r.outcome != Outcome::Pass => format!("{verdict}: {why}"),
+                _ => verdict,
             });
             line
         })
+        .collect();
+    // A figure column that is zero everywhere says nothing: left out (the CSV has it).
+    let fixed = first.values.len() + 1;
+    let said: Vec<usize> = (0..header.len())
+        .filter(|&i| {
+            i < fixed
+                || i + 1 == header.len()
+                || body
+                    .iter()
+                    .any(|l| !matches!(l[i].as_str(), "0" | "0/0" | "-" | "-/-"))
+        })
+        .collect();
+    let header: Vec<String> = said.iter().map(|&i| header[i].clone()).collect();
+    let body: Vec<Vec<String>> = body
+        .iter()
+        .map(|l| said.iter().map(|&i| l[i].clone()).collect())
         .collect();
     let widths: Vec<usize> = (0..header.len())
         .map(|i| {
@@ -182,6 +277,7 @@ pub fn csv(rows: &[PointRow]) -> String {
         header.push("runs".into());
         header.extend(first.figures.iter().map(|(n, _)| quote(n)));
         header.push("result".into());
+        header.push("reason".into());
         let _ = writeln!(out, "{}", header.join(","));
     }
     for r in rows {
@@ -193,6 +289,7 @@ pub fn csv(rows: &[PointRow]) -> String {
                 .map(|(_, v)| v.map(trim_number).unwrap_or_default()),
         );
         line.push(format!("{:?}", r.outcome).to_lowercase());
+        line.push(quote(r.reason.as_deref().unwrap_or("")));
         let _ = writeln!(out, "{}", line.join(","));
     }
     out
@@ -209,6 +306,7 @@ pub fn json(lab: &str, rows: &[PointRow], interrupted: bool) -> Value {
             "figures": r.figures.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
             "result": r.outcome,
             "error": r.error,
+            "reason": r.reason,
             "outputs": r.outputs,
         })).collect::<Vec<_>>(),
     })
