@@ -74,12 +74,41 @@ fn pool_burst_report_in_a_real_browser() {
 
     let dom = chromium(&["--dump-dom", &url], &profile);
     assert_eq!(
-        dom.matches("<g class=\"row\"").count(),
+        dom.matches("<g class=\"row").count(),
         50,
         "one row per connection"
     );
+    assert!(
+        dom.matches("<g class=\"row flagged\"").count() >= 1,
+        "the finding's connections are highlighted before any click"
+    );
+    let rows: Vec<&str> = dom.split("<g class=\"row").skip(1).collect();
+    for row in &rows {
+        // Marks in a row never overprint: at least a glyph's width (8 px) apart.
+        let mut xs: Vec<f64> = row
+            .split("<text class=\"m ")
+            .skip(1)
+            .map(|m| {
+                let x = &m[m.find("x=\"").expect("x") + 3..];
+                x[..x.find('"').expect("end")].parse().expect("px")
+            })
+            .collect();
+        xs.sort_by(f64::total_cmp);
+        assert!(
+            xs.windows(2).all(|w| w[1] - w[0] >= 7.9),
+            "marks overprint: {xs:?}"
+        );
+        let h = &row[row.find("height=\"").expect("row height") + 8..];
+        let h: f64 = h[..h.find('"').expect("end")].parse().expect("px");
+        assert!(h >= 18.0, "50 rows get 18 px each, not 14: {h}");
+    }
+    assert!(
+        rows.iter().any(|r| r.contains("FIN from server (second)")),
+        "the server's FIN 1 ms after the client's shows too"
+    );
+    assert!(dom.contains(", frame "), "hover titles give the frame");
     let time_wait_rows = dom
-        .split("<g class=\"row\"")
+        .split("<g class=\"row")
         .skip(1)
         .filter(|row| row.contains("s-time_wait"))
         .count();
@@ -131,8 +160,12 @@ fn report_of_any_capture_and_of_a_damaged_one() {
         .expect("report");
     assert_eq!(done.status.code(), Some(0), "{done:?}");
     let page = std::fs::read_to_string(&html).expect("written");
-    assert_eq!(page.matches("<g class=\"row\"").count(), 1);
+    assert_eq!(page.matches("<g class=\"row").count(), 1);
     assert!(page.contains("Nothing wrong found in 1 connections"));
+    assert!(
+        page.contains("Does an HTTP/1.1 client keep one connection for 100 sequential requests?"),
+        "the capture names its lab: its report keeps the lab's question"
+    );
 
     let bytes = std::fs::read(&capture).expect("capture");
     let cut = out.join("cut.pcapng");

@@ -12,6 +12,7 @@ use connlab_core::analyze::{decode, decode_cut, DecodeError, LinkType, Segment};
 use pcap_file::pcap::PcapParser;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::pcapng::blocks::interface_statistics::InterfaceStatisticsOption;
+use pcap_file::pcapng::blocks::section_header::SectionHeaderOption;
 use pcap_file::pcapng::{Block, PcapNgParser};
 use pcap_file::{Endianness, TsResolution};
 
@@ -227,8 +228,11 @@ pub enum ReadError {
 }
 
 /// What the file said besides its packets.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct FileFacts {
+    /// The lab that made it, when connlab did (its section header's comment
+    /// `connlab lab <name>`).
+    pub lab: Option<String>,
     /// Packets delivered.
     pub packets: u64,
     /// Drops the capturing tool recorded (pcapng interface statistics), if any.
@@ -296,6 +300,7 @@ pub fn read_captures(
         total.recorded_drops += facts.recorded_drops;
         total.secrets += facts.secrets;
         total.bytes += facts.bytes;
+        total.lab = total.lab.or(facts.lab);
     }
     Ok(total)
 }
@@ -497,6 +502,12 @@ fn read_pcapng(
         Ok((rest, parser)) => {
             let used = chunks.pending().len() - rest.len();
             chunks.consume(used);
+            facts.lab = parser.section().options.iter().find_map(|o| match o {
+                SectionHeaderOption::Comment(c) => {
+                    c.strip_prefix("connlab lab ").map(str::to_owned)
+                }
+                _ => None,
+            });
             parser
         }
         Err(e) => return Err(Stop::Corrupt(e.to_string())),

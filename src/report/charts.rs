@@ -22,7 +22,9 @@ fn svg_start(title: &str) -> String {
     )
 }
 
-/// A histogram titled `title`; `label` formats a bin's value (ms, a count).
+/// A histogram titled `title` on an axis from 0 (so a narrow spread looks narrow: 205–207 ms
+/// sits near 205 of 250, not across the chart), bars placed by their values, round ticks on
+/// both axes; `label` formats a value (ms, a count).
 pub fn histogram(title: &str, bins: &[Bin], label: impl Fn(u64) -> String) -> String {
     let mut out = svg_start(title);
     if bins.is_empty() {
@@ -33,13 +35,16 @@ pub fn histogram(title: &str, bins: &[Bin], label: impl Fn(u64) -> String) -> St
         );
         return out;
     }
-    let max = bins.iter().map(|b| b.count).max().unwrap_or(1).max(1) as f64;
-    let plot_w = W - LEFT - 12.0;
+    let (top, step) = nice_ticks(bins.iter().map(|b| b.count).max().unwrap_or(1) as f64);
+    let (x_top, x_step) = nice_ticks(bins.iter().map(|b| b.hi).max().unwrap_or(1) as f64 + 1.0);
+    let plot_w = W - LEFT - 24.0;
     let plot_h = H - TOP - BOTTOM;
-    let bar_w = plot_w / bins.len() as f64;
-    for (i, b) in bins.iter().enumerate() {
-        let h = b.count as f64 / max * plot_h;
-        let x = LEFT + i as f64 * bar_w;
+    let x_at = |v: f64| LEFT + v / x_top * plot_w;
+    y_axis(&mut out, plot_w, plot_h, (top, step));
+    for b in bins {
+        let h = b.count as f64 / top * plot_h;
+        // A bin covers [lo, hi + 1): a bin of one value still has a width.
+        let (x0, x1) = (x_at(b.lo as f64), x_at(b.hi as f64 + 1.0));
         let range = if b.lo == b.hi {
             label(b.lo)
         } else {
@@ -47,42 +52,27 @@ pub fn histogram(title: &str, bins: &[Bin], label: impl Fn(u64) -> String) -> St
         };
         let _ = write!(
             out,
-            "<rect class=\"bar\" x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\">\
+            "<rect class=\"bar\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\">\
              <title>{}: {}</title></rect>",
             TOP + plot_h - h,
-            (bar_w - 1.0).max(1.0),
+            (x1 - x0 - 1.0).max(3.0),
             esc(&range),
             b.count
         );
     }
-    axes(&mut out, plot_w, plot_h, &(max as u64).to_string());
-    let (first, last) = (&bins[0], &bins[bins.len() - 1]);
-    let _ = write!(
-        out,
-        "<text x=\"{LEFT}\" y=\"{y}\">{}</text>\
-         <text x=\"{:.1}\" y=\"{y}\" text-anchor=\"end\">{}</text></svg>",
-        esc(&label(first.lo)),
-        LEFT + plot_w,
-        esc(&label(last.hi)),
-        y = H - BOTTOM + 16.0
-    );
+    let ticks = (x_top / x_step).round() as u64;
+    for k in 0..=ticks {
+        let v = x_step * k as f64;
+        let _ = write!(
+            out,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            x_at(v),
+            H - BOTTOM + 16.0,
+            esc(&label(v as u64))
+        );
+    }
+    out.push_str("</svg>");
     out
-}
-
-/// The two axes, with `top` at the top of the y axis and 0 at its foot.
-fn axes(out: &mut String, plot_w: f64, plot_h: f64, top: &str) {
-    let _ = write!(
-        out,
-        "<g class=\"axis\"><line x1=\"{LEFT}\" y1=\"{b}\" x2=\"{:.1}\" y2=\"{b}\"/>\
-         <line x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{b}\"/>\
-         <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{top}</text>\
-         <text x=\"{:.1}\" y=\"{b}\" text-anchor=\"end\">0</text></g>",
-        LEFT + plot_w,
-        LEFT - 4.0,
-        TOP + 8.0,
-        LEFT - 4.0,
-        b = TOP + plot_h
-    );
 }
 
 /// One line of a line chart: its name and a y value per x position (None: no value).
@@ -277,6 +267,10 @@ mod tests {
         ];
         let svg = histogram("requests per connection", &bins, |v| v.to_string());
         assert_eq!(svg.matches("<rect class=\"bar\"").count(), 2);
+        assert!(
+            svg.contains(">0</text>") && svg.contains(">10</text>"),
+            "{svg}"
+        );
         assert!(svg.contains("<title>2 – 9: 10</title>"), "{svg}");
         assert!(histogram("t", &[], |v| v.to_string()).contains("no values"));
     }
@@ -293,6 +287,30 @@ mod tests {
         assert_eq!(svg.matches("<circle").count(), 2);
         assert!(svg.contains("time_wait.client: 48 at 2"), "{svg}");
         assert_eq!(trim_number(0.750), "0.75");
+    }
+
+    #[test]
+    fn a_narrow_spread_looks_narrow() {
+        let bins = [
+            Bin {
+                lo: 205,
+                hi: 205,
+                count: 3,
+            },
+            Bin {
+                lo: 207,
+                hi: 207,
+                count: 1,
+            },
+        ];
+        let svg = histogram("idle ms", &bins, |v| v.to_string());
+        let xs: Vec<f64> = svg
+            .split("<rect class=\"bar\" x=\"")
+            .skip(1)
+            .map(|r| r[..r.find('"').expect("x")].parse().expect("a number"))
+            .collect();
+        assert!(xs[1] - xs[0] < 10.0, "two ms apart on a 0–250 axis: {xs:?}");
+        assert!(svg.contains(">250</text>"), "{svg}");
     }
 
     #[test]

@@ -40,7 +40,9 @@ svg { display: block; margin: 6px 0; } svg text { font: 11px ui-monospace, monos
 figure.chart { margin: 0; } .wide { overflow-x: auto; max-width: 100%; }
 .s-handshake { fill: #d9a400; } .s-active { fill: #2e9e44; } .s-idle { fill: #4a7bd0; }
 .s-websocket { fill: #17a2b8; } .s-half_closed { fill: #a94bc0; } .s-time_wait { fill: #d04040; opacity: .5; }
-.bg { fill: transparent; } g.row:hover .bg { fill: #f1f1f1; } g.row:target .bg { fill: #ffe680; }
+.bg { fill: transparent; } g.row.flagged .bg { fill: #fdecec; } g.row:hover .bg { fill: #f1f1f1; }
+g.row:target .bg { fill: #ffe680; }
+.flag-sw { display: inline-block; width: 14px; height: 10px; background: #fdecec; border: 1px solid #e6b3b3; }
 .m { font: bold 11px ui-monospace, monospace; text-anchor: middle; }
 .m-request { fill: #111; } .m-reused { fill: #0a8aa0; } .m-fin { fill: #b36b00; }
 .m-rst { fill: #c62828; } .m-probe { fill: #8e24aa; } .m-retransmit { fill: #e64a19; }

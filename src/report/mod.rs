@@ -66,19 +66,22 @@ pub fn write(capture: &Path, out: &Path, header: &Header) -> Result<Written> {
         header.link.as_deref().unwrap_or(""),
         ROW_BUDGET,
     );
-    let error = read_into(
+    let read = read_into(
         &[capture.to_path_buf()],
         header.keylog.as_deref(),
         &mut model,
         Frames::DroppedOnly,
-    )
-    .err();
+    );
+    let (lab, error) = match read {
+        Ok(facts) => (facts.lab, None),
+        Err(e) => (None, Some(e)),
+    };
     if model.summary.connections == 0 {
         if let Some(e) = error {
             return Err(e).context("nothing could be read from the capture");
         }
     }
-    let page = render(&model, header);
+    let page = render(&model, &with_lab(header, lab.as_deref()));
     std::fs::write(out, &page).with_context(|| format!("writing {}", out.display()))?;
     Ok(Written {
         connections: model.connections(),
@@ -86,6 +89,27 @@ pub fn write(capture: &Path, out: &Path, header: &Header) -> Result<Written> {
         bytes: page.len(),
         error,
     })
+}
+
+/// `header` with the question and story of the embedded lab that made the capture (its
+/// pcapng names it), when the caller knew none: a report of a lab's capture keeps its question.
+fn with_lab(header: &Header, lab: Option<&str>) -> Header {
+    let mut header = header.clone();
+    let known = lab.and_then(|name| {
+        crate::lab::catalog::EMBEDDED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|_| crate::lab::catalog::resolve(name).ok())
+    });
+    if let (None, Some(lab)) = (&header.question, known) {
+        header.question = Some(lab.spec.question.clone());
+        header.about = Some(lab.spec.about.clone());
+        header.notes.push(format!(
+            "made by connlab run {} (`connlab show {}`)",
+            lab.name, lab.name
+        ));
+    }
+    header
 }
 
 /// The whole page for `model`.
@@ -96,7 +120,12 @@ pub fn render(model: &TimelineModel, header: &Header) -> String {
     summary_section(&mut body, &model.summary, header.kernel_time_wait);
     findings_section(&mut body, &diagnosis.findings, model);
     endpoints_section(&mut body, &diagnosis);
-    timeline_section(&mut body, model);
+    let flagged = diagnosis
+        .findings
+        .iter()
+        .flat_map(|f| f.evidence.conns.iter().copied())
+        .collect();
+    timeline_section(&mut body, model, &flagged);
     distributions_section(&mut body, &diagnosis);
     html::page(&format!("connlab report: {}", header.title), &body)
 }
@@ -236,7 +265,11 @@ fn endpoints_section(out: &mut String, d: &DiagnosisReport) {
     out.push_str("</section>");
 }
 
-fn timeline_section(out: &mut String, model: &TimelineModel) {
+fn timeline_section(
+    out: &mut String,
+    model: &TimelineModel,
+    flagged: &std::collections::BTreeSet<u64>,
+) {
     out.push_str("<section id=\"timeline\"><h2>Timeline</h2>");
     out.push_str(&timeline_svg::legend());
     let total = model.connections();
@@ -250,7 +283,12 @@ fn timeline_section(out: &mut String, model: &TimelineModel) {
         );
         out.push_str(&timeline_svg::density(model));
     }
-    out.push_str(&timeline_svg::rows(model));
+    if !flagged.is_empty() {
+        out.push_str(
+            "<p class=\"meta\"><span class=\"flag-sw\"></span> rows in a finding's evidence</p>",
+        );
+    }
+    out.push_str(&timeline_svg::rows(model, flagged));
     out.push_str("</section>");
 }
 
@@ -337,7 +375,12 @@ mod tests {
             page.contains("<a href=\"#c-1\">1</a>"),
             "findings link to rows"
         );
-        assert_eq!(page.matches("<g class=\"row\"").count(), 3);
+        assert_eq!(page.matches("<g class=\"row").count(), 3);
+        assert_eq!(
+            page.matches("<g class=\"row flagged\"").count(),
+            3,
+            "the finding's connections are highlighted before any click"
+        );
         assert!(
             !page.contains("class=\"density\""),
             "no strip when every row is drawn"
@@ -349,7 +392,7 @@ mod tests {
     fn sixty_thousand_connections_stay_a_few_megabytes() {
         let m = model(60_000, ROW_BUDGET);
         let page = render(&m, &Header::default());
-        assert_eq!(page.matches("<g class=\"row\"").count(), ROW_BUDGET);
+        assert_eq!(page.matches("<g class=\"row").count(), ROW_BUDGET);
         assert!(page.contains("class=\"density\""), "the rest in the strip");
         assert!(page.contains("60000 connections: all of them below"));
         assert!(page.len() < 3 << 20, "{} bytes", page.len());

@@ -15,8 +15,11 @@ use super::html::esc;
 const LABEL: f64 = 240.0;
 /// Width of the time axis, px (one state sample per px).
 const PLOT: usize = 940;
-const ROW_H: f64 = 14.0;
 const AXIS_H: f64 = 22.0;
+/// Room one mark's glyph takes, px: marks closer than this are set apart, not overprinted.
+const MARK_W: f64 = 8.0;
+/// How far a mark may be moved right to clear the one before it, px.
+const MARK_SHIFT_MAX: f64 = 3.0 * MARK_W;
 /// Marks drawn per row at most (the most important first): a row with thousands of requests
 /// must not make the file huge.
 const MARKS_PER_ROW: usize = 200;
@@ -93,7 +96,7 @@ fn mark_look(kind: MarkKind) -> (&'static str, &'static str, String) {
             let which = if first { "first" } else { "second" };
             (glyph, "fin", format!("FIN from {by} ({which})"))
         }
-        MarkKind::Rst => ("×", "rst", "RST".into()),
+        MarkKind::Rst { by } => ("×", "rst", format!("RST from {by}")),
         MarkKind::MiddleboxRst => ("M", "rst", "RST forged by a middlebox".into()),
         MarkKind::Probe => ("k", "probe", "keepalive probe".into()),
         MarkKind::Retransmit => ("r", "retransmit", "retransmission".into()),
@@ -147,10 +150,21 @@ pub fn legend() -> String {
     out
 }
 
-/// The rows kept in full, as one SVG.
-pub fn rows(model: &TimelineModel) -> String {
+/// Row height, px: a few connections get room to read, thousands stay a page long.
+fn row_height(rows: usize) -> f64 {
+    match rows {
+        0..=20 => 24.0,
+        21..=100 => 18.0,
+        _ => 14.0,
+    }
+}
+
+/// The rows kept in full, as one SVG; the connections in `flagged` (a finding's evidence)
+/// are highlighted from the start.
+pub fn rows(model: &TimelineModel, flagged: &std::collections::BTreeSet<u64>) -> String {
     let axis = Axis::of(model);
-    let height = AXIS_H + ROW_H * model.rows.len() as f64 + 4.0;
+    let row_h = row_height(model.rows.len());
+    let height = AXIS_H + row_h * model.rows.len() as f64 + 4.0;
     let width = LABEL + PLOT as f64 + 8.0;
     let mut out = String::with_capacity(2_000 + model.rows.len() * 600);
     let _ = write!(
@@ -160,7 +174,14 @@ pub fn rows(model: &TimelineModel) -> String {
     );
     ticks(&mut out, &axis, height);
     for (i, row) in model.rows.values().enumerate() {
-        draw_row(&mut out, &axis, row, AXIS_H + ROW_H * i as f64);
+        let flag = flagged.contains(&row.id);
+        draw_row(
+            &mut out,
+            &axis,
+            row,
+            (AXIS_H + row_h * i as f64, row_h),
+            flag,
+        );
     }
     out.push_str("</svg>");
     out
@@ -196,24 +217,30 @@ fn nice_step(rough: u64) -> u64 {
     }
 }
 
-fn draw_row(out: &mut String, axis: &Axis, row: &Row, y: f64) {
+fn draw_row(out: &mut String, axis: &Axis, row: &Row, (y, row_h): (f64, f64), flag: bool) {
+    let class = if flag { "row flagged" } else { "row" };
+    let text_y = y + row_h / 2.0 + 4.0;
     let _ = write!(
         out,
-        "<g class=\"row\" id=\"c-{id}\"><title>conn {id}: {} → {}, {}</title>\
-         <rect class=\"bg\" x=\"0\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{ROW_H}\"/>\
-         <text x=\"4\" y=\"{:.1}\">{id:>5} {}→{}</text>",
+        "<g class=\"{class}\" id=\"c-{id}\"><title>conn {id}: {} → {}, {}{}</title>\
+         <rect class=\"bg\" x=\"0\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{row_h}\"/>\
+         <text x=\"4\" y=\"{text_y:.1}\">{id:>5} {}→{}</text>",
         row.client,
         row.server,
         plural(u64::from(row.requests), "request", "requests"),
+        if flag {
+            " (in a finding's evidence)"
+        } else {
+            ""
+        },
         LABEL + PLOT as f64,
-        y + ROW_H - 3.0,
         row.client.port(),
         esc(&row.server.to_string()),
         id = row.id
     );
     // States, one sample per px column, drawn as runs.
     let mut run: Option<(usize, ConnState)> = None;
-    let (bar_y, bar_h) = (y + 3.0, ROW_H - 6.0);
+    let (bar_y, bar_h) = (y + 3.0, row_h - 6.0);
     let flush = |out: &mut String, from: usize, to: usize, s: ConnState| {
         if let Some(class) = state_class(s) {
             let _ = write!(
@@ -240,31 +267,76 @@ fn draw_row(out: &mut String, axis: &Axis, row: &Row, y: f64) {
         flush(out, from, PLOT, s);
     }
     // Marks: per column the one that matters most, then the most important rows' worth.
-    let mut best: Vec<Option<(u64, MarkKind)>> = vec![None; PLOT];
-    for &(t, kind) in &row.marks {
-        let slot = &mut best[axis.column(t)];
-        if slot.is_none_or(|(_, k)| kind.priority() > k.priority()) {
-            *slot = Some((t, kind));
+    // Per pixel column the two most important marks of different kinds (a FIN from each
+    // side 1 ms apart both show), then spread so that none overprints another.
+    let mut best: Vec<[Option<Mark>; 2]> = vec![[None; 2]; PLOT];
+    for &(t, kind, frame) in &row.marks {
+        let mark = Mark { t, kind, frame };
+        match &mut best[axis.column(t)] {
+            [slot @ None, _] => *slot = Some(mark),
+            [Some(first), second] if first.kind != kind => {
+                let (hi, lo) = if kind.priority() > first.kind.priority() {
+                    (mark, *first)
+                } else {
+                    (*first, mark)
+                };
+                *first = hi;
+                if second.is_none_or(|s| lo.kind.priority() > s.kind.priority()) {
+                    *second = Some(lo);
+                }
+            }
+            _ => {}
         }
     }
-    let mut marks: Vec<(u64, MarkKind)> = best.into_iter().flatten().collect();
+    let mut marks: Vec<Mark> = best.into_iter().flatten().flatten().collect();
+    marks.sort_by_key(|m| m.t);
     if marks.len() > MARKS_PER_ROW {
-        marks.sort_by_key(|(t, k)| (std::cmp::Reverse(k.priority()), *t));
+        marks.sort_by_key(|m| (std::cmp::Reverse(m.kind.priority()), m.t));
         marks.truncate(MARKS_PER_ROW);
+        marks.sort_by_key(|m| m.t);
     }
-    for (t, kind) in marks {
-        let (glyph, class, words) = mark_look(kind);
+    for (m, x) in spread(&marks, |t| axis.x(t)) {
+        let (glyph, class, words) = mark_look(m.kind);
         let _ = write!(
             out,
-            "<text class=\"m m-{class}\" x=\"{:.1}\" y=\"{:.1}\">{glyph}\
-             <title>conn {}: {words} at {}</title></text>",
-            axis.x(t),
-            y + ROW_H - 3.0,
+            "<text class=\"m m-{class}\" x=\"{x:.1}\" y=\"{text_y:.1}\">{glyph}\
+             <title>conn {}: {words} at {}, frame {}</title></text>",
             row.id,
-            offset(t.saturating_sub(axis.start))
+            offset(m.t.saturating_sub(axis.start)),
+            m.frame
         );
     }
     out.push_str("</g>");
+}
+
+/// Places marks (in time order) so that none overprints the one before: a mark closer than a
+/// glyph's width to the previous is moved right (its title keeps its time); one that would
+/// move too far yields to the more important of the two.
+fn spread(marks: &[Mark], x_of: impl Fn(u64) -> f64) -> Vec<(Mark, f64)> {
+    let mut placed: Vec<(Mark, f64)> = Vec::with_capacity(marks.len());
+    for &m in marks {
+        let x = x_of(m.t);
+        let Some(&(last, last_x)) = placed.last() else {
+            placed.push((m, x));
+            continue;
+        };
+        let at = x.max(last_x + MARK_W);
+        if at - x <= MARK_SHIFT_MAX {
+            placed.push((m, at));
+        } else if m.kind.priority() > last.kind.priority() {
+            let end = placed.len() - 1;
+            placed[end] = (m, x.max(last_x));
+        }
+    }
+    placed
+}
+
+/// A mark to draw: when, what, and the frame that made it (Wireshark's number).
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    t: u64,
+    kind: MarkKind,
+    frame: u64,
 }
 
 /// All connections per state over time, stacked, as one SVG.
@@ -350,13 +422,26 @@ mod tests {
 
     #[test]
     fn one_group_per_row_with_states_and_marks() {
-        let svg = rows(&model());
-        assert_eq!(svg.matches("<g class=\"row\"").count(), 3);
+        let svg = rows(&model(), &[3].into());
+        assert_eq!(svg.matches("<g class=\"row").count(), 3);
+        assert_eq!(svg.matches("<g class=\"row flagged\"").count(), 1);
         assert!(svg.contains("id=\"c-3\""), "rows are link targets");
         assert!(svg.contains("s-active") && svg.contains("s-idle"));
-        // The first FIN wins the column it shares with the second.
+        // Both FINs of the same moment show, the second set apart from the first.
         assert!(svg.contains("FIN from client (first)"), "{svg}");
-        assert!(!svg.contains("FIN from server (second)"), "{svg}");
+        assert!(svg.contains("FIN from server (second)"), "{svg}");
+        let x_of = |words: &str| -> f64 {
+            let at = svg.find(words).expect("the mark");
+            let open = svg[..at].rfind("x=\"").expect("its x") + 3;
+            svg[open..open + svg[open..].find('"').expect("end")]
+                .parse()
+                .expect("a number")
+        };
+        assert!(
+            x_of("FIN from server (second)") - x_of("FIN from client (first)") >= MARK_W,
+            "no overprint"
+        );
+        assert!(svg.contains(", frame "), "titles give the frame: {svg}");
         // The capture starts with the first SYN, at 1 ms.
         assert!(
             svg.contains("request on the reused connection at +99 ms"),

@@ -225,7 +225,10 @@ pub fn visible_rows<'a>(model: &'a TimelineModel, filter: Option<&str>) -> Vec<&
         return model.rows.values().collect();
     };
     let test: Box<dyn Fn(&Row) -> bool> = match f {
-        "rst" => Box::new(|r| r.has(MarkKind::Rst) || r.has(MarkKind::MiddleboxRst)),
+        // Whoever sent it: a kind's bit ignores the sender.
+        "rst" => {
+            Box::new(|r| r.has(MarkKind::Rst { by: Side::Client }) || r.has(MarkKind::MiddleboxRst))
+        }
         "middlebox" => Box::new(|r| r.has(MarkKind::MiddleboxRst)),
         "reused" | "reuse" => Box::new(|r| r.has(MarkKind::Reused)),
         "fin" => Box::new(|r| {

@@ -177,7 +177,7 @@ fn state_glyph(state: ConnState) -> (char, Color) {
 /// Glyph of a mark (which one wins a shared column is the model's `MarkKind::priority`).
 fn mark_glyph(kind: MarkKind) -> (char, Color) {
     match kind {
-        MarkKind::Rst => ('×', Color::Red),
+        MarkKind::Rst { .. } => ('×', Color::Red),
         MarkKind::MiddleboxRst => ('M', Color::Red),
         MarkKind::Fin {
             by: Side::Client, ..
@@ -228,11 +228,11 @@ fn draw_rows(
                 }
             }
         }
-        let from = row.marks.partition_point(|(t, _)| *t < left);
+        let from = row.marks.partition_point(|(t, _, _)| *t < left);
         let mut best: Vec<u8> = vec![0; cols as usize];
-        for &(t, kind) in row.marks[from..]
+        for &(t, kind, _) in row.marks[from..]
             .iter()
-            .take_while(|(t, _)| *t <= left + npc * u64::from(cols))
+            .take_while(|(t, _, _)| *t <= left + npc * u64::from(cols))
         {
             let c = ((t - left) / npc).min(u64::from(cols.saturating_sub(1))) as u16;
             let (ch, color) = mark_glyph(kind);

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use crate::analyze::{Event, EventKind, Http2Event, RstSender, Segment, Side, TcpFlags, TlsEvent};
+use crate::analyze::{Event, EventKind, Http2Event, Segment, Side, TcpFlags, TlsEvent};
 
 /// Marks and detail lines kept per connection; more are counted, not kept.
 pub(crate) const PER_ROW: usize = 10_000;
@@ -44,7 +44,10 @@ pub enum MarkKind {
         first: bool,
     },
     /// An RST from one of the ends.
-    Rst,
+    Rst {
+        /// The end that sent it.
+        by: Side,
+    },
     /// An RST a middlebox forged.
     MiddleboxRst,
     /// A TCP keepalive probe.
@@ -78,7 +81,7 @@ impl MarkKind {
     pub fn priority(self) -> u8 {
         match self {
             MarkKind::Dropped => 8,
-            MarkKind::Rst | MarkKind::MiddleboxRst => 7,
+            MarkKind::Rst { .. } | MarkKind::MiddleboxRst => 7,
             MarkKind::Fin { first: true, .. } => 6,
             MarkKind::Fin { first: false, .. } => 5,
             MarkKind::WsClose | MarkKind::H2GoAway => 4,
@@ -88,13 +91,13 @@ impl MarkKind {
         }
     }
 
-    /// One bit per kind of mark (a FIN is a FIN whoever sent it), for fast filtering.
+    /// One bit per kind of mark (a FIN or an RST is one whoever sent it), for fast filtering.
     fn bit(self) -> u16 {
         match self {
             MarkKind::Request => 1,
             MarkKind::Reused => 1 << 1,
             MarkKind::Fin { .. } => 1 << 2,
-            MarkKind::Rst => 1 << 3,
+            MarkKind::Rst { .. } => 1 << 3,
             MarkKind::Probe => 1 << 4,
             MarkKind::Retransmit => 1 << 5,
             MarkKind::Dropped => 1 << 6,
@@ -181,7 +184,7 @@ pub struct Row {
     /// State changes: (from this time, state), in time order.
     pub states: Vec<(u64, ConnState)>,
     /// Point marks, in time order.
-    pub marks: Vec<(u64, MarkKind)>,
+    pub marks: Vec<(u64, MarkKind, u64)>,
     /// Detail lines (time, text).
     pub details: Vec<(u64, String)>,
     /// The connection's frames (time, what), for the detail view.
@@ -243,10 +246,10 @@ impl Row {
         self.states.dedup_by(|b, a| a.1 == b.1);
     }
 
-    fn mark(&mut self, t: u64, kind: MarkKind) {
+    fn mark(&mut self, (t, frame): (u64, u64), kind: MarkKind) {
         self.kinds |= kind.bit();
         if self.marks.len() < PER_ROW {
-            self.marks.push((t, kind));
+            self.marks.push((t, kind, frame));
         } else {
             self.elided += 1;
         }
@@ -292,7 +295,8 @@ impl Row {
         );
     }
 
-    fn apply_h2(&mut self, t: u64, h2: &Http2Event) {
+    fn apply_h2(&mut self, (t, frame): (u64, u64), h2: &Http2Event) {
+        let at = (t, frame);
         match h2 {
             Http2Event::Preface { .. } => self.http2 = Some(0),
             Http2Event::StreamOpen { concurrent, .. } => {
@@ -303,18 +307,18 @@ impl Row {
                     MarkKind::Reused
                 };
                 self.requests += 1;
-                self.mark(t, kind);
+                self.mark(at, kind);
                 self.h2_streams(t, *concurrent);
             }
             Http2Event::StreamEnd { .. } | Http2Event::Reset { .. } => {
                 if matches!(h2, Http2Event::Reset { .. }) {
-                    self.mark(t, MarkKind::H2Reset);
+                    self.mark(at, MarkKind::H2Reset);
                 }
                 let open = self.http2.unwrap_or(1).saturating_sub(1);
                 self.h2_streams(t, open);
             }
-            Http2Event::Ping { .. } | Http2Event::PingAck { .. } => self.mark(t, MarkKind::H2Ping),
-            Http2Event::GoAway { .. } => self.mark(t, MarkKind::H2GoAway),
+            Http2Event::Ping { .. } | Http2Event::PingAck { .. } => self.mark(at, MarkKind::H2Ping),
+            Http2Event::GoAway { .. } => self.mark(at, MarkKind::H2GoAway),
             _ => {}
         }
     }
@@ -331,6 +335,7 @@ impl Row {
             }
         }
         let t = e.t_ns;
+        let at = (t, e.frame);
         match &e.kind {
             EventKind::Syn => self.set_state(t, ConnState::Handshake),
             EventKind::Established { .. } => self.set_state(t, ConnState::Idle),
@@ -341,15 +346,15 @@ impl Row {
                 } else {
                     MarkKind::Request
                 };
-                self.mark(t, kind);
+                self.mark(at, kind);
                 self.set_state(t, ConnState::Active);
             }
             EventKind::Response { .. } => self.set_state(t, ConnState::Idle),
             EventKind::WsOpen { .. } => self.set_state(t, ConnState::WebSocket),
-            EventKind::WsMessage { .. } => self.mark(t, MarkKind::WsMessage),
-            EventKind::WsPing { .. } => self.mark(t, MarkKind::WsPing),
-            EventKind::WsPong { .. } => self.mark(t, MarkKind::WsPong),
-            EventKind::WsClose { .. } => self.mark(t, MarkKind::WsClose),
+            EventKind::WsMessage { .. } => self.mark(at, MarkKind::WsMessage),
+            EventKind::WsPing { .. } => self.mark(at, MarkKind::WsPing),
+            EventKind::WsPong { .. } => self.mark(at, MarkKind::WsPong),
+            EventKind::WsClose { .. } => self.mark(at, MarkKind::WsClose),
             // Counted by the summary and diagnosis; the detail view lists them.
             EventKind::WsUpgradeRefused { .. }
             | EventKind::WsProtocolError { .. }
@@ -360,13 +365,13 @@ impl Row {
                 self.set_state(t, ConnState::Idle)
             }
             EventKind::Tls(_) => {}
-            EventKind::Http2(h2) => self.apply_h2(t, h2),
+            EventKind::Http2(h2) => self.apply_h2(at, h2),
             EventKind::Fin { by, .. } => {
                 let first = !self.has(MarkKind::Fin {
                     by: *by,
                     first: true,
                 });
-                self.mark(t, MarkKind::Fin { by: *by, first });
+                self.mark(at, MarkKind::Fin { by: *by, first });
                 if !self.time_wait {
                     self.set_state(t, ConnState::HalfClosed);
                 }
@@ -376,18 +381,17 @@ impl Row {
                 self.set_state(t, ConnState::TimeWait);
             }
             EventKind::Rst { by, .. } => {
-                let mark = if *by == RstSender::Middlebox {
-                    MarkKind::MiddleboxRst
-                } else {
-                    MarkKind::Rst
+                let mark = match by.side() {
+                    Some(by) => MarkKind::Rst { by },
+                    None => MarkKind::MiddleboxRst,
                 };
-                self.mark(t, mark);
+                self.mark(at, mark);
                 self.set_state(t, ConnState::Closed);
             }
-            EventKind::KeepaliveProbe { .. } => self.mark(t, MarkKind::Probe),
+            EventKind::KeepaliveProbe { .. } => self.mark(at, MarkKind::Probe),
             // The probe's mark says enough; its answer only matters to the diagnosis.
             EventKind::KeepaliveAck { .. } => {}
-            EventKind::Retransmit { .. } => self.mark(t, MarkKind::Retransmit),
+            EventKind::Retransmit { .. } => self.mark(at, MarkKind::Retransmit),
             EventKind::Closed { .. } => {
                 // TIME_WAIT outlives the capture's view of the close: keep showing it.
                 if !self.time_wait {
@@ -400,7 +404,7 @@ impl Row {
     /// Notes one of its frames: a drop mark, and the frame for the detail view when kept.
     pub(crate) fn apply_frame(&mut self, t_ns: u64, frame: FrameInfo, dropped: bool, keep: bool) {
         if dropped {
-            self.mark(t_ns, MarkKind::Dropped);
+            self.mark((t_ns, frame.number), MarkKind::Dropped);
         }
         if !keep {
             return;
