@@ -166,6 +166,7 @@ fn report_of_any_capture_and_of_a_damaged_one() {
         page.contains("Does an HTTP/1.1 client keep one connection for 100 sequential requests?"),
         "the capture names its lab: its report keeps the lab's question"
     );
+    assert!(page.contains("link: transparent"), "and its link");
 
     let bytes = std::fs::read(&capture).expect("capture");
     let cut = out.join("cut.pcapng");

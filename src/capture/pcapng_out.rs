@@ -36,9 +36,10 @@ pub struct PcapngOut {
 }
 
 impl PcapngOut {
-    /// Creates `path` and writes the section header and both interface descriptions, which
-    /// state the capture's snap length.
-    pub fn create(path: &Path, lab: &str, snaplen: u32) -> Result<PcapngOut> {
+    /// Creates `path` and writes the section header (naming the lab and its link, so a
+    /// report of the file alone keeps them) and both interface descriptions, which state the
+    /// capture's snap length.
+    pub fn create(path: &Path, (lab, link): (&str, &str), snaplen: u32) -> Result<PcapngOut> {
         let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
         let section = SectionHeaderBlock {
             options: vec![
@@ -47,6 +48,7 @@ impl PcapngOut {
                     env!("CARGO_PKG_VERSION")
                 ))),
                 SectionHeaderOption::Comment(Cow::Owned(format!("connlab lab {lab}"))),
+                SectionHeaderOption::Comment(Cow::Owned(format!("connlab link {link}"))),
             ],
             ..Default::default()
         };

@@ -233,6 +233,8 @@ pub struct FileFacts {
     /// The lab that made it, when connlab did (its section header's comment
     /// `connlab lab <name>`).
     pub lab: Option<String>,
+    /// That lab's link model in words (`connlab link <words>`).
+    pub link: Option<String>,
     /// Packets delivered.
     pub packets: u64,
     /// Drops the capturing tool recorded (pcapng interface statistics), if any.
@@ -301,6 +303,7 @@ pub fn read_captures(
         total.secrets += facts.secrets;
         total.bytes += facts.bytes;
         total.lab = total.lab.or(facts.lab);
+        total.link = total.link.or(facts.link);
     }
     Ok(total)
 }
@@ -502,12 +505,14 @@ fn read_pcapng(
         Ok((rest, parser)) => {
             let used = chunks.pending().len() - rest.len();
             chunks.consume(used);
-            facts.lab = parser.section().options.iter().find_map(|o| match o {
-                SectionHeaderOption::Comment(c) => {
-                    c.strip_prefix("connlab lab ").map(str::to_owned)
-                }
-                _ => None,
-            });
+            let said = |prefix: &str| {
+                parser.section().options.iter().find_map(|o| match o {
+                    SectionHeaderOption::Comment(c) => c.strip_prefix(prefix).map(str::to_owned),
+                    _ => None,
+                })
+            };
+            facts.lab = said("connlab lab ");
+            facts.link = said("connlab link ");
             parser
         }
         Err(e) => return Err(Stop::Corrupt(e.to_string())),
@@ -797,7 +802,8 @@ mod tests {
     /// A small pcapng written by connlab's own writer.
     fn sample_capture(path: &Path) -> Vec<u8> {
         let mut out =
-            crate::capture::pcapng_out::PcapngOut::create(path, "t", 65_535).expect("create");
+            crate::capture::pcapng_out::PcapngOut::create(path, ("t", "20 ms delay"), 65_535)
+                .expect("create");
         for i in 0..50u64 {
             let frame: Vec<u8> = (0..60 + i as usize)
                 .map(|b| (b as u64 * 31 + i) as u8)
@@ -836,7 +842,8 @@ mod tests {
             std::process::id()
         ));
         let mut out =
-            crate::capture::pcapng_out::PcapngOut::create(&path, "t", 65_535).expect("create");
+            crate::capture::pcapng_out::PcapngOut::create(&path, ("t", "20 ms delay"), 65_535)
+                .expect("create");
         let frame = [7u8; 60];
         let to_server = crate::wire::Direction::ToServer;
         out.write(1_000, to_server, &frame, 60, &[]).expect("write");
@@ -930,6 +937,11 @@ mod tests {
         let mut from_file = Vec::new();
         let mapped = read_capture(&file, |p| from_file.push(p.t_ns)).expect("reads the file");
         assert_eq!((piped.packets, piped.recorded_drops), (50, 9));
+        assert_eq!(
+            (piped.lab.as_deref(), piped.link.as_deref()),
+            (Some("t"), Some("20 ms delay")),
+            "the section header names the lab and its link"
+        );
         assert_eq!(from_pipe, from_file);
         assert_eq!(piped.bytes, mapped.bytes);
         let _ = std::fs::remove_file(&file);

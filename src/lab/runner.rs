@@ -102,7 +102,7 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
     let mut sinks: Vec<Box<dyn Sink>> = vec![
         Box::new(PcapngOut::create(
             &pcapng,
-            &lab.name,
+            (&lab.name, &lab.spec.link.describe()),
             lab.spec.capture.snaplen,
         )?),
         Box::new(JsonLines::create(&events, opts.json)?),

@@ -72,16 +72,16 @@ pub fn write(capture: &Path, out: &Path, header: &Header) -> Result<Written> {
         &mut model,
         Frames::DroppedOnly,
     );
-    let (lab, error) = match read {
-        Ok(facts) => (facts.lab, None),
-        Err(e) => (None, Some(e)),
+    let (made_by, error) = match read {
+        Ok(facts) => ((facts.lab, facts.link), None),
+        Err(e) => ((None, None), Some(e)),
     };
     if model.summary.connections == 0 {
         if let Some(e) = error {
             return Err(e).context("nothing could be read from the capture");
         }
     }
-    let page = render(&model, &with_lab(header, lab.as_deref()));
+    let page = render(&model, &with_lab(header, made_by));
     std::fs::write(out, &page).with_context(|| format!("writing {}", out.display()))?;
     Ok(Written {
         connections: model.connections(),
@@ -91,11 +91,15 @@ pub fn write(capture: &Path, out: &Path, header: &Header) -> Result<Written> {
     })
 }
 
-/// `header` with the question and story of the embedded lab that made the capture (its
-/// pcapng names it), when the caller knew none: a report of a lab's capture keeps its question.
-fn with_lab(header: &Header, lab: Option<&str>) -> Header {
+/// `header` with the question and story of the embedded lab that made the capture and its
+/// link (its pcapng names them), when the caller knew none: a report of a lab's capture keeps
+/// its question.
+fn with_lab(header: &Header, (lab, link): (Option<String>, Option<String>)) -> Header {
     let mut header = header.clone();
-    let known = lab.and_then(|name| {
+    if header.link.is_none() {
+        header.link = link;
+    }
+    let known = lab.as_deref().and_then(|name| {
         crate::lab::catalog::EMBEDDED
             .iter()
             .find(|(n, _)| *n == name)
