@@ -573,6 +573,7 @@ fn report(file: &std::path::Path, out: std::path::PathBuf, keylog: Option<Vec<u8
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
         keylog,
+        lab_story: Some(lab_story),
         ..Default::default()
     };
     match connlab::report::write(file, &out, &header) {
@@ -594,6 +595,13 @@ fn report(file: &std::path::Path, out: std::path::PathBuf, keylog: Option<Vec<u8
         }
         Err(e) => fail(&e),
     }
+}
+
+/// An embedded lab's question and story, by its name.
+fn lab_story(name: &str) -> Option<(String, String)> {
+    lab::catalog::EMBEDDED.iter().find(|(n, _)| *n == name)?;
+    let lab = lab::catalog::resolve(name).ok()?;
+    Some((lab.spec.question, lab.spec.about))
 }
 
 fn replay(files: &[std::path::PathBuf], keylog: Option<&[u8]>) -> ExitCode {

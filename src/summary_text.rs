@@ -340,6 +340,21 @@ pub fn diagnosis_text(d: &DiagnosisReport, connections: u64) -> String {
                 kinds.join(", ")
             }
         );
+        let stacks: Vec<String> = [("client", &e.client_stack), ("server", &e.server_stack)]
+            .into_iter()
+            .filter_map(|(side, s)| {
+                let s = s.as_ref()?;
+                Some(format!(
+                    "{side} {} (by {}, {})",
+                    s.name,
+                    s.told_by,
+                    plural(s.connections, "connection", "connections")
+                ))
+            })
+            .collect();
+        if !stacks.is_empty() {
+            let _ = writeln!(out, "    {}", stacks.join("; "));
+        }
     }
     more(&mut out, d.endpoints.len(), "endpoints");
     let dist = &d.distributions;

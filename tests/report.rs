@@ -122,8 +122,9 @@ fn pool_burst_report_in_a_real_browser() {
     );
     assert!(dom.contains("class=\"legend\""), "legend");
     assert!(dom.contains("pool_overflow"), "the finding");
+    // Which 48 of the 50 were closed early depends on which two got back first.
     assert!(
-        dom.contains("href=\"#c-3\""),
+        dom.matches("<a href=\"#c-").count() >= 10,
         "the finding links to its connections"
     );
     assert!(dom.contains("<h2>Distributions</h2>"));

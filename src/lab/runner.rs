@@ -246,6 +246,8 @@ fn write_html(lab: &Lab, report: &RunReport, prefix: &std::path::Path) -> Result
         notes,
         // The run's own secrets are in its capture.
         keylog: None,
+        // The question is known already.
+        lab_story: None,
     };
     let html = beside(prefix, "html");
     crate::report::write(&s.capture, &html, &header).context("writing the HTML report")?;

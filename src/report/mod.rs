@@ -44,7 +44,13 @@ pub struct Header {
     pub notes: Vec<String>,
     /// TLS secrets (NSS key log text) to decrypt the capture with, besides its own.
     pub keylog: Option<Vec<u8>>,
+    /// The question and story of an embedded lab by its name, for a capture that names the
+    /// lab that made it (the caller knows the labs; the report does not).
+    pub lab_story: Option<LabStory>,
 }
+
+/// An embedded lab's (question, story) by its name, if there is such a lab.
+pub type LabStory = fn(&str) -> Option<(String, String)>;
 
 /// What writing a report did.
 #[derive(Debug)]
@@ -99,18 +105,14 @@ fn with_lab(header: &Header, (lab, link): (Option<String>, Option<String>)) -> H
     if header.link.is_none() {
         header.link = link;
     }
-    let known = lab.as_deref().and_then(|name| {
-        crate::lab::catalog::EMBEDDED
-            .iter()
-            .find(|(n, _)| *n == name)
-            .and_then(|_| crate::lab::catalog::resolve(name).ok())
-    });
-    if let (None, Some(lab)) = (&header.question, known) {
-        header.question = Some(lab.spec.question.clone());
-        header.about = Some(lab.spec.about.clone());
+    let known = lab
+        .zip(header.lab_story)
+        .and_then(|(name, story)| Some((story(&name)?, name)));
+    if let (None, Some(((question, about), name))) = (&header.question, known) {
+        header.question = Some(question);
+        header.about = Some(about);
         header.notes.push(format!(
-            "made by connlab run {} (`connlab show {}`)",
-            lab.name, lab.name
+            "made by connlab run {name} (`connlab show {name}`)"
         ));
     }
     header
@@ -232,6 +234,15 @@ fn findings_section(out: &mut String, findings: &[Finding], model: &TimelineMode
     out.push_str("</section>");
 }
 
+/// The stacks an endpoint's traffic named: `client Python requests, server nginx`.
+fn stacks_of(e: &connlab_core::diagnose::EndpointReport) -> String {
+    let named: Vec<String> = [("client", &e.client_stack), ("server", &e.server_stack)]
+        .into_iter()
+        .filter_map(|(side, s)| Some(format!("{side} {}", s.as_ref()?.name)))
+        .collect();
+    named.join(", ")
+}
+
 fn endpoints_section(out: &mut String, d: &DiagnosisReport) {
     if d.endpoints.is_empty() {
         return;
@@ -239,7 +250,7 @@ fn endpoints_section(out: &mut String, d: &DiagnosisReport) {
     out.push_str(
         "<section id=\"endpoints\"><h2>Endpoints</h2><table><tr><th>server</th><th>connections</th>\
          <th>requests</th><th>reused</th><th>first FIN c/s</th><th>RST c/s</th>\
-         <th>TIME_WAIT c/s</th><th>findings</th></tr>",
+         <th>TIME_WAIT c/s</th><th>findings</th><th>stacks</th></tr>",
     );
     let pair = |v: BySide| format!("{}/{}", v.client, v.server);
     for e in d.endpoints.iter().take(crate::summary_text::SHOWN) {
@@ -247,7 +258,7 @@ fn endpoints_section(out: &mut String, d: &DiagnosisReport) {
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td></tr>",
+             <td>{}</td><td>{}</td></tr>",
             e.server,
             e.connections,
             e.requests,
@@ -255,7 +266,8 @@ fn endpoints_section(out: &mut String, d: &DiagnosisReport) {
             pair(e.fin_first_by),
             crate::summary_text::rst_pair(e.rst_by),
             pair(e.time_wait),
-            kinds.join(", ")
+            kinds.join(", "),
+            esc(&stacks_of(e))
         );
     }
     out.push_str("</table>");

@@ -375,7 +375,7 @@ mod tests {
             .lines()
             .next()
             .unwrap_or("")
-            .contains("client.max_idle_per_host"));
+            .contains("max_idle_per_host"));
         assert!(table.contains("FAIL"), "{table}");
         let csv = csv(&rows);
         assert_eq!(csv.lines().count(), 4);

@@ -177,6 +177,21 @@ pub enum EventKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         closing: Option<Closing>,
     },
+    /// The server's response says how long it keeps an idle connection (`Keep-Alive:
+    /// timeout=N`; the first time on the connection).
+    KeepAliveHint {
+        /// N, seconds.
+        timeout_s: u32,
+    },
+    /// A side's HTTP/1.x message named its software (the first time on the connection).
+    Stack {
+        /// The side.
+        by: Side,
+        /// The software.
+        stack: crate::analyze::stack::Stack,
+        /// What named it.
+        clue: crate::analyze::stack::Clue,
+    },
     /// An HTTP/1.x status line sent by the server.
     Response {
         /// 1-based index of the response on this connection.
@@ -360,6 +375,12 @@ impl Event {
             },
             EventKind::WsUpgradeRefused { status } => {
                 format!("WebSocket upgrade refused with status {status}")
+            }
+            EventKind::KeepAliveHint { timeout_s } => {
+                format!("the server says Keep-Alive: timeout={timeout_s}")
+            }
+            EventKind::Stack { by, stack, clue } => {
+                format!("{by} is {} ({})", stack.name(), clue.words())
             }
             EventKind::WsMessage {
                 by,

@@ -236,6 +236,7 @@ impl Summary {
             }
             EventKind::Http2(_) => self.http2.apply(event),
             EventKind::Tls(_) => self.tls.apply(event),
+            EventKind::Stack { .. } | EventKind::KeepAliveHint { .. } => {}
             EventKind::WsOpen { .. }
             | EventKind::WsUpgradeRefused { .. }
             | EventKind::WsMessage { .. }

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use super::evidence::{Evidence, Examples};
+use super::evidence::{ms, Evidence, Examples};
 use super::track::{Cause, EndpointTrack};
 use super::websocket::{Actor, WsEndpoint};
 use crate::analyze::Side;
@@ -22,6 +22,8 @@ use crate::words::plural;
 pub const MIN_CONNECTIONS: u64 = 3;
 /// SYN retransmissions (over all handshakes to an endpoint) that make a finding.
 pub const MIN_SYN_RETRANSMITS: u64 = 3;
+/// Closes within this of each other are one act (`bulk_close`).
+const BULK_WINDOW_NS: u64 = 5_000_000;
 
 /// What kind of problem a finding is; the names are a contract (scripts and `[expect]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -31,6 +33,11 @@ pub enum FindingKind {
     ServerIdleClose,
     /// The client closes idle connections a fixed time after the last data.
     ClientIdleClose,
+    /// One side closed many idle connections at one instant, whatever their idle times: a
+    /// process exit, a pool's `CloseIdleConnections`, a deploy.
+    BulkClose,
+    /// The server's `Keep-Alive: timeout=N` says one idle timeout, its closes another.
+    KeepaliveHeaderMismatch,
     /// One side turns keep-alive off (`Connection: close`, HTTP/1.0).
     KeepaliveOff,
     /// Most connections carry one request although nobody announced a close.
@@ -99,6 +106,8 @@ impl FindingKind {
         match self {
             FindingKind::ServerIdleClose => "server_idle_close",
             FindingKind::ClientIdleClose => "client_idle_close",
+            FindingKind::BulkClose => "bulk_close",
+            FindingKind::KeepaliveHeaderMismatch => "keepalive_header_mismatch",
             FindingKind::KeepaliveOff => "keepalive_off",
             FindingKind::SingleRequestConnections => "single_request_connections",
             FindingKind::PoolOverflow => "pool_overflow",
@@ -130,9 +139,11 @@ impl FindingKind {
     }
 
     /// Every kind, in the README's order.
-    pub const ALL: [FindingKind; 29] = [
+    pub const ALL: [FindingKind; 31] = [
         FindingKind::ServerIdleClose,
         FindingKind::ClientIdleClose,
+        FindingKind::BulkClose,
+        FindingKind::KeepaliveHeaderMismatch,
         FindingKind::KeepaliveOff,
         FindingKind::SingleRequestConnections,
         FindingKind::PoolOverflow,
@@ -236,6 +247,9 @@ pub struct Finding {
     /// TLS handshake time, ms (median over the connections).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub handshake_ms: Option<f64>,
+    /// The idle timeout the server's `Keep-Alive` header advertises, s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advertised_s: Option<u64>,
     /// Where to look.
     pub evidence: Evidence,
     /// What to change, Go net/http names first.
@@ -270,8 +284,9 @@ impl Finding {
             limit: None,
             code: None,
             handshake_ms: None,
+            advertised_s: None,
             evidence: examples.evidence.clone(),
-            knobs: knobs(kind),
+            knobs: super::knobs::knobs(kind, None, &[]),
             caused_by_wire_drops: false,
         }
     }
@@ -279,168 +294,6 @@ impl Finding {
     pub(crate) fn says(mut self, statement: String) -> Finding {
         self.statement = statement;
         self
-    }
-}
-
-fn knobs(kind: FindingKind) -> Vec<&'static str> {
-    match kind {
-        FindingKind::ServerIdleClose => vec![
-            "Go http.Server.IdleTimeout (ReadTimeout when IdleTimeout is unset)",
-            "nginx keepalive_timeout",
-            "clients: an idle timeout shorter than the server's (Go Transport.IdleConnTimeout)",
-        ],
-        FindingKind::ClientIdleClose => vec!["Go http.Transport.IdleConnTimeout"],
-        FindingKind::KeepaliveOff => keepalive_knobs(Side::Client),
-        FindingKind::SingleRequestConnections => vec![
-            "Go: one http.Client (Transport) shared by all requests",
-            "Go: read resp.Body to EOF, then Close",
-        ],
-        FindingKind::PoolOverflow => vec![
-            "Go http.Transport.MaxIdleConnsPerHost (default 2)",
-            "Go http.Transport.MaxIdleConns, MaxConnsPerHost",
-        ],
-        FindingKind::ConnectionLeak => {
-            vec!["Go: read resp.Body to EOF and Close it (defer resp.Body.Close())"]
-        }
-        FindingKind::ServerRequestLimit => vec![
-            "nginx keepalive_requests (1000 by default)",
-            "clients redial transparently; Go retries idempotent requests",
-        ],
-        FindingKind::RequestOnClosingConnection => vec![
-            "Go http.Transport.IdleConnTimeout shorter than the server's idle timeout",
-            "Go retries idempotent requests on a new connection (GET, HEAD; not POST)",
-            "nginx keepalive_timeout, Go http.Server.IdleTimeout",
-        ],
-        FindingKind::AbortiveClose => vec!["Go TCPConn.SetLinger(0) (SO_LINGER 0)"],
-        FindingKind::UnreadBodyReset => {
-            vec!["Go: io.Copy(io.Discard, resp.Body) before resp.Body.Close()"]
-        }
-        FindingKind::DeadPeer => vec![
-            "Go net.Dialer.KeepAlive, net.ListenConfig.KeepAlive (TCP keepalive)",
-            "TCP_USER_TIMEOUT",
-            "Go http.Client.Timeout (a request deadline)",
-            "net.ipv4.tcp_retries2, net.ipv4.tcp_keepalive_*",
-        ],
-        FindingKind::ServerWriteTimeout => vec![
-            "Go http.Server.WriteTimeout (it covers the handler's time)",
-            "Go http.TimeoutHandler for a limit on the handler alone",
-        ],
-        FindingKind::SynRetransmits => vec![
-            "the server's listen backlog (net.core.somaxconn, net.ipv4.tcp_max_syn_backlog)",
-            "packet loss on the path",
-        ],
-        FindingKind::ResetAfterIdle => vec![
-            "Go http.Transport.IdleConnTimeout shorter than the path's idle timeout (AWS NLB \
-             and NAT gateway 350 s, ALB 60 s, Azure load balancer 240 s)",
-            "TCP keepalive more often than that (Go net.Dialer.KeepAlive)",
-            "Go retries idempotent requests on a new connection (GET; not POST)",
-        ],
-        FindingKind::ConnectionRefused => vec![
-            "the server's listen address and port (is it up, listening on this address?)",
-            "start order: clients dial only once the server listens (a readiness check)",
-            "Go: retry a refused dial with backoff (errors.Is(err, syscall.ECONNREFUSED))",
-        ],
-        FindingKind::WsIdleClose => vec![
-            "pings more often than the idle timeout (gorilla/websocket: a ticker writing \
-             PingMessage every pingPeriod, the read deadline renewed in SetPongHandler)",
-            "nginx proxy_read_timeout / proxy_send_timeout for proxied WebSockets (60 s by \
-             default)",
-            "load balancers' idle timeouts (AWS ALB 60 s, NLB 350 s, Azure 240 s, GCP 30 s \
-             backend timeout for WebSockets)",
-        ],
-        FindingKind::WsPingUnanswered => vec![
-            "gorilla/websocket: pongWait as the read deadline, renewed in SetPongHandler; \
-             pingPeriod = pongWait * 9 / 10",
-            "the peer vanished without a FIN or RST: TCP alone notices only after \
-             net.ipv4.tcp_retries2 (about 15 min) or TCP_USER_TIMEOUT",
-        ],
-        FindingKind::WsClosedWithoutHandshake => vec![
-            "send a close frame before closing the socket (gorilla/websocket: \
-             WriteControl(CloseMessage, FormatCloseMessage(1000, \"\"), deadline)); browsers \
-             report code 1006 otherwise",
-            "a proxy or load balancer that drops idle WebSockets (see ws_idle_close)",
-        ],
-        FindingKind::WsUpgradeRefused => vec![
-            "the upgrade must be a GET with Upgrade: websocket, Connection: Upgrade, \
-             Sec-WebSocket-Key and Sec-WebSocket-Version: 13 (RFC 6455 4.1)",
-            "gorilla/websocket Upgrader.CheckOrigin (403 for other origins)",
-            "a proxy must pass the upgrade on (nginx: proxy_http_version 1.1; proxy_set_header \
-             Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\")",
-        ],
-        FindingKind::GrpcTooManyPings => vec![
-            "gRPC client keepalive_time (GRPC_ARG_KEEPALIVE_TIME_MS; Go \
-             keepalive.ClientParameters.Time) no shorter than the server allows",
-            "gRPC server EnforcementPolicy.MinTime (5 min by default; \
-             GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS) and PermitWithoutStream \
-             (GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS)",
-        ],
-        FindingKind::H2IdleClose => vec![
-            "Go http2.Server.IdleTimeout (falls back to http.Server.IdleTimeout, then \
-             ReadTimeout)",
-            "gRPC server MaxConnectionIdle (GRPC_ARG_MAX_CONNECTION_IDLE_MS)",
-            "nginx keepalive_timeout for HTTP/2 (http2_idle_timeout before 1.19.7)",
-            "clients: an idle timeout shorter than the server's (Go Transport.IdleConnTimeout)",
-        ],
-        FindingKind::MaxConnectionAge => vec![
-            "gRPC server MaxConnectionAge (GRPC_ARG_MAX_CONNECTION_AGE_MS, ±10 % jitter) and \
-             MaxConnectionAgeGrace (GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS)",
-            "Envoy max_connection_duration",
-        ],
-        FindingKind::H2PingTimeout => vec![
-            "Go http2.Transport.ReadIdleTimeout (when to ping) and PingTimeout (15 s by \
-             default)",
-            "gRPC keepalive_timeout (GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 s by default)",
-        ],
-        FindingKind::H2DeadConnection => vec![
-            "Go http2.Transport.ReadIdleTimeout (0, off, by default): set it so a PING finds \
-             the dead peer, with PingTimeout",
-            "gRPC client keepalive_time (off by default) and keepalive_timeout",
-            "TCP_USER_TIMEOUT, net.ipv4.tcp_retries2 (about 15 min by default)",
-        ],
-        FindingKind::StreamLimitReached => vec![
-            "the server's SETTINGS_MAX_CONCURRENT_STREAMS: Go http2.Server.MaxConcurrentStreams \
-             (250), gRPC MaxConcurrentStreams, nginx http2_max_concurrent_streams (128)",
-            "clients wait for a stream, or open another connection (Go \
-             http2.Transport.StrictMaxConcurrentStreams false)",
-        ],
-        FindingKind::StreamResets => vec![
-            "CANCEL: the client gave up on the stream (a deadline, a cancelled context, a \
-             closed response body)",
-            "REFUSED_STREAM: refused before any work (after a GOAWAY, or over the stream \
-             limit): safe to retry",
-        ],
-        FindingKind::CloseWithUnreadData => vec![
-            "nothing is lost when the peer closed first: the reset only replaces the FIN",
-            "read to EOF before closing (a TLS library then reads the close_notify)",
-            "the peer's idle timeout, if its close is unwanted (nginx keepalive_timeout, Go \
-             http.Server.IdleTimeout)",
-        ],
-        FindingKind::TlsNoResumption => vec![
-            "Go tls.Config.ClientSessionCache (tls.NewLRUClientSessionCache)",
-            "nginx ssl_session_tickets on, ssl_session_cache shared:SSL:10m",
-            "Python ssl: reuse the SSLSession (requests: one Session)",
-        ],
-        FindingKind::TlsHandshakeShare => vec![
-            "keep-alive: one Go http.Client (Transport) shared, MaxIdleConnsPerHost",
-            "session resumption to make each handshake cheaper",
-            "nginx keepalive_timeout, keepalive_requests",
-        ],
-    }
-}
-
-/// What turns keep-alive off on `side`.
-fn keepalive_knobs(side: Side) -> Vec<&'static str> {
-    match side {
-        Side::Client => vec![
-            "Go http.Transport.DisableKeepAlives, Request.Close",
-            "HTTP/1.0 clients: Connection: keep-alive (ab -k)",
-            "curl: no -H 'Connection: close'",
-        ],
-        Side::Server => vec![
-            "Go http.Server.SetKeepAlivesEnabled(false)",
-            "nginx keepalive_timeout 0",
-            "HTTP/1.0 servers (Python http.server): protocol_version = \"HTTP/1.1\"",
-        ],
     }
 }
 
@@ -498,6 +351,13 @@ pub(crate) fn findings(server: SocketAddr, ep: &EndpointTrack) -> Vec<Finding> {
             ..f.says(statement)
         });
     }
+    // The knobs of the stacks this endpoint's traffic named, no other stack's.
+    let families = ep.stacks.families();
+    if !families.is_empty() {
+        for f in &mut out {
+            f.knobs = super::knobs::knobs(f.kind, f.side, &families);
+        }
+    }
     out
 }
 
@@ -533,6 +393,7 @@ fn idle_closes(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>) {
             continue;
         }
         let Some((after, spread)) = timed.consistent_ms() else {
+            bulk_close(server, ep, kind, out);
             continue;
         };
         let n = timed.examples.count;
@@ -561,7 +422,81 @@ fn idle_closes(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>) {
             spread_ms: Some(spread),
             ..Finding::new(kind, server, &timed.examples).says(statement)
         });
+        if kind == FindingKind::ServerIdleClose {
+            header_mismatch(server, ep, after, out);
+        }
     }
+}
+
+/// The server's closes came at another time than its `Keep-Alive: timeout=N` says: a client
+/// that trusts the header (undici, urllib3 do) keeps connections the server is closing, or
+/// closes them early.
+fn header_mismatch(server: SocketAddr, ep: &EndpointTrack, after_ms: f64, out: &mut Vec<Finding>) {
+    let Some(said_s) = ep.keep_alive_hint.quantile(0.5).filter(|&s| s > 0) else {
+        return;
+    };
+    let said_ms = said_s as f64 * 1000.0;
+    if (after_ms - said_ms).abs() <= (said_ms / 10.0).max(500.0) {
+        return;
+    }
+    let what = if after_ms < said_ms {
+        "clients that trust the header reuse connections the server is closing: the \
+         keep-alive race (a proxy in front with a shorter timeout often says another's header)"
+    } else {
+        "later than it says: clients that trust the header close first, which costs nothing \
+         but a handshake"
+    };
+    let statement = format!(
+        "the server {server} says Keep-Alive: timeout={said_s} but closes idle connections \
+         after {after_ms:.1} ms: {what}"
+    );
+    out.push(Finding {
+        after_ms: Some(after_ms),
+        advertised_s: Some(said_s),
+        ..Finding::new(
+            FindingKind::KeepaliveHeaderMismatch,
+            server,
+            &ep.server_idle.examples,
+        )
+        .says(statement)
+    });
+}
+
+/// Closes a side made of idle connections whose idle times were scattered, all within a few
+/// milliseconds: one act (a process exiting or restarting, `CloseIdleConnections`, a
+/// deploy), not an idle timeout.
+fn bulk_close(server: SocketAddr, ep: &EndpointTrack, kind: FindingKind, out: &mut Vec<Finding>) {
+    let (side, timed, at) = match kind {
+        FindingKind::ServerIdleClose => (Side::Server, &ep.server_idle, &ep.idle_close_at[1]),
+        FindingKind::ClientIdleClose => (Side::Client, &ep.client_idle, &ep.idle_close_at[0]),
+        _ => return,
+    };
+    let (Some(first), Some(last)) = (at.quantile(0.0), at.quantile(1.0)) else {
+        return;
+    };
+    let within = last.saturating_sub(first);
+    if within > BULK_WINDOW_NS {
+        return;
+    }
+    let (Some(shortest), Some(longest)) = (timed.times.quantile(0.0), timed.times.quantile(1.0))
+    else {
+        return;
+    };
+    let n = timed.examples.count;
+    let statement = format!(
+        "the {side} closed {} with {server} within {:.1} ms of each other, although they had \
+         sat idle from {:.1} to {:.1} ms: one act (a process exiting or restarting, a pool's \
+         CloseIdleConnections, a deploy), not an idle timeout",
+        conns(n),
+        ms(within),
+        ms(shortest),
+        ms(longest)
+    );
+    out.push(Finding {
+        side: Some(side),
+        spread_ms: Some(ms(within)),
+        ..Finding::new(FindingKind::BulkClose, server, &timed.examples).says(statement)
+    });
 }
 
 fn keepalive_off(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>) {
@@ -594,7 +529,7 @@ fn keepalive_off(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>)
             side: Some(side),
             via: Some(via),
             share: Some(round3(share)),
-            knobs: keepalive_knobs(side),
+            knobs: super::knobs::knobs(FindingKind::KeepaliveOff, Some(side), &[]),
             ..Finding::new(FindingKind::KeepaliveOff, server, examples).says(statement)
         });
     }

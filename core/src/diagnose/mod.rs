@@ -9,7 +9,9 @@
 mod evidence;
 mod findings;
 mod http2;
+mod knobs;
 mod sketch;
+mod stacks;
 mod tls;
 mod track;
 mod websocket;
@@ -22,7 +24,9 @@ use serde::Serialize;
 use crate::analyze::{BySide, Event, EventKind, RstBy, Side};
 pub use evidence::Evidence;
 pub use findings::{Finding, FindingKind, MIN_CONNECTIONS, MIN_SYN_RETRANSMITS};
+pub use knobs::{rows as knob_table, KnobRow};
 pub use sketch::{Bin, Sketch};
+pub use stacks::StackReport;
 use track::{ConnTrack, EndpointTrack};
 
 /// The streaming diagnosis of one capture.
@@ -215,6 +219,8 @@ impl Diagnosis {
                 websocket_messages: ep.ws.messages,
                 http2_streams: ep.h2.streams,
                 findings: kinds,
+                client_stack: ep.stacks.report(Side::Client),
+                server_stack: ep.stacks.report(Side::Server),
             };
             if let Some(d) = damaged {
                 // What damaged connections did still happened on the wire and counts; what
@@ -338,6 +344,12 @@ pub struct EndpointReport {
     pub http2_streams: u64,
     /// The kinds of the findings seen on it.
     pub findings: Vec<FindingKind>,
+    /// The client stack its traffic named, if it named one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_stack: Option<StackReport>,
+    /// The server stack its traffic named, if it named one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_stack: Option<StackReport>,
 }
 
 impl EndpointReport {

@@ -160,6 +160,116 @@ fn a_client_closing_everything_when_it_exits_is_no_pool_overflow() {
 }
 
 #[test]
+fn closes_at_one_instant_after_scattered_idle_times_are_one_act() {
+    let mut lab = Lab::default();
+    // Five connections open at once, used last at scattered times, then the server restarts.
+    let mut convs: Vec<Conv> = (0..5).map(conv).collect();
+    for (i, c) in convs.iter_mut().enumerate() {
+        lab.handshake(c, i as u64);
+    }
+    for (i, c) in convs.iter_mut().enumerate() {
+        lab.exchange(c, 10 + i as u64 * 300, "/");
+    }
+    for (i, c) in convs.iter_mut().enumerate() {
+        close(&mut lab, c, Side::Server, 2_000 + i as u64);
+    }
+    let r = diagnose(&lab);
+    let f = only(&r, FindingKind::BulkClose);
+    assert_eq!((f.side, f.connections), (Some(Side::Server), 5));
+    assert!(f.spread_ms.is_some_and(|s| s <= 5.0), "{f:#?}");
+    assert!(
+        !kinds(&r).contains(&"server_idle_close"),
+        "{:#?}",
+        r.findings
+    );
+}
+
+#[test]
+fn a_client_that_redials_after_the_servers_idle_close_is_not_blamed() {
+    // Node behind haproxy, or any short server idle timeout: each connection idles out, the
+    // client's next request needs a new one. Nothing was left by the client.
+    let mut lab = Lab::default();
+    for i in 0..5u16 {
+        let mut c = conv(i);
+        let t = u64::from(i) * 2_000;
+        lab.handshake(&mut c, t);
+        lab.exchange(&mut c, t + 2, "/");
+        close(&mut lab, &mut c, Side::Server, t + 1_002);
+    }
+    let r = diagnose(&lab);
+    assert_eq!(kinds(&r), ["server_idle_close"], "{:#?}", r.findings);
+}
+
+#[test]
+fn a_keep_alive_header_that_says_another_timeout_than_the_closes() {
+    // haproxy (timeout http-keep-alive 2s) in front of Node, whose header says 5 s.
+    let mut lab = Lab::default();
+    for i in 0..4u16 {
+        let mut c = conv(i);
+        let t = u64::from(i) * 3_000;
+        lab.handshake(&mut c, t);
+        lab.at(
+            t + 1,
+            &c.send(
+                Side::Client,
+                F::PSH | F::ACK,
+                b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            ),
+        );
+        lab.at(
+            t + 2,
+            &c.send(
+                Side::Server,
+                F::PSH | F::ACK,
+                b"HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nContent-Length: 0\r\n\r\n",
+            ),
+        );
+        close(&mut lab, &mut c, Side::Server, t + 2_002);
+    }
+    let r = diagnose(&lab);
+    let f = only(&r, FindingKind::KeepaliveHeaderMismatch);
+    assert_eq!(f.advertised_s, Some(5));
+    assert!(
+        f.after_ms
+            .is_some_and(|ms| (1_990.0..2_010.0).contains(&ms)),
+        "{f:#?}"
+    );
+    assert!(f.statement.contains("keep-alive race"), "{}", f.statement);
+    let stack = &r.endpoints[0].server_stack;
+    assert_eq!(
+        stack.map(|s| s.stack),
+        Some(crate::analyze::Stack::Node),
+        "the header's shape"
+    );
+}
+
+#[test]
+fn a_leak_closed_when_the_process_exits_stays_a_leak() {
+    // A Go client that never closes its bodies: 20 connections dialed one after another,
+    // each left open, all closed by the process exit at one instant.
+    let mut lab = Lab::default();
+    let mut convs: Vec<Conv> = Vec::new();
+    for i in 0..20u16 {
+        let mut c = conv(i);
+        let t = u64::from(i) * 25;
+        lab.handshake(&mut c, t);
+        lab.exchange(&mut c, t + 2, "/");
+        convs.push(c);
+    }
+    for c in &mut convs {
+        close(&mut lab, c, Side::Client, 1_000);
+    }
+    let r = diagnose(&lab);
+    let f = only(&r, FindingKind::ConnectionLeak);
+    assert_eq!(f.connections, 19, "the last one was never passed over");
+    assert!(
+        !kinds(&r).contains(&"client_idle_close"),
+        "one instant is no idle timeout: {:#?}",
+        r.findings
+    );
+}
+
+#[test]
 fn new_dials_while_earlier_connections_sit_idle_are_a_leak() {
     let mut lab = Lab::default();
     for i in 0..5u16 {

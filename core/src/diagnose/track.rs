@@ -148,6 +148,9 @@ pub(crate) struct EndpointTrack {
     pub with_requests: u64,
     pub server_idle: Timed,
     pub client_idle: Timed,
+    /// When each idle close of `client_idle` and `server_idle` came (client, server): closes
+    /// at one instant whatever the idle time are one act, not a timeout.
+    pub idle_close_at: [crate::diagnose::Sketch; 2],
     pub write_timeout: Timed,
     pub keepalive_off: [Examples; 2],
     pub keepalive_off_via: [[u64; 2]; 2],
@@ -163,6 +166,10 @@ pub(crate) struct EndpointTrack {
     /// Idle connections kept after each such burst.
     pub kept_after_burst: Sketch,
     pub leak: Examples,
+    /// The stacks its traffic named.
+    pub stacks: super::stacks::StacksSeen,
+    /// What its server's responses said of their idle timeout (`Keep-Alive: timeout=N`), s.
+    pub keep_alive_hint: crate::diagnose::Sketch,
     pub race: Examples,
     pub abortive: [Examples; 2],
     /// Per side, resets after the peer's FIN with the peer's data unread.
@@ -485,6 +492,10 @@ impl ConnTrack {
                 ep.ws.connections += 1;
             }
             EventKind::WsUpgradeRefused { status } => ep.ws.refuse(e.conn, e.frame, *status),
+            EventKind::Stack { by, stack, clue } => ep.stacks.note(*by, *stack, *clue),
+            EventKind::KeepAliveHint { timeout_s } => {
+                ep.keep_alive_hint.add(u64::from(*timeout_s));
+            }
             EventKind::WsMessage { by, .. } => {
                 self.heard_from(*by);
                 if let Some(ws) = self.ws.as_mut() {
@@ -559,6 +570,7 @@ impl ConnTrack {
                     }
                 } else {
                     ep.server_idle.add(e.conn, e.frame, idle);
+                    ep.idle_close_at[1].add(e.t_ns);
                     self.cause = Some(Cause::ServerIdle);
                 }
             }
@@ -577,8 +589,12 @@ impl ConnTrack {
             Side::Client if self.idle() && self.request_closing.is_none() => {
                 if idle < self.react_ns() {
                     self.early_close(e, ep);
+                } else if self.passed_over {
+                    // Passed over for new dials while it sat idle, and closed at last (the
+                    // process exiting, often): a leak, counted when it ends, not a timeout.
                 } else {
                     ep.client_idle.add(e.conn, e.frame, idle);
+                    ep.idle_close_at[0].add(e.t_ns);
                     self.cause = Some(Cause::ClientIdle);
                 }
             }
@@ -798,11 +814,13 @@ impl ConnTrack {
             }
             return;
         }
-        // Passed over for a new dial while idle and open, never used again, never closed by
-        // the client, nobody announced a close: a response not read to the end or a body
-        // never closed.
+        // Passed over for a new dial while idle and open, never used again, nobody announced
+        // a close: a response not read to the end or a body never closed, whoever closed it
+        // later (the client's process exiting closes its leaks too). Not a connection the
+        // client closed right after its response (a burst's early close).
         let announced = self.request_closing.is_some() || self.response_closing.is_some();
-        if self.passed_over && self.first_fin != Some(Side::Client) && self.idle() && !announced {
+        let early = self.cause == Some(Cause::EarlyClose);
+        if self.passed_over && !early && self.idle() && !announced {
             ep.leak.add(conn, frame);
             self.cause = Some(Cause::Leak);
         }
@@ -810,8 +828,10 @@ impl ConnTrack {
             ep.with_requests += 1;
             let announced = self.request_closing.is_some() || self.response_closing.is_some();
             // Counted once the client dials again after this connection's only response:
-            // then it was not reused.
-            if self.requests == 1 && !announced {
+            // then it was not reused. Not when the server closed it first and the client
+            // only dialed afterwards: then the client had nothing to reuse.
+            let server_closed_first = self.first_fin == Some(Side::Server) && !self.passed_over;
+            if self.requests == 1 && !announced && !server_closed_first {
                 let redialed = self
                     .dials_at_response
                     .is_some_and(|d| ep.dials_from(self.client) > d);

@@ -357,6 +357,8 @@ impl Row {
             EventKind::WsClose { .. } => self.mark(at, MarkKind::WsClose),
             // Counted by the summary and diagnosis; the detail view lists them.
             EventKind::WsUpgradeRefused { .. }
+            | EventKind::Stack { .. }
+            | EventKind::KeepAliveHint { .. }
             | EventKind::WsProtocolError { .. }
             | EventKind::WsLostSync { .. } => {}
             // The handshake is the TCP handshake's continuation; the rest is in the details.

@@ -3,8 +3,9 @@
 //! Why so shallow: the lab only needs to know where each request and response
 //! starts, to count reuse and idle time, whether the message says the
 //! connection ends after it (`Connection: close`, HTTP/1.0 without keep-alive),
-//! which is how a side turns keep-alive off, and whether it asks to switch protocols
-//! (`Upgrade: websocket`, `Upgrade: h2c`). Bodies are never parsed; a message
+//! which is how a side turns keep-alive off, whether it asks to switch protocols
+//! (`Upgrade: websocket`, `Upgrade: h2c`), and which software sent it (`User-Agent`,
+//! `Server`, `Keep-Alive`). Bodies are never parsed; a message
 //! is looked for at the start of each piece and after a blank line (`\r\n\r\n`)
 //! inside it, which catches pipelining in the common case.
 
@@ -13,6 +14,7 @@ use std::ops::ControlFlow;
 use compact_str::CompactString;
 
 use crate::analyze::event::Closing;
+use crate::analyze::stack::{Clue, Stack};
 
 /// The protocol a message asks to switch to (`Upgrade:`), when it is one the analyser follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +44,8 @@ pub(crate) struct RequestLine {
     pub body_len: Option<usize>,
     /// The protocol it asks to switch to.
     pub upgrade: Option<Upgrade>,
+    /// The client's stack, when its `User-Agent` names one.
+    pub stack: Option<(Stack, Clue)>,
 }
 
 /// A status line and whether the response closes the connection.
@@ -57,6 +61,11 @@ pub(crate) struct StatusLine {
     pub body_len: Option<usize>,
     /// The protocol it switches to (a 101's `Upgrade:`).
     pub upgrade: Option<Upgrade>,
+    /// The server's stack, when its `Server` header names one or its `Keep-Alive` header has
+    /// a default's shape.
+    pub stack: Option<(Stack, Clue)>,
+    /// `Keep-Alive: timeout=N`: how long it says it keeps an idle connection, s.
+    pub keep_alive_s: Option<u32>,
 }
 
 impl StatusLine {
@@ -89,6 +98,7 @@ pub(crate) fn request_line(data: &[u8]) -> Option<RequestLine> {
         head_len: head.len,
         body_len: head.body_len,
         upgrade: head.upgrade,
+        stack: head.user_agent.map(|s| (s, Clue::UserAgent)),
     })
 }
 
@@ -101,12 +111,27 @@ pub(crate) fn status_line(data: &[u8]) -> Option<StatusLine> {
         {
             let status = u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0');
             let head = head(Some(*minor), data);
+            let stack = match (head.server, head.keep_alive) {
+                (Some(Some(stack)), _) => Some((stack, Clue::Server)),
+                // Node answers `Keep-Alive: timeout=5` and names no server; Apache, which
+                // also sends the header, adds `max=` and names itself.
+                (
+                    None,
+                    Some(KeepAlive {
+                        timeout: Some(_),
+                        max: false,
+                    }),
+                ) => Some((Stack::Node, Clue::NodeKeepAlive)),
+                _ => None,
+            };
             Some(StatusLine {
                 status,
                 closing: head.closing,
                 head_len: head.len,
                 body_len: head.body_len,
                 upgrade: head.upgrade,
+                stack,
+                keep_alive_s: head.keep_alive.and_then(|k| k.timeout),
             })
         }
         _ => None,
@@ -124,6 +149,20 @@ struct Head {
     body_len: Option<usize>,
     /// `Upgrade:`, when the header block names a protocol.
     upgrade: Option<Upgrade>,
+    /// The stack `User-Agent:` names.
+    user_agent: Option<Stack>,
+    /// `Server:`, when present: the stack it names, if connlab knows it.
+    server: Option<Option<Stack>>,
+    /// `Keep-Alive:`, when present.
+    keep_alive: Option<KeepAlive>,
+}
+
+/// What a `Keep-Alive:` header holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KeepAlive {
+    /// `timeout=N`, seconds (0 when the value is no number).
+    timeout: Option<u32>,
+    max: bool,
 }
 
 /// Reads a message's header block (its start line's HTTP minor version and its header lines,
@@ -135,6 +174,9 @@ fn head(minor: Option<u8>, message: &[u8]) -> Head {
     let mut len = None;
     let mut body_len = None;
     let mut upgrade = None;
+    let mut user_agent = None;
+    let mut server = None;
+    let mut keep_alive_header = None;
     // One pass over the header lines, up to the blank line that ends them.
     let mut start = match memchr::memchr(b'\n', message) {
         Some(i) => i + 1,
@@ -153,11 +195,35 @@ fn head(minor: Option<u8>, message: &[u8]) -> Head {
             }
             break;
         }
-        // Most lines are neither `Connection:`, `Content-Length:` nor `Upgrade:`: one byte
-        // says so.
+        // Most lines are none of the headers read here: one byte says so.
         if matches!(line[0], b'u' | b'U') {
             if let Some(value) = strip_prefix_ignore_case(line, b"upgrade:") {
                 upgrade = Some(upgrade_of(value));
+            } else if let Some(value) = strip_prefix_ignore_case(line, b"user-agent:") {
+                user_agent = Stack::of_user_agent(value);
+            }
+        } else if matches!(line[0], b's' | b'S') {
+            if let Some(value) = strip_prefix_ignore_case(line, b"server:") {
+                server = Some(Stack::of_server(value));
+            }
+        } else if matches!(line[0], b'k' | b'K') {
+            if let Some(value) = strip_prefix_ignore_case(line, b"keep-alive:") {
+                let param = |word: &[u8]| {
+                    value.split(|&b| b == b',').find_map(|p| {
+                        let p = p.trim_ascii();
+                        let name = p.get(..word.len())?;
+                        name.eq_ignore_ascii_case(word).then(|| &p[word.len()..])
+                    })
+                };
+                keep_alive_header = Some(KeepAlive {
+                    timeout: param(b"timeout=").map(|v| {
+                        std::str::from_utf8(v.trim_ascii())
+                            .ok()
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(0)
+                    }),
+                    max: param(b"max=").is_some(),
+                });
             }
         } else if matches!(line[0], b'c' | b'C') {
             if let Some(value) = strip_prefix_ignore_case(line, b"connection:") {
@@ -186,6 +252,9 @@ fn head(minor: Option<u8>, message: &[u8]) -> Head {
         len,
         body_len,
         upgrade,
+        user_agent,
+        server,
+        keep_alive: keep_alive_header,
     }
 }
 

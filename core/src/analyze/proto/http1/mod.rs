@@ -23,6 +23,10 @@ pub(crate) struct Http1 {
     upgrade: Option<Upgrade>,
     /// A 101 whose head did not end in its piece: the switch comes after its blank line.
     switching: Option<Box<Switching>>,
+    /// Each side's software was told (once per connection is enough).
+    told: [bool; 2],
+    /// The server's Keep-Alive timeout was told.
+    hinted: bool,
 }
 
 /// A 101 seen, its head still arriving.
@@ -47,6 +51,14 @@ impl Http1 {
                 .filter(|_| reused)
                 .map(|last| cx.t_ns.saturating_sub(last));
             self.upgrade = req.upgrade;
+            if let (Some((stack, clue)), false) = (req.stack, self.told[0]) {
+                self.told[0] = true;
+                cx.emit(EventKind::Stack {
+                    by: Side::Client,
+                    stack,
+                    clue,
+                });
+            }
             cx.emit(EventKind::Request {
                 n,
                 method: req.method,
@@ -70,6 +82,18 @@ impl Http1 {
                 return ControlFlow::Continue(());
             }
             self.responses += 1;
+            if let (Some(timeout_s), false) = (line.keep_alive_s, self.hinted) {
+                self.hinted = true;
+                cx.emit(EventKind::KeepAliveHint { timeout_s });
+            }
+            if let (Some((stack, clue)), false) = (line.stack, self.told[1]) {
+                self.told[1] = true;
+                cx.emit(EventKind::Stack {
+                    by: Side::Server,
+                    stack,
+                    clue,
+                });
+            }
             cx.emit(EventKind::Response {
                 n: self.responses,
                 status: line.status,

@@ -1,0 +1,225 @@
+//! Which software speaks on each side of a connection, from what its HTTP/1.x messages say:
+//! the client's `User-Agent`, the server's `Server`, and where no header names it, a default
+//! only one stack has (Node.js answers with `Keep-Alive: timeout=5` and no `Server`). The
+//! diagnosis then names that stack's knobs first, and no other stack's.
+
+use serde::Serialize;
+
+/// A client or server stack connlab knows the knobs of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stack {
+    /// Go net/http (`Go-http-client/1.1`).
+    Go,
+    /// curl.
+    Curl,
+    /// Python requests (`python-requests/2.x`).
+    PythonRequests,
+    /// Python urllib3 used directly.
+    PythonUrllib3,
+    /// Python's standard library urllib (`Python-urllib/3.x`).
+    PythonUrllib,
+    /// Python aiohttp.
+    Aiohttp,
+    /// OkHttp (Android, Kotlin, Java).
+    Okhttp,
+    /// The JDK's java.net.http.HttpClient (`Java-http-client/17`).
+    JavaHttpClient,
+    /// The JDK's HttpURLConnection (`Java/17`).
+    JavaUrlConnection,
+    /// Node.js http (a `node` or `undici` user agent; a server by its `Keep-Alive` default).
+    Node,
+    /// ApacheBench (`ApacheBench/2.3`).
+    ApacheBench,
+    /// nginx.
+    Nginx,
+    /// Apache httpd.
+    Apache,
+    /// Envoy.
+    Envoy,
+    /// Caddy.
+    Caddy,
+    /// gunicorn.
+    Gunicorn,
+    /// ASP.NET Kestrel.
+    Kestrel,
+    /// Eclipse Jetty.
+    Jetty,
+    /// Python's http.server (`BaseHTTP/0.6 Python/3.x`).
+    PythonHttpServer,
+}
+
+/// What told connlab the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Clue {
+    /// The request's `User-Agent` header names it.
+    UserAgent,
+    /// The response's `Server` header names it.
+    Server,
+    /// `Keep-Alive: timeout=N` without `max=` and without a `Server` header: Node's default
+    /// response (a guess from a default, not a name).
+    NodeKeepAlive,
+}
+
+impl Clue {
+    /// How sure the clue is: a header that names the software, or a default's shape.
+    pub fn confidence(self) -> &'static str {
+        match self {
+            Clue::UserAgent | Clue::Server => "high",
+            Clue::NodeKeepAlive => "medium",
+        }
+    }
+
+    /// The clue in words, for the evidence.
+    pub fn words(self) -> &'static str {
+        match self {
+            Clue::UserAgent => "its User-Agent header",
+            Clue::Server => "its Server header",
+            Clue::NodeKeepAlive => {
+                "Keep-Alive: timeout=N with no Server header (Node's default response)"
+            }
+        }
+    }
+}
+
+/// `User-Agent` prefixes, lowercase, longest first where one begins another.
+const USER_AGENTS: &[(&str, Stack)] = &[
+    ("go-http-client/", Stack::Go),
+    ("curl/", Stack::Curl),
+    ("python-requests/", Stack::PythonRequests),
+    ("python-urllib3/", Stack::PythonUrllib3),
+    ("python-urllib/", Stack::PythonUrllib),
+    ("okhttp/", Stack::Okhttp),
+    ("java-http-client/", Stack::JavaHttpClient),
+    ("java/", Stack::JavaUrlConnection),
+    ("node-fetch", Stack::Node),
+    ("node", Stack::Node),
+    ("undici", Stack::Node),
+    ("axios/", Stack::Node),
+    ("apachebench/", Stack::ApacheBench),
+];
+
+/// `Server` prefixes, lowercase.
+const SERVERS: &[(&str, Stack)] = &[
+    ("nginx", Stack::Nginx),
+    ("apache", Stack::Apache),
+    ("envoy", Stack::Envoy),
+    ("caddy", Stack::Caddy),
+    ("gunicorn", Stack::Gunicorn),
+    ("kestrel", Stack::Kestrel),
+    ("jetty", Stack::Jetty),
+    ("basehttp/", Stack::PythonHttpServer),
+];
+
+impl Stack {
+    /// The stack a `User-Agent` value names (aiohttp's is `Python/3.x aiohttp/3.y`).
+    pub fn of_user_agent(value: &[u8]) -> Option<Stack> {
+        let value = value.trim_ascii();
+        if contains_ignore_case(value, b"aiohttp/") {
+            return Some(Stack::Aiohttp);
+        }
+        prefixed(value, USER_AGENTS)
+    }
+
+    /// The stack a `Server` value names.
+    pub fn of_server(value: &[u8]) -> Option<Stack> {
+        prefixed(value.trim_ascii(), SERVERS)
+    }
+
+    /// Its id in the knob table (`go`, `node`, `python-requests`).
+    pub fn id(self) -> &'static str {
+        match self {
+            Stack::Go => "go",
+            Stack::Curl => "curl",
+            Stack::PythonRequests => "python-requests",
+            Stack::PythonUrllib3 => "python-urllib3",
+            Stack::PythonUrllib => "python-urllib",
+            Stack::Aiohttp => "aiohttp",
+            Stack::Okhttp => "okhttp",
+            Stack::JavaHttpClient => "java-http-client",
+            Stack::JavaUrlConnection => "java-url-connection",
+            Stack::Node => "node",
+            Stack::ApacheBench => "apache-bench",
+            Stack::Nginx => "nginx",
+            Stack::Apache => "apache",
+            Stack::Envoy => "envoy",
+            Stack::Caddy => "caddy",
+            Stack::Gunicorn => "gunicorn",
+            Stack::Kestrel => "kestrel",
+            Stack::Jetty => "jetty",
+            Stack::PythonHttpServer => "python-http-server",
+        }
+    }
+
+    /// Its name for people.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stack::Go => "Go net/http",
+            Stack::Curl => "curl",
+            Stack::PythonRequests => "Python requests",
+            Stack::PythonUrllib3 => "Python urllib3",
+            Stack::PythonUrllib => "Python urllib",
+            Stack::Aiohttp => "Python aiohttp",
+            Stack::Okhttp => "OkHttp",
+            Stack::JavaHttpClient => "Java HttpClient",
+            Stack::JavaUrlConnection => "Java HttpURLConnection",
+            Stack::Node => "Node.js",
+            Stack::ApacheBench => "ApacheBench",
+            Stack::Nginx => "nginx",
+            Stack::Apache => "Apache httpd",
+            Stack::Envoy => "Envoy",
+            Stack::Caddy => "Caddy",
+            Stack::Gunicorn => "gunicorn",
+            Stack::Kestrel => "Kestrel",
+            Stack::Jetty => "Jetty",
+            Stack::PythonHttpServer => "Python http.server",
+        }
+    }
+}
+
+fn prefixed(value: &[u8], table: &[(&str, Stack)]) -> Option<Stack> {
+    table.iter().find_map(|(prefix, stack)| {
+        let p = prefix.as_bytes();
+        (value.len() >= p.len() && value[..p.len()].eq_ignore_ascii_case(p)).then_some(*stack)
+    })
+}
+
+fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_agents_and_servers_name_their_stacks() {
+        for (ua, stack) in [
+            ("Go-http-client/1.1", Stack::Go),
+            ("curl/8.5.0", Stack::Curl),
+            ("python-requests/2.31.0", Stack::PythonRequests),
+            ("Python-urllib/3.11", Stack::PythonUrllib),
+            ("Python/3.11 aiohttp/3.9.1", Stack::Aiohttp),
+            ("Java-http-client/17.0.9", Stack::JavaHttpClient),
+            ("Java/17.0.9", Stack::JavaUrlConnection),
+            ("okhttp/4.12.0", Stack::Okhttp),
+            ("node", Stack::Node),
+            ("ApacheBench/2.3", Stack::ApacheBench),
+        ] {
+            assert_eq!(Stack::of_user_agent(ua.as_bytes()), Some(stack), "{ua}");
+        }
+        assert_eq!(Stack::of_user_agent(b"Mozilla/5.0 (X11)"), None);
+        for (server, stack) in [
+            ("nginx/1.22.1", Stack::Nginx),
+            ("Apache/2.4.62 (Debian)", Stack::Apache),
+            ("envoy", Stack::Envoy),
+            ("BaseHTTP/0.6 Python/3.11.2", Stack::PythonHttpServer),
+        ] {
+            assert_eq!(Stack::of_server(server.as_bytes()), Some(stack), "{server}");
+        }
+        assert_eq!(Stack::of_server(b"cloudflare"), None);
+    }
+}

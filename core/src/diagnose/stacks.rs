@@ -1,0 +1,76 @@
+//! Which stacks an endpoint's traffic identified, per side, with their clue and how many
+//! connections said so: the endpoint report shows them, and the findings name their knobs.
+
+use serde::Serialize;
+
+use crate::analyze::{Clue, Side, Stack};
+
+/// The stacks seen on one endpoint's connections.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct StacksSeen {
+    /// Per side (client, server): stack, the first clue, connections.
+    seen: [Vec<(Stack, Clue, u64)>; 2],
+}
+
+impl StacksSeen {
+    /// One connection's side named its stack.
+    pub fn note(&mut self, by: Side, stack: Stack, clue: Clue) {
+        let list = &mut self.seen[usize::from(by == Side::Server)];
+        match list.iter_mut().find(|(s, _, _)| *s == stack) {
+            Some((_, _, n)) => *n += 1,
+            None => list.push((stack, clue, 1)),
+        }
+    }
+
+    /// The knob table's families of every stack seen (`python-requests` is also `python`).
+    pub fn families(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        for (stack, _, _) in self.seen.iter().flatten() {
+            out.push(stack.id());
+            if let Some(family) = family(*stack) {
+                out.push(family);
+            }
+        }
+        out
+    }
+
+    /// The side's most told stack, for the report.
+    pub fn report(&self, side: Side) -> Option<StackReport> {
+        let list = &self.seen[usize::from(side == Side::Server)];
+        let &(stack, clue, connections) = list.iter().max_by_key(|(_, _, n)| *n)?;
+        Some(StackReport {
+            stack,
+            name: stack.name(),
+            told_by: clue.words(),
+            confidence: clue.confidence(),
+            connections,
+        })
+    }
+}
+
+/// A family the knob table may name instead of the exact stack.
+fn family(stack: Stack) -> Option<&'static str> {
+    match stack {
+        Stack::PythonRequests
+        | Stack::PythonUrllib3
+        | Stack::PythonUrllib
+        | Stack::Aiohttp
+        | Stack::PythonHttpServer => Some("python"),
+        _ => None,
+    }
+}
+
+/// One side's identified stack, as the endpoint report shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct StackReport {
+    /// The stack's id.
+    pub stack: Stack,
+    /// Its name for people.
+    pub name: &'static str,
+    /// What told it.
+    pub told_by: &'static str,
+    /// `high` (a header named it) or `medium` (a default's shape).
+    pub confidence: &'static str,
+    /// Connections that told it.
+    pub connections: u64,
+}

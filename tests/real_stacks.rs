@@ -1,0 +1,121 @@
+//! The diagnosis names the knobs of the stack in the capture, and no other stack's: real
+//! programs from Debian's packages (Node.js, Python requests, nginx) on hosts made here,
+//! recorded by tcpdump, each capture asserting the stack identified, the finding, its figure
+//! and the first knob.
+
+mod common;
+
+use common::harness::Need;
+use common::hosts::{Hosts, SERVER_IP};
+use common::real::{captured, finding, kinds};
+use common::*;
+use serde_json::Value;
+
+/// The endpoint row of the summary's first endpoint.
+fn endpoint(s: &Value) -> &Value {
+    &s["endpoints"][0]
+}
+
+/// No finding names a knob of a stack the capture does not hold.
+fn only_knobs_of(s: &Value, foreign: &[&str]) {
+    for f in s["findings"].as_array().into_iter().flatten() {
+        for knob in f["knobs"].as_array().into_iter().flatten() {
+            let knob = knob.as_str().unwrap_or_default();
+            for word in foreign {
+                assert!(!knob.contains(word), "{} names {word}: {knob}", f["kind"]);
+            }
+        }
+    }
+}
+
+/// Node.js's http server with its defaults answers with `Keep-Alive: timeout=5` and no
+/// `Server` header, and closes a connection idle for 5 s (keepAliveTimeout). Three Python
+/// clients (http.client: no User-Agent) idle 7 s each.
+fn a_node_server_with_defaults_closes_idle_connections_after_5_s() {
+    let mut hosts = Hosts::new();
+    let server =
+        format!("require('http').createServer((q, r) => r.end('ok')).listen(8080, '{SERVER_IP}')");
+    let mut node = Hosts::command(&hosts.server, "node");
+    node.args(["-e", &server]);
+    hosts.spawn(node);
+    hosts.wait_listening(8080);
+    let script = format!(
+        "import http.client, threading, time\n\
+         def one(i):\n\
+         \x20   c = http.client.HTTPConnection('{SERVER_IP}', 8080)\n\
+         \x20   c.request('GET', '/%d' % i)\n\
+         \x20   r = c.getresponse(); r.read()\n\
+         \x20   time.sleep(7)\n\
+         \x20   c.close()\n\
+         ts = [threading.Thread(target=one, args=(i,)) for i in range(3)]\n\
+         [t.start() for t in ts]; [t.join() for t in ts]\n"
+    );
+    let mut client = Hosts::command(&hosts.client, "/usr/bin/python3");
+    client.args(["-c", &script]);
+    let s = captured(&mut hosts, "node-idle", client);
+    let stack = &endpoint(&s)["server_stack"];
+    assert_eq!(stack["stack"], "node", "{:#}", endpoint(&s));
+    assert_eq!(
+        stack["confidence"], "medium",
+        "a default's shape, not a name"
+    );
+    let idle = finding(&s, "server_idle_close");
+    let after = idle["after_ms"].as_f64().expect("after_ms");
+    assert!((4_800.0..=6_500.0).contains(&after), "{idle:#}");
+    assert_eq!(idle["connections"], 3);
+    let first = idle["knobs"][0].as_str().unwrap_or_default();
+    assert!(first.contains("keepAliveTimeout"), "{idle:#}");
+    only_knobs_of(&s, &["Go ", "nginx", "gorilla"]);
+    assert!(
+        !kinds(&s).contains(&"single_request_connections".to_owned()),
+        "the server closed them, the client did not leave them: {:#}",
+        s["findings"]
+    );
+}
+
+/// Python requests against nginx: `requests.get` twenty times opens a connection per call
+/// (`single_request_connections`, knob: a Session); one Session reuses one connection.
+fn python_requests_with_and_without_a_session() {
+    for session in [false, true] {
+        let mut hosts = Hosts::new();
+        let prefix = out_dir(&format!("requests-nginx-{session}"));
+        hosts.nginx(&prefix, &format!("listen {SERVER_IP}:80;"), 80);
+        let call = if session {
+            "s = requests.Session()\nfor i in range(20): s.get(url % i).raise_for_status()\n"
+        } else {
+            "for i in range(20): requests.get(url % i).raise_for_status()\n"
+        };
+        let script = format!("import requests\nurl = 'http://{SERVER_IP}/%d'\n{call}");
+        let mut client = Hosts::command(&hosts.client, "/usr/bin/python3");
+        client.args(["-c", &script]);
+        let s = captured(&mut hosts, &format!("requests-{session}"), client);
+        let ep = endpoint(&s);
+        assert_eq!(ep["client_stack"]["stack"], "python-requests", "{ep:#}");
+        assert_eq!(ep["server_stack"]["stack"], "nginx", "{ep:#}");
+        if session {
+            assert_eq!(
+                (s["connections"].as_u64(), s["reused"].as_u64()),
+                (Some(1), Some(19))
+            );
+            assert!(kinds(&s).is_empty(), "{:#}", s["findings"]);
+        } else {
+            assert_eq!(s["connections"], 20);
+            let single = finding(&s, "single_request_connections");
+            let first = single["knobs"][0].as_str().unwrap_or_default();
+            assert!(first.contains("requests.Session()"), "{single:#}");
+            only_knobs_of(&s, &["Go ", "Go:", "gorilla"]);
+        }
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let net = [Need::Root, Need::Tool("tcpdump")];
+    common::harness::run(cases![
+        a_node_server_with_defaults_closes_idle_connections_after_5_s[
+            net[0],
+            net[1],
+            Need::Tool("node")
+        ],
+        python_requests_with_and_without_a_session[net[0], net[1], Need::Tool("nginx")],
+    ])
+}
