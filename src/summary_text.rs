@@ -278,12 +278,22 @@ pub fn diagnosis_text(d: &DiagnosisReport, connections: u64) -> String {
                 "connections"
             )
         );
-    } else if d.findings.is_empty() {
+    } else if d.findings.is_empty() && d.observations.is_empty() {
         let _ = writeln!(
             out,
             "\nfindings: none (nothing wrong found in {})",
             plural(connections, "connection", "connections")
         );
+    } else if d.findings.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nfindings: none with {MIN} connections or more; observed on fewer:",
+            MIN = connlab_core::diagnose::MIN_CONNECTIONS
+        );
+        for o in &d.observations {
+            let _ = writeln!(out, "  {} (low confidence): {}", o.kind, o.statement);
+            let _ = writeln!(out, "      knobs: {}", o.knobs.join("; "));
+        }
     } else {
         let _ = writeln!(out, "\nfindings");
     }

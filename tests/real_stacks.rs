@@ -7,7 +7,7 @@ mod common;
 
 use common::harness::Need;
 use common::hosts::{Hosts, SERVER_IP};
-use common::real::{captured, finding, kinds};
+use common::real::{captured, finding, go_program, kinds};
 use common::*;
 use serde_json::Value;
 
@@ -108,6 +108,76 @@ fn python_requests_with_and_without_a_session() {
     }
 }
 
+/// A Go client that never closes its response bodies dials a connection per request, each
+/// left open, and its exit closes all twenty at one instant: a leak, not an idle timeout.
+fn a_go_client_that_leaks_bodies_and_exits_is_a_leak() {
+    let mut hosts = Hosts::new();
+    let prefix = out_dir("go-leak-nginx");
+    hosts.nginx(&prefix, &format!("listen {SERVER_IP}:80;"), 80);
+    let mut client = Hosts::command(&hosts.client, &go_program("client").display().to_string());
+    client.args([
+        "-url",
+        &format!("http://{SERVER_IP}/"),
+        "-n",
+        "20",
+        "-gap",
+        "20ms",
+        "-leak-bodies",
+        "-linger",
+        "500ms",
+    ]);
+    let s = captured(&mut hosts, "go-leak", client);
+    assert_eq!(s["connections"], 20, "a connection per request");
+    assert_eq!(endpoint(&s)["client_stack"]["stack"], "go");
+    let leak = finding(&s, "connection_leak");
+    assert!(leak["connections"].as_u64() >= Some(18), "{leak:#}");
+    let first = leak["knobs"][0].as_str().unwrap_or_default();
+    assert!(first.contains("resp.Body"), "{leak:#}");
+    for wrong in [
+        "client_idle_close",
+        "bulk_close",
+        "single_request_connections",
+    ] {
+        assert!(
+            !kinds(&s).contains(&wrong.to_owned()),
+            "{wrong} is a false cause: {:#}",
+            s["findings"]
+        );
+    }
+}
+
+/// The JDK's HttpClient against nginx: one client shared reuses one connection; a client
+/// built per request leaves each connection open in the client it abandoned.
+fn java_http_client_shared_and_one_per_request() {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/Client.java");
+    for shared in [true, false] {
+        let mut hosts = Hosts::new();
+        let prefix = out_dir(&format!("java-nginx-{shared}"));
+        hosts.nginx(&prefix, &format!("listen {SERVER_IP}:80;"), 80);
+        let mut client = Hosts::command(&hosts.client, "java");
+        client
+            .arg(&source)
+            .arg(format!("http://{SERVER_IP}/"))
+            .arg("20")
+            .arg(if shared { "shared" } else { "each" });
+        let s = captured(&mut hosts, &format!("java-{shared}"), client);
+        assert_eq!(endpoint(&s)["client_stack"]["stack"], "java-http-client");
+        if shared {
+            assert_eq!(
+                (s["connections"].as_u64(), s["reused"].as_u64()),
+                (Some(1), Some(19))
+            );
+            assert!(kinds(&s).is_empty(), "{:#}", s["findings"]);
+        } else {
+            assert_eq!(s["connections"], 20);
+            let leak = finding(&s, "connection_leak");
+            let first = leak["knobs"][0].as_str().unwrap_or_default();
+            assert!(first.contains("one HttpClient shared"), "{leak:#}");
+            only_knobs_of(&s, &["Go ", "Go:", "gorilla"]);
+        }
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let net = [Need::Root, Need::Tool("tcpdump")];
     common::harness::run(cases![
@@ -117,5 +187,17 @@ fn main() -> std::process::ExitCode {
             Need::Tool("node")
         ],
         python_requests_with_and_without_a_session[net[0], net[1], Need::Tool("nginx")],
+        java_http_client_shared_and_one_per_request[
+            net[0],
+            net[1],
+            Need::Tool("nginx"),
+            Need::Tool("java")
+        ],
+        a_go_client_that_leaks_bodies_and_exits_is_a_leak[
+            net[0],
+            net[1],
+            Need::Tool("nginx"),
+            Need::Tool("go")
+        ],
     ])
 }

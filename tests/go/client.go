@@ -45,6 +45,7 @@ func main() {
 	noKeepAlive := flag.Bool("disable-keepalives", false, "Transport.DisableKeepAlives")
 	tcpKeepAlive := flag.Duration("tcp-keepalive", -1, "Dialer.KeepAlive (negative: off)")
 	linger := flag.Duration("linger", 0, "stay alive this long after the last request")
+	leak := flag.Bool("leak-bodies", false, "never read nor close response bodies (a leak)")
 	flag.Parse()
 
 	dialer := &net.Dialer{KeepAlive: *tcpKeepAlive}
@@ -81,7 +82,7 @@ func main() {
 					if *postEvery > 0 && i%int64(*postEvery) == 0 {
 						method = http.MethodPost
 					}
-					err := one(client, method, *url, &rep)
+					err := one(client, method, *url, &rep, *leak)
 					if err != nil {
 						atomic.AddInt64(&rep.Failed, 1)
 						mu.Lock()
@@ -101,8 +102,9 @@ func main() {
 	fmt.Println(string(out))
 }
 
-// one sends a request, reads the body to EOF and closes it, counting dials and reuse.
-func one(client *http.Client, method, url string, rep *report) error {
+// one sends a request, reads the body to EOF and closes it (unless leak), counting dials and
+// reuse.
+func one(client *http.Client, method, url string, rep *report, leak bool) error {
 	trace := &httptrace.ClientTrace{
 		GotConn: func(info httptrace.GotConnInfo) {
 			if info.Reused {
@@ -126,6 +128,10 @@ func one(client *http.Client, method, url string, rep *report) error {
 	resp, err := client.Do(req)
 	if err != nil {
 		return err
+	}
+	if leak {
+		// Never read nor closed: the connection stays this response's, the next request dials.
+		return nil
 	}
 	defer resp.Body.Close()
 	_, err = io.Copy(io.Discard, resp.Body)

@@ -301,6 +301,38 @@ fn conns(n: u64) -> String {
     plural(n, "connection", "connections")
 }
 
+/// What one or two connections showed clearly (an idle close measured exactly): not a pattern
+/// yet, but not nothing either. Each says how many connections it rests on.
+pub(crate) fn observations(server: SocketAddr, ep: &EndpointTrack) -> Vec<Finding> {
+    let mut out = Vec::new();
+    // Only the server's: a client closing one idle connection is as often its process
+    // ending as a timeout.
+    for (kind, timed, who) in [(FindingKind::ServerIdleClose, &ep.server_idle, "the server")] {
+        let n = timed.examples.count;
+        if n == 0 || n >= MIN_CONNECTIONS {
+            continue;
+        }
+        let Some((after, spread)) = timed.consistent_ms() else {
+            continue;
+        };
+        let statement = format!(
+            "{who} closed {} with {server} {after:.1} ms after the last data: an idle timeout \
+             of about that, seen on too few connections to call it a pattern",
+            conns(n)
+        );
+        out.push(Finding {
+            after_ms: Some(after),
+            spread_ms: Some(spread),
+            ..Finding::new(kind, server, &timed.examples).says(statement)
+        });
+    }
+    let families = ep.stacks.families();
+    for f in &mut out {
+        f.knobs = super::knobs::knobs(f.kind, f.side, &families);
+    }
+    out
+}
+
 /// The findings on one endpoint (already settled: the burst under way counts).
 pub(crate) fn findings(server: SocketAddr, ep: &EndpointTrack) -> Vec<Finding> {
     let mut out = Vec::new();

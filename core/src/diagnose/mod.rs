@@ -201,11 +201,13 @@ impl Diagnosis {
             }
         }
         let mut findings = Vec::new();
+        let mut observations = Vec::new();
         let mut withheld = Vec::new();
         let mut rows = Vec::new();
         for (((server, _), ep), damaged) in self.endpoints.iter().zip(&endpoints).zip(&damaged) {
             let ep = ep.settled();
             let found = findings::findings(*server, &ep);
+            observations.extend(findings::observations(*server, &ep));
             let mut kinds: Vec<FindingKind> = found.iter().map(|f| f.kind).collect();
             kinds.dedup();
             let mut row = EndpointReport {
@@ -245,6 +247,7 @@ impl Diagnosis {
             findings,
             capture_gaps: self.gaps,
             withheld_findings: withheld,
+            observations,
             endpoints: rows,
             distributions: Distributions {
                 requests_per_connection: Quantiles::counts(&requests_per_conn),
@@ -299,6 +302,10 @@ pub struct DiagnosisReport {
     /// lost frames make retransmissions, resets and silences that the network never caused
     /// (each marked `caused_by_wire_drops`).
     pub withheld_findings: Vec<Finding>,
+    /// What fewer connections than a finding needs showed clearly (one idle close measured
+    /// exactly): low confidence, each with its count of connections.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub observations: Vec<Finding>,
     /// Per server endpoint (ip:port), most connections first.
     pub endpoints: Vec<EndpointReport>,
     /// Distributions over the whole capture.

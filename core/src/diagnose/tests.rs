@@ -244,6 +244,28 @@ fn a_keep_alive_header_that_says_another_timeout_than_the_closes() {
 }
 
 #[test]
+fn one_idle_close_measured_exactly_is_an_observation_not_nothing() {
+    let mut lab = Lab::default();
+    let mut c = conv(0);
+    lab.handshake(&mut c, 0);
+    lab.exchange(&mut c, 2, "/");
+    close(&mut lab, &mut c, Side::Server, 1_002);
+    let r = diagnose(&lab);
+    assert!(r.findings.is_empty(), "one connection is no pattern");
+    let o = &r.observations;
+    assert_eq!(o.len(), 1, "{o:#?}");
+    assert_eq!(
+        (o[0].kind, o[0].connections),
+        (FindingKind::ServerIdleClose, 1)
+    );
+    assert!(
+        o[0].after_ms
+            .is_some_and(|ms| (999.0..1_001.0).contains(&ms)),
+        "{o:#?}"
+    );
+}
+
+#[test]
 fn a_leak_closed_when_the_process_exits_stays_a_leak() {
     // A Go client that never closes its bodies: 20 connections dialed one after another,
     // each left open, all closed by the process exit at one instant.
