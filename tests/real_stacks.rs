@@ -28,6 +28,25 @@ fn only_knobs_of(s: &Value, foreign: &[&str]) {
     }
 }
 
+/// Twenty requests: with one client `shared`, one connection reused 19 times and nothing
+/// found; with one per request, twenty connections and `kind` with `first_knob` first, and
+/// no Go knob.
+fn shared_or_one_per_request(s: &Value, shared: bool, kind: &str, first_knob: &str) {
+    if shared {
+        assert_eq!(
+            (s["connections"].as_u64(), s["reused"].as_u64()),
+            (Some(1), Some(19))
+        );
+        assert!(kinds(s).is_empty(), "{:#}", s["findings"]);
+    } else {
+        assert_eq!(s["connections"], 20);
+        let f = finding(s, kind);
+        let first = f["knobs"][0].as_str().unwrap_or_default();
+        assert!(first.contains(first_knob), "{f:#}");
+        only_knobs_of(s, &["Go ", "Go:", "gorilla"]);
+    }
+}
+
 /// Node.js's http server with its defaults answers with `Keep-Alive: timeout=5` and no
 /// `Server` header, and closes a connection idle for 5 s (keepAliveTimeout). Three Python
 /// clients (http.client: no User-Agent) idle 7 s each.
@@ -92,19 +111,12 @@ fn python_requests_with_and_without_a_session() {
         let ep = endpoint(&s);
         assert_eq!(ep["client_stack"]["stack"], "python-requests", "{ep:#}");
         assert_eq!(ep["server_stack"]["stack"], "nginx", "{ep:#}");
-        if session {
-            assert_eq!(
-                (s["connections"].as_u64(), s["reused"].as_u64()),
-                (Some(1), Some(19))
-            );
-            assert!(kinds(&s).is_empty(), "{:#}", s["findings"]);
-        } else {
-            assert_eq!(s["connections"], 20);
-            let single = finding(&s, "single_request_connections");
-            let first = single["knobs"][0].as_str().unwrap_or_default();
-            assert!(first.contains("requests.Session()"), "{single:#}");
-            only_knobs_of(&s, &["Go ", "Go:", "gorilla"]);
-        }
+        shared_or_one_per_request(
+            &s,
+            session,
+            "single_request_connections",
+            "requests.Session()",
+        );
     }
 }
 
@@ -162,19 +174,7 @@ fn java_http_client_shared_and_one_per_request() {
             .arg(if shared { "shared" } else { "each" });
         let s = captured(&mut hosts, &format!("java-{shared}"), client);
         assert_eq!(endpoint(&s)["client_stack"]["stack"], "java-http-client");
-        if shared {
-            assert_eq!(
-                (s["connections"].as_u64(), s["reused"].as_u64()),
-                (Some(1), Some(19))
-            );
-            assert!(kinds(&s).is_empty(), "{:#}", s["findings"]);
-        } else {
-            assert_eq!(s["connections"], 20);
-            let leak = finding(&s, "connection_leak");
-            let first = leak["knobs"][0].as_str().unwrap_or_default();
-            assert!(first.contains("one HttpClient shared"), "{leak:#}");
-            only_knobs_of(&s, &["Go ", "Go:", "gorilla"]);
-        }
+        shared_or_one_per_request(&s, shared, "connection_leak", "one HttpClient shared");
     }
 }
 

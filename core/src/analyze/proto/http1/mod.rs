@@ -12,6 +12,7 @@ use super::tls::is_client_hello;
 use super::websocket::WebSocket;
 use super::{Cx, Layer, Next, Proto};
 use crate::analyze::event::{EventKind, Side};
+use crate::analyze::stack::{Clue, Stack};
 
 /// One connection's HTTP/1.x state.
 #[derive(Debug, Default)]
@@ -41,6 +42,15 @@ struct Switching {
 const MAX_SWITCHING_HEAD: usize = 16 * 1024;
 
 impl Http1 {
+    /// Emits the stack `by`'s message named, the first time on the connection.
+    fn tell(&mut self, cx: &mut Cx<'_>, by: Side, stack: Option<(Stack, Clue)>) {
+        let told = &mut self.told[usize::from(by == Side::Server)];
+        if let (Some((stack, clue)), false) = (stack, *told) {
+            *told = true;
+            cx.emit(EventKind::Stack { by, stack, clue });
+        }
+    }
+
     fn client(&mut self, cx: &mut Cx<'_>, data: &[u8]) {
         head::messages(data, head::request_line, |_, req| {
             self.requests += 1;
@@ -51,14 +61,7 @@ impl Http1 {
                 .filter(|_| reused)
                 .map(|last| cx.t_ns.saturating_sub(last));
             self.upgrade = req.upgrade;
-            if let (Some((stack, clue)), false) = (req.stack, self.told[0]) {
-                self.told[0] = true;
-                cx.emit(EventKind::Stack {
-                    by: Side::Client,
-                    stack,
-                    clue,
-                });
-            }
+            self.tell(cx, Side::Client, req.stack);
             cx.emit(EventKind::Request {
                 n,
                 method: req.method,
@@ -86,14 +89,7 @@ impl Http1 {
                 self.hinted = true;
                 cx.emit(EventKind::KeepAliveHint { timeout_s });
             }
-            if let (Some((stack, clue)), false) = (line.stack, self.told[1]) {
-                self.told[1] = true;
-                cx.emit(EventKind::Stack {
-                    by: Side::Server,
-                    stack,
-                    clue,
-                });
-            }
+            self.tell(cx, Side::Server, line.stack);
             cx.emit(EventKind::Response {
                 n: self.responses,
                 status: line.status,
