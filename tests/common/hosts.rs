@@ -96,26 +96,34 @@ impl Hosts {
     /// its one server block (listen and keep-alive directives) answering "ok" at `/`, and
     /// waits until `port` listens.
     pub fn nginx(&mut self, prefix: &Path, server: &str, port: u16) {
+        let http =
+            format!("server {{\n    {server}\n    location / {{ return 200 \"ok\\n\"; }}\n  }}");
+        let ns = self.server.clone();
+        self.nginx_in(&ns, prefix, &http, port);
+    }
+
+    /// Runs nginx in namespace `ns`, its files under `prefix`, with `http` as the body of its
+    /// `http` block, and waits until `port` listens there.
+    pub fn nginx_in(&mut self, ns: &str, prefix: &Path, http: &str, port: u16) {
         let conf = prefix.join("nginx.conf");
         std::fs::write(
             &conf,
             format!(
                 "worker_processes 1;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\n\
                  events {{ worker_connections 1024; }}\n\
-                 http {{\n  access_log off;\n  server {{\n    {server}\n\
-                     location / {{ return 200 \"ok\\n\"; }}\n  }}\n}}\n",
+                 http {{\n  access_log off;\n  {http}\n}}\n",
                 p = prefix.display()
             ),
         )
         .expect("nginx.conf");
-        let mut cmd = Hosts::command(&self.server, "nginx");
+        let mut cmd = Hosts::command(ns, "nginx");
         cmd.arg("-p")
             .arg(prefix)
             .arg("-c")
             .arg(&conf)
             .args(["-g", "daemon off;"]);
         self.spawn(cmd);
-        self.wait_listening(port);
+        Hosts::wait_listening_in(ns, port);
     }
 
     /// Starts tcpdump on the client host, writing a classic pcap to `file`, and waits until it
@@ -159,9 +167,14 @@ impl Hosts {
 
     /// Waits until something listens on `port` on the server host.
     pub fn wait_listening(&self, port: u16) {
+        Hosts::wait_listening_in(&self.server, port);
+    }
+
+    /// Waits until something listens on `port` in namespace `ns`.
+    pub fn wait_listening_in(ns: &str, port: u16) {
         let start = Instant::now();
         loop {
-            let out = Hosts::command(&self.server, "ss")
+            let out = Hosts::command(ns, "ss")
                 .args(["-Htln", &format!("sport = :{port}")])
                 .output()
                 .expect("ss");

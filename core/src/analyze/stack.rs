@@ -47,6 +47,9 @@ pub enum Stack {
     Jetty,
     /// Python's http.server (`BaseHTTP/0.6 Python/3.x`).
     PythonHttpServer,
+    /// A proxy that says it is one (`Via`, `Forwarded`, `X-Forwarded-For` on its requests)
+    /// without naming itself.
+    Proxy,
 }
 
 /// What told connlab the stack.
@@ -60,6 +63,11 @@ pub enum Clue {
     /// `Keep-Alive: timeout=N` without `max=` and without a `Server` header: Node's default
     /// response (a guess from a default, not a name).
     NodeKeepAlive,
+    /// A request that begins `Host:` then `Connection: close`: nginx's upstream request
+    /// (`proxy_pass`), whatever `User-Agent` it passes on.
+    NginxProxyShape,
+    /// A `Via`, `Forwarded` or `X-Forwarded-For` header: a proxy sent the request.
+    ProxyHeader,
 }
 
 impl Clue {
@@ -67,7 +75,7 @@ impl Clue {
     pub fn confidence(self) -> &'static str {
         match self {
             Clue::UserAgent | Clue::Server => "high",
-            Clue::NodeKeepAlive => "medium",
+            Clue::NodeKeepAlive | Clue::NginxProxyShape | Clue::ProxyHeader => "medium",
         }
     }
 
@@ -79,6 +87,10 @@ impl Clue {
             Clue::NodeKeepAlive => {
                 "Keep-Alive: timeout=N with no Server header (Node's default response)"
             }
+            Clue::NginxProxyShape => {
+                "requests that begin Host then Connection: close, as nginx's proxy_pass sends them"
+            }
+            Clue::ProxyHeader => "a Via, Forwarded or X-Forwarded-For header on its requests",
         }
     }
 }
@@ -127,6 +139,14 @@ impl Stack {
         prefixed(value.trim_ascii(), SERVERS)
     }
 
+    /// The proxy a request's proxy clue names.
+    pub fn proxy_of(clue: Clue) -> Stack {
+        match clue {
+            Clue::NginxProxyShape => Stack::Nginx,
+            _ => Stack::Proxy,
+        }
+    }
+
     /// Its id in the knob table (`go`, `node`, `python-requests`).
     pub fn id(self) -> &'static str {
         match self {
@@ -149,6 +169,7 @@ impl Stack {
             Stack::Kestrel => "kestrel",
             Stack::Jetty => "jetty",
             Stack::PythonHttpServer => "python-http-server",
+            Stack::Proxy => "proxy",
         }
     }
 
@@ -174,6 +195,7 @@ impl Stack {
             Stack::Kestrel => "Kestrel",
             Stack::Jetty => "Jetty",
             Stack::PythonHttpServer => "Python http.server",
+            Stack::Proxy => "a proxy",
         }
     }
 }

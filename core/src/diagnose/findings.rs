@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::evidence::{ms, Evidence, Examples};
 use super::track::{Cause, EndpointTrack};
 use super::websocket::{Actor, WsEndpoint};
-use crate::analyze::Side;
+use crate::analyze::{Side, Stack};
 use crate::words::plural;
 
 /// Connections a pattern needs before it is a finding.
@@ -42,6 +42,9 @@ pub enum FindingKind {
     KeepaliveOff,
     /// Most connections carry one request although nobody announced a close.
     SingleRequestConnections,
+    /// A proxy (nginx's `proxy_pass`, anything that says `Via`) opens one upstream connection
+    /// per request: its upstream keep-alive is off.
+    ProxyNoUpstreamKeepalive,
     /// After a burst the client closes most connections at once and keeps a few idle.
     PoolOverflow,
     /// New connections are dialed while earlier ones sit idle and open, never reused.
@@ -110,6 +113,7 @@ impl FindingKind {
             FindingKind::KeepaliveHeaderMismatch => "keepalive_header_mismatch",
             FindingKind::KeepaliveOff => "keepalive_off",
             FindingKind::SingleRequestConnections => "single_request_connections",
+            FindingKind::ProxyNoUpstreamKeepalive => "proxy_no_upstream_keepalive",
             FindingKind::PoolOverflow => "pool_overflow",
             FindingKind::ConnectionLeak => "connection_leak",
             FindingKind::ServerRequestLimit => "server_request_limit",
@@ -139,13 +143,14 @@ impl FindingKind {
     }
 
     /// Every kind, in the README's order.
-    pub const ALL: [FindingKind; 31] = [
+    pub const ALL: [FindingKind; 32] = [
         FindingKind::ServerIdleClose,
         FindingKind::ClientIdleClose,
         FindingKind::BulkClose,
         FindingKind::KeepaliveHeaderMismatch,
         FindingKind::KeepaliveOff,
         FindingKind::SingleRequestConnections,
+        FindingKind::ProxyNoUpstreamKeepalive,
         FindingKind::PoolOverflow,
         FindingKind::ConnectionLeak,
         FindingKind::ServerRequestLimit,
@@ -326,10 +331,7 @@ pub(crate) fn observations(server: SocketAddr, ep: &EndpointTrack) -> Vec<Findin
             ..Finding::new(kind, server, &timed.examples).says(statement)
         });
     }
-    let families = ep.stacks.families();
-    for f in &mut out {
-        f.knobs = super::knobs::knobs(f.kind, f.side, &families);
-    }
+    name_stacks(&mut out, ep);
     out
 }
 
@@ -369,7 +371,14 @@ pub(crate) fn findings(server: SocketAddr, ep: &EndpointTrack) -> Vec<Finding> {
         }
     }
     let share = single.count as f64 / ep.with_requests.max(1) as f64;
-    if single.count >= MIN_CONNECTIONS && share >= 0.5 {
+    let proxied = out
+        .iter()
+        .any(|f| f.kind == FindingKind::ProxyNoUpstreamKeepalive);
+    if single.count >= MIN_CONNECTIONS && share >= 0.5 && ep.stacks.client_is_proxy() {
+        if !proxied {
+            out.push(proxy_per_request(server, ep, &single, "no announced close"));
+        }
+    } else if single.count >= MIN_CONNECTIONS && share >= 0.5 {
         let f = Finding::new(FindingKind::SingleRequestConnections, server, &single);
         let statement = format!(
             "{} of {} to {server} carried exactly one request, and the client dialed a new \
@@ -383,14 +392,47 @@ pub(crate) fn findings(server: SocketAddr, ep: &EndpointTrack) -> Vec<Finding> {
             ..f.says(statement)
         });
     }
-    // The knobs of the stacks this endpoint's traffic named, no other stack's.
+    name_stacks(&mut out, ep);
+    out
+}
+
+/// Gives each finding the knobs of the stacks this endpoint's traffic named, no other stack's,
+/// and says when its figure is one of those stacks' defaults. Idle closes sooner than the
+/// server's own `Keep-Alive` header says are a proxy's in front of it, which passes the header
+/// on: their knobs are the proxy's, not the server's.
+fn name_stacks(out: &mut [Finding], ep: &EndpointTrack) {
     let families = ep.stacks.families();
-    if !families.is_empty() {
-        for f in &mut out {
-            f.knobs = super::knobs::knobs(f.kind, f.side, &families);
+    let sooner = out.iter().any(|f| {
+        f.kind == FindingKind::KeepaliveHeaderMismatch
+            && matches!((f.after_ms, f.advertised_s), (Some(after), Some(said)) if after < said as f64 * 1000.0)
+    });
+    let mut in_front = ep.stacks.families_of(Side::Client);
+    in_front.push("front-proxy");
+    for f in out.iter_mut() {
+        let proxied = sooner
+            && matches!(
+                f.kind,
+                FindingKind::ServerIdleClose | FindingKind::KeepaliveHeaderMismatch
+            );
+        let families = if proxied { &in_front } else { &families };
+        if !families.is_empty() {
+            f.knobs = super::knobs::knobs(f.kind, f.side, families);
+        }
+        if proxied && f.kind == FindingKind::ServerIdleClose {
+            f.statement.push_str(
+                ", sooner than the server's own Keep-Alive header says: a proxy in front closes",
+            );
+        }
+        let explained = match (f.kind, f.after_ms) {
+            (FindingKind::ServerIdleClose | FindingKind::ClientIdleClose, Some(after)) => {
+                super::defaults::explaining(f.kind, after, families).map(|w| (after, w))
+            }
+            _ => None,
+        };
+        if let Some((after, words)) = explained {
+            f.statement.push_str(&format!("; {after:.1} ms is {words}"));
         }
     }
-    out
 }
 
 /// The finding that explains a connection sorted into `cause`.
@@ -544,6 +586,10 @@ fn keepalive_off(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>)
         } else {
             ("http10_without_keepalive", "HTTP/1.0 without keep-alive")
         };
+        if side == Side::Client && ep.stacks.client_is_proxy() {
+            out.push(proxy_per_request(server, ep, examples, how));
+            continue;
+        }
         let statement = match side {
             Side::Client => format!(
                 "the client turns keep-alive off for {server}: {} of {} carry requests with \
@@ -564,6 +610,37 @@ fn keepalive_off(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>)
             knobs: super::knobs::knobs(FindingKind::KeepaliveOff, Some(side), &[]),
             ..Finding::new(FindingKind::KeepaliveOff, server, examples).says(statement)
         });
+    }
+}
+
+/// A proxy's upstream connections to `server` carry one request each (`how`: what its
+/// requests say); the proxy's name and how connlab knows come from its stack report.
+fn proxy_per_request(
+    server: SocketAddr,
+    ep: &EndpointTrack,
+    examples: &Examples,
+    how: &str,
+) -> Finding {
+    let who = ep
+        .stacks
+        .report(Side::Client)
+        .map(|r| match r.stack {
+            Stack::Proxy => format!("a proxy (told by {})", r.told_by),
+            _ => format!("{}, a proxy (told by {})", r.name, r.told_by),
+        })
+        .unwrap_or_else(|| "a proxy".to_owned());
+    let share = examples.count as f64 / ep.with_requests.max(1) as f64;
+    let statement = format!(
+        "the requests to {server} come through {who}, and it opens one upstream connection \
+         per request ({} of {}, {how}): its upstream keep-alive is off, so every request \
+         pays for a handshake and a close",
+        examples.count,
+        conns(ep.with_requests)
+    );
+    Finding {
+        side: Some(Side::Client),
+        share: Some(round3(share)),
+        ..Finding::new(FindingKind::ProxyNoUpstreamKeepalive, server, examples).says(statement)
     }
 }
 

@@ -6,6 +6,7 @@
 //! they close), and [`Diagnosis::report`] can be asked at any moment, so a live run, a replay
 //! and `connlab inspect` give the same findings.
 
+mod defaults;
 mod evidence;
 mod findings;
 mod http2;

@@ -22,16 +22,31 @@ impl StacksSeen {
         }
     }
 
-    /// The knob table's families of every stack seen (`python-requests` is also `python`).
+    /// The knob table's families of every stack seen (`python-requests` is also `python`; a
+    /// proxy sending the requests is also `proxy`).
     pub fn families(&self) -> Vec<&'static str> {
+        let mut out = self.families_of(Side::Client);
+        out.extend(self.families_of(Side::Server));
+        out
+    }
+
+    /// The families of the stacks seen on one side.
+    pub fn families_of(&self, side: Side) -> Vec<&'static str> {
         let mut out = Vec::new();
-        for (stack, _, _) in self.seen.iter().flatten() {
+        for (stack, _, _) in &self.seen[usize::from(side == Side::Server)] {
             out.push(stack.id());
-            if let Some(family) = family(*stack) {
-                out.push(family);
+            out.extend(family(*stack));
+            if side == Side::Client && proxy(*stack) {
+                out.push("proxy");
             }
         }
         out
+    }
+
+    /// The requests come from a proxy (nginx's upstream requests, a `Via` header): its
+    /// upstream connections, not an application's pool.
+    pub fn client_is_proxy(&self) -> bool {
+        self.report(Side::Client).is_some_and(|r| proxy(r.stack))
     }
 
     /// The side's most told stack, for the report.
@@ -46,6 +61,11 @@ impl StacksSeen {
             connections,
         })
     }
+}
+
+/// A stack that, as the client, is a proxy passing other clients' requests on.
+fn proxy(stack: Stack) -> bool {
+    matches!(stack, Stack::Nginx | Stack::Proxy | Stack::Envoy)
 }
 
 /// A family the knob table may name instead of the exact stack.

@@ -1,7 +1,7 @@
 //! Each finding from built frames: the conversation that shows it, and one that must not.
 
 use super::*;
-use crate::analyze::Side;
+use crate::analyze::{Side, Stack};
 use crate::testframes::{Conv, Lab, F};
 
 const REQ_CLOSE: &[u8] = b"GET / HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n";
@@ -241,6 +241,18 @@ fn a_keep_alive_header_that_says_another_timeout_than_the_closes() {
         Some(crate::analyze::Stack::Node),
         "the header's shape"
     );
+    // Node says 5 s and closes at 6 s: closing sooner is the proxy in front, whose knobs
+    // come first, and Node's keepAliveTimeout is no cause.
+    for f in [&r.findings[0], &r.findings[1]] {
+        assert!(f.knobs[0].contains("in front"), "{f:#?}");
+        assert!(!f.knobs.iter().any(|k| k.contains("Node")), "{:?}", f.knobs);
+    }
+    let idle = only(&r, FindingKind::ServerIdleClose);
+    assert!(
+        idle.statement.contains("a proxy in front"),
+        "{}",
+        idle.statement
+    );
 }
 
 #[test]
@@ -346,6 +358,34 @@ fn requests_with_connection_close_turn_keep_alive_off() {
     assert_eq!(f.via, Some("connection_close_header"));
     // Closed by the server before the next dial: not leaked, not unexplained single requests.
     assert_eq!((f.connections, f.share), (5, Some(1.0)));
+}
+
+#[test]
+fn a_proxy_that_opens_a_connection_per_request_is_named_as_the_proxy() {
+    let nginx = b"GET / HTTP/1.0\r\nHost: backend\r\nConnection: close\r\n\
+                  User-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n";
+    let mut lab = Lab::default();
+    for i in 0..5u16 {
+        let mut c = conv(i);
+        let t = u64::from(i) * 100;
+        lab.handshake(&mut c, t);
+        lab.at(t + 10, &c.send(Side::Client, F::PSH | F::ACK, nginx));
+        lab.at(t + 11, &c.send(Side::Server, F::PSH | F::ACK, RESP_CLOSE));
+        close(&mut lab, &mut c, Side::Server, t + 11);
+    }
+    let r = diagnose(&lab);
+    assert_eq!(
+        kinds(&r),
+        ["proxy_no_upstream_keepalive"],
+        "not curl's keepalive_off"
+    );
+    let f = only(&r, FindingKind::ProxyNoUpstreamKeepalive);
+    assert_eq!((f.connections, f.share), (5, Some(1.0)));
+    assert!(f.statement.contains("nginx"), "{}", f.statement);
+    assert!(f.knobs[0].contains("keepalive 16"), "{:?}", f.knobs);
+    assert!(!f.knobs.iter().any(|k| k.contains("curl")), "{:?}", f.knobs);
+    let stack = r.endpoints[0].client_stack.expect("the proxy");
+    assert_eq!((stack.stack, stack.confidence), (Stack::Nginx, "medium"));
 }
 
 #[test]
@@ -1037,4 +1077,28 @@ mod tls {
             r.findings
         );
     }
+}
+
+/// Found by the capture fuzzer: a handshake whose ACK came ages after its SYN (a clock jump in
+/// a damaged file) overflowed the reaction time added to the round trip at the first FIN.
+#[test]
+fn a_handshake_round_trip_near_the_end_of_time_is_no_overflow() {
+    use crate::testframes::{ev, fin, req, resp};
+    let mut d = Diagnosis::new();
+    for e in [
+        ev(1, 0, EventKind::Syn),
+        ev(
+            1,
+            1,
+            EventKind::Established {
+                handshake_ns: u64::MAX - 1,
+            },
+        ),
+        ev(1, 2, req(1, false)),
+        ev(1, 3, resp(1)),
+        ev(1, 4, fin(Side::Server, Some(1))),
+    ] {
+        d.apply(&e);
+    }
+    assert_eq!(d.report().endpoints[0].connections, 1);
 }

@@ -323,7 +323,8 @@ impl ConnTrack {
     }
 
     fn react_ns(&self) -> u64 {
-        self.rtt_ns + REACTION_NS
+        // A capture's clock may jump (a damaged or hostile file): no overflow from it.
+        self.rtt_ns.saturating_add(REACTION_NS)
     }
 
     /// The connection stops counting as open and used (its first FIN, RST or its end); if

@@ -98,7 +98,11 @@ pub(crate) fn request_line(data: &[u8]) -> Option<RequestLine> {
         head_len: head.len,
         body_len: head.body_len,
         upgrade: head.upgrade,
-        stack: head.user_agent.map(|s| (s, Clue::UserAgent)),
+        // A proxy passes the client's `User-Agent` on: the request's shape names the proxy.
+        stack: match head.proxy {
+            Some(clue) => Some((Stack::proxy_of(clue), clue)),
+            None => head.user_agent.map(|s| (s, Clue::UserAgent)),
+        },
     })
 }
 
@@ -155,6 +159,8 @@ struct Head {
     server: Option<Option<Stack>>,
     /// `Keep-Alive:`, when present.
     keep_alive: Option<KeepAlive>,
+    /// What says a proxy sent the message: nginx's request shape, or a header a proxy adds.
+    proxy: Option<Clue>,
 }
 
 /// What a `Keep-Alive:` header holds.
@@ -177,6 +183,14 @@ fn head(minor: Option<u8>, message: &[u8]) -> Head {
     let mut user_agent = None;
     let mut server = None;
     let mut keep_alive_header = None;
+    let mut proxy = None;
+    // nginx's upstream requests begin with `Host:` then `Connection: close` (its own two
+    // lines), then the client's headers with its `User-Agent`; no client library orders them
+    // so (they put `User-Agent` second).
+    let mut index = 0usize;
+    let mut host_first = false;
+    let mut nginx_lines = false;
+    let mut passed_on_agent = false;
     // One pass over the header lines, up to the blank line that ends them.
     let mut start = match memchr::memchr(b'\n', message) {
         Some(i) => i + 1,
@@ -195,12 +209,23 @@ fn head(minor: Option<u8>, message: &[u8]) -> Head {
             }
             break;
         }
+        index += 1;
         // Most lines are none of the headers read here: one byte says so.
-        if matches!(line[0], b'u' | b'U') {
+        if matches!(line[0], b'h' | b'H') {
+            host_first |= index == 1 && strip_prefix_ignore_case(line, b"host:").is_some();
+        } else if matches!(line[0], b'v' | b'V' | b'x' | b'X' | b'f' | b'F') {
+            if [&b"via:"[..], b"x-forwarded-for:", b"forwarded:"]
+                .iter()
+                .any(|h| strip_prefix_ignore_case(line, h).is_some())
+            {
+                proxy = proxy.or(Some(Clue::ProxyHeader));
+            }
+        } else if matches!(line[0], b'u' | b'U') {
             if let Some(value) = strip_prefix_ignore_case(line, b"upgrade:") {
                 upgrade = Some(upgrade_of(value));
             } else if let Some(value) = strip_prefix_ignore_case(line, b"user-agent:") {
                 user_agent = Stack::of_user_agent(value);
+                passed_on_agent = nginx_lines;
             }
         } else if matches!(line[0], b's' | b'S') {
             if let Some(value) = strip_prefix_ignore_case(line, b"server:") {
@@ -232,6 +257,8 @@ fn head(minor: Option<u8>, message: &[u8]) -> Head {
                     close |= token.eq_ignore_ascii_case(b"close");
                     keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
                 }
+                nginx_lines |=
+                    index == 2 && host_first && value.trim_ascii().eq_ignore_ascii_case(b"close");
             } else if let Some(value) = strip_prefix_ignore_case(line, b"content-length:") {
                 body_len = std::str::from_utf8(value.trim_ascii())
                     .ok()
@@ -239,6 +266,9 @@ fn head(minor: Option<u8>, message: &[u8]) -> Head {
             }
         }
         start += end + 1;
+    }
+    if passed_on_agent {
+        proxy = Some(Clue::NginxProxyShape);
     }
     let closing = if close {
         Some(Closing::ConnectionCloseHeader)
@@ -255,6 +285,7 @@ fn head(minor: Option<u8>, message: &[u8]) -> Head {
         user_agent,
         server,
         keep_alive: keep_alive_header,
+        proxy,
     }
 }
 
@@ -402,6 +433,28 @@ mod tests {
         assert!(request_line(b"GET / HTTP/2\r\n").is_none());
         assert!(request_line(b"GET /").is_none());
         assert!(request_line(b"").is_none());
+    }
+
+    #[test]
+    fn a_proxys_request_names_the_proxy_not_the_client_it_passes_on() {
+        let stack = |data: &[u8]| request_line(data).and_then(|r| r.stack);
+        // nginx's proxy_pass: its Host and Connection lines, then curl's headers.
+        let nginx = b"GET /1 HTTP/1.0\r\nHost: backend\r\nConnection: close\r\n\
+                      User-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n";
+        assert_eq!(stack(nginx), Some((Stack::Nginx, Clue::NginxProxyShape)));
+        // A client asking for a close puts its User-Agent before it (curl, Go, connlab), or
+        // sends none: no proxy.
+        let curl =
+            b"GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: curl/8.5.0\r\nConnection: close\r\n\r\n";
+        assert_eq!(stack(curl), Some((Stack::Curl, Clue::UserAgent)));
+        assert_eq!(
+            stack(b"GET / HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n"),
+            None
+        );
+        let via = b"GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: curl/8.5.0\r\nVia: 1.1 lb\r\n\r\n";
+        assert_eq!(stack(via), Some((Stack::Proxy, Clue::ProxyHeader)));
+        let xff = b"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 198.18.0.9\r\n\r\n";
+        assert_eq!(stack(xff), Some((Stack::Proxy, Clue::ProxyHeader)));
     }
 
     #[test]
