@@ -249,26 +249,61 @@ pub fn diagnosis_text(d: &DiagnosisReport, connections: u64) -> String {
                 "they"
             },
         );
-        if !d.withheld_findings.is_empty() {
-            let withheld: Vec<String> = d
-                .withheld_findings
-                .iter()
-                .map(|f| {
-                    format!(
-                        "{} ({})",
-                        f.kind,
-                        plural(f.connections, "connection", "connections")
-                    )
-                })
-                .collect();
-            let _ = writeln!(
-                out,
-                "  withheld, caused_by_wire_drops: {}",
-                withheld.join(", ")
-            );
-        }
     }
-    if d.findings.is_empty() && gaps.damaged_connections > 0 {
+    if gaps.holes > 0 {
+        let named: Vec<String> = d
+            .capture_holes
+            .iter()
+            .map(|h| match h.bytes {
+                0 => format!("connection {}: the {}'s SYN-ACK", h.connection, h.side),
+                n => format!(
+                    "connection {}: {} the {} sent, found at frame {}",
+                    h.connection,
+                    plural(n, "byte", "bytes"),
+                    h.side,
+                    h.frame
+                ),
+            })
+            .collect();
+        let more = (gaps.holed_connections as usize).saturating_sub(d.capture_holes.len());
+        let _ = writeln!(
+            out,
+            "\ncapture holes: the capture missed segments of {} ({}{}): the peer acknowledged \
+             them, so they were on the wire; nothing measured across a hole is a figure, and \
+             what a connection did after a hole in its bytes is not diagnosed",
+            plural(gaps.holed_connections, "connection", "connections"),
+            named.join("; "),
+            if more > 0 {
+                format!("; and {more} more")
+            } else {
+                String::new()
+            },
+        );
+    }
+    if !d.withheld_findings.is_empty() {
+        let withheld: Vec<String> = d
+            .withheld_findings
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} ({})",
+                    f.kind,
+                    plural(f.connections, "connection", "connections")
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "  withheld, caused_by_wire_drops: {}",
+            withheld.join(", ")
+        );
+    }
+    if d.findings.is_empty() && gaps.damaged_connections >= connections.max(1) {
+        let _ = writeln!(
+            out,
+            "\nfindings: none drawn: a capture gap or hole touched every connection"
+        );
+    } else if d.findings.is_empty() && gaps.damaged_connections > 0 {
         let _ = writeln!(
             out,
             "\nfindings: none among the {} the capture gaps did not touch",

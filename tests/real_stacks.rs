@@ -290,6 +290,76 @@ fn python_requests_with_and_without_a_session() {
     }
 }
 
+/// A capture that missed one of nginx's responses (tcpdump under load drops frames; here
+/// editcap takes one out): the client's next ACK covers bytes no frame carried, so the hole is
+/// named with its connection and side, and the whole capture has none.
+fn a_capture_that_missed_a_segment_names_the_hole() {
+    let mut hosts = Hosts::new();
+    let prefix = out_dir("hole-nginx");
+    hosts.nginx(&prefix, &format!("listen {SERVER_IP}:80;"), 80);
+    let script = format!(
+        "import requests\ns = requests.Session()\n\
+         for i in range(10): s.get('http://{SERVER_IP}/%d' % i).raise_for_status()\n"
+    );
+    let mut client = Hosts::command(&hosts.client, "/usr/bin/python3");
+    client.args(["-c", &script]);
+    let whole = captured(&mut hosts, "hole", client);
+    assert_eq!(
+        whole["capture_gaps"]["holes"], 0,
+        "{:#}",
+        whole["capture_gaps"]
+    );
+    // Where `captured` wrote it (`out_dir` would empty the folder).
+    let file = std::env::temp_dir()
+        .join(format!("connlab-test-{}-hole", std::process::id()))
+        .join("hole.pcap");
+    let responses = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(&file)
+        .args([
+            "-Y",
+            "tcp.srcport == 80 && tcp.len > 0",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+        ])
+        .output()
+        .expect("tshark");
+    let numbers = String::from_utf8_lossy(&responses.stdout).to_string();
+    let fifth = numbers
+        .lines()
+        .nth(4)
+        .expect("ten responses")
+        .trim()
+        .to_owned();
+    let holed = file.with_file_name("holed.pcap");
+    let status = std::process::Command::new("editcap")
+        .arg(&file)
+        .arg(&holed)
+        .arg(&fifth)
+        .status()
+        .expect("editcap");
+    assert!(status.success());
+    let s = common::real::inspect(&holed);
+    let gaps = &s["capture_gaps"];
+    assert_eq!(
+        (gaps["holes"].as_u64(), gaps["holed_connections"].as_u64()),
+        (Some(1), Some(1)),
+        "{gaps:#}"
+    );
+    let hole = &s["capture_holes"][0];
+    assert_eq!(
+        (hole["connection"].as_u64(), hole["side"].as_str()),
+        (Some(1), Some("server")),
+        "{hole:#}"
+    );
+    assert!(
+        hole["bytes"].as_u64() > Some(100),
+        "a response's bytes: {hole:#}"
+    );
+}
+
 /// A Go client that never closes its response bodies dials a connection per request, each
 /// left open, and its exit closes all twenty at one instant: a leak, not an idle timeout.
 fn a_go_client_that_leaks_bodies_and_exits_is_a_leak() {
@@ -380,6 +450,13 @@ fn main() -> std::process::ExitCode {
             Need::Tool("node"),
             Need::Tool("nginx"),
             Need::Tool("curl")
+        ],
+        a_capture_that_missed_a_segment_names_the_hole[
+            net[0],
+            net[1],
+            Need::Tool("nginx"),
+            Need::Tool("editcap"),
+            Need::Tool("tshark")
         ],
         a_go_client_that_leaks_bodies_and_exits_is_a_leak[
             net[0],

@@ -229,10 +229,12 @@ impl Conn {
         let closed = matches!(self.life, Life::Closed { .. });
         let mut quiet = false;
         if !closed {
-            let peer_holds = self.streams[idx(side.peer())]
+            // The peer's bytes wait for a hole to fill, or this side acknowledges bytes the
+            // capture never showed: either way the capture missed them.
+            let peer_behind = self.streams[idx(side.peer())]
                 .as_ref()
-                .is_some_and(|s| s.bytes.holding());
-            if f.ack && peer_holds {
+                .is_some_and(|s| s.bytes.holding() || s.missed_below(seg.ack));
+            if f.ack && peer_behind {
                 self.read(t_ns, side.peer(), Read::Acked(seg.ack), keys, out);
             }
             if seg.len > 0 {
@@ -265,16 +267,34 @@ impl Conn {
         };
         let mut cx = Cx::new(t_ns, (self.id, self.client, self.server), keys, out);
         let proto = &mut self.proto;
-        let each = |piece: Piece<'_>| proto.piece(&mut cx, side, piece);
+        // Gaps outside a segment's own cut (snap length) are segments the capture missed.
+        let mut missed = 0u64;
+        let mut each = |piece: Piece<'_>| {
+            if let Piece::Gap(n) = piece {
+                missed = missed.saturating_add(n);
+            }
+            proto.piece(&mut cx, side, piece)
+        };
         match what {
-            Read::Segment(lo, len, payload) => stream.bytes.segment(lo, len, payload, each),
+            Read::Segment(lo, len, payload) => {
+                stream.bytes.segment(lo, len, payload, &mut each);
+                missed = 0;
+            }
             Read::Acked(ack) => {
                 let ack = stream.offset(ack);
-                stream.bytes.acknowledged(ack, each);
+                stream.bytes.acknowledged(ack, &mut each);
+                stream.next = stream.next.max(ack);
             }
-            Read::End => stream.bytes.flush(each),
+            Read::End => stream.bytes.flush(&mut each),
         }
-        cx.was_quiet()
+        let quiet = cx.was_quiet();
+        if missed > 0 {
+            cx.emit(EventKind::CaptureHole {
+                side,
+                bytes: missed,
+            });
+        }
+        quiet
     }
 
     /// SYN → `Syn`; the client's first ACK after the SYN-ACK → `Established`.
@@ -293,6 +313,11 @@ impl Conn {
             }
             // The client ACKs after its SYN only once the SYN-ACK came: the capture missed it.
             (Handshake::SynSent, Side::Client) if f.ack && !f.syn => {
+                let hole = EventKind::CaptureHole {
+                    side: Side::Server,
+                    bytes: 0,
+                };
+                self.emit(t_ns, hole, out);
                 self.handshake = Handshake::Done;
                 let handshake_ns = t_ns.saturating_sub(self.started_ns);
                 self.emit(t_ns, EventKind::Established { handshake_ns }, out);

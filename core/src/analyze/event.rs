@@ -177,6 +177,15 @@ pub enum EventKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         closing: Option<Closing>,
     },
+    /// The capture missed part of `side`'s stream: bytes the peer acknowledged that no captured
+    /// segment carried (0 bytes: a segment without data, the SYN-ACK). The connection still
+    /// counts, but nothing measured across the hole is a figure.
+    CaptureHole {
+        /// Whose segments the capture missed.
+        side: Side,
+        /// Stream bytes missed (0: a segment without data).
+        bytes: u64,
+    },
     /// The server's response says how long it keeps an idle connection (`Keep-Alive:
     /// timeout=N`; the first time on the connection).
     KeepAliveHint {
@@ -378,6 +387,12 @@ impl Event {
             }
             EventKind::KeepAliveHint { timeout_s } => {
                 format!("the server says Keep-Alive: timeout={timeout_s}")
+            }
+            EventKind::CaptureHole { side, bytes: 0 } => {
+                format!("the capture missed a segment the {side} sent (its SYN-ACK)")
+            }
+            EventKind::CaptureHole { side, bytes } => {
+                format!("the capture missed {bytes} bytes the {side} sent")
             }
             EventKind::Stack { by, stack, clue } => {
                 format!("{by} is {} ({})", stack.name(), clue.words())

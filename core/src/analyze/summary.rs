@@ -236,7 +236,9 @@ impl Summary {
             }
             EventKind::Http2(_) => self.http2.apply(event),
             EventKind::Tls(_) => self.tls.apply(event),
-            EventKind::Stack { .. } | EventKind::KeepAliveHint { .. } => {}
+            EventKind::Stack { .. }
+            | EventKind::KeepAliveHint { .. }
+            | EventKind::CaptureHole { .. } => {}
             EventKind::WsOpen { .. }
             | EventKind::WsUpgradeRefused { .. }
             | EventKind::WsMessage { .. }

@@ -54,6 +54,8 @@ pub struct Diagnosis {
     /// Per endpoint (same index), what connections did after a capture gap touched them:
     /// kept apart, so nothing lost by the capturing machine is diagnosed as the network's.
     damaged: Vec<Option<Box<EndpointTrack>>>,
+    /// The first connections with a hole in the capture.
+    holes: Vec<CaptureHole>,
 }
 
 /// How long before a connection's first frame a capture gap may have eaten its start (a SYN
@@ -73,7 +75,28 @@ pub struct CaptureGaps {
     pub frames_lost: u64,
     /// Connections open (or just begun) when frames went missing.
     pub damaged_connections: u64,
+    /// Holes in connections' sequence spaces: segments the capture missed (a tcpdump that
+    /// dropped frames, a capture started late), found from what the peer acknowledged.
+    pub holes: u64,
+    /// Connections with a hole: what they did after a hole in their bytes is not diagnosed.
+    pub holed_connections: u64,
 }
+
+/// One connection's first hole, as the summary names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CaptureHole {
+    /// The connection (as numbered in the events).
+    pub connection: u64,
+    /// The side whose segments the capture missed.
+    pub side: Side,
+    /// Stream bytes missed (0: a segment without data, the SYN-ACK).
+    pub bytes: u64,
+    /// The frame where it showed.
+    pub frame: u64,
+}
+
+/// Connections whose first hole is listed by name.
+const HOLES_LISTED: usize = 10;
 
 impl Diagnosis {
     /// An empty diagnosis.
@@ -142,7 +165,26 @@ impl Diagnosis {
         let gap_touches = self
             .last_gap_ns
             .is_some_and(|g| g.saturating_add(GAP_REACH_NS) >= conn.first_ns());
-        if gap_touches && !conn.damaged() {
+        // A hole in the bytes may have held requests, responses, closes: what follows is
+        // set apart. A missed SYN-ACK only loses the handshake's time (not taken as the RTT).
+        let mut hole_damages = false;
+        if let EventKind::CaptureHole { side, bytes } = e.kind {
+            hole_damages = bytes > 0;
+            self.gaps.holes += 1;
+            if !conn.holed() {
+                conn.mark_holed();
+                self.gaps.holed_connections += 1;
+                if self.holes.len() < HOLES_LISTED {
+                    self.holes.push(CaptureHole {
+                        connection: e.conn,
+                        side,
+                        bytes,
+                        frame: e.frame,
+                    });
+                }
+            }
+        }
+        if (gap_touches || hole_damages) && !conn.damaged() {
             conn.mark_damaged();
             self.gaps.damaged_connections += 1;
             damaged_track(&mut self.damaged, conn.endpoint()).count_connection();
@@ -247,6 +289,7 @@ impl Diagnosis {
         DiagnosisReport {
             findings,
             capture_gaps: self.gaps,
+            capture_holes: self.holes.clone(),
             withheld_findings: withheld,
             observations,
             endpoints: rows,
@@ -299,6 +342,9 @@ pub struct DiagnosisReport {
     pub findings: Vec<Finding>,
     /// Frames the capturing machine lost, and the connections they may have belonged to.
     pub capture_gaps: CaptureGaps,
+    /// The first connections with a hole in the capture, each with its first hole.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub capture_holes: Vec<CaptureHole>,
     /// What those damaged connections would have been diagnosed with: withheld, because
     /// lost frames make retransmissions, resets and silences that the network never caused
     /// (each marked `caused_by_wire_drops`).

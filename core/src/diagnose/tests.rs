@@ -773,6 +773,65 @@ fn a_reset_after_traffic_is_no_refusal_when_the_capture_missed_the_syn_ack() {
     );
     let f = only(&r, FindingKind::AbortiveClose);
     assert_eq!(f.connections, 3);
+    // Each missed SYN-ACK is a hole in the capture, named; it loses only the handshake time.
+    assert_eq!(
+        (r.capture_gaps.holes, r.capture_gaps.holed_connections),
+        (3, 3)
+    );
+    assert_eq!(
+        (r.capture_holes[0].side, r.capture_holes[0].bytes),
+        (Side::Server, 0)
+    );
+    assert_eq!(r.capture_gaps.damaged_connections, 0);
+}
+
+#[test]
+fn bytes_the_capture_missed_are_a_hole_and_no_finding_is_drawn_across_it() {
+    let mut lab = Lab::default();
+    for i in 0..4u16 {
+        let mut c = conv(i);
+        let t = u64::from(i) * 10_000;
+        lab.handshake(&mut c, t);
+        lab.exchange(&mut c, t + 10, "/");
+        if i == 2 {
+            // The capture misses the second response; the client's next request acknowledges it.
+            let req = b"GET /2 HTTP/1.1\r\nHost: lab\r\n\r\n";
+            lab.at(t + 20, &c.send(Side::Client, F::PSH | F::ACK, req));
+            let _ = c.send(
+                Side::Server,
+                F::PSH | F::ACK,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            );
+            lab.at(t + 30, &c.send(Side::Client, F::ACK, b""));
+        }
+        close(&mut lab, &mut c, Side::Server, t + 5_011);
+    }
+    let r = diagnose(&lab);
+    assert_eq!(
+        (r.capture_gaps.holes, r.capture_gaps.holed_connections),
+        (1, 1)
+    );
+    let hole = r.capture_holes[0];
+    assert_eq!(
+        (hole.connection, hole.side, hole.bytes),
+        (3, Side::Server, 40)
+    );
+    assert_eq!(
+        r.capture_gaps.damaged_connections, 1,
+        "set apart from the hole on"
+    );
+    // The three whole connections still make the server's idle close.
+    let f = only(&r, FindingKind::ServerIdleClose);
+    assert_eq!(f.connections, 3);
+    // A whole capture has no hole.
+    let mut whole = Lab::default();
+    let mut c = conv(0);
+    whole.handshake(&mut c, 0);
+    for i in 0..5 {
+        whole.exchange(&mut c, 10 + i * 10, "/");
+    }
+    close(&mut whole, &mut c, Side::Client, 100);
+    assert_eq!(diagnose(&whole).capture_gaps.holes, 0);
 }
 
 /// Applies `lab`'s events with a capture gap of `frames` frames noted at `gap_ms`.
@@ -817,7 +876,9 @@ fn what_a_capture_gap_may_have_caused_is_withheld_not_diagnosed() {
         CaptureGaps {
             gaps: 1,
             frames_lost: 7,
-            damaged_connections: 1
+            damaged_connections: 1,
+            holes: 0,
+            holed_connections: 0,
         }
     );
     assert_eq!(r.withheld_findings.len(), 1);

@@ -40,6 +40,8 @@ pub(crate) struct ConnTrack {
     first_ns: u64,
     /// A capture gap touched it: what it does from then on is kept apart.
     damaged: bool,
+    /// The capture missed some of its segments (a hole in its sequence space).
+    holed: bool,
     /// The client's address: only its own new dials say it passed this connection over (a
     /// server has many clients).
     client: IpAddr,
@@ -250,6 +252,7 @@ impl ConnTrack {
             endpoint,
             first_ns,
             damaged: false,
+            holed: false,
             client,
             rtt_ns: 0,
             opened: false,
@@ -308,6 +311,15 @@ impl ConnTrack {
 
     pub fn mark_damaged(&mut self) {
         self.damaged = true;
+    }
+
+    /// Whether the capture missed segments of this connection.
+    pub fn holed(&self) -> bool {
+        self.holed
+    }
+
+    pub fn mark_holed(&mut self) {
+        self.holed = true;
     }
 
     pub fn requests(&self) -> u32 {
@@ -369,7 +381,8 @@ impl ConnTrack {
             }
             EventKind::Established { handshake_ns } => {
                 self.established = true;
-                self.rtt_ns = *handshake_ns;
+                // Across a missed SYN-ACK the handshake's time is no round trip.
+                self.rtt_ns = if self.holed { 0 } else { *handshake_ns };
             }
             EventKind::Request {
                 reused,
@@ -497,6 +510,8 @@ impl ConnTrack {
             EventKind::KeepAliveHint { timeout_s } => {
                 ep.keep_alive_hint.add(u64::from(*timeout_s));
             }
+            // The diagnosis sets the connection apart (see `Diagnosis::apply`).
+            EventKind::CaptureHole { .. } => {}
             EventKind::WsMessage { by, .. } => {
                 self.heard_from(*by);
                 if let Some(ws) = self.ws.as_mut() {

@@ -359,6 +359,7 @@ impl Row {
             EventKind::WsUpgradeRefused { .. }
             | EventKind::Stack { .. }
             | EventKind::KeepAliveHint { .. }
+            | EventKind::CaptureHole { .. }
             | EventKind::WsProtocolError { .. }
             | EventKind::WsLostSync { .. } => {}
             // The handshake is the TCP handshake's continuation; the rest is in the details.
