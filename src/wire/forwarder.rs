@@ -431,6 +431,7 @@ impl<T: From<Vec<CapturedFrame>>> Path<T> {
         let mut stats = DirectionStats::default();
         let mut held: Option<(Sender<Held>, JoinHandle<u64>)> = None;
         let mut now: Vec<usize> = Vec::with_capacity(BATCH);
+        let mut delayed: Vec<Held> = Vec::new();
         let mut lag = Lag::default();
         // Frames lost (never captured) since the last recorded one.
         let mut lost = 0u64;
@@ -504,12 +505,7 @@ impl<T: From<Vec<CapturedFrame>>> Path<T> {
                     }
                     Verdict::Deliver { hold_ns } => {
                         records.push(record);
-                        let (tx, _) = held.get_or_insert_with(|| {
-                            let (tx, rx) = mpsc::channel();
-                            let to = self.to.clone();
-                            (tx, std::thread::spawn(move || release_held(rx, &to)))
-                        });
-                        let _ = tx.send(Held {
+                        delayed.push(Held {
                             due_ns: f.t_ns + hold_ns,
                             data: f.data.to_vec(),
                         });
@@ -524,6 +520,19 @@ impl<T: From<Vec<CapturedFrame>>> Path<T> {
             if untaken > 0 {
                 stats.tap_dropped += untaken;
                 lost += untaken + carried;
+            }
+            // Delayed frames go to their scheduler only now, after the recorder has them:
+            // handed over earlier, a reader thread descheduled mid-batch (a busy machine) let
+            // the answer be recorded before the frame it answers.
+            if !delayed.is_empty() {
+                let (tx, _) = held.get_or_insert_with(|| {
+                    let (tx, rx) = mpsc::channel();
+                    let to = self.to.clone();
+                    (tx, std::thread::spawn(move || release_held(rx, &to)))
+                });
+                for h in delayed.drain(..) {
+                    let _ = tx.send(h);
+                }
             }
             let out: Vec<&[u8]> = now.iter().map(|&k| self.ring.frame(k).data).collect();
             stats.send_errors += self.to.send_batch(&out);

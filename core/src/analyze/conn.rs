@@ -229,12 +229,13 @@ impl Conn {
         let closed = matches!(self.life, Life::Closed { .. });
         let mut quiet = false;
         if !closed {
-            // The peer's bytes wait for a hole to fill, or this side acknowledges bytes the
-            // capture never showed: either way the capture missed them.
-            let peer_behind = self.streams[idx(side.peer())]
+            // The peer's bytes wait for a hole to fill: an ACK beyond the hole says the
+            // capture missed them. (An ACK beyond the peer's bytes with nothing held is no
+            // hole yet: a capture may record the two directions slightly out of order.)
+            let peer_holds = self.streams[idx(side.peer())]
                 .as_ref()
-                .is_some_and(|s| s.bytes.holding() || s.missed_below(seg.ack));
-            if f.ack && peer_behind {
+                .is_some_and(|s| s.bytes.holding());
+            if f.ack && peer_holds {
                 self.read(t_ns, side.peer(), Read::Acked(seg.ack), keys, out);
             }
             if seg.len > 0 {
@@ -283,7 +284,6 @@ impl Conn {
             Read::Acked(ack) => {
                 let ack = stream.offset(ack);
                 stream.bytes.acknowledged(ack, &mut each);
-                stream.next = stream.next.max(ack);
             }
             Read::End => stream.bytes.flush(&mut each),
         }

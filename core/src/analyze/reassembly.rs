@@ -112,7 +112,7 @@ impl Reassembly {
     /// showed were on the wire, so a hole there is a gap, and what was held after it follows.
     pub fn acknowledged(&mut self, ack: i64, mut each: impl FnMut(Piece<'_>)) {
         let delivered = self.delivered;
-        if delivered == UNSTARTED || ack <= delivered {
+        if self.held.is_none() || ack <= delivered {
             return;
         }
         let next_held = self.first_held().unwrap_or(ack);

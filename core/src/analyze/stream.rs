@@ -126,13 +126,6 @@ impl Stream {
         self.next + i64::from(seq.wrapping_sub(expected) as i32)
     }
 
-    /// Whether an acknowledgement up to `ack` covers bytes of this stream beyond any captured
-    /// segment (a plausible distance only: a damaged ACK field is no hole).
-    pub fn missed_below(&self, ack: u32) -> bool {
-        let ahead = self.offset(ack) - self.next;
-        ahead > 0 && ahead < (1 << 30)
-    }
-
     /// `seq` relative to the ISN, as reported in events.
     pub fn relative(&self, seq: u32) -> u32 {
         seq.wrapping_sub(self.base)

@@ -794,7 +794,7 @@ fn bytes_the_capture_missed_are_a_hole_and_no_finding_is_drawn_across_it() {
         lab.handshake(&mut c, t);
         lab.exchange(&mut c, t + 10, "/");
         if i == 2 {
-            // The capture misses the second response; the client's next request acknowledges it.
+            // The capture misses the second response; the third arrives beyond the hole.
             let req = b"GET /2 HTTP/1.1\r\nHost: lab\r\n\r\n";
             lab.at(t + 20, &c.send(Side::Client, F::PSH | F::ACK, req));
             let _ = c.send(
@@ -802,7 +802,8 @@ fn bytes_the_capture_missed_are_a_hole_and_no_finding_is_drawn_across_it() {
                 F::PSH | F::ACK,
                 b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
             );
-            lab.at(t + 30, &c.send(Side::Client, F::ACK, b""));
+            lab.exchange(&mut c, t + 30, "/3");
+            lab.at(t + 40, &c.send(Side::Client, F::ACK, b""));
         }
         close(&mut lab, &mut c, Side::Server, t + 5_011);
     }
@@ -1162,4 +1163,31 @@ fn a_handshake_round_trip_near_the_end_of_time_is_no_overflow() {
         d.apply(&e);
     }
     assert_eq!(d.report().endpoints[0].connections, 1);
+}
+
+/// Seen under load: connlab's wire recorded a server segment, acknowledging a request, just
+/// before that request (two directions, two threads). An ACK ahead of the bytes is no hole
+/// while nothing waits beyond it: the request still counts.
+#[test]
+fn a_request_recorded_just_after_the_ack_that_covers_it_is_no_hole() {
+    let mut lab = Lab::default();
+    let mut c = conv(0);
+    lab.handshake(&mut c, 0);
+    lab.exchange(&mut c, 10, "/1");
+    let req = c.send(
+        Side::Client,
+        F::PSH | F::ACK,
+        b"GET /2 HTTP/1.1\r\nHost: lab\r\n\r\n",
+    );
+    let resp = c.send(
+        Side::Server,
+        F::PSH | F::ACK,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    );
+    lab.at(20, &resp);
+    lab.at(20, &req);
+    lab.exchange(&mut c, 30, "/3");
+    let r = diagnose(&lab);
+    assert_eq!(r.capture_gaps.holes, 0, "{:?}", r.capture_holes);
+    assert_eq!(r.endpoints[0].requests, 3);
 }
