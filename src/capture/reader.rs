@@ -89,7 +89,7 @@ fn note_marks(comment: &[u8], marks: &mut Marks) {
         let lost = std::str::from_utf8(&digits)
             .ok()
             .and_then(|d| d.parse().ok());
-        marks.lost_before += lost.unwrap_or(0);
+        marks.lost_before = marks.lost_before.saturating_add(lost.unwrap_or(0));
     }
 }
 
@@ -299,7 +299,7 @@ pub fn read_captures(
     for path in paths {
         let facts = read_capture_all(path, &mut on_stored)?;
         total.packets += facts.packets;
-        total.recorded_drops += facts.recorded_drops;
+        total.recorded_drops = total.recorded_drops.saturating_add(facts.recorded_drops);
         total.secrets += facts.secrets;
         total.bytes += facts.bytes;
         total.lab = total.lab.or(facts.lab);
@@ -592,7 +592,10 @@ fn read_pcapng(
                 for opt in &isb.options {
                     match opt {
                         InterfaceStatisticsOption::IsbIfDrop(d)
-                        | InterfaceStatisticsOption::IsbOsDrop(d) => facts.recorded_drops += d,
+                        | InterfaceStatisticsOption::IsbOsDrop(d) => {
+                            // A damaged or hostile file's counts may be anything.
+                            facts.recorded_drops = facts.recorded_drops.saturating_add(*d)
+                        }
                         _ => {}
                     }
                 }
@@ -916,6 +919,27 @@ mod tests {
         assert_eq!(facts.packets, 50);
         assert_eq!(facts.recorded_drops, 9, "kernel and recorder drops");
         assert_eq!(times[1] - times[0], 1_000, "nanosecond timestamps survive");
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// Found by the capture fuzzer: drop counts of interface statistics that add up past
+    /// u64 overflowed; they saturate.
+    #[test]
+    fn drop_counts_past_the_largest_number_saturate() {
+        use crate::capture::sink::{CaptureEnd, Sink};
+        let path = std::env::temp_dir().join(format!(
+            "connlab-reader-drops-{}.pcapng",
+            std::process::id()
+        ));
+        let mut out = crate::capture::pcapng_out::PcapngOut::create(&path, ("t", "none"), 65_535)
+            .expect("create");
+        out.finish(&CaptureEnd {
+            kernel_drops: [u64::MAX, 4],
+            recorder_drops: [u64::MAX, 2],
+        })
+        .expect("finish");
+        let facts = read_capture(&path, |_| {}).expect("reads");
+        assert_eq!(facts.recorded_drops, u64::MAX);
         let _ = std::fs::remove_file(&path);
     }
 
