@@ -21,6 +21,8 @@ pub enum Stack {
     PythonUrllib,
     /// Python aiohttp.
     Aiohttp,
+    /// Python websockets (`Python/3.x websockets/10.y`, in `User-Agent` and `Server` both).
+    PythonWebsockets,
     /// OkHttp (Android, Kotlin, Java).
     Okhttp,
     /// The JDK's java.net.http.HttpClient (`Java-http-client/17`).
@@ -131,12 +133,13 @@ impl Stack {
         if contains_ignore_case(value, b"aiohttp/") {
             return Some(Stack::Aiohttp);
         }
-        prefixed(value, USER_AGENTS)
+        python_websockets(value).or_else(|| prefixed(value, USER_AGENTS))
     }
 
     /// The stack a `Server` value names.
     pub fn of_server(value: &[u8]) -> Option<Stack> {
-        prefixed(value.trim_ascii(), SERVERS)
+        let value = value.trim_ascii();
+        python_websockets(value).or_else(|| prefixed(value, SERVERS))
     }
 
     /// The proxy a request's proxy clue names.
@@ -156,6 +159,7 @@ impl Stack {
             Stack::PythonUrllib3 => "python-urllib3",
             Stack::PythonUrllib => "python-urllib",
             Stack::Aiohttp => "aiohttp",
+            Stack::PythonWebsockets => "python-websockets",
             Stack::Okhttp => "okhttp",
             Stack::JavaHttpClient => "java-http-client",
             Stack::JavaUrlConnection => "java-url-connection",
@@ -182,6 +186,7 @@ impl Stack {
             Stack::PythonUrllib3 => "Python urllib3",
             Stack::PythonUrllib => "Python urllib",
             Stack::Aiohttp => "Python aiohttp",
+            Stack::PythonWebsockets => "Python websockets",
             Stack::Okhttp => "OkHttp",
             Stack::JavaHttpClient => "Java HttpClient",
             Stack::JavaUrlConnection => "Java HttpURLConnection",
@@ -198,6 +203,12 @@ impl Stack {
             Stack::Proxy => "a proxy",
         }
     }
+}
+
+/// Python's websockets library names itself after the interpreter on both sides.
+fn python_websockets(value: &[u8]) -> Option<Stack> {
+    let python = value.len() >= 7 && value[..7].eq_ignore_ascii_case(b"python/");
+    (python && contains_ignore_case(value, b" websockets/")).then_some(Stack::PythonWebsockets)
 }
 
 fn prefixed(value: &[u8], table: &[(&str, Stack)]) -> Option<Stack> {
@@ -225,6 +236,7 @@ mod tests {
             ("python-requests/2.31.0", Stack::PythonRequests),
             ("Python-urllib/3.11", Stack::PythonUrllib),
             ("Python/3.11 aiohttp/3.9.1", Stack::Aiohttp),
+            ("Python/3.11 websockets/10.4", Stack::PythonWebsockets),
             ("Java-http-client/17.0.9", Stack::JavaHttpClient),
             ("Java/17.0.9", Stack::JavaUrlConnection),
             ("okhttp/4.12.0", Stack::Okhttp),
@@ -236,6 +248,7 @@ mod tests {
         assert_eq!(Stack::of_user_agent(b"Mozilla/5.0 (X11)"), None);
         for (server, stack) in [
             ("nginx/1.22.1", Stack::Nginx),
+            ("Python/3.11 websockets/10.4", Stack::PythonWebsockets),
             ("Apache/2.4.62 (Debian)", Stack::Apache),
             ("envoy", Stack::Envoy),
             ("BaseHTTP/0.6 Python/3.11.2", Stack::PythonHttpServer),

@@ -36,14 +36,15 @@ fn rows() -> impl Iterator<Item = DefaultRow> {
 pub(crate) fn explaining(
     kind: FindingKind,
     after_ms: f64,
-    families: &[&str],
+    families: &[impl AsRef<str>],
 ) -> Option<&'static str> {
     let mine: Vec<DefaultRow> = rows().filter(|r| r.finding == kind.as_str()).collect();
-    let known = mine.iter().any(|r| families.contains(&r.stack));
+    let seen = |stack: &str| families.iter().any(|f| f.as_ref() == stack);
+    let known = mine.iter().any(|r| seen(r.stack));
     mine.into_iter()
         .filter(|r| {
             if known {
-                families.contains(&r.stack)
+                seen(r.stack)
             } else {
                 r.stack == "any"
             }
@@ -73,7 +74,11 @@ mod tests {
 
     #[test]
     fn a_figure_on_an_identified_stacks_default_is_named_and_no_other() {
-        let node = explaining(FindingKind::ServerIdleClose, 6_004.1, &["node"]);
+        let node = explaining(
+            FindingKind::ServerIdleClose,
+            6_004.1,
+            &["node", "server:node"],
+        );
         assert!(node.is_some_and(|w| w.contains("plus its keepAliveTimeoutBuffer")));
         assert!(
             explaining(FindingKind::ServerIdleClose, 5_000.4, &["apache"])
@@ -81,7 +86,20 @@ mod tests {
         );
         // Off the default: nothing claimed.
         assert_eq!(
-            explaining(FindingKind::ServerIdleClose, 3_000.0, &["node"]),
+            explaining(
+                FindingKind::ServerIdleClose,
+                3_000.0,
+                &["node", "server:node"]
+            ),
+            None
+        );
+        // A Node client (undici) says nothing of the server's idle timeout.
+        assert_eq!(
+            explaining(
+                FindingKind::ServerIdleClose,
+                6_000.0,
+                &["node", "client:node"]
+            ),
             None
         );
         // Apache identified: Node's 5 s is not named.
@@ -90,8 +108,19 @@ mod tests {
                 .is_some_and(|w| w.contains("Node"))
         );
         // Nothing identified: only what any stack's traffic would say.
-        assert_eq!(explaining(FindingKind::ServerIdleClose, 5_000.0, &[]), None);
-        assert!(explaining(FindingKind::ServerIdleClose, 60_010.0, &[])
-            .is_some_and(|w| w.contains("load balancer")));
+        assert_eq!(
+            explaining(
+                FindingKind::ServerIdleClose,
+                5_000.0,
+                crate::diagnose::knobs::NO_STACK
+            ),
+            None
+        );
+        assert!(explaining(
+            FindingKind::ServerIdleClose,
+            60_010.0,
+            crate::diagnose::knobs::NO_STACK
+        )
+        .is_some_and(|w| w.contains("load balancer")));
     }
 }

@@ -291,7 +291,7 @@ impl Finding {
             handshake_ms: None,
             advertised_s: None,
             evidence: examples.evidence.clone(),
-            knobs: super::knobs::knobs(kind, None, &[]),
+            knobs: super::knobs::knobs(kind, None, super::knobs::NO_STACK),
             caused_by_wire_drops: false,
         }
     }
@@ -407,7 +407,7 @@ fn name_stacks(out: &mut [Finding], ep: &EndpointTrack) {
             && matches!((f.after_ms, f.advertised_s), (Some(after), Some(said)) if after < said as f64 * 1000.0)
     });
     let mut in_front = ep.stacks.families_of(Side::Client);
-    in_front.push("front-proxy");
+    in_front.push("front-proxy".to_owned());
     for f in out.iter_mut() {
         let proxied = sooner
             && matches!(
@@ -607,7 +607,11 @@ fn keepalive_off(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>)
             side: Some(side),
             via: Some(via),
             share: Some(round3(share)),
-            knobs: super::knobs::knobs(FindingKind::KeepaliveOff, Some(side), &[]),
+            knobs: super::knobs::knobs(
+                FindingKind::KeepaliveOff,
+                Some(side),
+                super::knobs::NO_STACK,
+            ),
             ..Finding::new(FindingKind::KeepaliveOff, server, examples).says(statement)
         });
     }

@@ -261,7 +261,9 @@ impl Diagnosis {
                 fin_first_by: ep.fin_first_by,
                 rst_by: ep.rst_by,
                 time_wait: ep.time_wait,
+                websocket_connections: ep.ws.connections,
                 websocket_messages: ep.ws.messages,
+                http2_connections: ep.h2.connections,
                 http2_streams: ep.h2.streams,
                 findings: kinds,
                 client_stack: ep.stacks.report(Side::Client),
@@ -392,8 +394,12 @@ pub struct EndpointReport {
     pub rst_by: RstBy,
     /// TIME_WAIT holders.
     pub time_wait: BySide,
+    /// Its connections that became WebSockets.
+    pub websocket_connections: u64,
     /// WebSocket data messages on its connections.
     pub websocket_messages: u64,
+    /// Its connections that spoke HTTP/2.
+    pub http2_connections: u64,
     /// HTTP/2 streams on its connections.
     pub http2_streams: u64,
     /// The kinds of the findings seen on it.
@@ -418,9 +424,26 @@ impl EndpointReport {
         self.rst_by.middlebox += other.rst_by.middlebox;
         self.time_wait.client += other.time_wait.client;
         self.time_wait.server += other.time_wait.server;
+        self.websocket_connections += other.ws.connections;
         self.websocket_messages += other.ws.messages;
+        self.http2_connections += other.h2.connections;
         self.http2_streams += other.h2.streams;
     }
+
+    /// WebSocket messages per WebSocket, when it had any.
+    pub fn messages_per_websocket(&self) -> Option<f64> {
+        per(self.websocket_messages, self.websocket_connections)
+    }
+
+    /// HTTP/2 streams per HTTP/2 connection, when it had any.
+    pub fn streams_per_http2_connection(&self) -> Option<f64> {
+        per(self.http2_streams, self.http2_connections)
+    }
+}
+
+/// `n` per `of`, when there is any `of`.
+fn per(n: u64, of: u64) -> Option<f64> {
+    (of > 0).then(|| n as f64 / of as f64)
 }
 
 /// p50, p90, p99 and max of one quantity.

@@ -23,23 +23,34 @@ impl StacksSeen {
     }
 
     /// The knob table's families of every stack seen (`python-requests` is also `python`; a
-    /// proxy sending the requests is also `proxy`).
-    pub fn families(&self) -> Vec<&'static str> {
+    /// proxy sending the requests is also `proxy`), each also with its side (`server:go`):
+    /// a row for one side's knob applies only where that side is the stack.
+    pub fn families(&self) -> Vec<String> {
         let mut out = self.families_of(Side::Client);
         out.extend(self.families_of(Side::Server));
+        // Go's server sends no Server header (nginx, Apache and the others name themselves,
+        // Node is told by its Keep-Alive default): a server that named nothing, answering a
+        // Go client, is taken for Go, so Go's server knobs are still named.
+        let unnamed_server = self.seen[1].is_empty();
+        if unnamed_server && self.seen[0].iter().any(|(s, _, _)| *s == Stack::Go) {
+            out.push("server:go".to_owned());
+        }
         out
     }
 
-    /// The families of the stacks seen on one side.
-    pub fn families_of(&self, side: Side) -> Vec<&'static str> {
-        let mut out = Vec::new();
+    /// The families of the stacks seen on one side, bare and with the side (`client:node`).
+    pub fn families_of(&self, side: Side) -> Vec<String> {
+        let mut bare = Vec::new();
         for (stack, _, _) in &self.seen[usize::from(side == Side::Server)] {
-            out.push(stack.id());
-            out.extend(family(*stack));
+            bare.push(stack.id());
+            bare.extend(family(*stack));
             if side == Side::Client && proxy(*stack) {
-                out.push("proxy");
+                bare.push("proxy");
             }
         }
+        let sided = bare.iter().map(|f| format!("{side}:{f}"));
+        let mut out: Vec<String> = bare.iter().map(|f| (*f).to_owned()).collect();
+        out.extend(sided);
         out
     }
 
@@ -75,6 +86,7 @@ fn family(stack: Stack) -> Option<&'static str> {
         | Stack::PythonUrllib3
         | Stack::PythonUrllib
         | Stack::Aiohttp
+        | Stack::PythonWebsockets
         | Stack::PythonHttpServer => Some("python"),
         _ => None,
     }

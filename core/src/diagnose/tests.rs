@@ -446,6 +446,23 @@ fn idle_connections_reset_by_the_server() {
 }
 
 #[test]
+fn a_reset_after_the_peers_fin_is_no_abortive_close() {
+    // The client closes each idle connection with FIN; the server answers with RST instead of
+    // its own FIN (SO_LINGER 0 or not, the client had closed: nothing is lost).
+    let mut lab = Lab::default();
+    for i in 0..3u16 {
+        let mut c = conv(i);
+        let t = u64::from(i) * 1_000;
+        lab.handshake(&mut c, t);
+        lab.exchange(&mut c, t + 10, "/");
+        lab.at(t + 510, &c.send(Side::Client, F::FIN | F::ACK, b""));
+        lab.at(t + 511, &c.send(Side::Server, F::RST | F::ACK, b""));
+    }
+    let r = diagnose(&lab);
+    assert!(!kinds(&r).contains(&"abortive_close"), "{:?}", kinds(&r));
+}
+
+#[test]
 fn a_body_closed_unread_is_reset_by_the_client() {
     let mut lab = Lab::default();
     for i in 0..3u16 {

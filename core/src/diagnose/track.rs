@@ -720,7 +720,9 @@ impl ConnTrack {
                 ep.unread_reset.add(e.conn, e.frame);
                 self.cause = Some(Cause::UnreadReset);
             }
-            _ if !self.fin[i] && (self.requests == self.responses) => {
+            // An abortive close (SO_LINGER 0) only where the peer had not closed: after the
+            // peer's FIN the reset merely replaces this side's FIN, nothing is lost.
+            _ if !self.fin[i] && !self.fin[idx(peer)] && (self.requests == self.responses) => {
                 ep.abortive[i].add(e.conn, e.frame);
                 self.cause = Some(Cause::Abortive);
             }
