@@ -356,18 +356,22 @@ pub fn diagnosis_text(d: &DiagnosisReport, connections: u64) -> String {
         let _ = writeln!(
             out,
             "\nendpoints             conns   reqs reused  FIN c/s  RST c/s   TW c/s{}{}  findings",
-            if ws { "  ws msgs" } else { "" },
-            if h2 { "  streams" } else { "" }
+            if ws { "  ws msgs   /ws" } else { "" },
+            if h2 { "  streams /conn" } else { "" }
         );
     }
     for e in d.endpoints.iter().take(SHOWN) {
         let kinds: Vec<&str> = e.findings.iter().map(|k| k.as_str()).collect();
         let mut extra = String::new();
+        // Totals, then per connection of the kind (one decimal; '-' when it had none).
+        let per = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"));
         if ws {
-            let _ = write!(extra, " {:>8}", e.websocket_messages);
+            let each = per(e.messages_per_websocket());
+            let _ = write!(extra, " {:>8} {each:>5}", e.websocket_messages);
         }
         if h2 {
-            let _ = write!(extra, " {:>8}", e.http2_streams);
+            let each = per(e.streams_per_http2_connection());
+            let _ = write!(extra, " {:>8} {each:>5}", e.http2_streams);
         }
         let _ = writeln!(
             out,

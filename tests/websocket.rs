@@ -206,6 +206,19 @@ fn python_websockets_client_dropping_its_socket_is_found() {
     assert_eq!(s["websocket"]["messages"]["client"], 3);
     let f = finding(&s, "ws_closed_without_handshake");
     assert_eq!(f["by"], "client", "{f:#}");
+    // Both ends name themselves (`Python/3.x websockets/y`): the library's own knob comes
+    // first, and no Go (gorilla) knob is named for a capture without Go.
+    let endpoint = &s["endpoints"][0];
+    assert_eq!(endpoint["client_stack"]["stack"], "python-websockets");
+    assert_eq!(endpoint["server_stack"]["stack"], "python-websockets");
+    let knobs: Vec<&str> = f["knobs"]
+        .as_array()
+        .expect("knobs")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(knobs[0].starts_with("Python websockets"), "{knobs:?}");
+    assert!(!knobs.iter().any(|k| k.contains("gorilla")), "{knobs:?}");
 }
 
 fn gorilla_pings_and_pongs_match_the_capture_exactly() {

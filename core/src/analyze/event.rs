@@ -293,6 +293,9 @@ pub enum EventKind {
         /// Since the ping it answers (by payload, else the oldest waiting); None when it
         /// answers none (an unsolicited pong, a heartbeat).
         rtt_ns: Option<u64>,
+        /// The pings it answers: the one it matches and every older one still waiting (an
+        /// endpoint may answer only the latest of several pings, RFC 6455 §5.5.3).
+        answers: u32,
     },
     /// A WebSocket close frame.
     WsClose {
@@ -415,7 +418,7 @@ impl Event {
                 line
             }
             EventKind::WsPing { by, .. } => format!("WebSocket ping from {by}"),
-            EventKind::WsPong { by, rtt_ns } => match rtt_ns {
+            EventKind::WsPong { by, rtt_ns, .. } => match rtt_ns {
                 Some(rtt) => format!("WebSocket pong from {by}, {} after the ping", ms(*rtt)),
                 None => format!("WebSocket pong from {by} (unsolicited)"),
             },

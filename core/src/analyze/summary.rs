@@ -126,9 +126,9 @@ impl WebSocketSummary {
                 self.cut_bytes += cut;
             }
             EventKind::WsPing { by, .. } => self.pings.add(*by),
-            EventKind::WsPong { by, rtt_ns } => {
+            EventKind::WsPong { by, answers, .. } => {
                 self.pongs.add(*by);
-                self.answered += u64::from(rtt_ns.is_some());
+                self.answered += u64::from(*answers);
             }
             EventKind::WsClose { by, code, .. } => {
                 self.close_frames.add(*by);

@@ -305,7 +305,12 @@ impl WebSocket {
                     pings.drain(..=at);
                     cx.t_ns.saturating_sub(sent)
                 });
-                cx.emit(EventKind::WsPong { by: side, rtt_ns });
+                let answers = matched.map_or(0, |at| at as u32 + 1);
+                cx.emit(EventKind::WsPong {
+                    by: side,
+                    rtt_ns,
+                    answers,
+                });
             }
             Opcode::Close => {
                 dir.closed = true;
@@ -542,7 +547,8 @@ mod tests {
                 message(Side::Client, true, 5, 3),
                 EventKind::WsPong {
                     by: Side::Server,
-                    rtt_ns: Some(4_000_000)
+                    rtt_ns: Some(4_000_000),
+                    answers: 1,
                 },
             ]
         );
@@ -559,15 +565,18 @@ mod tests {
         r.feed(20, Side::Client, &frame(true, 10, b"x", KEY));
         r.feed(30, Side::Server, &frame(true, 9, b"c", None));
         r.feed(35, Side::Client, &frame(true, 10, b"other", KEY));
-        let rtts: Vec<Option<u64>> = r
+        let rtts: Vec<(Option<u64>, u32)> = r
             .kinds()
             .into_iter()
             .filter_map(|k| match k {
-                EventKind::WsPong { rtt_ns, .. } => Some(rtt_ns.map(|ns| ns / 1_000_000)),
+                EventKind::WsPong {
+                    rtt_ns, answers, ..
+                } => Some((rtt_ns.map(|ns| ns / 1_000_000), answers)),
                 _ => None,
             })
             .collect();
-        assert_eq!(rtts, [Some(2), None, Some(5)]);
+        // Three pings, all answered: none is left unanswered in the summary.
+        assert_eq!(rtts, [(Some(2), 2), (None, 0), (Some(5), 1)]);
     }
 
     #[test]
