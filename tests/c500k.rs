@@ -9,19 +9,22 @@ use common::harness::Need;
 use common::*;
 
 fn c500k_holds_half_a_million_connections() {
-    // On this machine as it is, then with a CPU hog on every core: at a lower pace (the pace
-    // is a ceiling), with the same result.
-    half_a_million("c500k", 20, 180, 0);
+    // On this machine as it is (not a single retransmit), then with a CPU hog on every core:
+    // at a lower pace (the pace is a ceiling), with the lab's own expectations still met
+    // (the kernel may retransmit a few handshakes there: the lab allows it and says why).
+    let idle = half_a_million("c500k", 20, 180);
+    assert_eq!(
+        u(&idle, "retransmits"),
+        0,
+        "an idle machine retransmits nothing"
+    );
     let _hog = common::hog::Hog::on_every_core();
-    // Under the hog the kernel may retransmit a few handshakes whose answer the starved wire
-    // held past the 1 s timer (911 of 500,000 once; none in most runs): real retransmits,
-    // never a lost frame and never a finding.
-    half_a_million("c500k-loaded", 90, 290, 2_500);
+    half_a_million("c500k-loaded", 90, 290);
 }
 
-/// Runs c500k and checks it; the teardown may take up to `teardown_s`, the whole run up to
-/// `limit_s`; up to `retransmits` retransmissions are allowed (the lab expects none).
-fn half_a_million(name: &str, teardown_s: u64, limit_s: u64, retransmits: u64) {
+/// Runs c500k and checks it (the lab's expectations and what they cannot say); the teardown
+/// may take up to `teardown_s`, the whole run up to `limit_s`. Returns the summary.
+fn half_a_million(name: &str, teardown_s: u64, limit_s: u64) -> serde_json::Value {
     let out = out_dir(name);
     let started = std::time::Instant::now();
     // The summary alone: 3.5 million events are in the events file, not on a pipe.
@@ -30,21 +33,7 @@ fn half_a_million(name: &str, teardown_s: u64, limit_s: u64, retransmits: u64) {
         .arg(&out)
         .output()
         .expect("run");
-    let mut run = parse_json_output(&output);
-    let got = u(&run.summary, "retransmits");
-    if retransmits > 0 && got <= retransmits {
-        // Every other expectation still holds: nothing dropped, no finding, all established.
-        if let Some(exps) = run.summary["expectations"].as_array_mut() {
-            exps.retain(|e| e["name"] != "retransmits");
-        }
-        if run.code == Some(1)
-            && run.summary["expectations"]
-                .as_array()
-                .is_some_and(|e| e.iter().all(|e| e["pass"] == true))
-        {
-            run.code = Some(0);
-        }
-    }
+    let run = parse_json_output(&output);
     assert_expectations_pass(&run);
     let s = &run.summary;
     // Laid out under the open-file limit: no process holds more sockets than it may.
@@ -95,6 +84,7 @@ fn half_a_million(name: &str, teardown_s: u64, limit_s: u64, retransmits: u64) {
     );
     let left = leftovers();
     assert!(left.is_empty(), "namespaces left: {left:?}");
+    run.summary
 }
 
 fn main() -> std::process::ExitCode {

@@ -149,6 +149,14 @@ fn python_grpcio_pinging_too_often_gets_too_many_pings() {
     let h2 = &s["http2"];
     assert_eq!(h2["streams"], calls["calls"], "{h2:#}");
     assert_eq!(h2["goaways"]["server"]["ENHANCE_YOUR_CALM"], 1, "{h2:#}");
+    // The call failed: no grpc-status 0 on the wire; what trailers came are the failure's
+    // (grpc-core ends the stream with 14, UNAVAILABLE, as the client reports).
+    let statuses = h2["grpc_status"].as_object().cloned().unwrap_or_default();
+    assert!(statuses.keys().all(|code| code == "14"), "{h2:#}");
+    assert!(
+        statuses.values().filter_map(Value::as_u64).sum::<u64>() <= 1,
+        "{h2:#}"
+    );
     // tshark counts the client's PING frames (its PINGs and its ACKs) as connlab does.
     let pings = h2["pings"]["client"].as_u64().unwrap_or(0);
     let acks = h2["ping_acks"]["client"].as_u64().unwrap_or(0);
@@ -181,6 +189,9 @@ fn python_grpcio_max_connection_age_is_found() {
     let h2 = &s["http2"];
     assert_eq!(h2["streams"], calls["calls"], "{h2:#}");
     assert_eq!(calls["ok"], calls["calls"], "{calls}");
+    // Every call the client saw succeed ended with grpc-status 0 on the wire, and nothing else.
+    assert_eq!(h2["grpc_status"]["0"], calls["ok"], "{h2:#}");
+    assert_eq!(h2["grpc_status"].as_object().map(|m| m.len()), Some(1));
     assert!(h2["connections"].as_u64() >= Some(2), "{h2:#}");
     let f = finding(&s, "max_connection_age");
     let age = f["age_ms"].as_f64().expect("age");

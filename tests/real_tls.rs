@@ -148,6 +148,92 @@ fn curl_and_nginx_over_tls_12_and_13_decrypt_to_what_curl_did() {
     }
 }
 
+/// HTTP/2 inside TLS: nginx with `http2` on its TLS listener, curl choosing h2 by ALPN for 6
+/// URLs in one run. Decrypted, the plaintext goes to the same HTTP/2 layer as in clear: the
+/// streams are curl's requests, the connections curl's own count, and tshark with the same
+/// key log counts the same HEADERS frames from the client. Without keys nothing says h2 (TLS
+/// 1.3 encrypts the server's ALPN choice) and no stream is claimed.
+fn curl_and_nginx_http2_over_tls_decrypt_to_curls_streams() {
+    let mut hosts = Hosts::new();
+    let name = "curl-nginx-h2-tls";
+    // nginx 1.22 (Debian bookworm) turns HTTP/2 on per listener.
+    let prefix = out_dir(&format!("{name}-nginx"));
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["connlab.lab".to_owned()]).expect("a certificate");
+    std::fs::write(prefix.join("cert.pem"), cert.cert.pem()).expect("cert.pem");
+    std::fs::write(prefix.join("key.pem"), cert.key_pair.serialize_pem()).expect("key.pem");
+    let p = prefix.display();
+    let server = format!(
+        "listen {SERVER_IP}:443 ssl http2;\n    ssl_certificate {p}/cert.pem;\n    \
+         ssl_certificate_key {p}/key.pem;\n    ssl_protocols TLSv1.3;"
+    );
+    hosts.nginx(&prefix, &server, 443);
+    let mut client = Hosts::command(&hosts.client, "curl");
+    client
+        .args(["-sk", "--http2", "--tlsv1.3", "--resolve"])
+        .arg(format!("connlab.lab:443:{SERVER_IP}"))
+        .args(["-w", "%{num_connects} %{http_version}\\n"]);
+    for i in 0..6 {
+        client
+            .arg(format!("https://connlab.lab/{i}"))
+            .args(["-o", "/dev/null"]);
+    }
+    let (file, keys, out) = record(&mut hosts, name, client);
+    // curl's own account, a line per transfer: connections it made, and its HTTP version.
+    let transfers: Vec<(u64, String)> = out
+        .lines()
+        .filter_map(|l| {
+            let (n, version) = l.split_once(' ')?;
+            Some((n.parse().ok()?, version.trim().to_owned()))
+        })
+        .collect();
+    assert_eq!(transfers.len(), 6, "curl says: {out}");
+    assert!(transfers.iter().all(|(_, v)| v == "2"), "curl says: {out}");
+    let connects: u64 = transfers.iter().map(|(n, _)| n).sum();
+
+    let s = inspect_with_keys(&file, &keys);
+    let h2 = &s["http2"];
+    assert_eq!(s["connections"], connects, "curl says: {out}");
+    assert_eq!(h2["connections"], connects, "{h2:#}");
+    assert_eq!(h2["streams"], 6, "{h2:#}");
+    assert_eq!(s["tls"]["decrypted"], connects, "{:#}", s["tls"]);
+    assert_eq!(s["tls"]["alpn"]["h2"], connects, "{:#}", s["tls"]);
+    assert_eq!(s["tls"]["decrypt_failed"], 0, "{:#}", s["tls"]);
+    assert_eq!(s["http2"]["protocol_errors"], 0, "{h2:#}");
+    // tshark, given the same keys: HEADERS frames (type 1) sent by the client.
+    let tshark = Command::new("tshark")
+        .arg("-r")
+        .arg(&file)
+        .arg("-o")
+        .arg(format!("tls.keylog_file:{}", keys.display()))
+        .arg("-Y")
+        .arg(format!("http2 && ip.src == {}", common::hosts::CLIENT_IP))
+        .args(["-T", "fields", "-e", "http2.type"])
+        .output()
+        .expect("run tshark");
+    let headers = String::from_utf8_lossy(&tshark.stdout)
+        .lines()
+        .flat_map(|l| l.split(',').map(str::to_owned).collect::<Vec<_>>())
+        .filter(|t| t.trim() == "1")
+        .count();
+    assert_eq!(headers, 6, "tshark's HEADERS from the client");
+    assert!(kinds(&s).is_empty(), "nothing wrong: {:#}", s["findings"]);
+
+    let blind = inspect(&file);
+    assert_eq!(blind["connections"], connects);
+    // TLS 1.3 encrypts the server's ALPN choice: without keys it is hidden, not guessed.
+    assert_eq!(
+        blind["tls"]["alpn"]["hidden"], connects,
+        "{:#}",
+        blind["tls"]
+    );
+    assert_eq!(
+        blind["http2"]["streams"].as_u64().unwrap_or(0),
+        0,
+        "no streams without keys"
+    );
+}
+
 /// The issue's own case, over TLS 1.2 and 1.3: Python's ssl module (http.client) opens 3
 /// connections, one request each, and leaves them idle past nginx's keepalive_timeout of 2 s: nginx closes them (close_notify, then its FIN)
 /// about 2000 ms after the response. Python closes 1 s later without reading the
@@ -218,6 +304,13 @@ fn main() -> std::process::ExitCode {
     let net = [Need::Root, Need::Tool("tcpdump"), Need::Tool("tshark")];
     common::harness::run(cases![
         curl_and_nginx_over_tls_12_and_13_decrypt_to_what_curl_did[
+            net[0],
+            net[1],
+            net[2],
+            Need::Tool("nginx"),
+            Need::Tool("curl")
+        ],
+        curl_and_nginx_http2_over_tls_decrypt_to_curls_streams[
             net[0],
             net[1],
             net[2],
