@@ -41,6 +41,51 @@ fn many_streams_share_one_connection_never_above_the_servers_limit() {
     assert_eq!(h2(&run, "stream_end").len(), 100);
 }
 
+/// The same lab over TLS (`tls = true` on both actors, ALPN h2): the analyser decrypts with
+/// the keys of the run and counts the same 100 streams on one connection, and tshark reading
+/// the capture alone (its Decryption Secrets Block, no key option) sees the same 100 HEADERS
+/// frames from the client.
+fn many_streams_over_tls_decrypt_to_the_same_story() {
+    let out = out_dir("h2-many-streams-tls");
+    let output = connlab()
+        .args(["run", "h2-many-streams", "--json", "--out"])
+        .arg(&out)
+        .args(["--set", "h2_server.tls=true", "--set", "h2_client.tls=true"])
+        .output()
+        .expect("run connlab");
+    let run = parse_json_output(&output);
+    assert_expectations_pass(&run);
+    let s = &run.summary;
+    assert_eq!(u(s, "http2.streams"), 100);
+    assert_eq!(u(s, "http2.connections"), 1);
+    assert_eq!(u(s, "tls.decrypted"), 1, "{:#}", s["tls"]);
+    assert_eq!(u(s, "tls.alpn.h2"), 1, "{:#}", s["tls"]);
+    assert_eq!(h2(&run, "stream_open").len(), 100);
+    let capture = std::fs::read_dir(&out)
+        .expect("out")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "pcapng"))
+        .expect("a capture");
+    let tshark = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(&capture)
+        .args([
+            "-d",
+            "tcp.port==80,tls",
+            "-Y",
+            "http2 && ip.src == 198.18.0.1",
+        ])
+        .args(["-T", "fields", "-e", "http2.type"])
+        .output()
+        .expect("run tshark");
+    let headers = String::from_utf8_lossy(&tshark.stdout)
+        .lines()
+        .flat_map(|l| l.split(',').map(str::to_owned).collect::<Vec<_>>())
+        .filter(|t| t.trim() == "1")
+        .count();
+    assert_eq!(headers, 100, "tshark's HEADERS from the client, decrypted");
+}
+
 fn an_idle_connection_gets_a_goaway_and_the_next_calls_dial_again() {
     let run = run_checked("h2-idle-goaway");
     let goaways = h2(&run, "go_away");
@@ -155,6 +200,7 @@ fn grpc_connections_are_drained_at_their_max_age() {
 fn main() -> std::process::ExitCode {
     common::harness::run(cases![
         many_streams_share_one_connection_never_above_the_servers_limit[Need::Labs],
+        many_streams_over_tls_decrypt_to_the_same_story[Need::Labs, Need::Tool("tshark")],
         an_idle_connection_gets_a_goaway_and_the_next_calls_dial_again[Need::Labs],
         streams_past_the_limit_are_refused_and_the_rest_succeed[Need::Labs],
         pings_through_the_middlebox_are_each_answered_quickly[Need::Labs],

@@ -1,4 +1,5 @@
-//! The built-in HTTP/2 client (the `h2` crate, cleartext by prior knowledge): requests (or
+//! The built-in HTTP/2 client (the `h2` crate: cleartext by prior knowledge, or over TLS with
+//! ALPN `h2`): requests (or
 //! gRPC unary calls) as streams on one connection, a given number at once, with the health
 //! check of Go's http2.Transport (ReadIdleTimeout, PingTimeout) or gRPC's client keepalive
 //! (keepalive_time, keepalive_timeout, permit_without_stream). A connection the server ends
@@ -18,8 +19,12 @@ use tokio::task::JoinSet;
 use tokio::time::{sleep_until, timeout, Instant};
 
 use super::client_report::ClientReport;
+use tokio_rustls::TlsConnector;
+
 use super::h2_wire::{Watch, Watched};
 use super::socket::SocketOptions;
+use super::stream::Stream;
+use super::tls;
 use crate::trace::{TraceKind, Tracer};
 
 /// Go http2.Transport.PingTimeout's default.
@@ -69,6 +74,10 @@ pub struct H2ClientConfig {
     /// A request taking longer than this fails (Go http.Client.Timeout, a gRPC deadline).
     #[serde(default)]
     pub request_timeout_ms: Option<u64>,
+    /// HTTP/2 over TLS (rustls, ALPN `h2`, trusting the lab's CA; the keys go into the
+    /// capture).
+    #[serde(default)]
+    pub tls: bool,
     /// `[h2_client.socket]`: options of its connections.
     #[serde(default)]
     pub socket: SocketOptions,
@@ -121,6 +130,8 @@ struct Conn {
 struct Pool {
     target: SocketAddr,
     socket: SocketOptions,
+    /// Set when the connections speak TLS.
+    tls: Option<TlsConnector>,
     health: Option<Health>,
     tracer: Tracer,
     current: AsyncMutex<Option<Conn>>,
@@ -160,6 +171,20 @@ impl Pool {
             self.tracer.error("sockopt", e);
         }
         let local = stream.local_addr().map_err(|e| e.to_string())?;
+        let stream = match &self.tls {
+            None => Stream::Plain(stream),
+            Some(connector) => match connector.connect(tls::server_name(), stream).await {
+                Ok(tls) => Stream::Tls(Box::new(tls.into())),
+                Err(e) => {
+                    let error = format!("TLS handshake: {e}");
+                    self.tracer.emit(TraceKind::DialError {
+                        remote: self.target,
+                        error: error.clone(),
+                    });
+                    return Err(error);
+                }
+            },
+        };
         let watch = Watch::new(None);
         let (send, mut connection) = h2::client::Builder::new()
             .handshake::<_, Bytes>(Watched::new(stream, watch.clone(), false))
@@ -228,7 +253,7 @@ async fn health_check(h: Health, mut pings: h2::PingPong, watch: &Watch, active:
 
 /// The connection kept open at the end of the run (closed on release, after the capture).
 pub struct HeldConn {
-    _pool: Arc<Pool>,
+    _pool: Option<Arc<Pool>>,
 }
 
 /// Runs the client against `target`; returns its report and the connection it holds.
@@ -237,9 +262,20 @@ pub async fn run_client(
     target: SocketAddr,
     tracer: Tracer,
 ) -> (ClientReport, HeldConn) {
+    let tls = match cfg.tls {
+        true => match tls::client_config(None, true, tls::H2, &tracer) {
+            Ok(config) => Some(TlsConnector::from(config)),
+            Err(e) => {
+                tracer.error("tls", format!("{e:#}"));
+                return (ClientReport::default(), HeldConn { _pool: None });
+            }
+        },
+        false => None,
+    };
     let pool = Arc::new(Pool {
         target,
         socket: cfg.socket.clone(),
+        tls,
         health: cfg.health(),
         tracer: tracer.clone(),
         current: AsyncMutex::new(None),
@@ -258,7 +294,7 @@ pub async fn run_client(
     out.dialed = pool.dialed.load(Ordering::Relaxed) as u64;
     out.reused = pool.reused.load(Ordering::Relaxed) as u64;
     out.elapsed_ns = started.elapsed().as_nanos() as u64;
-    (out, HeldConn { _pool: pool })
+    (out, HeldConn { _pool: Some(pool) })
 }
 
 /// Makes `count` requests, `concurrency` at once.

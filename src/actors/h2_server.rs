@@ -1,4 +1,5 @@
-//! The built-in HTTP/2 server (the `h2` crate, cleartext by prior knowledge) with Go
+//! The built-in HTTP/2 server (the `h2` crate: cleartext by prior knowledge, or over TLS with
+//! ALPN `h2`, as Go's and gRPC's servers speak it) with Go
 //! x/net/http2's knobs, and, with `grpc = true`, gRPC's shape (unary calls: length-prefixed
 //! messages, `grpc-status` trailers) and gRPC's keepalive policy: ping strikes against
 //! `EnforcementPolicy.MinTime`, `MaxConnectionIdle`, `MaxConnectionAge` and its grace. Neither
@@ -16,8 +17,12 @@ use serde::Deserialize;
 use tokio::sync::Notify;
 use tokio::time::{sleep_until, Instant};
 
+use tokio_rustls::TlsAcceptor;
+
 use super::h2_wire::{Watch, Watched};
 use super::socket::{self, Accepted, SocketOptions};
+use super::stream::Stream;
+use super::tls;
 use crate::trace::{TraceKind, Tracer};
 
 /// Go x/net/http2's default SETTINGS_MAX_CONCURRENT_STREAMS.
@@ -79,6 +84,10 @@ pub struct H2ServerConfig {
     /// layer answers nothing, PINGs included.
     #[serde(default)]
     pub hang_after_ms: Option<u64>,
+    /// HTTP/2 over TLS (rustls, ALPN `h2`, the lab's CA; tickets as Go's defaults): the
+    /// keys go into the capture, which opens decrypted.
+    #[serde(default)]
+    pub tls: bool,
     /// `[h2_server.socket]`: options of every accepted connection.
     #[serde(default)]
     pub socket: SocketOptions,
@@ -117,14 +126,42 @@ pub async fn serve(
 ) -> Result<()> {
     let listener = socket::listen(SocketAddr::new(bind, cfg.port))
         .with_context(|| format!("listening on {bind}:{}", cfg.port))?;
+    let acceptor = match cfg.tls {
+        true => Some(TlsAcceptor::from(tls::server_config(
+            None,
+            true,
+            tls::H2,
+            &tracer,
+        )?)),
+        false => None,
+    };
     let _ = ready.send(Ok(vec![listener.local_addr()?]));
     let cfg = Arc::new(cfg);
     let options = cfg.socket.clone();
     socket::accept_loop(listener, options, tracer.clone(), stop, |a: Accepted| {
-        serve_conn(a, cfg.clone(), tracer.clone())
+        serve_conn(a, acceptor.clone(), cfg.clone(), tracer.clone())
     })
     .await;
     Ok(())
+}
+
+/// The accepted connection as HTTP/2 reads it: plain, or after the server's TLS handshake
+/// (None, traced, when that fails).
+async fn secure(
+    tcp: tokio::net::TcpStream,
+    acceptor: Option<TlsAcceptor>,
+    tracer: &Tracer,
+) -> Option<Stream> {
+    let Some(acceptor) = acceptor else {
+        return Some(Stream::Plain(tcp));
+    };
+    match acceptor.accept(tcp).await {
+        Ok(tls) => Some(Stream::Tls(Box::new(tls.into()))),
+        Err(e) => {
+            tracer.error("tls_handshake", e);
+            None
+        }
+    }
 }
 
 /// gRPC's ping policy state for one connection.
@@ -189,12 +226,20 @@ enum Ending {
 
 /// Serves one connection: accepts its streams, and ends it by GOAWAY when its idle timeout,
 /// its maximum age or the ping policy says so.
-async fn serve_conn(accepted: Accepted, cfg: Arc<H2ServerConfig>, tracer: Tracer) {
+async fn serve_conn(
+    accepted: Accepted,
+    acceptor: Option<TlsAcceptor>,
+    cfg: Arc<H2ServerConfig>,
+    tracer: Tracer,
+) {
     let Accepted {
         stream,
         local,
         remote,
     } = accepted;
+    let Some(stream) = secure(stream, acceptor, &tracer).await else {
+        return;
+    };
     let shared = Arc::new(Shared {
         active: AtomicUsize::new(0),
         changed: Notify::new(),

@@ -161,7 +161,7 @@ pub async fn run(
     );
     let report = Arc::new(Mutex::new(ClientReport::default()));
     let tls = if cfg.tls {
-        match tls::client_config(cfg.tls_version, cfg.tls_session_cache, &tracer) {
+        match tls::client_config(cfg.tls_version, cfg.tls_session_cache, tls::HTTP1, &tracer) {
             Ok(config) => Some(TlsConnector::from(config)),
             Err(e) => {
                 tracer.error("tls", format!("{e:#}"));

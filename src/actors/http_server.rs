@@ -128,7 +128,7 @@ pub async fn serve(
         .map(TcpListener::local_addr)
         .collect::<std::io::Result<Vec<_>>>()?;
     let tls = if cfg.tls {
-        let config = tls::server_config(cfg.tls_version, cfg.tls_resumption, &tracer)?;
+        let config = tls::server_config(cfg.tls_version, cfg.tls_resumption, tls::HTTP1, &tracer)?;
         Some(TlsAcceptor::from(config))
     } else {
         None
@@ -197,7 +197,7 @@ pub async fn serve(
 /// A TLS acceptor of its own for one connection (a ticket key and session cache nobody else
 /// has); None, traced, if it cannot be made.
 fn fresh_acceptor(cfg: &HttpServerConfig, tracer: &Tracer) -> Option<TlsAcceptor> {
-    match tls::server_config(cfg.tls_version, cfg.tls_resumption, tracer) {
+    match tls::server_config(cfg.tls_version, cfg.tls_resumption, tls::HTTP1, tracer) {
         Ok(config) => Some(TlsAcceptor::from(config)),
         Err(e) => {
             tracer.error("tls", format!("{e:#}"));

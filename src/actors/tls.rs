@@ -73,11 +73,18 @@ fn versions(version: Option<TlsVersion>) -> &'static [&'static SupportedProtocol
     }
 }
 
-/// The server's TLS: ALPN `http/1.1`; with `resumption`, TLS 1.3 tickets, TLS 1.2 tickets
-/// and a session cache (Go's and nginx's defaults); without, every handshake is full.
+/// ALPN's name of HTTP/1.1.
+pub const HTTP1: &[u8] = b"http/1.1";
+/// ALPN's name of HTTP/2 over TLS.
+pub const H2: &[u8] = b"h2";
+
+/// The server's TLS: ALPN `alpn` (`http/1.1`, or `h2`); with `resumption`, TLS 1.3 tickets,
+/// TLS 1.2 tickets and a session cache (Go's and nginx's defaults); without, every handshake
+/// is full.
 pub fn server_config(
     version: Option<TlsVersion>,
     resumption: bool,
+    alpn: &[u8],
     tracer: &Tracer,
 ) -> Result<Arc<ServerConfig>> {
     let pki = pki()?;
@@ -87,7 +94,7 @@ pub fn server_config(
         .with_no_client_auth()
         .with_single_cert(pki.chain.clone(), PrivateKeyDer::Pkcs8(pki.key.clone_key()))
         .context("the server's certificate")?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![alpn.to_vec()];
     if resumption {
         config.ticketer = provider::Ticketer::new().context("a session ticket key")?;
     } else {
@@ -98,11 +105,13 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
-/// The client's TLS: trusts the lab's CA, offers ALPN `http/1.1`; with `session_cache`, new
-/// connections resume the sessions of earlier ones (Go: `ClientSessionCache`).
+/// The client's TLS: trusts the lab's CA, offers ALPN `alpn` (`http/1.1`, or `h2`); with
+/// `session_cache`, new connections resume the sessions of earlier ones (Go:
+/// `ClientSessionCache`).
 pub fn client_config(
     version: Option<TlsVersion>,
     session_cache: bool,
+    alpn: &[u8],
     tracer: &Tracer,
 ) -> Result<Arc<ClientConfig>> {
     let pki = pki()?;
@@ -113,7 +122,7 @@ pub fn client_config(
         .context("TLS versions")?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![alpn.to_vec()];
     config.resumption = if session_cache {
         rustls::client::Resumption::in_memory_sessions(256)
     } else {
@@ -165,8 +174,8 @@ mod tests {
     async fn both_ends_handshake_and_log_their_secrets() {
         let (tx, rx) = std::sync::mpsc::sync_channel::<crate::trace::TraceEvent>(64);
         let tracer = Tracer::into_channel("lab", tx, TraceRoom::new(64));
-        let server = server_config(None, true, &tracer).expect("server config");
-        let client = client_config(None, false, &tracer).expect("client config");
+        let server = server_config(None, true, H2, &tracer).expect("server config");
+        let client = client_config(None, false, H2, &tracer).expect("client config");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -186,6 +195,7 @@ mod tests {
             .connect(server_name(), tcp)
             .await
             .expect("client handshake");
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(H2), "ALPN chose h2");
         tls.write_all(b"ping").await.expect("write");
         assert_eq!(&serve.await.expect("server"), b"ping");
         let lines: Vec<String> = rx
