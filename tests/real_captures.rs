@@ -8,7 +8,9 @@ use std::process::Command;
 
 use common::harness::Need;
 use common::hosts::{Hosts, SERVER_IP};
-use common::real::{captured, captured_first_bytes, finding, go_program, kinds};
+use common::real::{
+    captured, captured_first_bytes, finding, first_knob, go_program, kinds, only_knobs_of,
+};
 use common::*;
 use serde_json::Value;
 
@@ -53,7 +55,9 @@ fn go_server_with_a_one_second_read_timeout() {
     assert_eq!(f["connections"], 4);
     let after = after_ms(f);
     assert!((950.0..=1050.0).contains(&after), "after_ms {after}");
-    assert!(f["knobs"][0].as_str().unwrap_or("").contains("IdleTimeout"));
+    // A Go client, a server that names nothing (Go's sends no Server header): Go's knobs.
+    assert!(first_knob(&s, "server_idle_close").starts_with("Go http.Server.IdleTimeout"));
+    only_knobs_of(&s, &["nginx", "Node", "Python", "Java", "Apache"]);
 }
 
 fn nginx_with_a_short_keepalive_timeout() {
@@ -65,6 +69,12 @@ fn nginx_with_a_short_keepalive_timeout() {
     assert_eq!(f["connections"], 4, "{f:#}");
     let after = after_ms(f);
     assert!((950.0..=1050.0).contains(&after), "after_ms {after}");
+    // nginx's knob first; the Go client's own idle timeout may follow, Go's server never.
+    assert_eq!(
+        first_knob(&s, "server_idle_close"),
+        "nginx keepalive_timeout"
+    );
+    only_knobs_of(&s, &["http.Server", "Node", "Python", "Java", "Apache"]);
 }
 
 fn nginx_default_request_limit_under_ab_keep_alive() {
@@ -82,6 +92,8 @@ fn nginx_default_request_limit_under_ab_keep_alive() {
     );
     assert!(f["connections"].as_u64().unwrap_or(0) >= 90, "{f:#}");
     assert!(!kinds(&s).contains(&"keepalive_off".to_owned()));
+    assert!(first_knob(&s, "server_request_limit").starts_with("nginx keepalive_requests"));
+    only_knobs_of(&s, &["Go ", "Node", "Python", "Java", "Apache "]);
 }
 
 fn ab_without_keep_alive_speaks_http10() {
@@ -99,6 +111,9 @@ fn ab_without_keep_alive_speaks_http10() {
     assert_eq!(f["via"], "http10_without_keepalive");
     assert_eq!(f["connections"], 300);
     assert_eq!(kinds(&s), ["keepalive_off"], "{:#}", s["findings"]);
+    // ab's own knob, and no server's: nginx kept alive, ab asked it not to.
+    assert!(first_knob(&s, "keepalive_off").contains("ab -k"));
+    only_knobs_of(&s, &["Go ", "nginx", "Node", "Python", "Java"]);
 }
 
 /// curl in the client namespace fetching the server's page three times in one run (it may
@@ -138,6 +153,9 @@ fn curl_reuses_one_connection_and_connection_close_turns_it_off() {
         (Some("client"), Some(3))
     );
     assert_eq!(f["via"], "connection_close_header");
+    // curl's knob, never nginx's as a proxy (nginx is the server here).
+    assert!(first_knob(&s, "keepalive_off").starts_with("curl"));
+    only_knobs_of(&s, &["Go ", "nginx", "Node", "Python", "Java"]);
 }
 
 fn go_client_default_pool_after_a_burst_of_50() {

@@ -108,3 +108,21 @@ pub fn captured_first_bytes(
     );
     inspect(&file)
 }
+
+/// No finding names a knob of a stack the capture does not hold: none of the `foreign` words
+/// appears in any knob.
+pub fn only_knobs_of(s: &Value, foreign: &[&str]) {
+    for f in s["findings"].as_array().into_iter().flatten() {
+        for knob in f["knobs"].as_array().into_iter().flatten() {
+            let knob = knob.as_str().unwrap_or_default();
+            for word in foreign {
+                assert!(!knob.contains(word), "{} names {word}: {knob}", f["kind"]);
+            }
+        }
+    }
+}
+
+/// The first knob of finding `kind`.
+pub fn first_knob<'a>(s: &'a Value, kind: &str) -> &'a str {
+    finding(s, kind)["knobs"][0].as_str().unwrap_or_default()
+}
