@@ -66,23 +66,8 @@ fn many_streams_over_tls_decrypt_to_the_same_story() {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.extension().is_some_and(|x| x == "pcapng"))
         .expect("a capture");
-    let tshark = std::process::Command::new("tshark")
-        .arg("-r")
-        .arg(&capture)
-        .args([
-            "-d",
-            "tcp.port==80,tls",
-            "-Y",
-            "http2 && ip.src == 198.18.0.1",
-        ])
-        .args(["-T", "fields", "-e", "http2.type"])
-        .output()
-        .expect("run tshark");
-    let headers = String::from_utf8_lossy(&tshark.stdout)
-        .lines()
-        .flat_map(|l| l.split(',').map(str::to_owned).collect::<Vec<_>>())
-        .filter(|t| t.trim() == "1")
-        .count();
+    let options = ["-d".to_owned(), "tcp.port==80,tls".to_owned()];
+    let headers = common::real::tshark_h2_frames(&capture, &options, 1);
     assert_eq!(headers, 100, "tshark's HEADERS from the client, decrypted");
 }
 

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use common::harness::Need;
 use common::hosts::{Hosts, SERVER_IP};
-use common::real::{finding, inspect, kinds};
+use common::real::{finding, inspect, kinds, tshark_h2_frames};
 use common::*;
 use serde_json::Value;
 
@@ -37,28 +37,11 @@ fn record(hosts: &mut Hosts, name: &str, mut client: Command) -> (std::path::Pat
     (file, String::from_utf8_lossy(&said).into_owned())
 }
 
-/// How many HTTP/2 frames of `frame_type` tshark sees from the client host (a packet may
-/// carry several: tshark lists each frame's type, comma-separated).
+/// How many HTTP/2 frames of `frame_type` tshark sees from the client host, decoding `port`
+/// as HTTP/2.
 fn tshark_frames(file: &std::path::Path, frame_type: u8, port: u16) -> usize {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(file)
-        .args(["-d", &format!("tcp.port=={port},http2"), "-Y"])
-        .arg(format!("http2 && ip.src == {}", common::hosts::CLIENT_IP))
-        .args(["-T", "fields", "-e", "http2.type"])
-        .output()
-        .expect("run tshark");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let wanted = frame_type.to_string();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .flat_map(|l| l.split(','))
-        .filter(|t| t.trim() == wanted)
-        .count()
+    let options = ["-d".to_owned(), format!("tcp.port=={port},http2")];
+    tshark_h2_frames(file, &options, frame_type)
 }
 
 fn nginx_with_curl_and_nghttp_give_exact_stream_counts() {

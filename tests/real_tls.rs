@@ -11,13 +11,14 @@ use std::process::Command;
 
 use common::harness::Need;
 use common::hosts::{Hosts, SERVER_IP};
-use common::real::{finding, inspect, inspect_with, kinds};
+use common::real::{finding, inspect, inspect_with, kinds, tshark_h2_frames};
 use common::*;
 use serde_json::Value;
 
 /// nginx on port 443 of the server host with a certificate for connlab.lab made here, and
-/// `extra` in its server block (keep-alive knobs); `protocols` is `ssl_protocols`.
-fn nginx_tls(hosts: &mut Hosts, name: &str, protocols: &str, extra: &str) {
+/// `extra` in its server block (keep-alive knobs); `protocols` is `ssl_protocols`; `listen`
+/// the listener's options (`ssl`, or `ssl http2`: nginx 1.22 turns HTTP/2 on per listener).
+fn nginx_tls(hosts: &mut Hosts, name: &str, listen: &str, protocols: &str, extra: &str) {
     let prefix = out_dir(&format!("{name}-nginx"));
     let cert =
         rcgen::generate_simple_self_signed(vec!["connlab.lab".to_owned()]).expect("a certificate");
@@ -25,7 +26,7 @@ fn nginx_tls(hosts: &mut Hosts, name: &str, protocols: &str, extra: &str) {
     std::fs::write(prefix.join("key.pem"), cert.key_pair.serialize_pem()).expect("key.pem");
     let p = prefix.display();
     let server = format!(
-        "listen {SERVER_IP}:443 ssl;\n    ssl_certificate {p}/cert.pem;\n    \
+        "listen {SERVER_IP}:443 {listen};\n    ssl_certificate {p}/cert.pem;\n    \
          ssl_certificate_key {p}/key.pem;\n    ssl_protocols {protocols};\n    {extra}"
     );
     hosts.nginx(&prefix, &server, 443);
@@ -107,6 +108,7 @@ fn curl_and_nginx_over_tls_12_and_13_decrypt_to_what_curl_did() {
         nginx_tls(
             &mut hosts,
             &name,
+            "ssl",
             "TLSv1.2 TLSv1.3",
             "keepalive_requests 2;",
         );
@@ -156,18 +158,7 @@ fn curl_and_nginx_over_tls_12_and_13_decrypt_to_what_curl_did() {
 fn curl_and_nginx_http2_over_tls_decrypt_to_curls_streams() {
     let mut hosts = Hosts::new();
     let name = "curl-nginx-h2-tls";
-    // nginx 1.22 (Debian bookworm) turns HTTP/2 on per listener.
-    let prefix = out_dir(&format!("{name}-nginx"));
-    let cert =
-        rcgen::generate_simple_self_signed(vec!["connlab.lab".to_owned()]).expect("a certificate");
-    std::fs::write(prefix.join("cert.pem"), cert.cert.pem()).expect("cert.pem");
-    std::fs::write(prefix.join("key.pem"), cert.key_pair.serialize_pem()).expect("key.pem");
-    let p = prefix.display();
-    let server = format!(
-        "listen {SERVER_IP}:443 ssl http2;\n    ssl_certificate {p}/cert.pem;\n    \
-         ssl_certificate_key {p}/key.pem;\n    ssl_protocols TLSv1.3;"
-    );
-    hosts.nginx(&prefix, &server, 443);
+    nginx_tls(&mut hosts, name, "ssl http2", "TLSv1.3", "");
     let mut client = Hosts::command(&hosts.client, "curl");
     client
         .args(["-sk", "--http2", "--tlsv1.3", "--resolve"])
@@ -201,21 +192,11 @@ fn curl_and_nginx_http2_over_tls_decrypt_to_curls_streams() {
     assert_eq!(s["tls"]["decrypt_failed"], 0, "{:#}", s["tls"]);
     assert_eq!(s["http2"]["protocol_errors"], 0, "{h2:#}");
     // tshark, given the same keys: HEADERS frames (type 1) sent by the client.
-    let tshark = Command::new("tshark")
-        .arg("-r")
-        .arg(&file)
-        .arg("-o")
-        .arg(format!("tls.keylog_file:{}", keys.display()))
-        .arg("-Y")
-        .arg(format!("http2 && ip.src == {}", common::hosts::CLIENT_IP))
-        .args(["-T", "fields", "-e", "http2.type"])
-        .output()
-        .expect("run tshark");
-    let headers = String::from_utf8_lossy(&tshark.stdout)
-        .lines()
-        .flat_map(|l| l.split(',').map(str::to_owned).collect::<Vec<_>>())
-        .filter(|t| t.trim() == "1")
-        .count();
+    let options = [
+        "-o".to_owned(),
+        format!("tls.keylog_file:{}", keys.display()),
+    ];
+    let headers = tshark_h2_frames(&file, &options, 1);
     assert_eq!(headers, 6, "tshark's HEADERS from the client");
     assert!(kinds(&s).is_empty(), "nothing wrong: {:#}", s["findings"]);
 
@@ -242,7 +223,7 @@ fn python_clients_idle_past_nginx_keepalive_timeout() {
     for protocol in ["TLSv1.2", "TLSv1.3"] {
         let name = format!("python-nginx-idle-{protocol}");
         let mut hosts = Hosts::new();
-        nginx_tls(&mut hosts, &name, protocol, "keepalive_timeout 2s;");
+        nginx_tls(&mut hosts, &name, "ssl", protocol, "keepalive_timeout 2s;");
         let script = format!(
             "import http.client, ssl, threading, time\n\
              ctx = ssl.create_default_context()\n\

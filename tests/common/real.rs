@@ -126,3 +126,29 @@ pub fn only_knobs_of(s: &Value, foreign: &[&str]) {
 pub fn first_knob<'a>(s: &'a Value, kind: &str) -> &'a str {
     finding(s, kind)["knobs"][0].as_str().unwrap_or_default()
 }
+
+/// How many HTTP/2 frames of `frame_type` tshark sees from the client host in `file`, read
+/// with `options` (`-d tcp.port==80,http2`, `-o tls.keylog_file:KEYS`). A packet may carry
+/// several frames: tshark lists each one's type, comma-separated.
+pub fn tshark_h2_frames(file: &Path, options: &[String], frame_type: u8) -> usize {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(file)
+        .args(options)
+        .arg("-Y")
+        .arg(format!("http2 && ip.src == {}", super::hosts::CLIENT_IP))
+        .args(["-T", "fields", "-e", "http2.type"])
+        .output()
+        .expect("run tshark");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let wanted = frame_type.to_string();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .flat_map(|l| l.split(','))
+        .filter(|t| t.trim() == wanted)
+        .count()
+}

@@ -340,18 +340,24 @@ fn a_server_that_closes_after_three_requests() {
     assert_eq!((f.requests, f.connections), (Some(3), 5));
 }
 
-#[test]
-fn requests_with_connection_close_turn_keep_alive_off() {
+/// Five connections 100 ms apart, each carrying `request` and a response that announces the
+/// close, then closed by the server.
+fn closed_after_one_request(request: &[u8]) -> Lab {
     let mut lab = Lab::default();
     for i in 0..5u16 {
         let mut c = conv(i);
         let t = u64::from(i) * 100;
         lab.handshake(&mut c, t);
-        lab.at(t + 10, &c.send(Side::Client, F::PSH | F::ACK, REQ_CLOSE));
+        lab.at(t + 10, &c.send(Side::Client, F::PSH | F::ACK, request));
         lab.at(t + 11, &c.send(Side::Server, F::PSH | F::ACK, RESP_CLOSE));
         close(&mut lab, &mut c, Side::Server, t + 11);
     }
-    let r = diagnose(&lab);
+    lab
+}
+
+#[test]
+fn requests_with_connection_close_turn_keep_alive_off() {
+    let r = diagnose(&closed_after_one_request(REQ_CLOSE));
     assert_eq!(kinds(&r), ["keepalive_off"]);
     let f = only(&r, FindingKind::KeepaliveOff);
     assert_eq!(f.side, Some(Side::Client));
@@ -364,16 +370,7 @@ fn requests_with_connection_close_turn_keep_alive_off() {
 fn a_proxy_that_opens_a_connection_per_request_is_named_as_the_proxy() {
     let nginx = b"GET / HTTP/1.0\r\nHost: backend\r\nConnection: close\r\n\
                   User-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n";
-    let mut lab = Lab::default();
-    for i in 0..5u16 {
-        let mut c = conv(i);
-        let t = u64::from(i) * 100;
-        lab.handshake(&mut c, t);
-        lab.at(t + 10, &c.send(Side::Client, F::PSH | F::ACK, nginx));
-        lab.at(t + 11, &c.send(Side::Server, F::PSH | F::ACK, RESP_CLOSE));
-        close(&mut lab, &mut c, Side::Server, t + 11);
-    }
-    let r = diagnose(&lab);
+    let r = diagnose(&closed_after_one_request(nginx));
     assert_eq!(
         kinds(&r),
         ["proxy_no_upstream_keepalive"],
