@@ -159,8 +159,6 @@ mod tests {
         let proxy = seen(&[Stack::Nginx], &[Stack::Node]);
         let off = knobs(FindingKind::KeepaliveOff, Some(Side::Client), &proxy);
         assert!(off[0].starts_with("nginx as a proxy"), "{off:?}");
-        // A Python client against a Go server that turned keep-alive off: Go's server knob,
-        // not Python's http.server.
         // A Go client against a server that named nothing (Go's sends no Server header):
         // Go's server knob first, as before, and the Go client's own.
         let go_unnamed = seen(&[Stack::Go], &[]);
@@ -170,6 +168,8 @@ mod tests {
             "{idle:?}"
         );
         assert!(!idle.iter().any(|k| k.contains("nginx")), "{idle:?}");
+        // A Python client against a Go server that turned keep-alive off: Go's server knob,
+        // not Python's http.server.
         let py_go = seen(&[Stack::PythonRequests], &[Stack::Go]);
         let off = knobs(FindingKind::KeepaliveOff, Some(Side::Server), &py_go);
         assert_eq!(off, ["Go http.Server.SetKeepAlivesEnabled(false)"]);
