@@ -1,10 +1,9 @@
 //! The built-in HTTP/2 client (the `h2` crate: cleartext by prior knowledge, or over TLS with
-//! ALPN `h2`): requests (or
-//! gRPC unary calls) as streams on one connection, a given number at once, with the health
-//! check of Go's http2.Transport (ReadIdleTimeout, PingTimeout) or gRPC's client keepalive
-//! (keepalive_time, keepalive_timeout, permit_without_stream). A connection the server ends
-//! (GOAWAY) or the health check gives up on is replaced by a new one, and requests it refused
-//! go again there, as both stacks do.
+//! ALPN `h2`): requests (or gRPC unary calls) as streams on one connection, a given number at
+//! once, with the health check of Go's http2.Transport (ReadIdleTimeout, PingTimeout) or
+//! gRPC's client keepalive (keepalive_time, keepalive_timeout, permit_without_stream). A
+//! connection the server ends (GOAWAY) or the health check gives up on is replaced by a new
+//! one, and requests it refused go again there, as both stacks do.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,10 +16,9 @@ use tokio::net::TcpStream;
 use tokio::sync::Mutex as AsyncMutex;
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, timeout, Instant};
-
-use super::client_report::ClientReport;
 use tokio_rustls::TlsConnector;
 
+use super::client_report::ClientReport;
 use super::h2_wire::{Watch, Watched};
 use super::socket::SocketOptions;
 use super::stream::Stream;

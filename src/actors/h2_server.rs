@@ -1,9 +1,9 @@
 //! The built-in HTTP/2 server (the `h2` crate: cleartext by prior knowledge, or over TLS with
-//! ALPN `h2`, as Go's and gRPC's servers speak it) with Go
-//! x/net/http2's knobs, and, with `grpc = true`, gRPC's shape (unary calls: length-prefixed
-//! messages, `grpc-status` trailers) and gRPC's keepalive policy: ping strikes against
-//! `EnforcementPolicy.MinTime`, `MaxConnectionIdle`, `MaxConnectionAge` and its grace. Neither
-//! `h2` nor tonic enforce a ping policy, so this server does, as grpc-go's does.
+//! ALPN `h2`, as Go's and gRPC's servers speak it) with Go x/net/http2's knobs, and, with
+//! `grpc = true`, gRPC's shape (unary calls: length-prefixed messages, `grpc-status`
+//! trailers) and gRPC's keepalive policy: ping strikes against `EnforcementPolicy.MinTime`,
+//! `MaxConnectionIdle`, `MaxConnectionAge` and its grace. Neither `h2` nor tonic enforce a
+//! ping policy, so this server does, as grpc-go's does.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -16,7 +16,6 @@ use bytes::Bytes;
 use serde::Deserialize;
 use tokio::sync::Notify;
 use tokio::time::{sleep_until, Instant};
-
 use tokio_rustls::TlsAcceptor;
 
 use super::h2_wire::{Watch, Watched};
