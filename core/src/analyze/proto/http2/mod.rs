@@ -309,12 +309,16 @@ impl Http2 {
         }
     }
 
-    /// A DATA frame's header and length: flow control and END_STREAM.
+    /// A DATA frame's header and length: flow control and END_STREAM. A window used up is a
+    /// stall only when the sender may have more to send: not by the frame that ends the only
+    /// stream (a body that exactly fills its window waits for nothing).
     fn data_frame(&mut self, cx: &mut Cx<'_>, side: Side, head: Head) {
         let i = idx(side);
         let len = i64::from(head.len);
+        let last = head.has(END_STREAM);
         self.window[i] -= len;
-        if self.window[i] <= 0 && !self.stalled[i] {
+        let others = self.streams.len() > 1;
+        if self.window[i] <= 0 && !self.stalled[i] && (!last || others) {
             self.stalled[i] = true;
             emit(
                 cx,
@@ -329,7 +333,7 @@ impl Http2 {
         }
         if let Some(stream) = self.streams.get_mut(head.stream) {
             stream.window[i] -= len;
-            if stream.window[i] <= 0 && !stream.stalled[i] && len > 0 {
+            if stream.window[i] <= 0 && !stream.stalled[i] && len > 0 && !last {
                 stream.stalled[i] = true;
                 emit(
                     cx,

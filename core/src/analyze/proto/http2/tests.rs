@@ -431,6 +431,26 @@ fn window_used_up_is_a_stall_until_an_update() {
 }
 
 #[test]
+fn a_body_that_exactly_fills_the_window_is_no_stall() {
+    let mut p = Peers::new();
+    let req = p.request(1, "/exact");
+    p.send(Side::Client, &req);
+    let head = p.headers(Side::Server, 1, 0, &[(":status", "200")]);
+    p.send(Side::Server, &head);
+    // 65,535 bytes: the connection's whole initial window, the last frame ending the stream.
+    for _ in 0..3 {
+        p.send(Side::Server, &frame(DATA, 0, 1, &[0; 16_384]));
+    }
+    p.send(Side::Server, &frame(DATA, END_STREAM, 1, &[0; 16_383]));
+    let stalls = p
+        .h2()
+        .iter()
+        .filter(|h| matches!(h, H::WindowStall { .. }))
+        .count();
+    assert_eq!(stalls, 0, "nothing was left to send: {:?}", p.h2());
+}
+
+#[test]
 fn hostile_frames_are_errors_with_bounded_memory() {
     let mut p = Peers::new();
     // A header block that never ends: CONTINUATION after CONTINUATION.
