@@ -115,9 +115,33 @@ fn the_catalogue_passes_with_every_core_busy() {
     assert!(labs_run >= 40, "{labs_run} labs passed:\n{text}");
 }
 
+/// An HTTP client's requests are paced by the wire too: with a 16-frame ring and 16 slots
+/// sending as fast as they can, the wire keeps falling behind, and the requests wait for it
+/// (`wire_wait_ns`) instead of pushing more frames into a ring that would drop them; every
+/// request still gets its answer.
+fn http_requests_wait_for_a_wire_that_falls_behind() {
+    let lab = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/many-requests.toml");
+    let output = connlab()
+        .args(["run", lab, "--json-summary", "--out"])
+        .arg(out_dir("http-pressure"))
+        .args([
+            "--set",
+            "capture.ring_frames=16",
+            "--set",
+            "client.requests=20000",
+        ])
+        .output()
+        .expect("run");
+    let run = parse_json_output(&output);
+    let s = &run.summary;
+    assert_eq!(u(s, "client.ok"), 20_000, "{}", s["client"]);
+    assert!(u(s, "client.wire_wait_ns") > 0, "{}", s["client"]);
+}
+
 fn main() -> std::process::ExitCode {
     common::harness::run(cases![
         forced_wire_drops_are_named_and_never_diagnosed[Need::Labs],
         the_catalogue_passes_with_every_core_busy[Need::Labs, Need::Tool("stress-ng")],
+        http_requests_wait_for_a_wire_that_falls_behind[Need::Labs],
     ])
 }

@@ -27,8 +27,9 @@ pub struct ClientReport {
     /// rate is `dialed` over this).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub dial_ns: u64,
-    /// Raw TCP client: time its dials waited for connlab's wire to catch up (its dial rate is
-    /// a ceiling; the wire falling behind slows it down rather than losing frames), ns.
+    /// Time the client's pace waited for connlab's wire to catch up, ns: the raw TCP client's
+    /// dials, the HTTP client's longest-waiting request slot (a pace is a ceiling; the wire
+    /// falling behind slows it down rather than losing frames).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub wire_wait_ns: u64,
     /// WebSocket client: what its WebSockets carried and how they ended, by its own count.

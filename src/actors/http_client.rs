@@ -20,6 +20,7 @@ use super::socket::SocketOptions;
 use super::stream::Stream;
 use super::tls::{self, TlsVersion};
 use crate::trace::{TraceKind, Tracer};
+use crate::wire::pressure::WireGate;
 
 /// `[client]`: the knobs of the built-in client, named after Go's http.Transport fields.
 #[derive(Debug, Clone, Deserialize)]
@@ -179,6 +180,7 @@ pub async fn run(
         pool: pool.clone(),
         report: report.clone(),
         started: AtomicU32::new(0),
+        gate: WireGate::start(),
     });
     let start = Instant::now();
     for burst in 0..ctx.cfg.bursts {
@@ -211,6 +213,9 @@ struct Ctx {
     report: Arc<Mutex<ClientReport>>,
     /// Requests started so far, over every burst (for `post_every`).
     started: AtomicU32,
+    /// Holds requests back while connlab's wire is behind: the lab's request pace is a
+    /// ceiling, never pushed into a wire that would drop it.
+    gate: WireGate,
 }
 
 impl Ctx {
@@ -232,6 +237,7 @@ fn replayable(method: &str) -> bool {
 async fn worker(ctx: Arc<Ctx>, next: Arc<AtomicU32>, start_after: Duration) {
     tokio::time::sleep(start_after).await;
     let mut first = true;
+    let mut waited = Duration::ZERO;
     loop {
         let i = next.fetch_add(1, Ordering::SeqCst);
         if i >= ctx.cfg.requests {
@@ -241,6 +247,12 @@ async fn worker(ctx: Arc<Ctx>, next: Arc<AtomicU32>, start_after: Duration) {
             tokio::time::sleep(Duration::from_millis(ctx.cfg.interval_ms)).await;
         }
         first = false;
+        let wait = ctx.gate.wait().await;
+        if !wait.is_zero() {
+            waited += wait;
+            let mut report = ctx.report.lock().expect("report lock");
+            report.wire_wait_ns = report.wire_wait_ns.max(waited.as_nanos() as u64);
+        }
         let target = ctx.targets[i as usize % ctx.targets.len()];
         let exchange = request(&ctx, target);
         let result = match ctx.cfg.request_timeout_ms {

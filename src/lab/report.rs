@@ -363,6 +363,13 @@ impl RunReport {
                         c.wire_wait_ns as f64 / 1e9
                     );
                 }
+            } else if c.wire_wait_ns >= 100_000_000 {
+                let _ = write!(
+                    out,
+                    "; {:.1} s waiting for connlab's wire to catch up (the request pace is a \
+                     ceiling)",
+                    c.wire_wait_ns as f64 / 1e9
+                );
             }
             let _ = writeln!(out);
         }
