@@ -11,7 +11,7 @@ use std::process::Command;
 
 use common::harness::Need;
 use common::hosts::{Hosts, SERVER_IP};
-use common::real::{finding, inspect, inspect_with, kinds, tshark_h2_frames};
+use common::real::{finding, inspect, inspect_with, kinds, tshark_field, tshark_h2_frames};
 use common::*;
 use serde_json::Value;
 
@@ -62,27 +62,13 @@ fn inspect_with_keys(file: &Path, keys: &Path) -> Value {
 
 /// The HTTP requests tshark reads in `file` decrypted with `keys`.
 fn tshark_requests(file: &Path, keys: &Path) -> usize {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(file)
-        .arg("-o")
-        .arg(format!("tls.keylog_file:{}", keys.display()))
-        .args([
-            "-Y",
-            "http.request",
-            "-T",
-            "fields",
-            "-e",
-            "http.request.uri",
-        ])
-        .output()
-        .expect("run tshark");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).lines().count()
+    let options = [
+        "-o".to_owned(),
+        format!("tls.keylog_file:{}", keys.display()),
+    ];
+    tshark_field(file, &options, "http.request", "http.request.uri")
+        .lines()
+        .count()
 }
 
 /// curl fetching `urls` URLs of nginx in one run (so it may reuse), with `tls_max`.

@@ -127,17 +127,14 @@ pub fn first_knob<'a>(s: &'a Value, kind: &str) -> &'a str {
     finding(s, kind)["knobs"][0].as_str().unwrap_or_default()
 }
 
-/// How many HTTP/2 frames of `frame_type` tshark sees from the client host in `file`, read
-/// with `options` (`-d tcp.port==80,http2`, `-o tls.keylog_file:KEYS`). A packet may carry
-/// several frames: tshark lists each one's type, comma-separated.
-pub fn tshark_h2_frames(file: &Path, options: &[String], frame_type: u8) -> usize {
+/// What tshark prints of `field` for the packets of `file` that match `filter`, read with
+/// `options` (`-d tcp.port==80,http2`, `-o tls.keylog_file:KEYS`): a line per packet.
+pub fn tshark_field(file: &Path, options: &[String], filter: &str, field: &str) -> String {
     let out = Command::new("tshark")
         .arg("-r")
         .arg(file)
         .args(options)
-        .arg("-Y")
-        .arg(format!("http2 && ip.src == {}", super::hosts::CLIENT_IP))
-        .args(["-T", "fields", "-e", "http2.type"])
+        .args(["-Y", filter, "-T", "fields", "-e", field])
         .output()
         .expect("run tshark");
     assert!(
@@ -145,8 +142,16 @@ pub fn tshark_h2_frames(file: &Path, options: &[String], frame_type: u8) -> usiz
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// How many HTTP/2 frames of `frame_type` tshark sees from the client host in `file`, read
+/// with `options`. A packet may carry several frames: tshark lists each one's type,
+/// comma-separated.
+pub fn tshark_h2_frames(file: &Path, options: &[String], frame_type: u8) -> usize {
+    let filter = format!("http2 && ip.src == {}", super::hosts::CLIENT_IP);
     let wanted = frame_type.to_string();
-    String::from_utf8_lossy(&out.stdout)
+    tshark_field(file, options, &filter, "http2.type")
         .lines()
         .flat_map(|l| l.split(','))
         .filter(|t| t.trim() == wanted)

@@ -426,16 +426,25 @@ fn a_request_crossing_the_servers_idle_close_is_reset() {
     assert_eq!(f.evidence.frames, [8]);
 }
 
-#[test]
-fn idle_connections_reset_by_the_server() {
+/// Three connections a second apart, each serving one request at +10 ms, then `end` with
+/// the time the exchange was over.
+fn three_served_then(end: impl Fn(&mut Lab, &mut Conv, u64)) -> Lab {
     let mut lab = Lab::default();
     for i in 0..3u16 {
         let mut c = conv(i);
         let t = u64::from(i) * 1_000;
         lab.handshake(&mut c, t);
         lab.exchange(&mut c, t + 10, "/");
-        lab.at(t + 510, &c.send(Side::Server, F::RST | F::ACK, b""));
+        end(&mut lab, &mut c, t + 10);
     }
+    lab
+}
+
+#[test]
+fn idle_connections_reset_by_the_server() {
+    let lab = three_served_then(|lab, c, t| {
+        lab.at(t + 500, &c.send(Side::Server, F::RST | F::ACK, b""));
+    });
     let r = diagnose(&lab);
     assert_eq!(kinds(&r), ["abortive_close"]);
     let f = only(&r, FindingKind::AbortiveClose);
@@ -446,15 +455,10 @@ fn idle_connections_reset_by_the_server() {
 fn a_reset_after_the_peers_fin_is_no_abortive_close() {
     // The client closes each idle connection with FIN; the server answers with RST instead of
     // its own FIN (SO_LINGER 0 or not, the client had closed: nothing is lost).
-    let mut lab = Lab::default();
-    for i in 0..3u16 {
-        let mut c = conv(i);
-        let t = u64::from(i) * 1_000;
-        lab.handshake(&mut c, t);
-        lab.exchange(&mut c, t + 10, "/");
-        lab.at(t + 510, &c.send(Side::Client, F::FIN | F::ACK, b""));
-        lab.at(t + 511, &c.send(Side::Server, F::RST | F::ACK, b""));
-    }
+    let lab = three_served_then(|lab, c, t| {
+        lab.at(t + 500, &c.send(Side::Client, F::FIN | F::ACK, b""));
+        lab.at(t + 501, &c.send(Side::Server, F::RST | F::ACK, b""));
+    });
     let r = diagnose(&lab);
     assert!(!kinds(&r).contains(&"abortive_close"), "{:?}", kinds(&r));
 }
