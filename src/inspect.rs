@@ -1,6 +1,7 @@
 //! `connlab inspect`: the analyser over any capture file, with the same summary as a run.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::SyncSender;
 
 use serde::Serialize;
@@ -8,7 +9,9 @@ use serde::Serialize;
 use std::net::SocketAddr;
 use std::ops::Range;
 
-use connlab_core::analyze::{Analyzer, Decoded, Event, LinkType, Segment, Summary, TcpFlags};
+use connlab_core::analyze::{
+    Ahead, Analyzer, Decoded, Event, KeyNote, LinkType, OpenedRecords, Segment, Summary, TcpFlags,
+};
 use connlab_core::diagnose::{Diagnosis, DiagnosisReport};
 
 use crate::capture::reader::{read_captures, FileFacts, ReadError, Stored, StoredPacket};
@@ -42,13 +45,17 @@ pub struct Inspection {
 const BATCH: usize = 4096;
 /// Batches the reader may run ahead by.
 const AHEAD: usize = 8;
+/// Batches waiting for the analyser from which the reader, having time to spare, decrypts
+/// TLS records for it.
+const BEHIND: usize = AHEAD / 2;
 
-/// Decoded frames on their way to the analyser, with their payloads in one buffer, and the
-/// TLS secrets the file gave before them.
+/// Decoded frames on their way to the analyser, with their payloads in one buffer, the TLS
+/// records the reader opened for it, and the TLS secrets the file gave before them.
 struct Batch {
     keys: Vec<u8>,
     frames: Vec<Frame>,
     payloads: Vec<u8>,
+    opened: OpenedRecords,
 }
 
 struct Frame {
@@ -57,6 +64,8 @@ struct Frame {
     /// Frames the capturing machine lost just before this one (connlab's note).
     lost_before: u64,
     what: What,
+    /// The records of `opened` that end in this frame.
+    opened: Range<u32>,
 }
 
 enum What {
@@ -83,14 +92,18 @@ impl Batch {
             keys: Vec::new(),
             frames: Vec::with_capacity(BATCH),
             payloads: Vec::with_capacity(BATCH * 256),
+            opened: OpenedRecords::default(),
         }
     }
 
-    fn push(&mut self, packet: &StoredPacket<'_>) {
+    /// Adds a packet; `ahead` frames its TLS records, and opens them when `open`.
+    fn push(&mut self, packet: &StoredPacket<'_>, ahead: &mut Ahead, open: bool) {
+        let mut opened = 0..0;
         let what = match LinkType::from_pcap(packet.linktype) {
             None => What::Unsupported,
             Some(link) => match packet.decode(link) {
                 Ok(Some(seg)) => {
+                    opened = ahead.segment(&seg, open, &mut self.opened);
                     let start = self.payloads.len();
                     self.payloads.extend_from_slice(seg.payload);
                     What::Tcp {
@@ -113,7 +126,15 @@ impl Batch {
             forged: packet.marks.forged,
             lost_before: packet.marks.lost_before,
             what,
+            opened,
         });
+    }
+
+    /// Empties the batch for its next frames.
+    fn clear(&mut self) {
+        self.frames.clear();
+        self.payloads.clear();
+        self.opened.clear();
     }
 }
 
@@ -152,6 +173,8 @@ enum Analysed {
     Events(Vec<Event>),
     /// A gap in the capture before the frame at `t_ns`: frames the capturing machine lost.
     Gap { t_ns: u64, frames: u64 },
+    /// TLS application keys the analyser found, for the reader to decrypt ahead with.
+    Keys(Vec<KeyNote>),
 }
 
 /// The diagnosis and the caller's event handler, fed events in batches.
@@ -163,10 +186,12 @@ struct Diagnose<F> {
 }
 
 impl<F: FnMut(&Event)> Diagnose<F> {
-    fn apply(&mut self, analysed: Analysed) {
+    /// Diagnoses what the analyser sent; key notes go to `ahead`.
+    fn apply(&mut self, analysed: Analysed, ahead: &mut Ahead) {
         let mut events = match analysed {
             Analysed::Events(events) => events,
             Analysed::Gap { t_ns, frames } => return self.diagnosis.capture_gap(t_ns, frames),
+            Analysed::Keys(notes) => return ahead.follow(notes),
         };
         for event in &events {
             self.diagnosis.apply(event);
@@ -192,6 +217,11 @@ pub fn inspect(
     if let Some(keys) = keylog {
         analyzer.add_keys(keys);
     }
+    analyzer.decrypt_ahead();
+    // Batches sent and not yet analysed: when the analyser is this far behind, the reader
+    // has time to decrypt for it.
+    let in_flight = AtomicUsize::new(0);
+    let in_flight = &in_flight;
     let mut unsupported_link = 0;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(AHEAD);
     // Analysed batches go back to the reader to be filled again: a batch is allocated (and its
@@ -210,30 +240,36 @@ pub fn inspect(
                 recycle: events_recycle,
             };
             let fresh = || recycled.try_recv().unwrap_or_else(|_| Batch::new());
+            let send = |batch: Batch| {
+                in_flight.fetch_add(1, Ordering::Relaxed);
+                // The analyser only hangs up when it is gone: then nothing more matters.
+                let _ = tx.send(batch);
+            };
+            let mut ahead = Ahead::default();
             let mut batch = Batch::new();
             let result = read_captures(paths, |stored| {
                 let packet = match stored {
                     Stored::Packet(packet) => packet,
                     Stored::Secrets(keys) => {
                         // The frames before go first: the keys apply to the frames after.
-                        let _ = tx.send(std::mem::replace(&mut batch, fresh()));
+                        send(std::mem::replace(&mut batch, fresh()));
                         batch.keys.extend_from_slice(keys);
                         return;
                     }
                 };
-                batch.push(&packet);
+                let behind = in_flight.load(Ordering::Relaxed) >= BEHIND;
+                batch.push(&packet, &mut ahead, behind);
                 if batch.frames.len() == BATCH {
-                    // The analyser only hangs up when it is gone: then nothing more matters.
-                    let _ = tx.send(std::mem::replace(&mut batch, fresh()));
+                    send(std::mem::replace(&mut batch, fresh()));
                     while let Ok(events) = events_rx.try_recv() {
-                        diagnose.apply(events);
+                        diagnose.apply(events, &mut ahead);
                     }
                 }
             });
-            let _ = tx.send(batch);
+            send(batch);
             drop(tx);
             for events in events_rx {
-                diagnose.apply(events);
+                diagnose.apply(events, &mut ahead);
             }
             (result, diagnose.diagnosis)
         });
@@ -256,12 +292,18 @@ pub fn inspect(
                 }
                 unsupported_link += u64::from(matches!(frame.what, What::Unsupported));
                 let decoded = decoded(&batch, frame);
-                analyzer.handle_decoded(frame.t_ns, decoded, frame.forged, &mut events);
+                let opened = batch.opened.of(frame.opened.clone());
+                analyzer.handle_opened(frame.t_ns, decoded, frame.forged, opened, &mut events);
             }
+            in_flight.fetch_sub(1, Ordering::Relaxed);
             let fresh = events_recycled.try_recv().unwrap_or_default();
             let _ = events_tx.send(Analysed::Events(std::mem::replace(&mut events, fresh)));
-            batch.frames.clear();
-            batch.payloads.clear();
+            let mut notes = Vec::new();
+            analyzer.take_key_notes(&mut notes);
+            if !notes.is_empty() {
+                let _ = events_tx.send(Analysed::Keys(notes));
+            }
+            batch.clear();
             let _ = recycle.try_send(batch);
         }
         drop(events_tx);

@@ -7,7 +7,7 @@
 use super::conn::{idx, Conn, Life, Read};
 use super::event::{Event, EventKind, RstSender, Side, TimeWaitHolder};
 use super::frame::Segment;
-use super::proto::tls::keys::KeyLog;
+use super::proto::Secrets;
 
 impl Conn {
     /// Closes a connection that was replaced or expired before its final ACK
@@ -121,13 +121,13 @@ impl Conn {
         &mut self,
         t_ns: u64,
         by: RstSender,
-        keys: Option<&KeyLog>,
+        secrets: &mut Secrets<'_>,
         out: &mut Vec<Event>,
     ) {
         if !matches!(self.life, Life::Closed { .. }) {
             // What the capture held back behind a hole is read before the reset ends it all.
-            self.read(t_ns, Side::Client, Read::End, keys, out);
-            self.read(t_ns, Side::Server, Read::End, keys, out);
+            self.read(t_ns, Side::Client, Read::End, secrets, out);
+            self.read(t_ns, Side::Server, Read::End, secrets, out);
         }
         let idle_ns = self.last_data_ns.map(|last| t_ns.saturating_sub(last));
         self.emit(t_ns, EventKind::Rst { by, idle_ns }, out);

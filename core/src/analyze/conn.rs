@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use super::event::{Event, EventKind, RstSender, Side, TimeWaitHolder};
 use super::frame::Segment;
 use super::proto::http1::head;
-use super::proto::tls::keys::KeyLog;
+use super::proto::Secrets;
 use super::proto::{Cx, Proto};
 use super::reassembly::Piece;
 use super::stream::Stream;
@@ -159,7 +159,7 @@ impl Conn {
         &mut self,
         t_ns: u64,
         (seg, forged): (&Segment, bool),
-        keys: Option<&KeyLog>,
+        secrets: &mut Secrets<'_>,
         out: &mut Vec<Event>,
     ) {
         if self.guessed && !seg.payload.is_empty() {
@@ -185,7 +185,7 @@ impl Conn {
             } else {
                 side.into()
             };
-            return self.on_rst(t_ns, by, keys, out);
+            return self.on_rst(t_ns, by, secrets, out);
         }
         let f = seg.flags;
         if f.ack && std::mem::take(&mut self.probing[idx(side.peer())]) {
@@ -236,18 +236,18 @@ impl Conn {
                 .as_ref()
                 .is_some_and(|s| s.bytes.holding());
             if f.ack && peer_holds {
-                self.read(t_ns, side.peer(), Read::Acked(seg.ack), keys, out);
+                self.read(t_ns, side.peer(), Read::Acked(seg.ack), secrets, out);
             }
             if seg.len > 0 {
                 let segment = Read::Segment(data_lo, seg.len, seg.payload);
-                quiet = self.read(t_ns, side, segment, keys, out);
+                quiet = self.read(t_ns, side, segment, secrets, out);
             }
         }
         if seg.len > 0 && !quiet {
             self.last_data_ns = Some(t_ns);
         }
         if fin_new && !closed {
-            self.read(t_ns, side, Read::End, keys, out);
+            self.read(t_ns, side, Read::End, secrets, out);
             self.on_fin(t_ns, side, seg, hi, out);
         }
         self.on_final_ack(t_ns, side, seg, out);
@@ -260,13 +260,16 @@ impl Conn {
         t_ns: u64,
         side: Side,
         what: Read<'_>,
-        keys: Option<&KeyLog>,
+        secrets: &mut Secrets<'_>,
         out: &mut Vec<Event>,
     ) -> bool {
+        let isn = [0, 1].map(|i| self.streams[i].as_ref().map_or(0, |s| s.base));
         let Some(stream) = self.streams[idx(side)].as_mut() else {
             return false;
         };
-        let mut cx = Cx::new(t_ns, (self.id, self.client, self.server), keys, out);
+        let ids = (self.id, self.client, self.server);
+        let mut cx = Cx::new(t_ns, ids, secrets.reborrow(), out);
+        cx.isn = isn;
         let proto = &mut self.proto;
         // Gaps outside a segment's own cut (snap length) are segments the capture missed.
         let mut missed = 0u64;

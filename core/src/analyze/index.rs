@@ -12,7 +12,7 @@ use super::frame::Segment;
 
 /// A connection's 4-tuple, the same for both directions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(super) enum Key {
+pub(crate) enum Key {
     /// Two IPv4 ends, each packed as address << 16 | port, the lower first.
     V4(u64, u64),
     /// Any other pair, the lower first.
@@ -22,8 +22,13 @@ pub(super) enum Key {
 impl Key {
     /// The key of the connection `seg` belongs to.
     pub fn of(seg: &Segment) -> Key {
+        Key::of_pair(seg.src, seg.dst)
+    }
+
+    /// The key of the connection between `a` and `b`.
+    pub fn of_pair(a: SocketAddr, b: SocketAddr) -> Key {
         let packed = |s: SocketAddrV4| u64::from(s.ip().to_bits()) << 16 | u64::from(s.port());
-        match (seg.src, seg.dst) {
+        match (a, b) {
             (SocketAddr::V4(a), SocketAddr::V4(b)) => {
                 let (a, b) = (packed(a), packed(b));
                 Key::V4(a.min(b), a.max(b))

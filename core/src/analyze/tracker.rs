@@ -5,7 +5,9 @@ use super::conn::{Conn, Life};
 use super::event::Event;
 use super::frame::{decode, DecodeError, LinkType, Segment};
 use super::index::{Index, Key};
+use super::proto::tls::ahead::{KeyNote, KeyNotes, Opened};
 use super::proto::tls::keys::KeyLog;
+use super::proto::Secrets;
 use super::summary::Summary;
 
 /// How long a closed connection stays in the table (capture time), so late
@@ -55,6 +57,9 @@ pub struct Analyzer {
     position: u64,
     /// TLS secrets given so far (a key log, a capture's Decryption Secrets Blocks).
     keys: Option<KeyLog>,
+    /// The application keys found, noted for a reader that decrypts ahead (None: no
+    /// reader does).
+    notes: Option<KeyNotes>,
 }
 
 impl Analyzer {
@@ -103,10 +108,23 @@ impl Analyzer {
         forged: bool,
         out: &mut Vec<Event>,
     ) {
+        self.handle_opened(t_ns, decoded, forged, Opened::default(), out);
+    }
+
+    /// Like [`Analyzer::handle_decoded`], with the TLS records a reader decrypting ahead
+    /// opened that end in this frame (see [`Analyzer::decrypt_ahead`]).
+    pub fn handle_opened(
+        &mut self,
+        t_ns: u64,
+        decoded: Decoded<'_>,
+        forged: bool,
+        opened: Opened<'_>,
+        out: &mut Vec<Event>,
+    ) {
         self.summary.frames += 1;
         self.position += 1;
         match decoded {
-            Decoded::Tcp(seg) => self.segment(t_ns, &seg, forged, out),
+            Decoded::Tcp(seg) => self.segment(t_ns, &seg, (forged, opened), out),
             Decoded::NotTcp => {}
             Decoded::Undecodable => self.summary.undecodable += 1,
         }
@@ -116,10 +134,16 @@ impl Analyzer {
     /// decode frames themselves (each segment counts as the next frame).
     pub fn handle_segment(&mut self, t_ns: u64, seg: &Segment, out: &mut Vec<Event>) {
         self.position += 1;
-        self.segment(t_ns, seg, false, out);
+        self.segment(t_ns, seg, (false, Opened::default()), out);
     }
 
-    fn segment(&mut self, t_ns: u64, seg: &Segment, forged: bool, out: &mut Vec<Event>) {
+    fn segment(
+        &mut self,
+        t_ns: u64,
+        seg: &Segment,
+        (forged, opened): (bool, Opened<'_>),
+        out: &mut Vec<Event>,
+    ) {
         self.summary.tcp_segments += 1;
         if seg.len as usize > seg.payload.len() {
             self.summary.cut_segments += 1;
@@ -128,11 +152,15 @@ impl Analyzer {
         self.sweep(t_ns, out);
         let key = Key::of(seg);
         let opening = seg.flags.syn && !seg.flags.ack;
+        let mut secrets = Secrets {
+            keys: self.keys.as_ref(),
+            opened,
+            notes: self.notes.as_mut(),
+        };
         // One lookup for the usual segment of a known connection.
         match self.index.get(&key) {
             Some(slot) if !(opening && self.conns[slot as usize].replaced_by(seg)) => {
-                let keys = self.keys.as_ref();
-                self.conns[slot as usize].on_segment(t_ns, (seg, forged), keys, out);
+                self.conns[slot as usize].on_segment(t_ns, (seg, forged), &mut secrets, out);
             }
             existing => {
                 if let Some(slot) = existing {
@@ -140,7 +168,7 @@ impl Analyzer {
                 }
                 self.last_id += 1;
                 let mut conn = Conn::new(self.last_id, t_ns, seg);
-                conn.on_segment(t_ns, (seg, forged), self.keys.as_ref(), out);
+                conn.on_segment(t_ns, (seg, forged), &mut secrets, out);
                 match existing {
                     Some(slot) => self.conns[slot as usize] = conn,
                     None => {
@@ -168,6 +196,20 @@ impl Analyzer {
                 u32::try_from(self.conns.len() - 1)
                     .expect("fewer than 4 billion connections in memory")
             }
+        }
+    }
+
+    /// Notes, from now on, each TLS application key found, for a reader that decrypts ahead
+    /// of this analyser ([`crate::analyze::Ahead`]); [`Analyzer::take_key_notes`] hands
+    /// them over.
+    pub fn decrypt_ahead(&mut self) {
+        self.notes.get_or_insert_with(KeyNotes::default);
+    }
+
+    /// Moves the key notes written since the last call into `out`.
+    pub fn take_key_notes(&mut self, out: &mut Vec<KeyNote>) {
+        if let Some(notes) = self.notes.as_mut() {
+            notes.drain_into(out);
         }
     }
 

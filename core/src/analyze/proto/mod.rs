@@ -16,15 +16,42 @@ use std::net::SocketAddr;
 
 use super::event::{Event, EventKind, Side};
 use super::reassembly::Piece;
-use tls::keys::KeyLog;
+use tls::ahead::{KeyNotes, Opened};
+use tls::keys::{KeyLog, RecordKey};
+
+/// What the TLS layer reads beside the bytes: the keys known, and what it shares with a
+/// reader that decrypts ahead of the analyser (see `tls::ahead`).
+#[derive(Default)]
+pub(crate) struct Secrets<'a> {
+    /// The TLS keys known to the analyser (None: no key log given).
+    pub keys: Option<&'a KeyLog>,
+    /// The records the reader opened that end in the segment being read.
+    pub opened: Opened<'a>,
+    /// Where the keys found are noted for the reader (None: nobody decrypts ahead).
+    pub notes: Option<&'a mut KeyNotes>,
+}
+
+impl Secrets<'_> {
+    /// The same secrets, lent for one read.
+    pub fn reborrow(&mut self) -> Secrets<'_> {
+        Secrets {
+            keys: self.keys,
+            opened: self.opened,
+            notes: self.notes.as_deref_mut(),
+        }
+    }
+}
 
 /// What a layer emits into: the connection's identity, the time of the segment being read,
-/// the event list, and the TLS keys known.
+/// the event list, and the TLS secrets.
 pub(crate) struct Cx<'a> {
     /// Capture time of the segment whose bytes are being read.
     pub t_ns: u64,
-    /// The TLS keys known to the analyser (None: no key log given).
-    pub keys: Option<&'a KeyLog>,
+    /// The TLS keys, and the reader decrypting ahead.
+    pub secrets: Secrets<'a>,
+    /// Both sides' initial sequence numbers, which tell the connection apart from another
+    /// on the same addresses (for the notes to a reader decrypting ahead).
+    pub isn: [u32; 2],
     id: u64,
     client: SocketAddr,
     server: SocketAddr,
@@ -37,12 +64,13 @@ impl<'a> Cx<'a> {
     pub fn new(
         t_ns: u64,
         (id, client, server): (u64, SocketAddr, SocketAddr),
-        keys: Option<&'a KeyLog>,
+        secrets: Secrets<'a>,
         out: &'a mut Vec<Event>,
     ) -> Cx<'a> {
         Cx {
             t_ns,
-            keys,
+            secrets,
+            isn: [0; 2],
             id,
             client,
             server,
@@ -60,6 +88,13 @@ impl<'a> Cx<'a> {
     /// Whether the bytes read were only closing chatter.
     pub fn was_quiet(&self) -> bool {
         self.quiet
+    }
+
+    /// Notes `side`'s application key for a reader decrypting ahead, from its record number
+    /// `first` on; the note's serial, or None when nobody decrypts ahead.
+    pub fn note(&mut self, side: Side, first: u64, key: &RecordKey) -> Option<u64> {
+        let notes = self.secrets.notes.as_deref_mut()?;
+        Some(notes.note((self.client, self.server, self.isn), side, first, key))
     }
 
     /// Appends an event of this connection (its frame is stamped by the tracker).

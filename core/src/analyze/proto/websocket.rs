@@ -427,6 +427,7 @@ impl Layer for WebSocket {
 mod tests {
     use super::*;
     use crate::analyze::event::Event;
+    use crate::analyze::proto::Secrets;
 
     /// A frame as a client (masked with `key`) or server (unmasked) would send it.
     pub(crate) fn frame(fin: bool, opcode: u8, payload: &[u8], key: Option<[u8; 4]>) -> Vec<u8> {
@@ -470,13 +471,18 @@ mod tests {
 
         fn feed(&mut self, t_ms: u64, side: Side, data: &[u8]) {
             let addr = "10.0.0.1:1".parse().expect("addr");
-            let mut cx = Cx::new(t_ms * 1_000_000, (1, addr, addr), None, &mut self.out);
+            let mut cx = Cx::new(
+                t_ms * 1_000_000,
+                (1, addr, addr),
+                Secrets::default(),
+                &mut self.out,
+            );
             self.ws.data(&mut cx, side, data);
         }
 
         fn gap(&mut self, side: Side, len: u64) {
             let addr = "10.0.0.1:1".parse().expect("addr");
-            let mut cx = Cx::new(0, (1, addr, addr), None, &mut self.out);
+            let mut cx = Cx::new(0, (1, addr, addr), Secrets::default(), &mut self.out);
             self.ws.gap(&mut cx, side, len);
         }
 

@@ -333,6 +333,17 @@ impl RecordKey {
         self
     }
 
+    /// The sequence number of the next record.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Sets the sequence number of the next record (a reader opening records ahead skips
+    /// some).
+    pub fn set_seq(&mut self, seq: u64) {
+        self.seq = seq;
+    }
+
     /// A record this key no longer opens still used a sequence number (a gap in the capture).
     pub fn skip(&mut self) {
         self.seq += 1;

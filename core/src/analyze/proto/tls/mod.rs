@@ -11,6 +11,7 @@
 //! keys. A record that does not decrypt stops that direction's decryption (counted, never
 //! guessed); a gap where a record header was stops its framing.
 
+pub(crate) mod ahead;
 mod handshake;
 pub(crate) mod hello;
 pub(crate) mod keys;
@@ -82,6 +83,10 @@ struct Dir {
     failed: bool,
     /// The record being read ends a key stage (Finished, KeyUpdate).
     next_key: Option<Stage>,
+    /// Records framed so far (a reader decrypting ahead counts them the same way).
+    count: u64,
+    /// The serial of the note that handed the current key to a reader decrypting ahead.
+    noted: Option<u64>,
 }
 
 impl Default for Dir {
@@ -96,6 +101,8 @@ impl Default for Dir {
             secret: Vec::new(),
             failed: false,
             next_key: None,
+            count: 0,
+            noted: None,
         }
     }
 }
@@ -201,7 +208,7 @@ impl Tls {
         if !self.is_protected(side, head) {
             return matches!(head.content_type(), HANDSHAKE | ALERT);
         }
-        !dir.failed && (dir.key.is_some() || cx.keys.is_some_and(|k| !k.is_empty()))
+        !dir.failed && (dir.key.is_some() || cx.secrets.keys.is_some_and(|k| !k.is_empty()))
     }
 
     /// A record of `side` is protected: after its switch, except TLS 1.3's compatibility
@@ -213,7 +220,10 @@ impl Tls {
 
     fn record(&mut self, cx: &mut Cx<'_>, side: Side, found: Found<'_>) {
         let (head, body, cut) = match found {
-            Found::Record { head, body, cut } => (head, body, cut),
+            Found::Record { head, body, cut } => {
+                self.dirs[idx(side)].count += 1;
+                (head, body, cut)
+            }
             Found::Broken { error } => {
                 return emit(cx, TlsEvent::ProtocolError { by: side, error });
             }
@@ -363,7 +373,7 @@ impl Tls {
     /// Looks up the connection's keys, once its hellos are known; each direction's key
     /// starts at the records it already sent.
     fn find_keys(&mut self, cx: &mut Cx<'_>) {
-        let Some(keys) = cx.keys else {
+        let Some(keys) = cx.secrets.keys else {
             return self.missing(cx);
         };
         if self.version == Version::Unknown {
@@ -384,12 +394,14 @@ impl Tls {
                 self.suite13 = Some(suite);
                 for ((dir, hs), app) in self.dirs.iter_mut().zip(handshake).zip(application) {
                     dir.key = keys::tls13_key(suite, &hs).map(|k| k.at(dir.sealed));
+                    dir.noted = None;
                     dir.secret = app;
                 }
             }
             ConnKeys::Tls12(pair) => {
                 for (dir, key) in self.dirs.iter_mut().zip(pair) {
                     dir.key = Some(key.at(dir.sealed));
+                    dir.noted = None;
                 }
             }
         }
@@ -435,13 +447,53 @@ impl Tls {
             }
             return;
         };
-        let Some(plain) = self.open(side, head, body) else {
+        let Some(plain) = self.open(cx, side, head, body) else {
             // Keys that do not fit (or a damaged record): the connection is read no further
             // rather than guessed.
             self.dirs[0].failed = true;
             self.dirs[1].failed = true;
             return emit(cx, TlsEvent::DecryptFailed { by: side });
         };
+        self.opened(cx, side, head, plain);
+    }
+
+    /// A whole protected record at the start of `data` (at a record boundary) that the reader
+    /// decrypting ahead opened already: read from its plaintext, with nothing framed or
+    /// copied; returns its length in `data`. None when it is anything else (the framer
+    /// takes it).
+    fn opened_ahead(&mut self, cx: &mut Cx<'_>, side: Side, data: &[u8]) -> Option<usize> {
+        let opened = cx.secrets.opened;
+        let dir = &self.dirs[idx(side)];
+        let (Some(serial), Some(key)) = (dir.noted, dir.key.as_ref()) else {
+            return None;
+        };
+        if dir.failed || data.len() < 5 {
+            return None;
+        }
+        let head = Header([data[0], data[1], data[2], data[3], data[4]]);
+        let sealed = data.get(5..5 + head.len())?;
+        if head.content_type() != APPLICATION_DATA || !self.is_protected(side, head) {
+            return None;
+        }
+        let (body, text) = opened.find(serial, key.seq(), sealed)?;
+        let dir = &mut self.dirs[idx(side)];
+        dir.count += 1;
+        dir.sealed += 1;
+        if let Some(key) = dir.key.as_mut() {
+            key.skip();
+        }
+        if self.likely_alert(side, head) {
+            self.piece.closing = true;
+        } else {
+            self.piece.other = true;
+        }
+        self.opened(cx, side, head, &body[text]);
+        Some(5 + head.len())
+    }
+
+    /// The plaintext of a protected record of `side`.
+    fn opened(&mut self, cx: &mut Cx<'_>, side: Side, head: Header, plain: &[u8]) {
+        let tls13 = self.version == Version::Tls13;
         let (kind, text) = match tls13 {
             true => {
                 // TLS 1.3's inner plaintext: content, the real type, zero padding.
@@ -478,14 +530,43 @@ impl Tls {
             ),
         }
         self.advance_key(side);
+        self.note_key(cx, side);
+    }
+
+    /// Hands `side`'s application key to a reader decrypting ahead, once per key: it opens
+    /// the records from the next on.
+    fn note_key(&mut self, cx: &mut Cx<'_>, side: Side) {
+        let tls13 = self.version == Version::Tls13;
+        let dir = &mut self.dirs[idx(side)];
+        if dir.noted.is_some() || dir.failed || (tls13 && dir.stage != Stage::Application) {
+            return;
+        }
+        if let Some(key) = dir.key.as_ref() {
+            dir.noted = cx.note(side, dir.count, key);
+        }
     }
 
     /// Decrypts a record; TLS 1.3 keys found after the handshake's records passed are tried
     /// at the application stage when the handshake stage fails.
-    fn open<'b>(&mut self, side: Side, head: Header, body: &'b mut [u8]) -> Option<&'b [u8]> {
+    fn open<'b>(
+        &mut self,
+        cx: &Cx<'_>,
+        side: Side,
+        head: Header,
+        body: &'b mut [u8],
+    ) -> Option<&'b [u8]> {
         let i = idx(side);
         let dir = &mut self.dirs[i];
         let key = dir.key.as_mut()?;
+        if let Some(serial) = dir.noted {
+            // The reader may have opened it already (a record cut across segments): the same
+            // bytes, key and number.
+            if let Some((opened, text)) = cx.secrets.opened.find(serial, key.seq(), body) {
+                body.copy_from_slice(opened);
+                key.skip();
+                return Some(&body[text]);
+            }
+        }
         if dir.stage == Stage::Handshake && self.version == Version::Tls13 {
             let saved: Vec<u8> = body.to_vec();
             if let Ok(r) = key.open(&head.0, body) {
@@ -496,6 +577,7 @@ impl Tls {
             let mut app = keys::tls13_key(suite, &dir.secret)?;
             let r = app.open(&head.0, body).ok()?;
             dir.key = Some(app);
+            dir.noted = None;
             dir.stage = Stage::Application;
             return Some(&body[r]);
         }
@@ -510,6 +592,7 @@ impl Tls {
             return;
         };
         dir.stage = stage;
+        dir.noted = None;
         dir.key = self
             .suite13
             .and_then(|suite| keys::tls13_key(suite, &dir.secret));
@@ -555,7 +638,16 @@ impl Layer for Tls {
         let i = idx(side);
         let mut records = std::mem::take(&mut self.dirs[i].records);
         self.piece = PieceKinds::default();
-        while let Some(found) = records.next(&mut data, |head| self.keep(cx, side, head)) {
+        loop {
+            if records.at_boundary() {
+                if let Some(n) = self.opened_ahead(cx, side, data) {
+                    data = &data[n..];
+                    continue;
+                }
+            }
+            let Some(found) = records.next(&mut data, |head| self.keep(cx, side, head)) else {
+                break;
+            };
             self.record(cx, side, found);
         }
         self.dirs[i].records = records;

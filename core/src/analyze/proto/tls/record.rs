@@ -41,23 +41,27 @@ pub(crate) enum Found<'a> {
     Lost,
 }
 
+/// Where the framing stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
+    /// Reading a header (`have` bytes of it so far).
     Header,
-    Body {
-        head: Header,
-        read: usize,
-        keep: bool,
-    },
+    /// Reading the body of `head` (`read` bytes of it so far).
+    Body,
     Lost,
 }
 
-/// One direction's record framing.
+/// One direction's record framing. The record being read is in plain fields rather than in
+/// the state (an enum holding the header): read back right after it is written, a packed
+/// header made the processor wait on every record.
 #[derive(Debug)]
 pub(crate) struct Records {
     state: State,
     header: [u8; 5],
     have: usize,
+    head: Header,
+    read: usize,
+    keep: bool,
     body: Vec<u8>,
     cut: bool,
 }
@@ -68,13 +72,16 @@ impl Default for Records {
             state: State::Header,
             header: [0; 5],
             have: 0,
+            head: Header([0; 5]),
+            read: 0,
+            keep: false,
             body: Vec::new(),
             cut: false,
         }
     }
 }
 
-fn known(content_type: u8) -> bool {
+pub(crate) fn known(content_type: u8) -> bool {
     (CHANGE_CIPHER_SPEC..=APPLICATION_DATA).contains(&content_type)
 }
 
@@ -87,70 +94,62 @@ impl Records {
         data: &mut &[u8],
         keep: impl FnOnce(Header) -> bool,
     ) -> Option<Found<'_>> {
-        let mut keep = Some(keep);
-        loop {
-            match self.state {
-                State::Lost => {
-                    *data = &[];
-                    return None;
-                }
-                State::Header => {
-                    if data.is_empty() {
-                        return None;
-                    }
-                    let n = (5 - self.have).min(data.len());
-                    self.header[self.have..self.have + n].copy_from_slice(&data[..n]);
-                    self.have += n;
-                    *data = &data[n..];
-                    if self.have < 5 {
-                        return None;
-                    }
-                    self.have = 0;
-                    let head = Header(self.header);
-                    if !known(head.content_type()) {
-                        self.state = State::Lost;
-                        return Some(Found::Broken {
-                            error: "not a TLS record (unknown content type)",
-                        });
-                    }
-                    if head.len() > MAX_BODY {
-                        self.state = State::Lost;
-                        return Some(Found::Broken {
-                            error: "record longer than TLS allows",
-                        });
-                    }
-                    let keep = keep.take().is_some_and(|k| k(head));
-                    self.body.clear();
-                    self.cut = false;
-                    self.state = State::Body {
-                        head,
-                        read: 0,
-                        keep,
-                    };
-                }
-                State::Body { head, read, keep } => {
-                    let n = (head.len() - read).min(data.len());
-                    if keep {
-                        self.body.extend_from_slice(&data[..n]);
-                    }
-                    *data = &data[n..];
-                    self.state = State::Body {
-                        head,
-                        read: read + n,
-                        keep,
-                    };
-                    if read + n < head.len() {
-                        return None;
-                    }
-                    return Some(self.finish());
-                }
+        if self.state == State::Header {
+            if data.is_empty() {
+                return None;
             }
+            let n = (5 - self.have).min(data.len());
+            self.header[self.have..self.have + n].copy_from_slice(&data[..n]);
+            self.have += n;
+            *data = &data[n..];
+            if self.have < 5 {
+                return None;
+            }
+            self.have = 0;
+            let head = Header(self.header);
+            if !known(head.content_type()) {
+                self.state = State::Lost;
+                return Some(Found::Broken {
+                    error: "not a TLS record (unknown content type)",
+                });
+            }
+            if head.len() > MAX_BODY {
+                self.state = State::Lost;
+                return Some(Found::Broken {
+                    error: "record longer than TLS allows",
+                });
+            }
+            self.keep = keep(head);
+            self.head = head;
+            self.read = 0;
+            self.body.clear();
+            self.cut = false;
+            self.state = State::Body;
         }
+        if self.state == State::Lost {
+            *data = &[];
+            return None;
+        }
+        let n = (self.head.len() - self.read).min(data.len());
+        if self.keep {
+            self.body.extend_from_slice(&data[..n]);
+        }
+        *data = &data[n..];
+        self.read += n;
+        if self.read < self.head.len() {
+            return None;
+        }
+        Some(self.finish())
+    }
+
+    /// The next byte is a record's first: no header or body is partly read.
+    pub fn at_boundary(&self) -> bool {
+        self.state == State::Header && self.have == 0
     }
 
     /// A record's body is being read (the piece ended inside it).
     pub fn in_body(&self) -> bool {
-        matches!(self.state, State::Body { .. })
+        self.state == State::Body
     }
 
     /// `len` bytes of this direction were not captured: the record they fall in is cut
@@ -158,11 +157,10 @@ impl Records {
     pub fn gap(&mut self, len: u64) -> Option<Found<'_>> {
         match self.state {
             State::Lost => None,
-            State::Body { head, read, keep } if (head.len() - read) as u64 >= len => {
+            State::Body if (self.head.len() - self.read) as u64 >= len => {
                 self.cut = true;
-                let read = read + len as usize;
-                self.state = State::Body { head, read, keep };
-                (read == head.len()).then(|| self.finish())
+                self.read += len as usize;
+                (self.read == self.head.len()).then(|| self.finish())
             }
             _ => {
                 self.state = State::Lost;
@@ -173,13 +171,10 @@ impl Records {
 
     /// The record being read is whole.
     fn finish(&mut self) -> Found<'_> {
-        let State::Body { head, keep, .. } = self.state else {
-            unreachable!("finish is called in a body");
-        };
         self.state = State::Header;
-        let body = (keep && !self.cut).then_some(&mut self.body[..]);
+        let body = (self.keep && !self.cut).then_some(&mut self.body[..]);
         Found::Record {
-            head,
+            head: self.head,
             body,
             cut: self.cut,
         }
