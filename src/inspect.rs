@@ -202,12 +202,15 @@ impl<F: FnMut(&Event)> Diagnose<F> {
     }
 }
 
-/// Reads `paths` (one after another, as one capture) and analyses them, decrypting the TLS connections whose keys are in `keylog`
-/// (NSS key log text) or in the file's Decryption Secrets Blocks; `on_event` gets every
-/// event in order. Two threads share the
-/// work: one reads and decodes frames, then diagnoses the events the other thread's analyser
-/// sent back for the frames before; the other runs the analyser. So a large capture takes
-/// about half the sum of the three jobs (a thread per job was measured slower on two cores).
+/// Reads `paths` (one after another, as one capture) and analyses them, decrypting the TLS
+/// connections whose keys are in `keylog` (NSS key log text) or in the file's Decryption
+/// Secrets Blocks; `on_event` gets every event in order. Two threads share the work: one
+/// reads and decodes frames, then diagnoses the events the other thread's analyser sent back
+/// for the frames before; the other runs the analyser. So a large capture takes about half
+/// the sum of the three jobs (a thread per job was measured slower on two cores). TLS
+/// decryption, as much work again as the rest, goes where there is time: when the analyser
+/// falls behind, the reading thread decrypts the records of the keys it noted
+/// ([`connlab_core::analyze::Ahead`]), and the analyser decrypts the rest.
 pub fn inspect(
     paths: &[PathBuf],
     keylog: Option<&[u8]>,
