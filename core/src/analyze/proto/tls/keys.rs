@@ -3,7 +3,7 @@
 //! HKDF-Expand-Label, TLS 1.2's PRF), and record decryption with RustCrypto's AEADs
 //! (AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305).
 
-use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes128Gcm, Aes256Gcm, Nonce, Tag};
 use chacha20poly1305::ChaCha20Poly1305;
 use hmac::{Hmac, Mac};
@@ -375,7 +375,7 @@ impl RecordKey {
         let sealed = body.get_mut(start..).ok_or(DecryptError)?;
         let text_len = sealed.len().checked_sub(16).ok_or(DecryptError)?;
         let (text, tag) = sealed.split_at_mut(text_len);
-        let tag = Tag::clone_from_slice(tag);
+        let tag = Tag::try_from(&*tag).map_err(|_| DecryptError)?;
         // TLS 1.3 authenticates the record header; TLS 1.2 a pseudo-header with the
         // sequence number and the plaintext's length.
         let mut aad12 = [0u8; 13];
@@ -387,11 +387,11 @@ impl RecordKey {
             aad12[11..].copy_from_slice(&(text_len as u16).to_be_bytes());
             &aad12
         };
-        let nonce = Nonce::from_slice(&nonce);
+        let nonce = Nonce::from(nonce);
         let done = match &self.aead {
-            Aead::Aes128(a) => a.decrypt_in_place_detached(nonce, aad, text, &tag),
-            Aead::Aes256(a) => a.decrypt_in_place_detached(nonce, aad, text, &tag),
-            Aead::ChaCha(a) => a.decrypt_in_place_detached(nonce, aad, text, &tag),
+            Aead::Aes128(a) => a.decrypt_inout_detached(&nonce, aad, text.into(), &tag),
+            Aead::Aes256(a) => a.decrypt_inout_detached(&nonce, aad, text.into(), &tag),
+            Aead::ChaCha(a) => a.decrypt_inout_detached(&nonce, aad, text.into(), &tag),
         };
         done.map_err(|_| DecryptError)?;
         Ok(start..start + text_len)
