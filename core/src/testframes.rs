@@ -275,3 +275,50 @@ pub fn req(n: u32, reused: bool) -> EventKind {
         closing: None,
     }
 }
+
+/// What reading a capture's frames gave, with or without a reader decrypting ahead.
+pub struct AheadRead {
+    /// The analyser's events, in order.
+    pub events: Vec<Event>,
+    /// TLS records the reader opened for the analyser.
+    pub opened: usize,
+}
+
+/// Reads `frames` (time in ms, Ethernet bytes) with the TLS `keys`, as `connlab inspect`
+/// does: with `lag`, a reader decrypting ahead reads each frame `lag` frames before the
+/// analyser and gets the analyser's key notes only once it has read the frames that gave
+/// them; `spoil` sees each frame's opened records before the analyser does (tests change
+/// them). Without `lag`, the analyser alone.
+pub fn read_ahead(
+    frames: &[(u64, Vec<u8>)],
+    keys: &[u8],
+    lag: Option<usize>,
+    mut spoil: impl FnMut(&mut crate::analyze::OpenedRecords, std::ops::Range<u32>),
+) -> AheadRead {
+    use crate::analyze::{decode, Ahead, Decoded, OpenedRecords};
+    let mut an = Analyzer::new();
+    an.add_keys(keys);
+    an.decrypt_ahead();
+    let mut reader = Ahead::default();
+    let mut out = OpenedRecords::default();
+    let (mut ranges, mut notes, mut events, mut opened) = (Vec::new(), Vec::new(), Vec::new(), 0);
+    let decoded = |i: usize| Decoded::of(decode(LinkType::Ethernet, &frames[i].1));
+    for i in 0..frames.len() + lag.unwrap_or(0) {
+        if let (Some(_), Some(Decoded::Tcp(seg))) = (lag, (i < frames.len()).then(|| decoded(i))) {
+            ranges.push(reader.segment(&seg, true, &mut out));
+        } else if i < frames.len() {
+            ranges.push(0..0);
+        }
+        let Some(at) = i.checked_sub(lag.unwrap_or(0)) else {
+            continue;
+        };
+        let range = ranges[at].clone();
+        spoil(&mut out, range.clone());
+        opened += range.len();
+        let t_ns = frames[at].0 * 1_000_000;
+        an.handle_opened(t_ns, decoded(at), false, out.of(range), &mut events);
+        an.take_key_notes(&mut notes);
+        reader.follow(notes.drain(..));
+    }
+    AheadRead { events, opened }
+}

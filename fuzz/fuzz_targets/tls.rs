@@ -2,12 +2,14 @@
 //! and decryption (TLS 1.2 and 1.3) with the plaintext handed to HTTP. The input is a 2-byte
 //! key log length, the key log text, then segments as in `streams` (a side byte, a length
 //! byte and that many bytes; a length of 0 marks a gap of the next byte's value). The seeds
-//! are real rustls sessions with their keys, so mutations reach past the handshake.
+//! are real rustls sessions with their keys, so mutations reach past the handshake. The same
+//! frames are read again with a reader decrypting ahead (as `connlab inspect` does), which
+//! must not change a single event.
 #![no_main]
 
 use connlab_core::analyze::Side;
 use connlab_core::diagnose::Diagnosis;
-use connlab_core::testframes::{conv, Lab, F};
+use connlab_core::testframes::{conv, read_ahead, Lab, F};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -37,6 +39,15 @@ fuzz_target!(|data: &[u8]| {
         rest = &tail[n..];
     }
     lab.at(ms, &c.send(Side::Server, F::FIN | F::ACK, b""));
+    let lag = usize::from(*a) % 5;
+    let ahead = read_ahead(&lab.frames, keys, Some(lag), |_, _| {});
+    let story = |events: &[connlab_core::analyze::Event]| {
+        events
+            .iter()
+            .map(|e| (e.frame, e.t_ns, e.kind.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(story(&ahead.events), story(&lab.events), "decrypting ahead changed the story");
     let mut diagnosis = Diagnosis::new();
     for e in &lab.events {
         diagnosis.apply(e);

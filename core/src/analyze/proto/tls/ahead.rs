@@ -369,62 +369,28 @@ mod tests {
     //! analyser has read the frames that gave them.
 
     use super::*;
-    use crate::analyze::event::{Event, EventKind};
+    use crate::analyze::event::EventKind;
     use crate::analyze::frame::{decode, LinkType};
-    use crate::analyze::{Analyzer, Decoded};
-    use crate::testframes::Lab;
+    use crate::testframes::{read_ahead, AheadRead as Read, Lab};
     use crate::testtls::{ends, setup, suites12, suites13, Session};
 
-    /// What reading `frames` with (or without) a reader decrypting ahead gave.
-    struct Read {
-        events: Vec<Event>,
-        /// Records the reader opened.
-        opened: usize,
-    }
+    /// Changes what the reader opened, before the analyser reads it.
+    type Spoil = fn(&mut [u8], &OpenedRecord);
 
-    /// Reads `frames` with `keys`; `ahead`: a reader `lag` frames ahead, whose records of each
-    /// frame pass through `spoil` before the analyser sees them.
+    /// Reads `frames` with `keys`; `ahead`: a reader `lag` frames ahead, whose records of
+    /// each frame pass through `spoil` before the analyser sees them.
     fn read(frames: &[(u64, Vec<u8>)], keys: &str, ahead: Option<(usize, Spoil)>) -> Read {
-        let mut an = Analyzer::new();
-        an.add_keys(keys.as_bytes());
-        an.decrypt_ahead();
-        let mut reader = Ahead::default();
-        let mut out = OpenedRecords::default();
-        let mut ranges = Vec::new();
-        let mut notes = Vec::new();
-        let mut events = Vec::new();
-        let mut opened = 0;
-        let segment = |i: usize| match decode(LinkType::Ethernet, &frames[i].1) {
-            Ok(Some(seg)) => seg,
-            other => panic!("frame {i} is a segment: {other:?}"),
-        };
-        let lag = ahead.map_or(0, |(lag, _)| lag);
-        for i in 0..frames.len() + lag {
-            if ahead.is_some() && i < frames.len() {
-                ranges.push(reader.segment(&segment(i), true, &mut out));
-            }
-            let Some(at) = i.checked_sub(lag) else {
-                continue;
-            };
-            let range = ranges.get(at).cloned().unwrap_or(0..0);
-            if let Some((_, spoil)) = ahead {
+        let spoil = ahead.map_or(untouched as Spoil, |(_, spoil)| spoil);
+        read_ahead(
+            frames,
+            keys.as_bytes(),
+            ahead.map(|(lag, _)| lag),
+            |out, range| {
                 for r in &out.records[range.start as usize..range.end as usize] {
                     spoil(&mut out.bytes, r);
                 }
-            }
-            opened += range.len();
-            let seg = Decoded::Tcp(segment(at));
-            an.handle_opened(
-                frames[at].0 * 1_000_000,
-                seg,
-                false,
-                out.of(range),
-                &mut events,
-            );
-            an.take_key_notes(&mut notes);
-            reader.follow(notes.drain(..));
-        }
-        Read { events, opened }
+            },
+        )
     }
 
     fn kinds(read: &Read) -> Vec<EventKind> {
@@ -455,9 +421,6 @@ mod tests {
         })
         .collect()
     }
-
-    /// Changes what the reader opened, before the analyser reads it.
-    type Spoil = fn(&mut [u8], &OpenedRecord);
 
     fn untouched(_: &mut [u8], _: &OpenedRecord) {}
 
