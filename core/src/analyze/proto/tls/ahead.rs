@@ -219,6 +219,10 @@ impl Ahead {
     pub fn segment(&mut self, seg: &Segment, open: bool, out: &mut OpenedRecords) -> Range<u32> {
         let start = out.records.len() as u32;
         let none = start..start;
+        if self.flows.is_empty() && !starts_hello(seg, CLIENT_HELLO) {
+            // Nothing followed, nothing to begin: cleartext costs no lookup.
+            return none;
+        }
         let key = Key::of(seg);
         let Some(flow) = self.flows.get_mut(&key) else {
             // A connection is followed from its client's hello, the first bytes of its stream.
