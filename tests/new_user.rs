@@ -69,11 +69,10 @@ fn two_runs(dir: &Path) -> [PathBuf; 2] {
     for _ in 0..2 {
         let run = run_lab("keepalive-reuse", &folder);
         assert_expectations_pass(&run);
+        // No pause between them: a second run in the same second is numbered after the first.
         files.push(PathBuf::from(
             run.summary["capture"].as_str().expect("capture"),
         ));
-        // Runs are stamped by the second.
-        std::thread::sleep(std::time::Duration::from_millis(1100));
     }
     [files[0].clone(), files[1].clone()]
 }
@@ -316,10 +315,61 @@ fn a_lab_that_times_out_still_sums_up_what_was_captured() {
     assert_eq!(summary["timed_out_s"], 1);
 }
 
+/// Four runs of one lab started together into one folder: four captures, each holding its own
+/// run alone (they once shared one `...Z.pcapng`, two runs mixed in it).
+fn runs_started_together_never_share_a_file() {
+    let dir = out_dir("together");
+    let runs: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| run_lab("keepalive-reuse", &dir)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("run"))
+            .collect()
+    });
+    let mut captures: Vec<PathBuf> = runs
+        .iter()
+        .map(|run| {
+            assert_expectations_pass(run);
+            PathBuf::from(run.summary["capture"].as_str().expect("capture"))
+        })
+        .collect();
+    captures.sort();
+    captures.dedup();
+    assert_eq!(captures.len(), 4, "{captures:?}");
+    let names = |ending: &str| {
+        std::fs::read_dir(&dir)
+            .expect("out")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(ending))
+            })
+            .count()
+    };
+    assert_eq!((names(".pcapng"), names(".events.jsonl")), (4, 4));
+    for capture in &captures {
+        let out = connlab()
+            .args(["inspect", "--json"])
+            .arg(capture)
+            .output()
+            .expect("inspect");
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let s = &summaries(&out)[0]["summary"];
+        assert_eq!(
+            (u(s, "connections"), u(s, "requests"), u(s, "reused")),
+            (1, 100, 99),
+            "{}: {s}",
+            capture.display()
+        );
+    }
+}
+
 fn main() -> std::process::ExitCode {
     common::harness::run(cases![
         the_timeline_refuses_to_start_without_a_terminal [],
         several_captures_stdin_gzip_and_a_labs_newest [Need::Labs, Need::Tool("gzip")],
+        runs_started_together_never_share_a_file [Need::Labs],
         errors_speak_the_users_words [],
         failures_without_expectations_fail_and_say_why [Need::Labs],
         a_lab_that_times_out_still_sums_up_what_was_captured [Need::Labs],

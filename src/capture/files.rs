@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 
 use super::reader::STDIN;
+use crate::paths::parse_stamp;
 
 /// The capture `arg` names: an existing file (or `-`) as it is; else the newest
 /// `<folder>/<arg>-<time>.pcapng` a run of the lab `arg` wrote.
@@ -25,29 +26,21 @@ pub fn resolve(arg: &str, folder: &Path) -> Result<PathBuf> {
     )
 }
 
-/// The newest capture of `lab` in `folder`: runs are stamped with their UTC start time, so
-/// the newest sorts last. Another lab whose name begins with this one's does not count.
+/// The newest capture of `lab` in `folder`: runs are stamped with their UTC start time and
+/// numbered within a second (`paths::claim`), so the newest has the greatest (stamp, number).
+/// Another lab whose name begins with this one's does not count.
 fn newest_of_lab(lab: &str, folder: &Path) -> Option<PathBuf> {
     let prefix = format!("{lab}-");
     std::fs::read_dir(folder)
         .ok()?
         .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-        .filter(|name| {
-            name.strip_prefix(&prefix)
-                .and_then(|rest| rest.strip_suffix(".pcapng"))
-                .is_some_and(is_stamp)
+        .filter_map(|name| {
+            let rest = name.strip_prefix(&prefix)?.strip_suffix(".pcapng")?;
+            let (stamp, n) = parse_stamp(rest)?;
+            Some(((stamp.to_owned(), n), name))
         })
         .max()
-        .map(|name| folder.join(name))
-}
-
-/// `20261124T191226Z`, as `paths::run_prefix` stamps runs.
-fn is_stamp(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 16
-        && b[8] == b'T'
-        && b[15] == b'Z'
-        && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit)
+        .map(|(_, name)| folder.join(name))
 }
 
 #[cfg(test)]
@@ -62,13 +55,16 @@ mod tests {
         for name in [
             "pool-burst-20261124T191226Z.pcapng",
             "pool-burst-20261125T080000Z.pcapng",
+            "pool-burst-20261125T080000Z-2.pcapng",
+            "pool-burst-20261125T080000Z-10.pcapng",
+            "pool-burst-20261125T080000Z-9.pcapng",
             "pool-burst-20261125T080000Z.events.jsonl",
             "pool-burst-big-idle-20261126T000000Z.pcapng",
         ] {
             std::fs::write(dir.join(name), b"").expect("write");
         }
         let got = resolve("pool-burst", &dir).expect("found");
-        assert_eq!(got, dir.join("pool-burst-20261125T080000Z.pcapng"));
+        assert_eq!(got, dir.join("pool-burst-20261125T080000Z-10.pcapng"));
         let got = resolve("pool-burst-big-idle", &dir).expect("found");
         assert_eq!(got, dir.join("pool-burst-big-idle-20261126T000000Z.pcapng"));
         let err = resolve("keepalive-reuse", &dir)

@@ -3,7 +3,6 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
 
 use anyhow::{Context, Result};
 
@@ -17,14 +16,13 @@ pub struct JsonLines {
 }
 
 impl JsonLines {
-    /// Creates `path` (so a bad path fails before the lab starts); `stdout` also prints each
-    /// line.
-    pub fn create(path: &Path, stdout: bool) -> Result<JsonLines> {
-        let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        Ok(JsonLines {
+    /// Writes into `file`, made before the lab starts so a bad path fails first; `stdout` also
+    /// prints each line.
+    pub fn to_file(file: File, stdout: bool) -> JsonLines {
+        JsonLines {
             file: BufWriter::new(file),
             stdout,
-        })
+        }
     }
 
     fn line(&mut self, value: &impl serde::Serialize) -> Result<()> {

@@ -8,7 +8,6 @@
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -36,11 +35,10 @@ pub struct PcapngOut {
 }
 
 impl PcapngOut {
-    /// Creates `path` and writes the section header (naming the lab and its link, so a
-    /// report of the file alone keeps them) and both interface descriptions, which state the
-    /// capture's snap length.
-    pub fn create(path: &Path, (lab, link): (&str, &str), snaplen: u32) -> Result<PcapngOut> {
-        let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    /// Writes into `file` (made by the run that claimed its name: see `paths::claim`) the
+    /// section header (naming the lab and its link, so a report of the file alone keeps them)
+    /// and both interface descriptions, which state the capture's snap length.
+    pub fn to_file(file: File, (lab, link): (&str, &str), snaplen: u32) -> Result<PcapngOut> {
         let section = SectionHeaderBlock {
             options: vec![
                 SectionHeaderOption::UserApplication(Cow::Owned(format!(

@@ -804,9 +804,12 @@ mod tests {
 
     /// A small pcapng written by connlab's own writer.
     fn sample_capture(path: &Path) -> Vec<u8> {
-        let mut out =
-            crate::capture::pcapng_out::PcapngOut::create(path, ("t", "20 ms delay"), 65_535)
-                .expect("create");
+        let mut out = crate::capture::pcapng_out::PcapngOut::to_file(
+            std::fs::File::create(path).expect("file"),
+            ("t", "20 ms delay"),
+            65_535,
+        )
+        .expect("create");
         for i in 0..50u64 {
             let frame: Vec<u8> = (0..60 + i as usize)
                 .map(|b| (b as u64 * 31 + i) as u8)
@@ -844,9 +847,12 @@ mod tests {
             "connlab-reader-secrets-{}.pcapng",
             std::process::id()
         ));
-        let mut out =
-            crate::capture::pcapng_out::PcapngOut::create(&path, ("t", "20 ms delay"), 65_535)
-                .expect("create");
+        let mut out = crate::capture::pcapng_out::PcapngOut::to_file(
+            std::fs::File::create(&path).expect("file"),
+            ("t", "20 ms delay"),
+            65_535,
+        )
+        .expect("create");
         let frame = [7u8; 60];
         let to_server = crate::wire::Direction::ToServer;
         out.write(1_000, to_server, &frame, 60, &[]).expect("write");
@@ -931,8 +937,12 @@ mod tests {
             "connlab-reader-drops-{}.pcapng",
             std::process::id()
         ));
-        let mut out = crate::capture::pcapng_out::PcapngOut::create(&path, ("t", "none"), 65_535)
-            .expect("create");
+        let mut out = crate::capture::pcapng_out::PcapngOut::to_file(
+            std::fs::File::create(&path).expect("file"),
+            ("t", "none"),
+            65_535,
+        )
+        .expect("create");
         out.finish(&CaptureEnd {
             kernel_drops: [u64::MAX, 4],
             recorder_drops: [u64::MAX, 2],

@@ -36,7 +36,7 @@ use crate::net::memory::{self, MemoryReport, Workers};
 use crate::net::netns;
 use crate::net::softnet::RaisedBacklog;
 use crate::net::topology::{Topology, TopologySpec};
-use crate::paths::{beside, run_prefix};
+use crate::paths::{beside, claim, create_new};
 use crate::trace::{TraceRoom, Tracer};
 use crate::wire::{CaptureLimits, Ports, TapBudget, Wire};
 
@@ -94,18 +94,25 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
     let plan = scale::plan(&lab.spec, &scale::Machine::read())?;
     std::fs::create_dir_all(&opts.out_dir)
         .with_context(|| format!("creating output folder {}", opts.out_dir.display()))?;
-    let prefix = run_prefix(&opts.out_dir, &lab.name);
+    // The capture and the events file claim the run's prefix (no other run writes them), and
+    // are made before the network, so a bad path fails before anything is built.
+    let (prefix, (pcapng_file, events_file)) = claim(&opts.out_dir, &lab.name, |prefix| {
+        let pcapng = create_new(&beside(prefix, "pcapng"))?;
+        create_new(&beside(prefix, "events.jsonl"))
+            .map(|events| (pcapng, events))
+            .inspect_err(|_| {
+                let _ = std::fs::remove_file(beside(prefix, "pcapng"));
+            })
+    })?;
     let pcapng = beside(&prefix, "pcapng");
-    let events = beside(&prefix, "events.jsonl");
-    // The outputs are made before the network, so a bad path fails before anything is built.
     let live = Arc::new(LiveCounters::default());
     let mut sinks: Vec<Box<dyn Sink>> = vec![
-        Box::new(PcapngOut::create(
-            &pcapng,
+        Box::new(PcapngOut::to_file(
+            pcapng_file,
             (&lab.name, &lab.spec.link.describe()),
             lab.spec.capture.snaplen,
         )?),
-        Box::new(JsonLines::create(&events, opts.json)?),
+        Box::new(JsonLines::to_file(events_file, opts.json)),
         Box::new(live.clone()),
     ];
     if let Some(tui) = &opts.tui {
@@ -204,7 +211,7 @@ pub fn run(lab: &Lab, opts: &RunOptions) -> Result<RunReport, RunError> {
         wire_stats?,
         actors,
         pcapng,
-        events,
+        beside(&prefix, "events.jsonl"),
         Interrupted::now(),
     );
     report.summary.unavailable = unavailable;

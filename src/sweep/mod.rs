@@ -38,9 +38,11 @@ pub struct Options {
 pub fn sweep(opts: &Options, stop: &(dyn Fn() -> bool + Sync)) -> Result<SweepResult> {
     let lab = catalog::resolve(&opts.lab)?;
     let points = plan::points(&lab, &opts.vary)?;
-    let folder = crate::paths::run_prefix(&opts.out, &format!("sweep-{}", lab.name));
-    std::fs::create_dir_all(&folder)
-        .with_context(|| format!("creating the sweep folder {}", folder.display()))?;
+    std::fs::create_dir_all(&opts.out)
+        .with_context(|| format!("creating the output folder {}", opts.out.display()))?;
+    let (folder, ()) = crate::paths::claim(&opts.out, &format!("sweep-{}", lab.name), |p| {
+        std::fs::create_dir(p)
+    })?;
     let exe = std::env::current_exe().context("finding the connlab executable")?;
     let runs = run::run_all(
         &run::Job {
