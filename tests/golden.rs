@@ -41,7 +41,21 @@ fn first_difference(got: &str, want: &str) -> String {
         match (g.next(), w.next()) {
             (None, None) => break,
             (a, b) if a == b => continue,
-            (a, b) => return format!("line {n}:\n  got:  {a:?}\n  want: {b:?}"),
+            (a, b) => {
+                let (a, b) = (a.unwrap_or(""), b.unwrap_or(""));
+                // Long JSON lines: around the first byte that differs.
+                let at = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+                let around = |s: &str| {
+                    let from = s.floor_char_boundary(at.saturating_sub(80));
+                    let to = s.ceil_char_boundary((at + 80).min(s.len()));
+                    s[from..to].to_owned()
+                };
+                return format!(
+                    "line {n}, byte {at}:\n  got:  {:?}\n  want: {:?}",
+                    around(a),
+                    around(b)
+                );
+            }
         }
     }
     "(same lines, other line endings)".into()

@@ -11,36 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::h2_event::Http2Event;
 use super::tls_event::TlsEvent;
-
-/// Which end of a connection did something. The client is the side that sent
-/// the SYN, because "who opened" is what keep-alive and pool questions need.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Side {
-    /// The side that sent the SYN (or, mid-stream, the higher port).
-    Client,
-    /// The side that answered the SYN.
-    Server,
-}
-
-impl Side {
-    /// The other end, for "the peer acknowledges" transitions.
-    pub fn peer(self) -> Side {
-        match self {
-            Side::Client => Side::Server,
-            Side::Server => Side::Client,
-        }
-    }
-}
-
-impl fmt::Display for Side {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Side::Client => "client",
-            Side::Server => "server",
-        })
-    }
-}
+pub(crate) use super::vocabulary::clean;
+pub use super::vocabulary::{Closing, Exchange, Side};
 
 /// Who sent a reset: one of the ends, or a middlebox on the path (a frame the capture marks as
 /// forged: connlab's wire in a lab, a load balancer or NAT in production). Kept apart because
@@ -105,26 +77,6 @@ impl From<Side> for TimeWaitHolder {
         match side {
             Side::Client => TimeWaitHolder::Client,
             Side::Server => TimeWaitHolder::Server,
-        }
-    }
-}
-
-/// Why an HTTP message says the connection ends after it: how a side turns keep-alive off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Closing {
-    /// A `Connection: close` header.
-    ConnectionCloseHeader,
-    /// HTTP/1.0 without `Connection: keep-alive` (HTTP/1.0 closes by default).
-    Http10WithoutKeepalive,
-}
-
-impl Closing {
-    /// The word used in JSON and findings (`via`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Closing::ConnectionCloseHeader => "connection_close_header",
-            Closing::Http10WithoutKeepalive => "http10_without_keepalive",
         }
     }
 }
@@ -336,6 +288,27 @@ pub enum EventKind {
     },
 }
 
+impl EventKind {
+    /// What this event is to the connection's exchanges, if anything: HTTP/1.x's requests and
+    /// responses, and each protocol's own (its commands, its queries) as it says.
+    pub fn exchange(&self) -> Option<Exchange> {
+        match self {
+            EventKind::Request {
+                reused,
+                idle_ns,
+                closing,
+                ..
+            } => Some(Exchange::Request {
+                reused: *reused,
+                idle_ns: *idle_ns,
+                closing: *closing,
+            }),
+            EventKind::Response { closing, .. } => Some(Exchange::Answer { closing: *closing }),
+            _ => None,
+        }
+    }
+}
+
 impl Event {
     /// One line of text for a pcapng packet comment. Never contains `|`, and
     /// the word "reused" appears only on reused requests, so Wireshark filters
@@ -452,23 +425,6 @@ fn is_zero(n: &u64) -> bool {
 /// Milliseconds, at most microsecond precision, no trailing zeros ("120 ms").
 fn ms(ns: u64) -> String {
     format!("{} ms", (ns / 1_000) as f64 / 1_000.0)
-}
-
-/// Makes captured text safe for a comment: percent-encodes `|`, `%`-unsafe
-/// control bytes and the letter that would spell "reused" inside a path.
-pub(crate) fn clean(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c == '|' || c.is_control() {
-            let mut buf = [0u8; 4];
-            for b in c.encode_utf8(&mut buf).bytes() {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out.replace("reused", "reus%65d")
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::fmt;
 use compact_str::CompactString;
 use serde::{Serialize, Serializer};
 
-use super::event::Side;
+use super::vocabulary::Side;
 
 /// An HTTP/2 error code (RFC 9113 §7), as in RST_STREAM and GOAWAY frames; written by its
 /// RFC name (`ENHANCE_YOUR_CALM`), an unknown one in hex.
@@ -206,8 +206,8 @@ impl Http2Event {
             } => format!(
                 "HTTP/2 stream {stream} {}{} {} ({concurrent} open)",
                 if *grpc { "gRPC " } else { "" },
-                super::event::clean(method),
-                super::event::clean(path)
+                super::vocabulary::clean(method),
+                super::vocabulary::clean(path)
             ),
             Http2Event::Response { stream, status } => {
                 format!("HTTP/2 stream {stream} response status {status}")
@@ -235,7 +235,7 @@ impl Http2Event {
             } => {
                 let mut line = format!("HTTP/2 GOAWAY {code} from {by}, last stream {last_stream}");
                 if !debug.is_empty() {
-                    line.push_str(&format!(" ({})", super::event::clean(debug)));
+                    line.push_str(&format!(" ({})", super::vocabulary::clean(debug)));
                 }
                 line
             }

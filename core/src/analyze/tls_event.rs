@@ -5,7 +5,7 @@
 use compact_str::CompactString;
 use serde::Serialize;
 
-use super::event::Side;
+use super::vocabulary::Side;
 
 /// What a TLS connection's records said.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -94,7 +94,7 @@ pub enum TlsEvent {
 impl TlsEvent {
     /// The event in words, for packet comments.
     pub fn describe(&self) -> String {
-        let clean = super::event::clean;
+        let clean = super::vocabulary::clean;
         match self {
             TlsEvent::ClientHello {
                 sni,

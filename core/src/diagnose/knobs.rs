@@ -4,7 +4,7 @@
 //! `*` stand in.
 
 use super::findings::FindingKind;
-use crate::analyze::Side;
+use crate::analyze::{Side, PROTOCOL_KNOBS};
 
 /// The table: `finding | stacks | knob`, `#` comments.
 const TABLE: &str = include_str!("knobs.txt");
@@ -22,10 +22,11 @@ pub struct KnobRow {
     pub knob: &'static str,
 }
 
-/// Every row, in the table's order.
+/// Every row, in the table's order, then the rows each protocol keeps in its own folder.
 pub fn rows() -> impl Iterator<Item = KnobRow> {
-    TABLE
-        .lines()
+    std::iter::once(TABLE)
+        .chain(PROTOCOL_KNOBS)
+        .flat_map(str::lines)
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .filter_map(|line| {
             let mut parts = line.splitn(3, " | ");

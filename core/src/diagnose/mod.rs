@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use crate::analyze::{BySide, Event, EventKind, RstBy, Side};
+use crate::analyze::{BySide, Event, EventKind, Exchange, RstBy, Side};
 pub use evidence::Evidence;
 pub use findings::{Finding, FindingKind, MIN_CONNECTIONS, MIN_SYN_RETRANSMITS};
 pub use knobs::{rows as knob_table, KnobRow};
@@ -140,12 +140,15 @@ impl Diagnosis {
             }
             return;
         };
+        if let Some(Exchange::Request {
+            reused: true,
+            idle_ns: Some(idle),
+            ..
+        }) = e.kind.exchange()
+        {
+            self.idle_before_reuse.add(idle);
+        }
         match &e.kind {
-            EventKind::Request {
-                reused: true,
-                idle_ns: Some(idle),
-                ..
-            } => self.idle_before_reuse.add(*idle),
             EventKind::Fin {
                 by,
                 idle_ns: Some(idle),

@@ -12,7 +12,9 @@ use super::http2::{self, H2Conn, H2Endpoint};
 use super::sketch::Sketch;
 use super::tls::{TlsConn, TlsEndpoint};
 use super::websocket::{At, WsConn, WsEndpoint};
-use crate::analyze::{BySide, Closing, Event, EventKind, RstBy, RstSender, Side, TimeWaitHolder};
+use crate::analyze::{
+    BySide, Closing, Event, EventKind, Exchange, RstBy, RstSender, Side, TimeWaitHolder,
+};
 use crate::FastMap;
 
 /// A reaction "at once" is seen within the round trip plus this, wherever the capture was
@@ -372,9 +374,71 @@ impl ConnTrack {
         self.stall_max[peer] = 0;
     }
 
+    /// A request (an HTTP request, a command, a query) of whatever protocol.
+    fn request(
+        &mut self,
+        e: &Event,
+        (reused, idle_ns, closing): (bool, Option<u64>, Option<Closing>),
+        ep: &mut EndpointTrack,
+    ) {
+        let t = e.t_ns;
+        // Data flowed: established, whether or not the capture saw the handshake end.
+        self.established = true;
+        self.heard_from(Side::Client);
+        self.requests += 1;
+        self.last_request_ns = t;
+        self.last_request_idle_ns = idle_ns;
+        // Used again: whatever dial passed it over, it was not leaked.
+        self.idle_since_dials = None;
+        self.passed_over = false;
+        ep.requests += 1;
+        ep.reused += u64::from(reused);
+        if self.requests == 1 && self.first_fin.is_none() && !self.rst_seen {
+            self.counted_open = true;
+            ep.open_used += 1;
+        }
+        if let (Some(c), None) = (closing, self.request_closing) {
+            self.request_closing = Some(c);
+            ep.keepalive_off[0].add(e.conn, e.frame);
+            ep.keepalive_off_via[0][closing_idx(c)] += 1;
+        }
+    }
+
+    /// The answer to a request, of whatever protocol.
+    fn answer(&mut self, e: &Event, closing: Option<Closing>, ep: &mut EndpointTrack) {
+        self.established = true;
+        self.heard_from(Side::Server);
+        self.unasked[1] |= self.responses >= self.requests;
+        self.responses += 1;
+        self.last_response_closing = closing.is_some();
+        if let (Some(c), None, None) = (closing, self.response_closing, self.request_closing) {
+            // The server closes although the request did not ask: keep-alive is off
+            // on its side when it does so on the very first response.
+            if self.responses == 1 {
+                ep.keepalive_off[1].add(e.conn, e.frame);
+                ep.keepalive_off_via[1][closing_idx(c)] += 1;
+            }
+        }
+        self.response_closing = self.response_closing.or(closing);
+        let dials = ep.dials_from(self.client);
+        self.dials_at_response = Some(dials);
+        if self.idle() {
+            self.idle_since_dials = Some(dials);
+        }
+    }
+
     /// Applies one event of this connection; `ep` is its endpoint.
     pub fn apply(&mut self, e: &Event, ep: &mut EndpointTrack) {
         let t = e.t_ns;
+        match e.kind.exchange() {
+            Some(Exchange::Request {
+                reused,
+                idle_ns,
+                closing,
+            }) => return self.request(e, (reused, idle_ns, closing), ep),
+            Some(Exchange::Answer { closing }) => return self.answer(e, closing, ep),
+            None => {}
+        }
         match &e.kind {
             EventKind::Syn => {
                 self.opened = true;
@@ -385,56 +449,6 @@ impl ConnTrack {
                 self.established = true;
                 // Across a missed SYN-ACK the handshake's time is no round trip.
                 self.rtt_ns = if self.holed { 0 } else { *handshake_ns };
-            }
-            EventKind::Request {
-                reused,
-                closing,
-                idle_ns,
-                ..
-            } => {
-                // Data flowed: established, whether or not the capture saw the handshake end.
-                self.established = true;
-                self.heard_from(Side::Client);
-                self.requests += 1;
-                self.last_request_ns = t;
-                self.last_request_idle_ns = *idle_ns;
-                // Used again: whatever dial passed it over, it was not leaked.
-                self.idle_since_dials = None;
-                self.passed_over = false;
-                ep.requests += 1;
-                ep.reused += u64::from(*reused);
-                if self.requests == 1 && self.first_fin.is_none() && !self.rst_seen {
-                    self.counted_open = true;
-                    ep.open_used += 1;
-                }
-                if let (Some(c), None) = (closing, self.request_closing) {
-                    self.request_closing = Some(*c);
-                    ep.keepalive_off[0].add(e.conn, e.frame);
-                    ep.keepalive_off_via[0][closing_idx(*c)] += 1;
-                }
-            }
-            EventKind::Response { closing, .. } => {
-                self.established = true;
-                self.heard_from(Side::Server);
-                self.unasked[1] |= self.responses >= self.requests;
-                self.responses += 1;
-                self.last_response_closing = closing.is_some();
-                if let (Some(c), None, None) =
-                    (closing, self.response_closing, self.request_closing)
-                {
-                    // The server closes although the request did not ask: keep-alive is off
-                    // on its side when it does so on the very first response.
-                    if self.responses == 1 {
-                        ep.keepalive_off[1].add(e.conn, e.frame);
-                        ep.keepalive_off_via[1][closing_idx(*c)] += 1;
-                    }
-                }
-                self.response_closing = self.response_closing.or(*closing);
-                let dials = ep.dials_from(self.client);
-                self.dials_at_response = Some(dials);
-                if self.idle() {
-                    self.idle_since_dials = Some(dials);
-                }
             }
             EventKind::Fin { by, idle_ns } => {
                 self.heard_from(*by);
@@ -509,6 +523,8 @@ impl ConnTrack {
             }
             EventKind::WsUpgradeRefused { status } => ep.ws.refuse(e.conn, e.frame, *status),
             EventKind::Stack { by, stack, clue } => ep.stacks.note(*by, *stack, *clue),
+            // Taken as exchanges above.
+            EventKind::Request { .. } | EventKind::Response { .. } => {}
             EventKind::KeepAliveHint { timeout_s } => {
                 ep.keep_alive_hint.add(u64::from(*timeout_s));
             }

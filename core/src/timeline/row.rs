@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use crate::analyze::{Event, EventKind, Http2Event, Segment, Side, TcpFlags, TlsEvent};
+use crate::analyze::{Event, EventKind, Exchange, Http2Event, Segment, Side, TcpFlags, TlsEvent};
 
 /// Marks and detail lines kept per connection; more are counted, not kept.
 pub(crate) const PER_ROW: usize = 10_000;
@@ -336,20 +336,26 @@ impl Row {
         }
         let t = e.t_ns;
         let at = (t, e.frame);
-        match &e.kind {
-            EventKind::Syn => self.set_state(t, ConnState::Handshake),
-            EventKind::Established { .. } => self.set_state(t, ConnState::Idle),
-            EventKind::Request { reused, .. } => {
+        // A request of any protocol (an HTTP request, a Redis command) is a mark; its answer
+        // leaves the connection idle.
+        match e.kind.exchange() {
+            Some(Exchange::Request { reused, .. }) => {
                 self.requests += 1;
-                let kind = if *reused {
+                let kind = if reused {
                     MarkKind::Reused
                 } else {
                     MarkKind::Request
                 };
                 self.mark(at, kind);
-                self.set_state(t, ConnState::Active);
+                return self.set_state(t, ConnState::Active);
             }
-            EventKind::Response { .. } => self.set_state(t, ConnState::Idle),
+            Some(Exchange::Answer { .. }) => return self.set_state(t, ConnState::Idle),
+            None => {}
+        }
+        match &e.kind {
+            EventKind::Syn => self.set_state(t, ConnState::Handshake),
+            EventKind::Established { .. } => self.set_state(t, ConnState::Idle),
+            EventKind::Request { .. } | EventKind::Response { .. } => {}
             EventKind::WsOpen { .. } => self.set_state(t, ConnState::WebSocket),
             EventKind::WsMessage { .. } => self.mark(at, MarkKind::WsMessage),
             EventKind::WsPing { .. } => self.mark(at, MarkKind::WsPing),

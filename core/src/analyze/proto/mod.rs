@@ -9,6 +9,7 @@
 
 pub(crate) mod http1;
 pub(crate) mod http2;
+pub(crate) mod registry;
 pub(crate) mod tls;
 pub(crate) mod websocket;
 
@@ -97,6 +98,11 @@ impl<'a> Cx<'a> {
         Some(notes.note((self.client, self.server, self.isn), side, first, key))
     }
 
+    /// The server's port: a hint for the protocols whose first bytes are ambiguous.
+    pub fn server_port(&self) -> u16 {
+        self.server.port()
+    }
+
     /// Appends an event of this connection (its frame is stamped by the tracker).
     pub fn emit(&mut self, kind: EventKind) {
         self.out.push(Event {
@@ -170,6 +176,13 @@ impl Proto {
     }
 
     fn data(&mut self, cx: &mut Cx<'_>, side: Side, mut data: &[u8]) {
+        if let Proto::Http1(http1) = self {
+            if http1.unclaimed(side) {
+                if let Some(other) = registry::by_first_bytes(cx, side, data) {
+                    *self = other;
+                }
+            }
+        }
         loop {
             let next = match self {
                 Proto::Http1(l) => l.data(cx, side, data),

@@ -7,8 +7,7 @@ use std::ops::ControlFlow;
 
 use head::Upgrade;
 
-use super::http2::{frame::PREFACE, Http2};
-use super::tls::is_client_hello;
+use super::http2::Http2;
 use super::websocket::WebSocket;
 use super::{Cx, Layer, Next, Proto};
 use crate::analyze::event::{EventKind, Side};
@@ -42,6 +41,12 @@ struct Switching {
 const MAX_SWITCHING_HEAD: usize = 16 * 1024;
 
 impl Http1 {
+    /// Whether `side`'s bytes may still be another protocol's (see `registry`): the client's
+    /// until it sent a request, the server's while nothing at all was read.
+    pub fn unclaimed(&self, side: Side) -> bool {
+        self.requests == 0 && (side == Side::Client || self.responses == 0)
+    }
+
     /// Emits the stack `by`'s message named, the first time on the connection.
     fn tell(&mut self, cx: &mut Cx<'_>, by: Side, stack: Option<(Stack, Clue)>) {
         let told = &mut self.told[usize::from(by == Side::Server)];
@@ -170,24 +175,9 @@ fn switched(cx: &mut Cx<'_>, to: Upgrade, head: &[u8]) -> Proto {
     }
 }
 
-/// The client's first bytes begin HTTP/2's preface (prior knowledge): its request line, or
-/// its start; what follows is the HTTP/2 layer's to check.
-fn is_preface(data: &[u8]) -> bool {
-    let n = data.len().min(16);
-    n >= 4 && data[..n] == PREFACE[..n]
-}
-
 impl Layer for Http1 {
     fn data(&mut self, cx: &mut Cx<'_>, side: Side, data: &[u8]) -> Next {
         match side {
-            Side::Client if self.requests == 0 && is_preface(data) => Next::Switch {
-                at: 0,
-                to: Proto::Http2(Box::new(Http2::new(cx, false))),
-            },
-            Side::Client if self.requests == 0 && is_client_hello(data) => Next::Switch {
-                at: 0,
-                to: Proto::Tls(Box::default()),
-            },
             Side::Client => {
                 self.client(cx, data);
                 Next::Same

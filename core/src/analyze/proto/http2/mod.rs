@@ -23,7 +23,15 @@ use super::{Cx, Layer, Next};
 use crate::analyze::event::{EventKind, Side};
 use crate::analyze::h2_event::{H2Code, Http2Event};
 use frame::{Head, Kind, ACK, END_HEADERS, END_STREAM, HEADER_LEN, PREFACE};
+
 use hpack::Hpack;
+
+/// The client's first bytes begin HTTP/2's preface (prior knowledge): its request line, or
+/// its start; what follows is this layer's to check.
+pub(crate) fn is_preface(data: &[u8]) -> bool {
+    let n = data.len().min(16);
+    n >= 4 && data[..n] == PREFACE[..n]
+}
 
 /// The largest control frame payload kept (SETTINGS, PING, GOAWAY, ...); a longer one is
 /// counted as an error and skipped.

@@ -1,0 +1,48 @@
+//! Which protocol reads a connection: the handoff table, one line per protocol (Wireshark's
+//! habit: a protocol adds itself to the table of the layer below; no protocol sniffs for
+//! another).
+//!
+//! A connection starts with HTTP/1.x's reader, which reads whatever nobody else claims. Until
+//! HTTP/1.x has seen a request, each piece the client sends is offered to this table, in order,
+//! the most specific signatures first; the first protocol that claims the bytes reads the
+//! connection from them on. The server's port is a hint a protocol may use where its bytes
+//! alone are ambiguous (Redis's inline commands), never a claim by itself.
+
+use super::http2::{self, Http2};
+use super::tls;
+use super::{Cx, Proto};
+use crate::analyze::event::Side;
+
+/// A protocol recognised by the first bytes of a stream.
+pub(crate) struct Entry {
+    /// Whether `side`'s first bytes (to a server on the given port) are this protocol's.
+    pub claims: fn(Side, &[u8], u16) -> bool,
+    /// Its reader, from those bytes on.
+    pub start: fn(&mut Cx<'_>) -> Proto,
+}
+
+/// The protocols recognised by their first bytes, in the order they are asked.
+const BY_FIRST_BYTES: [Entry; 2] = [
+    // TLS: a ClientHello record.
+    Entry {
+        claims: |side, data, _| side == Side::Client && tls::is_client_hello(data),
+        start: |_| Proto::Tls(Box::default()),
+    },
+    // HTTP/2 by prior knowledge: the client's preface.
+    Entry {
+        claims: |side, data, _| side == Side::Client && http2::is_preface(data),
+        start: |cx| Proto::Http2(Box::new(Http2::new(cx, false))),
+    },
+];
+
+/// The reader of the protocol that claims `side`'s first bytes, if one does.
+pub(crate) fn by_first_bytes(cx: &mut Cx<'_>, side: Side, data: &[u8]) -> Option<Proto> {
+    let port = cx.server_port();
+    BY_FIRST_BYTES
+        .iter()
+        .find(|e| (e.claims)(side, data, port))
+        .map(|e| (e.start)(cx))
+}
+
+/// The knob rows the protocols keep in their folders, after the table's own.
+pub(crate) const KNOBS: [&str; 0] = [];

@@ -1,0 +1,96 @@
+//! The words every layer of the analyser shares: which side did something, how a message
+//! ends a connection, what an event is to the connection's exchanges, and captured text made
+//! safe for a comment. A leaf: the TCP layer and every protocol's events import it, it imports
+//! none of them.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Which end of a connection did something. The client is the side that sent
+/// the SYN, because "who opened" is what keep-alive and pool questions need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// The side that sent the SYN (or, mid-stream, the higher port).
+    Client,
+    /// The side that answered the SYN.
+    Server,
+}
+
+impl Side {
+    /// The other end, for "the peer acknowledges" transitions.
+    pub fn peer(self) -> Side {
+        match self {
+            Side::Client => Side::Server,
+            Side::Server => Side::Client,
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Side::Client => "client",
+            Side::Server => "server",
+        })
+    }
+}
+
+/// Why an HTTP message says the connection ends after it: how a side turns keep-alive off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Closing {
+    /// A `Connection: close` header.
+    ConnectionCloseHeader,
+    /// HTTP/1.0 without `Connection: keep-alive` (HTTP/1.0 closes by default).
+    Http10WithoutKeepalive,
+}
+
+impl Closing {
+    /// The word used in JSON and findings (`via`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Closing::ConnectionCloseHeader => "connection_close_header",
+            Closing::Http10WithoutKeepalive => "http10_without_keepalive",
+        }
+    }
+}
+
+/// One step of a connection's exchanges, whatever its protocol: a request (an HTTP request, a
+/// Redis command, an SQL query) or the answer to one. The diagnosis reasons over these, so its
+/// pool, idle-close and race findings hold for every protocol whose events say which they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exchange {
+    /// The client asked.
+    Request {
+        /// An earlier request used this connection.
+        reused: bool,
+        /// Since the peer's last data before it, on a reused connection.
+        idle_ns: Option<u64>,
+        /// It asks to close the connection after its answer.
+        closing: Option<Closing>,
+    },
+    /// The server answered.
+    Answer {
+        /// It says the connection ends after it.
+        closing: Option<Closing>,
+    },
+}
+
+/// Makes captured text safe for a comment: percent-encodes `|`, `%`-unsafe
+/// control bytes and the letter that would spell "reused" inside a path.
+pub(crate) fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == '|' || c.is_control() {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out.replace("reused", "reus%65d")
+}
