@@ -10,6 +10,7 @@ use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::h2_event::Http2Event;
+use super::proto::redis::RedisEvent;
 use super::tls_event::TlsEvent;
 pub(crate) use super::vocabulary::clean;
 pub use super::vocabulary::{Closing, Exchange, Side};
@@ -279,6 +280,8 @@ pub enum EventKind {
     /// What a TLS connection's records said (`"kind": "tls"`, the record's story in
     /// `"tls"`).
     Tls(TlsEvent),
+    /// What a Redis connection's RESP said (`"kind": "redis"`, the story in `"redis"`).
+    Redis(RedisEvent),
     /// The connection is over (final ACK of the close, or RST).
     Closed {
         /// Ended by a reset rather than a FIN exchange.
@@ -304,6 +307,7 @@ impl EventKind {
                 closing: *closing,
             }),
             EventKind::Response { closing, .. } => Some(Exchange::Answer { closing: *closing }),
+            EventKind::Redis(redis) => redis.exchange(),
             _ => None,
         }
     }
@@ -413,6 +417,7 @@ impl Event {
             }
             EventKind::Http2(h2) => h2.describe(),
             EventKind::Tls(tls) => tls.describe(),
+            EventKind::Redis(redis) => redis.describe(),
         };
         format!("conn {}: {what}", self.conn)
     }

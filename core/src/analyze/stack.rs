@@ -49,6 +49,18 @@ pub enum Stack {
     Jetty,
     /// Python's http.server (`BaseHTTP/0.6 Python/3.x`).
     PythonHttpServer,
+    /// Redis's server, or one that speaks its protocol (Valkey, KeyDB).
+    RedisServer,
+    /// redis-py, Python's Redis client.
+    RedisPy,
+    /// go-redis.
+    GoRedis,
+    /// ioredis, Node's Redis client.
+    Ioredis,
+    /// Jedis (Java).
+    Jedis,
+    /// Lettuce (Java).
+    Lettuce,
     /// A proxy that says it is one (`Via`, `Forwarded`, `X-Forwarded-For` on its requests)
     /// without naming itself.
     Proxy,
@@ -70,13 +82,17 @@ pub enum Clue {
     NginxProxyShape,
     /// A `Via`, `Forwarded` or `X-Forwarded-For` header: a proxy sent the request.
     ProxyHeader,
+    /// The client named its library in the protocol (Redis `CLIENT SETINFO LIB-NAME`).
+    ClientName,
+    /// The protocol it speaks names it (a server answering in RESP is Redis).
+    Protocol,
 }
 
 impl Clue {
     /// How sure the clue is: a header that names the software, or a default's shape.
     pub fn confidence(self) -> &'static str {
         match self {
-            Clue::UserAgent | Clue::Server => "high",
+            Clue::UserAgent | Clue::Server | Clue::ClientName | Clue::Protocol => "high",
             Clue::NodeKeepAlive | Clue::NginxProxyShape | Clue::ProxyHeader => "medium",
         }
     }
@@ -93,6 +109,8 @@ impl Clue {
                 "requests that begin Host then Connection: close, as nginx's proxy_pass sends them"
             }
             Clue::ProxyHeader => "a Via, Forwarded or X-Forwarded-For header on its requests",
+            Clue::ClientName => "the library name it gave (CLIENT SETINFO LIB-NAME)",
+            Clue::Protocol => "the protocol it speaks",
         }
     }
 }
@@ -173,6 +191,12 @@ impl Stack {
             Stack::Kestrel => "kestrel",
             Stack::Jetty => "jetty",
             Stack::PythonHttpServer => "python-http-server",
+            Stack::RedisServer => "redis-server",
+            Stack::RedisPy => "redis-py",
+            Stack::GoRedis => "go-redis",
+            Stack::Ioredis => "ioredis",
+            Stack::Jedis => "jedis",
+            Stack::Lettuce => "lettuce",
             Stack::Proxy => "proxy",
         }
     }
@@ -200,6 +224,12 @@ impl Stack {
             Stack::Kestrel => "Kestrel",
             Stack::Jetty => "Jetty",
             Stack::PythonHttpServer => "Python http.server",
+            Stack::RedisServer => "Redis server",
+            Stack::RedisPy => "redis-py",
+            Stack::GoRedis => "go-redis",
+            Stack::Ioredis => "ioredis",
+            Stack::Jedis => "Jedis",
+            Stack::Lettuce => "Lettuce",
             Stack::Proxy => "a proxy",
         }
     }

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::event::{Event, EventKind, RstSender, Side, TimeWaitHolder};
 use super::proto::http2::summary::Http2Summary;
+use super::proto::redis::summary::RedisSummary;
 use super::proto::tls::summary::TlsSummary;
 
 /// A count per side of the connection.
@@ -189,6 +190,9 @@ pub struct Summary {
     pub http2: Http2Summary,
     /// What the TLS connections said (all zero without TLS).
     pub tls: TlsSummary,
+    /// Redis totals (left out when the capture holds no Redis).
+    #[serde(skip_serializing_if = "RedisSummary::is_empty")]
+    pub redis: RedisSummary,
     /// Connections with exactly one FIN so far: tells a first FIN from a
     /// second one. Bounded by the half-closed live connections.
     #[serde(skip)]
@@ -233,9 +237,11 @@ impl Summary {
                 self.open = self.open.saturating_sub(1);
                 self.websocket.apply(event);
                 self.http2.apply(event);
+                self.redis.apply(event);
             }
             EventKind::Http2(_) => self.http2.apply(event),
             EventKind::Tls(_) => self.tls.apply(event),
+            EventKind::Redis(_) => self.redis.apply(event),
             EventKind::Stack { .. }
             | EventKind::KeepAliveHint { .. }
             | EventKind::CaptureHole { .. } => {}

@@ -523,8 +523,8 @@ impl ConnTrack {
             }
             EventKind::WsUpgradeRefused { status } => ep.ws.refuse(e.conn, e.frame, *status),
             EventKind::Stack { by, stack, clue } => ep.stacks.note(*by, *stack, *clue),
-            // Taken as exchanges above.
-            EventKind::Request { .. } | EventKind::Response { .. } => {}
+            // Taken as exchanges above; Redis's other events change nothing here.
+            EventKind::Request { .. } | EventKind::Response { .. } | EventKind::Redis(_) => {}
             EventKind::KeepAliveHint { timeout_s } => {
                 ep.keep_alive_hint.add(u64::from(*timeout_s));
             }

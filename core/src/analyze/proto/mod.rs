@@ -9,6 +9,7 @@
 
 pub(crate) mod http1;
 pub(crate) mod http2;
+pub(crate) mod redis;
 pub(crate) mod registry;
 pub(crate) mod tls;
 pub(crate) mod websocket;
@@ -150,6 +151,8 @@ pub(crate) enum Proto {
     /// TLS: the client's first bytes are a handshake record; what it carries is read by an
     /// inner protocol when the keys are known.
     Tls(Box<tls::Tls>),
+    /// Redis: the client's first bytes are a RESP command.
+    Redis(Box<redis::Redis>),
     /// A protocol the analyser does not read (after a 101 to an unknown protocol).
     Opaque,
 }
@@ -170,6 +173,7 @@ impl Proto {
                 Proto::WebSocket(l) => l.gap(cx, side, len),
                 Proto::Http2(l) => l.gap(cx, side, len),
                 Proto::Tls(l) => l.gap(cx, side, len),
+                Proto::Redis(l) => l.gap(cx, side, len),
                 Proto::Opaque => {}
             },
         }
@@ -189,6 +193,7 @@ impl Proto {
                 Proto::WebSocket(l) => l.data(cx, side, data),
                 Proto::Http2(l) => l.data(cx, side, data),
                 Proto::Tls(l) => l.data(cx, side, data),
+                Proto::Redis(l) => l.data(cx, side, data),
                 Proto::Opaque => Next::Same,
             };
             match next {

@@ -9,6 +9,7 @@
 //! alone are ambiguous (Redis's inline commands), never a claim by itself.
 
 use super::http2::{self, Http2};
+use super::redis::{self, Redis};
 use super::tls;
 use super::{Cx, Proto};
 use crate::analyze::event::Side;
@@ -22,7 +23,7 @@ pub(crate) struct Entry {
 }
 
 /// The protocols recognised by their first bytes, in the order they are asked.
-const BY_FIRST_BYTES: [Entry; 2] = [
+const BY_FIRST_BYTES: [Entry; 3] = [
     // TLS: a ClientHello record.
     Entry {
         claims: |side, data, _| side == Side::Client && tls::is_client_hello(data),
@@ -32,6 +33,11 @@ const BY_FIRST_BYTES: [Entry; 2] = [
     Entry {
         claims: |side, data, _| side == Side::Client && http2::is_preface(data),
         start: |cx| Proto::Http2(Box::new(Http2::new(cx, false))),
+    },
+    // Redis: a RESP command.
+    Entry {
+        claims: redis::claims,
+        start: |_| Proto::Redis(Box::<Redis>::default()),
     },
 ];
 
@@ -45,4 +51,4 @@ pub(crate) fn by_first_bytes(cx: &mut Cx<'_>, side: Side, data: &[u8]) -> Option
 }
 
 /// The knob rows the protocols keep in their folders, after the table's own.
-pub(crate) const KNOBS: [&str; 0] = [];
+pub(crate) const KNOBS: [&str; 1] = [redis::KNOBS];

@@ -1,0 +1,122 @@
+//! Redis totals over a capture (`"redis"` in the summary), folded from the redis events like
+//! every summary, so the live view and a later read agree by construction.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::event::RedisEvent;
+use crate::analyze::event::{Event, EventKind};
+use crate::FastSet;
+
+/// Distinct command names and error prefixes kept by name; past them a hostile or unusual
+/// stream's words are counted under `other`, so the summary stays bounded.
+const NAMES: usize = 64;
+
+/// Counts by name, at most [`NAMES`] of them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct ByName(BTreeMap<String, u64>);
+
+impl ByName {
+    fn add(&mut self, name: &str) {
+        if let Some(n) = self.0.get_mut(name) {
+            *n += 1;
+        } else if self.0.len() < NAMES {
+            self.0.insert(name.to_owned(), 1);
+        } else {
+            *self.0.entry("other".to_owned()).or_default() += 1;
+        }
+    }
+
+    /// The count of `name`.
+    pub fn get(&self, name: &str) -> u64 {
+        self.0.get(name).copied().unwrap_or(0)
+    }
+}
+
+/// Commands: how many, and by name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Commands {
+    /// Every command the clients sent.
+    pub total: u64,
+    /// By name (`GET`, `SET`, `CLIENT`, ...).
+    pub by_name: ByName,
+}
+
+/// Redis totals.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RedisSummary {
+    /// Connections that spoke RESP.
+    pub connections: u64,
+    /// The clients' commands.
+    pub commands: Commands,
+    /// Replies that answered a command.
+    pub replies: u64,
+    /// Error replies by their first word (`ERR`, `WRONGTYPE`, `NOAUTH`, ...).
+    pub errors: ByName,
+    /// The most commands sent and not yet answered on one connection (1: no pipelining).
+    pub deepest_pipeline: u32,
+    /// Connections that subscribed (`SUBSCRIBE`, `PSUBSCRIBE`, `SSUBSCRIBE`).
+    pub subscribers: u64,
+    /// Messages pushed to subscribers (and RESP3 pushes).
+    pub pushes: u64,
+    /// Connections that chose RESP3 (`HELLO 3`).
+    pub resp3_connections: u64,
+    /// Byte runs that break RESP.
+    pub protocol_errors: u64,
+    /// Directions whose framing was lost to a gap in the capture.
+    pub lost_sync: u64,
+    /// Open connections already counted (and, with the high bit, as subscribers).
+    #[serde(skip)]
+    seen: FastSet<u64>,
+}
+
+/// The mark of a connection counted as a subscriber in `seen`.
+const SUBSCRIBER: u64 = 1 << 63;
+
+impl RedisSummary {
+    /// Whether the capture held no Redis at all (the section is then left out).
+    pub fn is_empty(&self) -> bool {
+        self.connections == 0
+    }
+
+    /// Folds one event (the redis events, and `Closed` to forget a connection).
+    pub fn apply(&mut self, event: &Event) {
+        let r = match &event.kind {
+            EventKind::Redis(r) => r,
+            EventKind::Closed { .. } => {
+                if self.seen.remove(&event.conn) {
+                    self.seen.remove(&(event.conn | SUBSCRIBER));
+                }
+                return;
+            }
+            _ => return,
+        };
+        if self.seen.insert(event.conn) {
+            self.connections += 1;
+        }
+        match r {
+            RedisEvent::Command { name, depth, .. } => {
+                self.commands.total += 1;
+                self.commands.by_name.add(name);
+                self.deepest_pipeline = self.deepest_pipeline.max(*depth);
+                let subscribes = matches!(name.as_str(), "SUBSCRIBE" | "PSUBSCRIBE" | "SSUBSCRIBE");
+                if subscribes && self.seen.insert(event.conn | SUBSCRIBER) {
+                    self.subscribers += 1;
+                }
+            }
+            RedisEvent::Reply { n, error, .. } => {
+                self.replies += u64::from(*n > 0);
+                if let Some(prefix) = error {
+                    self.errors.add(prefix);
+                }
+            }
+            RedisEvent::Push { .. } => self.pushes += 1,
+            RedisEvent::Hello { protocol: 3 } => self.resp3_connections += 1,
+            RedisEvent::Hello { .. } | RedisEvent::Client { .. } => {}
+            RedisEvent::ProtocolError { .. } => self.protocol_errors += 1,
+            RedisEvent::LostSync { .. } => self.lost_sync += 1,
+        }
+    }
+}
