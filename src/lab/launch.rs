@@ -16,7 +16,7 @@ use super::waiting::{sleep_unless_interrupted, wait_for, Interrupted};
 use crate::actors::client_report::ClientReport;
 use crate::actors::exec::{self, ExecChild, ExecReport};
 use crate::actors::http_server;
-use crate::actors::worker::{Job, Worker};
+use crate::actors::worker::{self, Job, Worker};
 use crate::actors::ws;
 use crate::actors::{h2_client, h2_server, http_client};
 use crate::net::kernel_truth;
@@ -119,7 +119,7 @@ pub fn start_server(
             let listening =
                 started.and_then(|()| wait_listeners(&topo.server_ns, cfg.port, workers.len()));
             if let Err(e) = listening {
-                workers.into_iter().for_each(Worker::stop);
+                worker::stop_all(workers);
                 return Err(e);
             }
             Ok(Server {
@@ -130,7 +130,13 @@ pub fn start_server(
         ServerRole::Exec(cfg) => {
             let env = peer_env(cfg.port);
             let child = exec::spawn(&topo.server_ns, "server", cfg, &env, out_prefix)?;
-            wait_listening(&topo.server_ns, cfg.port)?;
+            if let Err(e) = wait_listening(&topo.server_ns, cfg.port) {
+                // Not left running: its own words on why are in its output.
+                let report = child.stop();
+                return Err(e
+                    .context(format!("see {}", report.stderr.display()))
+                    .into());
+            }
             Ok(Server {
                 targets: vec![SocketAddr::new(IpAddr::V4(SERVER_ADDR), cfg.port)],
                 stop: ServerStop::Exec(child),
@@ -208,7 +214,7 @@ pub fn start_client(
                 match Worker::start(&topo.client_ns, &job, tracer.clone()) {
                     Ok(w) => workers.push(w),
                     Err(e) => {
-                        workers.into_iter().for_each(Worker::stop);
+                        worker::stop_all(workers);
                         return Err(e);
                     }
                 }
@@ -368,7 +374,7 @@ fn wait_workers(mut workers: Vec<Worker>, limit: Duration) -> Result<ClientDone>
         std::thread::sleep(Duration::from_millis(20));
     };
     if let Some(e) = failure {
-        workers.into_iter().for_each(Worker::stop);
+        worker::stop_all(workers);
         return Err(e.context("the client did not finish"));
     }
     let mut total = ClientReport::default();
@@ -406,7 +412,7 @@ impl ClientDone {
             }
             Release::Exec(child) => Some(child.stop()),
             Release::Workers(workers) => {
-                workers.into_iter().for_each(Worker::stop);
+                worker::stop_all(workers);
                 None
             }
         }
@@ -424,7 +430,7 @@ impl Server {
             }
             ServerStop::Exec(child) => Some(child.stop()),
             ServerStop::Workers(workers) => {
-                workers.into_iter().for_each(Worker::stop);
+                worker::stop_all(workers);
                 None
             }
         }
