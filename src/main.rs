@@ -468,7 +468,8 @@ fn print_inspection(name: &str, inspection: &inspect::Inspection, json: bool) {
             println!("no TCP in this capture: nothing to diagnose");
         } else {
             let understood = s.analysis.requests + s.analysis.responses + s.analysis.http2.streams;
-            if understood == 0 && s.analysis.websocket.connections == 0 {
+            if understood == 0 && s.analysis.websocket.connections == 0 && s.analysis.exchanges == 0
+            {
                 let why = if s.analysis.tls.connections > 0 {
                     "TLS without keys: give them with --keylog"
                 } else if s.analysis.cut_segments > 0 {

@@ -10,10 +10,11 @@ use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::h2_event::Http2Event;
+use super::proto::bursts::BurstEvent;
 use super::proto::redis::RedisEvent;
 use super::tls_event::TlsEvent;
 pub(crate) use super::vocabulary::clean;
-pub use super::vocabulary::{Closing, Exchange, Side};
+pub use super::vocabulary::{Closing, Exchange, Side, Words};
 
 /// Who sent a reset: one of the ends, or a middlebox on the path (a frame the capture marks as
 /// forged: connlab's wire in a lab, a load balancer or NAT in production). Kept apart because
@@ -282,6 +283,8 @@ pub enum EventKind {
     Tls(TlsEvent),
     /// What a Redis connection's RESP said (`"kind": "redis"`, the story in `"redis"`).
     Redis(RedisEvent),
+    /// A turn of a plain TCP connection no protocol claimed (`"kind": "burst"`).
+    Burst(BurstEvent),
     /// The connection is over (final ACK of the close, or RST).
     Closed {
         /// Ended by a reset rather than a FIN exchange.
@@ -308,7 +311,17 @@ impl EventKind {
             }),
             EventKind::Response { closing, .. } => Some(Exchange::Answer { closing: *closing }),
             EventKind::Redis(redis) => redis.exchange(),
+            EventKind::Burst(burst) => burst.exchange(),
             _ => None,
+        }
+    }
+
+    /// What the protocol of this exchange calls its requests and answers.
+    pub fn words(&self) -> Words {
+        match self {
+            EventKind::Redis(_) => RedisEvent::WORDS,
+            EventKind::Burst(_) => BurstEvent::WORDS,
+            _ => Words::HTTP,
         }
     }
 }
@@ -418,6 +431,7 @@ impl Event {
             EventKind::Http2(h2) => h2.describe(),
             EventKind::Tls(tls) => tls.describe(),
             EventKind::Redis(redis) => redis.describe(),
+            EventKind::Burst(burst) => burst.describe(),
         };
         format!("conn {}: {what}", self.conn)
     }

@@ -21,11 +21,12 @@ mod tls_event;
 mod tracker;
 mod vocabulary;
 
-pub use event::{Closing, Event, EventKind, Exchange, RstSender, Side, TimeWaitHolder};
+pub use event::{Closing, Event, EventKind, Exchange, RstSender, Side, TimeWaitHolder, Words};
 pub use frame::{decode, decode_cut, DecodeError, LinkType, Segment, TcpFlags};
 pub use h2_event::{H2Code, Http2Event};
 pub use proto::http2::summary::{GoAways, Http2Summary, StreamsPerConnection};
 pub(crate) use proto::registry::KNOBS as PROTOCOL_KNOBS;
+pub use proto::registry::SECTIONS as PROTOCOL_SECTIONS;
 pub use proto::tls::ahead::{Ahead, KeyNote, Opened, OpenedRecords};
 pub use proto::tls::keys::KeyLog;
 pub use proto::tls::summary::{Alerts, HandshakeMs, TlsSummary};

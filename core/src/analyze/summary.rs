@@ -10,8 +10,10 @@ use crate::{FastMap, FastSet};
 use serde::Serialize;
 
 use super::event::{Event, EventKind, RstSender, Side, TimeWaitHolder};
+use super::proto::bursts::BurstEvent;
 use super::proto::http2::summary::Http2Summary;
 use super::proto::redis::summary::RedisSummary;
+use super::proto::redis::RedisEvent;
 use super::proto::tls::summary::TlsSummary;
 
 /// A count per side of the connection.
@@ -159,6 +161,10 @@ pub struct Summary {
     pub connections: u64,
     /// HTTP requests.
     pub requests: u64,
+    /// Requests of any protocol (HTTP requests, Redis commands, plain TCP's client bursts):
+    /// what the diagnosis reasons over. Said in each protocol's section, not on its own.
+    #[serde(skip)]
+    pub exchanges: u64,
     /// Requests on a connection that had served an earlier request.
     pub reused: u64,
     /// HTTP responses.
@@ -210,6 +216,7 @@ impl Summary {
         match &event.kind {
             EventKind::Syn | EventKind::Established { .. } => {}
             EventKind::Request { reused, .. } => {
+                self.exchanges += 1;
                 self.requests += 1;
                 self.reused += u64::from(*reused);
             }
@@ -241,7 +248,13 @@ impl Summary {
             }
             EventKind::Http2(_) => self.http2.apply(event),
             EventKind::Tls(_) => self.tls.apply(event),
-            EventKind::Redis(_) => self.redis.apply(event),
+            EventKind::Redis(redis) => {
+                self.exchanges += u64::from(matches!(redis, RedisEvent::Command { .. }));
+                self.redis.apply(event);
+            }
+            // A plain TCP connection's turns are exchanges, nothing more.
+            EventKind::Burst(BurstEvent::Sent { .. }) => self.exchanges += 1,
+            EventKind::Burst(BurstEvent::Answered { .. }) => {}
             EventKind::Stack { .. }
             | EventKind::KeepAliveHint { .. }
             | EventKind::CaptureHole { .. } => {}

@@ -57,6 +57,37 @@ impl Closing {
     }
 }
 
+/// What a protocol calls its exchanges, for the findings' sentences: HTTP's requests and
+/// responses, Redis's commands and replies, plain TCP's client writes and answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Words {
+    /// One request (`request`, `command`).
+    pub one: &'static str,
+    /// Several (`requests`).
+    pub many: &'static str,
+    /// Their answers (`responses`).
+    pub answers: &'static str,
+    /// The knob table's family these exchanges stand for where no stack is named (`tcp`: a
+    /// protocol connlab does not know, whose knobs are the pool's and the server's own).
+    pub family: Option<&'static str>,
+}
+
+impl Words {
+    /// HTTP's (and HTTP/2's, WebSocket's upgrade's).
+    pub const HTTP: Words = Words {
+        one: "request",
+        many: "requests",
+        answers: "responses",
+        family: None,
+    };
+}
+
+impl Default for Words {
+    fn default() -> Words {
+        Words::HTTP
+    }
+}
+
 /// One step of a connection's exchanges, whatever its protocol: a request (an HTTP request, a
 /// Redis command, an SQL query) or the answer to one. The diagnosis reasons over these, so its
 /// pool, idle-close and race findings hold for every protocol whose events say which they are.

@@ -401,7 +401,8 @@ pub(crate) fn findings(server: SocketAddr, ep: &EndpointTrack) -> Vec<Finding> {
 /// server's own `Keep-Alive` header says are a proxy's in front of it, which passes the header
 /// on: their knobs are the proxy's, not the server's.
 fn name_stacks(out: &mut [Finding], ep: &EndpointTrack) {
-    let families = ep.stacks.families();
+    let mut families = ep.stacks.families();
+    families.extend(ep.words.family.map(str::to_owned));
     let sooner = out.iter().any(|f| {
         f.kind == FindingKind::KeepaliveHeaderMismatch
             && matches!((f.after_ms, f.advertised_s), (Some(after), Some(said)) if after < said as f64 * 1000.0)
@@ -654,11 +655,12 @@ fn pool_and_leaks(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>
     let closed = ep.early_closes.count;
     if closed >= MIN_CONNECTIONS && kept >= 1 && closed > kept * bursts.max(1) {
         let statement = format!(
-            "after {} the client closed {} to {server} within moments of their responses and \
+            "after {} the client closed {} to {server} within moments of their {} and \
              kept {kept} idle: its idle pool is smaller than its concurrency, so every burst \
              dials again and the client piles up TIME_WAIT",
             plural(bursts, "burst", "bursts"),
-            conns(closed)
+            conns(closed),
+            ep.words.answers
         );
         out.push(Finding {
             kept_idle: Some(kept),
@@ -690,7 +692,7 @@ fn request_limit(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>)
         let statement = format!(
             "the server {server} closes every connection after {} ({}): a per-connection \
              request limit",
-            plural(u64::from(n), "request", "requests"),
+            plural(u64::from(n), ep.words.one, ep.words.many),
             conns(examples.count)
         );
         out.push(Finding {
@@ -702,11 +704,13 @@ fn request_limit(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>)
 
 fn resets(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>) {
     if ep.race.count >= 1 {
+        let words = ep.words;
         let statement = format!(
-            "{} sent on connections the server {server} had already closed, answered with \
-             RST: the keep-alive race (the server's idle close crossed the client's next \
-             request)",
-            plural(ep.race.count, "request was", "requests were")
+            "{} {} sent on connections the server {server} had already closed, answered with \
+             RST: the keep-alive race (the server's idle close crossed the client's next {})",
+            plural(ep.race.count, words.one, words.many),
+            if ep.race.count == 1 { "was" } else { "were" },
+            words.one
         );
         out.push(
             Finding::new(FindingKind::RequestOnClosingConnection, server, &ep.race).says(statement),

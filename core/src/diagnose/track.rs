@@ -13,7 +13,7 @@ use super::sketch::Sketch;
 use super::tls::{TlsConn, TlsEndpoint};
 use super::websocket::{At, WsConn, WsEndpoint};
 use crate::analyze::{
-    BySide, Closing, Event, EventKind, Exchange, RstBy, RstSender, Side, TimeWaitHolder,
+    BySide, Closing, Event, EventKind, Exchange, RstBy, RstSender, Side, TimeWaitHolder, Words,
 };
 use crate::FastMap;
 
@@ -145,6 +145,8 @@ impl Cause {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct EndpointTrack {
     pub connections: u64,
+    /// What the endpoint's protocol calls its requests (its last exchange's).
+    pub words: Words,
     pub requests: u64,
     pub reused: u64,
     pub fin_first_by: BySide,
@@ -393,6 +395,7 @@ impl ConnTrack {
         self.passed_over = false;
         ep.requests += 1;
         ep.reused += u64::from(reused);
+        ep.words = e.kind.words();
         if self.requests == 1 && self.first_fin.is_none() && !self.rst_seen {
             self.counted_open = true;
             ep.open_used += 1;
@@ -523,8 +526,11 @@ impl ConnTrack {
             }
             EventKind::WsUpgradeRefused { status } => ep.ws.refuse(e.conn, e.frame, *status),
             EventKind::Stack { by, stack, clue } => ep.stacks.note(*by, *stack, *clue),
-            // Taken as exchanges above; Redis's other events change nothing here.
-            EventKind::Request { .. } | EventKind::Response { .. } | EventKind::Redis(_) => {}
+            // Taken as exchanges above; the protocols' other events change nothing here.
+            EventKind::Request { .. }
+            | EventKind::Response { .. }
+            | EventKind::Redis(_)
+            | EventKind::Burst(_) => {}
             EventKind::KeepAliveHint { timeout_s } => {
                 ep.keep_alive_hint.add(u64::from(*timeout_s));
             }

@@ -355,7 +355,10 @@ impl Row {
         match &e.kind {
             EventKind::Syn => self.set_state(t, ConnState::Handshake),
             EventKind::Established { .. } => self.set_state(t, ConnState::Idle),
-            EventKind::Request { .. } | EventKind::Response { .. } | EventKind::Redis(_) => {}
+            EventKind::Request { .. }
+            | EventKind::Response { .. }
+            | EventKind::Redis(_)
+            | EventKind::Burst(_) => {}
             EventKind::WsOpen { .. } => self.set_state(t, ConnState::WebSocket),
             EventKind::WsMessage { .. } => self.mark(at, MarkKind::WsMessage),
             EventKind::WsPing { .. } => self.mark(at, MarkKind::WsPing),

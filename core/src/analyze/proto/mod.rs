@@ -7,6 +7,7 @@
 //! HTTP/1.1 does so after a `101 Switching Protocols`. The connection keeps one [`Proto`] and
 //! never knows which protocol it is.
 
+pub(crate) mod bursts;
 pub(crate) mod http1;
 pub(crate) mod http2;
 pub(crate) mod redis;
@@ -153,6 +154,8 @@ pub(crate) enum Proto {
     Tls(Box<tls::Tls>),
     /// Redis: the client's first bytes are a RESP command.
     Redis(Box<redis::Redis>),
+    /// Plain TCP: bytes no protocol claims, read as the turns of an exchange.
+    Bursts(bursts::Bursts),
     /// A protocol the analyser does not read (after a 101 to an unknown protocol).
     Opaque,
 }
@@ -174,6 +177,7 @@ impl Proto {
                 Proto::Http2(l) => l.gap(cx, side, len),
                 Proto::Tls(l) => l.gap(cx, side, len),
                 Proto::Redis(l) => l.gap(cx, side, len),
+                Proto::Bursts(l) => l.gap(cx, side, len),
                 Proto::Opaque => {}
             },
         }
@@ -181,8 +185,9 @@ impl Proto {
 
     fn data(&mut self, cx: &mut Cx<'_>, side: Side, mut data: &[u8]) {
         if let Proto::Http1(http1) = self {
+            let first = http1.first_bytes(side);
             if http1.unclaimed(side) {
-                if let Some(other) = registry::by_first_bytes(cx, side, data) {
+                if let Some(other) = registry::by_first_bytes(cx, side, data, first) {
                     *self = other;
                 }
             }
@@ -194,6 +199,7 @@ impl Proto {
                 Proto::Http2(l) => l.data(cx, side, data),
                 Proto::Tls(l) => l.data(cx, side, data),
                 Proto::Redis(l) => l.data(cx, side, data),
+                Proto::Bursts(l) => l.data(cx, side, data),
                 Proto::Opaque => Next::Same,
             };
             match next {

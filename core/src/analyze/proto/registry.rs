@@ -2,12 +2,14 @@
 //! habit: a protocol adds itself to the table of the layer below; no protocol sniffs for
 //! another).
 //!
-//! A connection starts with HTTP/1.x's reader, which reads whatever nobody else claims. Until
+//! A connection starts with HTTP/1.x's reader, which keeps what may be HTTP/1.x and nobody
+//! else claims; first bytes that cannot be are read as plain TCP. Until
 //! HTTP/1.x has seen a request, each piece the client sends is offered to this table, in order,
 //! the most specific signatures first; the first protocol that claims the bytes reads the
 //! connection from them on. The server's port is a hint a protocol may use where its bytes
 //! alone are ambiguous (Redis's inline commands), never a claim by itself.
 
+use super::bursts::{self, Bursts};
 use super::http2::{self, Http2};
 use super::redis::{self, Redis};
 use super::tls;
@@ -41,14 +43,26 @@ const BY_FIRST_BYTES: [Entry; 3] = [
     },
 ];
 
-/// The reader of the protocol that claims `side`'s first bytes, if one does.
-pub(crate) fn by_first_bytes(cx: &mut Cx<'_>, side: Side, data: &[u8]) -> Option<Proto> {
+/// The reader of the protocol that claims `side`'s bytes, if one does; `first` when they are
+/// the first `side` sent. Last comes plain TCP, for first bytes that are no protocol's in the
+/// table and cannot be HTTP/1.x's (only the first: a request split inside its method is
+/// still HTTP/1.x's).
+pub(crate) fn by_first_bytes(
+    cx: &mut Cx<'_>,
+    side: Side,
+    data: &[u8],
+    first: bool,
+) -> Option<Proto> {
     let port = cx.server_port();
-    BY_FIRST_BYTES
-        .iter()
-        .find(|e| (e.claims)(side, data, port))
-        .map(|e| (e.start)(cx))
+    if let Some(entry) = BY_FIRST_BYTES.iter().find(|e| (e.claims)(side, data, port)) {
+        return Some((entry.start)(cx));
+    }
+    (first && bursts::claims(side, data)).then(|| Proto::Bursts(Bursts::default()))
 }
 
+/// The summary sections of the protocols in folders (`redis`): fields an `[expect]` key or a
+/// sweep's metric may start with, left out of a summary where the protocol was not seen.
+pub const SECTIONS: [&str; 1] = [redis::SECTION];
+
 /// The knob rows the protocols keep in their folders, after the table's own.
-pub(crate) const KNOBS: [&str; 1] = [redis::KNOBS];
+pub(crate) const KNOBS: [&str; 2] = [redis::KNOBS, bursts::KNOBS];

@@ -106,6 +106,16 @@ pub(crate) fn request_line(data: &[u8]) -> Option<RequestLine> {
     })
 }
 
+/// Whether `data` may be the start of a request: a method and its space, or the first bytes
+/// of one (a segment may end anywhere). What does not is no HTTP/1.x client's.
+pub(crate) fn may_start_request(data: &[u8]) -> bool {
+    METHODS.iter().any(|m| {
+        let n = data.len().min(m.len() + 1);
+        let (method, rest) = data[..n].split_at(n.min(m.len()));
+        m.as_bytes().starts_with(method) && rest.iter().all(|&b| b == b' ')
+    })
+}
+
 /// Parses `HTTP/1.x NNN` at the start of `data`.
 pub(crate) fn status_line(data: &[u8]) -> Option<StatusLine> {
     let rest = data.strip_prefix(b"HTTP/1.")?;
@@ -432,6 +442,24 @@ mod tests {
         assert!(request_line(b"GET  HTTP/1.1\r\n").is_none());
         assert!(request_line(b"GET / HTTP/2\r\n").is_none());
         assert!(request_line(b"GET /").is_none());
+        for start in [
+            &b"GET / HTTP/1.1\r\n"[..],
+            b"GE",
+            b"POST ",
+            b"OPTIONS",
+            b"D",
+        ] {
+            assert!(may_start_request(start), "{start:?}");
+        }
+        for other in [
+            &b"ping\n"[..],
+            b"GETX",
+            b"get /",
+            b"*1\r\n",
+            b"\x16\x03\x01",
+        ] {
+            assert!(!may_start_request(other), "{other:?}");
+        }
         assert!(request_line(b"").is_none());
     }
 

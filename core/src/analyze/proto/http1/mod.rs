@@ -27,6 +27,8 @@ pub(crate) struct Http1 {
     told: [bool; 2],
     /// The server's Keep-Alive timeout was told.
     hinted: bool,
+    /// Each side sent bytes already (the registry is told whether these are its first).
+    spoke: [bool; 2],
 }
 
 /// A 101 seen, its head still arriving.
@@ -45,6 +47,11 @@ impl Http1 {
     /// until it sent a request, the server's while nothing at all was read.
     pub fn unclaimed(&self, side: Side) -> bool {
         self.requests == 0 && (side == Side::Client || self.responses == 0)
+    }
+
+    /// Whether these are the first bytes `side` sends; from now on they are not.
+    pub fn first_bytes(&mut self, side: Side) -> bool {
+        !std::mem::replace(&mut self.spoke[usize::from(side == Side::Server)], true)
     }
 
     /// Emits the stack `by`'s message named, the first time on the connection.

@@ -4,7 +4,7 @@
 use compact_str::CompactString;
 use serde::Serialize;
 
-use crate::analyze::vocabulary::{clean, Exchange, Side};
+use crate::analyze::vocabulary::{clean, Exchange, Side, Words};
 
 /// What a Redis connection said.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -67,6 +67,14 @@ pub enum RedisEvent {
 }
 
 impl RedisEvent {
+    /// Redis's words for its exchanges.
+    pub const WORDS: Words = Words {
+        one: "command",
+        many: "commands",
+        answers: "replies",
+        family: None,
+    };
+
     /// A command is a request, a reply to one its answer (a push or an unsolicited reply is
     /// neither).
     pub(crate) fn exchange(&self) -> Option<Exchange> {

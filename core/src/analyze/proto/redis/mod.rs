@@ -25,6 +25,9 @@ pub(crate) const PORT: u16 = 6379;
 /// The knob rows of Redis servers and clients, read by the knob table.
 pub(crate) const KNOBS: &str = include_str!("knobs.txt");
 
+/// Its section of the summary (and of `[expect]` keys).
+pub(crate) const SECTION: &str = "redis";
+
 /// Whether a stream's first bytes are Redis's: a client's command as a RESP array of bulk
 /// strings (`*N\r\n$`), or an inline command to Redis's port; or a server that speaks first to
 /// refuse the connection (`-ERR max number of clients reached`, `-DENIED` in protected mode).
