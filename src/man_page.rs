@@ -74,7 +74,7 @@ Every field (any of them can be changed with \fB--set KEY=VALUE\fR):
     writeln!(
         out,
         ".PP\nSummary fields an \\fB[expect]\\fR key starts with: {}.",
-        expect::SUMMARY_FIELDS.join(", ")
+        expect::summary_fields().collect::<Vec<_>>().join(", ")
     )?;
     Ok(())
 }

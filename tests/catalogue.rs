@@ -74,6 +74,8 @@ const TLS: &[&str] = &[
 ];
 /// Labs tested in c500k.rs.
 const SCALE: &[&str] = &["c500k"];
+/// Labs with real database and cache servers, tested in databases.rs.
+const DATABASES: &[&str] = &["redis-idle-timeout"];
 const CORE: &[&str] = &[
     "keepalive-reuse",
     "pool-burst",
@@ -100,7 +102,7 @@ fn every_embedded_lab_has_an_integration_test() {
         .collect();
     for name in &listed {
         assert!(
-            [CATALOGUE, CORE, PRODUCTION, SCALE, WEBSOCKET, HTTP2, TLS]
+            [CATALOGUE, CORE, PRODUCTION, SCALE, WEBSOCKET, HTTP2, TLS, DATABASES]
                 .iter()
                 .any(|set| set.contains(&name.as_str())),
             "lab {name} has no test"
@@ -115,6 +117,7 @@ fn every_embedded_lab_has_an_integration_test() {
             + WEBSOCKET.len()
             + HTTP2.len()
             + TLS.len()
+            + DATABASES.len()
     );
 }
 

@@ -12,14 +12,55 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use super::run_as::RunAs;
 use crate::net::netns;
+
+/// The variable naming the program's own folder beside the capture (`<run>.server.data`),
+/// made when an argument names it, and owned by the program's user.
+const DATA_DIR: &str = "CONNLAB_DATA_DIR";
+
+/// `arg` with each `$NAME` or `${NAME}` of `vars` replaced by its value; anything else is
+/// left as written.
+fn expand(arg: &str, vars: &[(String, String)]) -> String {
+    let mut out = String::with_capacity(arg.len());
+    let mut rest = arg;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (name, used) = match after.strip_prefix('{') {
+            Some(inner) => match inner.find('}') {
+                Some(end) => (&inner[..end], end + 2),
+                None => ("", 0),
+            },
+            None => {
+                let end = after
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(after.len());
+                (&after[..end], end)
+            }
+        };
+        match vars.iter().find(|(k, _)| k == name).filter(|_| used > 0) {
+            Some((_, value)) => {
+                out.push_str(value);
+                rest = &after[used..];
+            }
+            None => {
+                out.push('$');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
 
 /// `[exec_client]` or `[exec_server]`: a program to run in a namespace.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExecConfig {
-    /// Program and arguments. Run through no shell: use `["sh", "-c", "..."]` for one, where
-    /// `$CONNLAB_SERVER_URL` and friends expand.
+    /// Program and arguments, run through no shell. connlab expands `$CONNLAB_SERVER_ADDR`
+    /// and the other variables it sets (`${NAME}` too) in each argument; `["sh", "-c", "..."]`
+    /// gives a shell where one is wanted.
     pub command: Vec<String>,
     /// The server's port: where an exec server listens, or where an exec client connects.
     #[serde(default = "default_port")]
@@ -27,6 +68,10 @@ pub struct ExecConfig {
     /// Extra environment variables.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// When connlab runs as root, the program runs as this user (`"nobody"`): a real server
+    /// needs no root, and PostgreSQL refuses it. Ignored when connlab is not root.
+    #[serde(default)]
+    pub user: Option<String>,
 }
 
 fn default_port() -> u16 {
@@ -92,14 +137,24 @@ impl ExecConfig {
 
 /// Spawns `command` with its network namespace switched to `ns` between fork and exec.
 pub fn spawn_in(ns: &str, command: &mut Command) -> Result<Child> {
+    spawn_as(ns, None, command)
+}
+
+/// As [`spawn_in`], then as `user` where one is given. The user is switched after the
+/// namespace (joining one needs root) and before the death signal (a change of credentials
+/// clears it).
+fn spawn_as(ns: &str, user: Option<RunAs>, command: &mut Command) -> Result<Child> {
     let ns_file = File::open(netns::path(ns)).with_context(|| format!("opening namespace {ns}"))?;
     let ns_fd = ns_file.as_raw_fd();
     // SAFETY: between fork and exec only async-signal-safe calls: setns(2) on an fd opened
-    // before the fork, and prctl(2).
+    // before the fork, setgroups(2), setgid(2), setuid(2) and prctl(2).
     unsafe {
         command.pre_exec(move || {
             if libc::setns(ns_fd, libc::CLONE_NEWNET) != 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            if let Some(user) = user {
+                user.become_it()?;
             }
             // Die with connlab (even killed with -9), so no program outlives the lab and
             // keeps its namespace alive; the lab thread that spawns it lives as long as it.
@@ -129,16 +184,26 @@ pub fn spawn(
     let stdout = crate::paths::beside(out_prefix, &format!("{side}.stdout"));
     let stderr = crate::paths::beside(out_prefix, &format!("{side}.stderr"));
     let open = |p: &Path| File::create(p).with_context(|| format!("creating {}", p.display()));
-    let child = spawn_in(
-        ns,
-        Command::new(&program)
-            .args(&cfg.command[1..])
-            .envs(env.iter().cloned())
-            .envs(&cfg.env)
-            .stdin(Stdio::null())
-            .stdout(open(&stdout)?)
-            .stderr(open(&stderr)?),
-    )?;
+    let user = cfg.user.as_deref().map(RunAs::named).transpose()?.flatten();
+    let mut env = env.to_vec();
+    let data = crate::paths::beside(out_prefix, &format!("{side}.data"));
+    env.push((DATA_DIR.to_owned(), data.display().to_string()));
+    if cfg.command.iter().any(|a| a.contains(DATA_DIR)) {
+        std::fs::create_dir(&data).with_context(|| format!("creating {}", data.display()))?;
+        if let Some(user) = &user {
+            user.own(&data)?;
+        }
+    }
+    let args = cfg.command[1..].iter().map(|a| expand(a, &env));
+    let mut command = Command::new(&program);
+    command
+        .args(args)
+        .envs(env.iter().cloned())
+        .envs(&cfg.env)
+        .stdin(Stdio::null())
+        .stdout(open(&stdout)?)
+        .stderr(open(&stderr)?);
+    let child = spawn_as(ns, user, &mut command)?;
     Ok(ExecChild {
         child,
         report: ExecReport {
@@ -164,5 +229,45 @@ impl ExecChild {
         }
         self.report.exit_code = self.child.wait().ok().and_then(|s| s.code());
         self.report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand;
+
+    fn vars() -> Vec<(String, String)> {
+        vec![
+            ("CONNLAB_SERVER_ADDR".into(), "198.18.0.2".into()),
+            ("CONNLAB_DATA_DIR".into(), "/out/x.server.data".into()),
+        ]
+    }
+
+    #[test]
+    fn names_connlab_sets_expand_in_arguments() {
+        assert_eq!(expand("$CONNLAB_SERVER_ADDR", &vars()), "198.18.0.2");
+        assert_eq!(
+            expand("--dir=${CONNLAB_DATA_DIR}/db", &vars()),
+            "--dir=/out/x.server.data/db"
+        );
+        assert_eq!(
+            expand("$CONNLAB_SERVER_ADDR:$CONNLAB_DATA_DIR", &vars()),
+            "198.18.0.2:/out/x.server.data"
+        );
+    }
+
+    #[test]
+    fn anything_else_is_left_as_written() {
+        for arg in [
+            "$HOME",
+            "cost $5",
+            "${UNCLOSED",
+            "$",
+            "a$",
+            "${}",
+            "--save ''",
+        ] {
+            assert_eq!(expand(arg, &vars()), arg);
+        }
     }
 }

@@ -18,6 +18,7 @@ pub mod http_exchange;
 pub mod http_headers;
 pub mod http_server;
 pub mod pool;
+pub mod run_as;
 pub mod shutdown;
 pub mod socket;
 pub mod stream;

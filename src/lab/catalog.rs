@@ -64,6 +64,7 @@ pub const EMBEDDED: &[(&str, &str)] = embedded_labs![
     "c500k" in "scale",
     "curl-keepalive",
     "curl-connection-close",
+    "redis-idle-timeout",
     "middlebox-idle-reset",
     "middlebox-idle-reset-post",
     "middlebox-idle-blackhole",

@@ -64,6 +64,14 @@ pub const SUMMARY_FIELDS: &[&str] = &[
     "expectations",
 ];
 
+/// Every top-level field a summary may have: connlab's own, then each protocol's section.
+pub fn summary_fields() -> impl Iterator<Item = &'static str> {
+    SUMMARY_FIELDS
+        .iter()
+        .copied()
+        .chain(connlab_core::analyze::PROTOCOL_SECTIONS)
+}
+
 /// One assertion from the lab file.
 #[derive(Debug, Clone)]
 pub struct Expectation {
@@ -278,10 +286,11 @@ fn finding_kinds(findings: &Value) -> Value {
 /// For `[expect]` keys and `sweep --metric`.
 pub fn known_key(key: &str) -> Result<(), String> {
     let field = key.split('.').next().unwrap_or(key);
-    if !SUMMARY_FIELDS.contains(&field) {
+    if !summary_fields().any(|f| f == field) {
+        let all: Vec<&str> = summary_fields().collect();
         return Err(format!(
             "`{key}`: the summary has no field `{field}`; its fields are {}",
-            SUMMARY_FIELDS.join(", ")
+            all.join(", ")
         ));
     }
     if let Some(kind) = key

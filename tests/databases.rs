@@ -1,0 +1,196 @@
+//! Database and cache servers from Debian's packages, and their own clients: the real
+//! redis-server with redis-py (python3-redis), on hosts made by the test and recorded by
+//! tcpdump, and the lab that starts redis-server itself. What connlab reads off the wire is
+//! checked against the programs' own counts: the client's, and the server's `INFO
+//! commandstats`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use common::harness::Need;
+use common::hosts::{Hosts, SERVER_IP};
+use common::real::{finding, first_knob, inspect};
+use common::*;
+use serde_json::Value;
+
+/// Starts redis-server on the server host as `nobody`, closing clients idle longer than
+/// `timeout_s`, its files under `dir`; waits until it listens.
+fn redis_server(hosts: &mut Hosts, dir: &Path, timeout_s: u32) {
+    std::fs::create_dir_all(dir).expect("redis folder");
+    let owned = std::process::Command::new("chown")
+        .args(["nobody:nogroup"])
+        .arg(dir)
+        .status()
+        .expect("chown");
+    assert!(owned.success());
+    let mut server = Hosts::command(&hosts.server, "setpriv");
+    server
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "redis-server",
+        ])
+        .args([
+            "--bind",
+            SERVER_IP,
+            "--port",
+            "6379",
+            "--protected-mode",
+            "no",
+        ])
+        .args([
+            "--timeout",
+            &timeout_s.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .arg("--logfile")
+        .arg(dir.join("redis.log"));
+    hosts.spawn(server);
+    Hosts::wait_listening_in(&hosts.server.clone(), 6379);
+}
+
+/// What the server says of itself: `INFO section` asked on its host's loopback (so the
+/// question is not in the capture), as `(name, first figure)` pairs of the lines starting
+/// with `prefix` (`cmdstat_get:calls=19,...` gives `("GET", 19)`).
+fn server_info(hosts: &Hosts, section: &str, prefix: &str) -> BTreeMap<String, u64> {
+    let out = Hosts::command(&hosts.server, "redis-cli")
+        .args(["-h", SERVER_IP, "-p", "6379", "INFO", section])
+        .output()
+        .expect("redis-cli");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let (name, rest) = line.strip_prefix(prefix)?.split_once(':')?;
+            let figure = rest
+                .split_once('=')?
+                .1
+                .split(',')
+                .next()?
+                .trim()
+                .parse()
+                .ok()?;
+            Some((name.to_ascii_uppercase(), figure))
+        })
+        .collect()
+}
+
+/// Counts by name as a map of numbers.
+fn counts(v: &Value) -> BTreeMap<String, u64> {
+    v.as_object()
+        .expect("an object of counts")
+        .iter()
+        .map(|(k, n)| (k.clone(), n.as_u64().expect("a count")))
+        .collect()
+}
+
+/// redis-py with its defaults against redis-server with `timeout 3`: connlab counts exactly
+/// the commands the client says it sent (and the server says it ran), finds the pipeline of
+/// 8, the subscriber and the refused command (as the server counts it), and names the
+/// server's idle close of the three pooled connections with Redis's own knob first.
+fn redis_py_against_a_server_with_timeout_3() {
+    let mut hosts = Hosts::new();
+    let out = out_dir("redis-py");
+    redis_server(&mut hosts, &out.join("redis"), 3);
+    let file = out.join("redis-py.pcap");
+    let tcpdump = hosts.capture_first_bytes(&file, 65535);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/redis_peer.py");
+    let client = Hosts::command(&hosts.client, "/usr/bin/python3")
+        .arg(&script)
+        .args([SERVER_IP, "6379", "5"])
+        .output()
+        .expect("run the redis-py client");
+    assert!(
+        client.status.success(),
+        "{}",
+        String::from_utf8_lossy(&client.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    hosts.stop_capture(tcpdump);
+    let told: Value = serde_json::from_slice(&client.stdout).expect("the client's JSON");
+    let s = inspect(&file);
+    let redis = &s["redis"];
+
+    let sent = counts(&told["sent"]);
+    assert_eq!(counts(&redis["commands"]["by_name"]), sent, "{redis:#}");
+    assert_eq!(
+        redis["commands"]["total"].as_u64(),
+        Some(sent.values().sum())
+    );
+    // The server ran them all but the one it does not know (and the INFO asked here), and
+    // counted the error it answered by its prefix.
+    let mut ran = server_info(&hosts, "commandstats", "cmdstat_");
+    ran.remove("INFO");
+    let known: BTreeMap<String, u64> = sent
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with("CONNLAB-"))
+        .collect();
+    assert_eq!(ran, known, "INFO commandstats");
+    let refused = server_info(&hosts, "errorstats", "errorstat_");
+    assert_eq!(counts(&redis["errors"]), refused, "INFO errorstats");
+    assert_eq!(
+        refused.values().sum::<u64>(),
+        told["errors"].as_u64().unwrap()
+    );
+    assert_eq!(redis["deepest_pipeline"], 8, "{redis:#}");
+    assert_eq!(redis["subscribers"], 1, "{redis:#}");
+    assert_eq!(redis["protocol_errors"], 0);
+
+    // The three pooled connections idle past `timeout 3`: closed by the server after 3 to 4 s
+    // (it checks about ten times a second, in whole seconds), named with Redis's knob first.
+    let idle = finding(&s, "server_idle_close");
+    assert_eq!(idle["connections"], 3, "{idle:#}");
+    let after = idle["after_ms"].as_f64().expect("after_ms");
+    assert!((3000.0..4300.0).contains(&after), "closed after {after} ms");
+    assert!(
+        first_knob(&s, "server_idle_close").starts_with("redis-server timeout"),
+        "{:#}",
+        idle["knobs"]
+    );
+}
+
+/// The lab starts redis-server itself, as `nobody`, with its files beside the capture; its
+/// own expectations say the rest.
+fn the_redis_lab_runs_the_real_server_unprivileged() {
+    let out = out_dir("redis-lab");
+    let run = run_lab("redis-idle-timeout", &out);
+    assert_expectations_pass(&run);
+    let data = std::fs::read_dir(&out)
+        .expect("the lab's folder")
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().ends_with(".server.data"))
+        .expect("the server's folder beside the capture");
+    let log = std::fs::read_to_string(data.path().join("redis.log")).expect("redis.log");
+    assert!(log.contains("Ready to accept connections"), "{log}");
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::metadata(data.path()).expect("metadata").uid();
+    assert_ne!(
+        owner, 0,
+        "the server's folder belongs to its unprivileged user"
+    );
+}
+
+fn main() -> std::process::ExitCode {
+    common::harness::run(cases![
+        redis_py_against_a_server_with_timeout_3[
+            Need::Root,
+            Need::Tool("redis-server"),
+            Need::Tool("tcpdump"),
+            Need::PythonModule("redis")
+        ],
+        the_redis_lab_runs_the_real_server_unprivileged[
+            Need::Labs,
+            Need::Tool("redis-server"),
+            Need::PythonModule("redis")
+        ],
+    ])
+}
