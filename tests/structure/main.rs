@@ -50,7 +50,6 @@ const KNOWN_CIRCLES: &[&[&str]] = &[
     ],
     &["src/lab/report.rs", "src/lab/runner.rs"],
     &["src/lab/spec.rs", "src/lab/validate.rs"],
-    &["src/net/netns.rs", "src/net/netns_dir.rs"],
     &[
         "src/wire/forwarder.rs",
         "src/wire/inject.rs",
