@@ -303,7 +303,7 @@ fn run_suite(
 /// stops the lab through its normal teardown. The summary is printed after the terminal is
 /// restored.
 fn run_with_tui(
-    lab: &lab::spec::Lab,
+    lab: &lab::file::Lab,
     mut opts: RunOptions,
 ) -> Result<lab::report::RunReport, RunError> {
     let (tx, rx) = std::sync::mpsc::channel();

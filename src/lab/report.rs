@@ -11,8 +11,8 @@ use connlab_core::diagnose::DiagnosisReport;
 use connlab_core::words::plural;
 
 use super::expect::Outcome;
+use super::file::Lab;
 use super::runner::ActorOutcome;
-use super::spec::Lab;
 use crate::actors::client_report::ClientReport;
 use crate::capture::recorder::Recording;
 use crate::net::kernel_truth::SocketStates;

@@ -17,10 +17,10 @@ use anyhow::{Context, Result};
 use connlab_core::analyze::BySide;
 use connlab_core::timeline::TimelineInput;
 
+use super::file::Lab;
 use super::launch::{self, ClientDone};
 use super::report::RunReport;
 use super::scale;
-use super::spec::Lab;
 use super::waiting::Interrupted;
 use crate::actors::client_report::ClientReport;
 use crate::actors::exec::{ExecError, ExecReport};

@@ -49,7 +49,6 @@ const KNOWN_CIRCLES: &[&[&str]] = &[
         "core/src/diagnose/track.rs",
     ],
     &["src/lab/report.rs", "src/lab/runner.rs"],
-    &["src/lab/spec.rs", "src/lab/validate.rs"],
     &[
         "src/wire/forwarder.rs",
         "src/wire/inject.rs",
