@@ -48,7 +48,6 @@ const KNOWN_CIRCLES: &[&[&str]] = &[
         "core/src/diagnose/tls.rs",
         "core/src/diagnose/track.rs",
     ],
-    &["src/lab/report.rs", "src/lab/runner.rs"],
     &[
         "src/wire/forwarder.rs",
         "src/wire/inject.rs",
