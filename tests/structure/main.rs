@@ -48,12 +48,6 @@ const KNOWN_CIRCLES: &[&[&str]] = &[
         "core/src/diagnose/tls.rs",
         "core/src/diagnose/track.rs",
     ],
-    &[
-        "src/wire/forwarder.rs",
-        "src/wire/inject.rs",
-        "src/wire/middlebox.rs",
-        "src/wire/spec.rs",
-    ],
 ];
 
 /// The workspace's folder.
