@@ -25,14 +25,11 @@ const KNOWN_CIRCLES: &[&[&str]] = &[
     // In `core/src/analyze/`, which is being rebuilt around one folder per protocol (issue 27):
     // the rebuild removes these, so they are left alone until then.
     &[
-        "core/src/analyze/event.rs",
-        "core/src/analyze/h2_event.rs",
-        "core/src/analyze/tls_event.rs",
-    ],
-    &[
         "core/src/analyze/proto/http1/mod.rs",
         "core/src/analyze/proto/http2/mod.rs",
         "core/src/analyze/proto/mod.rs",
+        "core/src/analyze/proto/redis/mod.rs",
+        "core/src/analyze/proto/registry.rs",
         "core/src/analyze/proto/tls/mod.rs",
         "core/src/analyze/proto/websocket.rs",
     ],
