@@ -34,10 +34,6 @@ const KNOWN_CIRCLES: &[&[&str]] = &[
         "core/src/analyze/proto/websocket.rs",
     ],
     &[
-        "core/src/analyze/proto/http2/summary.rs",
-        "core/src/analyze/summary.rs",
-    ],
-    &[
         "core/src/diagnose/defaults.rs",
         "core/src/diagnose/findings.rs",
         "core/src/diagnose/http2.rs",
