@@ -33,14 +33,6 @@ const KNOWN_CIRCLES: &[&[&str]] = &[
         "core/src/analyze/proto/tls/mod.rs",
         "core/src/analyze/proto/websocket.rs",
     ],
-    &[
-        "core/src/diagnose/defaults.rs",
-        "core/src/diagnose/findings.rs",
-        "core/src/diagnose/http2.rs",
-        "core/src/diagnose/knobs.rs",
-        "core/src/diagnose/tls.rs",
-        "core/src/diagnose/track.rs",
-    ],
 ];
 
 /// The workspace's folder.
