@@ -22,17 +22,6 @@ use modules::Crate;
 /// The list can only shrink: the test fails on a circle not listed, and on a listed one that
 /// is gone or changed (then write it as it now is, or remove it).
 const KNOWN_CIRCLES: &[&[&str]] = &[
-    // In `core/src/analyze/`, which is being rebuilt around one folder per protocol (issue 27):
-    // the rebuild removes these, so they are left alone until then.
-    &[
-        "core/src/analyze/proto/http1/mod.rs",
-        "core/src/analyze/proto/http2/mod.rs",
-        "core/src/analyze/proto/mod.rs",
-        "core/src/analyze/proto/redis/mod.rs",
-        "core/src/analyze/proto/registry.rs",
-        "core/src/analyze/proto/tls/mod.rs",
-        "core/src/analyze/proto/websocket.rs",
-    ],
 ];
 
 /// The workspace's folder.

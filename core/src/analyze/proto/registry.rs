@@ -7,12 +7,20 @@
 //! the most specific signatures first; the first protocol that claims the bytes reads the
 //! connection from them on. The server's port is a hint a protocol may use where its bytes
 //! alone are ambiguous (Redis's inline commands), never a claim by itself.
+//!
+//! A layer that agrees a switch (HTTP/1.x after a `101 Switching Protocols`) names the
+//! protocol it hands the stream to, and the registry starts that protocol's reader
+//! ([`handed`]). The connection keeps one [`Proto`], the enum of every protocol's reader, and
+//! never knows which protocol it is.
 
+use super::http1::Http1;
 use super::http2::{self, Http2};
+use super::layer::{Cx, Handoff, Layer, Next, Stream};
 use super::redis::{self, Redis};
-use super::tls;
-use super::{Cx, Proto};
+use super::tls::{self, Tls};
+use super::websocket::WebSocket;
 use crate::analyze::event::Side;
+use crate::analyze::reassembly::Piece;
 
 /// A protocol recognised by the first bytes of a stream.
 pub(crate) struct Entry {
@@ -42,7 +50,7 @@ const BY_FIRST_BYTES: [Entry; 3] = [
 ];
 
 /// The reader of the protocol that claims `side`'s first bytes, if one does.
-pub(crate) fn by_first_bytes(cx: &mut Cx<'_>, side: Side, data: &[u8]) -> Option<Proto> {
+fn by_first_bytes(cx: &mut Cx<'_>, side: Side, data: &[u8]) -> Option<Proto> {
     let port = cx.server_port();
     BY_FIRST_BYTES
         .iter()
@@ -50,5 +58,92 @@ pub(crate) fn by_first_bytes(cx: &mut Cx<'_>, side: Side, data: &[u8]) -> Option
         .map(|e| (e.start)(cx))
 }
 
+/// The reader of the protocol a layer hands the stream to.
+fn handed(cx: &mut Cx<'_>, to: Handoff) -> Proto {
+    match to {
+        Handoff::WebSocket { deflate } => Proto::WebSocket(Box::new(WebSocket::new(deflate))),
+        Handoff::H2c => Proto::Http2(Box::new(Http2::new(cx, true))),
+        Handoff::Opaque => Proto::Opaque,
+    }
+}
+
 /// The knob rows the protocols keep in their folders, after the table's own.
 pub(crate) const KNOBS: [&str; 1] = [redis::KNOBS];
+
+/// The protocol a connection speaks now.
+#[derive(Debug)]
+pub(crate) enum Proto {
+    /// HTTP/1.x (every connection starts here: its first bytes tell what it is).
+    Http1(Http1),
+    /// WebSocket, after an accepted upgrade.
+    WebSocket(Box<WebSocket>),
+    /// HTTP/2: by prior knowledge (the client's first bytes are its preface), or after an
+    /// accepted `Upgrade: h2c`.
+    Http2(Box<Http2>),
+    /// TLS: the client's first bytes are a handshake record; what it carries is read by an
+    /// inner protocol when the keys are known.
+    Tls(Box<Tls<Proto>>),
+    /// Redis: the client's first bytes are a RESP command.
+    Redis(Box<Redis>),
+    /// A protocol the analyser does not read (after a 101 to an unknown protocol).
+    Opaque,
+}
+
+impl Default for Proto {
+    fn default() -> Self {
+        Proto::Http1(Http1::default())
+    }
+}
+
+impl Proto {
+    /// Reads the next piece of `side`'s stream, following switches to other protocols.
+    pub fn piece(&mut self, cx: &mut Cx<'_>, side: Side, piece: Piece<'_>) {
+        match piece {
+            Piece::Data(data) => self.data(cx, side, data),
+            Piece::Gap(len) => match self {
+                Proto::Http1(l) => l.gap(cx, side, len),
+                Proto::WebSocket(l) => l.gap(cx, side, len),
+                Proto::Http2(l) => l.gap(cx, side, len),
+                Proto::Tls(l) => l.gap(cx, side, len),
+                Proto::Redis(l) => l.gap(cx, side, len),
+                Proto::Opaque => {}
+            },
+        }
+    }
+
+    fn data(&mut self, cx: &mut Cx<'_>, side: Side, mut data: &[u8]) {
+        if let Proto::Http1(http1) = self {
+            if http1.unclaimed(side) {
+                if let Some(other) = by_first_bytes(cx, side, data) {
+                    *self = other;
+                }
+            }
+        }
+        loop {
+            let next = match self {
+                Proto::Http1(l) => l.data(cx, side, data),
+                Proto::WebSocket(l) => l.data(cx, side, data),
+                Proto::Http2(l) => l.data(cx, side, data),
+                Proto::Tls(l) => l.data(cx, side, data),
+                Proto::Redis(l) => l.data(cx, side, data),
+                Proto::Opaque => Next::Same,
+            };
+            match next {
+                Next::Same => return,
+                Next::Switch { at, to } => {
+                    *self = handed(cx, to);
+                    data = data.get(at..).unwrap_or(&[]);
+                    if data.is_empty() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Stream for Proto {
+    fn piece(&mut self, cx: &mut Cx<'_>, side: Side, piece: Piece<'_>) {
+        Proto::piece(self, cx, side, piece);
+    }
+}
