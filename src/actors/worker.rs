@@ -125,7 +125,6 @@ impl Worker {
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
-
 }
 
 /// Kills the workers (their sockets close with them) and waits for them all. Closing is the

@@ -133,9 +133,7 @@ pub fn start_server(
             if let Err(e) = wait_listening(&topo.server_ns, cfg.port) {
                 // Not left running: its own words on why are in its output.
                 let report = child.stop();
-                return Err(e
-                    .context(format!("see {}", report.stderr.display()))
-                    .into());
+                return Err(e.context(format!("see {}", report.stderr.display())));
             }
             Ok(Server {
                 targets: vec![SocketAddr::new(IpAddr::V4(SERVER_ADDR), cfg.port)],
