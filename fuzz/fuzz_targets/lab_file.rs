@@ -3,7 +3,7 @@
 #![no_main]
 
 use connlab::lab::overrides::{apply, Override};
-use connlab::lab::spec::Lab;
+use connlab::lab::file::Lab;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
-use super::spec::Lab;
+use super::file::Lab;
 
 /// Embeds `labs/<name>.toml` for each name (`labs/<dir>/<name>.toml` for `name in dir`).
 macro_rules! embedded_labs {

@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod expect;
+pub mod file;
 pub mod keys;
 pub mod launch;
 pub mod locate;

@@ -7,8 +7,9 @@
 use anyhow::{anyhow, bail, Result};
 use serde::Deserialize;
 
+use super::file::{plain_words, Lab};
 use super::ranges;
-use super::spec::{Lab, LabSpec};
+use super::spec::LabSpec;
 
 /// One `key=value` from the command line.
 #[derive(Debug, Clone)]
@@ -60,13 +61,8 @@ pub fn apply(lab: &Lab, overrides: &[Override]) -> Result<Lab> {
     }
     let listed: Vec<String> = overrides.iter().map(Override::to_string).collect();
     ranges::check(&table).map_err(|bad| anyhow!("--set {}: {}", listed.join(" "), bad.message))?;
-    let spec = LabSpec::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
-        anyhow!(
-            "--set {}: {}",
-            listed.join(" "),
-            crate::lab::spec::plain_words(e.message())
-        )
-    })?;
+    let spec = LabSpec::deserialize(toml::Value::Table(table.clone()))
+        .map_err(|e| anyhow!("--set {}: {}", listed.join(" "), plain_words(e.message())))?;
     let mut changed = Lab::from_spec(&lab.name, spec, table)
         .map_err(|(_, message)| anyhow!("--set {}: {message}", listed.join(" ")))?;
     changed.overrides = listed;

@@ -513,8 +513,8 @@ mod tests {
 
     #[test]
     fn one_bad_value_per_field_is_refused_in_files_and_in_set() {
+        use crate::lab::file::Lab;
         use crate::lab::overrides::{apply, Override};
-        use crate::lab::spec::Lab;
         let mut checked = 0;
         for key in keys() {
             let range = range_of(&key).expect("a rule");

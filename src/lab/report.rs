@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -11,11 +12,12 @@ use connlab_core::diagnose::DiagnosisReport;
 use connlab_core::words::plural;
 
 use super::expect::Outcome;
-use super::runner::ActorOutcome;
-use super::spec::Lab;
+use super::file::Lab;
 use crate::actors::client_report::ClientReport;
+use crate::actors::exec::ExecReport;
 use crate::capture::recorder::Recording;
 use crate::net::kernel_truth::SocketStates;
+use crate::net::memory::MemoryReport;
 use crate::summary_text::{analysis_table, diagnosis_text};
 use crate::wire::WireStats;
 
@@ -75,7 +77,7 @@ pub struct RunSummary {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unavailable: Vec<String>,
     /// What the connections open at the end cost in memory (process and kernel).
-    pub memory: crate::net::memory::MemoryReport,
+    pub memory: MemoryReport,
     /// Time to close what was left open and delete the namespaces after the capture, ms.
     pub teardown_ms: u64,
     /// How the raw TCP actors' connections were laid out on this machine (worker processes,
@@ -83,7 +85,7 @@ pub struct RunSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scale: Option<crate::lab::scale::ScalePlan>,
     /// External programs run by the lab, with their exit codes and output files.
-    pub exec: Vec<crate::actors::exec::ExecReport>,
+    pub exec: Vec<ExecReport>,
     /// Each `[expect]` line, checked; a lab without `[expect]` checks that its client's
     /// requests all succeeded and its external programs exited 0.
     pub expectations: Vec<Outcome>,
@@ -146,6 +148,23 @@ pub struct WireSummary {
     pub backlog_dropped: u64,
     /// The link model in words.
     pub link: String,
+}
+
+/// What the actors left: the client's report and the kernel's view at the end. The runner
+/// gathers it; it is one of what a report is made of.
+pub struct ActorOutcome {
+    /// The built-in client's own account (none for an external program).
+    pub client: Option<ClientReport>,
+    /// Kernel TCP states in the client namespace.
+    pub client_states: SocketStates,
+    /// Kernel TCP states in the server namespace.
+    pub server_states: SocketStates,
+    /// External programs' reports.
+    pub exec: Vec<ExecReport>,
+    /// What the open connections cost, measured before the teardown.
+    pub memory: MemoryReport,
+    /// The lab's `timeout_s`, when the client had not finished within it.
+    pub timed_out: Option<Duration>,
 }
 
 impl RunReport {

@@ -17,13 +17,12 @@ use anyhow::{Context, Result};
 use connlab_core::analyze::BySide;
 use connlab_core::timeline::TimelineInput;
 
+use super::file::Lab;
 use super::launch::{self, ClientDone};
-use super::report::RunReport;
+use super::report::{ActorOutcome, RunReport};
 use super::scale;
-use super::spec::Lab;
 use super::waiting::Interrupted;
-use crate::actors::client_report::ClientReport;
-use crate::actors::exec::{ExecError, ExecReport};
+use crate::actors::exec::ExecError;
 use crate::capture::jsonl::JsonLines;
 use crate::capture::live::{LiveCounters, ProgressLine};
 use crate::capture::pcapng_out::PcapngOut;
@@ -31,7 +30,7 @@ use crate::capture::recorder::{Record, Recorder};
 use crate::capture::sink::{CaptureEnd, Sink};
 use crate::capture::timeline_feed::TimelineFeed;
 use crate::clock::now_ns;
-use crate::net::kernel_truth::{self, SocketStates};
+use crate::net::kernel_truth;
 use crate::net::memory::{self, MemoryReport, Workers};
 use crate::net::netns;
 use crate::net::softnet::RaisedBacklog;
@@ -70,22 +69,6 @@ pub enum RunError {
     /// Anything else (the message says what was kept).
     #[error(transparent)]
     Failed(#[from] anyhow::Error),
-}
-
-/// What the actors left: the client's report and the kernel's view at the end.
-pub struct ActorOutcome {
-    /// The built-in client's own account (none for an external program).
-    pub client: Option<ClientReport>,
-    /// Kernel TCP states in the client namespace.
-    pub client_states: SocketStates,
-    /// Kernel TCP states in the server namespace.
-    pub server_states: SocketStates,
-    /// External programs' reports.
-    pub exec: Vec<ExecReport>,
-    /// What the open connections cost, measured before the teardown.
-    pub memory: MemoryReport,
-    /// The lab's `timeout_s`, when the client had not finished within it.
-    pub timed_out: Option<Duration>,
 }
 
 /// Runs `lab` and returns its report (expectations already checked).

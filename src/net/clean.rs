@@ -9,7 +9,8 @@ use std::os::unix::fs::MetadataExt;
 
 use anyhow::Result;
 
-use super::netns::{self, NETNS_DIR};
+use super::netns;
+use super::netns_dir::NETNS_DIR;
 
 /// Prefix of every namespace connlab creates.
 pub const PREFIX: &str = "connlab-";

@@ -18,8 +18,7 @@ use anyhow::{anyhow, Context, Result};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};
 
-/// Where named namespaces live (the `ip netns` convention).
-pub const NETNS_DIR: &str = "/run/netns";
+use super::netns_dir::{self, NETNS_DIR};
 
 /// Every namespace created by this process and not yet deleted, so that a signal handler can
 /// remove them even when the normal teardown path cannot run.
@@ -48,7 +47,7 @@ pub fn create(name: &str) -> Result<()> {
     if super::userns::rootless() {
         return create_held(name);
     }
-    super::netns_dir::prepare()?;
+    netns_dir::prepare()?;
     let handle = path(name);
     File::options()
         .write(true)
@@ -112,7 +111,7 @@ pub fn delete(name: &str) -> Result<()> {
         if e.raw_os_error() != Some(nix::libc::EBUSY) {
             return Err(e).with_context(|| format!("removing {}", handle.display()));
         }
-        super::netns_dir::unshadow()
+        netns_dir::unshadow()
             .with_context(|| format!("removing {} (busy: still mounted)", handle.display()))?;
         remove_handle(&handle).with_context(|| format!("removing {}", handle.display()))
     });

@@ -14,7 +14,8 @@ use anyhow::{bail, Context, Result};
 use nix::fcntl::{Flock, FlockArg};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 
-use super::netns::NETNS_DIR;
+/// Where named namespaces live (the `ip netns` convention).
+pub const NETNS_DIR: &str = "/run/netns";
 
 /// One line of `/proc/self/mountinfo`: the fields this module needs.
 #[derive(Debug, Clone, PartialEq, Eq)]

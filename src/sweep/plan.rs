@@ -3,8 +3,8 @@
 
 use anyhow::{bail, Result};
 
+use crate::lab::file::Lab;
 use crate::lab::overrides::{self, Override};
-use crate::lab::spec::Lab;
 
 /// One `--vary KEY=V1,V2,...`.
 #[derive(Debug, Clone)]

@@ -21,6 +21,7 @@ use anyhow::{anyhow, Result};
 use connlab_core::link::{DirectionModel, DropCause, Middlebox, MiddleboxStats, Verdict};
 use serde::Serialize;
 
+use super::direction::Direction;
 use super::inject::{FlowTable, InjectRst};
 use super::middlebox;
 use super::packet_socket::PacketSocket;
@@ -35,26 +36,6 @@ use crate::net::netns;
 const POLL: Duration = Duration::from_millis(50);
 /// Frames taken from the ring at once.
 const BATCH: usize = 64;
-
-/// Which way a frame travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    /// Sent by the client side.
-    ToServer = 0,
-    /// Sent by the server side.
-    ToClient = 1,
-}
-
-impl Direction {
-    /// The way back.
-    pub fn reverse(self) -> Direction {
-        match self {
-            Direction::ToServer => Direction::ToClient,
-            Direction::ToClient => Direction::ToServer,
-        }
-    }
-}
 
 /// How the packet comment of a frame the link model dropped begins (readers look for it).
 pub const DROPPED_NOTE: &str = "dropped by the link";

@@ -6,6 +6,7 @@
 //! sch_netem, which many kernels and containers lack. The decisions are pure and live in
 //! `connlab_core::link`; this module is the I/O around them.
 
+pub mod direction;
 pub mod forwarder;
 pub mod inject;
 pub mod middlebox;
@@ -15,8 +16,9 @@ pub mod queues;
 pub mod ring;
 pub mod spec;
 
+pub use direction::Direction;
 pub use forwarder::{
-    CaptureLimits, CapturedFrame, Direction, Forger, Ports, TapBudget, Wire, WireStats,
-    DROPPED_NOTE, FORGED_NOTE, MIDDLEBOX_RST_NOTE, WIRE_LOSS_NOTE,
+    CaptureLimits, CapturedFrame, Forger, Ports, TapBudget, Wire, WireStats, DROPPED_NOTE,
+    FORGED_NOTE, MIDDLEBOX_RST_NOTE, WIRE_LOSS_NOTE,
 };
 pub use spec::LinkSpec;

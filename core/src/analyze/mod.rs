@@ -31,6 +31,7 @@ pub use proto::tls::ahead::{Ahead, KeyNote, Opened, OpenedRecords};
 pub use proto::tls::keys::KeyLog;
 pub use proto::tls::summary::{Alerts, HandshakeMs, TlsSummary};
 pub use stack::{Clue, Stack};
-pub use summary::{BySide, RstBy, Summary, WebSocketSummary};
+pub use summary::{RstBy, Summary, WebSocketSummary};
 pub use tls_event::TlsEvent;
 pub use tracker::{Analyzer, Decoded};
+pub use vocabulary::BySide;

@@ -15,35 +15,7 @@ use super::proto::http2::summary::Http2Summary;
 use super::proto::redis::summary::RedisSummary;
 use super::proto::redis::RedisEvent;
 use super::proto::tls::summary::TlsSummary;
-
-/// A count per side of the connection.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct BySide {
-    /// Done by the client.
-    pub client: u64,
-    /// Done by the server.
-    pub server: u64,
-}
-
-impl BySide {
-    /// Counts one for `side`.
-    pub fn add(&mut self, side: Side) {
-        *self.get_mut(side) += 1;
-    }
-
-    /// The count of `side`, to change.
-    pub fn get_mut(&mut self, side: Side) -> &mut u64 {
-        match side {
-            Side::Client => &mut self.client,
-            Side::Server => &mut self.server,
-        }
-    }
-
-    /// Both sides together.
-    pub fn total(&self) -> u64 {
-        self.client + self.server
-    }
-}
+use super::vocabulary::BySide;
 
 /// RST segments by sender: the ends, and a middlebox (frames the capture marks as forged).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]

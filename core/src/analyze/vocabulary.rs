@@ -1,7 +1,7 @@
-//! The words every layer of the analyser shares: which side did something, how a message
-//! ends a connection, what an event is to the connection's exchanges, and captured text made
-//! safe for a comment. A leaf: the TCP layer and every protocol's events import it, it imports
-//! none of them.
+//! The words every layer of the analyser shares: which side did something, a count per side
+//! (the summary's and each protocol's summary's), how a message ends a connection, what an
+//! event is to the connection's exchanges, and captured text made safe for a comment. A leaf:
+//! the TCP layer and every protocol's events and summaries import it, it imports none of them.
 
 use std::fmt;
 
@@ -34,6 +34,35 @@ impl fmt::Display for Side {
             Side::Client => "client",
             Side::Server => "server",
         })
+    }
+}
+
+/// A count per side of the connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct BySide {
+    /// Done by the client.
+    pub client: u64,
+    /// Done by the server.
+    pub server: u64,
+}
+
+impl BySide {
+    /// Counts one for `side`.
+    pub fn add(&mut self, side: Side) {
+        *self.get_mut(side) += 1;
+    }
+
+    /// The count of `side`, to change.
+    pub fn get_mut(&mut self, side: Side) -> &mut u64 {
+        match side {
+            Side::Client => &mut self.client,
+            Side::Server => &mut self.server,
+        }
+    }
+
+    /// Both sides together.
+    pub fn total(&self) -> u64 {
+        self.client + self.server
     }
 }
 

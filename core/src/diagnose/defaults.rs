@@ -2,7 +2,7 @@
 //! the default of a stack the capture identified is said to be that default, so a statement
 //! tells what was measured and what is inferred from it.
 
-use super::findings::FindingKind;
+use super::kind::FindingKind;
 
 /// The table: `finding | stack | ms | words`, `#` comments.
 const TABLE: &str = include_str!("defaults.txt");

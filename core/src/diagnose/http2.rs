@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use super::evidence::{ms, Examples, Timed};
-use super::findings::{Finding, FindingKind, MIN_CONNECTIONS};
+use super::finding::{Finding, MIN_CONNECTIONS};
+use super::kind::FindingKind;
 use super::sketch::Sketch;
 use crate::analyze::{H2Code, Http2Event, Side};
 use crate::words::plural;

@@ -3,7 +3,7 @@
 //! stack-neutral ones), never another stack's; where nothing was identified, the rows marked
 //! `*` stand in.
 
-use super::findings::FindingKind;
+use super::kind::FindingKind;
 use crate::analyze::{Side, PROTOCOL_KNOBS};
 
 /// The table: `finding | stacks | knob`, `#` comments.

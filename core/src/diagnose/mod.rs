@@ -8,8 +8,10 @@
 
 mod defaults;
 mod evidence;
+mod finding;
 mod findings;
 mod http2;
+mod kind;
 mod knobs;
 mod sketch;
 mod stacks;
@@ -24,7 +26,9 @@ use serde::Serialize;
 
 use crate::analyze::{BySide, Event, EventKind, Exchange, RstBy, Side};
 pub use evidence::Evidence;
-pub use findings::{Finding, FindingKind, MIN_CONNECTIONS, MIN_SYN_RETRANSMITS};
+pub use finding::{Finding, MIN_CONNECTIONS};
+pub use findings::MIN_SYN_RETRANSMITS;
+pub use kind::FindingKind;
 pub use knobs::{rows as knob_table, KnobRow};
 pub use sketch::{Bin, Sketch};
 pub use stacks::StackReport;

@@ -5,7 +5,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::evidence::{ms, Examples};
-use super::findings::{Finding, FindingKind, MIN_CONNECTIONS};
+use super::finding::{Finding, MIN_CONNECTIONS};
+use super::kind::FindingKind;
 use super::sketch::Sketch;
 use crate::analyze::TlsEvent;
 use crate::words::plural;

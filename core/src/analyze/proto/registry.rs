@@ -8,13 +8,21 @@
 //! the most specific signatures first; the first protocol that claims the bytes reads the
 //! connection from them on. The server's port is a hint a protocol may use where its bytes
 //! alone are ambiguous (Redis's inline commands), never a claim by itself.
+//!
+//! A layer that agrees a switch (HTTP/1.x after a `101 Switching Protocols`) names the
+//! protocol it hands the stream to, and the registry starts that protocol's reader
+//! ([`handed`]). The connection keeps one [`Proto`], the enum of every protocol's reader, and
+//! never knows which protocol it is.
 
 use super::bursts::{self, Bursts};
+use super::http1::Http1;
 use super::http2::{self, Http2};
+use super::layer::{Cx, Handoff, Layer, Next, Stream};
 use super::redis::{self, Redis};
-use super::tls;
-use super::{Cx, Proto};
+use super::tls::{self, Tls};
+use super::websocket::WebSocket;
 use crate::analyze::event::Side;
+use crate::analyze::reassembly::Piece;
 
 /// A protocol recognised by the first bytes of a stream.
 pub(crate) struct Entry {
@@ -47,17 +55,21 @@ const BY_FIRST_BYTES: [Entry; 3] = [
 /// the first `side` sent. Last comes plain TCP, for first bytes that are no protocol's in the
 /// table and cannot be HTTP/1.x's (only the first: a request split inside its method is
 /// still HTTP/1.x's).
-pub(crate) fn by_first_bytes(
-    cx: &mut Cx<'_>,
-    side: Side,
-    data: &[u8],
-    first: bool,
-) -> Option<Proto> {
+fn by_first_bytes(cx: &mut Cx<'_>, side: Side, data: &[u8], first: bool) -> Option<Proto> {
     let port = cx.server_port();
     if let Some(entry) = BY_FIRST_BYTES.iter().find(|e| (e.claims)(side, data, port)) {
         return Some((entry.start)(cx));
     }
     (first && bursts::claims(side, data)).then(|| Proto::Bursts(Bursts::default()))
+}
+
+/// The reader of the protocol a layer hands the stream to.
+fn handed(cx: &mut Cx<'_>, to: Handoff) -> Proto {
+    match to {
+        Handoff::WebSocket { deflate } => Proto::WebSocket(Box::new(WebSocket::new(deflate))),
+        Handoff::H2c => Proto::Http2(Box::new(Http2::new(cx, true))),
+        Handoff::Opaque => Proto::Opaque,
+    }
 }
 
 /// The summary sections of the protocols in folders (`redis`): fields an `[expect]` key or a
@@ -66,3 +78,86 @@ pub const SECTIONS: [&str; 1] = [redis::SECTION];
 
 /// The knob rows the protocols keep in their folders, after the table's own.
 pub(crate) const KNOBS: [&str; 2] = [redis::KNOBS, bursts::KNOBS];
+
+/// The protocol a connection speaks now.
+#[derive(Debug)]
+pub(crate) enum Proto {
+    /// HTTP/1.x (every connection starts here: its first bytes tell what it is).
+    Http1(Http1),
+    /// WebSocket, after an accepted upgrade.
+    WebSocket(Box<WebSocket>),
+    /// HTTP/2: by prior knowledge (the client's first bytes are its preface), or after an
+    /// accepted `Upgrade: h2c`.
+    Http2(Box<Http2>),
+    /// TLS: the client's first bytes are a handshake record; what it carries is read by an
+    /// inner protocol when the keys are known.
+    Tls(Box<Tls<Proto>>),
+    /// Redis: the client's first bytes are a RESP command.
+    Redis(Box<Redis>),
+    /// Plain TCP: bytes no protocol claims, read as the turns of an exchange.
+    Bursts(Bursts),
+    /// A protocol the analyser does not read (after a 101 to an unknown protocol).
+    Opaque,
+}
+
+impl Default for Proto {
+    fn default() -> Self {
+        Proto::Http1(Http1::default())
+    }
+}
+
+impl Proto {
+    /// Reads the next piece of `side`'s stream, following switches to other protocols.
+    pub fn piece(&mut self, cx: &mut Cx<'_>, side: Side, piece: Piece<'_>) {
+        match piece {
+            Piece::Data(data) => self.data(cx, side, data),
+            Piece::Gap(len) => match self {
+                Proto::Http1(l) => l.gap(cx, side, len),
+                Proto::WebSocket(l) => l.gap(cx, side, len),
+                Proto::Http2(l) => l.gap(cx, side, len),
+                Proto::Tls(l) => l.gap(cx, side, len),
+                Proto::Redis(l) => l.gap(cx, side, len),
+                Proto::Bursts(l) => l.gap(cx, side, len),
+                Proto::Opaque => {}
+            },
+        }
+    }
+
+    fn data(&mut self, cx: &mut Cx<'_>, side: Side, mut data: &[u8]) {
+        if let Proto::Http1(http1) = self {
+            let first = http1.first_bytes(side);
+            if http1.unclaimed(side) {
+                if let Some(other) = by_first_bytes(cx, side, data, first) {
+                    *self = other;
+                }
+            }
+        }
+        loop {
+            let next = match self {
+                Proto::Http1(l) => l.data(cx, side, data),
+                Proto::WebSocket(l) => l.data(cx, side, data),
+                Proto::Http2(l) => l.data(cx, side, data),
+                Proto::Tls(l) => l.data(cx, side, data),
+                Proto::Redis(l) => l.data(cx, side, data),
+                Proto::Bursts(l) => l.data(cx, side, data),
+                Proto::Opaque => Next::Same,
+            };
+            match next {
+                Next::Same => return,
+                Next::Switch { at, to } => {
+                    *self = handed(cx, to);
+                    data = data.get(at..).unwrap_or(&[]);
+                    if data.is_empty() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Stream for Proto {
+    fn piece(&mut self, cx: &mut Cx<'_>, side: Side, piece: Piece<'_>) {
+        Proto::piece(self, cx, side, piece);
+    }
+}

@@ -11,7 +11,7 @@
 use compact_str::CompactString;
 use smallvec::SmallVec;
 
-use super::{Cx, Layer, Next};
+use super::layer::{Cx, Layer, Next};
 use crate::analyze::event::{EventKind, Side};
 
 /// The longest control frame payload (RFC 6455 5.5).

@@ -11,7 +11,7 @@ mod event;
 mod tests;
 
 use super::http1::head;
-use super::{Cx, Layer, Next};
+use super::layer::{Cx, Layer, Next};
 use crate::analyze::event::{EventKind, Side};
 pub use event::BurstEvent;
 

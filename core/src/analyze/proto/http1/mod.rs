@@ -7,9 +7,7 @@ use std::ops::ControlFlow;
 
 use head::Upgrade;
 
-use super::http2::Http2;
-use super::websocket::WebSocket;
-use super::{Cx, Layer, Next, Proto};
+use super::layer::{Cx, Handoff, Layer, Next};
 use crate::analyze::event::{EventKind, Side};
 use crate::analyze::stack::{Clue, Stack};
 
@@ -150,7 +148,7 @@ impl Http1 {
                 self.switching = None;
                 return Next::Switch {
                     at: data.len(),
-                    to: Proto::Opaque,
+                    to: Handoff::Opaque,
                 };
             }
             return Next::Same;
@@ -166,8 +164,8 @@ impl Http1 {
     }
 }
 
-/// The layer a 101 hands the connection to (with its event), from the 101's head.
-fn switched(cx: &mut Cx<'_>, to: Upgrade, head: &[u8]) -> Proto {
+/// The protocol a 101 hands the connection to (with its event), from the 101's head.
+fn switched(cx: &mut Cx<'_>, to: Upgrade, head: &[u8]) -> Handoff {
     match to {
         Upgrade::WebSocket => {
             let accept = head::websocket_accept(head);
@@ -175,10 +173,12 @@ fn switched(cx: &mut Cx<'_>, to: Upgrade, head: &[u8]) -> Proto {
                 subprotocol: accept.subprotocol.clone(),
                 deflate: accept.deflate,
             });
-            Proto::WebSocket(Box::new(WebSocket::new(accept.deflate)))
+            Handoff::WebSocket {
+                deflate: accept.deflate,
+            }
         }
-        Upgrade::H2c => Proto::Http2(Box::new(Http2::new(cx, true))),
-        Upgrade::Other => Proto::Opaque,
+        Upgrade::H2c => Handoff::H2c,
+        Upgrade::Other => Handoff::Opaque,
     }
 }
 

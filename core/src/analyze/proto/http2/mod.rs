@@ -19,7 +19,7 @@ pub(crate) mod summary;
 use compact_str::CompactString;
 use smallvec::SmallVec;
 
-use super::{Cx, Layer, Next};
+use super::layer::{Cx, Layer, Next};
 use crate::analyze::event::{EventKind, Side};
 use crate::analyze::h2_event::{H2Code, Http2Event};
 use frame::{Head, Kind, ACK, END_HEADERS, END_STREAM, HEADER_LEN, PREFACE};

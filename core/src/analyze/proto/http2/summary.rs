@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::analyze::event::{Event, EventKind, Side};
 use crate::analyze::h2_event::Http2Event;
-use crate::analyze::summary::BySide;
+use crate::analyze::vocabulary::BySide;
 use crate::FastMap;
 
 /// Streams per connection: p50, p90 and the largest.

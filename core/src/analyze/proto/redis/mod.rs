@@ -13,7 +13,7 @@ mod tests;
 
 use compact_str::CompactString;
 
-use super::{Cx, Layer, Next};
+use super::layer::{Cx, Layer, Next};
 use crate::analyze::event::{EventKind, Side};
 use crate::analyze::stack::{Clue, Stack};
 pub use event::RedisEvent;

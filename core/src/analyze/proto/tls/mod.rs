@@ -3,8 +3,8 @@
 //! Without keys it reads the record layer and the cleartext handshake: version, SNI, ALPN, a
 //! full handshake or a resumption, the handshake's duration, alerts where they are visible.
 //! With the connection's keys (a key log, a capture's Decryption Secrets Block) it decrypts
-//! every record and hands the plaintext to an inner [`Proto`]: HTTP/1.1, HTTP/2 or WebSocket
-//! inside TLS are read by the same code as in clear.
+//! every record and hands the plaintext to an inner reader (a [`Stream`], the registry's
+//! protocols): HTTP/1.1, HTTP/2 or WebSocket inside TLS are read by the same code as in clear.
 //!
 //! Memory per connection: per direction one record being read (its body is copied only to be
 //! decrypted or when it is a cleartext handshake record) and the hello being assembled; the
@@ -20,7 +20,7 @@ pub(crate) mod summary;
 #[cfg(test)]
 mod tests;
 
-use super::{Cx, Layer, Next, Proto};
+use super::layer::{Cx, Layer, Next, Stream};
 use crate::analyze::event::{EventKind, Side};
 use crate::analyze::reassembly::Piece;
 use crate::analyze::tls_event::TlsEvent::{self, Alert};
@@ -107,9 +107,9 @@ impl Default for Dir {
     }
 }
 
-/// One TLS connection, both directions.
+/// One TLS connection, both directions, its plaintext read by `I`.
 #[derive(Debug)]
-pub(crate) struct Tls {
+pub(crate) struct Tls<I> {
     dirs: [Dir; 2],
     version: Version,
     suite: u16,
@@ -123,7 +123,7 @@ pub(crate) struct Tls {
     /// The suite of TLS 1.3 keys (for KeyUpdate).
     suite13: Option<Suite>,
     /// What the plaintext is: HTTP/1.1 first, switching as it says.
-    inner: Proto,
+    inner: I,
     /// What the records of the piece being read were.
     piece: PieceKinds,
 }
@@ -180,7 +180,7 @@ fn alert_name(code: u8) -> &'static str {
     }
 }
 
-impl Default for Tls {
+impl<I: Default> Default for Tls<I> {
     fn default() -> Self {
         Tls {
             dirs: [Dir::default(), Dir::default()],
@@ -194,13 +194,13 @@ impl Default for Tls {
             handshake_done: false,
             keys: KeyState::NotLooked,
             suite13: None,
-            inner: Proto::default(),
+            inner: I::default(),
             piece: PieceKinds::default(),
         }
     }
 }
 
-impl Tls {
+impl<I: Stream> Tls<I> {
     /// Whether a record's body is wanted: cleartext handshakes and alerts, and protected
     /// records that may be decrypted.
     fn keep(&self, cx: &Cx<'_>, side: Side, head: Header) -> bool {
@@ -633,7 +633,7 @@ impl Tls {
     }
 }
 
-impl Layer for Tls {
+impl<I: Stream> Layer for Tls<I> {
     fn data(&mut self, cx: &mut Cx<'_>, side: Side, mut data: &[u8]) -> Next {
         let i = idx(side);
         let mut records = std::mem::take(&mut self.dirs[i].records);

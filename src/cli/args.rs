@@ -1,9 +1,9 @@
-//! Command-line interface: parsed once into typed commands (ripgrep's habit), with examples in
-//! the help and documented exit codes.
+//! The command line: parsed once into typed commands (ripgrep's habit), with examples in the
+//! help and documented exit codes.
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use connlab::lab::overrides::Override;
 
 const EXAMPLES: &str = "\
@@ -49,107 +49,20 @@ pub enum Command {
     /// Run labs: build the network, run the actors, capture, analyse, check. Without root it
     /// runs in a user namespace of its own. Several labs or a folder run as a suite: one line
     /// per lab and a total (and --junit for CI).
-    Run {
-        /// Embedded labs' names (see `connlab list`), lab files, or folders of lab files.
-        #[arg(required = true, value_name = "LAB", value_parser = LabArg, hide_possible_values = true)]
-        labs: Vec<String>,
-        /// Folder for the .pcapng and .events.jsonl files.
-        #[arg(long, default_value = "captures")]
-        out: PathBuf,
-        /// Print events as JSON lines, then one line {"summary": {...}}.
-        #[arg(long)]
-        json: bool,
-        /// Print only the one line {"summary": {...}} (the events stay in the events file;
-        /// for labs with millions of them).
-        #[arg(long, conflicts_with = "json")]
-        json_summary: bool,
-        /// Override any field of the lab, e.g. --set client.requests=500 --set
-        /// link.delay_ms=20 (repeatable; unknown keys are errors that list the valid ones).
-        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = SetArg, hide_possible_values = true)]
-        set: Vec<Override>,
-        /// Watch the lab live in the terminal timeline (q stops it and cleans up).
-        #[arg(long, conflicts_with_all = ["json", "json_summary"])]
-        tui: bool,
-        /// Also write a self-contained HTML report beside the capture.
-        #[arg(long)]
-        report: bool,
-        /// Labs run at once when several are given (each in its own namespaces).
-        #[arg(short = 'j', long = "jobs", default_value_t = 1, value_parser = at_least_one::<u64>)]
-        jobs: u64,
-        /// Write a JUnit XML report: one test case per lab, one failure per failed
-        /// expectation, the capture as an attachment line.
-        #[arg(long, value_name = "FILE")]
-        junit: Option<PathBuf>,
-    },
+    Run(RunArgs),
     /// Run a lab for every combination of knob values and chart the figures:
     /// writes sweep.csv, sweep.json and sweep.html. Ctrl-C keeps the finished points.
-    Sweep {
-        /// An embedded lab's name or the path of a lab file.
-        #[arg(value_parser = LabArg, hide_possible_values = true)]
-        lab: String,
-        /// A knob and its values, e.g. --vary client.max_idle_per_host=1,2,5,10,25,50
-        /// (repeatable; every combination runs).
-        #[arg(long = "vary", value_name = "KEY=V1,V2,...", required = true)]
-        vary: Vec<connlab::sweep::Vary>,
-        /// Runs per point; the table shows their median.
-        #[arg(long, default_value_t = 1, value_parser = at_least_one::<u32>)]
-        repeat: u32,
-        /// Points run at once (each in its own namespaces).
-        #[arg(short = 'j', long = "jobs", default_value_t = 1, value_parser = at_least_one::<u64>)]
-        jobs: u64,
-        /// Another summary key to show, e.g. findings.pool_overflow.kept_idle (repeatable).
-        #[arg(long = "metric", value_name = "KEY")]
-        metric: Vec<String>,
-        /// Folder for the sweep's folder (its points' captures and the three files).
-        #[arg(long, default_value = "captures")]
-        out: PathBuf,
-    },
+    Sweep(SweepArgs),
     /// Write a self-contained HTML report of a capture (pcap or pcapng, any tool's): summary,
     /// findings, every connection's timeline, distributions. Opens offline.
-    Report {
-        /// Capture files (pcap, pcapng, gzipped or not; `-` for stdin), or a lab's name for
-        /// the newest capture its runs left in captures/. One page per capture.
-        #[arg(required = true, value_name = "CAPTURE")]
-        files: Vec<String>,
-        /// The HTML file to write (default: the capture's name with .html; needed for stdin;
-        /// only with one capture).
-        #[arg(short, long)]
-        out: Option<PathBuf>,
-        /// TLS secrets (an SSLKEYLOGFILE, NSS key log format) to decrypt with.
-        #[arg(long, value_name = "FILE")]
-        keylog: Option<PathBuf>,
-    },
+    Report(ReportArgs),
     /// Replay a capture (pcap or pcapng, any tool's) in the terminal timeline. Several files
     /// are read one after another as one capture (a ring buffer's files, say).
-    Tui {
-        /// Capture files (`-` for stdin), or a lab's name for its newest capture.
-        #[arg(required = true, value_name = "CAPTURE")]
-        files: Vec<String>,
-        /// TLS secrets (an SSLKEYLOGFILE, NSS key log format) to decrypt with.
-        #[arg(long, value_name = "FILE")]
-        keylog: Option<PathBuf>,
-    },
+    Tui(TuiArgs),
     /// Analyse and diagnose captures (pcap or pcapng, from connlab, tcpdump or Wireshark,
     /// gzipped or not): counters, findings with evidence and knobs, endpoints,
     /// distributions. One summary per capture, or one for all with --merge.
-    Inspect {
-        /// Capture files (`-` for stdin), or a lab's name for the newest capture its runs
-        /// left in captures/ (`connlab inspect pool-burst`).
-        #[arg(required = true, value_name = "CAPTURE")]
-        files: Vec<String>,
-        /// Read the captures one after another as one (as `mergecap -a` joins them: a ring
-        /// buffer's files), with one summary.
-        #[arg(long)]
-        merge: bool,
-        /// Print events as JSON lines, then one line {"summary": {...}}.
-        #[arg(long)]
-        json: bool,
-        /// TLS secrets to decrypt with: an SSLKEYLOGFILE (NSS key log format, as curl,
-        /// Firefox, Python, Node and Go write it). A pcapng's own Decryption Secrets Blocks
-        /// are read without it.
-        #[arg(long, value_name = "FILE")]
-        keylog: Option<PathBuf>,
-    },
+    Inspect(InspectArgs),
     /// List the embedded labs with the question each answers.
     List,
     /// Print an embedded lab's file: a start for a lab of your own
@@ -185,6 +98,113 @@ pub enum Command {
         /// Its job, as JSON.
         job: String,
     },
+}
+
+/// `connlab run`'s arguments.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Embedded labs' names (see `connlab list`), lab files, or folders of lab files.
+    #[arg(required = true, value_name = "LAB", value_parser = LabArg, hide_possible_values = true)]
+    pub labs: Vec<String>,
+    /// Folder for the .pcapng and .events.jsonl files.
+    #[arg(long, default_value = "captures")]
+    pub out: PathBuf,
+    /// Print events as JSON lines, then one line {"summary": {...}}.
+    #[arg(long)]
+    pub json: bool,
+    /// Print only the one line {"summary": {...}} (the events stay in the events file;
+    /// for labs with millions of them).
+    #[arg(long, conflicts_with = "json")]
+    pub json_summary: bool,
+    /// Override any field of the lab, e.g. --set client.requests=500 --set
+    /// link.delay_ms=20 (repeatable; unknown keys are errors that list the valid ones).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = SetArg, hide_possible_values = true)]
+    pub set: Vec<Override>,
+    /// Watch the lab live in the terminal timeline (q stops it and cleans up).
+    #[arg(long, conflicts_with_all = ["json", "json_summary"])]
+    pub tui: bool,
+    /// Also write a self-contained HTML report beside the capture.
+    #[arg(long)]
+    pub report: bool,
+    /// Labs run at once when several are given (each in its own namespaces).
+    #[arg(short = 'j', long = "jobs", default_value_t = 1, value_parser = at_least_one::<u64>)]
+    pub jobs: u64,
+    /// Write a JUnit XML report: one test case per lab, one failure per failed
+    /// expectation, the capture as an attachment line.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+/// `connlab sweep`'s arguments.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// An embedded lab's name or the path of a lab file.
+    #[arg(value_parser = LabArg, hide_possible_values = true)]
+    pub lab: String,
+    /// A knob and its values, e.g. --vary client.max_idle_per_host=1,2,5,10,25,50
+    /// (repeatable; every combination runs).
+    #[arg(long = "vary", value_name = "KEY=V1,V2,...", required = true)]
+    pub vary: Vec<connlab::sweep::Vary>,
+    /// Runs per point; the table shows their median.
+    #[arg(long, default_value_t = 1, value_parser = at_least_one::<u32>)]
+    pub repeat: u32,
+    /// Points run at once (each in its own namespaces).
+    #[arg(short = 'j', long = "jobs", default_value_t = 1, value_parser = at_least_one::<u64>)]
+    pub jobs: u64,
+    /// Another summary key to show, e.g. findings.pool_overflow.kept_idle (repeatable).
+    #[arg(long = "metric", value_name = "KEY")]
+    pub metric: Vec<String>,
+    /// Folder for the sweep's folder (its points' captures and the three files).
+    #[arg(long, default_value = "captures")]
+    pub out: PathBuf,
+}
+
+/// `connlab report`'s arguments.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Capture files (pcap, pcapng, gzipped or not; `-` for stdin), or a lab's name for
+    /// the newest capture its runs left in captures/. One page per capture.
+    #[arg(required = true, value_name = "CAPTURE")]
+    pub files: Vec<String>,
+    /// The HTML file to write (default: the capture's name with .html; needed for stdin;
+    /// only with one capture).
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+    /// TLS secrets (an SSLKEYLOGFILE, NSS key log format) to decrypt with.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Option<PathBuf>,
+}
+
+/// `connlab tui`'s arguments.
+#[derive(Debug, Args)]
+pub struct TuiArgs {
+    /// Capture files (`-` for stdin), or a lab's name for its newest capture.
+    #[arg(required = true, value_name = "CAPTURE")]
+    pub files: Vec<String>,
+    /// TLS secrets (an SSLKEYLOGFILE, NSS key log format) to decrypt with.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Option<PathBuf>,
+}
+
+/// `connlab inspect`'s arguments.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Capture files (`-` for stdin), or a lab's name for the newest capture its runs
+    /// left in captures/ (`connlab inspect pool-burst`).
+    #[arg(required = true, value_name = "CAPTURE")]
+    pub files: Vec<String>,
+    /// Read the captures one after another as one (as `mergecap -a` joins them: a ring
+    /// buffer's files), with one summary.
+    #[arg(long)]
+    pub merge: bool,
+    /// Print events as JSON lines, then one line {"summary": {...}}.
+    #[arg(long)]
+    pub json: bool,
+    /// TLS secrets to decrypt with: an SSLKEYLOGFILE (NSS key log format, as curl,
+    /// Firefox, Python, Node and Go write it). A pcapng's own Decryption Secrets Blocks
+    /// are read without it.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Option<PathBuf>,
 }
 
 /// A count that must be 1 or more (`-j`, `--repeat`), refused in words rather than as a range

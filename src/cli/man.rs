@@ -4,14 +4,24 @@
 //! lab parser itself.
 
 use std::io::Write;
+use std::process::ExitCode;
 
 use clap::CommandFactory;
 
-use crate::cli::Cli;
+use super::args::Cli;
+use super::exit::fail;
 use connlab::lab::{expect, keys, ranges};
 
+/// Prints the man page (roff).
+pub fn main() -> ExitCode {
+    match render().and_then(|page| std::io::stdout().write_all(&page)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&anyhow::anyhow!("writing the man page: {e}")),
+    }
+}
+
 /// The whole page, roff.
-pub fn render() -> std::io::Result<Vec<u8>> {
+fn render() -> std::io::Result<Vec<u8>> {
     let cmd = Cli::command();
     let mut out = Vec::new();
     let man = clap_mangen::Man::new(cmd.clone());
