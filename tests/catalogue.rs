@@ -74,8 +74,9 @@ const TLS: &[&str] = &[
 ];
 /// Labs tested in c500k.rs.
 const SCALE: &[&str] = &["c500k"];
-/// Labs with real database and cache servers, tested in databases.rs.
-const DATABASES: &[&str] = &["redis-idle-timeout"];
+/// Labs of database and cache pools (real servers, and the built-in pool), tested in
+/// databases.rs.
+const DATABASES: &[&str] = &["redis-idle-timeout", "db-pool-burst"];
 const CORE: &[&str] = &[
     "keepalive-reuse",
     "pool-burst",

@@ -179,6 +179,62 @@ fn the_redis_lab_runs_the_real_server_unprivileged() {
     );
 }
 
+/// Go database/sql's defaults (2 idle kept, no limit on open) under two bursts of 20 queries:
+/// the pool's own stats and the wire agree, and connlab names the pool overflow without
+/// knowing the protocol.
+fn a_database_pool_with_go_defaults_closes_36_of_38() {
+    let run = run_lab("db-pool-burst", &out_dir("db-pool-burst"));
+    assert_expectations_pass(&run);
+    let s = &run.summary;
+    let pool = &s["client"]["pool"];
+    assert_eq!(pool["opened"], s["connections"], "{pool:#}");
+    assert_eq!(
+        pool["max_idle_closed"], s["time_wait"]["client"],
+        "every close on return leaves its TIME_WAIT on the client"
+    );
+    assert_eq!(
+        (pool["wait_count"].as_u64(), pool["in_use"].as_u64()),
+        (Some(0), Some(0))
+    );
+}
+
+/// The fix swept: with as many idle connections kept as a burst has queries, nothing is closed
+/// after use and nothing is dialed twice.
+fn keeping_a_bursts_worth_idle_ends_the_churn() {
+    let out = out_dir("db-pool-sweep");
+    let done = connlab()
+        .args([
+            "sweep",
+            "db-pool-burst",
+            "--vary",
+            "db_client.max_idle=2,20",
+        ])
+        .args(["--metric", "client.pool.max_idle_closed", "--out"])
+        .arg(&out)
+        .output()
+        .expect("sweep");
+    let folder = std::fs::read_dir(&out)
+        .expect("out")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .expect("the sweep's folder");
+    let json: Value =
+        serde_json::from_slice(&std::fs::read(folder.join("sweep.json")).expect("sweep.json"))
+            .expect("sweep.json");
+    let figure = |i: usize, key: &str| json["points"][i]["figures"][key].as_f64();
+    assert_eq!(figure(0, "client.pool.max_idle_closed"), Some(36.0));
+    assert_eq!(figure(0, "time_wait.client"), Some(36.0));
+    assert_eq!(figure(1, "client.pool.max_idle_closed"), Some(0.0));
+    assert_eq!(figure(1, "time_wait.client"), Some(0.0));
+    assert_eq!(figure(1, "connections"), Some(20.0));
+    // The lab's own expectations hold its defaults: the fixed point is told apart.
+    assert!(
+        !done.status.success(),
+        "the fixed point fails the defaults' expectations"
+    );
+}
+
 fn main() -> std::process::ExitCode {
     common::harness::run(cases![
         redis_py_against_a_server_with_timeout_3[
@@ -192,5 +248,7 @@ fn main() -> std::process::ExitCode {
             Need::Tool("redis-server"),
             Need::PythonModule("redis")
         ],
+        a_database_pool_with_go_defaults_closes_36_of_38[Need::Labs],
+        keeping_a_bursts_worth_idle_ends_the_churn[Need::Labs],
     ])
 }

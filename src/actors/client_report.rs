@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::db_pool::policy::Stats as PoolStats;
 use super::ws_session::WsCounts;
 
 /// The client's own account of a run (the wire's account is the analyser's).
@@ -35,6 +36,9 @@ pub struct ClientReport {
     /// WebSocket client: what its WebSockets carried and how they ended, by its own count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub websocket: Option<WsCounts>,
+    /// Database pool client: `db.Stats()` at the end, as Go's database/sql reports them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<PoolStats>,
     /// Why the first failed request failed, in the client's words (the rest are in the
     /// events file): what a lab's summary says when requests failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]

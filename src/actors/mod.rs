@@ -9,6 +9,7 @@
 //! namespace. Nothing here uses spawn_blocking or name resolution.
 
 pub mod client_report;
+pub mod db_pool;
 pub mod exec;
 pub mod h2_client;
 pub mod h2_server;

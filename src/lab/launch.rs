@@ -14,6 +14,7 @@ use super::scale::ScalePlan;
 use super::spec::{ClientRole, ServerRole};
 use super::waiting::{sleep_unless_interrupted, wait_for, Interrupted};
 use crate::actors::client_report::ClientReport;
+use crate::actors::db_pool;
 use crate::actors::exec::{self, ExecChild, ExecReport};
 use crate::actors::http_server;
 use crate::actors::worker::{self, Job, Worker};
@@ -234,6 +235,14 @@ pub fn start_client(
             let target = *targets.first().context("the server listens nowhere")?;
             start_builtin_client(topo, tracer, move |tracer| async move {
                 let (report, held) = h2_client::run_client(cfg, target, tracer).await;
+                (report, Box::new(held) as Box<dyn Send>)
+            })
+        }
+        ClientRole::Db(cfg) => {
+            let cfg = cfg.clone();
+            let target = *targets.first().context("the server listens nowhere")?;
+            start_builtin_client(topo, tracer, move |tracer| async move {
+                let (report, held) = db_pool::run_client(cfg, target, tracer).await;
                 (report, Box::new(held) as Box<dyn Send>)
             })
         }

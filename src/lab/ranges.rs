@@ -170,6 +170,19 @@ pub const RULES: &[(&str, Range)] = &[
     ),
     ("tcp_client.heartbeat_ms", ints(1.0, DAY_MS, "ms", "")),
     ("tcp_client.duration_ms", TIME),
+    (
+        "db_client.max_open",
+        ints(0.0, 1_000_000.0, "", "0 for no limit"),
+    ),
+    (
+        "db_client.max_idle",
+        ints(0.0, 1_000_000.0, "", "0 keeps none"),
+    ),
+    ("db_client.max_lifetime_ms", TIMEOUT),
+    ("db_client.max_idle_time_ms", TIMEOUT),
+    ("db_client.bursts", COUNT),
+    ("db_client.burst_size", COUNT),
+    ("db_client.burst_gap_ms", TIME),
     ("ws_server.port", PORT),
     ("ws_server.ping_interval_ms", WS_TIMER),
     ("ws_server.pong_wait_ms", WS_TIMER),
@@ -437,6 +450,7 @@ mod tests {
             "ws_client",
             "h2_server",
             "h2_client",
+            "db_client",
         ];
         RULES
             .iter()
@@ -454,6 +468,7 @@ mod tests {
             "tcp_server" | "tcp_client" => "[tcp_server]\n[tcp_client]\n",
             "ws_server" | "ws_client" => "[ws_server]\n[ws_client]\n",
             "h2_server" | "h2_client" => "[h2_server]\n[h2_client]\n",
+            "db_client" => "[tcp_server]\n[db_client]\n",
             "exec_server" => "[exec_server]\ncommand = [\"true\"]\n[client]\n",
             "exec_client" => "[server]\n[exec_client]\ncommand = [\"true\"]\n",
             _ => "[server]\n[client]\n",

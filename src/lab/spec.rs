@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::actors::db_pool::DbClientConfig;
 use crate::actors::exec::ExecConfig;
 use crate::actors::h2_client::H2ClientConfig;
 use crate::actors::h2_server::H2ServerConfig;
@@ -73,6 +74,9 @@ pub struct LabSpec {
     /// An HTTP/2 (and gRPC) client (`[h2_client]`).
     #[serde(default)]
     pub h2_client: Option<H2ClientConfig>,
+    /// A client with a database pool's policy (`[db_client]`).
+    #[serde(default)]
+    pub db_client: Option<DbClientConfig>,
     /// Assertions on the summary (`[expect]`), checked against the wire's truth.
     #[serde(default)]
     pub expect: toml::Table,
@@ -106,6 +110,8 @@ pub enum ClientRole<'a> {
     Ws(&'a WsClientConfig),
     /// `[h2_client]`.
     H2(&'a H2ClientConfig),
+    /// `[db_client]`.
+    Db(&'a DbClientConfig),
 }
 
 impl LabSpec {
@@ -137,14 +143,15 @@ impl LabSpec {
             self.tcp_client.as_ref().map(ClientRole::Tcp),
             self.ws_client.as_ref().map(ClientRole::Ws),
             self.h2_client.as_ref().map(ClientRole::H2),
+            self.db_client.as_ref().map(ClientRole::Db),
         ]
         .into_iter()
         .flatten();
         match (roles.next(), roles.next()) {
             (Some(role), None) => Ok(role),
             _ => anyhow::bail!(
-                "a lab has exactly one client: [client], [exec_client], [tcp_client], [ws_client] \
-                 or [h2_client]"
+                "a lab has exactly one client: [client], [exec_client], [tcp_client], [ws_client], \
+                 [h2_client] or [db_client]"
             ),
         }
     }

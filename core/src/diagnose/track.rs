@@ -22,8 +22,10 @@ use crate::FastMap;
 /// busy machine reacts late (a pool closing its overflow took 28 ms next to a parallel test
 /// suite), and no stack's idle timeout is that short (the shortest in the labs is 1 s).
 const REACTION_NS: u64 = 100_000_000;
-/// Early closes further apart than this belong to different bursts.
-const BURST_GAP_NS: u64 = 1_000_000_000;
+/// Early closes further apart than this belong to different bursts: a burst's closes come
+/// within moments of each other, and pools are driven by bursts a second apart (a database
+/// pool's twin of the pool-burst lab), which must count as two.
+const BURST_GAP_NS: u64 = 500_000_000;
 /// Retransmissions of the same data that make a stall (with no word from the peer).
 const STALL_RETRANSMITS: u32 = 3;
 /// Unanswered keepalive probes before a reset that make a dead peer.
@@ -643,7 +645,7 @@ impl ConnTrack {
     }
 
     /// The client closed a connection right after its response, without saying so first:
-    /// part of a burst when others follow within a second.
+    /// part of a burst when others follow within half a second.
     fn early_close(&mut self, e: &Event, ep: &mut EndpointTrack) {
         self.cause = Some(Cause::EarlyClose);
         let mut burst = match ep.burst.take() {
