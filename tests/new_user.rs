@@ -1,6 +1,6 @@
-//! What a new user trips on, each tried as they would: the terminal timeline without a
-//! terminal, several captures (a glob, stdin, gzip, a lab's newest), and the wording of the
-//! errors a first lab file or command line meets.
+//! What a new user trips on, each tried as they would: the README's Quickstart as written, the
+//! terminal timeline without a terminal, several captures (a glob, stdin, gzip, a lab's
+//! newest), and the wording of the errors a first lab file or command line meets.
 
 mod common;
 
@@ -365,6 +365,122 @@ fn runs_started_together_never_share_a_file() {
     }
 }
 
+/// The lines of the first ```` ```lang ```` block under the README's heading `## heading`.
+fn readme_block(heading: &str, lang: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let (_, section) = readme
+        .split_once(&format!("\n## {heading}\n"))
+        .unwrap_or_else(|| panic!("README.md has no heading ## {heading}"));
+    let section = section.split("\n## ").next().unwrap_or(section);
+    let (_, block) = section
+        .split_once(&format!("\n```{lang}\n"))
+        .unwrap_or_else(|| panic!("README.md's {heading} has no ```{lang} block"));
+    let (block, _) = block.split_once("\n```").expect("the block ends");
+    block
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The exit code a line of the README promises in its comment (`# exits 1: ...`); 0 otherwise.
+fn promised_code(line: &str) -> i32 {
+    line.split_once(" # ")
+        .and_then(|(_, comment)| comment.trim().strip_prefix("exits "))
+        .and_then(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+/// Runs `line` with bash in `dir`, `connlab` on the PATH as a user who installed it has it.
+fn shell_line(bin: &Path, dir: &Path, line: &str) -> Output {
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    untethered({
+        let mut cmd = Command::new("bash");
+        cmd.args(["-o", "pipefail", "-c", line])
+            .current_dir(dir)
+            .env("PATH", path);
+        cmd
+    })
+}
+
+/// The README's Quickstart, line by line as written, in an empty folder: each line exits as
+/// its comment says (0 unless it says otherwise), and the files land where the README says.
+/// Then the lab file of "Write your own lab" is checked and run, and must pass.
+fn the_readmes_quickstart_works_as_written_in_an_empty_folder() {
+    let dir = out_dir("quickstart");
+    let bin = dir.join("bin");
+    let work = dir.join("work");
+    std::fs::create_dir_all(&bin).expect("bin");
+    std::fs::create_dir_all(&work).expect("work");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_connlab"), bin.join("connlab"))
+        .expect("connlab on the PATH");
+
+    let lines = readme_block("Quickstart", "sh");
+    assert!(lines.len() >= 5, "{lines:?}");
+    for line in &lines {
+        let out = shell_line(&bin, &work, line);
+        assert_eq!(
+            out.status.code(),
+            Some(promised_code(line)),
+            "README's Quickstart line `{line}`:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr(&out)
+        );
+    }
+
+    // Where the files went: captures/ of the folder, `<lab>-<UTC stamp>` with the events beside.
+    let captures = work.join("captures");
+    let names: Vec<String> = std::fs::read_dir(&captures)
+        .expect("captures/ in the folder the Quickstart ran in")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    let pcaps: Vec<&String> = names.iter().filter(|n| n.ends_with(".pcapng")).collect();
+    assert!(!pcaps.is_empty(), "{names:?}");
+    for pcap in pcaps {
+        let prefix = pcap.trim_end_matches(".pcapng");
+        let stamp = ["pool-burst-", "my-lab-"]
+            .iter()
+            .find_map(|lab| prefix.strip_prefix(lab))
+            .unwrap_or_else(|| panic!("{pcap}: a capture of another lab"));
+        // `20261207T064525Z`, or `20261207T064525Z-2` for a second run in that second.
+        let plain = stamp.split('-').next().expect("stamp");
+        assert!(
+            plain.len() == 16 && plain.ends_with('Z') && plain.as_bytes()[8] == b'T',
+            "{pcap}: not <lab>-<UTC stamp>"
+        );
+        assert!(
+            names.contains(&format!("{prefix}.events.jsonl")),
+            "{pcap}: no events file beside it in {names:?}"
+        );
+    }
+
+    let own = readme_block("Write your own lab", "toml").join("\n") + "\n";
+    std::fs::write(work.join("pool-50.toml"), own).expect("write the lab");
+    for line in [
+        "connlab check pool-50.toml",
+        "connlab run pool-50.toml --json-summary",
+    ] {
+        let out = shell_line(&bin, &work, line);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "the lab of Write your own lab, `{line}`:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr(&out)
+        );
+    }
+}
+
 fn main() -> std::process::ExitCode {
     common::harness::run(cases![
         the_timeline_refuses_to_start_without_a_terminal [],
@@ -373,5 +489,6 @@ fn main() -> std::process::ExitCode {
         errors_speak_the_users_words [],
         failures_without_expectations_fail_and_say_why [Need::Labs],
         a_lab_that_times_out_still_sums_up_what_was_captured [Need::Labs],
+        the_readmes_quickstart_works_as_written_in_an_empty_folder [Need::Labs],
     ])
 }
