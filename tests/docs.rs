@@ -1,7 +1,8 @@
 //! The documentation checked against the code, as a reader would trip on it: the knob table of
 //! `docs/knobs.md` is the one the core holds (the protocols' rows too), `docs/diagnosis.md`
 //! lists every finding in the core's order, `docs/catalogue.md` has one row per embedded lab,
-//! and every link of the README and `docs/` leads to a page and a heading of it.
+//! every link of the README and `docs/` leads to a page and a heading of it, and the README
+//! still gives the test command `.ci/run` runs.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -176,4 +177,19 @@ fn every_link_of_the_readme_and_the_docs_leads_somewhere() {
         }
     }
     assert!(links > 50, "{links} links");
+}
+
+#[test]
+fn the_readme_holds_the_test_command_ci_runs() {
+    let ci = doc(".ci/run");
+    assert!(ci.contains("the README's test command"), ".ci/run names it");
+    let command = ci
+        .lines()
+        .find(|l| l.starts_with("cargo test"))
+        .and_then(|l| l.split(" 2>&1").next())
+        .expect(".ci/run runs cargo test");
+    assert!(
+        doc("README.md").contains(&format!("`{command}`")),
+        "README.md lacks `{command}`, the test command .ci/run runs"
+    );
 }
