@@ -234,6 +234,39 @@ fn errors_speak_the_users_words() {
     assert!(said.contains("b.toml:2:1"), "{said}");
 }
 
+/// `connlab check` says every error of a file at once, in file order, each with its line and
+/// column (it once said only the first it met: line 8's before line 3's, then nothing more).
+fn check_says_every_error_of_a_file_at_once_in_file_order() {
+    let dir = out_dir("check-every-error");
+    std::fs::write(
+        dir.join("four.toml"),
+        "question = \"q?\"\n[server]\nhandler_delay_ms = -5\n[client]\nrequests = 50\n\
+         concurrency = \"all\"\nmax_idle_per_host = 2\ninterval_ms = 99999999\n[expect]\n\
+         reused = \"about 5\"\n",
+    )
+    .expect("write the lab");
+    let out = untethered({
+        let mut cmd = connlab();
+        cmd.current_dir(&dir).args(["check", "four.toml"]);
+        cmd
+    });
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    assert_eq!(
+        stderr(&out),
+        "connlab: 4 errors in four.toml:\n  \
+         four.toml:3:20: server.handler_delay_ms = -5 is out of range: allowed: a whole number \
+         from 0 to 86400000 ms\n  \
+         four.toml:6:15: invalid type: string \"all\", expected a whole number, 0 or more\n  \
+         four.toml:8:15: client.interval_ms = 99999999 is out of range: allowed: a whole number \
+         from 0 to 86400000 ms\n  \
+         four.toml:10:10: expectation `reused`: cannot read \"about 5\"; write a number (5), a \
+         comparison (\">= 5\", \"< 3\", \"!= 0\"), a range (\"45..55\"), for per-side counters \
+         \"client\", \"server\", \"both\" or \"none\", or for `by`, `via` and `side` a lowercase \
+         word (\"middlebox\"), for `code` an HTTP/2 error code (\"REFUSED_STREAM\")\n"
+    );
+}
+
 /// Runs the lab file `text` (written as `<name>.toml`) and returns its exit code and output.
 fn run_file(name: &str, text: &str) -> (Option<i32>, String, Value) {
     let dir = out_dir(name);
@@ -487,6 +520,7 @@ fn main() -> std::process::ExitCode {
         several_captures_stdin_gzip_and_a_labs_newest [Need::Labs, Need::Tool("gzip")],
         runs_started_together_never_share_a_file [Need::Labs],
         errors_speak_the_users_words [],
+        check_says_every_error_of_a_file_at_once_in_file_order [],
         failures_without_expectations_fail_and_say_why [Need::Labs],
         a_lab_that_times_out_still_sums_up_what_was_captured [Need::Labs],
         the_readmes_quickstart_works_as_written_in_an_empty_folder [Need::Labs],
