@@ -307,3 +307,31 @@ fn a_missing_file_or_a_folder_is_said_plainly_and_once() {
         "{said}"
     );
 }
+
+/// `--junit` names a place the report can be written before any lab runs (it was tried only
+/// after the whole suite had run).
+#[test]
+fn a_junit_path_that_cannot_be_written_stops_the_suite_before_it_runs() {
+    let dir = out_dir("junit-nowhere");
+    let (code, said) = in_dir(
+        &dir,
+        &[
+            "run",
+            "keepalive-reuse",
+            "--junit",
+            "nowhere/connlab.xml",
+            "--out",
+            "out",
+        ],
+    );
+    assert_eq!(
+        (code, said.as_str()),
+        (
+            Some(2),
+            "connlab: --junit nowhere/connlab.xml: No such file or directory (os error 2); \
+             nothing ran\n"
+        )
+    );
+    let ran = std::fs::read_dir(dir.join("out")).map_or(0, |d| d.count());
+    assert_eq!(ran, 0, "no lab ran");
+}

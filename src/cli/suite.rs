@@ -19,6 +19,15 @@ pub fn run(args: &[String], opts: &suite::Options, junit: Option<&Path>, json: b
         Ok(labs) => labs,
         Err(e) => return fail(&e),
     };
+    // Where the JUnit report goes is tried before any lab runs, not after the last.
+    if let Some(path) = junit {
+        if let Err(e) = std::fs::File::create(path) {
+            return fail(&anyhow::anyhow!(
+                "--junit {}: {e}; nothing ran",
+                path.display()
+            ));
+        }
+    }
     if let Err(e) = install_signal_handlers() {
         return fail(&e);
     }
