@@ -267,6 +267,54 @@ fn check_says_every_error_of_a_file_at_once_in_file_order() {
     );
 }
 
+/// One lab, one connection: the counts agree with their nouns ("running 1 labs" and "1
+/// connections" once).
+fn one_lab_and_one_connection_are_said_in_the_singular() {
+    let dir = out_dir("singular");
+    let out = connlab()
+        .current_dir(&dir)
+        .args(["run", "keepalive-reuse", "--junit", "connlab.xml"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some("running 1 lab, 1 at a time; files in captures"),
+        "{said}"
+    );
+    let total = lines
+        .iter()
+        .find(|l| l.starts_with("1 lab"))
+        .unwrap_or_else(|| panic!("no total in {said}"));
+    assert!(
+        total.starts_with("1 lab in ")
+            && total.ends_with(": 1 passed, 0 failed, 0 errors, 0 skipped"),
+        "{total}"
+    );
+
+    let capture = std::fs::read_dir(dir.join("captures"))
+        .expect("captures")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|x| x == "pcapng"))
+        .expect("a capture");
+    let out = connlab()
+        .arg("report")
+        .arg(&capture)
+        .output()
+        .expect("report");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    let page = capture.with_extension("html");
+    let head = format!("{}: 1 connection, 1 drawn in full, ", page.display());
+    assert!(
+        said.starts_with(&head) && said.trim_end().ends_with(" KiB"),
+        "{said}"
+    );
+}
+
 /// Runs the lab file `text` (written as `<name>.toml`) and returns its exit code and output.
 fn run_file(name: &str, text: &str) -> (Option<i32>, String, Value) {
     let dir = out_dir(name);
@@ -521,6 +569,7 @@ fn main() -> std::process::ExitCode {
         runs_started_together_never_share_a_file [Need::Labs],
         errors_speak_the_users_words [],
         check_says_every_error_of_a_file_at_once_in_file_order [],
+        one_lab_and_one_connection_are_said_in_the_singular [Need::Labs],
         failures_without_expectations_fail_and_say_why [Need::Labs],
         a_lab_that_times_out_still_sums_up_what_was_captured [Need::Labs],
         the_readmes_quickstart_works_as_written_in_an_empty_folder [Need::Labs],
