@@ -73,7 +73,7 @@ pub enum TraceKind {
         local: SocketAddr,
         /// Peer.
         remote: SocketAddr,
-        /// Why (stable words, see the README).
+        /// Why (stable words, listed in docs/output.md).
         reason: String,
     },
     /// A timeout fired.

@@ -87,7 +87,7 @@ fn tshark_counts_the_same_conversations_and_comments() {
         .and_then(|l| l.trim().parse().ok())
         .expect("time");
     assert!(last > 0.0 && last < 30.0, "capture spans {last} s");
-    // The reuse filter from the README finds nothing in pool-burst (no reuse) but the
+    // The reuse filter of docs/output.md finds nothing in pool-burst (no reuse) but the
     // request comments are there.
     let requests = tshark(&["-r", file, "-Y", "frame.comment contains \"request\""]);
     assert_eq!(requests.lines().count() as u64, u(&run.summary, "requests"));

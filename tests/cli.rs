@@ -250,3 +250,88 @@ fn the_man_page_documents_every_subcommand() {
         assert!(page.contains(&format!("\\fB{field}\\fR")), "{field}");
     }
 }
+
+/// `connlab ARGS` run in `dir`: its exit code and stderr.
+fn in_dir(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = connlab()
+        .current_dir(dir)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run connlab");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A path that is not there is "no such file", not a lab to run first; a folder given as a
+/// capture is said to be one, once (it was "Is a directory (os error 21)" twice in a row).
+#[test]
+fn a_missing_file_or_a_folder_is_said_plainly_and_once() {
+    let dir = out_dir("missing-and-folders");
+    std::fs::create_dir_all(dir.join("a-folder")).expect("folder");
+    for (args, said) in [
+        (
+            &["inspect", "missing.pcap"][..],
+            "connlab: no such file: missing.pcap\n",
+        ),
+        (
+            &["report", "captures/missing.pcapng"],
+            "connlab: no such file: captures/missing.pcapng\n",
+        ),
+        (
+            &["run", "missing.toml"],
+            "connlab: no such file: missing.toml\n",
+        ),
+        (
+            &["check", "labs/missing.toml"],
+            "connlab: no such file: labs/missing.toml\n",
+        ),
+        (
+            &["inspect", "a-folder"],
+            "connlab: a-folder is a directory, not a capture: give the capture files in it\n",
+        ),
+        (
+            &["report", "a-folder"],
+            "connlab: a-folder is a directory, not a capture: give the capture files in it\n",
+        ),
+    ] {
+        assert_eq!(in_dir(&dir, args), (Some(2), said.to_owned()), "{args:?}");
+    }
+    // A bare word is still taken for a lab whose captures are looked for.
+    let (code, said) = in_dir(&dir, &["inspect", "no-such-lab"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        said.contains("run `connlab run no-such-lab` first"),
+        "{said}"
+    );
+}
+
+/// `--junit` names a place the report can be written before any lab runs (it was tried only
+/// after the whole suite had run).
+#[test]
+fn a_junit_path_that_cannot_be_written_stops_the_suite_before_it_runs() {
+    let dir = out_dir("junit-nowhere");
+    let (code, said) = in_dir(
+        &dir,
+        &[
+            "run",
+            "keepalive-reuse",
+            "--junit",
+            "nowhere/connlab.xml",
+            "--out",
+            "out",
+        ],
+    );
+    assert_eq!(
+        (code, said.as_str()),
+        (
+            Some(2),
+            "connlab: --junit nowhere/connlab.xml: No such file or directory (os error 2); \
+             nothing ran\n"
+        )
+    );
+    let ran = std::fs::read_dir(dir.join("out")).map_or(0, |d| d.count());
+    assert_eq!(ran, 0, "no lab ran");
+}

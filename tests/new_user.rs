@@ -1,6 +1,6 @@
-//! What a new user trips on, each tried as they would: the terminal timeline without a
-//! terminal, several captures (a glob, stdin, gzip, a lab's newest), and the wording of the
-//! errors a first lab file or command line meets.
+//! What a new user trips on, each tried as they would: the README's Quickstart as written, the
+//! terminal timeline without a terminal, several captures (a glob, stdin, gzip, a lab's
+//! newest), and the wording of the errors a first lab file or command line meets.
 
 mod common;
 
@@ -234,6 +234,87 @@ fn errors_speak_the_users_words() {
     assert!(said.contains("b.toml:2:1"), "{said}");
 }
 
+/// `connlab check` says every error of a file at once, in file order, each with its line and
+/// column (it once said only the first it met: line 8's before line 3's, then nothing more).
+fn check_says_every_error_of_a_file_at_once_in_file_order() {
+    let dir = out_dir("check-every-error");
+    std::fs::write(
+        dir.join("four.toml"),
+        "question = \"q?\"\n[server]\nhandler_delay_ms = -5\n[client]\nrequests = 50\n\
+         concurrency = \"all\"\nmax_idle_per_host = 2\ninterval_ms = 99999999\n[expect]\n\
+         reused = \"about 5\"\n",
+    )
+    .expect("write the lab");
+    let out = untethered({
+        let mut cmd = connlab();
+        cmd.current_dir(&dir).args(["check", "four.toml"]);
+        cmd
+    });
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    assert_eq!(
+        stderr(&out),
+        "connlab: 4 errors in four.toml:\n  \
+         four.toml:3:20: server.handler_delay_ms = -5 is out of range: allowed: a whole number \
+         from 0 to 86400000 ms\n  \
+         four.toml:6:15: invalid type: string \"all\", expected a whole number, 0 or more\n  \
+         four.toml:8:15: client.interval_ms = 99999999 is out of range: allowed: a whole number \
+         from 0 to 86400000 ms\n  \
+         four.toml:10:10: expectation `reused`: cannot read \"about 5\"; write a number (5), a \
+         comparison (\">= 5\", \"< 3\", \"!= 0\"), a range (\"45..55\"), for per-side counters \
+         \"client\", \"server\", \"both\" or \"none\", or for `by`, `via` and `side` a lowercase \
+         word (\"middlebox\"), for `code` an HTTP/2 error code (\"REFUSED_STREAM\")\n"
+    );
+}
+
+/// One lab, one connection: the counts agree with their nouns ("running 1 labs" and "1
+/// connections" once).
+fn one_lab_and_one_connection_are_said_in_the_singular() {
+    let dir = out_dir("singular");
+    let out = connlab()
+        .current_dir(&dir)
+        .args(["run", "keepalive-reuse", "--junit", "connlab.xml"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some("running 1 lab, 1 at a time; files in captures"),
+        "{said}"
+    );
+    let total = lines
+        .iter()
+        .find(|l| l.starts_with("1 lab"))
+        .unwrap_or_else(|| panic!("no total in {said}"));
+    assert!(
+        total.starts_with("1 lab in ")
+            && total.ends_with(": 1 passed, 0 failed, 0 errors, 0 skipped"),
+        "{total}"
+    );
+
+    let capture = std::fs::read_dir(dir.join("captures"))
+        .expect("captures")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|x| x == "pcapng"))
+        .expect("a capture");
+    let out = connlab()
+        .arg("report")
+        .arg(&capture)
+        .output()
+        .expect("report");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    let page = capture.with_extension("html");
+    let head = format!("{}: 1 connection, 1 drawn in full, ", page.display());
+    assert!(
+        said.starts_with(&head) && said.trim_end().ends_with(" KiB"),
+        "{said}"
+    );
+}
+
 /// Runs the lab file `text` (written as `<name>.toml`) and returns its exit code and output.
 fn run_file(name: &str, text: &str) -> (Option<i32>, String, Value) {
     let dir = out_dir(name);
@@ -365,13 +446,132 @@ fn runs_started_together_never_share_a_file() {
     }
 }
 
+/// The lines of the first ```` ```lang ```` block under the README's heading `## heading`.
+fn readme_block(heading: &str, lang: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let (_, section) = readme
+        .split_once(&format!("\n## {heading}\n"))
+        .unwrap_or_else(|| panic!("README.md has no heading ## {heading}"));
+    let section = section.split("\n## ").next().unwrap_or(section);
+    let (_, block) = section
+        .split_once(&format!("\n```{lang}\n"))
+        .unwrap_or_else(|| panic!("README.md's {heading} has no ```{lang} block"));
+    let (block, _) = block.split_once("\n```").expect("the block ends");
+    block
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The exit code a line of the README promises in its comment (`# exits 1: ...`); 0 otherwise.
+fn promised_code(line: &str) -> i32 {
+    line.split_once(" # ")
+        .and_then(|(_, comment)| comment.trim().strip_prefix("exits "))
+        .and_then(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+/// Runs `line` with bash in `dir`, `connlab` on the PATH as a user who installed it has it.
+fn shell_line(bin: &Path, dir: &Path, line: &str) -> Output {
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    untethered({
+        let mut cmd = Command::new("bash");
+        cmd.args(["-o", "pipefail", "-c", line])
+            .current_dir(dir)
+            .env("PATH", path);
+        cmd
+    })
+}
+
+/// The README's Quickstart, line by line as written, in an empty folder: each line exits as
+/// its comment says (0 unless it says otherwise), and the files land where the README says.
+/// Then the lab file of "Write your own lab" is checked and run, and must pass.
+fn the_readmes_quickstart_works_as_written_in_an_empty_folder() {
+    let dir = out_dir("quickstart");
+    let bin = dir.join("bin");
+    let work = dir.join("work");
+    std::fs::create_dir_all(&bin).expect("bin");
+    std::fs::create_dir_all(&work).expect("work");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_connlab"), bin.join("connlab"))
+        .expect("connlab on the PATH");
+
+    let lines = readme_block("Quickstart", "sh");
+    assert!(lines.len() >= 5, "{lines:?}");
+    for line in &lines {
+        let out = shell_line(&bin, &work, line);
+        assert_eq!(
+            out.status.code(),
+            Some(promised_code(line)),
+            "README's Quickstart line `{line}`:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr(&out)
+        );
+    }
+
+    // Where the files went: captures/ of the folder, `<lab>-<UTC stamp>` with the events beside.
+    let captures = work.join("captures");
+    let names: Vec<String> = std::fs::read_dir(&captures)
+        .expect("captures/ in the folder the Quickstart ran in")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    let pcaps: Vec<&String> = names.iter().filter(|n| n.ends_with(".pcapng")).collect();
+    assert!(!pcaps.is_empty(), "{names:?}");
+    for pcap in pcaps {
+        let prefix = pcap.trim_end_matches(".pcapng");
+        let stamp = ["pool-burst-", "my-lab-"]
+            .iter()
+            .find_map(|lab| prefix.strip_prefix(lab))
+            .unwrap_or_else(|| panic!("{pcap}: a capture of another lab"));
+        // `20261207T064525Z`, or `20261207T064525Z-2` for a second run in that second.
+        let plain = stamp.split('-').next().expect("stamp");
+        assert!(
+            plain.len() == 16 && plain.ends_with('Z') && plain.as_bytes()[8] == b'T',
+            "{pcap}: not <lab>-<UTC stamp>"
+        );
+        assert!(
+            names.contains(&format!("{prefix}.events.jsonl")),
+            "{pcap}: no events file beside it in {names:?}"
+        );
+    }
+
+    let own = readme_block("Write your own lab", "toml").join("\n") + "\n";
+    std::fs::write(work.join("pool-50.toml"), own).expect("write the lab");
+    for line in [
+        "connlab check pool-50.toml",
+        "connlab run pool-50.toml --json-summary",
+    ] {
+        let out = shell_line(&bin, &work, line);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "the lab of Write your own lab, `{line}`:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr(&out)
+        );
+    }
+}
+
 fn main() -> std::process::ExitCode {
     common::harness::run(cases![
         the_timeline_refuses_to_start_without_a_terminal [],
         several_captures_stdin_gzip_and_a_labs_newest [Need::Labs, Need::Tool("gzip")],
         runs_started_together_never_share_a_file [Need::Labs],
         errors_speak_the_users_words [],
+        check_says_every_error_of_a_file_at_once_in_file_order [],
+        one_lab_and_one_connection_are_said_in_the_singular [Need::Labs],
         failures_without_expectations_fail_and_say_why [Need::Labs],
         a_lab_that_times_out_still_sums_up_what_was_captured [Need::Labs],
+        the_readmes_quickstart_works_as_written_in_an_empty_folder [Need::Labs],
     ])
 }

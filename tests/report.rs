@@ -162,7 +162,7 @@ fn report_of_any_capture_and_of_a_damaged_one() {
     assert_eq!(done.status.code(), Some(0), "{done:?}");
     let page = std::fs::read_to_string(&html).expect("written");
     assert_eq!(page.matches("<g class=\"row").count(), 1);
-    assert!(page.contains("Nothing wrong found in 1 connections"));
+    assert!(page.contains("Nothing wrong found in 1 connection."));
     assert!(
         page.contains("Does an HTTP/1.1 client keep one connection for 100 sequential requests?"),
         "the capture names its lab: its report keeps the lab's question"

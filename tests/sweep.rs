@@ -1,4 +1,4 @@
-//! `connlab sweep`: the README's example end to end (table, files, chart in a real browser),
+//! `connlab sweep`: the example of docs/report-and-sweep.md end to end (table, files, chart in a real browser),
 //! bad input refused before anything runs, and Ctrl-C keeping the finished points.
 
 mod common;

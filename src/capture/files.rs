@@ -10,14 +10,21 @@ use super::reader::STDIN;
 use crate::paths::parse_stamp;
 
 /// The capture `arg` names: an existing file (or `-`) as it is; else the newest
-/// `<folder>/<arg>-<time>.pcapng` a run of the lab `arg` wrote.
+/// `<folder>/<arg>-<time>.pcapng` a run of the lab `arg` wrote. What looks like a file's path
+/// (a `/` or an extension in it) and is not there is said to be missing, not a lab to run.
 pub fn resolve(arg: &str, folder: &Path) -> Result<PathBuf> {
     let path = Path::new(arg);
+    if path.is_dir() {
+        bail!("{arg} is a directory, not a capture: give the capture files in it");
+    }
     if arg == STDIN || path.exists() {
         return Ok(path.to_owned());
     }
     if let Some(newest) = newest_of_lab(arg, folder) {
         return Ok(newest);
+    }
+    if arg.contains('/') || path.extension().is_some() {
+        bail!("no such file: {arg}");
     }
     bail!(
         "no such file {arg:?}, and no capture of a lab named {arg:?} in {}/ (run `connlab run \
@@ -72,6 +79,12 @@ mod tests {
             .to_string();
         assert!(err.contains("connlab run keepalive-reuse"), "{err}");
         assert_eq!(resolve("-", &dir).expect("stdin"), PathBuf::from("-"));
+        let err = resolve("missing.pcap", &dir).expect_err("none").to_string();
+        assert_eq!(err, "no such file: missing.pcap");
+        let err = resolve(&dir.display().to_string(), &dir)
+            .expect_err("a directory")
+            .to_string();
+        assert!(err.ends_with("is a directory, not a capture: give the capture files in it"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

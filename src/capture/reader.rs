@@ -177,13 +177,14 @@ fn parse_dsb(block: &[u8], big: bool) -> Result<Option<&[u8]>, String> {
 /// Why reading stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    /// The file could not be opened or read.
-    #[error("cannot read {path}: {source}")]
+    /// The file could not be opened or read. The cause is said in the message, and is not
+    /// also this error's source, which a chain of errors would say a second time.
+    #[error("cannot read {path}: {cause}")]
     Io {
         /// File name.
         path: String,
         /// Cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file holds nothing at all.
     #[error(
@@ -274,9 +275,9 @@ pub fn read_capture_all(
         );
     }
     let name = path.display().to_string();
-    let io = |source| ReadError::Io {
+    let io = |cause| ReadError::Io {
         path: name.clone(),
-        source,
+        cause,
     };
     let mut file = File::open(path).map_err(io)?;
     if is_gzip(&mut file).map_err(io)? {
@@ -339,9 +340,9 @@ fn read_chunks(
     mut chunks: Chunks<'_>,
     on_stored: &mut impl FnMut(Stored<'_>),
 ) -> Result<FileFacts, ReadError> {
-    let io = |source| ReadError::Io {
+    let io = |cause| ReadError::Io {
         path: name.clone(),
-        source,
+        cause,
     };
     chunks.fill(4).map_err(io)?;
     let magic = chunks
@@ -385,7 +386,7 @@ enum Stop {
 impl Stop {
     fn into_error(self, path: String, offset: u64) -> ReadError {
         match self {
-            Stop::Io(source) => ReadError::Io { path, source },
+            Stop::Io(cause) => ReadError::Io { path, cause },
             Stop::Truncated(missing) => ReadError::Truncated {
                 path,
                 offset,

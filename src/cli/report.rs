@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use connlab::lab;
+use connlab_core::words::plural;
 
 use super::args::ReportArgs;
 use super::exit::{fail, worst, EXIT_ERROR};
@@ -54,9 +55,9 @@ fn report(file: &Path, out: PathBuf, keylog: Option<Vec<u8>>) -> ExitCode {
     match connlab::report::write(file, &out, &header) {
         Ok(written) => {
             println!(
-                "{}: {} connections, {} drawn in full, {} KiB",
+                "{}: {}, {} drawn in full, {} KiB",
                 out.display(),
-                written.connections,
+                plural(written.connections, "connection", "connections"),
                 written.rows,
                 written.bytes / 1024
             );

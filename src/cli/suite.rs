@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use connlab::child_run::Outcome;
 use connlab::lab::waiting::Interrupted;
 use connlab::suite;
+use connlab_core::words::plural;
 
 use super::exit::{fail, EXIT_ERROR, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_SKIPPED};
 use super::process::install_signal_handlers;
@@ -19,6 +20,15 @@ pub fn run(args: &[String], opts: &suite::Options, junit: Option<&Path>, json: b
         Ok(labs) => labs,
         Err(e) => return fail(&e),
     };
+    // Where the JUnit report goes is tried before any lab runs, not after the last.
+    if let Some(path) = junit {
+        if let Err(e) = std::fs::File::create(path) {
+            return fail(&anyhow::anyhow!(
+                "--junit {}: {e}; nothing ran",
+                path.display()
+            ));
+        }
+    }
     if let Err(e) = install_signal_handlers() {
         return fail(&e);
     }
@@ -29,8 +39,8 @@ pub fn run(args: &[String], opts: &suite::Options, junit: Option<&Path>, json: b
     let width = labs.iter().map(|l| l.name.len()).max().unwrap_or(0);
     if !json {
         say(&format!(
-            "running {} labs, {} at a time; files in {}\n",
-            labs.len(),
+            "running {}, {} at a time; files in {}\n",
+            plural(labs.len() as u64, "lab", "labs"),
             opts.jobs.min(labs.len()),
             opts.out.display()
         ));

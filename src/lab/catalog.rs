@@ -94,6 +94,10 @@ pub fn resolve(name_or_path: &str) -> Result<Lab> {
              list` shows them all)"
         );
     }
+    // A path (a `/` or an extension in it) is a file that is not there, not an unknown lab.
+    if name_or_path.contains('/') || path.extension().is_some() {
+        bail!("no such file: {name_or_path}");
+    }
     bail!(
         "no lab named {name_or_path:?} and no such file; embedded labs: {} (see `connlab list`)",
         names.join(", ")

@@ -289,32 +289,42 @@ fn matches(pattern: &str, key: &str) -> bool {
 
 /// Checks every number of the lab's table against its range; the first bad one is returned.
 pub fn check(table: &toml::Table) -> Result<(), OutOfRange> {
+    match check_all(table).into_iter().next() {
+        Some(bad) => Err(bad),
+        None => Ok(()),
+    }
+}
+
+/// Every number of the lab's table outside its range (in the table's order of keys, not the
+/// file's: the caller places them).
+pub fn check_all(table: &toml::Table) -> Vec<OutOfRange> {
     let mut seen = std::collections::HashMap::new();
+    let mut bad = Vec::new();
     for (key, value) in table {
         if UNCHECKED.contains(&key.as_str()) {
             continue;
         }
-        walk(key, value, &mut seen)?;
+        walk(key, value, &mut seen, &mut bad);
     }
-    Ok(())
+    bad
 }
 
 fn walk(
     key: &str,
     value: &toml::Value,
     seen: &mut std::collections::HashMap<String, usize>,
-) -> Result<(), OutOfRange> {
+    bad: &mut Vec<OutOfRange>,
+) {
     match value {
         toml::Value::Table(t) => {
             for (k, v) in t {
-                walk(&format!("{key}.{k}"), v, seen)?;
+                walk(&format!("{key}.{k}"), v, seen, bad);
             }
-            Ok(())
         }
-        toml::Value::Array(items) => items.iter().try_for_each(|v| walk(key, v, seen)),
-        toml::Value::Integer(i) => leaf(key, *i as f64, &i.to_string(), seen),
-        toml::Value::Float(f) => leaf(key, *f, &format!("{f:?}"), seen),
-        _ => Ok(()),
+        toml::Value::Array(items) => items.iter().for_each(|v| walk(key, v, seen, bad)),
+        toml::Value::Integer(i) => bad.extend(leaf(key, *i as f64, &i.to_string(), seen).err()),
+        toml::Value::Float(f) => bad.extend(leaf(key, *f, &format!("{f:?}"), seen).err()),
+        _ => {}
     }
 }
 
@@ -561,8 +571,8 @@ mod tests {
         assert!(checked > 150, "{checked} bad values");
     }
 
-    /// The README's table of ranges, as RULES say it.
-    fn readme_table() -> String {
+    /// The table of ranges in docs/lab-format.md, as RULES say it.
+    fn documented_table() -> String {
         let mut out = String::from("| field | allowed |\n|---|---|\n");
         for (key, range) in RULES {
             let allowed = describe(range);
@@ -573,18 +583,18 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_documents_every_range() {
-        let readme = include_str!("../../README.md");
+    fn the_docs_document_every_range() {
+        let page = include_str!("../../docs/lab-format.md");
         let start = "<!-- ranges: generated from src/lab/ranges.rs -->\n";
-        let table = readme
+        let table = page
             .split_once(start)
             .and_then(|(_, rest)| rest.split_once("<!-- /ranges -->"))
             .map(|(table, _)| table)
             .unwrap_or("");
         assert_eq!(
             table,
-            readme_table(),
-            "README.md's range table, between the markers"
+            documented_table(),
+            "docs/lab-format.md's range table, between the markers"
         );
     }
 

@@ -1,5 +1,5 @@
 //! The result of a run: the summary printed as a table, or as the final `{"summary": ...}` JSON
-//! line whose field names scripts rely on (documented in the README).
+//! line whose field names scripts rely on (documented in docs/output.md).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;

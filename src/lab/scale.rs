@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::spec::LabSpec;
 use crate::net::topology::{extra_client_addr, CLIENT_ADDR, MAX_EXTRA_CLIENT_ADDRS};
 
-/// Measured cost of one connection (see the README's scale table): a client worker's and a
+/// Measured cost of one connection (see the table in docs/scale.md): a client worker's and a
 /// server worker's resident memory, the kernel's slab per socket, and connlab's own capture
 /// and analysis in the run process.
 const CLIENT_BYTES_PER_CONN: u64 = 1_300;

@@ -4,13 +4,16 @@
 
 use super::spec::LabSpec;
 
-/// The first problem found, as (dotted key, what is wrong and what to write).
-pub fn check(spec: &LabSpec) -> Result<(), (String, String)> {
+/// Every problem found, as (dotted key, which time the key is written: 0 for the first, what
+/// is wrong and what to write).
+pub fn check(spec: &LabSpec) -> Vec<(String, usize, String)> {
+    let mut problems = Vec::new();
     if let Some(at) = spec.server.as_ref().and_then(|s| s.shutdown_at_ms) {
         let limit = spec.timeout_s.saturating_mul(1000);
         if at >= limit {
-            return Err((
+            problems.push((
                 "server.shutdown_at_ms".into(),
+                0,
                 format!(
                     "shutdown_at_ms = {at} is not before the end of the lab (timeout_s = {} \
                      s): shut down earlier or raise timeout_s",
@@ -19,10 +22,11 @@ pub fn check(spec: &LabSpec) -> Result<(), (String, String)> {
             ));
         }
     }
-    for p in &spec.link.partition {
+    for (nth, p) in spec.link.partition.iter().enumerate() {
         if p.from_ms >= p.to_ms {
-            return Err((
+            problems.push((
                 "link.partition.to_ms".into(),
+                nth,
                 format!(
                     "a partition from {} ms to {} ms cuts nothing: to_ms must be after from_ms",
                     p.from_ms, p.to_ms
@@ -30,5 +34,5 @@ pub fn check(spec: &LabSpec) -> Result<(), (String, String)> {
             ));
         }
     }
-    Ok(())
+    problems
 }

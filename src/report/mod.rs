@@ -17,6 +17,7 @@ use anyhow::{Context, Result};
 use connlab_core::analyze::{BySide, Summary};
 use connlab_core::diagnose::{DiagnosisReport, Finding};
 use connlab_core::timeline::TimelineModel;
+use connlab_core::words::plural;
 
 use crate::capture::reader::ReadError;
 use crate::capture::timeline::{read_into, Frames};
@@ -200,8 +201,8 @@ fn findings_section(out: &mut String, findings: &[Finding], model: &TimelineMode
     if findings.is_empty() {
         let _ = write!(
             out,
-            "<p class=\"none\">Nothing wrong found in {} connections.</p>",
-            model.connections()
+            "<p class=\"none\">Nothing wrong found in {}.</p>",
+            plural(model.connections(), "connection", "connections")
         );
     }
     for f in findings {

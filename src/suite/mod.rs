@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use connlab_core::words::plural;
 use serde_json::Value;
 
 use crate::child_run::{self, ChildRun, Outcome};
@@ -204,12 +205,12 @@ pub fn line(run: &LabRun, width: usize) -> String {
 /// The closing line: `37 labs in 95.2 s: 36 passed, 1 failed, 0 errors, 0 skipped`.
 pub fn total(result: &SuiteResult) -> String {
     let mut out = format!(
-        "{} labs in {:.1} s: {} passed, {} failed, {} errors, {} skipped",
-        result.runs.len(),
+        "{} in {:.1} s: {} passed, {} failed, {}, {} skipped",
+        plural(result.runs.len() as u64, "lab", "labs"),
         result.elapsed.as_secs_f64(),
         result.count(Outcome::Pass),
         result.count(Outcome::Failed),
-        result.count(Outcome::Error),
+        plural(result.count(Outcome::Error) as u64, "error", "errors"),
         result.count(Outcome::Skipped),
     );
     let interrupted = result.count(Outcome::Interrupted);
@@ -295,7 +296,7 @@ pub(crate) mod tests {
         };
         assert_eq!(
             total(&result),
-            "3 labs in 3.0 s: 1 passed, 1 failed, 1 errors, 0 skipped"
+            "3 labs in 3.0 s: 1 passed, 1 failed, 1 error, 0 skipped"
         );
         assert_eq!(result.worst(), Outcome::Error);
     }

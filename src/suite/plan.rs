@@ -42,10 +42,11 @@ pub fn labs(args: &[String], set: &[Override]) -> Result<Vec<SuiteLab>> {
     match errors.as_slice() {
         [] => Ok(labs),
         [one] => bail!("{one}"),
+        // A file with several errors says them on lines of their own, under its name.
         all => bail!(
             "{} labs cannot run, nothing ran:\n  {}",
             all.len(),
-            all.join("\n  ")
+            all.join("\n").replace('\n', "\n  ")
         ),
     }
 }

@@ -106,7 +106,7 @@ pub fn run(cases: Vec<Case>) -> ExitCode {
                         "CI is set, so this fails instead of being skipped; .ci/run installs the \
                          tools and runs as root"
                     } else {
-                        "run as root with the tools installed (see README)"
+                        "run as root with the tools installed (see docs/tests.md)"
                     };
                     return Err(Failed::from(format!("needs {missing}: {hint}")));
                 }

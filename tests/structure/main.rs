@@ -324,23 +324,3 @@ fn the_pure_core_depends_on_nothing_that_does_io() {
         "the core stays safe Rust"
     );
 }
-
-#[test]
-fn the_readme_shows_the_knob_table_as_the_core_holds_it() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README.md");
-    let rows: Vec<connlab_core::diagnose::KnobRow> = connlab_core::diagnose::knob_table().collect();
-    assert!(
-        readme.contains(&format!("The knob table: {} rows", rows.len())),
-        "README's count of rows"
-    );
-    for row in rows {
-        let stacks = if row.default {
-            format!("{} (default)", row.stacks)
-        } else {
-            row.stacks.to_owned()
-        };
-        let line = format!("| `{}` | {stacks} | {} |", row.finding, row.knob);
-        assert!(readme.contains(&line), "README lacks the row {line}");
-    }
-}

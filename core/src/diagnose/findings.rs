@@ -1,5 +1,5 @@
 //! The findings: what the patterns on an endpoint mean, in plain words, with the evidence and
-//! the knob to change. The rules and their thresholds are written here and in the README.
+//! the knob to change. The rules and their thresholds are written here and in docs/diagnosis.md.
 //!
 //! Thresholds: a timing or counting pattern needs at least [`MIN_CONNECTIONS`] connections
 //! (and, where it says "most", a majority), never a single coincidence. Two kinds are direct

@@ -120,7 +120,7 @@ impl FindingKind {
         }
     }
 
-    /// Every kind, in the README's order.
+    /// Every kind, in the order of docs/diagnosis.md (`tests/docs.rs` checks it).
     pub const ALL: [FindingKind; 32] = [
         FindingKind::ServerIdleClose,
         FindingKind::ClientIdleClose,
