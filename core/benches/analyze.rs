@@ -9,7 +9,9 @@ use std::hint::black_box;
 
 use connlab_core::analyze::{Analyzer, LinkType};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use workloads::{conversation, http2, short_connections, tls_bulk, tls_conversation, websocket};
+use workloads::{
+    conversation, http2, redis, short_connections, tls_bulk, tls_conversation, websocket,
+};
 
 /// Runs the analyser over `frames` with `keys`, as `inspect --keylog` does.
 fn analyse_frames(frames: &[Vec<u8>], keys: &str) -> connlab_core::analyze::Summary {
@@ -33,6 +35,7 @@ fn analyse(c: &mut Criterion) {
         ("websocket frames", websocket(3_000)),
         ("http2 frames", http2(3_000)),
         ("short connection frames", short_connections(10_000)),
+        ("redis frames", redis(3_000)),
     ] {
         group.throughput(Throughput::Elements(frames.len() as u64));
         group.bench_function(name, |b| {

@@ -28,7 +28,7 @@ struct Workload {
 type Build = fn(u32) -> Workload;
 
 /// The workloads, by name, at the gate's size.
-const WORKLOADS: [(&str, Build, u32); 6] = [
+const WORKLOADS: [(&str, Build, u32); 7] = [
     (
         "http1-keepalive",
         |n| clear(workloads::conversation(n)),
@@ -43,6 +43,7 @@ const WORKLOADS: [(&str, Build, u32); 6] = [
     ("http2", |n| clear(workloads::http2(n)), 1_000),
     ("tls-keepalive", tls, 1_000),
     ("tls-bulk", tls_bulk, 500),
+    ("redis", |n| clear(workloads::redis(n)), 1_000),
 ];
 
 fn clear(frames: Vec<Vec<u8>>) -> Workload {
@@ -105,6 +106,18 @@ fn check(name: &str, size: u32, summary: &Summary, report: &DiagnosisReport) -> 
             "TLS connections decrypted",
             summary.tls.decrypted,
             want_decrypted,
+        );
+    }
+    let want_commands = if name == "redis" {
+        16 * u64::from(size)
+    } else {
+        0
+    };
+    if summary.redis.commands.total != want_commands {
+        return wrong(
+            "Redis commands",
+            summary.redis.commands.total,
+            want_commands,
         );
     }
     if name == "http1-short"

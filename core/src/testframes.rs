@@ -322,3 +322,31 @@ pub fn read_ahead(
     }
     AheadRead { events, opened }
 }
+
+/// What a RESP reader made of one direction's bytes fed in `pieces`: the top-level values'
+/// debug forms (kind, count, first words), in order, and why the framing broke, if it did.
+/// For the RESP bench and fuzz target: the values must not depend on where pieces end.
+pub fn resp_read<'a>(
+    client: bool,
+    pieces: impl IntoIterator<Item = &'a [u8]>,
+) -> (Vec<String>, Option<&'static str>) {
+    use crate::analyze::proto::redis::resp::Resp;
+    let mut reader = Resp::new(client);
+    let mut values = Vec::new();
+    for piece in pieces {
+        let fed = reader.feed(piece, &mut |m| values.push(format!("{m:?}")));
+        if let Err(why) = fed {
+            return (values, Some(why.as_str()));
+        }
+    }
+    (values, None)
+}
+
+/// How many top-level RESP values `data` holds, read in one piece (the RESP bench's loop,
+/// with nothing kept).
+pub fn resp_count(client: bool, data: &[u8]) -> u64 {
+    let mut reader = crate::analyze::proto::redis::resp::Resp::new(client);
+    let mut n = 0;
+    let _ = reader.feed(data, &mut |_| n += 1);
+    n
+}

@@ -30,6 +30,36 @@ pub fn conversation(requests: u32) -> Vec<Vec<u8>> {
     frames
 }
 
+/// 16 Redis connections, each a handshake then `commands` GET/reply pairs as redis-py writes
+/// them, interleaved.
+pub fn redis(commands: u32) -> Vec<Vec<u8>> {
+    let mut convs: Vec<Conv> = (0..16)
+        .map(|i| {
+            Conv::new(
+                &format!("198.18.0.1:{}", 41_000 + i),
+                "198.18.0.2:6379",
+                0,
+                0,
+            )
+        })
+        .collect();
+    let mut frames = Vec::new();
+    for c in &mut convs {
+        frames.push(c.send(Side::Client, F::SYN, b""));
+        frames.push(c.send(Side::Server, F::SYN | F::ACK, b""));
+        frames.push(c.send(Side::Client, F::ACK, b""));
+    }
+    for i in 0..commands {
+        for c in &mut convs {
+            let key = format!("key:{i}");
+            let get = format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len());
+            frames.push(c.send(Side::Client, F::PSH | F::ACK, get.as_bytes()));
+            frames.push(c.send(Side::Server, F::PSH | F::ACK, b"$5\r\nvalue\r\n"));
+        }
+    }
+    frames
+}
+
 /// A WebSocket frame of `payload`, masked when the client sends it (RFC 6455 5.2).
 fn ws_frame(masked: bool, payload: &[u8]) -> Vec<u8> {
     let key = [0x12, 0x34, 0x56, 0x78];

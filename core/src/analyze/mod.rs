@@ -12,7 +12,7 @@ mod event;
 mod frame;
 mod h2_event;
 mod index;
-mod proto;
+pub(crate) mod proto;
 mod reassembly;
 mod stack;
 mod stream;

@@ -24,8 +24,10 @@ pub(crate) const MAX_INLINE: u64 = 64 * 1024;
 /// line may be longer: only its start is kept).
 const MAX_NUMBER_LINE: u64 = 32;
 
-/// The first bytes of a word, as many as [`WORD`] holds.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// The first bytes of a word, as many as [`WORD`] holds. Only the first `len` bytes mean
+/// anything: a word is emptied by its length alone, never zeroed (framing a small command
+/// must not cost a clear of a few hundred bytes).
+#[derive(Clone, Copy)]
 pub(crate) struct Word {
     len: u8,
     bytes: [u8; WORD],
@@ -40,7 +42,19 @@ impl Default for Word {
     }
 }
 
+impl PartialEq for Word {
+    fn eq(&self, other: &Word) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Word {}
+
 impl Word {
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+
     fn push(&mut self, data: &[u8]) {
         let at = usize::from(self.len);
         let n = data.len().min(WORD - at);
@@ -105,6 +119,15 @@ impl Message {
             kind,
             count: 0,
             words: [Word::default(); WORDS],
+        }
+    }
+
+    /// Starts the next message in place.
+    fn reset(&mut self, kind: Kind) {
+        self.kind = kind;
+        self.count = 0;
+        for w in &mut self.words {
+            w.clear();
         }
     }
 
@@ -246,19 +269,49 @@ impl Resp {
         let top = self.depth == 0;
         if top && self.client && b != b'*' {
             // Redis reads anything but an array as an inline command.
-            self.msg = Message::new(Kind::Inline);
+            self.msg.reset(Kind::Inline);
             self.line_len = 0;
             self.inline_word = false;
             self.state = State::Inline;
             return self.inline(data, out);
         }
-        if !b"*>%~|+-!:,(#$=_".contains(&b) {
+        if !matches!(
+            b,
+            b'*' | b'>'
+                | b'%'
+                | b'~'
+                | b'|'
+                | b'+'
+                | b'-'
+                | b'!'
+                | b':'
+                | b','
+                | b'('
+                | b'#'
+                | b'$'
+                | b'='
+                | b'_'
+        ) {
             return self.fail(Broken::UnknownType);
         }
-        if top && b != b'|' {
-            self.msg = Message::new(kind_of(b));
+        if top && b == b'*' {
+            if let Some(used) = self.whole_array(data, out) {
+                return Ok(&data[used..]);
+            }
         }
-        self.line = Word::default();
+        if top && b != b'|' {
+            self.msg.reset(kind_of(b));
+        }
+        // The common case: the whole header line is here and short. Read it in place.
+        let line = &data[1..data.len().min(1 + MAX_NUMBER_LINE as usize + 2)];
+        if let Some(at) = line.iter().position(|&c| c == b'\n') {
+            let text = &line[..at];
+            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            self.state = State::Type;
+            self.line_done(b, text, out)?;
+            return Ok(&data[1 + at + 1..]);
+        }
+        self.line.clear();
         self.line_len = 0;
         self.state = State::Line(b);
         Ok(&data[1..])
@@ -290,6 +343,18 @@ impl Resp {
             text = text.strip_suffix(b"\r").unwrap_or(text);
         }
         self.state = State::Type;
+        self.line_done(kind, text, out)?;
+        Ok(rest)
+    }
+
+    /// A header line after type byte `kind` ended; `text` is its start (all of it when short),
+    /// without CRLF.
+    fn line_done(
+        &mut self,
+        kind: u8,
+        text: &[u8],
+        out: &mut impl FnMut(&Message),
+    ) -> Result<(), Broken> {
         match kind {
             b'+' | b'-' => {
                 if self.depth == 0 {
@@ -314,8 +379,8 @@ impl Resp {
                         word,
                     };
                 }
-                Some(n) if n >= 0 => return self.fail(Broken::BulkTooLong),
-                _ => return self.fail(Broken::BadLength),
+                Some(n) if n >= 0 => return self.fail(Broken::BulkTooLong).map(drop),
+                _ => return self.fail(Broken::BadLength).map(drop),
             },
             _ => {
                 // An aggregate: `*`, `>`, `~`, `|` count elements, `%` pairs.
@@ -325,10 +390,10 @@ impl Resp {
                             self.msg.kind = Kind::Null;
                         }
                         self.element(out);
-                        return Ok(rest);
+                        return Ok(());
                     }
                     Some(n) if n >= 0 => n as u64,
-                    _ => return self.fail(Broken::BadLength),
+                    _ => return self.fail(Broken::BadLength).map(drop),
                 };
                 let n = if matches!(kind, b'%' | b'|') {
                     n.saturating_mul(2)
@@ -339,7 +404,7 @@ impl Resp {
                     self.msg.count = n;
                 }
                 if self.depth == MAX_DEPTH {
-                    return self.fail(Broken::TooDeep);
+                    return self.fail(Broken::TooDeep).map(drop);
                 }
                 let attribute = kind == b'|';
                 self.open[self.depth] = Open { left: n, attribute };
@@ -349,7 +414,39 @@ impl Resp {
                 }
             }
         }
-        Ok(rest)
+        Ok(())
+    }
+
+    /// The commonest message read in one go: a top-level array of bulk strings (every
+    /// command, many replies) wholly in `data`, which starts at its `*`. Returns the bytes it
+    /// took; None when the message is anything else or is cut, and the state machine reads it
+    /// (errors included) from its first byte as if this had not looked.
+    fn whole_array(&mut self, data: &[u8], out: &mut impl FnMut(&Message)) -> Option<usize> {
+        let (n, mut at) = length_line(data, 1)?;
+        if n > WHOLE_ARRAY_MAX {
+            return None;
+        }
+        self.msg.reset(Kind::Array);
+        self.msg.count = n;
+        for i in 0..n as usize {
+            if data.get(at) != Some(&b'$') {
+                return None;
+            }
+            let (len, body) = length_line(data, at + 1)?;
+            if len > MAX_BULK {
+                return None;
+            }
+            let end = body.checked_add(len as usize)?;
+            if data.get(end..end + 2)? != b"\r\n" {
+                return None;
+            }
+            if let Some(word) = self.msg.words.get_mut(i) {
+                word.push(&data[body..end]);
+            }
+            at = end + 2;
+        }
+        out(&self.msg);
+        Some(at)
     }
 
     /// The word a string at this place fills: the first [`WORDS`] elements of a top-level
@@ -473,6 +570,27 @@ fn kind_of(b: u8) -> Kind {
         b'$' | b'=' => Kind::Bulk,
         b'_' => Kind::Null,
         _ => Kind::Number,
+    }
+}
+
+/// Elements an array read in one go may have (a longer one is read element by element).
+const WHOLE_ARRAY_MAX: u64 = 1024;
+
+/// A non-negative length and its CRLF at `data[from..]`: the length and where the bytes after
+/// the CRLF start. None when it is not one, or is cut.
+fn length_line(data: &[u8], from: usize) -> Option<(u64, usize)> {
+    let mut n: u64 = 0;
+    let mut at = from;
+    loop {
+        let b = *data.get(at)?;
+        match b {
+            b'0'..=b'9' if at - from < 19 => n = n * 10 + u64::from(b - b'0'),
+            b'\r' if at > from => {
+                return (data.get(at + 1) == Some(&b'\n')).then_some((n, at + 2));
+            }
+            _ => return None,
+        }
+        at += 1;
     }
 }
 
