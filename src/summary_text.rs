@@ -65,6 +65,9 @@ pub fn analysis_table(a: &Summary, kernel_time_wait: Option<BySide>) -> String {
     websocket_table(&mut out, &a.websocket);
     http2_table(&mut out, &a.http2);
     tls_table(&mut out, &a.tls);
+    for section in a.protocol_text() {
+        let _ = writeln!(out, "{section}");
+    }
     out
 }
 

@@ -178,6 +178,12 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The sections the protocols in folders write for the text summary, in the registry's
+    /// order: renderers ask for them instead of knowing each protocol.
+    pub fn protocol_text(&self) -> Vec<String> {
+        [self.redis.text()].into_iter().flatten().collect()
+    }
+
     /// Folds one event into the totals. Frame counters (`frames`,
     /// `tcp_segments`, `undecodable`, `cut_segments`) are not events; the analyser bumps them.
     pub fn apply(&mut self, event: &Event) {

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::event::RedisEvent;
 use crate::analyze::event::{Event, EventKind};
+use crate::words::plural;
 use crate::FastSet;
 
 /// Distinct command names and error prefixes kept by name; past them a hostile or unusual
@@ -76,6 +77,48 @@ pub struct RedisSummary {
 const SUBSCRIBER: u64 = 1 << 63;
 
 impl RedisSummary {
+    /// The section in words, for the text summary (None where no Redis was seen): commands,
+    /// the busiest names first, the deepest pipeline, errors by prefix, subscribers.
+    pub fn text(&self) -> Option<String> {
+        if self.is_empty() {
+            return None;
+        }
+        let mut names: Vec<(&String, &u64)> = self.commands.by_name.0.iter().collect();
+        names.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let shown: Vec<String> = names
+            .iter()
+            .take(6)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        let more = if names.len() > 6 { ", ..." } else { "" };
+        let errors: Vec<String> = self
+            .errors
+            .0
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        let mut text = format!(
+            "redis: {} on {} ({}{more}), deepest pipeline {}, errors {}, subscribers {}",
+            plural(self.commands.total, "command", "commands"),
+            plural(self.connections, "connection", "connections"),
+            shown.join(", "),
+            self.deepest_pipeline,
+            if errors.is_empty() {
+                "none".to_owned()
+            } else {
+                errors.join(", ")
+            },
+            self.subscribers,
+        );
+        if self.protocol_errors + self.lost_sync > 0 {
+            text.push_str(&format!(
+                "; {} protocol errors, {} directions lost to capture gaps",
+                self.protocol_errors, self.lost_sync
+            ));
+        }
+        Some(text)
+    }
+
     /// Whether the capture held no Redis at all (the section is then left out).
     pub fn is_empty(&self) -> bool {
         self.connections == 0

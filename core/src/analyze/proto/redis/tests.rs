@@ -254,3 +254,41 @@ fn a_server_idle_close_names_redis_timeout_first() {
         idle.knobs
     );
 }
+
+#[test]
+fn the_text_summary_says_the_commands_busiest_first() {
+    let (mut lab, mut c) = (Lab::default(), redis_conv(43_000));
+    lab.handshake(&mut c, 0);
+    for (i, args) in [
+        &["SET", "a", "1"][..],
+        &["GET", "a"],
+        &["GET", "b"],
+        &["NOPE"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let t = 10 + 2 * i as u64;
+        lab.at(t, &c.send(Side::Client, F::PSH | F::ACK, &command(args)));
+        let reply: &[u8] = if args[0] == "NOPE" {
+            b"-ERR unknown command 'NOPE'\r\n"
+        } else {
+            b"+OK\r\n"
+        };
+        lab.at(t + 1, &c.send(Side::Server, F::PSH | F::ACK, reply));
+    }
+    let mut summary = crate::analyze::Summary::default();
+    for e in &lab.events {
+        summary.apply(e);
+    }
+    assert_eq!(
+        summary.protocol_text(),
+        [
+            "redis: 4 commands on 1 connection (GET 2, NOPE 1, SET 1), deepest pipeline 1, \
+          errors ERR 1, subscribers 0"
+        ]
+    );
+    assert!(crate::analyze::Summary::default()
+        .protocol_text()
+        .is_empty());
+}
