@@ -68,7 +68,7 @@ pub(crate) struct ConnTrack {
     rst_seen: bool,
     /// Counted in its endpoint's open-and-used connections.
     counted_open: bool,
-    /// Its client's dial count when this connection last became idle.
+    /// Its client's count of dials for a request when this connection last became idle.
     idle_since_dials: Option<u64>,
     /// Its client's dial count at this connection's last response.
     dials_at_response: Option<u64>,
@@ -206,6 +206,8 @@ pub(crate) struct EndpointTrack {
     open_used: u64,
     /// SYNs seen towards this endpoint, per client address.
     dials: FastMap<IpAddr, u64>,
+    /// Per client, connections dialed for a request (see `dialed_for_request`).
+    dials_for_requests: FastMap<IpAddr, u64>,
     /// The burst of early closes under way.
     burst: Option<Burst>,
 }
@@ -354,7 +356,7 @@ impl ConnTrack {
             ep.open_used = ep.open_used.saturating_sub(1);
         }
         if let Some(d) = self.idle_since_dials.take() {
-            self.passed_over |= ep.dials_from(self.client) > d;
+            self.passed_over |= ep.dials_for_requests_from(self.client) > d;
         }
     }
 
@@ -397,6 +399,16 @@ impl ConnTrack {
         self.passed_over = false;
         ep.requests += 1;
         ep.reused += u64::from(reused);
+        // Dialed for this request (it follows the handshake at once): an idle connection the
+        // client passed over could have served it. A connection dialed to be held, which
+        // speaks only later (a long connection's heartbeat), passes nothing over.
+        let since_syn = t.saturating_sub(self.last_syn_ns);
+        if self.requests == 1
+            && self.opened
+            && since_syn <= self.react_ns().saturating_add(self.rtt_ns)
+        {
+            ep.dialed_for_request(self.client);
+        }
         ep.words = e.kind.words();
         if self.requests == 1 && self.first_fin.is_none() && !self.rst_seen {
             self.counted_open = true;
@@ -428,7 +440,7 @@ impl ConnTrack {
         let dials = ep.dials_from(self.client);
         self.dials_at_response = Some(dials);
         if self.idle() {
-            self.idle_since_dials = Some(dials);
+            self.idle_since_dials = Some(ep.dials_for_requests_from(self.client));
         }
     }
 
@@ -900,6 +912,18 @@ impl EndpointTrack {
                 done.add_all(pending);
             }
         }
+    }
+
+    /// A connection of `client` was dialed for a request (its first followed its handshake
+    /// at once).
+    fn dialed_for_request(&mut self, client: IpAddr) {
+        *self.dials_for_requests.entry(client).or_default() += 1;
+    }
+
+    /// Connections `client` dialed for a request so far: the dials that pass an idle
+    /// connection over.
+    fn dials_for_requests_from(&self, client: IpAddr) -> u64 {
+        self.dials_for_requests.get(&client).copied().unwrap_or(0)
     }
 
     /// SYNs from `client` towards this endpoint so far.

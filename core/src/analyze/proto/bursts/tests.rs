@@ -140,3 +140,48 @@ fn a_server_idle_close_is_found_on_plain_tcp() {
         .unwrap_or_else(|| panic!("no server_idle_close in {all:#?}"));
     assert_eq!(idle.connections, 3);
 }
+
+/// Long connections (c500k's): each is dialed to be held and speaks only later, so dials go on
+/// while earlier ones have talked and sit idle. Nothing was passed over: no leak.
+#[test]
+fn long_connections_dialed_while_others_sit_idle_are_no_leak() {
+    let mut lab = Lab::default();
+    let mut convs: Vec<Conv> = (0..10).map(|i| line_conv(44_000 + i)).collect();
+    for (i, c) in convs.iter_mut().enumerate() {
+        lab.handshake(c, i as u64 * 100);
+    }
+    for (i, c) in convs.iter_mut().enumerate() {
+        let t = 450 + i as u64 * 100;
+        lab.at(t, &c.send(Side::Client, F::PSH | F::ACK, b"ping\n"));
+        lab.at(t + 1, &c.send(Side::Server, F::PSH | F::ACK, b"ping\n"));
+    }
+    let r = diagnose(&lab);
+    assert!(
+        !r.findings
+            .iter()
+            .any(|f| f.kind == FindingKind::ConnectionLeak),
+        "{:#?}",
+        r.findings
+    );
+}
+
+/// A client that dials for each query while its earlier connections sit idle and open (rows
+/// never closed, a body never read) leaks them, whatever the protocol.
+#[test]
+fn dialing_for_each_write_while_others_sit_idle_is_a_leak() {
+    let mut lab = Lab::default();
+    let mut convs: Vec<Conv> = (0..6).map(|i| line_conv(45_000 + i)).collect();
+    for (i, c) in convs.iter_mut().enumerate() {
+        let t = i as u64 * 100;
+        lab.handshake(c, t);
+        lab.at(t + 3, &c.send(Side::Client, F::PSH | F::ACK, b"select 1\n"));
+        lab.at(t + 4, &c.send(Side::Server, F::PSH | F::ACK, b"1\n"));
+    }
+    let r = diagnose(&lab);
+    let leak = r
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::ConnectionLeak)
+        .unwrap_or_else(|| panic!("no connection_leak in {:#?}", r.findings));
+    assert_eq!(leak.connections, 5);
+}
