@@ -68,10 +68,10 @@ pub(crate) struct ConnTrack {
     rst_seen: bool,
     /// Counted in its endpoint's open-and-used connections.
     counted_open: bool,
-    /// Its client's count of dials for a request when this connection last became idle.
-    idle_since_dials: Option<u64>,
-    /// Its client's dial count at this connection's last response.
-    dials_at_response: Option<u64>,
+    /// When this connection last became idle (and still is).
+    idle_since_ns: Option<u64>,
+    /// When its last response came.
+    answered_ns: Option<u64>,
     /// A new connection was dialed while this one sat idle and open.
     passed_over: bool,
     probes_unanswered: [u32; 2],
@@ -167,8 +167,9 @@ pub(crate) struct EndpointTrack {
     /// Connections with one request and no announced close, by the cause they were sorted
     /// into (the last: none).
     pub single_request: [Examples; Cause::ALL.len() + 1],
-    /// The same, closed before their client dialed again: they count at its next dial.
-    pending_single: FastMap<IpAddr, [Examples; Cause::ALL.len() + 1]>,
+    /// The same, closed before their client dialed again (with their latest answer): they
+    /// count at its next dial for a request after that answer.
+    pending_single: FastMap<IpAddr, (u64, [Examples; Cause::ALL.len() + 1])>,
     /// Server closes right after the n-th response: n → connections.
     pub closed_after: std::collections::BTreeMap<u32, Examples>,
     /// Early closes of the bursts that left some connections idle (a pool that overflowed).
@@ -204,10 +205,10 @@ pub(crate) struct EndpointTrack {
     pub tls: TlsEndpoint,
     /// Open connections that carried a request and have not started closing.
     open_used: u64,
-    /// SYNs seen towards this endpoint, per client address.
-    dials: FastMap<IpAddr, u64>,
-    /// Per client, connections dialed for a request (see `dialed_for_request`).
-    dials_for_requests: FastMap<IpAddr, u64>,
+    /// Per client address, the latest SYN of a connection dialed for a request (see
+    /// `dialed_for_request`): a dial after a connection's answer shows it was passed over,
+    /// or not reused.
+    request_dial_syn_ns: FastMap<IpAddr, u64>,
     /// The burst of early closes under way.
     burst: Option<Burst>,
 }
@@ -278,8 +279,8 @@ impl ConnTrack {
             first_fin: None,
             rst_seen: false,
             counted_open: false,
-            idle_since_dials: None,
-            dials_at_response: None,
+            idle_since_ns: None,
+            answered_ns: None,
             passed_over: false,
             probes_unanswered: [0; 2],
             stall: [(None, 0); 2],
@@ -355,8 +356,8 @@ impl ConnTrack {
         if std::mem::take(&mut self.counted_open) {
             ep.open_used = ep.open_used.saturating_sub(1);
         }
-        if let Some(d) = self.idle_since_dials.take() {
-            self.passed_over |= ep.dials_for_requests_from(self.client) > d;
+        if let Some(since) = self.idle_since_ns.take() {
+            self.passed_over |= ep.dialed_for_request_after(self.client, since);
         }
     }
 
@@ -395,7 +396,7 @@ impl ConnTrack {
         self.last_request_ns = t;
         self.last_request_idle_ns = idle_ns;
         // Used again: whatever dial passed it over, it was not leaked.
-        self.idle_since_dials = None;
+        self.idle_since_ns = None;
         self.passed_over = false;
         ep.requests += 1;
         ep.reused += u64::from(reused);
@@ -407,7 +408,7 @@ impl ConnTrack {
             && self.opened
             && since_syn <= self.react_ns().saturating_add(self.rtt_ns)
         {
-            ep.dialed_for_request(self.client);
+            ep.dialed_for_request(self.client, self.last_syn_ns);
         }
         ep.words = e.kind.words();
         if self.requests == 1 && self.first_fin.is_none() && !self.rst_seen {
@@ -437,10 +438,9 @@ impl ConnTrack {
             }
         }
         self.response_closing = self.response_closing.or(closing);
-        let dials = ep.dials_from(self.client);
-        self.dials_at_response = Some(dials);
+        self.answered_ns = Some(e.t_ns);
         if self.idle() {
-            self.idle_since_dials = Some(ep.dials_for_requests_from(self.client));
+            self.idle_since_ns = Some(e.t_ns);
         }
     }
 
@@ -460,7 +460,6 @@ impl ConnTrack {
             EventKind::Syn => {
                 self.opened = true;
                 self.last_syn_ns = t;
-                ep.dial(self.client);
             }
             EventKind::Established { handshake_ns } => {
                 self.established = true;
@@ -888,47 +887,43 @@ impl ConnTrack {
             // only dialed afterwards: then the client had nothing to reuse.
             let server_closed_first = self.first_fin == Some(Side::Server) && !self.passed_over;
             if self.requests == 1 && !announced && !server_closed_first {
-                let redialed = self
-                    .dials_at_response
-                    .is_some_and(|d| ep.dials_from(self.client) > d);
-                let table = if redialed {
-                    &mut ep.single_request
+                let answered = self.answered_ns.unwrap_or(0);
+                if ep.dialed_for_request_after(self.client, answered) {
+                    ep.single_request[Cause::index(self.cause)].add(conn, frame);
                 } else {
-                    ep.pending_single.entry(self.client).or_default()
-                };
-                table[Cause::index(self.cause)].add(conn, frame);
+                    let pending = ep.pending_single.entry(self.client).or_default();
+                    pending.0 = pending.0.max(answered);
+                    pending.1[Cause::index(self.cause)].add(conn, frame);
+                }
             }
         }
     }
 }
 
 impl EndpointTrack {
-    /// A SYN from `client` towards the endpoint: that client's single-request connections
-    /// closed before it were not reused.
-    fn dial(&mut self, client: IpAddr) {
-        *self.dials.entry(client).or_default() += 1;
-        if let Some(pending) = self.pending_single.remove(&client) {
-            for (done, pending) in self.single_request.iter_mut().zip(&pending) {
-                done.add_all(pending);
+    /// A connection of `client` whose SYN came at `syn_ns` was dialed for a request (its
+    /// first followed its handshake at once).
+    fn dialed_for_request(&mut self, client: IpAddr, syn_ns: u64) {
+        let latest = self.request_dial_syn_ns.entry(client).or_default();
+        *latest = (*latest).max(syn_ns);
+        // The client's single-request connections answered before it were not reused.
+        if let Some((answered, pending)) = self.pending_single.remove(&client) {
+            if syn_ns > answered {
+                for (done, pending) in self.single_request.iter_mut().zip(&pending) {
+                    done.add_all(pending);
+                }
+            } else {
+                self.pending_single.insert(client, (answered, pending));
             }
         }
     }
 
-    /// A connection of `client` was dialed for a request (its first followed its handshake
-    /// at once).
-    fn dialed_for_request(&mut self, client: IpAddr) {
-        *self.dials_for_requests.entry(client).or_default() += 1;
-    }
-
-    /// Connections `client` dialed for a request so far: the dials that pass an idle
-    /// connection over.
-    fn dials_for_requests_from(&self, client: IpAddr) -> u64 {
-        self.dials_for_requests.get(&client).copied().unwrap_or(0)
-    }
-
-    /// SYNs from `client` towards this endpoint so far.
-    fn dials_from(&self, client: IpAddr) -> u64 {
-        self.dials.get(&client).copied().unwrap_or(0)
+    /// Whether `client` dialed for a request (its SYN) after `t_ns`: an idle connection it
+    /// then passed over could have served that request.
+    fn dialed_for_request_after(&self, client: IpAddr, t_ns: u64) -> bool {
+        self.request_dial_syn_ns
+            .get(&client)
+            .is_some_and(|&syn| syn > t_ns)
     }
 
     /// Folds a finished burst into the pool figures, when it left connections idle: one

@@ -142,9 +142,10 @@ fn a_server_idle_close_is_found_on_plain_tcp() {
 }
 
 /// Long connections (c500k's): each is dialed to be held and speaks only later, so dials go on
-/// while earlier ones have talked and sit idle. Nothing was passed over: no leak.
+/// while earlier ones have talked and sit idle. Nothing was passed over or left unused: no
+/// leak, no single-request connections.
 #[test]
-fn long_connections_dialed_while_others_sit_idle_are_no_leak() {
+fn long_connections_dialed_while_others_sit_idle_are_no_leak_nor_single_use() {
     let mut lab = Lab::default();
     let mut convs: Vec<Conv> = (0..10).map(|i| line_conv(44_000 + i)).collect();
     for (i, c) in convs.iter_mut().enumerate() {
@@ -155,11 +156,19 @@ fn long_connections_dialed_while_others_sit_idle_are_no_leak() {
         lab.at(t, &c.send(Side::Client, F::PSH | F::ACK, b"ping\n"));
         lab.at(t + 1, &c.send(Side::Server, F::PSH | F::ACK, b"ping\n"));
     }
+    // Then the client exits and closes them all (one act: bulk_close, which is right).
+    for c in &mut convs {
+        lab.at(2_000, &c.send(Side::Client, F::FIN | F::ACK, b""));
+        lab.at(2_001, &c.send(Side::Server, F::FIN | F::ACK, b""));
+        lab.at(2_002, &c.send(Side::Client, F::ACK, b""));
+    }
     let r = diagnose(&lab);
+    let wrong = [
+        FindingKind::ConnectionLeak,
+        FindingKind::SingleRequestConnections,
+    ];
     assert!(
-        !r.findings
-            .iter()
-            .any(|f| f.kind == FindingKind::ConnectionLeak),
+        !r.findings.iter().any(|f| wrong.contains(&f.kind)),
         "{:#?}",
         r.findings
     );
