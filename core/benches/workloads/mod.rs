@@ -8,12 +8,13 @@ use std::sync::{Arc, Mutex};
 use connlab_core::analyze::Side;
 use connlab_core::testframes::{Conv, F};
 
-/// 16 connections, each a handshake then `requests` request/response pairs, interleaved.
-pub fn conversation(requests: u32) -> Vec<Vec<u8>> {
-    let req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-    let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+/// 16 connections from ports `first_port`.. to the server's `port`, and their handshakes.
+fn connected(first_port: u16, port: u16) -> (Vec<Conv>, Vec<Vec<u8>>) {
     let mut convs: Vec<Conv> = (0..16)
-        .map(|i| Conv::new(&format!("198.18.0.1:{}", 40_000 + i), "198.18.0.2:80", 0, 0))
+        .map(|i| {
+            let client = format!("198.18.0.1:{}", first_port + i);
+            Conv::new(&client, &format!("198.18.0.2:{port}"), 0, 0)
+        })
         .collect();
     let mut frames = Vec::new();
     for c in &mut convs {
@@ -21,6 +22,14 @@ pub fn conversation(requests: u32) -> Vec<Vec<u8>> {
         frames.push(c.send(Side::Server, F::SYN | F::ACK, b""));
         frames.push(c.send(Side::Client, F::ACK, b""));
     }
+    (convs, frames)
+}
+
+/// 16 connections, each a handshake then `requests` request/response pairs, interleaved.
+pub fn conversation(requests: u32) -> Vec<Vec<u8>> {
+    let req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    let (mut convs, mut frames) = connected(40_000, 80);
     for _ in 0..requests {
         for c in &mut convs {
             frames.push(c.send(Side::Client, F::PSH | F::ACK, req));
@@ -33,22 +42,7 @@ pub fn conversation(requests: u32) -> Vec<Vec<u8>> {
 /// 16 Redis connections, each a handshake then `commands` GET/reply pairs as redis-py writes
 /// them, interleaved.
 pub fn redis(commands: u32) -> Vec<Vec<u8>> {
-    let mut convs: Vec<Conv> = (0..16)
-        .map(|i| {
-            Conv::new(
-                &format!("198.18.0.1:{}", 41_000 + i),
-                "198.18.0.2:6379",
-                0,
-                0,
-            )
-        })
-        .collect();
-    let mut frames = Vec::new();
-    for c in &mut convs {
-        frames.push(c.send(Side::Client, F::SYN, b""));
-        frames.push(c.send(Side::Server, F::SYN | F::ACK, b""));
-        frames.push(c.send(Side::Client, F::ACK, b""));
-    }
+    let (mut convs, mut frames) = connected(41_000, 6379);
     for i in 0..commands {
         for c in &mut convs {
             let key = format!("key:{i}");

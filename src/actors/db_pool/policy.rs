@@ -21,30 +21,20 @@ pub const DEFAULT_MAX_IDLE: u32 = 2;
 /// The cleaner's shortest interval (database/sql's minimum).
 pub const CLEANER_MIN_NS: u64 = 1_000_000_000;
 
-/// The pool's knobs, named as database/sql's setters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+/// The pool's knobs, named as database/sql's setters (a lab sets them in `[db_client]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Knobs {
-    /// `SetMaxOpenConns`: connections open at most (0: unlimited, the default).
-    #[serde(default)]
+    /// `SetMaxOpenConns`: connections open at most (0: unlimited).
     pub max_open: u32,
-    /// `SetMaxIdleConns`: idle connections kept (2 by default; 0 keeps none).
-    #[serde(default = "default_max_idle")]
+    /// `SetMaxIdleConns`: idle connections kept (0 keeps none).
     pub max_idle: u32,
-    /// `SetConnMaxLifetime`, ms: a connection older than this is not used again (off by
-    /// default).
-    #[serde(default)]
+    /// `SetConnMaxLifetime`, ms: a connection older than this is not used again.
     pub max_lifetime_ms: Option<u64>,
-    /// `SetConnMaxIdleTime`, ms: an idle connection older than this is closed (off by
-    /// default).
-    #[serde(default)]
+    /// `SetConnMaxIdleTime`, ms: an idle connection older than this is closed.
     pub max_idle_time_ms: Option<u64>,
 }
 
-fn default_max_idle() -> u32 {
-    DEFAULT_MAX_IDLE
-}
-
+/// database/sql's defaults.
 impl Default for Knobs {
     fn default() -> Knobs {
         Knobs {
