@@ -98,7 +98,9 @@ fn draw_header(buf: &mut Buffer, area: Rect, model: &TimelineModel, view: &ViewS
         s.time_wait.server,
     );
     let line4 = if model.findings.is_empty() {
-        " findings: none so far".to_owned()
+        // A finished run found nothing: no "so far" to wait for.
+        let when = if model.finished { "" } else { " so far" };
+        format!(" findings: none{when}")
     } else {
         let listed: Vec<String> = model
             .findings
@@ -608,6 +610,13 @@ mod tests {
         let mut m = TimelineModel::new("read-timeout-as-idle", "transparent");
         let (text, _) = screen(&m, 100, 30, false);
         assert!(text.contains("findings: none so far"), "{text}");
+        m.finished = true;
+        let (text, _) = screen(&m, 100, 30, false);
+        assert!(
+            text.contains("findings: none ") && !text.contains("so far"),
+            "{text}"
+        );
+        m.finished = false;
         for c in 1..=3u64 {
             let t = c * 2_000;
             m.apply_event(&ev(c, t, EventKind::Syn));
