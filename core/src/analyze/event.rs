@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::h2_event::Http2Event;
 use super::proto::bursts::BurstEvent;
+use super::proto::postgres::PgEvent;
 use super::proto::redis::RedisEvent;
 use super::tls_event::TlsEvent;
 pub(crate) use super::vocabulary::clean;
@@ -283,6 +284,8 @@ pub enum EventKind {
     Tls(TlsEvent),
     /// What a Redis connection's RESP said (`"kind": "redis"`, the story in `"redis"`).
     Redis(RedisEvent),
+    /// What a PostgreSQL connection said (`"kind": "postgres"`, the story in `"postgres"`).
+    Postgres(PgEvent),
     /// A turn of a plain TCP connection no protocol claimed (`"kind": "burst"`).
     Burst(BurstEvent),
     /// The connection is over (final ACK of the close, or RST).
@@ -311,6 +314,7 @@ impl EventKind {
             }),
             EventKind::Response { closing, .. } => Some(Exchange::Answer { closing: *closing }),
             EventKind::Redis(redis) => redis.exchange(),
+            EventKind::Postgres(pg) => pg.exchange(),
             EventKind::Burst(burst) => burst.exchange(),
             _ => None,
         }
@@ -320,6 +324,7 @@ impl EventKind {
     pub fn words(&self) -> Words {
         match self {
             EventKind::Redis(_) => RedisEvent::WORDS,
+            EventKind::Postgres(_) => PgEvent::WORDS,
             EventKind::Burst(_) => BurstEvent::WORDS,
             _ => Words::HTTP,
         }
@@ -431,6 +436,7 @@ impl Event {
             EventKind::Http2(h2) => h2.describe(),
             EventKind::Tls(tls) => tls.describe(),
             EventKind::Redis(redis) => redis.describe(),
+            EventKind::Postgres(pg) => pg.describe(),
             EventKind::Burst(burst) => burst.describe(),
         };
         format!("conn {}: {what}", self.conn)

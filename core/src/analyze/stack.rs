@@ -61,6 +61,12 @@ pub enum Stack {
     Jedis,
     /// Lettuce (Java).
     Lettuce,
+    /// PostgreSQL's server (it reports `server_version`).
+    Postgres,
+    /// psql, PostgreSQL's terminal (`application_name` psql).
+    Psql,
+    /// pgjdbc, PostgreSQL's JDBC driver (`application_name` "PostgreSQL JDBC Driver").
+    Pgjdbc,
     /// A proxy that says it is one (`Via`, `Forwarded`, `X-Forwarded-For` on its requests)
     /// without naming itself.
     Proxy,
@@ -84,6 +90,8 @@ pub enum Clue {
     ProxyHeader,
     /// The client named its library in the protocol (Redis `CLIENT SETINFO LIB-NAME`).
     ClientName,
+    /// The `application_name` it gave at startup is its library's default (PostgreSQL).
+    ApplicationName,
     /// The protocol it speaks names it (a server answering in RESP is Redis).
     Protocol,
 }
@@ -92,7 +100,11 @@ impl Clue {
     /// How sure the clue is: a header that names the software, or a default's shape.
     pub fn confidence(self) -> &'static str {
         match self {
-            Clue::UserAgent | Clue::Server | Clue::ClientName | Clue::Protocol => "high",
+            Clue::UserAgent
+            | Clue::Server
+            | Clue::ClientName
+            | Clue::ApplicationName
+            | Clue::Protocol => "high",
             Clue::NodeKeepAlive | Clue::NginxProxyShape | Clue::ProxyHeader => "medium",
         }
     }
@@ -110,6 +122,7 @@ impl Clue {
             }
             Clue::ProxyHeader => "a Via, Forwarded or X-Forwarded-For header on its requests",
             Clue::ClientName => "the library name it gave (CLIENT SETINFO LIB-NAME)",
+            Clue::ApplicationName => "the application_name it gave at startup",
             Clue::Protocol => "the protocol it speaks",
         }
     }
@@ -197,6 +210,9 @@ impl Stack {
             Stack::Ioredis => "ioredis",
             Stack::Jedis => "jedis",
             Stack::Lettuce => "lettuce",
+            Stack::Postgres => "postgres",
+            Stack::Psql => "psql",
+            Stack::Pgjdbc => "pgjdbc",
             Stack::Proxy => "proxy",
         }
     }
@@ -230,6 +246,9 @@ impl Stack {
             Stack::Ioredis => "ioredis",
             Stack::Jedis => "Jedis",
             Stack::Lettuce => "Lettuce",
+            Stack::Postgres => "PostgreSQL",
+            Stack::Psql => "psql",
+            Stack::Pgjdbc => "pgjdbc",
             Stack::Proxy => "a proxy",
         }
     }

@@ -12,6 +12,8 @@ use serde::Serialize;
 use super::event::{Event, EventKind, RstSender, Side, TimeWaitHolder};
 use super::proto::bursts::BurstEvent;
 use super::proto::http2::summary::Http2Summary;
+use super::proto::postgres::summary::PgSummary;
+use super::proto::postgres::PgEvent;
 use super::proto::redis::summary::RedisSummary;
 use super::proto::redis::RedisEvent;
 use super::proto::tls::summary::TlsSummary;
@@ -133,7 +135,8 @@ pub struct Summary {
     pub connections: u64,
     /// HTTP requests.
     pub requests: u64,
-    /// Requests of any protocol (HTTP requests, Redis commands, plain TCP's client bursts):
+    /// Requests of any protocol (HTTP requests, Redis commands, PostgreSQL turns, plain TCP's
+    /// client bursts):
     /// what the diagnosis reasons over. Said in each protocol's section, not on its own.
     #[serde(skip)]
     pub exchanges: u64,
@@ -171,6 +174,9 @@ pub struct Summary {
     /// Redis totals (left out when the capture holds no Redis).
     #[serde(skip_serializing_if = "RedisSummary::is_empty")]
     pub redis: RedisSummary,
+    /// PostgreSQL totals (left out when the capture holds no PostgreSQL).
+    #[serde(skip_serializing_if = "PgSummary::is_empty")]
+    pub postgres: PgSummary,
     /// Connections with exactly one FIN so far: tells a first FIN from a
     /// second one. Bounded by the half-closed live connections.
     #[serde(skip)]
@@ -181,7 +187,10 @@ impl Summary {
     /// The sections the protocols in folders write for the text summary, in the registry's
     /// order: renderers ask for them instead of knowing each protocol.
     pub fn protocol_text(&self) -> Vec<String> {
-        [self.redis.text()].into_iter().flatten().collect()
+        [self.redis.text(), self.postgres.text()]
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     /// Folds one event into the totals. Frame counters (`frames`,
@@ -223,12 +232,24 @@ impl Summary {
                 self.websocket.apply(event);
                 self.http2.apply(event);
                 self.redis.apply(event);
+                self.postgres.apply(event);
             }
             EventKind::Http2(_) => self.http2.apply(event),
             EventKind::Tls(_) => self.tls.apply(event),
             EventKind::Redis(redis) => {
                 self.exchanges += u64::from(matches!(redis, RedisEvent::Command { .. }));
                 self.redis.apply(event);
+            }
+            EventKind::Postgres(pg) => {
+                let opens = matches!(
+                    pg,
+                    PgEvent::Query {
+                        opens_turn: true,
+                        ..
+                    }
+                );
+                self.exchanges += u64::from(opens);
+                self.postgres.apply(event);
             }
             // A plain TCP connection's turns are exchanges, nothing more.
             EventKind::Burst(BurstEvent::Sent { .. }) => self.exchanges += 1,

@@ -1,8 +1,9 @@
 //! The words every layer of the analyser shares: which side did something, a count per side
-//! (the summary's and each protocol's summary's), how a message ends a connection, what an
+//! (the summary's and each protocol's summary's), counts by name, how a message ends a connection, what an
 //! event is to the connection's exchanges, and captured text made safe for a comment. A leaf:
 //! the TCP layer and every protocol's events and summaries import it, it imports none of them.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -63,6 +64,42 @@ impl BySide {
     /// Both sides together.
     pub fn total(&self) -> u64 {
         self.client + self.server
+    }
+}
+
+/// Distinct names a [`ByName`] keeps; past them a hostile or unusual stream's words are
+/// counted under `other`, so a summary stays bounded.
+const NAMES: usize = 64;
+
+/// Counts by name (a protocol's commands, its error codes), at most [`NAMES`] of them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct ByName(BTreeMap<String, u64>);
+
+impl ByName {
+    pub fn add(&mut self, name: &str) {
+        if let Some(n) = self.0.get_mut(name) {
+            *n += 1;
+        } else if self.0.len() < NAMES {
+            self.0.insert(name.to_owned(), 1);
+        } else {
+            *self.0.entry("other".to_owned()).or_default() += 1;
+        }
+    }
+
+    /// The names and their counts, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &u64)> {
+        self.0.iter()
+    }
+
+    /// Whether nothing was counted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The count of `name`.
+    pub fn get(&self, name: &str) -> u64 {
+        self.0.get(name).copied().unwrap_or(0)
     }
 }
 

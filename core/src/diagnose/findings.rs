@@ -15,6 +15,7 @@ use super::finding::{Finding, MIN_CONNECTIONS};
 use super::kind::FindingKind;
 use super::track::{Cause, EndpointTrack};
 use super::websocket::{Actor, WsEndpoint};
+use crate::analyze::proto::postgres::diagnosis as postgres;
 use crate::analyze::{Side, Stack};
 use crate::words::plural;
 
@@ -52,6 +53,7 @@ pub(crate) fn observations(server: SocketAddr, ep: &EndpointTrack) -> Vec<Findin
             ..Finding::new(kind, server, &timed.examples).says(statement)
         });
     }
+    postgres::amend(&ep.pg, &mut out);
     name_stacks(&mut out, ep);
     out
 }
@@ -67,6 +69,7 @@ pub(crate) fn findings(server: SocketAddr, ep: &EndpointTrack) -> Vec<Finding> {
     websocket(server, &ep.ws, &mut out);
     super::http2::findings(server, &ep.h2, &mut out);
     super::tls::findings(server, &ep.tls, &mut out);
+    postgres::findings(server, &ep.pg, &mut out);
     if ep.syn_retransmits >= MIN_SYN_RETRANSMITS {
         let f = Finding::new(FindingKind::SynRetransmits, server, &ep.syn_retx);
         let statement = format!(
@@ -113,6 +116,7 @@ pub(crate) fn findings(server: SocketAddr, ep: &EndpointTrack) -> Vec<Finding> {
             ..f.says(statement)
         });
     }
+    postgres::amend(&ep.pg, &mut out);
     name_stacks(&mut out, ep);
     out
 }

@@ -79,6 +79,15 @@ pub enum FindingKind {
     TlsNoResumption,
     /// Short TLS connections spend a large share of their life in handshakes.
     TlsHandshakeShare,
+    /// A database session sat idle inside an open transaction, waiting for its client
+    /// (PostgreSQL's `idle in transaction`).
+    IdleInTransaction,
+    /// The server ended sessions going down, or refused them while starting or stopping
+    /// (PostgreSQL FATAL 57P01, 57P02, 57P03).
+    ServerShutdown,
+    /// The server refused new sessions: its connections were all taken (PostgreSQL FATAL
+    /// 53300).
+    TooManyConnections,
 }
 
 impl FindingKind {
@@ -117,11 +126,14 @@ impl FindingKind {
             FindingKind::CloseWithUnreadData => "close_with_unread_data",
             FindingKind::TlsNoResumption => "tls_no_resumption",
             FindingKind::TlsHandshakeShare => "tls_handshake_share",
+            FindingKind::IdleInTransaction => "idle_in_transaction",
+            FindingKind::ServerShutdown => "server_shutdown",
+            FindingKind::TooManyConnections => "too_many_connections",
         }
     }
 
     /// Every kind, in the order of docs/diagnosis.md (`tests/docs.rs` checks it).
-    pub const ALL: [FindingKind; 32] = [
+    pub const ALL: [FindingKind; 35] = [
         FindingKind::ServerIdleClose,
         FindingKind::ClientIdleClose,
         FindingKind::BulkClose,
@@ -154,6 +166,9 @@ impl FindingKind {
         FindingKind::CloseWithUnreadData,
         FindingKind::TlsNoResumption,
         FindingKind::TlsHandshakeShare,
+        FindingKind::IdleInTransaction,
+        FindingKind::ServerShutdown,
+        FindingKind::TooManyConnections,
     ];
 }
 

@@ -26,6 +26,7 @@ use serde::Serialize;
 
 use crate::analyze::{BySide, Event, EventKind, Exchange, RstBy, Side};
 pub use evidence::Evidence;
+pub(crate) use evidence::Examples;
 pub use finding::{Finding, MIN_CONNECTIONS};
 pub use findings::MIN_SYN_RETRANSMITS;
 pub use kind::FindingKind;

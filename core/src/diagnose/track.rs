@@ -12,6 +12,7 @@ use super::http2::{self, H2Conn, H2Endpoint};
 use super::sketch::Sketch;
 use super::tls::{TlsConn, TlsEndpoint};
 use super::websocket::{At, WsConn, WsEndpoint};
+use crate::analyze::proto::postgres::diagnosis::{PgConn, PgEndpoint};
 use crate::analyze::{
     BySide, Closing, Event, EventKind, Exchange, RstBy, RstSender, Side, TimeWaitHolder, Words,
 };
@@ -93,6 +94,8 @@ pub(crate) struct ConnTrack {
     h2: Option<Box<H2Conn>>,
     /// Set once it spoke TLS.
     tls: Option<Box<TlsConn>>,
+    /// Set once it spoke PostgreSQL.
+    pg: Option<Box<PgConn>>,
     /// Per side, it sent data its peer did not ask for (a TLS alert, an unasked response):
     /// what a peer that closes without reading leaves unread.
     unasked: [bool; 2],
@@ -203,6 +206,8 @@ pub(crate) struct EndpointTrack {
     pub h2: H2Endpoint,
     /// The TLS patterns.
     pub tls: TlsEndpoint,
+    /// What its PostgreSQL sessions said.
+    pub pg: PgEndpoint,
     /// Open connections that carried a request and have not started closing.
     open_used: u64,
     /// Per client address, the latest SYN of a connection dialed for a request (see
@@ -292,6 +297,7 @@ impl ConnTrack {
             ws: None,
             h2: None,
             tls: None,
+            pg: None,
             unasked: [false; 2],
             began_close: [false; 2],
             close_alert: None,
@@ -447,6 +453,11 @@ impl ConnTrack {
     /// Applies one event of this connection; `ep` is its endpoint.
     pub fn apply(&mut self, e: &Event, ep: &mut EndpointTrack) {
         let t = e.t_ns;
+        // PostgreSQL's own story (its transaction status, its FATALs) beside its exchanges.
+        if let EventKind::Postgres(pg) = &e.kind {
+            let conn = self.pg.get_or_insert_with(Box::default);
+            conn.apply(pg, t, e.frame);
+        }
         match e.kind.exchange() {
             Some(Exchange::Request {
                 reused,
@@ -515,6 +526,9 @@ impl ConnTrack {
                 self.stall_max[i] = self.stall_max[i].max(self.stall[i].1);
             }
             EventKind::Closed { lifetime_ns, .. } => {
+                if let Some(pg) = self.pg.as_mut() {
+                    pg.until(t);
+                }
                 if let Some(tls) = &self.tls {
                     tls.closed(*lifetime_ns, (e.conn, e.frame), &mut ep.tls);
                 }
@@ -539,10 +553,12 @@ impl ConnTrack {
             }
             EventKind::WsUpgradeRefused { status } => ep.ws.refuse(e.conn, e.frame, *status),
             EventKind::Stack { by, stack, clue } => ep.stacks.note(*by, *stack, *clue),
-            // Taken as exchanges above; the protocols' other events change nothing here.
+            // Taken as exchanges above (and PostgreSQL's by its own story); the protocols'
+            // other events change nothing here.
             EventKind::Request { .. }
             | EventKind::Response { .. }
             | EventKind::Redis(_)
+            | EventKind::Postgres(_)
             | EventKind::Burst(_) => {}
             EventKind::KeepAliveHint { timeout_s } => {
                 ep.keep_alive_hint.add(u64::from(*timeout_s));
@@ -848,6 +864,9 @@ impl ConnTrack {
                     break;
                 }
             }
+        }
+        if let Some(pg) = &self.pg {
+            pg.finish(conn, &mut ep.pg);
         }
         if let Some(ws) = &self.ws {
             // Its one request was the upgrade: none of the HTTP/1.1 reuse patterns apply.

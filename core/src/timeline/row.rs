@@ -358,6 +358,7 @@ impl Row {
             EventKind::Request { .. }
             | EventKind::Response { .. }
             | EventKind::Redis(_)
+            | EventKind::Postgres(_)
             | EventKind::Burst(_) => {}
             EventKind::WsOpen { .. } => self.set_state(t, ConnState::WebSocket),
             EventKind::WsMessage { .. } => self.mark(at, MarkKind::WsMessage),

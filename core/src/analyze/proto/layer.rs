@@ -131,6 +131,9 @@ pub(crate) enum Handoff {
     },
     /// HTTP/2, after an accepted `Upgrade: h2c`.
     H2c,
+    /// TLS, after a protocol's own request for it was accepted (PostgreSQL's SSLRequest):
+    /// inside it, the registry recognises the protocol again by its first bytes.
+    Tls,
     /// A protocol the analyser does not read.
     Opaque,
 }

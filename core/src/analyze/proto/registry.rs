@@ -18,6 +18,7 @@ use super::bursts::{self, Bursts};
 use super::http1::Http1;
 use super::http2::{self, Http2};
 use super::layer::{Cx, Handoff, Layer, Next, Stream};
+use super::postgres::{self, Postgres};
 use super::redis::{self, Redis};
 use super::tls::{self, Tls};
 use super::websocket::WebSocket;
@@ -33,7 +34,7 @@ pub(crate) struct Entry {
 }
 
 /// The protocols recognised by their first bytes, in the order they are asked.
-const BY_FIRST_BYTES: [Entry; 3] = [
+const BY_FIRST_BYTES: [Entry; 4] = [
     // TLS: a ClientHello record.
     Entry {
         claims: |side, data, _| side == Side::Client && tls::is_client_hello(data),
@@ -43,6 +44,11 @@ const BY_FIRST_BYTES: [Entry; 3] = [
     Entry {
         claims: |side, data, _| side == Side::Client && http2::is_preface(data),
         start: |cx| Proto::Http2(Box::new(Http2::new(cx, false))),
+    },
+    // PostgreSQL: a client's untyped startup packet.
+    Entry {
+        claims: postgres::claims,
+        start: |_| Proto::Postgres(Box::<Postgres>::default()),
     },
     // Redis: a RESP command.
     Entry {
@@ -68,16 +74,17 @@ fn handed(cx: &mut Cx<'_>, to: Handoff) -> Proto {
     match to {
         Handoff::WebSocket { deflate } => Proto::WebSocket(Box::new(WebSocket::new(deflate))),
         Handoff::H2c => Proto::Http2(Box::new(Http2::new(cx, true))),
+        Handoff::Tls => Proto::Tls(Box::default()),
         Handoff::Opaque => Proto::Opaque,
     }
 }
 
 /// The summary sections of the protocols in folders (`redis`): fields an `[expect]` key or a
 /// sweep's metric may start with, left out of a summary where the protocol was not seen.
-pub const SECTIONS: [&str; 1] = [redis::SECTION];
+pub const SECTIONS: [&str; 2] = [redis::SECTION, postgres::SECTION];
 
 /// The knob rows the protocols keep in their folders, after the table's own.
-pub(crate) const KNOBS: [&str; 2] = [redis::KNOBS, bursts::KNOBS];
+pub(crate) const KNOBS: [&str; 3] = [redis::KNOBS, postgres::KNOBS, bursts::KNOBS];
 
 /// The protocol a connection speaks now.
 #[derive(Debug)]
@@ -94,6 +101,8 @@ pub(crate) enum Proto {
     Tls(Box<Tls<Proto>>),
     /// Redis: the client's first bytes are a RESP command.
     Redis(Box<Redis>),
+    /// PostgreSQL: the client's first bytes are a startup packet.
+    Postgres(Box<Postgres>),
     /// Plain TCP: bytes no protocol claims, read as the turns of an exchange.
     Bursts(Bursts),
     /// A protocol the analyser does not read (after a 101 to an unknown protocol).
@@ -117,6 +126,7 @@ impl Proto {
                 Proto::Http2(l) => l.gap(cx, side, len),
                 Proto::Tls(l) => l.gap(cx, side, len),
                 Proto::Redis(l) => l.gap(cx, side, len),
+                Proto::Postgres(l) => l.gap(cx, side, len),
                 Proto::Bursts(l) => l.gap(cx, side, len),
                 Proto::Opaque => {}
             },
@@ -139,6 +149,7 @@ impl Proto {
                 Proto::Http2(l) => l.data(cx, side, data),
                 Proto::Tls(l) => l.data(cx, side, data),
                 Proto::Redis(l) => l.data(cx, side, data),
+                Proto::Postgres(l) => l.data(cx, side, data),
                 Proto::Bursts(l) => l.data(cx, side, data),
                 Proto::Opaque => Next::Same,
             };

@@ -1,40 +1,13 @@
 //! Redis totals over a capture (`"redis"` in the summary), folded from the redis events like
 //! every summary, so the live view and a later read agree by construction.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use super::event::RedisEvent;
 use crate::analyze::event::{Event, EventKind};
+use crate::analyze::vocabulary::ByName;
 use crate::words::plural;
 use crate::FastSet;
-
-/// Distinct command names and error prefixes kept by name; past them a hostile or unusual
-/// stream's words are counted under `other`, so the summary stays bounded.
-const NAMES: usize = 64;
-
-/// Counts by name, at most [`NAMES`] of them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(transparent)]
-pub struct ByName(BTreeMap<String, u64>);
-
-impl ByName {
-    fn add(&mut self, name: &str) {
-        if let Some(n) = self.0.get_mut(name) {
-            *n += 1;
-        } else if self.0.len() < NAMES {
-            self.0.insert(name.to_owned(), 1);
-        } else {
-            *self.0.entry("other".to_owned()).or_default() += 1;
-        }
-    }
-
-    /// The count of `name`.
-    pub fn get(&self, name: &str) -> u64 {
-        self.0.get(name).copied().unwrap_or(0)
-    }
-}
 
 /// Commands: how many, and by name.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -83,7 +56,7 @@ impl RedisSummary {
         if self.is_empty() {
             return None;
         }
-        let mut names: Vec<(&String, &u64)> = self.commands.by_name.0.iter().collect();
+        let mut names: Vec<(&String, &u64)> = self.commands.by_name.iter().collect();
         names.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         let shown: Vec<String> = names
             .iter()
@@ -93,7 +66,6 @@ impl RedisSummary {
         let more = if names.len() > 6 { ", ..." } else { "" };
         let errors: Vec<String> = self
             .errors
-            .0
             .iter()
             .map(|(k, n)| format!("{k} {n}"))
             .collect();
