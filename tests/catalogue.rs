@@ -76,7 +76,11 @@ const TLS: &[&str] = &[
 const SCALE: &[&str] = &["c500k"];
 /// Labs of database and cache pools (real servers, and the built-in pool), tested in
 /// databases.rs.
-const DATABASES: &[&str] = &["redis-idle-timeout", "db-pool-burst"];
+const DATABASES: &[&str] = &[
+    "redis-idle-timeout",
+    "pg-idle-session-timeout",
+    "db-pool-burst",
+];
 const CORE: &[&str] = &[
     "keepalive-reuse",
     "pool-burst",

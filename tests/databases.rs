@@ -1,5 +1,5 @@
 //! Database and cache servers from Debian's packages, and their own clients: the real
-//! redis-server with redis-py (python3-redis), on hosts made by the test and recorded by
+//! redis-server with redis-py (python3-redis), PostgreSQL with psycopg2 (python3-psycopg2), on hosts made by the test and recorded by
 //! tcpdump, and the lab that starts redis-server itself. What connlab reads off the wire is
 //! checked against the programs' own counts: the client's, and the server's `INFO
 //! commandstats`.
@@ -179,6 +179,79 @@ fn the_redis_lab_runs_the_real_server_unprivileged() {
     );
 }
 
+/// The lab starts the real PostgreSQL itself (initdb into its folder beside the capture, run as
+/// `nobody`), with `idle_session_timeout = 3s`. What connlab reads off the wire must equal the
+/// server's own log (`log_connections`, `log_statement = all`, its FATALs) and tshark's pgsql
+/// dissector; the lab's expectations say the rest.
+fn the_postgres_lab_agrees_with_the_servers_log() {
+    let out = out_dir("postgres-lab");
+    let run = run_lab("pg-idle-session-timeout", &out);
+    assert_expectations_pass(&run);
+    let pg = &run.summary["postgres"];
+    let beside = |suffix: &str| {
+        std::fs::read_dir(&out)
+            .expect("the lab's folder")
+            .filter_map(Result::ok)
+            .find(|e| e.file_name().to_string_lossy().ends_with(suffix))
+            .unwrap_or_else(|| panic!("no *{suffix} in {}", out.display()))
+            .path()
+    };
+    let log = std::fs::read_to_string(beside(".server.stderr")).expect("the server's log");
+    let lines = |what: &str| log.lines().filter(|l| l.contains(what)).count() as u64;
+    assert_eq!(
+        pg["sessions"].as_u64(),
+        Some(lines("connection authorized:")),
+        "{pg:#}"
+    );
+    assert_eq!(
+        pg["sessions"].as_u64(),
+        Some(lines("disconnection:")),
+        "{pg:#}"
+    );
+    // The server ran every query it answered; the three written into closed sessions never
+    // reached it.
+    assert_eq!(
+        pg["queries"]["answered"].as_u64(),
+        Some(lines("LOG:  statement:")),
+        "{pg:#}"
+    );
+    assert_eq!(
+        pg["errors"]["57P05"].as_u64(),
+        Some(lines(
+            "FATAL:  terminating connection due to idle-session timeout"
+        ))
+    );
+    assert_eq!(pg["errors"]["57P05"], 3);
+    // tshark's dissector sees as many simple queries, startups and errors.
+    let capture = beside(".pcapng");
+    let tshark = std::process::Command::new("tshark")
+        .args([
+            "-d",
+            "tcp.port==5432,pgsql",
+            "-T",
+            "fields",
+            "-e",
+            "pgsql.type",
+            "-r",
+        ])
+        .arg(&capture)
+        .output()
+        .expect("run tshark");
+    let types = String::from_utf8_lossy(&tshark.stdout).replace('\n', ",");
+    let count = |t: &str| types.split(',').filter(|x| *x == t).count() as u64;
+    assert_eq!(pg["queries"]["total"].as_u64(), Some(count("Simple query")));
+    assert_eq!(pg["sessions"].as_u64(), Some(count("Startup message")));
+    assert_eq!(pg["fatal"].as_u64(), Some(count("Error")));
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::metadata(beside(".server.data"))
+        .expect("metadata")
+        .uid();
+    assert_ne!(
+        owner, 0,
+        "the server's folder belongs to its unprivileged user"
+    );
+}
+
 /// Go database/sql's defaults (2 idle kept, no limit on open) under two bursts of 20 queries:
 /// the pool's own stats and the wire agree, and connlab names the pool overflow without
 /// knowing the protocol.
@@ -247,6 +320,13 @@ fn main() -> std::process::ExitCode {
             Need::Labs,
             Need::Tool("redis-server"),
             Need::PythonModule("redis")
+        ],
+        the_postgres_lab_agrees_with_the_servers_log[
+            // PostgreSQL refuses uid 0, also inside a user namespace: root runs it as nobody.
+            Need::Root,
+            Need::Tool("pg_ctlcluster"),
+            Need::Tool("tshark"),
+            Need::PythonModule("psycopg2")
         ],
         a_database_pool_with_go_defaults_closes_36_of_38[Need::Labs],
         keeping_a_bursts_worth_idle_ends_the_churn[Need::Labs],

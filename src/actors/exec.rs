@@ -18,6 +18,8 @@ use crate::net::netns;
 /// The variable naming the program's own folder beside the capture (`<run>.server.data`),
 /// made when an argument names it, and owned by the program's user.
 const DATA_DIR: &str = "CONNLAB_DATA_DIR";
+/// How long a program stopped by the lab has to end after SIGTERM before it is killed.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// `arg` with each `$NAME` or `${NAME}` of `vars` replaced by its value; anything else is
 /// left as written.
@@ -72,6 +74,10 @@ pub struct ExecConfig {
     /// needs no root, and PostgreSQL refuses it. Ignored when connlab is not root.
     #[serde(default)]
     pub user: Option<String>,
+    /// Programs on PATH the command needs besides its first word (a shell script's tools):
+    /// where one is missing, the lab is skipped as it is for a missing program.
+    #[serde(default)]
+    pub needs: Vec<String>,
 }
 
 fn default_port() -> u16 {
@@ -118,21 +124,29 @@ impl ExecConfig {
             .command
             .first()
             .ok_or_else(|| ExecError::Other(anyhow::anyhow!("exec command is empty")))?;
-        if name.contains('/') {
-            let p = PathBuf::from(name);
-            return if p.is_file() {
-                Ok(p)
-            } else {
-                Err(ExecError::NotInstalled(name.clone()))
-            };
+        for needed in &self.needs {
+            on_path(needed)?;
         }
-        std::env::var_os("PATH")
-            .iter()
-            .flat_map(std::env::split_paths)
-            .map(|dir| dir.join(name))
-            .find(|p| p.is_file())
-            .ok_or_else(|| ExecError::NotInstalled(name.clone()))
+        on_path(name)
     }
+}
+
+/// Where `name` (a path, or a program on PATH) is; `NotInstalled` where nowhere.
+fn on_path(name: &str) -> Result<PathBuf, ExecError> {
+    if name.contains('/') {
+        let p = PathBuf::from(name);
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(ExecError::NotInstalled(name.to_owned()))
+        };
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| ExecError::NotInstalled(name.to_owned()))
 }
 
 /// Spawns `command` with its network namespace switched to `ns` between fork and exec.
@@ -222,10 +236,20 @@ impl ExecChild {
         self.child.try_wait().ok().flatten()
     }
 
-    /// Stops it (SIGKILL if still running) and returns its report.
+    /// Stops it and returns its report: SIGTERM first, so that a real server shuts down as
+    /// it is meant to (PostgreSQL's postmaster ends its backends and frees its shared memory;
+    /// SIGKILL would leave the backends to notice it gone), then SIGKILL after [`STOP_GRACE`].
     pub fn stop(mut self) -> ExecReport {
         if self.try_wait().is_none() {
-            let _ = self.child.kill();
+            let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let deadline = std::time::Instant::now() + STOP_GRACE;
+            while self.try_wait().is_none() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            if self.try_wait().is_none() {
+                let _ = self.child.kill();
+            }
         }
         self.report.exit_code = self.child.wait().ok().and_then(|s| s.code());
         self.report

@@ -65,6 +65,7 @@ pub const EMBEDDED: &[(&str, &str)] = embedded_labs![
     "curl-keepalive",
     "curl-connection-close",
     "redis-idle-timeout",
+    "pg-idle-session-timeout",
     "db-pool-burst",
     "middlebox-idle-reset",
     "middlebox-idle-reset-post",

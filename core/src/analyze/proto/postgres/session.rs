@@ -146,8 +146,9 @@ impl Session {
                 Ok(true)
             }
             Side::Server => {
-                self.server(cx, m);
-                self.last_server_ns = Some(cx.t_ns);
+                if self.server(cx, m) {
+                    self.last_server_ns = Some(cx.t_ns);
+                }
                 Ok(true)
             }
         }
@@ -283,7 +284,9 @@ impl Session {
         }
     }
 
-    fn server(&mut self, cx: &mut Cx<'_>, m: Message<'_>) {
+    /// Reads a server's message; whether it is activity (a FATAL that ends an idle session
+    /// is not: a query after it was idle since the last answer).
+    fn server(&mut self, cx: &mut Cx<'_>, m: Message<'_>) -> bool {
         let pg = |e| EventKind::Postgres(e);
         match m.ty {
             b'R' if u32_at(m.body, 0) == Some(0) => cx.emit(pg(PgEvent::Authenticated)),
@@ -320,13 +323,14 @@ impl Session {
                 let (severity, code, message) = fields(m.body);
                 if m.ty == b'N' {
                     cx.emit(pg(PgEvent::Notice { severity, code }));
-                    return;
+                    return true;
                 }
                 // A session's end announced while it was idle (idle_session_timeout, an
                 // admin's shutdown, a pooler's timeout) is not activity: its idle time runs
                 // from the last answer.
                 let ends = matches!(severity.as_str(), "FATAL" | "PANIC");
-                if ends && self.pending.is_empty() && self.open.is_none() {
+                let idle = self.pending.is_empty() && self.open.is_none();
+                if ends && idle {
                     cx.quiet();
                 }
                 cx.emit(pg(PgEvent::Error {
@@ -334,6 +338,7 @@ impl Session {
                     code,
                     message,
                 }));
+                return !(ends && idle);
             }
             b'A' => {
                 let channel = m.body.get(4..).and_then(|b| cstrings(b).next());
@@ -346,5 +351,6 @@ impl Session {
             b'W' => cx.emit(pg(PgEvent::Copy { direction: "both" })),
             _ => {}
         }
+        true
     }
 }
