@@ -28,7 +28,7 @@ struct Workload {
 type Build = fn(u32) -> Workload;
 
 /// The workloads, by name, at the gate's size.
-const WORKLOADS: [(&str, Build, u32); 7] = [
+const WORKLOADS: [(&str, Build, u32); 8] = [
     (
         "http1-keepalive",
         |n| clear(workloads::conversation(n)),
@@ -44,6 +44,7 @@ const WORKLOADS: [(&str, Build, u32); 7] = [
     ("tls-keepalive", tls, 1_000),
     ("tls-bulk", tls_bulk, 500),
     ("redis", |n| clear(workloads::redis(n)), 1_000),
+    ("postgres", |n| clear(workloads::postgres(n)), 1_000),
 ];
 
 fn clear(frames: Vec<Vec<u8>>) -> Workload {
@@ -118,6 +119,19 @@ fn check(name: &str, size: u32, summary: &Summary, report: &DiagnosisReport) -> 
             "Redis commands",
             summary.redis.commands.total,
             want_commands,
+        );
+    }
+    let want_queries = if name == "postgres" {
+        16 * u64::from(size)
+    } else {
+        0
+    };
+    let pg = &summary.postgres;
+    if pg.queries.total != want_queries || pg.queries.answered != want_queries {
+        return wrong(
+            "PostgreSQL queries answered",
+            pg.queries.answered,
+            want_queries,
         );
     }
     if name == "http1-short"

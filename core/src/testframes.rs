@@ -364,3 +364,48 @@ pub fn resp_count(client: bool, data: &[u8]) -> u64 {
     let _ = reader.feed(data, &mut |_| n += 1);
     n
 }
+
+/// What the PostgreSQL framing made of one direction's bytes fed in `pieces`: how many
+/// messages, a digest of their types and kept bodies in order (FNV-1a), and why the framing
+/// broke, if it did. A client's direction turns typed after its StartupMessage, as a session
+/// makes it. For the PostgreSQL fuzz target: none of it may depend on where pieces end.
+pub fn pg_read<'a>(
+    client: bool,
+    pieces: impl IntoIterator<Item = &'a [u8]>,
+) -> (u64, u64, Option<&'static str>) {
+    use crate::analyze::proto::postgres::wire::{u32_at, Wire};
+    let mut wire = Wire::new(client);
+    let (mut messages, mut digest) = (0u64, 0xcbf2_9ce4_8422_2325_u64);
+    for piece in pieces {
+        let fed = wire.feed(piece, &mut |wire, m| {
+            messages += 1;
+            for &b in std::iter::once(&m.ty).chain(m.body) {
+                digest = (digest ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+            if m.ty == 0 && u32_at(m.body, 0).is_some_and(|code| code >> 16 == 3) {
+                wire.typed();
+            }
+            true
+        });
+        if let Err(why) = fed {
+            return (messages, digest, Some(why.as_str()));
+        }
+    }
+    (messages, digest, None)
+}
+
+/// How many PostgreSQL messages `data` holds, read in pieces of `piece` bytes (a TCP
+/// segment's payload) as a server's or a typed client's direction (the PostgreSQL bench's
+/// loop, with nothing kept).
+pub fn pg_count(client: bool, data: &[u8], piece: usize) -> u64 {
+    let mut wire = crate::analyze::proto::postgres::wire::Wire::new(client);
+    wire.typed();
+    let mut n = 0;
+    for piece in data.chunks(piece) {
+        let _ = wire.feed(piece, &mut |_, _| {
+            n += 1;
+            true
+        });
+    }
+    n
+}

@@ -54,6 +54,52 @@ pub fn redis(commands: u32) -> Vec<Vec<u8>> {
     frames
 }
 
+/// A PostgreSQL message: its type, its length, its body.
+fn pg_message(ty: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![ty];
+    out.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// 16 PostgreSQL sessions, each a handshake, a startup and its welcome, then `queries`
+/// simple queries (`SELECT ... WHERE id = N`) each answered with one row, as psycopg2 and
+/// postgres 15 exchange them, interleaved.
+pub fn postgres(queries: u32) -> Vec<Vec<u8>> {
+    let (mut convs, mut frames) = connected(42_000, 5432);
+    let params = b"user\0app\0database\0shop\0\0";
+    let mut startup = (params.len() as u32 + 8).to_be_bytes().to_vec();
+    startup.extend_from_slice(&196_608u32.to_be_bytes());
+    startup.extend_from_slice(params);
+    let mut welcome = pg_message(b'R', &0u32.to_be_bytes());
+    welcome.extend(pg_message(b'S', b"server_version\x0015.18\0"));
+    welcome.extend(pg_message(b'K', &[0, 0, 0, 42, 0, 0, 0, 7]));
+    welcome.extend(pg_message(b'Z', b"I"));
+    for c in &mut convs {
+        frames.push(c.send(Side::Client, F::PSH | F::ACK, &startup));
+        frames.push(c.send(Side::Server, F::PSH | F::ACK, &welcome));
+    }
+    let mut answer = pg_message(
+        b'T',
+        b"\0\x01id\0\0\0\0\0\0\x01\0\0\0\x17\0\x04\xff\xff\xff\xff\0\0",
+    );
+    answer.extend(pg_message(b'D', b"\0\x01\0\0\0\x0212"));
+    answer.extend(pg_message(b'C', b"SELECT 1\0"));
+    answer.extend(pg_message(b'Z', b"I"));
+    for i in 0..queries {
+        for c in &mut convs {
+            let sql = format!("SELECT name FROM items WHERE id = {i}\0");
+            frames.push(c.send(
+                Side::Client,
+                F::PSH | F::ACK,
+                &pg_message(b'Q', sql.as_bytes()),
+            ));
+            frames.push(c.send(Side::Server, F::PSH | F::ACK, &answer));
+        }
+    }
+    frames
+}
+
 /// A WebSocket frame of `payload`, masked when the client sends it (RFC 6455 5.2).
 fn ws_frame(masked: bool, payload: &[u8]) -> Vec<u8> {
     let key = [0x12, 0x34, 0x56, 0x78];

@@ -243,6 +243,10 @@ impl PgSummary {
     }
 
     fn closed(&mut self, conn: u64, by_rst: bool) {
+        // Every connection's close comes here: a capture without PostgreSQL pays no lookup.
+        if self.open.is_empty() {
+            return;
+        }
         let Some(open) = self.open.remove(&conn) else {
             return;
         };

@@ -100,6 +100,8 @@ impl RedisSummary {
     pub fn apply(&mut self, event: &Event) {
         let r = match &event.kind {
             EventKind::Redis(r) => r,
+            // Every connection's close comes here: a capture without Redis pays no lookup.
+            EventKind::Closed { .. } if self.seen.is_empty() => return,
             EventKind::Closed { .. } => {
                 if self.seen.remove(&event.conn) {
                     self.seen.remove(&(event.conn | SUBSCRIBER));
