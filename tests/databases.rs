@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::harness::Need;
 use common::hosts::{Hosts, SERVER_IP};
-use common::real::{finding, first_knob, inspect};
+use common::real::{finding, first_knob, go_program, inspect};
 use common::*;
 use serde_json::Value;
 
@@ -56,6 +56,80 @@ fn redis_server(hosts: &mut Hosts, dir: &Path, timeout_s: u32) {
         .arg(dir.join("redis.log"));
     hosts.spawn(server);
     Hosts::wait_listening_in(&hosts.server.clone(), 6379);
+}
+
+/// Starts PostgreSQL on the server host as `nobody`, its data folder made by initdb under
+/// `dir` (trusting the test's addresses), logging every connection and statement to
+/// `dir/postgres.log`; waits until it listens. Returns its process id, to stop it cleanly.
+fn postgres_server(hosts: &mut Hosts, dir: &Path, settings: &[&str]) -> u32 {
+    std::fs::create_dir_all(dir).expect("postgres folder");
+    let owned = std::process::Command::new("chown")
+        .args(["nobody:nogroup"])
+        .arg(dir)
+        .status()
+        .expect("chown");
+    assert!(owned.success());
+    let bin = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL's server (Debian's postgresql)")
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("bin"))
+        .max()
+        .expect("a PostgreSQL version");
+    let data = dir.join("db");
+    let as_nobody = |program: &Path| {
+        let mut c = Hosts::command(&hosts.server.clone(), "setpriv");
+        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+            .arg(program);
+        c
+    };
+    let made = as_nobody(&bin.join("initdb"))
+        .arg("--pgdata")
+        .arg(&data)
+        .args(["--username=postgres", "--auth=trust", "--no-sync"])
+        .output()
+        .expect("initdb");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let hba = data.join("pg_hba.conf");
+    let mut rules = std::fs::read_to_string(&hba).expect("pg_hba.conf");
+    rules.push_str("host all all 198.18.0.0/15 trust\n");
+    std::fs::write(&hba, rules).expect("pg_hba.conf");
+    let log = std::fs::File::create(dir.join("postgres.log")).expect("postgres.log");
+    let mut server = as_nobody(&bin.join("postgres"));
+    server
+        .arg("-D")
+        .arg(&data)
+        .args(["-p", "5432", "-k"])
+        .arg(dir)
+        .args(["-c", &format!("listen_addresses={SERVER_IP}")])
+        .args(["-c", "log_statement=all", "-c", "log_connections=on"])
+        .args(["-c", "log_disconnections=on", "-c", "fsync=off"]);
+    for setting in settings {
+        server.args(["-c", setting]);
+    }
+    server.stderr(log);
+    let pid = hosts.spawn(server).id();
+    Hosts::wait_listening_in(&hosts.server.clone(), 5432);
+    pid
+}
+
+/// Stops the PostgreSQL started by [`postgres_server`] as its administrator would (a fast
+/// shutdown), so no shared memory is left behind.
+fn stop_postgres(hosts: &mut Hosts, pid: u32) {
+    // `ip netns exec` runs setpriv, which runs postgres in the same process: the pid is the
+    // postmaster's.
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
+    let _ = hosts.child(pid).wait();
+}
+
+/// The lines of a PostgreSQL log that contain `what`.
+fn log_lines(log: &str, what: &str) -> u64 {
+    log.lines().filter(|l| l.contains(what)).count() as u64
 }
 
 /// What the server says of itself: `INFO section` asked on its host's loopback (so the
@@ -252,6 +326,60 @@ fn the_postgres_lab_agrees_with_the_servers_log() {
     );
 }
 
+/// Go's database/sql with its defaults over lib/pq, two bursts of 20 concurrent queries
+/// against the real PostgreSQL: the capture must show what the pool's own db.Stats() says
+/// (38 sessions, 36 closed by the pool right after their query) and what the server's log
+/// says (38 connections, 40 statements), and connlab must name the pool's overflow on
+/// PostgreSQL's queries: the twin of the pool-burst lab, on a real driver and server.
+fn go_database_sql_over_lib_pq_closes_36_of_38() {
+    let mut hosts = Hosts::new();
+    let out = out_dir("go-lib-pq");
+    let server = postgres_server(&mut hosts, &out.join("postgres"), &[]);
+    let program = go_program("pg_pool");
+    let file = out.join("go-lib-pq.pcap");
+    let tcpdump = hosts.capture_first_bytes(&file, 65535);
+    let client = Hosts::command(&hosts.client, program.to_str().expect("path"))
+        .arg(SERVER_IP)
+        .output()
+        .expect("run the Go pool");
+    assert!(
+        client.status.success(),
+        "{}",
+        String::from_utf8_lossy(&client.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    hosts.stop_capture(tcpdump);
+    stop_postgres(&mut hosts, server);
+    let told: Value = serde_json::from_slice(&client.stdout).expect("the pool's JSON");
+    let log = std::fs::read_to_string(out.join("postgres/postgres.log")).expect("the log");
+    let s = inspect(&file);
+    let pg = &s["postgres"];
+    assert_eq!(told["max_idle_closed"], 36, "{told}");
+    let sessions = log_lines(&log, "connection authorized:");
+    assert_eq!(sessions, 38);
+    assert_eq!(pg["sessions"].as_u64(), Some(sessions), "{pg:#}");
+    assert_eq!(
+        pg["queries"]["answered"].as_u64(),
+        Some(log_lines(&log, "LOG:  statement:"))
+    );
+    assert_eq!(pg["queries"]["total"], told["queries"], "{pg:#}");
+    // The pool closes politely: Terminate, then its FIN, and it holds the TIME_WAITs.
+    assert_eq!(pg["ended"]["terminate"], 38, "{pg:#}");
+    let overflow = finding(&s, "pool_overflow");
+    assert_eq!(overflow["bursts"], 2, "{overflow:#}");
+    assert_eq!(overflow["kept_idle"], 2, "{overflow:#}");
+    assert_eq!(
+        overflow["connections"].as_u64(),
+        told["max_idle_closed"].as_u64(),
+        "{overflow:#}"
+    );
+    assert!(
+        first_knob(&s, "pool_overflow").contains("SetMaxIdleConns"),
+        "{:#}",
+        overflow["knobs"]
+    );
+}
+
 /// Go database/sql's defaults (2 idle kept, no limit on open) under two bursts of 20 queries:
 /// the pool's own stats and the wire agree, and connlab names the pool overflow without
 /// knowing the protocol.
@@ -327,6 +455,12 @@ fn main() -> std::process::ExitCode {
             Need::Tool("pg_ctlcluster"),
             Need::Tool("tshark"),
             Need::PythonModule("psycopg2")
+        ],
+        go_database_sql_over_lib_pq_closes_36_of_38[
+            Need::Root,
+            Need::Tool("pg_ctlcluster"),
+            Need::Tool("go"),
+            Need::Tool("tcpdump")
         ],
         a_database_pool_with_go_defaults_closes_36_of_38[Need::Labs],
         keeping_a_bursts_worth_idle_ends_the_churn[Need::Labs],
