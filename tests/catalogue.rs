@@ -79,6 +79,7 @@ const SCALE: &[&str] = &["c500k"];
 const DATABASES: &[&str] = &[
     "redis-idle-timeout",
     "pg-idle-session-timeout",
+    "pg-idle-in-transaction",
     "db-pool-burst",
 ];
 const CORE: &[&str] = &[

@@ -102,8 +102,8 @@ fn postgres_server(hosts: &mut Hosts, dir: &Path, settings: &[&str]) -> u32 {
     server
         .arg("-D")
         .arg(&data)
-        .args(["-p", "5432", "-k"])
-        .arg(dir)
+        // No Unix socket: the test's folder may be longer than a socket's path can be.
+        .args(["-p", "5432", "-c", "unix_socket_directories="])
         .args(["-c", &format!("listen_addresses={SERVER_IP}")])
         .args(["-c", "log_statement=all", "-c", "log_connections=on"])
         .args(["-c", "log_disconnections=on", "-c", "fsync=off"]);
@@ -326,6 +326,29 @@ fn the_postgres_lab_agrees_with_the_servers_log() {
     );
 }
 
+/// A session left idle in a transaction past `idle_in_transaction_session_timeout`: the lab's
+/// expectations, and the server's own log, which says the same three FATALs.
+fn the_idle_in_transaction_lab_agrees_with_the_servers_log() {
+    let out = out_dir("postgres-idle-in-transaction");
+    let run = run_lab("pg-idle-in-transaction", &out);
+    assert_expectations_pass(&run);
+    let log = std::fs::read_dir(&out)
+        .expect("the lab's folder")
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().ends_with(".server.stderr"))
+        .map(|e| std::fs::read_to_string(e.path()).expect("the server's log"))
+        .expect("the server's log beside the capture");
+    let pg = &run.summary["postgres"];
+    assert_eq!(
+        pg["errors"]["25P03"].as_u64(),
+        Some(log_lines(&log, "idle-in-transaction timeout"))
+    );
+    assert_eq!(
+        pg["sessions"].as_u64(),
+        Some(log_lines(&log, "connection authorized:"))
+    );
+}
+
 /// Go's database/sql with its defaults over lib/pq, two bursts of 20 concurrent queries
 /// against the real PostgreSQL: the capture must show what the pool's own db.Stats() says
 /// (38 sessions, 36 closed by the pool right after their query) and what the server's log
@@ -454,6 +477,11 @@ fn main() -> std::process::ExitCode {
             Need::Root,
             Need::Tool("pg_ctlcluster"),
             Need::Tool("tshark"),
+            Need::PythonModule("psycopg2")
+        ],
+        the_idle_in_transaction_lab_agrees_with_the_servers_log[
+            Need::Root,
+            Need::Tool("pg_ctlcluster"),
             Need::PythonModule("psycopg2")
         ],
         go_database_sql_over_lib_pq_closes_36_of_38[

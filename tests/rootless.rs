@@ -181,6 +181,26 @@ fn sigkill_of_a_rootless_run_leaves_nothing() {
     );
 }
 
+/// PostgreSQL refuses uid 0, also as the root of a user namespace, and a rootless connlab
+/// cannot switch to the lab's `user`: the lab is skipped with the reason (exit 3), outside CI;
+/// nothing is left running.
+fn a_postgres_lab_is_skipped_without_root() {
+    let output = unprivileged::connlab()
+        .args(["run", "pg-idle-session-timeout", "--out"])
+        .arg(unprivileged::out_dir("pg-skipped"))
+        .env_remove("CI")
+        .output()
+        .expect("run as the user");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("refuses to run as root"), "{stderr}");
+    assert!(
+        unprivileged::nothing_left(),
+        "{:?}",
+        unprivileged::processes()
+    );
+}
+
 fn main() -> std::process::ExitCode {
     let switch = [Need::Root, Need::Tool("runuser")];
     common::harness::run(vec![
@@ -199,6 +219,15 @@ fn main() -> std::process::ExitCode {
             "an_external_program_runs_as_the_user",
             &[Need::Root, Need::Tool("runuser"), Need::Tool("curl")],
             an_external_program_runs_as_the_user,
+        ),
+        common::harness::case(
+            "a_postgres_lab_is_skipped_without_root",
+            &[
+                Need::Root,
+                Need::Tool("runuser"),
+                Need::Tool("pg_ctlcluster"),
+            ],
+            a_postgres_lab_is_skipped_without_root,
         ),
         common::harness::case(
             "sigint_stops_a_rootless_run_cleanly",

@@ -78,6 +78,10 @@ pub struct ExecConfig {
     /// where one is missing, the lab is skipped as it is for a missing program.
     #[serde(default)]
     pub needs: Vec<String>,
+    /// The program refuses to run as root (PostgreSQL), also as the root of a user namespace:
+    /// without root to switch to `user`, the lab cannot run it and is skipped.
+    #[serde(default)]
+    pub refuses_root: bool,
 }
 
 fn default_port() -> u16 {
@@ -90,6 +94,10 @@ pub enum ExecError {
     /// The program is not installed: the lab is skipped (outside CI).
     #[error("{0} is not installed")]
     NotInstalled(String),
+    /// The program refuses root and connlab cannot switch users (it is not root): the lab
+    /// is skipped (outside CI).
+    #[error("{0} refuses to run as root, and connlab without root cannot run it as {1}")]
+    RefusesRoot(String, String),
     /// Anything else.
     #[error(transparent)]
     Other(#[from] anyhow::Error),
@@ -199,6 +207,13 @@ pub fn spawn(
     let stderr = crate::paths::beside(out_prefix, &format!("{side}.stderr"));
     let open = |p: &Path| File::create(p).with_context(|| format!("creating {}", p.display()));
     let user = cfg.user.as_deref().map(RunAs::named).transpose()?.flatten();
+    if cfg.refuses_root && user.is_none() {
+        let name = cfg
+            .user
+            .clone()
+            .unwrap_or_else(|| "another user".to_owned());
+        return Err(ExecError::RefusesRoot(cfg.command[0].clone(), name));
+    }
     let mut env = env.to_vec();
     let data = crate::paths::beside(out_prefix, &format!("{side}.data"));
     env.push((DATA_DIR.to_owned(), data.display().to_string()));

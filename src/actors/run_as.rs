@@ -16,7 +16,8 @@ pub struct RunAs {
 }
 
 impl RunAs {
-    /// The user called `name`; `None` when connlab is not root (nothing to switch from).
+    /// The user called `name`; `None` when connlab cannot switch to it: not root, or root
+    /// only of a user namespace (a rootless run) that maps its own user alone.
     pub fn named(name: &str) -> Result<Option<RunAs>> {
         if !nix::unistd::geteuid().is_root() {
             return Ok(None);
@@ -26,6 +27,10 @@ impl RunAs {
         else {
             bail!("no user called {name} on this machine (the lab's exec `user`)");
         };
+        let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+        if !mapped(&map, user.uid.as_raw()) {
+            return Ok(None);
+        }
         Ok(Some(RunAs {
             uid: user.uid,
             gid: user.gid,
@@ -52,5 +57,34 @@ impl RunAs {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether `uid` (as this process's user namespace numbers it) is in its `uid_map`: the
+/// initial namespace maps every uid; a rootless run's maps its own user alone.
+fn mapped(uid_map: &str, uid: u32) -> bool {
+    uid_map.lines().any(|line| {
+        let mut fields = line.split_whitespace().map(str::parse::<u64>);
+        match (fields.next(), fields.next(), fields.next()) {
+            (Some(Ok(inside)), Some(Ok(_)), Some(Ok(count))) => {
+                (inside..inside + count).contains(&u64::from(uid))
+            }
+            _ => false,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mapped;
+
+    #[test]
+    fn a_rootless_namespace_maps_its_own_user_alone() {
+        let init = "         0          0 4294967295\n";
+        assert!(mapped(init, 65534));
+        let rootless = "         0       1000          1\n";
+        assert!(mapped(rootless, 0));
+        assert!(!mapped(rootless, 65534));
+        assert!(!mapped("", 0));
     }
 }

@@ -66,6 +66,7 @@ pub const EMBEDDED: &[(&str, &str)] = embedded_labs![
     "curl-connection-close",
     "redis-idle-timeout",
     "pg-idle-session-timeout",
+    "pg-idle-in-transaction",
     "db-pool-burst",
     "middlebox-idle-reset",
     "middlebox-idle-reset-post",

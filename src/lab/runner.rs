@@ -361,12 +361,15 @@ impl Drop for KernelSampler {
     }
 }
 
-/// A missing external program skips the lab, except under CI, where the suite's own labs
-/// must run.
+/// A missing external program (or one that refuses root, where connlab cannot switch users)
+/// skips the lab, except under CI, where the suite's own labs must run.
 fn skipped_if_missing(e: anyhow::Error) -> RunError {
     match e.downcast_ref::<ExecError>() {
         Some(ExecError::NotInstalled(program)) if std::env::var_os("CI").is_none() => {
             RunError::Skipped(format!("{program} is not installed"))
+        }
+        Some(why @ ExecError::RefusesRoot(..)) if std::env::var_os("CI").is_none() => {
+            RunError::Skipped(why.to_string())
         }
         _ => RunError::Failed(e),
     }

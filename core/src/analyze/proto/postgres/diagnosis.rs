@@ -175,7 +175,7 @@ pub(crate) fn findings(server: SocketAddr, ep: &PgEndpoint, out: &mut Vec<Findin
     }
     let idle = &ep.idle_in_transaction;
     if idle.count > 0 {
-        let longest = ep.longest_idle_in_transaction_ns as f64 / 1e6;
+        let longest = (ep.longest_idle_in_transaction_ns / 1_000) as f64 / 1_000.0;
         let mut statement = format!(
             "{} with {server} sat idle inside a transaction, waiting for the client, up to \
              {longest:.1} ms: the transaction holds its locks and snapshot all that time",
