@@ -80,6 +80,7 @@ const DATABASES: &[&str] = &[
     "redis-idle-timeout",
     "pg-idle-session-timeout",
     "pg-idle-in-transaction",
+    "mysql-wait-timeout-gone-away",
     "db-pool-burst",
 ];
 const CORE: &[&str] = &[

@@ -1,5 +1,5 @@
 //! Database and cache servers from Debian's packages, and their own clients: the real
-//! redis-server with redis-py (python3-redis), PostgreSQL with psycopg2 (python3-psycopg2), on hosts made by the test and recorded by
+//! redis-server with redis-py (python3-redis), PostgreSQL with psycopg2 (python3-psycopg2), MariaDB with PyMySQL, on hosts made by the test and recorded by
 //! tcpdump, and the lab that starts redis-server itself. What connlab reads off the wire is
 //! checked against the programs' own counts: the client's, and the server's `INFO
 //! commandstats`.
@@ -349,6 +349,58 @@ fn the_idle_in_transaction_lab_agrees_with_the_servers_log() {
     );
 }
 
+/// MariaDB started by the lab (`mariadb-install-db` into its folder, run as `nobody`) with
+/// `wait_timeout = 3`: what connlab reads off the wire must equal the server's general log
+/// (its Connect, Query and Quit lines) and tshark's mysql dissector.
+fn the_mysql_lab_agrees_with_the_general_log() {
+    let out = out_dir("mysql-lab");
+    let run = run_lab("mysql-wait-timeout-gone-away", &out);
+    assert_expectations_pass(&run);
+    let my = &run.summary["mysql"];
+    let beside = |suffix: &str| {
+        std::fs::read_dir(&out)
+            .expect("the lab's folder")
+            .filter_map(Result::ok)
+            .find(|e| e.file_name().to_string_lossy().ends_with(suffix))
+            .unwrap_or_else(|| panic!("no *{suffix} in {}", out.display()))
+            .path()
+    };
+    let log = std::fs::read_to_string(beside(".server.data").join("general.log"))
+        .expect("the general log");
+    assert_eq!(
+        my["sessions"].as_u64(),
+        Some(log_lines(&log, " Connect\t")),
+        "{my:#}"
+    );
+    assert_eq!(
+        my["commands"]["answered"].as_u64(),
+        Some(log_lines(&log, " Query\t"))
+    );
+    assert_eq!(
+        my["ended"]["quit"].as_u64(),
+        Some(log_lines(&log, " Quit\t"))
+    );
+    let tshark = std::process::Command::new("tshark")
+        .args([
+            "-d",
+            "tcp.port==3306,mysql",
+            "-T",
+            "fields",
+            "-e",
+            "mysql.command",
+            "-r",
+        ])
+        .arg(beside(".pcapng"))
+        .output()
+        .expect("run tshark");
+    let commands = String::from_utf8_lossy(&tshark.stdout);
+    let queries = commands.lines().filter(|l| *l == "3").count() as u64;
+    assert_eq!(
+        my["commands"]["by_name"]["COM_QUERY"].as_u64(),
+        Some(queries)
+    );
+}
+
 /// Go's database/sql with its defaults over lib/pq, two bursts of 20 concurrent queries
 /// against the real PostgreSQL: the capture must show what the pool's own db.Stats() says
 /// (38 sessions, 36 closed by the pool right after their query) and what the server's log
@@ -483,6 +535,12 @@ fn main() -> std::process::ExitCode {
             Need::Root,
             Need::Tool("pg_ctlcluster"),
             Need::PythonModule("psycopg2")
+        ],
+        the_mysql_lab_agrees_with_the_general_log[
+            Need::Root,
+            Need::Tool("mariadbd"),
+            Need::Tool("tshark"),
+            Need::PythonModule("pymysql")
         ],
         go_database_sql_over_lib_pq_closes_36_of_38[
             Need::Root,

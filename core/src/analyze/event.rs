@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::h2_event::Http2Event;
 use super::proto::bursts::BurstEvent;
+use super::proto::mysql::MyEvent;
 use super::proto::postgres::PgEvent;
 use super::proto::redis::RedisEvent;
 use super::tls_event::TlsEvent;
@@ -286,6 +287,8 @@ pub enum EventKind {
     Redis(RedisEvent),
     /// What a PostgreSQL connection said (`"kind": "postgres"`, the story in `"postgres"`).
     Postgres(PgEvent),
+    /// What a MySQL or MariaDB connection said (`"kind": "mysql"`, the story in `"mysql"`).
+    Mysql(MyEvent),
     /// A turn of a plain TCP connection no protocol claimed (`"kind": "burst"`).
     Burst(BurstEvent),
     /// The connection is over (final ACK of the close, or RST).
@@ -315,6 +318,7 @@ impl EventKind {
             EventKind::Response { closing, .. } => Some(Exchange::Answer { closing: *closing }),
             EventKind::Redis(redis) => redis.exchange(),
             EventKind::Postgres(pg) => pg.exchange(),
+            EventKind::Mysql(my) => my.exchange(),
             EventKind::Burst(burst) => burst.exchange(),
             _ => None,
         }
@@ -325,6 +329,7 @@ impl EventKind {
         match self {
             EventKind::Redis(_) => RedisEvent::WORDS,
             EventKind::Postgres(_) => PgEvent::WORDS,
+            EventKind::Mysql(_) => MyEvent::WORDS,
             EventKind::Burst(_) => BurstEvent::WORDS,
             _ => Words::HTTP,
         }
@@ -437,6 +442,7 @@ impl Event {
             EventKind::Tls(tls) => tls.describe(),
             EventKind::Redis(redis) => redis.describe(),
             EventKind::Postgres(pg) => pg.describe(),
+            EventKind::Mysql(my) => my.describe(),
             EventKind::Burst(burst) => burst.describe(),
         };
         format!("conn {}: {what}", self.conn)

@@ -67,6 +67,14 @@ pub enum Stack {
     Psql,
     /// pgjdbc, PostgreSQL's JDBC driver (`application_name` "PostgreSQL JDBC Driver").
     Pgjdbc,
+    /// MySQL's server (its greeting's version says no MariaDB).
+    Mysql,
+    /// MariaDB's server (its greeting's version says MariaDB).
+    Mariadb,
+    /// PyMySQL (`_client_name` pymysql).
+    Pymysql,
+    /// go-sql-driver/mysql (`_client_name` Go-MySQL-Driver).
+    GoMysql,
     /// A proxy that says it is one (`Via`, `Forwarded`, `X-Forwarded-For` on its requests)
     /// without naming itself.
     Proxy,
@@ -88,7 +96,8 @@ pub enum Clue {
     NginxProxyShape,
     /// A `Via`, `Forwarded` or `X-Forwarded-For` header: a proxy sent the request.
     ProxyHeader,
-    /// The client named its library in the protocol (Redis `CLIENT SETINFO LIB-NAME`).
+    /// The client named its library in the protocol (Redis `CLIENT SETINFO LIB-NAME`, MySQL's
+    /// `_client_name` connection attribute).
     ClientName,
     /// The `application_name` it gave at startup is its library's default (PostgreSQL).
     ApplicationName,
@@ -121,7 +130,7 @@ impl Clue {
                 "requests that begin Host then Connection: close, as nginx's proxy_pass sends them"
             }
             Clue::ProxyHeader => "a Via, Forwarded or X-Forwarded-For header on its requests",
-            Clue::ClientName => "the library name it gave (CLIENT SETINFO LIB-NAME)",
+            Clue::ClientName => "the library name it gave (CLIENT SETINFO LIB-NAME, _client_name)",
             Clue::ApplicationName => "the application_name it gave at startup",
             Clue::Protocol => "the protocol it speaks",
         }
@@ -213,6 +222,10 @@ impl Stack {
             Stack::Postgres => "postgres",
             Stack::Psql => "psql",
             Stack::Pgjdbc => "pgjdbc",
+            Stack::Mysql => "mysql",
+            Stack::Mariadb => "mariadb",
+            Stack::Pymysql => "pymysql",
+            Stack::GoMysql => "go-sql-driver-mysql",
             Stack::Proxy => "proxy",
         }
     }
@@ -249,6 +262,10 @@ impl Stack {
             Stack::Postgres => "PostgreSQL",
             Stack::Psql => "psql",
             Stack::Pgjdbc => "pgjdbc",
+            Stack::Mysql => "MySQL",
+            Stack::Mariadb => "MariaDB",
+            Stack::Pymysql => "PyMySQL",
+            Stack::GoMysql => "go-sql-driver/mysql",
             Stack::Proxy => "a proxy",
         }
     }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::event::{Event, EventKind, RstSender, Side, TimeWaitHolder};
 use super::proto::bursts::BurstEvent;
 use super::proto::http2::summary::Http2Summary;
+use super::proto::mysql::summary::MySummary;
 use super::proto::postgres::summary::PgSummary;
 use super::proto::postgres::PgEvent;
 use super::proto::redis::summary::RedisSummary;
@@ -135,8 +136,8 @@ pub struct Summary {
     pub connections: u64,
     /// HTTP requests.
     pub requests: u64,
-    /// Requests of any protocol (HTTP requests, Redis commands, PostgreSQL turns, plain TCP's
-    /// client bursts):
+    /// Requests of any protocol (HTTP requests, Redis commands, PostgreSQL turns, MySQL
+    /// commands, plain TCP's client bursts):
     /// what the diagnosis reasons over. Said in each protocol's section, not on its own.
     #[serde(skip)]
     pub exchanges: u64,
@@ -177,6 +178,9 @@ pub struct Summary {
     /// PostgreSQL totals (left out when the capture holds no PostgreSQL).
     #[serde(skip_serializing_if = "PgSummary::is_empty")]
     pub postgres: PgSummary,
+    /// MySQL and MariaDB totals (left out when the capture holds neither).
+    #[serde(skip_serializing_if = "MySummary::is_empty")]
+    pub mysql: MySummary,
     /// Connections with exactly one FIN so far: tells a first FIN from a
     /// second one. Bounded by the half-closed live connections.
     #[serde(skip)]
@@ -187,7 +191,7 @@ impl Summary {
     /// The sections the protocols in folders write for the text summary, in the registry's
     /// order: renderers ask for them instead of knowing each protocol.
     pub fn protocol_text(&self) -> Vec<String> {
-        [self.redis.text(), self.postgres.text()]
+        [self.redis.text(), self.postgres.text(), self.mysql.text()]
             .into_iter()
             .flatten()
             .collect()
@@ -233,6 +237,7 @@ impl Summary {
                 self.http2.apply(event);
                 self.redis.apply(event);
                 self.postgres.apply(event);
+                self.mysql.apply(event);
             }
             EventKind::Http2(_) => self.http2.apply(event),
             EventKind::Tls(_) => self.tls.apply(event),
@@ -250,6 +255,13 @@ impl Summary {
                 );
                 self.exchanges += u64::from(opens);
                 self.postgres.apply(event);
+            }
+            EventKind::Mysql(my) => {
+                let asks = my
+                    .exchange()
+                    .is_some_and(|x| matches!(x, super::event::Exchange::Request { .. }));
+                self.exchanges += u64::from(asks);
+                self.mysql.apply(event);
             }
             // A plain TCP connection's turns are exchanges, nothing more.
             EventKind::Burst(BurstEvent::Sent { .. }) => self.exchanges += 1,

@@ -15,6 +15,7 @@ use super::finding::{Finding, MIN_CONNECTIONS};
 use super::kind::FindingKind;
 use super::track::{Cause, EndpointTrack};
 use super::websocket::{Actor, WsEndpoint};
+use crate::analyze::proto::mysql::diagnosis as mysql;
 use crate::analyze::proto::postgres::diagnosis as postgres;
 use crate::analyze::{Side, Stack};
 use crate::words::plural;
@@ -54,6 +55,7 @@ pub(crate) fn observations(server: SocketAddr, ep: &EndpointTrack) -> Vec<Findin
         });
     }
     postgres::amend(&ep.pg, &mut out);
+    mysql::amend(&ep.my, &mut out);
     name_stacks(&mut out, ep);
     out
 }
@@ -70,6 +72,7 @@ pub(crate) fn findings(server: SocketAddr, ep: &EndpointTrack) -> Vec<Finding> {
     super::http2::findings(server, &ep.h2, &mut out);
     super::tls::findings(server, &ep.tls, &mut out);
     postgres::findings(server, &ep.pg, &mut out);
+    mysql::findings(server, &ep.my, &mut out);
     if ep.syn_retransmits >= MIN_SYN_RETRANSMITS {
         let f = Finding::new(FindingKind::SynRetransmits, server, &ep.syn_retx);
         let statement = format!(
@@ -117,6 +120,7 @@ pub(crate) fn findings(server: SocketAddr, ep: &EndpointTrack) -> Vec<Finding> {
         });
     }
     postgres::amend(&ep.pg, &mut out);
+    mysql::amend(&ep.my, &mut out);
     name_stacks(&mut out, ep);
     out
 }

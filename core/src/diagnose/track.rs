@@ -12,6 +12,7 @@ use super::http2::{self, H2Conn, H2Endpoint};
 use super::sketch::Sketch;
 use super::tls::{TlsConn, TlsEndpoint};
 use super::websocket::{At, WsConn, WsEndpoint};
+use crate::analyze::proto::mysql::diagnosis::{MyConn, MyEndpoint};
 use crate::analyze::proto::postgres::diagnosis::{PgConn, PgEndpoint};
 use crate::analyze::{
     BySide, Closing, Event, EventKind, Exchange, RstBy, RstSender, Side, TimeWaitHolder, Words,
@@ -96,6 +97,8 @@ pub(crate) struct ConnTrack {
     tls: Option<Box<TlsConn>>,
     /// Set once it spoke PostgreSQL.
     pg: Option<Box<PgConn>>,
+    /// Set once it spoke MySQL.
+    my: Option<Box<MyConn>>,
     /// Per side, it sent data its peer did not ask for (a TLS alert, an unasked response):
     /// what a peer that closes without reading leaves unread.
     unasked: [bool; 2],
@@ -208,6 +211,8 @@ pub(crate) struct EndpointTrack {
     pub tls: TlsEndpoint,
     /// What its PostgreSQL sessions said.
     pub pg: PgEndpoint,
+    /// What its MySQL sessions said as they ended.
+    pub my: MyEndpoint,
     /// Open connections that carried a request and have not started closing.
     open_used: u64,
     /// Per client address, the latest SYN of a connection dialed for a request (see
@@ -298,6 +303,7 @@ impl ConnTrack {
             h2: None,
             tls: None,
             pg: None,
+            my: None,
             unasked: [false; 2],
             began_close: [false; 2],
             close_alert: None,
@@ -454,9 +460,13 @@ impl ConnTrack {
     pub fn apply(&mut self, e: &Event, ep: &mut EndpointTrack) {
         let t = e.t_ns;
         // PostgreSQL's own story (its transaction status, its FATALs) beside its exchanges.
-        if let EventKind::Postgres(pg) = &e.kind {
-            let conn = self.pg.get_or_insert_with(Box::default);
-            conn.apply(pg, t, e.frame);
+        match &e.kind {
+            EventKind::Postgres(pg) => self
+                .pg
+                .get_or_insert_with(Box::default)
+                .apply(pg, t, e.frame),
+            EventKind::Mysql(my) => self.my.get_or_insert_with(Box::default).apply(my, e.frame),
+            _ => {}
         }
         match e.kind.exchange() {
             Some(Exchange::Request {
@@ -559,6 +569,7 @@ impl ConnTrack {
             | EventKind::Response { .. }
             | EventKind::Redis(_)
             | EventKind::Postgres(_)
+            | EventKind::Mysql(_)
             | EventKind::Burst(_) => {}
             EventKind::KeepAliveHint { timeout_s } => {
                 ep.keep_alive_hint.add(u64::from(*timeout_s));
@@ -776,6 +787,14 @@ impl ConnTrack {
             _ if !self.fin[i] && !self.fin[idx(peer)] && (self.requests == self.responses) => {
                 ep.abortive[i].add(e.conn, e.frame);
                 self.cause = Some(Cause::Abortive);
+                // A server that resets a connection idle for a second or more closes it idle,
+                // abortively (MariaDB at wait_timeout): timed as its idle close too.
+                if by == Side::Server && self.idle() && (IDLE_RESET_NS..u64::MAX).contains(&idle_ns)
+                {
+                    ep.server_idle.add(e.conn, e.frame, idle_ns);
+                    ep.idle_close_at[1].add(e.t_ns);
+                    self.cause = Some(Cause::ServerIdle);
+                }
             }
             _ => {}
         }
@@ -867,6 +886,9 @@ impl ConnTrack {
         }
         if let Some(pg) = &self.pg {
             pg.finish(conn, &mut ep.pg);
+        }
+        if let Some(my) = &self.my {
+            my.finish(conn, &mut ep.my);
         }
         if let Some(ws) = &self.ws {
             // Its one request was the upgrade: none of the HTTP/1.1 reuse patterns apply.

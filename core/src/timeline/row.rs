@@ -359,6 +359,7 @@ impl Row {
             | EventKind::Response { .. }
             | EventKind::Redis(_)
             | EventKind::Postgres(_)
+            | EventKind::Mysql(_)
             | EventKind::Burst(_) => {}
             EventKind::WsOpen { .. } => self.set_state(t, ConnState::WebSocket),
             EventKind::WsMessage { .. } => self.mark(at, MarkKind::WsMessage),

@@ -12,6 +12,7 @@ pub(crate) mod bursts;
 pub(crate) mod http1;
 pub(crate) mod http2;
 mod layer;
+pub(crate) mod mysql;
 pub(crate) mod postgres;
 pub(crate) mod redis;
 pub(crate) mod registry;

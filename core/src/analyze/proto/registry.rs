@@ -18,6 +18,7 @@ use super::bursts::{self, Bursts};
 use super::http1::Http1;
 use super::http2::{self, Http2};
 use super::layer::{Cx, Handoff, Layer, Next, Stream};
+use super::mysql::{self, Mysql};
 use super::postgres::{self, Postgres};
 use super::redis::{self, Redis};
 use super::tls::{self, Tls};
@@ -34,7 +35,7 @@ pub(crate) struct Entry {
 }
 
 /// The protocols recognised by their first bytes, in the order they are asked.
-const BY_FIRST_BYTES: [Entry; 4] = [
+const BY_FIRST_BYTES: [Entry; 5] = [
     // TLS: a ClientHello record.
     Entry {
         claims: |side, data, _| side == Side::Client && tls::is_client_hello(data),
@@ -49,6 +50,11 @@ const BY_FIRST_BYTES: [Entry; 4] = [
     Entry {
         claims: postgres::claims,
         start: |_| Proto::Postgres(Box::<Postgres>::default()),
+    },
+    // MySQL and MariaDB: the server's greeting (the server speaks first).
+    Entry {
+        claims: mysql::claims,
+        start: |_| Proto::Mysql(Box::<Mysql>::default()),
     },
     // Redis: a RESP command.
     Entry {
@@ -81,10 +87,10 @@ fn handed(cx: &mut Cx<'_>, to: Handoff) -> Proto {
 
 /// The summary sections of the protocols in folders (`redis`): fields an `[expect]` key or a
 /// sweep's metric may start with, left out of a summary where the protocol was not seen.
-pub const SECTIONS: [&str; 2] = [redis::SECTION, postgres::SECTION];
+pub const SECTIONS: [&str; 3] = [redis::SECTION, postgres::SECTION, mysql::SECTION];
 
 /// The knob rows the protocols keep in their folders, after the table's own.
-pub(crate) const KNOBS: [&str; 3] = [redis::KNOBS, postgres::KNOBS, bursts::KNOBS];
+pub(crate) const KNOBS: [&str; 4] = [redis::KNOBS, postgres::KNOBS, mysql::KNOBS, bursts::KNOBS];
 
 /// The protocol a connection speaks now.
 #[derive(Debug)]
@@ -103,6 +109,8 @@ pub(crate) enum Proto {
     Redis(Box<Redis>),
     /// PostgreSQL: the client's first bytes are a startup packet.
     Postgres(Box<Postgres>),
+    /// MySQL or MariaDB: the server's first bytes are its greeting.
+    Mysql(Box<Mysql>),
     /// Plain TCP: bytes no protocol claims, read as the turns of an exchange.
     Bursts(Bursts),
     /// A protocol the analyser does not read (after a 101 to an unknown protocol).
@@ -127,6 +135,7 @@ impl Proto {
                 Proto::Tls(l) => l.gap(cx, side, len),
                 Proto::Redis(l) => l.gap(cx, side, len),
                 Proto::Postgres(l) => l.gap(cx, side, len),
+                Proto::Mysql(l) => l.gap(cx, side, len),
                 Proto::Bursts(l) => l.gap(cx, side, len),
                 Proto::Opaque => {}
             },
@@ -150,6 +159,7 @@ impl Proto {
                 Proto::Tls(l) => l.data(cx, side, data),
                 Proto::Redis(l) => l.data(cx, side, data),
                 Proto::Postgres(l) => l.data(cx, side, data),
+                Proto::Mysql(l) => l.data(cx, side, data),
                 Proto::Bursts(l) => l.data(cx, side, data),
                 Proto::Opaque => Next::Same,
             };
