@@ -10,7 +10,8 @@ use std::hint::black_box;
 use connlab_core::analyze::{Analyzer, LinkType};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use workloads::{
-    conversation, http2, postgres, redis, short_connections, tls_bulk, tls_conversation, websocket,
+    conversation, http2, mysql, postgres, redis, short_connections, tls_bulk, tls_conversation,
+    websocket,
 };
 
 /// Runs the analyser over `frames` with `keys`, as `inspect --keylog` does.
@@ -37,6 +38,7 @@ fn analyse(c: &mut Criterion) {
         ("short connection frames", short_connections(10_000)),
         ("redis frames", redis(3_000)),
         ("postgres frames", postgres(3_000)),
+        ("mysql frames", mysql(3_000)),
     ] {
         group.throughput(Throughput::Elements(frames.len() as u64));
         group.bench_function(name, |b| {

@@ -28,7 +28,7 @@ struct Workload {
 type Build = fn(u32) -> Workload;
 
 /// The workloads, by name, at the gate's size.
-const WORKLOADS: [(&str, Build, u32); 8] = [
+const WORKLOADS: [(&str, Build, u32); 9] = [
     (
         "http1-keepalive",
         |n| clear(workloads::conversation(n)),
@@ -45,6 +45,7 @@ const WORKLOADS: [(&str, Build, u32); 8] = [
     ("tls-bulk", tls_bulk, 500),
     ("redis", |n| clear(workloads::redis(n)), 1_000),
     ("postgres", |n| clear(workloads::postgres(n)), 1_000),
+    ("mysql", |n| clear(workloads::mysql(n)), 1_000),
 ];
 
 fn clear(frames: Vec<Vec<u8>>) -> Workload {
@@ -132,6 +133,19 @@ fn check(name: &str, size: u32, summary: &Summary, report: &DiagnosisReport) -> 
             "PostgreSQL queries answered",
             pg.queries.answered,
             want_queries,
+        );
+    }
+    let want_commands = if name == "mysql" {
+        16 * u64::from(size)
+    } else {
+        0
+    };
+    let my = &summary.mysql;
+    if my.commands.total != want_commands || my.commands.answered != want_commands {
+        return wrong(
+            "MySQL commands answered",
+            my.commands.answered,
+            want_commands,
         );
     }
     if name == "http1-short"

@@ -409,3 +409,22 @@ pub fn pg_count(client: bool, data: &[u8], piece: usize) -> u64 {
     }
     n
 }
+
+/// What the MySQL framing made of one direction's bytes fed in `pieces`: how many packets, a
+/// digest of their sequence ids, lengths, continuation marks and kept payloads in order
+/// (FNV-1a). For the MySQL fuzz target: none of it may depend on where pieces end.
+pub fn my_read<'a>(pieces: impl IntoIterator<Item = &'a [u8]>) -> (u64, u64) {
+    let mut wire = crate::analyze::proto::mysql::wire::Wire::default();
+    let (mut packets, mut digest) = (0u64, 0xcbf2_9ce4_8422_2325_u64);
+    for piece in pieces {
+        wire.feed(piece, &mut |_, p| {
+            packets += 1;
+            let head = [p.seq, u8::from(p.continuation)];
+            for &b in head.iter().chain(&p.len.to_le_bytes()).chain(p.body) {
+                digest = (digest ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+            true
+        });
+    }
+    (packets, digest)
+}

@@ -100,6 +100,56 @@ pub fn postgres(queries: u32) -> Vec<Vec<u8>> {
     frames
 }
 
+/// A MySQL packet: its length, its sequence id, its payload.
+fn my_packet(seq: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = (payload.len() as u32).to_le_bytes()[..3].to_vec();
+    out.push(seq);
+    out.extend_from_slice(payload);
+    out
+}
+
+/// 16 MariaDB sessions, each a handshake, a greeting, PyMySQL's login and its OK, then
+/// `queries` COM_QUERYs (`SELECT name FROM items WHERE id = N`) each answered with a result
+/// set of one row, as PyMySQL and MariaDB 10.11 exchange them, interleaved.
+pub fn mysql(queries: u32) -> Vec<Vec<u8>> {
+    let (mut convs, mut frames) = connected(43_000, 3306);
+    let mut greeting = vec![10];
+    greeting.extend_from_slice(b"5.5.5-10.11.19-MariaDB-0+deb12u1-log\0");
+    greeting.extend_from_slice(&[4, 0, 0, 0]);
+    greeting.extend_from_slice(b"abcdefgh\0\xfe\xf7\x2d\x02\x00\xff\x81\x15");
+    greeting.extend_from_slice(&[0; 10]);
+    greeting.extend_from_slice(b"ijklmnopqrst\0mysql_native_password\0");
+    let mut login = 0x003a_a20du32.to_le_bytes().to_vec();
+    login.extend_from_slice(&[0xff, 0xff, 0xff, 0, 45]);
+    login.extend_from_slice(&[0; 23]);
+    login.extend_from_slice(b"app\0\x14");
+    login.extend_from_slice(&[7; 20]);
+    login.extend_from_slice(b"mysql_native_password\0\x15\x0c_client_name\x07pymysql");
+    let ok = [0u8, 0, 0, 2, 0, 0, 0];
+    for c in &mut convs {
+        frames.push(c.send(Side::Server, F::PSH | F::ACK, &my_packet(0, &greeting)));
+        frames.push(c.send(Side::Client, F::PSH | F::ACK, &my_packet(1, &login)));
+        frames.push(c.send(Side::Server, F::PSH | F::ACK, &my_packet(2, &ok)));
+    }
+    let eof = [0xfe, 0, 0, 2, 0];
+    let mut answer = my_packet(1, &[1]);
+    answer.extend(my_packet(
+        2,
+        b"\x03def\x04shop\x05items\x05items\x04name\x04name\x0c!\0\xfc\x03\0\0\xfd\0\0\0\0\0",
+    ));
+    answer.extend(my_packet(3, &eof));
+    answer.extend(my_packet(4, b"\x0csome name 12"));
+    answer.extend(my_packet(5, &eof));
+    for i in 0..queries {
+        for c in &mut convs {
+            let sql = format!("\x03SELECT name FROM items WHERE id = {i}");
+            frames.push(c.send(Side::Client, F::PSH | F::ACK, &my_packet(0, sql.as_bytes())));
+            frames.push(c.send(Side::Server, F::PSH | F::ACK, &answer));
+        }
+    }
+    frames
+}
+
 /// A WebSocket frame of `payload`, masked when the client sends it (RFC 6455 5.2).
 fn ws_frame(masked: bool, payload: &[u8]) -> Vec<u8> {
     let key = [0x12, 0x34, 0x56, 0x78];

@@ -303,6 +303,7 @@ pub enum EventKind {
 impl EventKind {
     /// What this event is to the connection's exchanges, if anything: HTTP/1.x's requests and
     /// responses, and each protocol's own (its commands, its queries) as it says.
+    #[inline]
     pub fn exchange(&self) -> Option<Exchange> {
         match self {
             EventKind::Request {
@@ -325,6 +326,7 @@ impl EventKind {
     }
 
     /// What the protocol of this exchange calls its requests and answers.
+    #[inline]
     pub fn words(&self) -> Words {
         match self {
             EventKind::Redis(_) => RedisEvent::WORDS,

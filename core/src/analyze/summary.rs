@@ -235,9 +235,9 @@ impl Summary {
                 self.open = self.open.saturating_sub(1);
                 self.websocket.apply(event);
                 self.http2.apply(event);
-                self.redis.apply(event);
-                self.postgres.apply(event);
-                self.mysql.apply(event);
+                self.redis.close(event);
+                self.postgres.close(event);
+                self.mysql.close(event);
             }
             EventKind::Http2(_) => self.http2.apply(event),
             EventKind::Tls(_) => self.tls.apply(event),

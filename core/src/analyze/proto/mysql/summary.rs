@@ -121,6 +121,15 @@ impl MySummary {
         ))
     }
 
+    /// Folds a connection's `Closed` event: nothing to do (and no call) where no session
+    /// is open, as in a capture without MySQL.
+    #[inline]
+    pub fn close(&mut self, event: &Event) {
+        if !self.open.is_empty() {
+            self.apply(event);
+        }
+    }
+
     /// Folds one event (the mysql events, and `Closed` to settle a session's end).
     pub fn apply(&mut self, event: &Event) {
         let my = match &event.kind {

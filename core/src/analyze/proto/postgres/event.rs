@@ -161,6 +161,9 @@ impl PgEvent {
     };
 
     /// A turn's first query is a request, the ReadyForQuery that ends it its answer.
+    // Not inlined into `EventKind::exchange`, which every event of every capture asks: a
+    // protocol missing from a capture must cost nothing there.
+    #[inline(never)]
     pub(crate) fn exchange(&self) -> Option<Exchange> {
         match self {
             PgEvent::Query {

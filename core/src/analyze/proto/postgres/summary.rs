@@ -160,6 +160,15 @@ impl PgSummary {
         Some(text)
     }
 
+    /// Folds a connection's `Closed` event: nothing to do (and no call) where no session
+    /// is open, as in a capture without PostgreSQL.
+    #[inline]
+    pub fn close(&mut self, event: &Event) {
+        if !self.open.is_empty() {
+            self.apply(event);
+        }
+    }
+
     /// Folds one event (the postgres events, and `Closed` to settle a session's end).
     pub fn apply(&mut self, event: &Event) {
         let pg = match &event.kind {

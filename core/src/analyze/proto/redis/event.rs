@@ -77,6 +77,9 @@ impl RedisEvent {
 
     /// A command is a request, a reply to one its answer (a push or an unsolicited reply is
     /// neither).
+    // Not inlined into `EventKind::exchange`, which every event of every capture asks: a
+    // protocol missing from a capture must cost nothing there.
+    #[inline(never)]
     pub(crate) fn exchange(&self) -> Option<Exchange> {
         match self {
             RedisEvent::Command {

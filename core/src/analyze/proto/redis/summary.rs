@@ -96,6 +96,15 @@ impl RedisSummary {
         self.connections == 0
     }
 
+    /// Folds a connection's `Closed` event: nothing to do (and no call) where no Redis
+    /// connection is open, as in a capture without Redis.
+    #[inline]
+    pub fn close(&mut self, event: &Event) {
+        if !self.seen.is_empty() {
+            self.apply(event);
+        }
+    }
+
     /// Folds one event (the redis events, and `Closed` to forget a connection).
     pub fn apply(&mut self, event: &Event) {
         let r = match &event.kind {
