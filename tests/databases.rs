@@ -127,6 +127,17 @@ fn stop_postgres(hosts: &mut Hosts, pid: u32) {
     let _ = hosts.child(pid).wait();
 }
 
+/// The file or folder of a lab's run in `out` whose name ends with `suffix` (the run's
+/// capture, its server's log or data folder).
+fn beside(out: &Path, suffix: &str) -> std::path::PathBuf {
+    std::fs::read_dir(out)
+        .expect("the lab's folder")
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().ends_with(suffix))
+        .unwrap_or_else(|| panic!("no *{suffix} in {}", out.display()))
+        .path()
+}
+
 /// The lines of a PostgreSQL log that contain `what`.
 fn log_lines(log: &str, what: &str) -> u64 {
     log.lines().filter(|l| l.contains(what)).count() as u64
@@ -238,15 +249,11 @@ fn the_redis_lab_runs_the_real_server_unprivileged() {
     let out = out_dir("redis-lab");
     let run = run_lab("redis-idle-timeout", &out);
     assert_expectations_pass(&run);
-    let data = std::fs::read_dir(&out)
-        .expect("the lab's folder")
-        .filter_map(Result::ok)
-        .find(|e| e.file_name().to_string_lossy().ends_with(".server.data"))
-        .expect("the server's folder beside the capture");
-    let log = std::fs::read_to_string(data.path().join("redis.log")).expect("redis.log");
+    let data = beside(&out, ".server.data");
+    let log = std::fs::read_to_string(data.join("redis.log")).expect("redis.log");
     assert!(log.contains("Ready to accept connections"), "{log}");
     use std::os::unix::fs::MetadataExt;
-    let owner = std::fs::metadata(data.path()).expect("metadata").uid();
+    let owner = std::fs::metadata(&data).expect("metadata").uid();
     assert_ne!(
         owner, 0,
         "the server's folder belongs to its unprivileged user"
@@ -262,15 +269,8 @@ fn the_postgres_lab_agrees_with_the_servers_log() {
     let run = run_lab("pg-idle-session-timeout", &out);
     assert_expectations_pass(&run);
     let pg = &run.summary["postgres"];
-    let beside = |suffix: &str| {
-        std::fs::read_dir(&out)
-            .expect("the lab's folder")
-            .filter_map(Result::ok)
-            .find(|e| e.file_name().to_string_lossy().ends_with(suffix))
-            .unwrap_or_else(|| panic!("no *{suffix} in {}", out.display()))
-            .path()
-    };
-    let log = std::fs::read_to_string(beside(".server.stderr")).expect("the server's log");
+    let file = |suffix: &str| beside(&out, suffix);
+    let log = std::fs::read_to_string(file(".server.stderr")).expect("the server's log");
     let lines = |what: &str| log.lines().filter(|l| l.contains(what)).count() as u64;
     assert_eq!(
         pg["sessions"].as_u64(),
@@ -297,7 +297,7 @@ fn the_postgres_lab_agrees_with_the_servers_log() {
     );
     assert_eq!(pg["errors"]["57P05"], 3);
     // tshark's dissector sees as many simple queries, startups and errors.
-    let capture = beside(".pcapng");
+    let capture = file(".pcapng");
     let tshark = std::process::Command::new("tshark")
         .args([
             "-d",
@@ -317,7 +317,7 @@ fn the_postgres_lab_agrees_with_the_servers_log() {
     assert_eq!(pg["sessions"].as_u64(), Some(count("Startup message")));
     assert_eq!(pg["fatal"].as_u64(), Some(count("Error")));
     use std::os::unix::fs::MetadataExt;
-    let owner = std::fs::metadata(beside(".server.data"))
+    let owner = std::fs::metadata(file(".server.data"))
         .expect("metadata")
         .uid();
     assert_ne!(
@@ -332,12 +332,7 @@ fn the_idle_in_transaction_lab_agrees_with_the_servers_log() {
     let out = out_dir("postgres-idle-in-transaction");
     let run = run_lab("pg-idle-in-transaction", &out);
     assert_expectations_pass(&run);
-    let log = std::fs::read_dir(&out)
-        .expect("the lab's folder")
-        .filter_map(Result::ok)
-        .find(|e| e.file_name().to_string_lossy().ends_with(".server.stderr"))
-        .map(|e| std::fs::read_to_string(e.path()).expect("the server's log"))
-        .expect("the server's log beside the capture");
+    let log = std::fs::read_to_string(beside(&out, ".server.stderr")).expect("the server's log");
     let pg = &run.summary["postgres"];
     assert_eq!(
         pg["errors"]["25P03"].as_u64(),
@@ -357,16 +352,9 @@ fn the_mysql_lab_agrees_with_the_general_log() {
     let run = run_lab("mysql-wait-timeout-gone-away", &out);
     assert_expectations_pass(&run);
     let my = &run.summary["mysql"];
-    let beside = |suffix: &str| {
-        std::fs::read_dir(&out)
-            .expect("the lab's folder")
-            .filter_map(Result::ok)
-            .find(|e| e.file_name().to_string_lossy().ends_with(suffix))
-            .unwrap_or_else(|| panic!("no *{suffix} in {}", out.display()))
-            .path()
-    };
-    let log = std::fs::read_to_string(beside(".server.data").join("general.log"))
-        .expect("the general log");
+    let file = |suffix: &str| beside(&out, suffix);
+    let log =
+        std::fs::read_to_string(file(".server.data").join("general.log")).expect("the general log");
     assert_eq!(
         my["sessions"].as_u64(),
         Some(log_lines(&log, " Connect\t")),
@@ -390,7 +378,7 @@ fn the_mysql_lab_agrees_with_the_general_log() {
             "mysql.command",
             "-r",
         ])
-        .arg(beside(".pcapng"))
+        .arg(file(".pcapng"))
         .output()
         .expect("run tshark");
     let commands = String::from_utf8_lossy(&tshark.stdout);

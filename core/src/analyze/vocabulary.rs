@@ -101,6 +101,31 @@ impl ByName {
     pub fn get(&self, name: &str) -> u64 {
         self.0.get(name).copied().unwrap_or(0)
     }
+
+    /// The busiest `limit` names with their counts, most first (ties by name), and `...`
+    /// past them, for a text summary: `GET 19, SET 10, ...`.
+    pub fn busiest(&self, limit: usize) -> String {
+        let mut names: Vec<(&String, &u64)> = self.0.iter().collect();
+        names.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let mut shown: Vec<String> = names
+            .iter()
+            .take(limit)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        if names.len() > limit {
+            shown.push("...".to_owned());
+        }
+        shown.join(", ")
+    }
+
+    /// Every name with its count, in name order, or `none`: `42703 1, 57P05 1`.
+    pub fn listed(&self) -> String {
+        if self.0.is_empty() {
+            return "none".to_owned();
+        }
+        let all: Vec<String> = self.0.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        all.join(", ")
+    }
 }
 
 /// Why an HTTP message says the connection ends after it: how a side turns keep-alive off.

@@ -6,6 +6,15 @@ use serde::Serialize;
 
 use crate::analyze::vocabulary::{clean, Exchange, Side, Words};
 
+/// Whether the server answers a command at all (a statement's close and its long data get
+/// no answer; COM_QUIT ends the session).
+pub(crate) fn answered(name: &str) -> bool {
+    !matches!(
+        name,
+        "COM_QUIT" | "COM_STMT_CLOSE" | "COM_STMT_SEND_LONG_DATA"
+    )
+}
+
 /// What a MySQL connection said.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "mysql", rename_all = "snake_case")]
@@ -103,7 +112,7 @@ impl MyEvent {
                 reused,
                 idle_ns,
                 ..
-            } if super::session::answered(name) => Some(Exchange::Request {
+            } if answered(name) => Some(Exchange::Request {
                 reused: *reused,
                 idle_ns: *idle_ns,
                 closing: None,

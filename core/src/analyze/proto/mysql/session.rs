@@ -4,7 +4,7 @@
 
 use compact_str::CompactString;
 
-use super::event::MyEvent;
+use super::event::{answered, MyEvent};
 use super::wire::{cstring, lenenc, Packet};
 use crate::analyze::event::{EventKind, Side};
 use crate::analyze::proto::layer::Cx;
@@ -114,15 +114,6 @@ fn command_name(byte: u8) -> &'static str {
         0x1f => "COM_RESET_CONNECTION",
         _ => "COM_OTHER",
     }
-}
-
-/// Whether the server answers a command at all (a statement's close and its long data get
-/// no answer; COM_QUIT ends the session).
-pub(crate) fn answered(name: &str) -> bool {
-    !matches!(
-        name,
-        "COM_QUIT" | "COM_STMT_CLOSE" | "COM_STMT_SEND_LONG_DATA"
-    )
 }
 
 /// The client library a `_client_name` attribute names, where connlab knows its knobs.

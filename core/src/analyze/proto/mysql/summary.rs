@@ -88,31 +88,15 @@ impl MySummary {
         if self.is_empty() {
             return None;
         }
-        let mut names: Vec<(&String, &u64)> = self.commands.by_name.iter().collect();
-        names.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        let shown: Vec<String> = names
-            .iter()
-            .take(6)
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect();
-        let errors: Vec<String> = self
-            .errors
-            .iter()
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect();
         let e = &self.ended;
         Some(format!(
             "mysql: {} on {} ({}), {} rows, errors {}; sessions ended by COM_QUIT {}, error \
              then close {}, bare FIN {}, RST {}, open {}",
             plural(self.commands.total, "command", "commands"),
             plural(self.sessions, "session", "sessions"),
-            shown.join(", "),
+            self.commands.by_name.busiest(6),
             self.rows,
-            if errors.is_empty() {
-                "none".to_owned()
-            } else {
-                errors.join(", ")
-            },
+            self.errors.listed(),
             e.quit,
             e.error_then_close,
             e.fin,

@@ -106,32 +106,15 @@ impl PgSummary {
         if self.is_empty() {
             return None;
         }
-        let mut kinds: Vec<(&String, &u64)> = self.queries.by_kind.iter().collect();
-        kinds.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        let shown: Vec<String> = kinds
-            .iter()
-            .take(6)
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect();
-        let more = if kinds.len() > 6 { ", ..." } else { "" };
-        let errors: Vec<String> = self
-            .errors
-            .iter()
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect();
         let e = &self.ended;
         let mut text = format!(
-            "postgres: {} on {} ({}{more}), {}, errors {}; sessions ended by Terminate {}, \
+            "postgres: {} on {} ({}), {}, errors {}; sessions ended by Terminate {}, \
              FATAL then close {}, bare FIN {}, RST {}, open {}",
             plural(self.queries.total, "query", "queries"),
             plural(self.sessions, "session", "sessions"),
-            shown.join(", "),
+            self.queries.by_kind.busiest(6),
             plural(self.transactions, "transaction", "transactions"),
-            if errors.is_empty() {
-                "none".to_owned()
-            } else {
-                errors.join(", ")
-            },
+            self.errors.listed(),
             e.terminate,
             e.fatal_then_close,
             e.fin,

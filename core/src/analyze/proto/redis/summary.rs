@@ -56,30 +56,13 @@ impl RedisSummary {
         if self.is_empty() {
             return None;
         }
-        let mut names: Vec<(&String, &u64)> = self.commands.by_name.iter().collect();
-        names.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        let shown: Vec<String> = names
-            .iter()
-            .take(6)
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect();
-        let more = if names.len() > 6 { ", ..." } else { "" };
-        let errors: Vec<String> = self
-            .errors
-            .iter()
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect();
         let mut text = format!(
-            "redis: {} on {} ({}{more}), deepest pipeline {}, errors {}, subscribers {}",
+            "redis: {} on {} ({}), deepest pipeline {}, errors {}, subscribers {}",
             plural(self.commands.total, "command", "commands"),
             plural(self.connections, "connection", "connections"),
-            shown.join(", "),
+            self.commands.by_name.busiest(6),
             self.deepest_pipeline,
-            if errors.is_empty() {
-                "none".to_owned()
-            } else {
-                errors.join(", ")
-            },
+            self.errors.listed(),
             self.subscribers,
         );
         if self.protocol_errors + self.lost_sync > 0 {
