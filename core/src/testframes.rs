@@ -175,6 +175,15 @@ pub struct Lab {
 }
 
 impl Lab {
+    /// The diagnosis of every event so far, as `inspect` reports it at the end of a capture.
+    pub fn report(&self) -> crate::diagnose::DiagnosisReport {
+        let mut diagnosis = crate::diagnose::Diagnosis::new();
+        for e in &self.events {
+            diagnosis.apply(e);
+        }
+        diagnosis.report()
+    }
+
     /// Feeds one Ethernet frame captured at `ms` milliseconds.
     pub fn at(&mut self, ms: u64, frame: &[u8]) {
         self.frames.push((ms, frame.to_vec()));

@@ -3,7 +3,7 @@
 use super::*;
 use crate::analyze::EventKind as K;
 use crate::analyze::{Clue, Stack};
-use crate::diagnose::{Diagnosis, FindingKind};
+use crate::diagnose::FindingKind;
 use crate::testframes::{Conv, Lab, F, MS};
 
 /// A packet of `payload` with sequence id `seq`.
@@ -325,11 +325,7 @@ fn a_bare_close_at_wait_timeout_is_a_server_idle_close() {
         );
         lab.at(t0 + 5_001, &c.send(Side::Server, F::RST, b""));
     }
-    let mut diagnosis = Diagnosis::new();
-    for e in &lab.events {
-        diagnosis.apply(e);
-    }
-    let report = diagnosis.report();
+    let report = lab.report();
     let idle = report
         .findings
         .iter()
@@ -380,11 +376,7 @@ fn mysql_8_says_4031_and_a_full_server_says_1040() {
     let s = lab.an.summary().mysql;
     assert_eq!((s.errors.get("4031"), s.errors.get("1040")), (1, 1));
     assert_eq!((s.sessions, s.ended.error_then_close), (1, 1));
-    let mut diagnosis = Diagnosis::new();
-    for e in &lab.events {
-        diagnosis.apply(e);
-    }
-    let report = diagnosis.report();
+    let report = lab.report();
     let full = report
         .findings
         .iter()

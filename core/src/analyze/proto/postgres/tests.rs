@@ -6,7 +6,7 @@ use super::wire::KEEP;
 use super::*;
 use crate::analyze::EventKind as K;
 use crate::analyze::{Clue, Stack};
-use crate::diagnose::{Diagnosis, FindingKind};
+use crate::diagnose::FindingKind;
 use crate::testframes::{Conv, Lab, F, MS};
 
 /// A typed message.
@@ -388,11 +388,7 @@ fn idle_session_timeout_is_a_server_idle_close_with_its_reason() {
         (s.ended.fatal_then_close, s.fatal, s.errors.get("57P05")),
         (3, 3, 3)
     );
-    let mut diagnosis = Diagnosis::new();
-    for e in &lab.events {
-        diagnosis.apply(e);
-    }
-    let report = diagnosis.report();
+    let report = lab.report();
     let idle = report
         .findings
         .iter()
@@ -444,11 +440,7 @@ fn a_session_idle_in_a_transaction_and_a_full_server_are_findings() {
     lab.at(6_003, &full.send(Side::Server, F::FIN | F::ACK, b""));
     lab.at(6_004, &full.send(Side::Client, F::FIN | F::ACK, b""));
     lab.at(6_005, &full.send(Side::Server, F::ACK, b""));
-    let mut diagnosis = Diagnosis::new();
-    for e in &lab.events {
-        diagnosis.apply(e);
-    }
-    let report = diagnosis.report();
+    let report = lab.report();
     let kinds: Vec<FindingKind> = report.findings.iter().map(|f| f.kind).collect();
     assert!(
         kinds.contains(&FindingKind::TooManyConnections),

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::analyze::EventKind as K;
-use crate::diagnose::{Diagnosis, FindingKind};
+use crate::diagnose::FindingKind;
 use crate::testframes::{Conv, Lab, F, MS};
 
 /// A RESP command of `args`, as every client library writes it.
@@ -235,11 +235,7 @@ fn a_server_idle_close_names_redis_timeout_first() {
         lab.at(t0 + 7_000, &c.send(Side::Client, F::FIN | F::ACK, b""));
         lab.at(t0 + 7_001, &c.send(Side::Server, F::ACK, b""));
     }
-    let mut diagnosis = Diagnosis::new();
-    for e in &lab.events {
-        diagnosis.apply(e);
-    }
-    let report = diagnosis.report();
+    let report = lab.report();
     let all: Vec<_> = report.findings.iter().chain(&report.observations).collect();
     let idle = all
         .iter()
