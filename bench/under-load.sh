@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every lab of labs/ twice, on an idle machine and with a CPU hog on every core
+# Runs every lab of labs/ (and labs/scale/: c500k) twice, on an idle machine and with a CPU hog on every core
 # (stress-ng), and prints each timed expectation's margin: how far the figure sits from the
 # bound it could cross, as a share of the figure. A lab whose loaded margin nears 0 % is one
 # a busy machine can fail.
@@ -11,7 +11,7 @@ bin=${1:-target/release/connlab}
 command -v stress-ng >/dev/null || { echo "needs stress-ng (apt-get install stress-ng)"; exit 2; }
 out=$(mktemp -d)
 run_all() {
-  for lab in labs/*.toml; do
+  for lab in labs/*.toml labs/scale/*.toml; do
     "$bin" run "$lab" --json-summary --out "$out/$1" | tail -n 1 || true
   done >"$out/$1.jsonl"
 }

@@ -9,23 +9,21 @@ use common::harness::Need;
 use common::*;
 
 fn c500k_holds_half_a_million_connections() {
-    // On this machine as it is (not a single retransmit), then with a CPU hog on every core:
-    // at a lower pace (the pace is a ceiling), with the lab's own expectations still met
-    // (the kernel may retransmit a few handshakes there: the lab allows it and says why).
-    let idle = half_a_million("c500k", 20, 180);
+    // On this machine as it is: not a single retransmit. (Under a CPU hog on every core the
+    // lab passes too, at a lower pace, the pace being a ceiling: `sudo bench/under-load.sh`
+    // runs it both ways; it takes three minutes more than CI should spend on it.)
+    let idle = half_a_million();
     assert_eq!(
         u(&idle, "retransmits"),
         0,
         "an idle machine retransmits nothing"
     );
-    let _hog = common::hog::Hog::on_every_core();
-    half_a_million("c500k-loaded", 90, 290);
 }
 
-/// Runs c500k and checks it (the lab's expectations and what they cannot say); the teardown
-/// may take up to `teardown_s`, the whole run up to `limit_s`. Returns the summary.
-fn half_a_million(name: &str, teardown_s: u64, limit_s: u64) -> serde_json::Value {
-    let out = out_dir(name);
+/// Runs c500k and checks it (the lab's expectations and what they cannot say): the teardown
+/// within 20 s, the whole run within 3 minutes. Returns the summary.
+fn half_a_million() -> serde_json::Value {
+    let out = out_dir("c500k");
     let started = std::time::Instant::now();
     // The summary alone: 3.5 million events are in the events file, not on a pipe.
     let output = connlab()
@@ -73,12 +71,12 @@ fn half_a_million(name: &str, teardown_s: u64, limit_s: u64) -> serde_json::Valu
         "{rate:.0} connections/s without waiting for the wire"
     );
     assert!(
-        u(s, "teardown_ms") < teardown_s * 1000,
+        u(s, "teardown_ms") < 20_000,
         "teardown {} ms",
         u(s, "teardown_ms")
     );
     assert!(
-        started.elapsed().as_secs() < limit_s,
+        started.elapsed().as_secs() < 180,
         "the lab took {:?}",
         started.elapsed()
     );
@@ -88,8 +86,5 @@ fn half_a_million(name: &str, teardown_s: u64, limit_s: u64) -> serde_json::Valu
 }
 
 fn main() -> std::process::ExitCode {
-    common::harness::run(cases![c500k_holds_half_a_million_connections[
-        Need::Labs,
-        Need::Tool("stress-ng")
-    ]])
+    common::harness::run(cases![c500k_holds_half_a_million_connections[Need::Labs]])
 }
