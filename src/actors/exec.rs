@@ -119,6 +119,9 @@ pub struct ExecReport {
     pub command: Vec<String>,
     /// Exit code, None while running or when killed by a signal.
     pub exit_code: Option<i32>,
+    /// connlab stopped it (it still ran when the lab ended): its exit code is its answer to
+    /// SIGTERM, which some servers give as 1 (pgbouncer's "fast exit"), not a failure.
+    pub stopped: bool,
     /// Where its standard output went.
     pub stdout: PathBuf,
     /// Where its standard error went.
@@ -241,6 +244,7 @@ pub fn spawn(
             exit_code: None,
             stdout,
             stderr,
+            stopped: false,
         },
     })
 }
@@ -256,6 +260,7 @@ impl ExecChild {
     /// SIGKILL would leave the backends to notice it gone), then SIGKILL after [`STOP_GRACE`].
     pub fn stop(mut self) -> ExecReport {
         if self.try_wait().is_none() {
+            self.report.stopped = true;
             let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
             let deadline = std::time::Instant::now() + STOP_GRACE;

@@ -113,7 +113,7 @@ fn implicit_expectations(s: &RunSummary) -> Vec<Outcome> {
             name: format!("exec.{}.exit_code", e.side),
             want: "== 0 (no [expect]: the programs must succeed)".to_owned(),
             got: e.exit_code.map_or(serde_json::Value::Null, Into::into),
-            pass: e.exit_code.is_none_or(|code| code == 0),
+            pass: e.stopped || e.exit_code.is_none_or(|code| code == 0),
             why: None,
         });
     }
@@ -394,10 +394,11 @@ impl RunReport {
         }
         for e in &s.exec {
             // An external program's own word: how it exited, and where its output is.
-            let exit = match e.exit_code {
-                Some(0) => "exit 0".to_owned(),
-                Some(code) => format!("exit {code} (it failed)"),
-                None => "stopped by connlab".to_owned(),
+            let exit = match (e.exit_code, e.stopped) {
+                (Some(0), _) => "exit 0".to_owned(),
+                (Some(code), true) => format!("stopped by connlab (exit {code})"),
+                (Some(code), false) => format!("exit {code} (it failed)"),
+                (None, _) => "stopped by connlab".to_owned(),
             };
             let _ = writeln!(
                 out,
