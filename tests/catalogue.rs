@@ -80,6 +80,7 @@ const DATABASES: &[&str] = &[
     "redis-idle-timeout",
     "pg-idle-session-timeout",
     "pg-idle-in-transaction",
+    "pgbouncer-server-idle",
     "mysql-wait-timeout-gone-away",
     "db-pool-burst",
 ];

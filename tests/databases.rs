@@ -344,6 +344,77 @@ fn the_idle_in_transaction_lab_agrees_with_the_servers_log() {
     );
 }
 
+/// pgbouncer in transaction pooling with `server_idle_timeout = 2`, both its legs on the wire:
+/// the server leg must equal PostgreSQL's own log, the closes pgbouncer's log ("server idle
+/// timeout"), and tshark must see the same startups and Terminates.
+fn the_pgbouncer_lab_agrees_with_both_logs() {
+    let out = out_dir("pgbouncer-lab");
+    let run = run_lab("pgbouncer-server-idle", &out);
+    assert_expectations_pass(&run);
+    let read = |folder: &str, file: &str| {
+        let path = beside(&out, folder).join(file);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let postgres = read(".client.data", "postgres.log");
+    let pgbouncer = read(".server.data", "pgbouncer.log");
+    // Every session on the server's side: pgbouncer's server connections (pg_isready's local
+    // check never crossed the wire).
+    let server_leg = log_lines(&postgres, "connection authorized: user=postgres");
+    assert_eq!(server_leg, 4, "{postgres}");
+    assert_eq!(
+        log_lines(&pgbouncer, "new connection to server"),
+        server_leg
+    );
+    assert_eq!(log_lines(&pgbouncer, "login attempt"), 3);
+    let pg = &run.summary["postgres"];
+    assert_eq!(
+        pg["sessions"].as_u64(),
+        Some(server_leg + log_lines(&pgbouncer, "login attempt"))
+    );
+    // Each statement twice: from the clients to pgbouncer, and as PostgreSQL ran it.
+    assert_eq!(
+        pg["queries"]["total"].as_u64(),
+        Some(2 * log_lines(&postgres, "LOG:  statement:"))
+    );
+    // pgbouncer's own word on its closes: three while its clients stayed (the finding), then
+    // the last one after they left.
+    assert_eq!(
+        log_lines(&pgbouncer, "closing because: server idle timeout"),
+        4
+    );
+    let finding = &run.summary["findings"][0];
+    assert_eq!(finding["kind"], "proxy_upstream_idle_close");
+    assert_eq!(finding["connections"], 3);
+    let endpoints = run.summary["endpoints"].as_array().expect("endpoints");
+    let front = endpoints
+        .iter()
+        .find(|e| e["server"].as_str().is_some_and(|s| s.ends_with(":6432")))
+        .expect("pgbouncer's endpoint");
+    assert_eq!(front["server_stack"]["stack"], "pgbouncer", "{front:#}");
+    // tshark: as many startups and Terminates.
+    let tshark = std::process::Command::new("tshark")
+        .args([
+            "-d",
+            "tcp.port==6432,pgsql",
+            "-T",
+            "fields",
+            "-e",
+            "pgsql.type",
+            "-r",
+        ])
+        .arg(beside(&out, ".pcapng"))
+        .output()
+        .expect("run tshark");
+    let types = String::from_utf8_lossy(&tshark.stdout).replace('\n', ",");
+    let count = |t: &str| types.split(',').filter(|x| *x == t).count() as u64;
+    assert_eq!(pg["sessions"].as_u64(), Some(count("Startup message")));
+    assert_eq!(
+        pg["ended"]["terminate"].as_u64(),
+        Some(count("Termination"))
+    );
+    assert_eq!(pg["queries"]["total"].as_u64(), Some(count("Simple query")));
+}
+
 /// MariaDB started by the lab (`mariadb-install-db` into its folder, run as `nobody`) with
 /// `wait_timeout = 3`: what connlab reads off the wire must equal the server's general log
 /// (its Connect, Query and Quit lines) and tshark's mysql dissector.
@@ -522,6 +593,13 @@ fn main() -> std::process::ExitCode {
         the_idle_in_transaction_lab_agrees_with_the_servers_log[
             Need::Root,
             Need::Tool("pg_ctlcluster"),
+            Need::PythonModule("psycopg2")
+        ],
+        the_pgbouncer_lab_agrees_with_both_logs[
+            Need::Root,
+            Need::Tool("pg_ctlcluster"),
+            Need::Tool("pgbouncer"),
+            Need::Tool("tshark"),
             Need::PythonModule("psycopg2")
         ],
         the_mysql_lab_agrees_with_the_general_log[

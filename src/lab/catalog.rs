@@ -67,6 +67,7 @@ pub const EMBEDDED: &[(&str, &str)] = embedded_labs![
     "redis-idle-timeout",
     "pg-idle-session-timeout",
     "pg-idle-in-transaction",
+    "pgbouncer-server-idle",
     "mysql-wait-timeout-gone-away",
     "db-pool-burst",
     "middlebox-idle-reset",

@@ -108,6 +108,11 @@ fn mark_look(kind: MarkKind) -> (&'static str, &'static str, String) {
         MarkKind::H2Ping => ("P", "probe", "HTTP/2 PING or its ACK".into()),
         MarkKind::H2GoAway => ("G", "fin", "HTTP/2 GOAWAY".into()),
         MarkKind::H2Reset => ("x", "retransmit", "HTTP/2 RST_STREAM".into()),
+        MarkKind::Goodbye => (
+            "□",
+            "fin",
+            "the client's goodbye (Terminate, COM_QUIT)".into(),
+        ),
     }
 }
 
@@ -142,7 +147,10 @@ pub fn legend() -> String {
         ("P", "HTTP/2 PING"),
         ("G", "HTTP/2 GOAWAY"),
         ("x", "HTTP/2 RST_STREAM"),
-        ("□", "WebSocket close frame"),
+        (
+            "□",
+            "WebSocket close frame, or a goodbye (Terminate, COM_QUIT)",
+        ),
     ] {
         let _ = write!(out, "<span><b>{}</b> {words}</span>", esc(glyph));
     }

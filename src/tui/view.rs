@@ -199,6 +199,7 @@ fn mark_glyph(kind: MarkKind) -> (char, Color) {
         MarkKind::H2Ping => ('P', Color::Magenta),
         MarkKind::H2GoAway => ('G', Color::Yellow),
         MarkKind::H2Reset => ('x', Color::LightRed),
+        MarkKind::Goodbye => ('□', Color::Yellow),
     }
 }
 
@@ -400,7 +401,7 @@ States: ~ handshake  ━ active (request or HTTP/2 stream in flight)  ─ idle  
 ┄ half-closed  ░ TIME_WAIT  (blank) closed
 Marks: ● request  ○ reused request (HTTP/2: another stream)  C FIN from client  S FIN from \
 server  × RST  M RST from a middlebox  k keepalive probe  r retransmit  ! frame dropped by the \
-link  m WebSocket message  p ping  q pong  □ close frame  P HTTP/2 PING  G GOAWAY  x RST_STREAM
+link  m WebSocket message  p ping  q pong  □ close frame or goodbye  P HTTP/2 PING  G GOAWAY  x RST_STREAM
 
 Filter: rst, reused, fin, time_wait, probe, retransmit, dropped, request, websocket, ping, \
 http2, goaway, or a port number.

@@ -67,6 +67,9 @@ pub enum Stack {
     Psql,
     /// pgjdbc, PostgreSQL's JDBC driver (`application_name` "PostgreSQL JDBC Driver").
     Pgjdbc,
+    /// pgbouncer, PostgreSQL's connection pooler (its startup's ParameterStatus are not in
+    /// PostgreSQL's order).
+    Pgbouncer,
     /// MySQL's server (its greeting's version says no MariaDB).
     Mysql,
     /// MariaDB's server (its greeting's version says MariaDB).
@@ -103,6 +106,9 @@ pub enum Clue {
     ApplicationName,
     /// The protocol it speaks names it (a server answering in RESP is Redis).
     Protocol,
+    /// The startup's ParameterStatus out of PostgreSQL's sorted order: pgbouncer relays the
+    /// server's and adds its own at the end.
+    ParameterOrder,
 }
 
 impl Clue {
@@ -114,7 +120,10 @@ impl Clue {
             | Clue::ClientName
             | Clue::ApplicationName
             | Clue::Protocol => "high",
-            Clue::NodeKeepAlive | Clue::NginxProxyShape | Clue::ProxyHeader => "medium",
+            Clue::NodeKeepAlive
+            | Clue::NginxProxyShape
+            | Clue::ProxyHeader
+            | Clue::ParameterOrder => "medium",
         }
     }
 
@@ -133,6 +142,9 @@ impl Clue {
             Clue::ClientName => "the library name it gave (CLIENT SETINFO LIB-NAME, _client_name)",
             Clue::ApplicationName => "the application_name it gave at startup",
             Clue::Protocol => "the protocol it speaks",
+            Clue::ParameterOrder => {
+                "its startup's ParameterStatus out of PostgreSQL's sorted order, as pgbouncer sends them"
+            }
         }
     }
 }
@@ -222,6 +234,7 @@ impl Stack {
             Stack::Postgres => "postgres",
             Stack::Psql => "psql",
             Stack::Pgjdbc => "pgjdbc",
+            Stack::Pgbouncer => "pgbouncer",
             Stack::Mysql => "mysql",
             Stack::Mariadb => "mariadb",
             Stack::Pymysql => "pymysql",
@@ -262,6 +275,7 @@ impl Stack {
             Stack::Postgres => "PostgreSQL",
             Stack::Psql => "psql",
             Stack::Pgjdbc => "pgjdbc",
+            Stack::Pgbouncer => "pgbouncer",
             Stack::Mysql => "MySQL",
             Stack::Mariadb => "MariaDB",
             Stack::Pymysql => "PyMySQL",

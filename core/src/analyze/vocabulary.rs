@@ -198,6 +198,9 @@ pub enum Exchange {
         /// It says the connection ends after it.
         closing: Option<Closing>,
     },
+    /// The client said it is leaving, with no answer to wait for (PostgreSQL's Terminate,
+    /// MySQL's COM_QUIT): whichever side's FIN comes first, the client closed.
+    Goodbye,
 }
 
 /// Makes captured text safe for a comment: percent-encodes `|`, `%`-unsafe

@@ -73,6 +73,7 @@ pub(crate) fn findings(server: SocketAddr, ep: &EndpointTrack) -> Vec<Finding> {
     super::tls::findings(server, &ep.tls, &mut out);
     postgres::findings(server, &ep.pg, &mut out);
     mysql::findings(server, &ep.my, &mut out);
+    super::legs::findings(server, &ep.legs, &mut out);
     if ep.syn_retransmits >= MIN_SYN_RETRANSMITS {
         let f = Finding::new(FindingKind::SynRetransmits, server, &ep.syn_retx);
         let statement = format!(

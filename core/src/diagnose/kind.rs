@@ -88,6 +88,12 @@ pub enum FindingKind {
     /// The server refused new sessions: its connections were all taken (PostgreSQL FATAL
     /// 53300).
     TooManyConnections,
+    /// A proxy or pooler closed its idle connections to a server while its own clients stayed
+    /// connected (pgbouncer's `server_idle_timeout`).
+    ProxyUpstreamIdleClose,
+    /// A proxy or pooler closed idle clients while it kept its connections to its servers
+    /// (pgbouncer's `client_idle_timeout`).
+    ProxyClientIdleClose,
 }
 
 impl FindingKind {
@@ -129,11 +135,13 @@ impl FindingKind {
             FindingKind::IdleInTransaction => "idle_in_transaction",
             FindingKind::ServerShutdown => "server_shutdown",
             FindingKind::TooManyConnections => "too_many_connections",
+            FindingKind::ProxyUpstreamIdleClose => "proxy_upstream_idle_close",
+            FindingKind::ProxyClientIdleClose => "proxy_client_idle_close",
         }
     }
 
     /// Every kind, in the order of docs/diagnosis.md (`tests/docs.rs` checks it).
-    pub const ALL: [FindingKind; 35] = [
+    pub const ALL: [FindingKind; 37] = [
         FindingKind::ServerIdleClose,
         FindingKind::ClientIdleClose,
         FindingKind::BulkClose,
@@ -169,6 +177,8 @@ impl FindingKind {
         FindingKind::IdleInTransaction,
         FindingKind::ServerShutdown,
         FindingKind::TooManyConnections,
+        FindingKind::ProxyUpstreamIdleClose,
+        FindingKind::ProxyClientIdleClose,
     ];
 }
 

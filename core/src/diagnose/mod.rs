@@ -13,6 +13,7 @@ mod findings;
 mod http2;
 mod kind;
 mod knobs;
+mod legs;
 mod sketch;
 mod stacks;
 mod tls;
@@ -31,6 +32,7 @@ pub use finding::{Finding, MIN_CONNECTIONS};
 pub use findings::MIN_SYN_RETRANSMITS;
 pub use kind::FindingKind;
 pub use knobs::{rows as knob_table, KnobRow};
+use legs::{Around, Legs};
 pub use sketch::{Bin, Sketch};
 pub use stacks::StackReport;
 use track::{ConnTrack, EndpointTrack};
@@ -43,6 +45,8 @@ pub struct Diagnosis {
     /// costs one lookup by connection id, not a hash of the server's address.
     endpoints: Vec<(SocketAddr, EndpointTrack)>,
     endpoint_index: FastMap<SocketAddr, usize>,
+    /// Addresses that are servers and clients both: a proxy's two legs.
+    legs: Legs,
     /// The highest connection id seen: a lower id that is not open was closed already.
     last_conn: u64,
     last_frame: u64,
@@ -112,6 +116,7 @@ impl Diagnosis {
     fn endpoint(&mut self, server: SocketAddr) -> usize {
         *self.endpoint_index.entry(server).or_insert_with(|| {
             self.endpoints.push((server, EndpointTrack::default()));
+            self.legs.serves(server, self.endpoints.len() - 1);
             self.endpoints.len() - 1
         })
     }
@@ -198,17 +203,36 @@ impl Diagnosis {
             damaged_track(&mut self.damaged, conn.endpoint()).count_connection();
         }
         let i = conn.endpoint();
+        // A proxy's other leg matters where a connection begins to close.
+        let around = match e.kind {
+            EventKind::Fin { .. } if !conn.has_fin() && !conn.damaged() => {
+                let endpoints = &self.endpoints;
+                let words = endpoints[i].1.words;
+                self.legs.around(conn.client(), e.server.ip(), |j| {
+                    let ep = &endpoints[j].1;
+                    (ep.words == words).then(|| ep.open_used())
+                })
+            }
+            _ => Around::default(),
+        };
+        let counted = conn.counted_open();
         let ep = match conn.damaged() {
             true => damaged_track(&mut self.damaged, i),
             false => &mut self.endpoints[i].1,
         };
-        conn.apply(e, ep);
+        conn.apply(e, ep, around);
+        if conn.counted_open() != counted {
+            self.legs.dialing(conn.client(), !counted);
+        }
         if let EventKind::Closed { .. } = e.kind {
             if let Some(mut conn) = self.open.remove(&e.conn) {
                 let ep = match conn.damaged() {
                     true => damaged_track(&mut self.damaged, i),
                     false => &mut self.endpoints[i].1,
                 };
+                if conn.counted_open() {
+                    self.legs.dialing(conn.client(), false);
+                }
                 conn.finish(e.conn, e.frame, false, ep);
                 self.requests_per_conn.add(u64::from(conn.requests()));
                 if let Some(ws) = conn.ws() {

@@ -88,6 +88,8 @@ fn family(stack: Stack) -> Option<&'static str> {
         | Stack::Aiohttp
         | Stack::PythonWebsockets
         | Stack::PythonHttpServer => Some("python"),
+        // A pooler speaks PostgreSQL to its clients: their pools' rows apply.
+        Stack::Pgbouncer => Some("postgres"),
         _ => None,
     }
 }

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use super::evidence::{Examples, Timed};
 use super::http2::{self, H2Conn, H2Endpoint};
+use super::legs::{Around, LegCloses};
 use super::sketch::Sketch;
 use super::tls::{TlsConn, TlsEndpoint};
 use super::websocket::{At, WsConn, WsEndpoint};
@@ -105,9 +106,11 @@ pub(crate) struct ConnTrack {
     /// Per side, it said a TLS alert (its close_notify) before the peer's FIN: it began the
     /// close, so a reset of its own afterwards ends that close, whatever the peer answered.
     began_close: [bool; 2],
-    /// The side whose close_notify came before any FIN: the one that closed, even when the
-    /// peer's answer crossed its FIN on the wire or its FIN became an RST.
-    close_alert: Option<Side>,
+    /// The side that said it was closing before any FIN (its TLS close_notify, a protocol's
+    /// goodbye): the one that closed, even when the peer's answer crossed its FIN on the wire,
+    /// its FIN became an RST, or the peer was quicker to send its own FIN (a server closing at
+    /// once on PostgreSQL's Terminate).
+    said_close: Option<Side>,
 }
 
 /// The patterns that explain a connection carrying a single request (when their finding is
@@ -213,6 +216,8 @@ pub(crate) struct EndpointTrack {
     pub pg: PgEndpoint,
     /// What its MySQL sessions said as they ended.
     pub my: MyEndpoint,
+    /// Its closes told with the other leg, where its client or its server is a proxy.
+    pub legs: LegCloses,
     /// Open connections that carried a request and have not started closing.
     open_used: u64,
     /// Per client address, the latest SYN of a connection dialed for a request (see
@@ -306,7 +311,7 @@ impl ConnTrack {
             my: None,
             unasked: [false; 2],
             began_close: [false; 2],
-            close_alert: None,
+            said_close: None,
         }
     }
 
@@ -322,6 +327,17 @@ impl ConnTrack {
 
     pub fn endpoint(&self) -> usize {
         self.endpoint
+    }
+
+    /// The client's address.
+    pub fn client(&self) -> IpAddr {
+        self.client
+    }
+
+    /// Counted among its endpoint's open, used connections (it carried a request and has not
+    /// begun to close).
+    pub fn counted_open(&self) -> bool {
+        self.counted_open
     }
 
     pub fn first_ns(&self) -> u64 {
@@ -378,7 +394,7 @@ impl ConnTrack {
     /// both ends say close_notify and their FINs race; the announcement and the first alert
     /// say who decided.
     fn closer(&self, by: Side) -> Side {
-        match self.close_alert {
+        match self.said_close {
             Some(_) if self.last_response_closing => Side::Server,
             Some(side) => side,
             None => by,
@@ -456,8 +472,9 @@ impl ConnTrack {
         }
     }
 
-    /// Applies one event of this connection; `ep` is its endpoint.
-    pub fn apply(&mut self, e: &Event, ep: &mut EndpointTrack) {
+    /// Applies one event of this connection; `ep` is its endpoint, `around` what a proxy's
+    /// other leg held open (asked only at the connection's first FIN).
+    pub fn apply(&mut self, e: &Event, ep: &mut EndpointTrack, around: Around) {
         let t = e.t_ns;
         // PostgreSQL's own story (its transaction status, its FATALs) beside its exchanges.
         match &e.kind {
@@ -475,6 +492,13 @@ impl ConnTrack {
                 closing,
             }) => return self.request(e, (reused, idle_ns, closing), ep),
             Some(Exchange::Answer { closing }) => return self.answer(e, closing, ep),
+            Some(Exchange::Goodbye) => {
+                self.heard_from(Side::Client);
+                if self.first_fin.is_none() && !self.rst_seen {
+                    self.said_close.get_or_insert(Side::Client);
+                }
+                return;
+            }
             None => {}
         }
         match &e.kind {
@@ -494,7 +518,7 @@ impl ConnTrack {
                     self.first_fin = Some(*by);
                     ep.fin_first_by.add(*by);
                     let closer = self.closer(*by);
-                    self.on_first_fin(e, closer, *idle_ns, ep);
+                    self.on_first_fin(e, closer, *idle_ns, ep, around);
                 }
             }
             EventKind::Rst { by, idle_ns } => {
@@ -550,7 +574,7 @@ impl ConnTrack {
                     self.began_close[idx(*by)] |= !self.fin[idx(by.peer())];
                     let closing = matches!(*description, "close_notify" | "encrypted");
                     if closing && self.first_fin.is_none() && !self.rst_seen {
-                        self.close_alert.get_or_insert(*by);
+                        self.said_close.get_or_insert(*by);
                     }
                 }
                 let conn = self.tls.get_or_insert_with(Box::default);
@@ -617,7 +641,14 @@ impl ConnTrack {
         }
     }
 
-    fn on_first_fin(&mut self, e: &Event, by: Side, idle_ns: Option<u64>, ep: &mut EndpointTrack) {
+    fn on_first_fin(
+        &mut self,
+        e: &Event,
+        by: Side,
+        idle_ns: Option<u64>,
+        ep: &mut EndpointTrack,
+        around: Around,
+    ) {
         self.leave_open(ep);
         if let Some(h2) = self.h2.as_mut() {
             h2.tcp_end(h2_at(e), by, &mut ep.h2);
@@ -648,6 +679,11 @@ impl ConnTrack {
                             ep.closed_after.entry(n).or_default().add(e.conn, e.frame);
                         }
                     }
+                } else if around.upstream_open > 0 {
+                    // A proxy closing an idle client while it keeps its server connections.
+                    ep.legs.client_idle.add(e.conn, e.frame, idle);
+                    ep.legs.upstream_open = ep.legs.upstream_open.max(around.upstream_open);
+                    self.cause = Some(Cause::ServerIdle);
                 } else {
                     ep.server_idle.add(e.conn, e.frame, idle);
                     ep.idle_close_at[1].add(e.t_ns);
@@ -672,6 +708,12 @@ impl ConnTrack {
                 } else if self.passed_over {
                     // Passed over for new dials while it sat idle, and closed at last (the
                     // process exiting, often): a leak, counted when it ends, not a timeout.
+                } else if around.front_open > 0 {
+                    // A proxy (its own clients connected) closing an idle server connection.
+                    ep.legs.upstream_idle.add(e.conn, e.frame, idle);
+                    ep.legs.front_open = ep.legs.front_open.max(around.front_open);
+                    ep.legs.proxy.get_or_insert(self.client);
+                    self.cause = Some(Cause::ClientIdle);
                 } else {
                     ep.client_idle.add(e.conn, e.frame, idle);
                     ep.idle_close_at[0].add(e.t_ns);
@@ -741,14 +783,15 @@ impl ConnTrack {
         }
         let peer = by.peer();
         if self.first_fin.is_none()
-            && self.close_alert.is_some()
+            && self.said_close.is_some()
             && self.began_close[i]
             && self.closer(by) == by
         {
             // It said close_notify (first, or after announcing the close) and then reset
             // instead of its FIN (the peer's answer arrived before its socket closed): its
             // close, timed like one.
-            self.on_first_fin(e, by, Some(idle_ns).filter(|&i| i != u64::MAX), ep);
+            let idle = Some(idle_ns).filter(|&i| i != u64::MAX);
+            self.on_first_fin(e, by, idle, ep, Around::default());
             return;
         }
         if self.began_close[i] && self.unasked[idx(peer)] {
@@ -987,5 +1030,10 @@ impl EndpointTrack {
     /// Adds the SYN of a new connection, when the connection's first event is not one.
     pub fn count_connection(&mut self) {
         self.connections += 1;
+    }
+
+    /// Its open connections that carried a request and have not begun to close.
+    pub fn open_used(&self) -> u64 {
+        self.open_used
     }
 }

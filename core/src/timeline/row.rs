@@ -70,6 +70,9 @@ pub enum MarkKind {
     H2GoAway,
     /// An HTTP/2 RST_STREAM (one stream ended abruptly; the connection goes on).
     H2Reset,
+    /// The client's goodbye in its protocol (PostgreSQL's Terminate, MySQL's COM_QUIT): it
+    /// closes, whichever FIN comes first.
+    Goodbye,
 }
 
 impl MarkKind {
@@ -84,7 +87,7 @@ impl MarkKind {
             MarkKind::Rst { .. } | MarkKind::MiddleboxRst => 7,
             MarkKind::Fin { first: true, .. } => 6,
             MarkKind::Fin { first: false, .. } => 5,
-            MarkKind::WsClose | MarkKind::H2GoAway => 4,
+            MarkKind::WsClose | MarkKind::H2GoAway | MarkKind::Goodbye => 4,
             MarkKind::Retransmit | MarkKind::H2Reset => 3,
             MarkKind::Probe | MarkKind::WsPing | MarkKind::WsPong | MarkKind::H2Ping => 2,
             MarkKind::Request | MarkKind::Reused | MarkKind::WsMessage => 1,
@@ -109,6 +112,7 @@ impl MarkKind {
             MarkKind::H2Ping => 1 << 12,
             MarkKind::H2GoAway => 1 << 13,
             MarkKind::H2Reset => 1 << 14,
+            MarkKind::Goodbye => 1 << 15,
         }
     }
 }
@@ -350,6 +354,7 @@ impl Row {
                 return self.set_state(t, ConnState::Active);
             }
             Some(Exchange::Answer { .. }) => return self.set_state(t, ConnState::Idle),
+            Some(Exchange::Goodbye) => return self.mark(at, MarkKind::Goodbye),
             None => {}
         }
         match &e.kind {

@@ -118,6 +118,7 @@ impl MyEvent {
                 closing: None,
             }),
             MyEvent::Reply { n, .. } if *n > 0 => Some(Exchange::Answer { closing: None }),
+            MyEvent::Quit => Some(Exchange::Goodbye),
             _ => None,
         }
     }

@@ -177,6 +177,7 @@ impl PgEvent {
                 closing: None,
             }),
             PgEvent::Ready { n, .. } if *n > 0 => Some(Exchange::Answer { closing: None }),
+            PgEvent::Terminate => Some(Exchange::Goodbye),
             _ => None,
         }
     }

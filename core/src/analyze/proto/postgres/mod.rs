@@ -11,6 +11,8 @@
 
 pub(crate) mod diagnosis;
 mod event;
+#[cfg(test)]
+mod pooler_tests;
 mod session;
 pub(crate) mod summary;
 #[cfg(test)]

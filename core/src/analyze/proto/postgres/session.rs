@@ -49,7 +49,15 @@ pub(crate) struct Session {
     portals: Vec<(CompactString, CompactString)>,
     /// The server was named (once per connection).
     told_server: bool,
+    /// The startup's ParameterStatus: the latest name (lower case, a bounded prefix), whether
+    /// one came out of PostgreSQL's order, and whether `server_version` was among them.
+    last_parameter: CompactString,
+    parameters_unsorted: bool,
+    told_version: bool,
 }
+
+/// Characters of a parameter's name compared for order; no server's names are longer.
+const PARAMETER_NAME: usize = 48;
 
 /// A field as text (the capture's bytes, lossily).
 fn text(bytes: &[u8]) -> CompactString {
@@ -284,6 +292,17 @@ impl Session {
         }
     }
 
+    /// Follows the order of the startup's ParameterStatus names. PostgreSQL sends them sorted
+    /// by name, ignoring case (it walks its settings in that order); pgbouncer relays the
+    /// server's, then its own tracked ones (client_encoding, DateStyle, TimeZone,
+    /// standard_conforming_strings, application_name) at the end, out of that order.
+    fn parameter_order(&mut self, name: &[u8]) {
+        let name = &name[..name.len().min(PARAMETER_NAME)];
+        let lower = text(&name.to_ascii_lowercase());
+        self.parameters_unsorted |= lower < self.last_parameter;
+        self.last_parameter = lower;
+    }
+
     /// Reads a server's message; whether it is activity (a FATAL that ends an idle session
     /// is not: a query after it was idle since the last answer).
     fn server(&mut self, cx: &mut Cx<'_>, m: Message<'_>) -> bool {
@@ -297,15 +316,24 @@ impl Session {
                     cx.emit(pg(PgEvent::ServerVersion {
                         version: text(value),
                     }));
-                    if !self.told_server {
-                        self.told_server = true;
-                        cx.emit(EventKind::Stack {
-                            by: Side::Server,
-                            stack: Stack::Postgres,
-                            clue: Clue::Protocol,
-                        });
-                    }
+                    self.told_version = true;
                 }
+                if !self.told_server {
+                    self.parameter_order(name);
+                }
+            }
+            b'K' | b'Z' if !self.told_server && self.told_version => {
+                self.told_server = true;
+                let stack = match self.parameters_unsorted {
+                    true => (Stack::Pgbouncer, Clue::ParameterOrder),
+                    false => (Stack::Postgres, Clue::Protocol),
+                };
+                cx.emit(EventKind::Stack {
+                    by: Side::Server,
+                    stack: stack.0,
+                    clue: stack.1,
+                });
+                return self.server(cx, m);
             }
             b'K' => {
                 if let (Some(pid), Some(key)) = (u32_at(m.body, 0), u32_at(m.body, 4)) {

@@ -10,7 +10,7 @@ use crate::diagnose::FindingKind;
 use crate::testframes::{Conv, Lab, F, MS};
 
 /// A typed message.
-fn msg(ty: u8, body: &[u8]) -> Vec<u8> {
+pub(super) fn msg(ty: u8, body: &[u8]) -> Vec<u8> {
     let mut out = vec![ty];
     out.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
     out.extend_from_slice(body);
@@ -18,14 +18,14 @@ fn msg(ty: u8, body: &[u8]) -> Vec<u8> {
 }
 
 /// An untyped startup message with `code` and `body` after it.
-fn untyped(code: u32, body: &[u8]) -> Vec<u8> {
+pub(super) fn untyped(code: u32, body: &[u8]) -> Vec<u8> {
     let mut out = (body.len() as u32 + 8).to_be_bytes().to_vec();
     out.extend_from_slice(&code.to_be_bytes());
     out.extend_from_slice(body);
     out
 }
 
-fn startup(params: &[(&str, &str)]) -> Vec<u8> {
+pub(super) fn startup(params: &[(&str, &str)]) -> Vec<u8> {
     let mut body = Vec::new();
     for (k, v) in params {
         body.extend_from_slice(k.as_bytes());
@@ -37,23 +37,23 @@ fn startup(params: &[(&str, &str)]) -> Vec<u8> {
     untyped(196_608, &body)
 }
 
-fn cstr(s: &str) -> Vec<u8> {
+pub(super) fn cstr(s: &str) -> Vec<u8> {
     let mut v = s.as_bytes().to_vec();
     v.push(0);
     v
 }
 
-fn query(sql: &str) -> Vec<u8> {
+pub(super) fn query(sql: &str) -> Vec<u8> {
     msg(b'Q', &cstr(sql))
 }
 
-fn ready(status: u8) -> Vec<u8> {
+pub(super) fn ready(status: u8) -> Vec<u8> {
     msg(b'Z', &[status])
 }
 
 /// What postgres 15 answers a startup with under `trust`: AuthenticationOk, its parameters,
 /// BackendKeyData and ReadyForQuery, in one segment.
-fn welcome(pid: u32) -> Vec<u8> {
+pub(super) fn welcome(pid: u32) -> Vec<u8> {
     let mut out = msg(b'R', &0u32.to_be_bytes());
     for (k, v) in [
         ("application_name", ""),
@@ -67,7 +67,7 @@ fn welcome(pid: u32) -> Vec<u8> {
     out
 }
 
-fn error(severity: &str, code: &str, message: &str) -> Vec<u8> {
+pub(super) fn error(severity: &str, code: &str, message: &str) -> Vec<u8> {
     let mut body = Vec::new();
     for (tag, v) in [
         (b'S', severity),
@@ -82,12 +82,12 @@ fn error(severity: &str, code: &str, message: &str) -> Vec<u8> {
     msg(b'E', &body)
 }
 
-fn pg_conv(port: u16) -> Conv {
+pub(super) fn pg_conv(port: u16) -> Conv {
     Conv::new(&format!("10.0.0.1:{port}"), "10.0.0.2:5432", 100, 900)
 }
 
 /// The postgres events of connection `conn`.
-fn pg_events(lab: &Lab, conn: u64) -> Vec<PgEvent> {
+pub(super) fn pg_events(lab: &Lab, conn: u64) -> Vec<PgEvent> {
     lab.kinds(conn)
         .into_iter()
         .filter_map(|k| match k {
@@ -99,7 +99,7 @@ fn pg_events(lab: &Lab, conn: u64) -> Vec<PgEvent> {
 
 /// A session's start as libpq makes it with sslmode=prefer against a server without TLS:
 /// SSLRequest refused, then the startup.
-fn begin(lab: &mut Lab, c: &mut Conv, t0: u64, pid: u32) {
+pub(super) fn begin(lab: &mut Lab, c: &mut Conv, t0: u64, pid: u32) {
     lab.handshake(c, t0);
     lab.at(
         t0 + 1,
