@@ -47,7 +47,10 @@ pub(crate) struct LegCloses {
 pub(crate) struct Legs {
     /// Per address, the endpoints it serves (indices into the diagnosis's endpoints).
     served: FastMap<IpAddr, Vec<usize>>,
-    /// Per address, the open connections it dialed that carried a request.
+    /// Per address that is also a server, the open connections it dialed that carried a
+    /// request. Only such addresses are counted: a capture of clients and servers alone
+    /// costs a lookup per connection, not two map updates. (A proxy's connections dialed
+    /// before any client reached it are not counted.)
     dialing: FastMap<IpAddr, u64>,
 }
 
@@ -55,6 +58,17 @@ impl Legs {
     /// Endpoint `i` is served at `server`.
     pub fn serves(&mut self, server: SocketAddr, i: usize) {
         self.served.entry(server.ip()).or_default().push(i);
+    }
+
+    /// Whether `ip` serves any endpoint: its new connections are a proxy's upstream leg.
+    pub fn is_server(&self, ip: IpAddr) -> bool {
+        self.served.contains_key(&ip)
+    }
+
+    /// Whether any connection was dialed by a server: without one there is no proxy, and
+    /// no other leg to ask about.
+    pub fn any(&self) -> bool {
+        !self.dialing.is_empty()
     }
 
     /// A connection `client` dialed began (true) or stopped (false) counting as open and used.

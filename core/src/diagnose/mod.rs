@@ -139,8 +139,9 @@ impl Diagnosis {
             self.last_conn = e.conn;
             let i = self.endpoint(e.server);
             self.endpoints[i].1.count_connection();
-            self.open
-                .insert(e.conn, ConnTrack::new(i, e.client.ip(), e.t_ns));
+            let mut conn = ConnTrack::new(i, e.client.ip(), e.t_ns);
+            conn.from_server = self.legs.is_server(e.client.ip());
+            self.open.insert(e.conn, conn);
         }
         let Some(conn) = self.open.get_mut(&e.conn) else {
             // A late segment of a closed connection: it still counts on its endpoint.
@@ -205,7 +206,7 @@ impl Diagnosis {
         let i = conn.endpoint();
         // A proxy's other leg matters where a connection begins to close.
         let around = match e.kind {
-            EventKind::Fin { .. } if !conn.has_fin() && !conn.damaged() => {
+            EventKind::Fin { .. } if !conn.has_fin() && !conn.damaged() && self.legs.any() => {
                 let endpoints = &self.endpoints;
                 let words = endpoints[i].1.words;
                 self.legs.around(conn.client(), e.server.ip(), |j| {
@@ -221,7 +222,7 @@ impl Diagnosis {
             false => &mut self.endpoints[i].1,
         };
         conn.apply(e, ep, around);
-        if conn.counted_open() != counted {
+        if conn.from_server && conn.counted_open() != counted {
             self.legs.dialing(conn.client(), !counted);
         }
         if let EventKind::Closed { .. } = e.kind {
@@ -230,7 +231,7 @@ impl Diagnosis {
                     true => damaged_track(&mut self.damaged, i),
                     false => &mut self.endpoints[i].1,
                 };
-                if conn.counted_open() {
+                if conn.from_server && conn.counted_open() {
                     self.legs.dialing(conn.client(), false);
                 }
                 conn.finish(e.conn, e.frame, false, ep);

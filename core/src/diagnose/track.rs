@@ -45,6 +45,8 @@ const MIN_SYN_RETRANSMIT_GAP_NS: u64 = 100_000_000;
 pub(crate) struct ConnTrack {
     /// Index of its endpoint in the diagnosis.
     endpoint: usize,
+    /// Its client serves other connections here: it is a proxy, and this its upstream leg.
+    pub from_server: bool,
     /// When it was first seen.
     first_ns: u64,
     /// A capture gap touched it: what it does from then on is kept apart.
@@ -276,6 +278,7 @@ impl ConnTrack {
     pub fn new(endpoint: usize, client: IpAddr, first_ns: u64) -> ConnTrack {
         ConnTrack {
             endpoint,
+            from_server: false,
             first_ns,
             damaged: false,
             holed: false,
