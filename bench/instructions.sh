@@ -37,8 +37,8 @@ for line in sys.stdin:
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# count WORKLOAD: prints "FRAMES INSTRUCTIONS" for one run under callgrind.
-count() {
+# count_once WORKLOAD: prints "FRAMES INSTRUCTIONS" for one run under callgrind.
+count_once() {
   local out="$work/$1.callgrind"
   local frames
   frames=$(valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*counted_analysis*' \
@@ -51,6 +51,20 @@ count() {
   echo "$frames $total"
 }
 
+# count WORKLOAD: the fewest instructions of three runs. The hash maps' seeds differ from run
+# to run, and now and then a run's collisions cost a few percent more (the websocket workload
+# once counted 4.4 % above its usual figure with the same binary): extra work, never less, so
+# the least of three is the code's own cost.
+count() {
+  local best="" frames total
+  for _ in 1 2 3; do
+    read -r frames total < <(count_once "$1")
+    [ -n "${total:-}" ] || { echo "no count for the $1 workload" >&2; exit 1; }
+    if [ -z "$best" ] || [ "$total" -lt "${best#* }" ]; then best="$frames $total"; fi
+  done
+  echo "$best"
+}
+
 workloads=$(awk '!/^#/ && NF { print $1 }' "$figures")
 failed=0
 new="$work/figures"
@@ -58,6 +72,8 @@ grep '^#' "$figures" > "$new"
 printf '%-18s %8s %12s %12s %7s\n' workload frames recorded measured ratio
 for w in $workloads; do
   read -r frames total < <(count "$w")
+  # A workload that failed counts nothing: that fails the check, never passes it.
+  [ -n "${total:-}" ] || { echo "the $w workload gave no count" >&2; exit 1; }
   per=$(awk -v t="$total" -v f="$frames" 'BEGIN { printf "%.1f", t / f }')
   recorded=$(awk -v w="$w" '$1 == w { print $3 }' "$figures")
   ratio=$(awk -v m="$per" -v r="$recorded" 'BEGIN { printf "%.3f", m / r }')

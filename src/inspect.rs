@@ -37,6 +37,8 @@ pub struct InspectSummary {
 pub struct Inspection {
     /// Summary of every packet read.
     pub summary: InspectSummary,
+    /// Zeek's conn.log rows, when asked for: one per TCP connection.
+    pub conn_log: Option<Vec<connlab_core::connlog::Row>>,
     /// Set when the file was truncated or corrupt (the summary covers what came before).
     pub error: Option<ReadError>,
 }
@@ -79,6 +81,7 @@ enum What {
         window: u16,
         payload: Range<usize>,
         len: u32,
+        headers: u16,
     },
     NotTcp,
     Undecodable,
@@ -115,6 +118,7 @@ impl Batch {
                         window: seg.window,
                         payload: start..self.payloads.len(),
                         len: seg.len,
+                        headers: seg.headers,
                     }
                 }
                 Ok(None) => What::NotTcp,
@@ -152,6 +156,7 @@ fn decoded<'a>(batch: &'a Batch, frame: &Frame) -> Decoded<'a> {
             window,
             payload,
             len,
+            headers,
         } => Decoded::Tcp(Segment {
             src: *src,
             dst: *dst,
@@ -161,6 +166,7 @@ fn decoded<'a>(batch: &'a Batch, frame: &Frame) -> Decoded<'a> {
             window: *window,
             payload: &batch.payloads[payload.clone()],
             len: *len,
+            headers: *headers,
         }),
         What::NotTcp | What::Unsupported => Decoded::NotTcp,
         What::Undecodable => Decoded::Undecodable,
@@ -204,7 +210,8 @@ impl<F: FnMut(&Event)> Diagnose<F> {
 
 /// Reads `paths` (one after another, as one capture) and analyses them, decrypting the TLS
 /// connections whose keys are in `keylog` (NSS key log text) or in the file's Decryption
-/// Secrets Blocks; `on_event` gets every event in order. Two threads share the work: one
+/// Secrets Blocks; `on_event` gets every event in order; with `conn_log`, the inspection
+/// holds Zeek's conn.log rows too. Two threads share the work: one
 /// reads and decodes frames, then diagnoses the events the other thread's analyser sent back
 /// for the frames before; the other runs the analyser. So a large capture takes about half
 /// the sum of the three jobs (a thread per job was measured slower on two cores). TLS
@@ -214,11 +221,15 @@ impl<F: FnMut(&Event)> Diagnose<F> {
 pub fn inspect(
     paths: &[PathBuf],
     keylog: Option<&[u8]>,
+    conn_log: bool,
     on_event: impl FnMut(&Event) + Send,
 ) -> Inspection {
     let mut analyzer = Analyzer::new();
     if let Some(keys) = keylog {
         analyzer.add_keys(keys);
+    }
+    if conn_log {
+        analyzer.log_connections();
     }
     analyzer.decrypt_ahead();
     // Batches sent and not yet analysed: when the analyser is this far behind, the reader
@@ -319,7 +330,9 @@ pub fn inspect(
         Err(e) => (FileFacts::default(), Some(e)),
     };
     let summary = analyzer.summary();
+    let diagnosis = diagnosis.report();
     Inspection {
+        conn_log: analyzer.conn_log().map(|log| log.rows(&diagnosis)),
         summary: InspectSummary {
             packets: if error.is_some() {
                 summary.frames
@@ -327,7 +340,7 @@ pub fn inspect(
                 facts.packets
             },
             analysis: summary,
-            diagnosis: diagnosis.report(),
+            diagnosis,
             dropped: facts.recorded_drops,
             unsupported_link,
         },

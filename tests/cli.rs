@@ -335,3 +335,51 @@ fn a_junit_path_that_cannot_be_written_stops_the_suite_before_it_runs() {
     let ran = std::fs::read_dir(dir.join("out")).map_or(0, |d| d.count());
     assert_eq!(ran, 0, "no lab ran");
 }
+
+/// `inspect --conn-log`: a row per connection in Zeek's TSV (its header, 23 columns) or JSON
+/// lines, by the file's name; the findings name their connections; one file per run.
+#[test]
+fn conn_log_writes_a_row_per_connection_in_zeeks_formats() {
+    let dir = out_dir("conn-log");
+    std::fs::create_dir_all(&dir).expect("folder");
+    let capture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/pool-burst.pcapng.gz");
+    let capture = capture.to_str().expect("utf-8 path");
+    for name in ["conn.log", "conn.json"] {
+        let (code, err) = in_dir(&dir, &["inspect", capture, "--conn-log", name]);
+        assert_eq!(code, Some(0), "{err}");
+    }
+    let tsv = std::fs::read_to_string(dir.join("conn.log")).expect("conn.log");
+    let fields = tsv
+        .lines()
+        .find(|l| l.starts_with("#fields\t"))
+        .expect("#fields");
+    assert_eq!(fields.split('\t').count(), 24);
+    let rows: Vec<Vec<&str>> = tsv
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert_eq!(rows.len(), 50);
+    assert!(rows.iter().all(|r| r.len() == 23 && r[6] == "tcp"));
+    // The 48 connections the pool closed after the burst, the client's FIN first (Zeek's
+    // SF); the 2 it kept idle were still open when the capture ended (S1). The finding's
+    // evidence names the first of the closed ones.
+    let state = |s: &str| rows.iter().filter(|r| r[11] == s).count();
+    assert_eq!((state("SF"), state("S1")), (48, 2));
+    assert_eq!(rows.iter().filter(|r| r[20] == "client").count(), 48);
+    assert!(rows.iter().any(|r| r[22] == "pool_overflow"));
+    let json = std::fs::read_to_string(dir.join("conn.json")).expect("conn.json");
+    let lines: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 50);
+    assert!(lines
+        .iter()
+        .all(|r| r["service"] == "http" && r["requests"] == 1));
+    // Several captures apart would write the file once each: refused.
+    let (code, err) = in_dir(&dir, &["inspect", capture, capture, "--conn-log", "x.log"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--merge"), "{err}");
+}

@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod analyze;
+pub mod connlog;
 pub mod diagnose;
 pub mod link;
 #[cfg(any(test, feature = "testframes"))]

@@ -205,6 +205,11 @@ pub struct InspectArgs {
     /// are read without it.
     #[arg(long, value_name = "FILE")]
     pub keylog: Option<PathBuf>,
+    /// Also write Zeek's conn.log: a row per TCP connection (Zeek's columns, conn_state and
+    /// history, then requests, reuse, who closed, TIME_WAIT and findings). JSON lines when
+    /// FILE ends in .json, else Zeek's TSV. One capture, or several with --merge.
+    #[arg(long, value_name = "FILE")]
+    pub conn_log: Option<PathBuf>,
 }
 
 /// A count that must be 1 or more (`-j`, `--repeat`), refused in words rather than as a range

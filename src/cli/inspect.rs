@@ -1,6 +1,6 @@
 //! `connlab inspect`: captures analysed and diagnosed, one summary each or one for all.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use connlab::capture::reader::ReadError;
@@ -17,9 +17,14 @@ pub fn main(args: InspectArgs) -> ExitCode {
         merge,
         json,
         keylog,
+        conn_log,
     } = args;
+    let conn_log = conn_log.as_deref();
     match captures_and_keylog(&files, keylog.as_deref()) {
-        Ok((files, keys)) if merge => inspect(&files, json, keys.as_deref()),
+        Ok((files, _)) if conn_log.is_some() && files.len() > 1 && !merge => fail(
+            &anyhow::anyhow!("--conn-log writes one file: give one capture, or --merge them"),
+        ),
+        Ok((files, keys)) if merge => inspect(&files, json, keys.as_deref(), conn_log),
         Ok((files, keys)) => files
             .iter()
             .enumerate()
@@ -27,20 +32,32 @@ pub fn main(args: InspectArgs) -> ExitCode {
                 if i > 0 && !json {
                     println!();
                 }
-                inspect(std::slice::from_ref(file), json, keys.as_deref())
+                inspect(std::slice::from_ref(file), json, keys.as_deref(), conn_log)
             })
             .fold(ExitCode::SUCCESS, worst),
         Err(e) => fail(&e),
     }
 }
 
-/// Inspects `files` as one capture and prints its summary.
-fn inspect(files: &[PathBuf], json: bool, keylog: Option<&[u8]>) -> ExitCode {
-    let inspection = inspect::inspect(files, keylog, |event| {
+/// Inspects `files` as one capture and prints its summary; writes its conn.log to
+/// `conn_log` when given.
+fn inspect(
+    files: &[PathBuf],
+    json: bool,
+    keylog: Option<&[u8]>,
+    conn_log: Option<&Path>,
+) -> ExitCode {
+    let inspection = inspect::inspect(files, keylog, conn_log.is_some(), |event| {
         if json {
             println!("{}", serde_json::to_string(event).unwrap_or_default());
         }
     });
+    // What was read is logged, even when the file ends in damage.
+    if let (Some(path), Some(rows)) = (conn_log, &inspection.conn_log) {
+        if let Err(e) = super::conn_log::write(path, rows) {
+            return fail(&e);
+        }
+    }
     // A file that could not be opened or is no capture has nothing to summarise.
     let unread = inspection.summary.packets == 0
         && matches!(

@@ -6,6 +6,7 @@ pub mod args;
 pub mod exit;
 pub mod process;
 
+mod conn_log;
 mod inputs;
 mod say;
 

@@ -120,6 +120,11 @@ impl Conn {
         }
     }
 
+    /// Its id, its client and its server, as known now.
+    pub(super) fn ends(&self) -> (u64, SocketAddr, SocketAddr) {
+        (self.id, self.client, self.server)
+    }
+
     /// Whether a SYN without ACK means a new connection on this 4-tuple: this
     /// one is over, or the SYN is not a copy of the one that opened it (a
     /// client only sends a fresh SYN on a tuple it considers free). A SYN

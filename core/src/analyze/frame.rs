@@ -93,6 +93,9 @@ pub struct Segment<'a> {
     /// Payload bytes the segment carried on the wire: more than `payload.len()` when the
     /// capture kept only the first bytes of the frame (a snap length, `tcpdump -s`).
     pub len: u32,
+    /// The IP and TCP headers' bytes before the payload: the IP packet on the wire was
+    /// `headers + len` bytes (Zeek's conn.log counts those).
+    pub headers: u16,
 }
 
 /// Why a frame could not be decoded; the analyser counts these instead of
@@ -289,7 +292,13 @@ fn decode_ipv4(packet: &[u8], cut: bool) -> Result<Option<Segment<'_>>, DecodeEr
     }
     let src = IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]));
     let dst = IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]));
-    decode_tcp(src, dst, &packet[header_len..], total - header_len, cut).map(Some)
+    decode_tcp(
+        (src, dst, header_len),
+        &packet[header_len..],
+        total - header_len,
+        cut,
+    )
+    .map(Some)
 }
 
 fn decode_ipv6(packet: &[u8], cut: bool) -> Result<Option<Segment<'_>>, DecodeError> {
@@ -312,14 +321,20 @@ fn decode_ipv6(packet: &[u8], cut: bool) -> Result<Option<Segment<'_>>, DecodeEr
         octets.copy_from_slice(&ip[at..at + 16]);
         IpAddr::V6(Ipv6Addr::from(octets))
     };
-    decode_tcp(address(8), address(24), &packet[40..], total - 40, cut).map(Some)
+    decode_tcp(
+        (address(8), address(24), 40),
+        &packet[40..],
+        total - 40,
+        cut,
+    )
+    .map(Some)
 }
 
 /// Decodes the TCP header at the start of `data`, the captured part (all of it unless `cut`)
-/// of a `wire_len`-byte TCP segment.
+/// of a `wire_len`-byte TCP segment sent from `src` to `dst` behind an IP header of
+/// `ip_header` bytes.
 fn decode_tcp(
-    src: IpAddr,
-    dst: IpAddr,
+    (src, dst, ip_header): (IpAddr, IpAddr, usize),
     data: &[u8],
     wire_len: usize,
     cut: bool,
@@ -347,6 +362,7 @@ fn decode_tcp(
         window: be16(14),
         payload: data.get(offset..).unwrap_or(&[]),
         len: u32::try_from(wire_len - offset).unwrap_or(u32::MAX),
+        headers: u16::try_from(ip_header + offset).unwrap_or(u16::MAX),
     })
 }
 

@@ -94,6 +94,7 @@ mod tests {
             window: 0,
             payload: b"",
             len: 0,
+            headers: 40,
         }
     }
 

@@ -9,6 +9,7 @@ use super::proto::tls::ahead::{KeyNote, KeyNotes, Opened};
 use super::proto::tls::keys::KeyLog;
 use super::proto::Secrets;
 use super::summary::Summary;
+use crate::connlog::ConnLog;
 
 /// How long a closed connection stays in the table (capture time), so late
 /// retransmits and RSTs still land on it rather than opening a new one.
@@ -60,6 +61,8 @@ pub struct Analyzer {
     /// The application keys found, noted for a reader that decrypts ahead (None: no
     /// reader does).
     notes: Option<KeyNotes>,
+    /// Zeek's conn.log, once asked for ([`Analyzer::log_connections`]).
+    conn_log: Option<Box<ConnLog>>,
 }
 
 impl Analyzer {
@@ -158,9 +161,10 @@ impl Analyzer {
             notes: self.notes.as_mut(),
         };
         // One lookup for the usual segment of a known connection.
-        match self.index.get(&key) {
+        let slot = match self.index.get(&key) {
             Some(slot) if !(opening && self.conns[slot as usize].replaced_by(seg)) => {
                 self.conns[slot as usize].on_segment(t_ns, (seg, forged), &mut secrets, out);
+                slot
             }
             existing => {
                 if let Some(slot) = existing {
@@ -170,18 +174,51 @@ impl Analyzer {
                 let mut conn = Conn::new(self.last_id, t_ns, seg);
                 conn.on_segment(t_ns, (seg, forged), &mut secrets, out);
                 match existing {
-                    Some(slot) => self.conns[slot as usize] = conn,
+                    Some(slot) => {
+                        self.conns[slot as usize] = conn;
+                        slot
+                    }
                     None => {
                         let slot = self.store(conn);
                         self.index.insert(key, slot);
+                        slot
                     }
                 }
             }
-        }
+        };
         for event in &mut out[first..] {
             event.frame = self.position;
             self.summary.apply(event);
         }
+        if self.conn_log.is_some() {
+            self.log_segment(t_ns, slot, seg, &out[first..]);
+        }
+    }
+
+    /// Hands the segment and its events to the conn.log. Apart and cold, so that the
+    /// analysis of every frame stays as it was when no log is kept.
+    #[cold]
+    #[inline(never)]
+    fn log_segment(&mut self, t_ns: u64, slot: u32, seg: &Segment, events: &[Event]) {
+        let Some(log) = self.conn_log.as_deref_mut() else {
+            return;
+        };
+        let (id, client, server) = self.conns[slot as usize].ends();
+        log.segment(t_ns, id, (client, server), seg);
+        for event in events {
+            log.event(event);
+        }
+    }
+
+    /// Keeps Zeek's conn.log from now on: a row per connection, for
+    /// [`Analyzer::conn_log`]. Costs nothing until asked.
+    pub fn log_connections(&mut self) {
+        self.conn_log.get_or_insert_with(Box::default);
+    }
+
+    /// The conn.log kept since [`Analyzer::log_connections`].
+    pub fn conn_log(&self) -> Option<&ConnLog> {
+        self.conn_log.as_deref()
     }
 
     /// Puts `conn` in a forgotten connection's slot, or a new one, and says which.
@@ -306,6 +343,7 @@ mod tests {
             window: 1024,
             payload: b"",
             len: 0,
+            headers: 40,
         };
         an.handle_segment(7, &seg, &mut out);
         assert_eq!(out.len(), 1);

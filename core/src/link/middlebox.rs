@@ -166,6 +166,7 @@ mod tests {
             window: 1024,
             payload: b"",
             len: 0,
+            headers: 40,
         }
     }
 
