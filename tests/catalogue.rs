@@ -81,6 +81,7 @@ const DATABASES: &[&str] = &[
     "pg-idle-session-timeout",
     "pg-idle-in-transaction",
     "pgbouncer-server-idle",
+    "pg-stale-after-middlebox",
     "mysql-wait-timeout-gone-away",
     "db-pool-burst",
 ];

@@ -415,6 +415,53 @@ fn the_pgbouncer_lab_agrees_with_both_logs() {
     assert_eq!(pg["queries"]["total"].as_u64(), Some(count("Simple query")));
 }
 
+/// The middlebox forgets the pooled sessions while they sit idle: with its RST (AWS's way)
+/// each next query meets a reset from the path, `reset_after_idle` by the middlebox, and the
+/// server's log shows the three old sessions never ended; with `on_expired = drop` (Azure's)
+/// the query meets a black hole, retransmitted until libpq's `tcp_user_timeout` gives up:
+/// `dead_peer`, with libpq's knobs.
+fn the_stale_session_labs_meet_a_reset_and_a_black_hole() {
+    let out = out_dir("postgres-stale");
+    let run = run_lab("pg-stale-after-middlebox", &out);
+    assert_expectations_pass(&run);
+    let log = std::fs::read_to_string(beside(&out, ".server.stderr")).expect("the server's log");
+    assert_eq!(log_lines(&log, "connection authorized:"), 6, "{log}");
+    // The server ran every query answered; the three written into forgotten flows never
+    // reached it.
+    let statements = log_lines(&log, "LOG:  statement:");
+    assert_eq!(
+        Some(statements),
+        run.summary["postgres"]["queries"]["answered"].as_u64()
+    );
+    let out = out_dir("postgres-black-hole");
+    let output = connlab()
+        .args([
+            "run",
+            "pg-stale-after-middlebox",
+            "--set",
+            "link.middlebox.on_expired=drop",
+        ])
+        .args(["--json-summary", "--out"])
+        .arg(&out)
+        .output()
+        .expect("run");
+    let s = parse_json_output(&output).summary;
+    assert_eq!(s["middlebox"]["rsts_sent"], 0, "{s:#}");
+    let kinds: Vec<&str> = s["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["dead_peer"], "{:#}", s["findings"]);
+    let dead = &s["findings"][0];
+    assert_eq!(dead["connections"], 3);
+    assert!(dead["retransmits"].as_u64().unwrap_or(0) >= 3, "{dead:#}");
+    let knobs = dead["knobs"].to_string();
+    assert!(knobs.contains("libpq tcp_user_timeout"), "{knobs}");
+    assert_eq!(s["postgres"]["queries"]["answered"], 6);
+}
+
 /// MariaDB started by the lab (`mariadb-install-db` into its folder, run as `nobody`) with
 /// `wait_timeout = 3`: what connlab reads off the wire must equal the server's general log
 /// (its Connect, Query and Quit lines) and tshark's mysql dissector.
@@ -600,6 +647,11 @@ fn main() -> std::process::ExitCode {
             Need::Tool("pg_ctlcluster"),
             Need::Tool("pgbouncer"),
             Need::Tool("tshark"),
+            Need::PythonModule("psycopg2")
+        ],
+        the_stale_session_labs_meet_a_reset_and_a_black_hole[
+            Need::Root,
+            Need::Tool("pg_ctlcluster"),
             Need::PythonModule("psycopg2")
         ],
         the_mysql_lab_agrees_with_the_general_log[

@@ -68,6 +68,7 @@ pub const EMBEDDED: &[(&str, &str)] = embedded_labs![
     "pg-idle-session-timeout",
     "pg-idle-in-transaction",
     "pgbouncer-server-idle",
+    "pg-stale-after-middlebox",
     "mysql-wait-timeout-gone-away",
     "db-pool-burst",
     "middlebox-idle-reset",
