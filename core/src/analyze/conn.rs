@@ -198,6 +198,14 @@ impl Conn {
         }
         let stream = self.streams[idx(side)].get_or_insert_with(|| Stream::new(seg.seq));
         let lo = stream.offset(seg.seq);
+        // A bare FIN on its SYN's own sequence number (a stack closing before its handshake
+        // completed that did not count the SYN, a scanner's SYN then FIN) is the FIN after
+        // that SYN, not a copy of it.
+        let bare_fin = f.fin && !f.syn && seg.len == 0;
+        let lo = match bare_fin && lo == 0 && self.handshake != Handshake::Done {
+            true if stream.seen.contains(0) => 1,
+            _ => lo,
+        };
         let data_lo = lo + i64::from(f.syn);
         let data_hi = data_lo + i64::from(seg.len);
         let hi = data_hi + i64::from(f.fin);
@@ -230,8 +238,12 @@ impl Conn {
             s.next = s.next.max(hi);
         }
 
-        self.on_handshake(t_ns, side, seg, syn_new, out);
         let closed = matches!(self.life, Life::Closed { .. });
+        // A handshake's last ACK that arrives after a reset closed the connection (an RST
+        // injected while the ACK was on its way) establishes nothing: `closed` came first.
+        if !closed {
+            self.on_handshake(t_ns, side, seg, syn_new, out);
+        }
         let mut quiet = false;
         if !closed {
             // The peer's bytes wait for a hole to fill: an ACK beyond the hole says the

@@ -8,6 +8,8 @@
 
 mod close;
 mod conn;
+#[cfg(test)]
+mod edge_tests;
 mod event;
 mod frame;
 mod h2_event;

@@ -26,7 +26,7 @@ pub enum TlsEvent {
     /// 1.3 says it encrypted, see `Protocol`), and whether the session was resumed (no
     /// certificate, no full key exchange).
     ServerHello {
-        /// "1.2" or "1.3".
+        /// "1.0" to "1.3", or "ssl3".
         version: &'static str,
         /// The cipher suite, as IANA names it.
         cipher: CompactString,

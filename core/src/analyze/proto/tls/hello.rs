@@ -67,6 +67,9 @@ pub(crate) struct ServerHello {
     pub random: [u8; 32],
     pub session_id: SessionId,
     pub cipher: u16,
+    /// The version chosen: the hello's own (0x0300 SSL 3.0 to 0x0303 TLS 1.2), or the one
+    /// supported_versions names (0x0304, TLS 1.3).
+    pub version: u16,
     /// TLS 1.3 (supported_versions says 0x0304).
     pub tls13: bool,
     /// A pre-shared key was accepted (TLS 1.3 resumption).
@@ -160,7 +163,7 @@ pub(crate) fn client_hello(body: &[u8]) -> Option<ClientHello> {
 /// Parses a ServerHello body.
 pub(crate) fn server_hello(body: &[u8]) -> Option<ServerHello> {
     let mut b = Bytes(body);
-    b.take(2)?;
+    let version = b.u16()?;
     let random: [u8; 32] = b.take(32)?.try_into().ok()?;
     let session_id = SessionId::of(b.vec8()?)?;
     let cipher = b.u16()?;
@@ -169,17 +172,35 @@ pub(crate) fn server_hello(body: &[u8]) -> Option<ServerHello> {
         random,
         session_id,
         cipher,
+        version,
         ..ServerHello::default()
     };
     for (kind, data) in b.extensions()? {
         match kind {
-            EXT_SUPPORTED_VERSIONS => hello.tls13 = data == [0x03, 0x04],
+            EXT_SUPPORTED_VERSIONS => {
+                if let [major, minor] = *data {
+                    hello.version = u16::from_be_bytes([major, minor]);
+                }
+                hello.tls13 = hello.version == 0x0304;
+            }
             EXT_PRE_SHARED_KEY => hello.psk = true,
             EXT_ALPN => hello.alpn = protocols(data)?,
             _ => {}
         }
     }
     Some(hello)
+}
+
+/// A protocol version's name, as the summary counts it: `1.0` to `1.3` for TLS, `ssl3`.
+pub(crate) fn version_name(version: u16) -> &'static str {
+    match version {
+        0x0304 => "1.3",
+        0x0303 => "1.2",
+        0x0302 => "1.1",
+        0x0301 => "1.0",
+        0x0300 => "ssl3",
+        _ => "unknown",
+    }
 }
 
 /// The protocol ALPN chose, from a TLS 1.3 EncryptedExtensions body (empty when none).
@@ -260,6 +281,46 @@ mod tests {
         assert_eq!(h.random, [7; 32]);
         assert_eq!((h.sni.as_str(), h.alpn.as_str()), ("lab", "h2,http/1.1"));
         assert!(h.offers_resumption());
+    }
+
+    /// A ServerHello body choosing `version`, with `extensions` (type, data) after it.
+    fn server_hello_body(version: u16, extensions: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut b = version.to_be_bytes().to_vec();
+        b.extend([5u8; 32]);
+        b.push(0);
+        b.extend([0x00, 0x2f, 0]);
+        let mut ext = Vec::new();
+        for (kind, data) in extensions {
+            ext.extend(kind.to_be_bytes());
+            ext.extend((data.len() as u16).to_be_bytes());
+            ext.extend(*data);
+        }
+        if !ext.is_empty() {
+            b.extend((ext.len() as u16).to_be_bytes());
+            b.extend(ext);
+        }
+        b
+    }
+
+    /// The version is the hello's own up to TLS 1.2 (SSL 3.0, TLS 1.0 and 1.1 named as
+    /// such, not as 1.2), supported_versions' from TLS 1.3 on.
+    #[test]
+    fn a_server_hello_names_the_version_it_chose() {
+        for (version, extensions, name) in [
+            (0x0300, &[][..], "ssl3"),
+            (0x0301, &[][..], "1.0"),
+            (0x0302, &[][..], "1.1"),
+            (0x0303, &[][..], "1.2"),
+            (
+                0x0303,
+                &[(EXT_SUPPORTED_VERSIONS, &[0x03, 0x04][..])][..],
+                "1.3",
+            ),
+        ] {
+            let h = server_hello(&server_hello_body(version, extensions)).expect("parses");
+            assert_eq!(version_name(h.version), name);
+            assert_eq!(h.tls13, name == "1.3");
+        }
     }
 
     /// The session id of a hello that offers TLS 1.3 is compatibility mode's random one.

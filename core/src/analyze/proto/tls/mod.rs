@@ -336,7 +336,7 @@ impl<I: Stream> Tls<I> {
                 emit(
                     cx,
                     TlsEvent::ServerHello {
-                        version: if h.tls13 { "1.3" } else { "1.2" },
+                        version: hello::version_name(h.version),
                         cipher: hello::cipher_name(h.cipher),
                         alpn: h.alpn,
                         resumed,

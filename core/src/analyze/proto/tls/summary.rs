@@ -41,7 +41,7 @@ pub struct TlsSummary {
     pub full_handshakes: u64,
     /// Resumed sessions (TLS 1.2 session id or ticket, TLS 1.3 pre-shared key).
     pub resumed: u64,
-    /// Connections by the version chosen (`"1.2"`, `"1.3"`).
+    /// Connections by the version chosen (`"1.0"` to `"1.3"`, `"ssl3"`).
     pub versions: BTreeMap<&'static str, u64>,
     /// Connections by the application protocol ALPN chose (`"h2"`, `"http/1.1"`, `"none"`;
     /// `"hidden"`: TLS 1.3 without keys, which says it encrypted).
