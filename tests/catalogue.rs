@@ -83,6 +83,7 @@ const DATABASES: &[&str] = &[
     "pgbouncer-server-idle",
     "pg-stale-after-middlebox",
     "mysql-wait-timeout-gone-away",
+    "mysql-stale-after-middlebox",
     "db-pool-burst",
 ];
 const CORE: &[&str] = &[

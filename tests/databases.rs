@@ -617,6 +617,25 @@ fn keeping_a_bursts_worth_idle_ends_the_churn() {
     );
 }
 
+/// The middlebox forgets pooled MySQL connections: each next query meets its RST (PyMySQL's
+/// 2013) and runs again on a new connection. MariaDB's general log has the 6 connections and
+/// only the queries it answered: the three written into forgotten flows never reached it.
+fn the_mysql_stale_lab_agrees_with_the_general_log() {
+    let out = out_dir("mysql-stale");
+    let run = run_lab("mysql-stale-after-middlebox", &out);
+    assert_expectations_pass(&run);
+    let log = std::fs::read_to_string(beside(&out, ".server.data").join("general.log"))
+        .expect("the general log");
+    let my = &run.summary["mysql"];
+    assert_eq!(my["sessions"].as_u64(), Some(log_lines(&log, " Connect\t")));
+    assert_eq!(
+        my["commands"]["answered"].as_u64(),
+        Some(log_lines(&log, " Query\t"))
+    );
+    assert_eq!(my["commands"]["total"], 9);
+    assert_eq!(my["ended"]["rst"], 3);
+}
+
 fn main() -> std::process::ExitCode {
     common::harness::run(cases![
         redis_py_against_a_server_with_timeout_3[
@@ -648,6 +667,11 @@ fn main() -> std::process::ExitCode {
             Need::Tool("pgbouncer"),
             Need::Tool("tshark"),
             Need::PythonModule("psycopg2")
+        ],
+        the_mysql_stale_lab_agrees_with_the_general_log[
+            Need::Root,
+            Need::Tool("mariadbd"),
+            Need::PythonModule("pymysql")
         ],
         the_stale_session_labs_meet_a_reset_and_a_black_hole[
             Need::Root,

@@ -70,6 +70,7 @@ pub const EMBEDDED: &[(&str, &str)] = embedded_labs![
     "pgbouncer-server-idle",
     "pg-stale-after-middlebox",
     "mysql-wait-timeout-gone-away",
+    "mysql-stale-after-middlebox",
     "db-pool-burst",
     "middlebox-idle-reset",
     "middlebox-idle-reset-post",
