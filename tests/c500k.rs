@@ -9,20 +9,18 @@ use common::harness::Need;
 use common::*;
 
 fn c500k_holds_half_a_million_connections() {
-    // On this machine as it is: not a single retransmit. (Under a CPU hog on every core the
-    // lab passes too, at a lower pace, the pace being a ceiling: `sudo bench/under-load.sh`
-    // runs it both ways; it takes three minutes more than CI should spend on it.)
-    let idle = half_a_million();
-    assert_eq!(
-        u(&idle, "retransmits"),
-        0,
-        "an idle machine retransmits nothing"
-    );
+    // On this machine as it is. Its retransmissions are the lab's to judge (at most 2,500, and
+    // no drop, no finding): alone it retransmits none, but right after CI's build it
+    // retransmitted 548 handshakes once (0.1 %), whose answers the wire held past the SYN
+    // timer while the kernel wrote the build out. (Under a CPU hog on every core the lab
+    // passes too, at a lower pace: `sudo bench/under-load.sh` runs it both ways; it takes three
+    // minutes more than CI should spend on it.)
+    half_a_million();
 }
 
 /// Runs c500k and checks it (the lab's expectations and what they cannot say): the teardown
-/// within 20 s, the whole run within 3 minutes. Returns the summary.
-fn half_a_million() -> serde_json::Value {
+/// within 20 s, the whole run within 3 minutes.
+fn half_a_million() {
     let out = out_dir("c500k");
     let started = std::time::Instant::now();
     // The summary alone: 3.5 million events are in the events file, not on a pipe.
@@ -82,7 +80,6 @@ fn half_a_million() -> serde_json::Value {
     );
     let left = leftovers();
     assert!(left.is_empty(), "namespaces left: {left:?}");
-    run.summary
 }
 
 fn main() -> std::process::ExitCode {
