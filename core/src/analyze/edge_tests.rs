@@ -7,6 +7,23 @@ use crate::testframes::{Conv, Lab, F};
 const C: Side = Side::Client;
 const S: Side = Side::Server;
 
+/// The client's FIN of connection 1 was read as one, and nothing as a retransmission.
+fn a_fin_not_a_retransmit(lab: &Lab) {
+    let kinds = lab.kinds(1);
+    let fin = |k: &K| {
+        matches!(
+            k,
+            K::Fin {
+                by: Side::Client,
+                ..
+            }
+        )
+    };
+    assert!(kinds.iter().any(fin), "{kinds:?}");
+    let retransmit = |k: &K| matches!(k, K::Retransmit { .. });
+    assert!(!kinds.iter().any(retransmit), "{kinds:?}");
+}
+
 fn conv() -> Conv {
     Conv::new("10.0.0.1:40000", "10.0.0.2:80", 1_000, 5_000)
 }
@@ -19,21 +36,7 @@ fn a_fin_on_the_syns_sequence_number_is_a_fin() {
     let (mut lab, c) = (Lab::default(), conv());
     lab.at(0, &c.frame(C, F::SYN, 1_000, 0, b""));
     lab.at(1, &c.frame(C, F::FIN, 1_000, 0, b""));
-    let kinds = lab.kinds(1);
-    assert!(
-        kinds.iter().any(|k| matches!(
-            k,
-            K::Fin {
-                by: Side::Client,
-                ..
-            }
-        )),
-        "{kinds:?}"
-    );
-    assert!(
-        !kinds.iter().any(|k| matches!(k, K::Retransmit { .. })),
-        "{kinds:?}"
-    );
+    a_fin_not_a_retransmit(&lab);
 }
 
 /// A FIN sent before the handshake completed, on the next sequence number: a FIN.
@@ -43,18 +46,7 @@ fn a_fin_before_the_handshake_completes_is_a_fin() {
     lab.at(0, &c.frame(C, F::SYN, 1_000, 0, b""));
     lab.at(1, &c.frame(S, F::SYN | F::ACK, 5_000, 1_001, b""));
     lab.at(2, &c.frame(C, F::FIN | F::ACK, 1_001, 5_001, b""));
-    let kinds = lab.kinds(1);
-    assert!(
-        kinds.iter().any(|k| matches!(
-            k,
-            K::Fin {
-                by: Side::Client,
-                ..
-            }
-        )),
-        "{kinds:?}"
-    );
-    assert!(!kinds.iter().any(|k| matches!(k, K::Retransmit { .. })));
+    a_fin_not_a_retransmit(&lab);
 }
 
 /// An RST (injected in the server's name) that overtakes the client's last ACK of the
