@@ -2,7 +2,7 @@
 //! joined (it serves PostgreSQL and dials PostgreSQL), and a Terminate that makes the client
 //! the closer whoever's FIN comes first, as pgbouncer's and postgres's quick FINs race it.
 
-use super::tests::{cstr, msg, query, ready, startup};
+use super::tests::{cstr, msg, query, ready, startup, welcome_with};
 use crate::analyze::EventKind as K;
 use crate::analyze::{Clue, Side, Stack};
 use crate::diagnose::FindingKind;
@@ -11,45 +11,33 @@ use crate::testframes::{Conv, Lab, F};
 /// What pgbouncer 1.18 answers its clients' startup with: the server's parameters it relays,
 /// then its own tracked ones, out of PostgreSQL's sorted order.
 fn pgbouncer_welcome() -> Vec<u8> {
-    let mut out = msg(b'R', &0u32.to_be_bytes());
-    for (k, v) in [
-        ("default_transaction_read_only", "off"),
-        ("is_superuser", "on"),
-        ("server_version", "15.18 (Debian 15.18-0+deb12u1)"),
-        ("client_encoding", "UTF8"),
-        ("DateStyle", "ISO, MDY"),
-        ("TimeZone", "Etc/UTC"),
-        ("application_name", ""),
-    ] {
-        out.extend(msg(b'S', &[cstr(k), cstr(v)].concat()));
-    }
-    out.extend(msg(
-        b'K',
-        &[1u32.to_be_bytes(), 2u32.to_be_bytes()].concat(),
-    ));
-    out.extend(ready(b'I'));
-    out
+    welcome_with(
+        &[
+            ("default_transaction_read_only", "off"),
+            ("is_superuser", "on"),
+            ("server_version", "15.18 (Debian 15.18-0+deb12u1)"),
+            ("client_encoding", "UTF8"),
+            ("DateStyle", "ISO, MDY"),
+            ("TimeZone", "Etc/UTC"),
+            ("application_name", ""),
+        ],
+        1,
+    )
 }
 
 /// PostgreSQL's own answer: its parameters sorted by name, whatever their case.
 fn postgres_welcome() -> Vec<u8> {
-    let mut out = msg(b'R', &0u32.to_be_bytes());
-    for (k, v) in [
-        ("application_name", ""),
-        ("DateStyle", "ISO, MDY"),
-        ("integer_datetimes", "on"),
-        ("IntervalStyle", "postgres"),
-        ("server_version", "15.18 (Debian 15.18-0+deb12u1)"),
-        ("TimeZone", "Etc/UTC"),
-    ] {
-        out.extend(msg(b'S', &[cstr(k), cstr(v)].concat()));
-    }
-    out.extend(msg(
-        b'K',
-        &[3u32.to_be_bytes(), 4u32.to_be_bytes()].concat(),
-    ));
-    out.extend(ready(b'I'));
-    out
+    welcome_with(
+        &[
+            ("application_name", ""),
+            ("DateStyle", "ISO, MDY"),
+            ("integer_datetimes", "on"),
+            ("IntervalStyle", "postgres"),
+            ("server_version", "15.18 (Debian 15.18-0+deb12u1)"),
+            ("TimeZone", "Etc/UTC"),
+        ],
+        3,
+    )
 }
 
 /// A session from `client` to `server` begun at `t0` and answered with `welcome`, then one

@@ -54,12 +54,21 @@ pub(super) fn ready(status: u8) -> Vec<u8> {
 /// What postgres 15 answers a startup with under `trust`: AuthenticationOk, its parameters,
 /// BackendKeyData and ReadyForQuery, in one segment.
 pub(super) fn welcome(pid: u32) -> Vec<u8> {
+    welcome_with(
+        &[
+            ("application_name", ""),
+            ("client_encoding", "UTF8"),
+            ("server_version", "15.18 (Debian 15.18-0+deb12u1)"),
+        ],
+        pid,
+    )
+}
+
+/// A server's answer to a startup: AuthenticationOk, `parameters` in the order given,
+/// BackendKeyData for process `pid`, and ReadyForQuery.
+pub(super) fn welcome_with(parameters: &[(&str, &str)], pid: u32) -> Vec<u8> {
     let mut out = msg(b'R', &0u32.to_be_bytes());
-    for (k, v) in [
-        ("application_name", ""),
-        ("client_encoding", "UTF8"),
-        ("server_version", "15.18 (Debian 15.18-0+deb12u1)"),
-    ] {
+    for (k, v) in parameters {
         out.extend(msg(b'S', &[cstr(k), cstr(v)].concat()));
     }
     out.extend(msg(b'K', &[pid.to_be_bytes(), 7u32.to_be_bytes()].concat()));
