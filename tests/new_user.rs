@@ -362,6 +362,35 @@ fn failures_without_expectations_fail_and_say_why() {
     assert_eq!(code, Some(1), "{said}");
     assert!(said.contains("FAIL exec.client.exit_code"), "{said}");
 
+    // A server program that ends before it listens: said at once, not after the minute a
+    // database may take to make its data folder.
+    let started = std::time::Instant::now();
+    let dir = out_dir("exec-server-exit-3");
+    let file = dir.join("exec-server-exit-3.toml");
+    std::fs::write(
+        &file,
+        "question = \"q?\"\n[exec_server]\ncommand = [\"sh\", \"-c\", \"exit 3\"]\nport = 9000\n\
+         [exec_client]\ncommand = [\"true\"]\nport = 9000\n",
+    )
+    .expect("write the lab");
+    let out = connlab()
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .expect("run");
+    let said = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("the server program ended (exit status: 3) before listening on port 9000"),
+        "{said}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{said}"
+    );
+
     // A reset planned into a connection that never opens: a warning, the run still passes.
     let (code, said, summary) = run_file(
         "inject-nowhere",

@@ -117,8 +117,15 @@ pub fn start_server(
                 Ok::<(), anyhow::Error>(())
             });
             // Every worker listens before the first dial, or the first would take them all.
-            let listening =
-                started.and_then(|()| wait_listeners(&topo.server_ns, cfg.port, workers.len()));
+            let listening = started.and_then(|()| {
+                wait_listeners(
+                    &topo.server_ns,
+                    cfg.port,
+                    workers.len(),
+                    WORKER_START,
+                    || None,
+                )
+            });
             if let Err(e) = listening {
                 worker::stop_all(workers);
                 return Err(e);
@@ -130,8 +137,13 @@ pub fn start_server(
         }
         ServerRole::Exec(cfg) => {
             let env = peer_env(cfg.port);
-            let child = exec::spawn(&topo.server_ns, "server", cfg, &env, out_prefix)?;
-            if let Err(e) = wait_listening(&topo.server_ns, cfg.port) {
+            let mut child = exec::spawn(&topo.server_ns, "server", cfg, &env, out_prefix)?;
+            let listening = wait_listeners(&topo.server_ns, cfg.port, 1, PROGRAM_START, || {
+                child
+                    .try_wait()
+                    .map(|status| format!("the server program ended ({status})"))
+            });
+            if let Err(e) = listening {
                 // Not left running: its own words on why are in its output.
                 let report = child.stop();
                 return Err(e.context(format!("see {}", report.stderr.display())));
@@ -466,14 +478,25 @@ fn peer_env(port: u16) -> Vec<(String, String)> {
     ]
 }
 
-/// Waits until a socket listens on `port` in namespace `ns`, looking at the kernel's socket
-/// table rather than connecting, so that no probe traffic crosses the wire.
-fn wait_listening(ns: &str, port: u16) -> Result<()> {
-    wait_listeners(ns, port, 1)
-}
+/// How long connlab's own server workers may take to listen: they bind at once.
+const WORKER_START: Duration = Duration::from_secs(10);
 
-/// Waits until `count` sockets listen on `port` in namespace `ns`.
-fn wait_listeners(ns: &str, port: u16, count: usize) -> Result<()> {
+/// How long a server program may take to listen. A database makes its data folder first
+/// (mariadb-install-db, initdb): a few seconds alone, over ten with every core busy, which CI
+/// saw. A program that ends before listening fails the wait at once, so the margin costs
+/// nothing when the program is broken.
+const PROGRAM_START: Duration = Duration::from_secs(60);
+
+/// Waits until `count` sockets listen on `port` in namespace `ns`, looking at the kernel's
+/// socket table rather than connecting, so that no probe traffic crosses the wire. `ended`
+/// says why the server can no longer come up (its program exited), or None while it may.
+fn wait_listeners(
+    ns: &str,
+    port: u16,
+    count: usize,
+    limit: Duration,
+    mut ended: impl FnMut() -> Option<String>,
+) -> Result<()> {
     let start = Instant::now();
     loop {
         let listening = netns::in_netns(ns, move || Ok(kernel_truth::listeners(port)))?;
@@ -483,8 +506,14 @@ fn wait_listeners(ns: &str, port: u16, count: usize) -> Result<()> {
         if Interrupted::now() {
             bail!("interrupted");
         }
-        if start.elapsed() > Duration::from_secs(10) {
-            bail!("the server program is not listening on port {port} after 10 s");
+        if let Some(why) = ended() {
+            bail!("{why} before listening on port {port}");
+        }
+        if start.elapsed() > limit {
+            bail!(
+                "the server program is not listening on port {port} after {} s",
+                limit.as_secs()
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -170,7 +170,9 @@ impl Hosts {
         Hosts::wait_listening_in(&self.server, port);
     }
 
-    /// Waits until something listens on `port` in namespace `ns`.
+    /// Waits until something listens on `port` in namespace `ns`: up to a minute, as the
+    /// labs allow a server program, since a database makes its data folder first and CI's
+    /// other tests keep both cores busy meanwhile.
     pub fn wait_listening_in(ns: &str, port: u16) {
         let start = Instant::now();
         loop {
@@ -182,8 +184,8 @@ impl Hosts {
                 return;
             }
             assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "nothing listens on port {port}"
+                start.elapsed() < Duration::from_secs(60),
+                "nothing listens on port {port} after 60 s"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
