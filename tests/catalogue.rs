@@ -85,6 +85,7 @@ const DATABASES: &[&str] = &[
     "mysql-wait-timeout-gone-away",
     "mysql-stale-after-middlebox",
     "db-pool-burst",
+    "pg-pool-burst",
 ];
 const CORE: &[&str] = &[
     "keepalive-reuse",

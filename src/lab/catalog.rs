@@ -72,6 +72,7 @@ pub const EMBEDDED: &[(&str, &str)] = embedded_labs![
     "mysql-wait-timeout-gone-away",
     "mysql-stale-after-middlebox",
     "db-pool-burst",
+    "pg-pool-burst",
     "middlebox-idle-reset",
     "middlebox-idle-reset-post",
     "middlebox-idle-blackhole",

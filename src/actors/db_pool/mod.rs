@@ -4,13 +4,15 @@
 //! `max_open`, connections retired by idle time or lifetime) happen on the wire where connlab
 //! reads them. It reports `db.Stats()` beside its own counts.
 //!
-//! The queries' protocol is `line` for now: a line out, a line back (the raw TCP server
-//! echoes), which is all a pool's story needs.
+//! The queries' protocol ([`session`]) is `line`, a line out and a line back (the raw TCP
+//! server echoes), which is all a pool's story needs, or `postgres` through tokio-postgres,
+//! so the same policy runs against the real PostgreSQL, twin of Go's database/sql over lib/pq.
 
 pub mod policy;
 #[cfg(test)]
 mod policy_tests;
 mod query;
+mod session;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -24,15 +26,8 @@ use super::socket::SocketOptions;
 use crate::trace::Tracer;
 use policy::{Knobs, Pool};
 use query::Shared;
-
-/// The wire protocol of the queries.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DbProtocol {
-    /// A line per query, a line per answer (`[tcp_server]` echoes).
-    #[default]
-    Line,
-}
+pub use session::DbProtocol;
+use session::Login;
 
 /// `[db_client]`: the pool's knobs (database/sql's setters) and the workload.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -65,6 +60,12 @@ pub struct DbClientConfig {
     /// The query's text.
     #[serde(default = "default_query")]
     pub query: String,
+    /// The startup's `user` (`postgres`).
+    #[serde(default = "default_user")]
+    pub user: String,
+    /// The startup's `database` (`postgres`).
+    #[serde(default = "default_user")]
+    pub database: String,
     /// `[db_client.socket]`: options of every dialed connection.
     #[serde(default)]
     pub socket: SocketOptions,
@@ -85,8 +86,19 @@ fn default_gap() -> u64 {
 fn default_query() -> String {
     "select 1".to_owned()
 }
+fn default_user() -> String {
+    "postgres".to_owned()
+}
 
 impl DbClientConfig {
+    fn login(&self) -> Login {
+        Login {
+            protocol: self.protocol,
+            user: self.user.clone(),
+            database: self.database.clone(),
+        }
+    }
+
     fn knobs(&self) -> Knobs {
         Knobs {
             max_open: self.max_open,
@@ -128,7 +140,8 @@ pub async fn run_client(
         target,
         start,
         socket: cfg.socket.clone(),
-        line: format!("{}\n", cfg.query.replace('\n', " ")),
+        login: cfg.login(),
+        query: cfg.query.clone(),
     });
     for b in 0..cfg.bursts {
         let due = start + Duration::from_millis(cfg.burst_gap_ms * u64::from(b));

@@ -5,12 +5,12 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::policy::{Pool, Put, Take};
+use super::session::{Failure, Login, Session};
 use crate::actors::client_report::ClientReport;
 use crate::actors::socket::SocketOptions;
 use crate::trace::{TraceKind, Tracer};
@@ -21,13 +21,13 @@ const MAX_BAD_CONN_RETRIES: u32 = 2;
 /// What a waiting query is given when a connection comes free.
 pub(super) enum Given {
     /// A connection handed over, dialed at this time (ns since the start).
-    Conn(TcpStream, u64),
+    Conn(Session, u64),
     /// A slot to dial in (a connection was closed while it waited).
     Dial,
 }
 
 /// The pool shared by the queries and the cleaner.
-pub(super) type Shared = Arc<Mutex<Pool<TcpStream, oneshot::Sender<Given>>>>;
+pub(super) type Shared = Arc<Mutex<Pool<Session, oneshot::Sender<Given>>>>;
 
 /// What every query of the client shares.
 pub(super) struct Ctx {
@@ -37,8 +37,10 @@ pub(super) struct Ctx {
     pub target: SocketAddr,
     pub start: Instant,
     pub socket: SocketOptions,
-    /// The query, as the line written.
-    pub line: String,
+    /// How each new connection's session is opened.
+    pub login: Login,
+    /// The query's text.
+    pub query: String,
 }
 
 impl Ctx {
@@ -81,11 +83,11 @@ pub(super) async fn run(cx: Arc<Ctx>) {
 
 /// One attempt: a connection (`cached`: an idle one may do), the query, the connection back.
 async fn once(cx: &Ctx, cached: bool) -> Attempt {
-    let (conn, created, reused) = match connection(cx, cached).await {
+    let (mut conn, created, reused) = match connection(cx, cached).await {
         Ok(c) => c,
         Err(e) => return Attempt::Failed(e),
     };
-    let local = conn.local_addr().unwrap_or(cx.target);
+    let local = conn.local();
     cx.tracer.emit(TraceKind::GotConn {
         local,
         remote: cx.target,
@@ -97,8 +99,8 @@ async fn once(cx: &Ctx, cached: bool) -> Attempt {
     if reused {
         cx.report.lock().expect("report").reused += 1;
     }
-    let (conn, result) = ask(conn, &cx.line).await;
-    let broken = result.is_err();
+    let result = conn.ask(&cx.query).await;
+    let broken = matches!(result, Err(Failure::BadConn(_)));
     let put = cx
         .pool
         .lock()
@@ -107,13 +109,14 @@ async fn once(cx: &Ctx, cached: bool) -> Attempt {
     settle(cx, put, local, broken);
     match result {
         Ok(()) => Attempt::Done,
-        Err(e) => Attempt::BadConn(e),
+        Err(Failure::BadConn(e)) => Attempt::BadConn(e),
+        Err(Failure::Query(e)) => Attempt::Failed(e),
     }
 }
 
 /// Where a returned connection went: to a waiter, back to idle, or closed; a close while
 /// callers wait lets the longest waiter dial.
-fn settle(cx: &Ctx, put: Put<TcpStream, oneshot::Sender<Given>>, local: SocketAddr, broken: bool) {
+fn settle(cx: &Ctx, put: Put<Session, oneshot::Sender<Given>>, local: SocketAddr, broken: bool) {
     let (accepted, reason) = match put {
         Put::Handed {
             to,
@@ -145,8 +148,8 @@ fn settle(cx: &Ctx, put: Put<TcpStream, oneshot::Sender<Given>>, local: SocketAd
     });
 }
 
-/// A connection for a query: (the stream, when it was dialed, whether it served before).
-async fn connection(cx: &Ctx, cached: bool) -> Result<(TcpStream, u64, bool), String> {
+/// A connection for a query: (its session, when it was dialed, whether it served before).
+async fn connection(cx: &Ctx, cached: bool) -> Result<(Session, u64, bool), String> {
     loop {
         let (tx, rx) = oneshot::channel();
         let taken = cx.pool.lock().expect("pool").take(cx.now(), cached, || tx);
@@ -177,7 +180,8 @@ async fn connection(cx: &Ctx, cached: bool) -> Result<(TcpStream, u64, bool), St
     }
 }
 
-async fn dial(cx: &Ctx) -> Result<TcpStream, String> {
+/// Dials the server and opens the protocol's session on the new connection.
+async fn dial(cx: &Ctx) -> Result<Session, String> {
     cx.tracer.emit(TraceKind::Dial { remote: cx.target });
     match TcpStream::connect(cx.target).await {
         Ok(stream) => {
@@ -185,7 +189,7 @@ async fn dial(cx: &Ctx) -> Result<TcpStream, String> {
             if let Err(e) = cx.socket.apply(&stream) {
                 cx.tracer.error("sockopt", e);
             }
-            Ok(stream)
+            Session::open(stream, &cx.login).await
         }
         Err(e) => {
             cx.tracer.emit(TraceKind::DialError {
@@ -195,23 +199,4 @@ async fn dial(cx: &Ctx) -> Result<TcpStream, String> {
             Err(format!("dialing {}: {e}", cx.target))
         }
     }
-}
-
-/// Writes the query and reads its answer line; an error means the connection is bad.
-async fn ask(conn: TcpStream, line: &str) -> (TcpStream, Result<(), String>) {
-    let mut reader = BufReader::new(conn);
-    let result = async {
-        reader.get_mut().write_all(line.as_bytes()).await?;
-        let mut answer = String::new();
-        match reader.read_line(&mut answer).await? {
-            0 => Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "the server closed the connection",
-            )),
-            _ => Ok(()),
-        }
-    }
-    .await
-    .map_err(|e| e.to_string());
-    (reader.into_inner(), result)
 }
