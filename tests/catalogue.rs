@@ -86,6 +86,7 @@ const DATABASES: &[&str] = &[
     "mysql-stale-after-middlebox",
     "db-pool-burst",
     "pg-pool-burst",
+    "pg-max-lifetime-fix",
 ];
 const CORE: &[&str] = &[
     "keepalive-reuse",

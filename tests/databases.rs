@@ -447,19 +447,75 @@ fn the_stale_session_labs_meet_a_reset_and_a_black_hole() {
         .expect("run");
     let s = parse_json_output(&output).summary;
     assert_eq!(s["middlebox"]["rsts_sent"], 0, "{s:#}");
-    let kinds: Vec<&str> = s["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|f| f["kind"].as_str())
-        .collect();
-    assert_eq!(kinds, ["dead_peer"], "{:#}", s["findings"]);
+    assert_eq!(kinds(&s), ["dead_peer"], "{:#}", s["findings"]);
     let dead = &s["findings"][0];
     assert_eq!(dead["connections"], 3);
     assert!(dead["retransmits"].as_u64().unwrap_or(0) >= 3, "{dead:#}");
     let knobs = dead["knobs"].to_string();
     assert!(knobs.contains("libpq tcp_user_timeout"), "{knobs}");
     assert_eq!(s["postgres"]["queries"]["answered"], 6);
+}
+
+/// The kinds of the findings of a summary, in order.
+fn kinds(s: &Value) -> Vec<&str> {
+    s["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["kind"].as_str())
+        .collect()
+}
+
+/// The built-in pool with database/sql's SetConnMaxLifetime at 1 s behind a middlebox that
+/// forgets flows idle 3 s: every session is ended by the pool (Terminate, the client's FIN)
+/// before the middlebox forgets it, so nothing meets a reset; the server's log has each
+/// session and query. Without the lifetime the same bursts meet the middlebox's RSTs and the
+/// pool retries each query on a new session.
+fn a_pool_lifetime_below_the_middleboxs_idle_timeout_meets_no_reset() {
+    let out = out_dir("pg-max-lifetime-fix");
+    let run = run_lab("pg-max-lifetime-fix", &out);
+    assert_expectations_pass(&run);
+    let s = &run.summary;
+    for stale in [
+        "reset_after_idle",
+        "request_on_closing_connection",
+        "dead_peer",
+    ] {
+        assert!(!kinds(s).contains(&stale), "{:#}", s["findings"]);
+    }
+    let log = std::fs::read_to_string(beside(&out, ".server.stderr")).expect("the server's log");
+    assert_eq!(log_lines(&log, "connection authorized:"), 6, "{log}");
+    assert_eq!(log_lines(&log, "LOG:  statement:"), 6, "{log}");
+
+    let out = out_dir("pg-max-lifetime-unset");
+    let output = connlab()
+        .args([
+            "run",
+            "pg-max-lifetime-fix",
+            "--set",
+            "db_client.max_lifetime_ms=60000",
+        ])
+        .args(["--json-summary", "--out"])
+        .arg(&out)
+        .output()
+        .expect("run");
+    let s = parse_json_output(&output).summary;
+    assert_eq!(kinds(&s), ["reset_after_idle"], "{:#}", s["findings"]);
+    let reset = &s["findings"][0];
+    // The second and third bursts each find both pooled sessions forgotten.
+    assert_eq!(reset["connections"], 4, "{reset:#}");
+    assert_eq!(s["middlebox"]["rsts_sent"], 4, "{s:#}");
+    // database/sql's retry on a bad connection hides it from the caller: no query fails.
+    assert_eq!(
+        (s["client"]["ok"].as_u64(), s["client"]["failed"].as_u64()),
+        (Some(6), Some(0)),
+        "{:#}",
+        s["client"]
+    );
+    assert!(
+        reset["knobs"].to_string().contains("SetConnMaxIdleTime"),
+        "{reset:#}"
+    );
 }
 
 /// MariaDB started by the lab (`mariadb-install-db` into its folder, run as `nobody`) with
@@ -722,6 +778,11 @@ fn main() -> std::process::ExitCode {
             Need::Root,
             Need::Tool("pg_ctlcluster"),
             Need::PythonModule("psycopg2")
+        ],
+        a_pool_lifetime_below_the_middleboxs_idle_timeout_meets_no_reset[
+            Need::Root,
+            Need::Tool("pg_ctlcluster"),
+            Need::Labs
         ],
         the_mysql_lab_agrees_with_the_general_log[
             Need::Root,

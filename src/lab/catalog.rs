@@ -73,6 +73,7 @@ pub const EMBEDDED: &[(&str, &str)] = embedded_labs![
     "mysql-stale-after-middlebox",
     "db-pool-burst",
     "pg-pool-burst",
+    "pg-max-lifetime-fix",
     "middlebox-idle-reset",
     "middlebox-idle-reset-post",
     "middlebox-idle-blackhole",
