@@ -65,8 +65,14 @@ pub enum Stack {
     Postgres,
     /// psql, PostgreSQL's terminal (`application_name` psql).
     Psql,
-    /// pgjdbc, PostgreSQL's JDBC driver (`application_name` "PostgreSQL JDBC Driver").
+    /// pgjdbc, PostgreSQL's JDBC driver (`application_name` "PostgreSQL JDBC Driver", or its
+    /// startup's `DateStyle`, `TimeZone` and `extra_float_digits`).
     Pgjdbc,
+    /// Go's lib/pq (its startup's lower-case `datestyle` beside `extra_float_digits`).
+    LibPq,
+    /// Rust's tokio-postgres (a startup of `client_encoding`, `user`, `database`, in that
+    /// order, and nothing else).
+    TokioPostgres,
     /// pgbouncer, PostgreSQL's connection pooler (its startup's ParameterStatus are not in
     /// PostgreSQL's order).
     Pgbouncer,
@@ -109,6 +115,8 @@ pub enum Clue {
     /// The startup's ParameterStatus out of PostgreSQL's sorted order: pgbouncer relays the
     /// server's and adds its own at the end.
     ParameterOrder,
+    /// The parameters of its StartupMessage are a driver's own set (PostgreSQL).
+    StartupParameters,
 }
 
 impl Clue {
@@ -123,7 +131,8 @@ impl Clue {
             Clue::NodeKeepAlive
             | Clue::NginxProxyShape
             | Clue::ProxyHeader
-            | Clue::ParameterOrder => "medium",
+            | Clue::ParameterOrder
+            | Clue::StartupParameters => "medium",
         }
     }
 
@@ -145,6 +154,7 @@ impl Clue {
             Clue::ParameterOrder => {
                 "its startup's ParameterStatus out of PostgreSQL's sorted order, as pgbouncer sends them"
             }
+            Clue::StartupParameters => "the parameters of its StartupMessage, a driver's own set",
         }
     }
 }
@@ -234,6 +244,8 @@ impl Stack {
             Stack::Postgres => "postgres",
             Stack::Psql => "psql",
             Stack::Pgjdbc => "pgjdbc",
+            Stack::LibPq => "lib-pq",
+            Stack::TokioPostgres => "tokio-postgres",
             Stack::Pgbouncer => "pgbouncer",
             Stack::Mysql => "mysql",
             Stack::Mariadb => "mariadb",
@@ -275,6 +287,8 @@ impl Stack {
             Stack::Postgres => "PostgreSQL",
             Stack::Psql => "psql",
             Stack::Pgjdbc => "pgjdbc",
+            Stack::LibPq => "Go lib/pq",
+            Stack::TokioPostgres => "tokio-postgres",
             Stack::Pgbouncer => "pgbouncer",
             Stack::Mysql => "MySQL",
             Stack::Mariadb => "MariaDB",

@@ -113,6 +113,50 @@ fn client_of(application_name: &[u8]) -> Option<Stack> {
     }
 }
 
+/// The names of a StartupMessage's parameters, as far as they tell drivers apart. Each sends
+/// its own set (captured from Debian's builds): lib/pq `extra_float_digits`, `datestyle`,
+/// `client_encoding`, `user`, `database` in a random order (a Go map's); pgjdbc `user`,
+/// `database`, `client_encoding`, `DateStyle`, `TimeZone`, `extra_float_digits`;
+/// tokio-postgres `client_encoding`, `user`, `database`. libpq (psql, psycopg2) and pgx send
+/// `user` and `database` alone unless told more, so they are not told apart here.
+#[derive(Default)]
+struct Shape {
+    /// How many parameters.
+    count: u8,
+    /// The first was `client_encoding`.
+    encoding_first: bool,
+    datestyle: bool,
+    camel_datestyle: bool,
+    timezone: bool,
+    extra_float_digits: bool,
+}
+
+impl Shape {
+    fn add(&mut self, name: &[u8]) {
+        self.encoding_first |= self.count == 0 && name == b"client_encoding";
+        self.count = self.count.saturating_add(1);
+        match name {
+            b"datestyle" => self.datestyle = true,
+            b"DateStyle" => self.camel_datestyle = true,
+            b"TimeZone" => self.timezone = true,
+            b"extra_float_digits" => self.extra_float_digits = true,
+            _ => {}
+        }
+    }
+
+    fn driver(&self) -> Option<Stack> {
+        if self.datestyle && self.extra_float_digits && !self.timezone {
+            Some(Stack::LibPq)
+        } else if self.camel_datestyle && self.timezone && self.extra_float_digits {
+            Some(Stack::Pgjdbc)
+        } else if self.encoding_first && self.count == 3 {
+            Some(Stack::TokioPostgres)
+        } else {
+            None
+        }
+    }
+}
+
 /// An ErrorResponse's or NoticeResponse's fields: severity (untranslated where the server
 /// gives it), SQLSTATE and message.
 fn fields(body: &[u8]) -> (CompactString, CompactString, CompactString) {
@@ -184,7 +228,9 @@ impl Session {
                 wire.typed();
                 let mut params = cstrings(&m.body[4..]);
                 let (mut user, mut database, mut application_name) = (None, None, None);
+                let mut shape = Shape::default();
                 while let (Some(name), Some(value)) = (params.next(), params.next()) {
+                    shape.add(name);
                     match name {
                         b"user" => user = Some(value),
                         b"database" => database = Some(value),
@@ -199,11 +245,13 @@ impl Session {
                     database: text(database.unwrap_or(user)),
                     application_name: text(application_name),
                 }));
-                if let Some(stack) = client_of(application_name) {
+                let named = client_of(application_name).map(|s| (s, Clue::ApplicationName));
+                let shaped = shape.driver().map(|s| (s, Clue::StartupParameters));
+                if let Some((stack, clue)) = named.or(shaped) {
                     cx.emit(EventKind::Stack {
                         by: Side::Client,
                         stack,
-                        clue: Clue::ApplicationName,
+                        clue,
                     });
                 }
                 return Ok(true);

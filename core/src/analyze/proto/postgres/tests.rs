@@ -284,6 +284,62 @@ fn messages_split_anywhere_read_the_same() {
     }
 }
 
+/// Each driver's StartupMessage as Debian's builds send it (captured against a listener on
+/// loopback): lib/pq's in two of its random orders, pgjdbc 42.5's, tokio-postgres 0.7's; and
+/// libpq's (psycopg2, pgx send the same), which names no driver.
+#[test]
+fn drivers_are_told_by_their_startup_parameters() {
+    let lib_pq = [
+        ("datestyle", "ISO, MDY"),
+        ("extra_float_digits", "2"),
+        ("user", "postgres"),
+        ("database", "postgres"),
+        ("client_encoding", "UTF8"),
+    ];
+    let mut lib_pq_reordered = lib_pq;
+    lib_pq_reordered.rotate_left(3);
+    let pgjdbc = [
+        ("user", "postgres"),
+        ("database", "postgres"),
+        ("client_encoding", "UTF8"),
+        ("DateStyle", "ISO"),
+        ("TimeZone", "Etc/UTC"),
+        ("extra_float_digits", "2"),
+    ];
+    let tokio_postgres = [
+        ("client_encoding", "UTF8"),
+        ("user", "postgres"),
+        ("database", "postgres"),
+    ];
+    let libpq = [("user", "postgres"), ("database", "postgres")];
+    type Startup<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(Startup, Option<Stack>); 5] = [
+        (&lib_pq, Some(Stack::LibPq)),
+        (&lib_pq_reordered, Some(Stack::LibPq)),
+        (&pgjdbc, Some(Stack::Pgjdbc)),
+        (&tokio_postgres, Some(Stack::TokioPostgres)),
+        (&libpq, None),
+    ];
+    for (i, (params, want)) in cases.into_iter().enumerate() {
+        let (mut lab, mut c) = (Lab::default(), pg_conv(40_100 + i as u16));
+        lab.handshake(&mut c, 0);
+        lab.at(1, &c.send(Side::Client, F::PSH | F::ACK, &startup(params)));
+        let told: Vec<Stack> = lab
+            .kinds(1)
+            .into_iter()
+            .filter_map(|k| match k {
+                K::Stack {
+                    by: Side::Client,
+                    stack,
+                    clue: Clue::StartupParameters,
+                } => Some(stack),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(told, Vec::from_iter(want), "{params:?}");
+    }
+}
+
 #[test]
 fn hostile_lengths_are_protocol_errors_not_panics() {
     for bytes in [
