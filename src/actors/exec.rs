@@ -57,7 +57,7 @@ fn expand(arg: &str, vars: &[(String, String)]) -> String {
 }
 
 /// `[exec_client]` or `[exec_server]`: a program to run in a namespace.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExecConfig {
     /// Program and arguments, run through no shell. connlab expands `$CONNLAB_SERVER_ADDR`
@@ -82,6 +82,12 @@ pub struct ExecConfig {
     /// without root to switch to `user`, the lab cannot run it and is skipped.
     #[serde(default)]
     pub refuses_root: bool,
+    /// A server that listens before it serves (PostgreSQL answers "the database system is
+    /// starting up" meanwhile): a command connlab runs in the server's namespace, as `user`,
+    /// until it exits 0 (`pg_isready`). It reaches the server's address from the server's
+    /// own host, so nothing of it crosses the wire.
+    #[serde(default)]
+    pub ready: Vec<String>,
 }
 
 fn default_port() -> u16 {
@@ -108,6 +114,9 @@ pub enum ExecError {
 pub struct ExecChild {
     child: Child,
     report: ExecReport,
+    /// The variables it was started with (connlab's, `CONNLAB_DATA_DIR` among them), for
+    /// its `ready` command.
+    env: Vec<(String, String)>,
 }
 
 /// What an external actor did, for the summary.
@@ -196,6 +205,28 @@ fn spawn_as(ns: &str, user: Option<RunAs>, command: &mut Command) -> Result<Chil
     Ok(child)
 }
 
+/// Runs `cfg`'s `ready` command once inside namespace `ns`, as its user, with `env`: whether
+/// it said the server is ready (exit 0).
+pub fn ready(ns: &str, cfg: &ExecConfig, env: &[(String, String)]) -> Result<bool> {
+    let Some(first) = cfg.ready.first() else {
+        return Ok(true);
+    };
+    let program = on_path(first).map_err(anyhow::Error::from)?;
+    let user = cfg.user.as_deref().map(RunAs::named).transpose()?.flatten();
+    let mut command = Command::new(program);
+    command
+        .args(cfg.ready[1..].iter().map(|a| expand(a, env)))
+        .envs(env.iter().cloned())
+        .envs(&cfg.env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let status = spawn_as(ns, user, &mut command)?
+        .wait()
+        .context("waiting for the ready command")?;
+    Ok(status.success())
+}
+
 /// Starts `cfg` inside namespace `ns`, with `env` added, writing its output to
 /// `<out_prefix>.<side>.stdout` and `.stderr`.
 pub fn spawn(
@@ -238,6 +269,7 @@ pub fn spawn(
     let child = spawn_as(ns, user, &mut command)?;
     Ok(ExecChild {
         child,
+        env,
         report: ExecReport {
             side: side.to_owned(),
             command: cfg.command.clone(),
@@ -250,6 +282,11 @@ pub fn spawn(
 }
 
 impl ExecChild {
+    /// The variables connlab started it with.
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
     /// The exit status if it has ended.
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().ok().flatten()

@@ -15,7 +15,7 @@ use super::spec::{ClientRole, ServerRole};
 use super::waiting::{sleep_unless_interrupted, wait_for, Interrupted};
 use crate::actors::client_report::ClientReport;
 use crate::actors::db_pool;
-use crate::actors::exec::{self, ExecChild, ExecReport};
+use crate::actors::exec::{self, ExecChild, ExecConfig, ExecReport};
 use crate::actors::http_server;
 use crate::actors::worker::{self, Job, Worker};
 use crate::actors::ws;
@@ -138,11 +138,21 @@ pub fn start_server(
         ServerRole::Exec(cfg) => {
             let env = peer_env(cfg.port);
             let mut child = exec::spawn(&topo.server_ns, "server", cfg, &env, out_prefix)?;
-            let listening = wait_listeners(&topo.server_ns, cfg.port, 1, PROGRAM_START, || {
-                child
-                    .try_wait()
-                    .map(|status| format!("the server program ended ({status})"))
-            });
+            let started = Instant::now();
+            let started_env = child.env().to_vec();
+            let listening = {
+                let mut ended = || {
+                    child
+                        .try_wait()
+                        .map(|status| format!("the server program ended ({status})"))
+                };
+                wait_listeners(&topo.server_ns, cfg.port, 1, PROGRAM_START, &mut ended).and_then(
+                    |()| {
+                        let left = PROGRAM_START.saturating_sub(started.elapsed());
+                        wait_ready(&topo.server_ns, cfg, &started_env, left, &mut ended)
+                    },
+                )
+            };
             if let Err(e) = listening {
                 // Not left running: its own words on why are in its output.
                 let report = child.stop();
@@ -517,6 +527,30 @@ fn wait_listeners(
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Runs the server program's `ready` command until it says ready, within `limit`.
+fn wait_ready(
+    ns: &str,
+    cfg: &ExecConfig,
+    env: &[(String, String)],
+    limit: Duration,
+    mut ended: impl FnMut() -> Option<String>,
+) -> Result<()> {
+    let start = Instant::now();
+    while !exec::ready(ns, cfg, env)? {
+        if Interrupted::now() {
+            bail!("interrupted");
+        }
+        if let Some(why) = ended() {
+            bail!("{why} before it was ready");
+        }
+        if start.elapsed() > limit {
+            bail!("the server program listens but its ready command never succeeded");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
 }
 
 /// Starts a thread inside `ns` with a current-thread tokio runtime: every socket the actor
