@@ -18,7 +18,7 @@ use super::websocket::{Actor, WsEndpoint};
 use crate::analyze::proto::mysql::diagnosis as mysql;
 use crate::analyze::proto::postgres::diagnosis as postgres;
 use crate::analyze::{Side, Stack};
-use crate::words::plural;
+use crate::words::{ordinal, plural};
 
 /// SYN retransmissions (over all handshakes to an endpoint) that make a finding.
 pub const MIN_SYN_RETRANSMITS: u64 = 3;
@@ -54,6 +54,7 @@ pub(crate) fn observations(server: SocketAddr, ep: &EndpointTrack) -> Vec<Findin
             ..Finding::new(kind, server, &timed.examples).says(statement)
         });
     }
+    request_limit_seen(server, ep, &mut out);
     postgres::amend(&ep.pg, &mut out);
     mysql::amend(&ep.my, &mut out);
     name_stacks(&mut out, ep);
@@ -430,6 +431,35 @@ fn request_limit(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>)
             ..Finding::new(FindingKind::ServerRequestLimit, server, examples).says(statement)
         });
     }
+}
+
+/// A request limit shown by fewer connections than the finding needs: the server announced
+/// its close (`Connection: close`) on the n-th response of a long-used connection, n at least
+/// [`LIMIT_SEEN_ONCE`](super::track::LIMIT_SEEN_ONCE). The finding takes it from there once
+/// enough connections agree.
+fn request_limit_seen(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>) {
+    let Some((&n, examples)) = ep
+        .announced_after
+        .iter()
+        .max_by_key(|(n, e)| (e.count, **n))
+    else {
+        return;
+    };
+    let agreeing = ep.closed_after.get(&n).map_or(0, |e| e.count);
+    if agreeing >= MIN_CONNECTIONS {
+        return;
+    }
+    let statement = format!(
+        "the server {server} announced its close (Connection: close) on the {} response and \
+         closed ({}): a per-connection request limit of about that, seen on too few \
+         connections to call it a pattern",
+        ordinal(u64::from(n)),
+        conns(examples.count)
+    );
+    out.push(Finding {
+        requests: Some(u64::from(n)),
+        ..Finding::new(FindingKind::ServerRequestLimit, server, examples).says(statement)
+    });
 }
 
 fn resets(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>) {

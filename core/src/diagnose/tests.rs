@@ -340,6 +340,37 @@ fn a_server_that_closes_after_three_requests() {
     assert_eq!((f.requests, f.connections), (Some(3), 5));
 }
 
+/// Apache's MaxKeepAliveRequests 100 on one long-used connection: the 100th response says
+/// Connection: close and the server closes. One connection is no pattern, but it is said.
+#[test]
+fn a_request_limit_on_one_connection_is_an_observation() {
+    let mut lab = Lab::default();
+    let mut c = conv(0);
+    lab.handshake(&mut c, 0);
+    for i in 0..99u64 {
+        lab.exchange(&mut c, 10 + i * 10, "/");
+    }
+    lab.at(
+        2_000,
+        &c.send(Side::Client, F::PSH | F::ACK, b"GET / HTTP/1.1\r\n\r\n"),
+    );
+    lab.at(2_001, &c.send(Side::Server, F::PSH | F::ACK, RESP_CLOSE));
+    close(&mut lab, &mut c, Side::Server, 2_001);
+    let r = diagnose(&lab);
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+    let o = &r.observations;
+    assert_eq!(o.len(), 1, "{o:#?}");
+    assert_eq!(
+        (o[0].kind, o[0].connections, o[0].requests),
+        (FindingKind::ServerRequestLimit, 1, Some(100))
+    );
+    assert!(
+        o[0].statement.contains("100th response"),
+        "{}",
+        o[0].statement
+    );
+}
+
 /// Five connections 100 ms apart, each carrying `request` and a response that announces the
 /// close, then closed by the server.
 fn closed_after_one_request(request: &[u8]) -> Lab {

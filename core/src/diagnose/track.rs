@@ -183,6 +183,10 @@ pub(crate) struct EndpointTrack {
     pending_single: FastMap<IpAddr, (u64, [Examples; Cause::ALL.len() + 1])>,
     /// Server closes right after the n-th response: n → connections.
     pub closed_after: std::collections::BTreeMap<u32, Examples>,
+    /// Those whose last response announced the close (`Connection: close`) after at least
+    /// [`LIMIT_SEEN_ONCE`] requests: the n-th → connections. One such connection is already
+    /// telling (Apache's MaxKeepAliveRequests on a long-lived client's connection).
+    pub announced_after: std::collections::BTreeMap<u32, Examples>,
     /// Early closes of the bursts that left some connections idle (a pool that overflowed).
     pub early_closes: Examples,
     /// Idle connections kept after each such burst.
@@ -241,6 +245,11 @@ struct Burst {
 
 /// Caps the request-count table, so a capture of odd request counts cannot grow it.
 const MAX_REQUEST_COUNTS: usize = 1_000;
+/// Requests on one connection before an announced close that make a request limit worth an
+/// observation on its own: real limits are 100 (Apache MaxKeepAliveRequests, nginx
+/// keepalive_requests before 1.19.10) and 1000 (nginx since); a close announced after a
+/// handful is more often a shutdown or an error.
+pub(crate) const LIMIT_SEEN_ONCE: u32 = 10;
 
 fn idx(side: Side) -> usize {
     match side {
@@ -680,6 +689,14 @@ impl ConnTrack {
                             || ep.closed_after.contains_key(&n)
                         {
                             ep.closed_after.entry(n).or_default().add(e.conn, e.frame);
+                        }
+                        let known = ep.announced_after.len() < MAX_REQUEST_COUNTS
+                            || ep.announced_after.contains_key(&n);
+                        if announced && n >= LIMIT_SEEN_ONCE && known {
+                            ep.announced_after
+                                .entry(n)
+                                .or_default()
+                                .add(e.conn, e.frame);
                         }
                     }
                 } else if around.upstream_open > 0 {
