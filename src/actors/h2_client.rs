@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex as AsyncMutex;
 use tokio::task::JoinSet;
@@ -32,7 +32,7 @@ const GRPC_PING_TIMEOUT_MS: u64 = 20_000;
 
 /// `[h2_client]`: requests as streams, `concurrency` at once; after them the connection sits
 /// idle `idle_ms` (its health check going on), then `requests_after_idle` more.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct H2ClientConfig {
     /// Requests (gRPC calls) to make.

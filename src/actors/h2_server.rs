@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio::time::{sleep_until, Instant};
 use tokio_rustls::TlsAcceptor;
@@ -34,7 +34,7 @@ const PING_WITHOUT_STREAM_MIN: Duration = Duration::from_secs(2 * 3600);
 const MAX_PING_STRIKES: u32 = 2;
 
 /// `[h2_server]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct H2ServerConfig {
     /// Port to listen on.

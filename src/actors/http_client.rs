@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -23,7 +23,7 @@ use crate::trace::{TraceKind, Tracer};
 use crate::wire::pressure::WireGate;
 
 /// `[client]`: the knobs of the built-in client, named after Go's http.Transport fields.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpClientConfig {
     /// Requests per burst.
@@ -100,7 +100,7 @@ pub struct HttpClientConfig {
 }
 
 /// What the program does with `resp.Body`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BodyPolicy {
     /// Read to EOF, then Close: the connection goes back to the pool.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::time::{timeout_at, Instant};
@@ -26,7 +26,7 @@ use super::tls::{self, TlsVersion};
 use crate::trace::{TraceKind, Tracer};
 
 /// `[server]`: the knobs of the built-in server, named after Go's http.Server fields.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpServerConfig {
     /// Port to listen on.

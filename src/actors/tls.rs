@@ -13,7 +13,7 @@ use anyhow::{anyhow, Context, Result};
 use rustls::crypto::ring as provider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::trace::{TraceKind, Tracer};
 
@@ -21,7 +21,7 @@ use crate::trace::{TraceKind, Tracer};
 pub const SERVER_NAME: &str = "connlab.lab";
 
 /// `tls_version`: which TLS version an end speaks (both when left out, and 1.3 is chosen).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum TlsVersion {
     /// TLS 1.2 only (its session tickets are sent in clear, its resumption is visible
     /// without keys).

@@ -9,7 +9,7 @@ use std::sync::mpsc::Sender as StdSender;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -24,7 +24,7 @@ use crate::trace::{TraceKind, Tracer};
 const DEFAULT_WRITE_WAIT_MS: u64 = 10_000;
 
 /// `[ws_server]`: a WebSocket echo server.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WsServerConfig {
     /// Port to listen on.
@@ -64,7 +64,7 @@ fn default_server_ending() -> WsEnding {
 /// `[ws_client]`: WebSocket connections, each running the same script: `messages` messages
 /// `interval_ms` apart (each waits for its echo), `idle_ms` without a message, then
 /// `messages_after_idle` more, then the ending.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WsClientConfig {
     /// WebSocket connections held at once.

@@ -1,7 +1,7 @@
 //! `connlab man`: the man page, from the same definition as `--help` (connlab(1) with every
 //! subcommand's options as sections of the one page, so no `connlab-run(1)` is referred to
-//! that is not installed), and the lab file format with every field and its range, from the
-//! lab parser itself.
+//! that is not installed), and the lab file format with every field, its range or its words,
+//! and its default, from the lab parser itself.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -10,7 +10,7 @@ use clap::CommandFactory;
 
 use super::args::Cli;
 use super::exit::fail;
-use connlab::lab::{expect, keys, ranges};
+use connlab::lab::{choices, expect, keys, ranges};
 
 /// Prints the man page (roff).
 pub fn main() -> ExitCode {
@@ -73,12 +73,12 @@ Every field (any of them can be changed with \fB--set KEY=VALUE\fR):
     )?;
     for key in keys::all() {
         writeln!(out, ".TP\n\\fB{key}\\fR")?;
-        match ranges::range_of(&key) {
-            Some(range) => writeln!(out, "{}", ranges::describe(&range))?,
-            None => writeln!(
-                out,
-                "not a number: see the embedded labs (connlab show) for its values"
-            )?,
+        match (ranges::range_of(&key), choices::default_of(&key)) {
+            (Some(range), Some(default)) => {
+                writeln!(out, "{} (default {default})", ranges::describe(&range))?
+            }
+            (Some(range), None) => writeln!(out, "{}", ranges::describe(&range))?,
+            (None, _) => writeln!(out, "{}", choices::describe(&key))?,
         }
     }
     writeln!(

@@ -2,6 +2,7 @@
 //! network, starts the wire, the recorder and the actors, and tears it all down.
 
 pub mod catalog;
+pub mod choices;
 pub mod expect;
 pub mod file;
 pub mod keys;

@@ -56,7 +56,7 @@ const TIMEOUT_WITH_DEFAULT: Range = ints(
     1.0,
     DAY_MS,
     "ms",
-    "its default when left out: see the table below",
+    "left out: the actor's default, in docs/actors.md",
 );
 const PORT: Range = ints(1.0, 65_535.0, "", "");
 const LINK_TIME: Range = reals(

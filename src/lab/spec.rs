@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::actors::db_pool::DbClientConfig;
 use crate::actors::exec::ExecConfig;
@@ -15,8 +15,8 @@ use crate::actors::tcp::{TcpClientConfig, TcpServerConfig};
 use crate::actors::ws::{WsClientConfig, WsServerConfig};
 use crate::wire::LinkSpec;
 
-/// A lab as written in its file.
-#[derive(Debug, Clone, Deserialize)]
+/// A lab as written in its file (written back by [`super::choices`] to read defaults).
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LabSpec {
     /// The question the lab answers, in one line (shown by `connlab list`).
@@ -158,7 +158,7 @@ impl LabSpec {
 }
 
 /// `[sysctl.client]` and `[sysctl.server]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sysctls {
     /// Written in the client namespace.
@@ -170,7 +170,7 @@ pub struct Sysctls {
 }
 
 /// `[capture]`: what the recorder keeps of each frame.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaptureSpec {
     /// Bytes kept of each frame (the rest is cut, its length still recorded), so a bulk lab
@@ -202,7 +202,7 @@ fn whole_frame() -> u32 {
 }
 
 /// A sysctl value: numbers or strings such as `"32768 60999"`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum SysctlValue {
     /// A number.
