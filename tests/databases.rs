@@ -433,19 +433,11 @@ fn the_stale_session_labs_meet_a_reset_and_a_black_hole() {
         Some(statements),
         run.summary["postgres"]["queries"]["answered"].as_u64()
     );
-    let out = out_dir("postgres-black-hole");
-    let output = connlab()
-        .args([
-            "run",
-            "pg-stale-after-middlebox",
-            "--set",
-            "link.middlebox.on_expired=drop",
-        ])
-        .args(["--json-summary", "--out"])
-        .arg(&out)
-        .output()
-        .expect("run");
-    let s = parse_json_output(&output).summary;
+    let s = run_with(
+        "pg-stale-after-middlebox",
+        "link.middlebox.on_expired=drop",
+        "postgres-black-hole",
+    );
     assert_eq!(s["middlebox"]["rsts_sent"], 0, "{s:#}");
     assert_eq!(kinds(&s), ["dead_peer"], "{:#}", s["findings"]);
     let dead = &s["findings"][0];
@@ -454,6 +446,16 @@ fn the_stale_session_labs_meet_a_reset_and_a_black_hole() {
     let knobs = dead["knobs"].to_string();
     assert!(knobs.contains("libpq tcp_user_timeout"), "{knobs}");
     assert_eq!(s["postgres"]["queries"]["answered"], 6);
+}
+
+/// Runs `lab` with one `--set` into a folder of its own named `folder`: its summary.
+fn run_with(lab: &str, set: &str, folder: &str) -> Value {
+    let output = connlab()
+        .args(["run", lab, "--set", set, "--json-summary", "--out"])
+        .arg(out_dir(folder))
+        .output()
+        .expect("run");
+    parse_json_output(&output).summary
 }
 
 /// The kinds of the findings of a summary, in order.
@@ -487,19 +489,11 @@ fn a_pool_lifetime_below_the_middleboxs_idle_timeout_meets_no_reset() {
     assert_eq!(log_lines(&log, "connection authorized:"), 6, "{log}");
     assert_eq!(log_lines(&log, "LOG:  statement:"), 6, "{log}");
 
-    let out = out_dir("pg-max-lifetime-unset");
-    let output = connlab()
-        .args([
-            "run",
-            "pg-max-lifetime-fix",
-            "--set",
-            "db_client.max_lifetime_ms=60000",
-        ])
-        .args(["--json-summary", "--out"])
-        .arg(&out)
-        .output()
-        .expect("run");
-    let s = parse_json_output(&output).summary;
+    let s = run_with(
+        "pg-max-lifetime-fix",
+        "db_client.max_lifetime_ms=60000",
+        "pg-max-lifetime-unset",
+    );
     assert_eq!(kinds(&s), ["reset_after_idle"], "{:#}", s["findings"]);
     let reset = &s["findings"][0];
     // The second and third bursts each find both pooled sessions forgotten.

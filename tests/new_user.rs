@@ -315,18 +315,35 @@ fn one_lab_and_one_connection_are_said_in_the_singular() {
     );
 }
 
-/// Runs the lab file `text` (written as `<name>.toml`) and returns its exit code and output.
-fn run_file(name: &str, text: &str) -> (Option<i32>, String, Value) {
+/// Writes the lab file `text` as `<name>.toml` in a folder of its own: the file and folder.
+fn lab_file(name: &str, text: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let dir = out_dir(name);
     let file = dir.join(format!("{name}.toml"));
     std::fs::write(&file, text).expect("write the lab");
-    let text_out = connlab()
+    (file, dir)
+}
+
+/// Runs a lab file into `dir` with the text report.
+fn run_in(file: &std::path::Path, dir: &std::path::Path) -> Output {
+    connlab()
         .arg("run")
-        .arg(&file)
+        .arg(file)
         .arg("--out")
-        .arg(&dir)
+        .arg(dir)
         .output()
-        .expect("run");
+        .expect("run")
+}
+
+/// Runs the lab file `text` (written as `<name>.toml`) with the text report.
+fn run_text(name: &str, text: &str) -> Output {
+    let (file, dir) = lab_file(name, text);
+    run_in(&file, &dir)
+}
+
+/// Runs the lab file `text` (written as `<name>.toml`) and returns its exit code and output.
+fn run_file(name: &str, text: &str) -> (Option<i32>, String, Value) {
+    let (file, dir) = lab_file(name, text);
+    let text_out = run_in(&file, &dir);
     let json = connlab()
         .arg("run")
         .arg(&file)
@@ -365,21 +382,11 @@ fn failures_without_expectations_fail_and_say_why() {
     // A server program that ends before it listens: said at once, not after the minute a
     // database may take to make its data folder.
     let started = std::time::Instant::now();
-    let dir = out_dir("exec-server-exit-3");
-    let file = dir.join("exec-server-exit-3.toml");
-    std::fs::write(
-        &file,
+    let out = run_text(
+        "exec-server-exit-3",
         "question = \"q?\"\n[exec_server]\ncommand = [\"sh\", \"-c\", \"exit 3\"]\nport = 9000\n\
          [exec_client]\ncommand = [\"true\"]\nport = 9000\n",
-    )
-    .expect("write the lab");
-    let out = connlab()
-        .arg("run")
-        .arg(&file)
-        .arg("--out")
-        .arg(&dir)
-        .output()
-        .expect("run");
+    );
     let said = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{said}");
     assert!(

@@ -69,6 +69,14 @@ impl Timed {
         let allowed = (median / 10).max(10_000_000);
         (spread <= allowed).then(|| (ms(median), ms(spread)))
     }
+
+    /// The median and the p90 − p10 spread, in ms, however scattered: for closes whose
+    /// reason the server gave in its own words, where the timing need not prove it.
+    pub fn median_ms(&self) -> Option<(f64, f64)> {
+        let median = self.times.quantile(0.5)?;
+        let spread = self.times.quantile(0.9)? - self.times.quantile(0.1)?;
+        Some((ms(median), ms(spread)))
+    }
 }
 
 /// ns to ms, rounded to µs.

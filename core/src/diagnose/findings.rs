@@ -198,11 +198,16 @@ fn idle_closes(server: SocketAddr, ep: &EndpointTrack, out: &mut Vec<Finding>) {
         if timed.examples.count < MIN_CONNECTIONS {
             continue;
         }
-        let Some((after, spread)) = timed.consistent_ms() else {
+        let n = timed.examples.count;
+        let said = kind == FindingKind::ServerIdleClose && postgres::said_idle_closes(&ep.pg, n);
+        let timing = match timed.consistent_ms() {
+            None if said => timed.median_ms(),
+            timing => timing,
+        };
+        let Some((after, spread)) = timing else {
             bulk_close(server, ep, kind, out);
             continue;
         };
-        let n = timed.examples.count;
         let (after_text, spread_text) = (format!("{after:.1}"), format!("{spread:.1}"));
         let statement = match kind {
             FindingKind::ServerIdleClose => format!(
