@@ -417,71 +417,48 @@ fn a_cancel_request_is_matched_to_its_session() {
     );
 }
 
+/// One session that ran `select 1` at `t0` + 10 ms, then sat idle `idle_ms` until PostgreSQL
+/// ended it with FATAL 57P05 and its FIN.
+fn ended_by_idle_session_timeout(lab: &mut Lab, c: &mut Conv, t0: u64, pid: u32, idle_ms: u64) {
+    begin(lab, c, t0, pid);
+    lab.at(
+        t0 + 10,
+        &c.send(Side::Client, F::PSH | F::ACK, &query("select 1")),
+    );
+    let answer = [msg(b'C', b"SELECT 1\0"), ready(b'I')].concat();
+    lab.at(t0 + 11, &c.send(Side::Server, F::PSH | F::ACK, &answer));
+    let fatal = error(
+        "FATAL",
+        "57P05",
+        "terminating connection due to idle-session timeout",
+    );
+    let closed = t0 + 11 + idle_ms;
+    lab.at(closed, &c.send(Side::Server, F::PSH | F::ACK, &fatal));
+    lab.at(closed + 1, &c.send(Side::Server, F::FIN | F::ACK, b""));
+    lab.at(closed + 2, &c.send(Side::Client, F::ACK, b""));
+}
+
+/// The capture's `server_idle_close` finding.
+fn server_idle_close(lab: &Lab) -> crate::diagnose::Finding {
+    let findings = lab.report().findings;
+    let found = findings
+        .iter()
+        .find(|f| f.kind == FindingKind::ServerIdleClose);
+    found
+        .cloned()
+        .unwrap_or_else(|| panic!("no server_idle_close in {findings:#?}"))
+}
+
 /// The acceptance story: postgres with idle_session_timeout = 2 s ends each idle session with
 /// FATAL 57P05, then FIN; the idle close is timed from the last answer, not from the FATAL,
 /// and the finding says PostgreSQL's reason and its knob.
-/// A busy server's timers fire late and scattered (CI, every core taken: 3.08, 3.32 and
-/// 3.56 s for `idle_session_timeout = 3s`): too spread for a timing pattern, but PostgreSQL
-/// said FATAL 57P05 before each close, so it is its idle timeout all the same.
-#[test]
-fn idle_closes_the_server_explained_need_no_steady_timing() {
-    let mut lab = Lab::default();
-    for (i, idle) in [3_080u64, 3_320, 3_560].into_iter().enumerate() {
-        let mut c = pg_conv(41_100 + i as u16);
-        let t0 = i as u64 * 10_000;
-        begin(&mut lab, &mut c, t0, 200 + i as u32);
-        lab.at(
-            t0 + 10,
-            &c.send(Side::Client, F::PSH | F::ACK, &query("select 1")),
-        );
-        let answer = [msg(b'C', b"SELECT 1\0"), ready(b'I')].concat();
-        lab.at(t0 + 11, &c.send(Side::Server, F::PSH | F::ACK, &answer));
-        let fatal = error(
-            "FATAL",
-            "57P05",
-            "terminating connection due to idle-session timeout",
-        );
-        lab.at(
-            t0 + 11 + idle,
-            &c.send(Side::Server, F::PSH | F::ACK, &fatal),
-        );
-        lab.at(t0 + 12 + idle, &c.send(Side::Server, F::FIN | F::ACK, b""));
-        lab.at(t0 + 13 + idle, &c.send(Side::Client, F::ACK, b""));
-    }
-    let report = lab.report();
-    let idle = report
-        .findings
-        .iter()
-        .find(|f| f.kind == FindingKind::ServerIdleClose)
-        .unwrap_or_else(|| panic!("no server_idle_close in {:#?}", report.findings));
-    assert_eq!((idle.connections, idle.code.as_deref()), (3, Some("57P05")));
-    assert!(
-        (3_300.0..=3_340.0).contains(&idle.after_ms.unwrap_or(0.0)),
-        "{idle:?}"
-    );
-}
-
 #[test]
 fn idle_session_timeout_is_a_server_idle_close_with_its_reason() {
     let mut lab = Lab::default();
     for i in 0..3u16 {
         let mut c = pg_conv(41_000 + i);
         let t0 = u64::from(i) * 10_000;
-        begin(&mut lab, &mut c, t0, 100 + u32::from(i));
-        lab.at(
-            t0 + 10,
-            &c.send(Side::Client, F::PSH | F::ACK, &query("select 1")),
-        );
-        let answer = [msg(b'C', b"SELECT 1\0"), ready(b'I')].concat();
-        lab.at(t0 + 11, &c.send(Side::Server, F::PSH | F::ACK, &answer));
-        let fatal = error(
-            "FATAL",
-            "57P05",
-            "terminating connection due to idle-session timeout",
-        );
-        lab.at(t0 + 2_011, &c.send(Side::Server, F::PSH | F::ACK, &fatal));
-        lab.at(t0 + 2_012, &c.send(Side::Server, F::FIN | F::ACK, b""));
-        lab.at(t0 + 2_013, &c.send(Side::Client, F::ACK, b""));
+        ended_by_idle_session_timeout(&mut lab, &mut c, t0, 100 + u32::from(i), 2_000);
         // The client's next query meets the closed session: a RST.
         lab.at(
             t0 + 3_000,
@@ -494,12 +471,7 @@ fn idle_session_timeout_is_a_server_idle_close_with_its_reason() {
         (s.ended.fatal_then_close, s.fatal, s.errors.get("57P05")),
         (3, 3, 3)
     );
-    let report = lab.report();
-    let idle = report
-        .findings
-        .iter()
-        .find(|f| f.kind == FindingKind::ServerIdleClose)
-        .unwrap_or_else(|| panic!("no server_idle_close in {:#?}", report.findings));
+    let idle = server_idle_close(&lab);
     assert_eq!(idle.connections, 3);
     assert!(
         (1_999.0..=2_001.0).contains(&idle.after_ms.unwrap_or(0.0)),
@@ -517,6 +489,24 @@ fn idle_session_timeout_is_a_server_idle_close_with_its_reason() {
             .is_some_and(|k| k.contains("idle_session_timeout")),
         "{:?}",
         idle.knobs
+    );
+}
+
+/// A busy server's timers fire late and scattered (CI, every core taken: 3.08, 3.32 and
+/// 3.56 s for `idle_session_timeout = 3s`): too spread for a timing pattern, but PostgreSQL
+/// said FATAL 57P05 before each close, so it is its idle timeout all the same.
+#[test]
+fn idle_closes_the_server_explained_need_no_steady_timing() {
+    let mut lab = Lab::default();
+    for (i, idle_ms) in [3_080u64, 3_320, 3_560].into_iter().enumerate() {
+        let mut c = pg_conv(41_100 + i as u16);
+        ended_by_idle_session_timeout(&mut lab, &mut c, i as u64 * 10_000, 200 + i as u32, idle_ms);
+    }
+    let idle = server_idle_close(&lab);
+    assert_eq!((idle.connections, idle.code.as_deref()), (3, Some("57P05")));
+    assert!(
+        (3_300.0..=3_340.0).contains(&idle.after_ms.unwrap_or(0.0)),
+        "{idle:?}"
     );
 }
 
