@@ -557,6 +557,32 @@ fn the_mysql_lab_agrees_with_the_general_log() {
     );
 }
 
+/// Runs `command` on the client host against a fresh PostgreSQL on the server host, with the
+/// wire captured: what the program printed, the server's log and `connlab inspect`'s summary
+/// of the capture.
+fn against_postgres(name: &str, command: &[&str]) -> (String, String, Value) {
+    let mut hosts = Hosts::new();
+    let out = out_dir(name);
+    let server = postgres_server(&mut hosts, &out.join("postgres"), &[]);
+    let file = out.join(format!("{name}.pcap"));
+    let tcpdump = hosts.capture_first_bytes(&file, 65535);
+    let client = Hosts::command(&hosts.client, command[0])
+        .args(&command[1..])
+        .output()
+        .expect("run the client");
+    let said = String::from_utf8_lossy(&client.stdout).into_owned();
+    assert!(
+        client.status.success(),
+        "{name}: {said}{}",
+        String::from_utf8_lossy(&client.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    hosts.stop_capture(tcpdump);
+    stop_postgres(&mut hosts, server);
+    let log = std::fs::read_to_string(out.join("postgres/postgres.log")).expect("the log");
+    (said, log, inspect(&file))
+}
+
 /// pgjdbc and pgx, each holding 4 sessions of 5 prepared queries against the real
 /// PostgreSQL: what connlab reads off the capture must equal what each program says it did
 /// and the server's log (its `connection authorized` lines, and a line per statement run:
@@ -577,27 +603,9 @@ fn pgjdbc_and_pgx_sessions_agree_with_the_servers_log() {
         ("pgx", vec![pgx.to_str().expect("path").to_owned()], None),
     ];
     for (name, command, stack) in drivers {
-        let mut hosts = Hosts::new();
-        let out = out_dir(&format!("{name}-sessions"));
-        let server = postgres_server(&mut hosts, &out.join("postgres"), &[]);
-        let file = out.join(format!("{name}.pcap"));
-        let tcpdump = hosts.capture_first_bytes(&file, 65535);
-        let client = Hosts::command(&hosts.client, &command[0])
-            .args(&command[1..])
-            .args([SERVER_IP, "4", "5"])
-            .output()
-            .expect("run the driver");
-        let said = String::from_utf8_lossy(&client.stdout).into_owned();
-        assert!(
-            client.status.success(),
-            "{name}: {said}{}",
-            String::from_utf8_lossy(&client.stderr)
-        );
-        std::thread::sleep(Duration::from_millis(300));
-        hosts.stop_capture(tcpdump);
-        stop_postgres(&mut hosts, server);
-        let log = std::fs::read_to_string(out.join("postgres/postgres.log")).expect("the log");
-        let s = inspect(&file);
+        let mut args: Vec<&str> = command.iter().map(String::as_str).collect();
+        args.extend([SERVER_IP, "4", "5"]);
+        let (said, log, s) = against_postgres(&format!("{name}-sessions"), &args);
         let pg = &s["postgres"];
         let sessions = log_lines(&log, "connection authorized:");
         assert_eq!(sessions, 4, "{name}: {log}");
@@ -630,27 +638,10 @@ fn pgjdbc_and_pgx_sessions_agree_with_the_servers_log() {
 /// database/sql's policy, through tokio-postgres, same server and workload), must tell the
 /// same story figure by figure.
 fn go_database_sql_and_the_built_in_pool_close_36_of_38_on_postgres() {
-    let mut hosts = Hosts::new();
-    let out = out_dir("go-lib-pq");
-    let server = postgres_server(&mut hosts, &out.join("postgres"), &[]);
     let program = go_program("pg_pool");
-    let file = out.join("go-lib-pq.pcap");
-    let tcpdump = hosts.capture_first_bytes(&file, 65535);
-    let client = Hosts::command(&hosts.client, program.to_str().expect("path"))
-        .arg(SERVER_IP)
-        .output()
-        .expect("run the Go pool");
-    assert!(
-        client.status.success(),
-        "{}",
-        String::from_utf8_lossy(&client.stderr)
-    );
-    std::thread::sleep(Duration::from_millis(300));
-    hosts.stop_capture(tcpdump);
-    stop_postgres(&mut hosts, server);
-    let told: Value = serde_json::from_slice(&client.stdout).expect("the pool's JSON");
-    let log = std::fs::read_to_string(out.join("postgres/postgres.log")).expect("the log");
-    let s = inspect(&file);
+    let (said, log, s) =
+        against_postgres("go-lib-pq", &[program.to_str().expect("path"), SERVER_IP]);
+    let told: Value = serde_json::from_str(&said).expect("the pool's JSON");
     let pg = &s["postgres"];
     assert_eq!(told["max_idle_closed"], 36, "{told}");
     let sessions = log_lines(&log, "connection authorized:");
