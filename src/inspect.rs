@@ -10,7 +10,8 @@ use std::net::SocketAddr;
 use std::ops::Range;
 
 use connlab_core::analyze::{
-    Ahead, Analyzer, Decoded, Event, KeyNote, LinkType, OpenedRecords, Segment, Summary, TcpFlags,
+    Ahead, Analyzer, Decoded, Defragmenter, Event, KeyNote, LinkType, OpenedRecords, Segment,
+    Summary, TcpFlags,
 };
 use connlab_core::diagnose::{Diagnosis, DiagnosisReport};
 
@@ -99,29 +100,43 @@ impl Batch {
         }
     }
 
-    /// Adds a packet; `ahead` frames its TLS records, and opens them when `open`.
-    fn push(&mut self, packet: &StoredPacket<'_>, ahead: &mut Ahead, open: bool) {
+    /// Adds a packet; `ahead` frames its TLS records, and opens them when `open`; `defrag`
+    /// holds fragments until their datagram is whole.
+    fn push(
+        &mut self,
+        packet: &StoredPacket<'_>,
+        (ahead, defrag): (&mut Ahead, &mut Defragmenter),
+        open: bool,
+    ) {
         let mut opened = 0..0;
+        let mut tcp = |seg: Segment<'_>| {
+            opened = ahead.segment(&seg, open, &mut self.opened);
+            let start = self.payloads.len();
+            self.payloads.extend_from_slice(seg.payload);
+            What::Tcp {
+                src: seg.src,
+                dst: seg.dst,
+                seq: seg.seq,
+                ack: seg.ack,
+                flags: seg.flags,
+                window: seg.window,
+                payload: start..self.payloads.len(),
+                len: seg.len,
+                headers: seg.headers,
+            }
+        };
         let what = match LinkType::from_pcap(packet.linktype) {
             None => What::Unsupported,
             Some(link) => match packet.decode(link) {
-                Ok(Some(seg)) => {
-                    opened = ahead.segment(&seg, open, &mut self.opened);
-                    let start = self.payloads.len();
-                    self.payloads.extend_from_slice(seg.payload);
-                    What::Tcp {
-                        src: seg.src,
-                        dst: seg.dst,
-                        seq: seg.seq,
-                        ack: seg.ack,
-                        flags: seg.flags,
-                        window: seg.window,
-                        payload: start..self.payloads.len(),
-                        len: seg.len,
-                        headers: seg.headers,
-                    }
-                }
-                Ok(None) => What::NotTcp,
+                Ok(Some(seg)) => tcp(seg),
+                Ok(None) => match defrag.take(packet.t_ns, (link, packet.data), packet.cut) {
+                    Some(Some(whole)) => match whole.segment() {
+                        Ok(Some(seg)) => tcp(seg),
+                        Ok(None) => What::NotTcp,
+                        Err(_) => What::Undecodable,
+                    },
+                    Some(None) | None => What::NotTcp,
+                },
                 Err(_) => What::Undecodable,
             },
         };
@@ -246,7 +261,7 @@ pub fn inspect(
     // holds at most the events of the AHEAD batches in flight.
     let (events_tx, events_rx) = std::sync::mpsc::channel::<Analysed>();
     let (events_recycle, events_recycled) = std::sync::mpsc::sync_channel::<Vec<Event>>(AHEAD + 2);
-    let (result, diagnosis) = std::thread::scope(|scope| {
+    let (result, diagnosis, fragments) = std::thread::scope(|scope| {
         let reader = scope.spawn(move || {
             let mut diagnose = Diagnose {
                 diagnosis: Diagnosis::new(),
@@ -260,6 +275,7 @@ pub fn inspect(
                 let _ = tx.send(batch);
             };
             let mut ahead = Ahead::default();
+            let mut defrag = Defragmenter::default();
             let mut batch = Batch::new();
             let result = read_captures(paths, |stored| {
                 let packet = match stored {
@@ -272,7 +288,7 @@ pub fn inspect(
                     }
                 };
                 let behind = in_flight.load(Ordering::Relaxed) >= BEHIND;
-                batch.push(&packet, &mut ahead, behind);
+                batch.push(&packet, (&mut ahead, &mut defrag), behind);
                 if batch.frames.len() == BATCH {
                     send(std::mem::replace(&mut batch, fresh()));
                     while let Ok(events) = events_rx.try_recv() {
@@ -285,7 +301,7 @@ pub fn inspect(
             for events in events_rx {
                 diagnose.apply(events, &mut ahead);
             }
-            (result, diagnose.diagnosis)
+            (result, diagnose.diagnosis, defrag.summary())
         });
         let mut events = Vec::new();
         for mut batch in rx {
@@ -321,15 +337,17 @@ pub fn inspect(
             let _ = recycle.try_send(batch);
         }
         drop(events_tx);
-        reader
-            .join()
-            .unwrap_or_else(|_| (Err(ReadError::ReaderPanicked), Diagnosis::new()))
+        reader.join().unwrap_or_else(|_| {
+            let nothing = Default::default();
+            (Err(ReadError::ReaderPanicked), Diagnosis::new(), nothing)
+        })
     });
     let (facts, error) = match result {
         Ok(facts) => (facts, None),
         Err(e) => (FileFacts::default(), Some(e)),
     };
-    let summary = analyzer.summary();
+    let mut summary = analyzer.summary();
+    summary.ip_fragments = fragments;
     let diagnosis = diagnosis.report();
     Inspection {
         conn_log: analyzer.conn_log().map(|log| log.rows(&diagnosis)),

@@ -55,6 +55,15 @@ pub fn analysis_table(a: &Summary, kernel_time_wait: Option<BySide>) -> String {
             a.undecodable
         );
     }
+    let f = &a.ip_fragments;
+    if !f.is_empty() {
+        let _ = writeln!(
+            out,
+            "IP fragments: {} datagrams put back together, {} dropped for overlapping pieces, {} \
+             incomplete (the dropped and incomplete are not analysed)",
+            f.reassembled, f.overlapping, f.incomplete
+        );
+    }
     if a.cut_segments > 0 {
         let _ = writeln!(
             out,

@@ -11,7 +11,7 @@ use pnet_packet::ipv4::{self, MutableIpv4Packet};
 use pnet_packet::ipv6::MutableIpv6Packet;
 use pnet_packet::tcp::{self, MutableTcpPacket};
 
-use crate::analyze::{Analyzer, Event, EventKind, LinkType, Side};
+use crate::analyze::{decode, Analyzer, Decoded, Defragmenter, Event, EventKind, LinkType, Side};
 
 /// TCP flag bits (`F::SYN | F::ACK`), for building frames.
 pub use pnet_packet::tcp::TcpFlags as F;
@@ -172,6 +172,8 @@ pub struct Lab {
     pub events: Vec<Event>,
     /// Every frame fed, with its time in ms (to replay a capture into another analyser).
     pub frames: Vec<(u64, Vec<u8>)>,
+    /// Fragments held until their datagram is whole, as `connlab inspect`'s reader holds them.
+    pub defrag: Defragmenter,
 }
 
 impl Lab {
@@ -190,10 +192,31 @@ impl Lab {
         self.at_link(ms, LinkType::Ethernet, frame);
     }
 
-    /// Feeds one frame of another link type.
+    /// Feeds one frame of another link type; a fragment goes through [`Lab::defrag`] first.
     pub fn at_link(&mut self, ms: u64, link: LinkType, frame: &[u8]) {
-        self.an
-            .handle_frame(ms * 1_000_000, link, frame, &mut self.events);
+        let t_ns = ms * 1_000_000;
+        let whole = match decode(link, frame) {
+            Ok(None) => self.defrag.take(t_ns, (link, frame), false),
+            _ => None,
+        };
+        match whole {
+            None => self.an.handle_frame(t_ns, link, frame, &mut self.events),
+            Some(held_or_whole) => {
+                let decoded = match &held_or_whole {
+                    Some(datagram) => Decoded::of(datagram.segment()),
+                    None => Decoded::NotTcp,
+                };
+                self.an
+                    .handle_decoded(t_ns, decoded, false, &mut self.events);
+            }
+        }
+    }
+
+    /// The analyser's summary, with what became of the fragments.
+    pub fn summary(&self) -> crate::analyze::Summary {
+        let mut summary = self.an.summary();
+        summary.ip_fragments = self.defrag.summary();
+        summary
     }
 
     /// The kinds of the events of connection `conn`, in order.

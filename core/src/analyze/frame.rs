@@ -98,6 +98,26 @@ pub struct Segment<'a> {
     pub headers: u16,
 }
 
+/// A piece of a fragmented IP datagram (IPv4 with MF or an offset, IPv6 with a Fragment header
+/// that is not atomic): [`crate::analyze::Defragmenter`] puts the pieces back together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fragment<'a> {
+    /// The datagram it belongs to: its sender, receiver and IP identification.
+    pub datagram: (IpAddr, IpAddr, u32),
+    /// The protocol the whole datagram carries (IPv4's protocol, IPv6's next header after the
+    /// Fragment header).
+    pub protocol: u8,
+    /// Where `data` starts in the datagram's payload, in bytes.
+    pub offset: usize,
+    /// More fragments follow (the datagram's last piece has this unset).
+    pub more: bool,
+    /// The fragment's bytes as captured.
+    pub data: &'a [u8],
+    /// Its length on the wire: more than `data.len()` when a snap length cut the frame, and
+    /// then it cannot be put back.
+    pub len: usize,
+}
+
 /// Why a frame could not be decoded; the analyser counts these instead of
 /// failing, and the message names the header and the inconsistency.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -126,6 +146,10 @@ pub enum DecodeError {
     /// TCP data offset below the 5-word minimum.
     #[error("TCP data offset {0} bytes is below the 20-byte minimum")]
     BadDataOffset(usize),
+    /// An IPv6 extension header connlab cannot walk past (only the chain's known headers
+    /// say their length).
+    #[error("IPv6 next header {0} is an extension header connlab does not know")]
+    UnknownExtension(u8),
     /// A raw-IP frame whose version nibble is neither 4 nor 6.
     #[error("IP version {0} is neither 4 nor 6")]
     BadIpVersion(u8),
@@ -135,6 +159,14 @@ const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
 const ETHERTYPE_VLAN: [u16; 3] = [0x8100, 0x88a8, 0x9100];
 const IPPROTO_TCP: u8 = 6;
+/// IPv6 extension headers whose length is `(byte 1 + 1) * 8` (RFC 8200 §4 and the IANA
+/// registry): hop-by-hop, routing, destination options, mobility, HIP, shim6.
+const IPV6_EXTENSIONS: [u8; 6] = [0, 43, 60, 135, 139, 140];
+const IPV6_FRAGMENT: u8 = 44;
+/// The Authentication Header counts its length in 4-byte words, less 2 (RFC 4302).
+const IPV6_AUTH: u8 = 51;
+/// Experimental extension headers (RFC 3692): nothing says their length.
+const IPV6_EXPERIMENTAL: [u8; 2] = [253, 254];
 /// AF_INET6 differs per OS: Linux, NetBSD/OpenBSD, FreeBSD, macOS.
 const AF_INET6: [u32; 4] = [10, 24, 28, 30];
 const AF_INET: u32 = 2;
@@ -162,21 +194,51 @@ fn decode_frame(
     frame: &[u8],
     cut: bool,
 ) -> Result<Option<Segment<'_>>, DecodeError> {
+    match ip_layer(link, frame)? {
+        Some(Ip::V4(packet)) => decode_ipv4(packet, cut),
+        Some(Ip::V6(packet)) => decode_ipv6(packet, cut),
+        None => Ok(None),
+    }
+}
+
+/// The TCP segment of a datagram a [`crate::analyze::Defragmenter`] put back together: its
+/// addresses, protocol and payload. Read from what the pieces said, not from a rebuilt packet,
+/// so [`decode`]'s chain keeps one caller and inlines into the analyser's loop over frames.
+pub fn datagram_segment(
+    (src, dst): (IpAddr, IpAddr),
+    protocol: u8,
+    payload: &[u8],
+) -> Result<Option<Segment<'_>>, DecodeError> {
+    if protocol != IPPROTO_TCP {
+        return Ok(None);
+    }
+    let ip_header = if src.is_ipv4() { 20 } else { 40 };
+    decode_tcp((src, dst, ip_header), payload, payload.len(), false).map(Some)
+}
+
+/// An IP packet, by the version its link layer (or its first nibble) says.
+enum Ip<'a> {
+    V4(&'a [u8]),
+    V6(&'a [u8]),
+}
+
+/// The IP packet behind the link layer's header, or None when the link carries something else.
+fn ip_layer(link: LinkType, frame: &[u8]) -> Result<Option<Ip<'_>>, DecodeError> {
     match link {
-        LinkType::Ethernet => decode_ethernet(frame, cut),
+        LinkType::Ethernet => ethernet_payload(frame),
         LinkType::RawIp => match frame.first().map(|b| b >> 4) {
-            Some(4) => decode_ipv4(frame, cut),
-            Some(6) => decode_ipv6(frame, cut),
+            Some(4) => Ok(Some(Ip::V4(frame))),
+            Some(6) => Ok(Some(Ip::V6(frame))),
             Some(v) => Err(DecodeError::BadIpVersion(v)),
             None => Err(truncated("IP header", 1, 0)),
         },
         LinkType::LinuxSll => {
             let header = need(frame, "Linux SLL header", 16)?;
-            decode_ethertype(be16(&header[14..16]), &frame[16..], cut)
+            Ok(by_ethertype(be16(&header[14..16]), &frame[16..]))
         }
         LinkType::LinuxSll2 => {
             let header = need(frame, "Linux SLL2 header", 20)?;
-            decode_ethertype(be16(&header[0..2]), &frame[20..], cut)
+            Ok(by_ethertype(be16(&header[0..2]), &frame[20..]))
         }
         LinkType::Null | LinkType::Loop => {
             let header = need(frame, "loopback header", 4)?;
@@ -192,11 +254,11 @@ fn decode_frame(
                     u32::from_be_bytes(bytes)
                 }
             };
-            match family {
-                AF_INET => decode_ipv4(&frame[4..], cut),
-                f if AF_INET6.contains(&f) => decode_ipv6(&frame[4..], cut),
-                _ => Ok(None),
-            }
+            Ok(match family {
+                AF_INET => Some(Ip::V4(&frame[4..])),
+                f if AF_INET6.contains(&f) => Some(Ip::V6(&frame[4..])),
+                _ => None,
+            })
         }
     }
 }
@@ -214,7 +276,7 @@ fn be16(b: &[u8]) -> u16 {
     u16::from_be_bytes([b[0], b[1]])
 }
 
-fn decode_ethernet(frame: &[u8], cut: bool) -> Result<Option<Segment<'_>>, DecodeError> {
+fn ethernet_payload(frame: &[u8]) -> Result<Option<Ip<'_>>, DecodeError> {
     need(frame, "Ethernet header", 14)?;
     let mut ethertype = be16(&frame[12..14]);
     let mut rest = &frame[14..];
@@ -223,18 +285,14 @@ fn decode_ethernet(frame: &[u8], cut: bool) -> Result<Option<Segment<'_>>, Decod
         ethertype = be16(&tag[2..4]);
         rest = &rest[4..];
     }
-    decode_ethertype(ethertype, rest, cut)
+    Ok(by_ethertype(ethertype, rest))
 }
 
-fn decode_ethertype(
-    ethertype: u16,
-    packet: &[u8],
-    cut: bool,
-) -> Result<Option<Segment<'_>>, DecodeError> {
+fn by_ethertype(ethertype: u16, packet: &[u8]) -> Option<Ip<'_>> {
     match ethertype {
-        ETHERTYPE_IPV4 => decode_ipv4(packet, cut),
-        ETHERTYPE_IPV6 => decode_ipv6(packet, cut),
-        _ => Ok(None),
+        ETHERTYPE_IPV4 => Some(Ip::V4(packet)),
+        ETHERTYPE_IPV6 => Some(Ip::V6(packet)),
+        _ => None,
     }
 }
 
@@ -313,21 +371,118 @@ fn decode_ipv6(packet: &[u8], cut: bool) -> Result<Option<Segment<'_>>, DecodeEr
         len => 40 + len,
     };
     let packet = ip_packet(packet, total, cut, "IPv6 packet")?;
-    if ip[6] != IPPROTO_TCP {
-        return Ok(None);
-    }
-    let address = |at: usize| {
-        let mut octets = [0u8; 16];
-        octets.copy_from_slice(&ip[at..at + 16]);
-        IpAddr::V6(Ipv6Addr::from(octets))
+    let at = match ip[6] {
+        IPPROTO_TCP => 40,
+        _ => match ipv6_chain(ip[6], packet)? {
+            (IPPROTO_TCP, at, None) => at,
+            _ => return Ok(None),
+        },
     };
     decode_tcp(
-        (address(8), address(24), 40),
-        &packet[40..],
-        total - 40,
+        (v6_address(ip, 8), v6_address(ip, 24), at),
+        &packet[at..],
+        total - at,
         cut,
     )
     .map(Some)
+}
+
+/// The IPv6 address at `at` in the fixed header `ip`.
+fn v6_address(ip: &[u8; 40], at: usize) -> IpAddr {
+    let mut octets = [0u8; 16];
+    octets.copy_from_slice(&ip[at..at + 16]);
+    IpAddr::V6(Ipv6Addr::from(octets))
+}
+
+/// The IPv6 Fragment header's fields: offset in bytes, more fragments, identification.
+type FragmentHeader = (usize, bool, u32);
+
+/// Walks IPv6's extension headers from `next` (the fixed header's next header) in `packet`:
+/// what comes after them, where, and the Fragment header when the payload is a fragment. An
+/// atomic fragment (offset 0, no more: RFC 6946) is no fragment, its payload is whole. Out of
+/// line: few frames carry extension headers.
+#[inline(never)]
+fn ipv6_chain(
+    mut next: u8,
+    packet: &[u8],
+) -> Result<(u8, usize, Option<FragmentHeader>), DecodeError> {
+    let mut at = 40;
+    loop {
+        let rest = &packet[at..];
+        let length = match next {
+            IPV6_FRAGMENT => {
+                let h: &[u8; 8] = header(rest, "IPv6 Fragment header")?;
+                let offset = usize::from(be16(&h[2..4]) & !7);
+                let more = h[3] & 1 != 0;
+                if offset != 0 || more {
+                    let id = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+                    return Ok((h[0], at + 8, Some((offset, more, id))));
+                }
+                8
+            }
+            n if IPV6_EXTENSIONS.contains(&n) => {
+                let h: &[u8; 2] = header(rest, "IPv6 extension header")?;
+                (usize::from(h[1]) + 1) * 8
+            }
+            IPV6_AUTH => {
+                let h: &[u8; 2] = header(rest, "IPv6 Authentication Header")?;
+                (usize::from(h[1]) + 2) * 4
+            }
+            n if IPV6_EXPERIMENTAL.contains(&n) => return Err(DecodeError::UnknownExtension(n)),
+            n => return Ok((n, at, None)),
+        };
+        need(rest, "IPv6 extension header", length)?;
+        next = rest[0];
+        at += length;
+    }
+}
+
+/// The IP fragment `frame` carries, if it is one (see [`Fragment`]): for frames [`decode`]
+/// found no TCP segment in, since it leaves fragments to a [`crate::analyze::Defragmenter`].
+/// Like [`decode_cut`] when `cut`.
+pub fn fragment(link: LinkType, frame: &[u8], cut: bool) -> Option<Fragment<'_>> {
+    match ip_layer(link, frame).ok()?? {
+        Ip::V4(packet) => {
+            let ip: &[u8; 20] = header(packet, "IPv4 header").ok()?;
+            let header_len = usize::from(ip[0] & 0x0f) * 4;
+            let total = usize::from(be16(&ip[2..4]));
+            if header_len < 20 || total < header_len {
+                return None;
+            }
+            let packet = ip_packet(packet, total, cut, "IPv4 packet").ok()?;
+            let field = be16(&ip[6..8]);
+            let (offset, more) = (usize::from(field & 0x1fff) * 8, field & 0x2000 != 0);
+            let data = packet.get(header_len..)?;
+            (offset != 0 || more).then_some(Fragment {
+                datagram: (
+                    IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15])),
+                    IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19])),
+                    u32::from(be16(&ip[4..6])),
+                ),
+                protocol: ip[9],
+                offset,
+                more,
+                data,
+                len: total - header_len,
+            })
+        }
+        Ip::V6(packet) => {
+            let ip: &[u8; 40] = header(packet, "IPv6 header").ok()?;
+            let total = 40 + usize::from(be16(&ip[4..6]));
+            let packet = ip_packet(packet, total, cut, "IPv6 packet").ok()?;
+            let (protocol, at, Some((offset, more, id))) = ipv6_chain(ip[6], packet).ok()? else {
+                return None;
+            };
+            Some(Fragment {
+                datagram: (v6_address(ip, 8), v6_address(ip, 24), id),
+                protocol,
+                offset,
+                more,
+                data: &packet[at..],
+                len: total - at,
+            })
+        }
+    }
 }
 
 /// Decodes the TCP header at the start of `data`, the captured part (all of it unless `cut`)

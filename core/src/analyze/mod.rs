@@ -8,6 +8,9 @@
 
 mod close;
 mod conn;
+mod defrag;
+#[cfg(test)]
+mod defrag_tests;
 #[cfg(test)]
 mod edge_tests;
 mod event;
@@ -23,8 +26,12 @@ mod tls_event;
 mod tracker;
 mod vocabulary;
 
+pub use defrag::{Datagram, Defragmenter, FragmentSummary};
 pub use event::{Closing, Event, EventKind, Exchange, RstSender, Side, TimeWaitHolder, Words};
-pub use frame::{decode, decode_cut, DecodeError, LinkType, Segment, TcpFlags};
+pub use frame::{
+    datagram_segment, decode, decode_cut, fragment, DecodeError, Fragment, LinkType, Segment,
+    TcpFlags,
+};
 pub use h2_event::{H2Code, Http2Event};
 pub use proto::http2::summary::{GoAways, Http2Summary, StreamsPerConnection};
 pub(crate) use proto::registry::KNOBS as PROTOCOL_KNOBS;

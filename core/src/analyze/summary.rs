@@ -9,6 +9,7 @@ use crate::{FastMap, FastSet};
 
 use serde::Serialize;
 
+use super::defrag::FragmentSummary;
 use super::event::{Event, EventKind, RstSender, Side, TimeWaitHolder};
 use super::proto::bursts::BurstEvent;
 use super::proto::http2::summary::Http2Summary;
@@ -181,6 +182,10 @@ pub struct Summary {
     /// MySQL and MariaDB totals (left out when the capture holds neither).
     #[serde(skip_serializing_if = "MySummary::is_empty")]
     pub mysql: MySummary,
+    /// Fragmented IP datagrams: put together, or dropped (left out without fragments);
+    /// counted by whoever holds the fragments, a [`crate::analyze::Defragmenter`].
+    #[serde(skip_serializing_if = "FragmentSummary::is_empty")]
+    pub ip_fragments: FragmentSummary,
     /// Connections with exactly one FIN so far: tells a first FIN from a
     /// second one. Bounded by the half-closed live connections.
     #[serde(skip)]
