@@ -12,6 +12,8 @@
 
 mod failure;
 mod mysql;
+#[cfg(test)]
+mod mysql_tests;
 mod mysql_wire;
 pub mod policy;
 #[cfg(test)]
