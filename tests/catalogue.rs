@@ -87,6 +87,8 @@ const DATABASES: &[&str] = &[
     "db-pool-burst",
     "pg-pool-burst",
     "pg-max-lifetime-fix",
+    "mysql-pool-burst",
+    "mysql-max-lifetime-fix",
 ];
 const CORE: &[&str] = &[
     "keepalive-reuse",

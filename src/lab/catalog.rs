@@ -74,6 +74,8 @@ pub const EMBEDDED: &[(&str, &str)] = embedded_labs![
     "db-pool-burst",
     "pg-pool-burst",
     "pg-max-lifetime-fix",
+    "mysql-pool-burst",
+    "mysql-max-lifetime-fix",
     "middlebox-idle-reset",
     "middlebox-idle-reset-post",
     "middlebox-idle-blackhole",

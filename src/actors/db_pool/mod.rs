@@ -5,9 +5,16 @@
 //! reads them. It reports `db.Stats()` beside its own counts.
 //!
 //! The queries' protocol ([`session`]) is `line`, a line out and a line back (the raw TCP
-//! server echoes), which is all a pool's story needs, or `postgres` through tokio-postgres,
-//! so the same policy runs against the real PostgreSQL, twin of Go's database/sql over lib/pq.
+//! server echoes), which is all a pool's story needs, `postgres` through tokio-postgres, so the
+//! same policy runs against the real PostgreSQL, twin of Go's database/sql over lib/pq, or
+//! `mysql` through a client of connlab's own ([`mysql`]), twin of database/sql over
+//! go-sql-driver/mysql against the real MariaDB.
 
+mod failure;
+mod mysql;
+#[cfg(test)]
+mod mysql_tests;
+mod mysql_wire;
 pub mod policy;
 #[cfg(test)]
 mod policy_tests;
@@ -60,12 +67,13 @@ pub struct DbClientConfig {
     /// The query's text.
     #[serde(default = "default_query")]
     pub query: String,
-    /// The startup's `user` (`postgres`).
-    #[serde(default = "default_user")]
-    pub user: String,
-    /// The startup's `database` (`postgres`).
-    #[serde(default = "default_user")]
-    pub database: String,
+    /// The user each session logs in as (`postgres` for PostgreSQL, `root` for MySQL).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// The database each session opens (`postgres` for PostgreSQL; none for MySQL, whose
+    /// login may name none).
+    #[serde(default)]
+    pub database: Option<String>,
     /// `[db_client.socket]`: options of every dialed connection.
     #[serde(default)]
     pub socket: SocketOptions,
@@ -86,16 +94,19 @@ fn default_gap() -> u64 {
 fn default_query() -> String {
     "select 1".to_owned()
 }
-fn default_user() -> String {
-    "postgres".to_owned()
-}
 
 impl DbClientConfig {
+    /// The session's login, each protocol's defaults filling what the lab left out: the
+    /// names a PostgreSQL made by initdb has, and MySQL's administrator with no database.
     fn login(&self) -> Login {
+        let (user, database) = match self.protocol {
+            DbProtocol::Line | DbProtocol::Postgres => ("postgres", Some("postgres")),
+            DbProtocol::Mysql => ("root", None),
+        };
         Login {
             protocol: self.protocol,
-            user: self.user.clone(),
-            database: self.database.clone(),
+            user: self.user.clone().unwrap_or_else(|| user.to_owned()),
+            database: self.database.clone().or(database.map(str::to_owned)),
         }
     }
 

@@ -9,8 +9,9 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use super::failure::Failure;
 use super::policy::{Pool, Put, Take};
-use super::session::{Failure, Login, Session};
+use super::session::{Login, Session};
 use crate::actors::client_report::ClientReport;
 use crate::actors::socket::SocketOptions;
 use crate::trace::{TraceKind, Tracer};

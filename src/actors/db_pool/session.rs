@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+use super::failure::Failure;
+use super::mysql::MySql;
+
 /// The wire protocol of the queries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -21,16 +24,20 @@ pub enum DbProtocol {
     /// PostgreSQL's protocol (tokio-postgres): a startup per connection, then each query as a
     /// simple Query; Terminate when the pool closes the connection.
     Postgres,
+    /// MySQL's protocol (MariaDB's too), by a client of connlab's own ([`super::mysql`]): a
+    /// login per connection, then each query as a COM_QUERY; COM_QUIT when the pool closes
+    /// the connection.
+    Mysql,
 }
 
 /// The driver's settings a session is opened with.
 #[derive(Debug, Clone)]
 pub(super) struct Login {
     pub protocol: DbProtocol,
-    /// PostgreSQL's startup `user`.
+    /// The user the session logs in as.
     pub user: String,
-    /// PostgreSQL's startup `database`.
-    pub database: String,
+    /// The database it opens, where one is named.
+    pub database: Option<String>,
 }
 
 /// One connection of the pool.
@@ -45,22 +52,16 @@ enum Talk {
     /// tokio-postgres's client, whose connection runs as a task of its own, and the same
     /// socket, to close it as lib/pq's Close does (see [`Session`]'s `Drop`).
     Postgres(tokio_postgres::Client, std::net::TcpStream),
+    /// connlab's own MySQL client, which ends its session itself when dropped.
+    Mysql(MySql),
 }
 
 /// PostgreSQL's Terminate message: 'X' and its length, 4.
 const TERMINATE: [u8; 5] = [b'X', 0, 0, 0, 4];
 
-/// Why a query failed.
-pub(super) enum Failure {
-    /// The connection is unusable (closed, reset, or the protocol broke): try another.
-    BadConn(String),
-    /// The server refused the query; the connection is fine.
-    Query(String),
-}
-
 impl Session {
-    /// Opens the protocol's session on a dialed stream: PostgreSQL's startup and
-    /// authentication, nothing for lines.
+    /// Opens the protocol's session on a dialed stream: PostgreSQL's startup or MySQL's login,
+    /// nothing for lines.
     pub async fn open(stream: TcpStream, login: &Login) -> Result<Session, String> {
         let local = stream.local_addr().map_err(|e| e.to_string())?;
         let talk = match login.protocol {
@@ -72,7 +73,10 @@ impl Session {
                     .map(std::net::TcpStream::from)
                     .map_err(|e| e.to_string())?;
                 let mut config = tokio_postgres::Config::new();
-                config.user(&login.user).dbname(&login.database);
+                config.user(&login.user);
+                if let Some(database) = &login.database {
+                    config.dbname(database);
+                }
                 let (client, connection) = config
                     .connect_raw(stream, tokio_postgres::NoTls)
                     .await
@@ -81,6 +85,9 @@ impl Session {
                     let _ = connection.await;
                 });
                 Talk::Postgres(client, socket)
+            }
+            DbProtocol::Mysql => {
+                Talk::Mysql(MySql::open(stream, &login.user, login.database.as_deref()).await?)
             }
         };
         Ok(Session { local, talk })
@@ -104,6 +111,7 @@ impl Session {
                 }
                 Err(e) => Err(Failure::BadConn(e.to_string())),
             },
+            Talk::Mysql(session) => session.query(query).await,
         }
     }
 }
