@@ -48,6 +48,14 @@ pub fn analysis_table(a: &Summary, kernel_time_wait: Option<BySide>) -> String {
         "keepalive probes {}   retransmits {}   still open {}",
         a.keepalive_probes, a.retransmits, a.open
     );
+    if a.begun_before_capture > 0 {
+        let _ = writeln!(
+            out,
+            "begun before the capture {} (their handshake not captured: counted from their \
+             first frame)",
+            a.begun_before_capture
+        );
+    }
     if a.undecodable > 0 {
         let _ = writeln!(
             out,

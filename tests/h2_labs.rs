@@ -117,6 +117,42 @@ fn pings_through_the_middlebox_are_each_answered_quickly() {
     assert!(tcp(&run, "rst").is_empty());
 }
 
+/// The client pings after 3 s without a frame, the middlebox forgets after 2 s: the PING meets
+/// its reset (or, dropping, is never acknowledged). The finding says the PINGs came too
+/// slowly, and its knobs are the ping interval's, not "set ReadIdleTimeout" alone.
+fn pings_slower_than_the_middlebox_forgets_are_named() {
+    for (on_expired, words) in [
+        ("rst", "reset 1 connection"),
+        ("drop", "never acknowledged"),
+    ] {
+        let out = out_dir(&format!("h2-pings-too-slow-{on_expired}"));
+        let output = connlab()
+            .args(["run", "h2-ping-keeps-middlebox", "--json", "--out"])
+            .arg(&out)
+            .args(["--set", "h2_client.read_idle_timeout_ms=3000", "--set"])
+            .arg(format!("link.middlebox.on_expired={on_expired}"))
+            .output()
+            .expect("run connlab");
+        let run = parse_json_output(&output);
+        let findings = run.summary["findings"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let kinds: Vec<&str> = findings.iter().filter_map(|f| f["kind"].as_str()).collect();
+        assert_eq!(kinds, ["h2_flow_forgotten"], "{on_expired}: {findings:#?}");
+        let f = &findings[0];
+        let statement = f["statement"].as_str().unwrap_or("");
+        assert!(statement.contains(words), "{on_expired}: {statement}");
+        let quiet = f["after_ms"].as_f64().unwrap_or(0.0);
+        assert!((2_900.0..4_500.0).contains(&quiet), "{on_expired}: {quiet}");
+        let knobs = f["knobs"].to_string();
+        assert!(
+            knobs.contains("below the middlebox's idle timeout"),
+            "{knobs}"
+        );
+    }
+}
+
 fn a_hung_server_is_given_up_by_the_clients_ping_timeout() {
     let run = run_checked("h2-hung-server-ping-timeout");
     let ping = h2(&run, "ping")[0];
@@ -189,6 +225,7 @@ fn main() -> std::process::ExitCode {
         an_idle_connection_gets_a_goaway_and_the_next_calls_dial_again[Need::Labs],
         streams_past_the_limit_are_refused_and_the_rest_succeed[Need::Labs],
         pings_through_the_middlebox_are_each_answered_quickly[Need::Labs],
+        pings_slower_than_the_middlebox_forgets_are_named[Need::Labs],
         a_hung_server_is_given_up_by_the_clients_ping_timeout[Need::Labs],
         without_pings_a_dead_peer_is_found_only_by_retransmits[Need::Labs],
         grpc_pings_too_often_and_the_server_says_too_many_pings[Need::Labs],

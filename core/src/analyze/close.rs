@@ -126,8 +126,8 @@ impl Conn {
     ) {
         if !matches!(self.life, Life::Closed { .. }) {
             // What the capture held back behind a hole is read before the reset ends it all.
-            self.read(t_ns, Side::Client, Read::End, secrets, out);
-            self.read(t_ns, Side::Server, Read::End, secrets, out);
+            self.read(t_ns, Side::Client, Read::End(None), secrets, out);
+            self.read(t_ns, Side::Server, Read::End(None), secrets, out);
         }
         let idle_ns = self.last_data_ns.map(|last| t_ns.saturating_sub(last));
         self.emit(t_ns, EventKind::Rst { by, idle_ns }, out);

@@ -61,6 +61,22 @@ pub(crate) struct Conn {
     probing: [bool; 2],
     /// Client and server were guessed from the ports: the first payload may correct them.
     guessed: bool,
+    /// Whether the capture joined the connection after its SYN, still to be said.
+    begun: Begun,
+}
+
+/// How much of its opening the capture holds, until said (`BegunBeforeCapture`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Begun {
+    /// Its SYN (nothing to say), or said already.
+    Told,
+    /// The first frame came after the handshake: said at once.
+    MidStream,
+    /// The first frame was the SYN-ACK. Said with the next frame unless that is the client's
+    /// SYN: a capture may record a SYN-ACK a moment before its SYN.
+    SynAckFirst,
+    /// The SYN-ACK was read; the next frame decides.
+    AfterSynAck,
 }
 
 /// Whether a payload's sender is the client (it starts with a request line) or the server
@@ -117,6 +133,11 @@ impl Conn {
             life: Life::Open,
             probing: [false; 2],
             guessed: told.is_none(),
+            begun: match (f.syn, f.ack) {
+                (true, false) => Begun::Told,
+                (true, true) => Begun::SynAckFirst,
+                _ => Begun::MidStream,
+            },
         }
     }
 
@@ -178,6 +199,9 @@ impl Conn {
                 self.streams.swap(0, 1);
                 self.probing.swap(0, 1);
             }
+        }
+        if self.begun != Begun::Told {
+            self.begun_before_capture(t_ns, seg, out);
         }
         let side = if seg.src == self.client {
             Side::Client
@@ -264,7 +288,7 @@ impl Conn {
             self.last_data_ns = Some(t_ns);
         }
         if fin_new && !closed {
-            self.read(t_ns, side, Read::End, secrets, out);
+            self.read(t_ns, side, Read::End(Some(data_hi)), secrets, out);
             self.on_fin(t_ns, side, seg, hi, out);
         }
         self.on_final_ack(t_ns, side, seg, out);
@@ -305,7 +329,7 @@ impl Conn {
                 let ack = stream.offset(ack);
                 stream.bytes.acknowledged(ack, &mut each);
             }
-            Read::End => stream.bytes.flush(&mut each),
+            Read::End(fin_at) => stream.bytes.end(fin_at, &mut each),
         }
         let quiet = cx.was_quiet();
         if missed > 0 {
@@ -315,6 +339,26 @@ impl Conn {
             });
         }
         quiet
+    }
+
+    /// Says the capture began after the connection did, when it knows (see [`Begun`]).
+    #[cold]
+    #[inline(never)]
+    fn begun_before_capture(&mut self, t_ns: u64, seg: &Segment, out: &mut Vec<Event>) {
+        let (syn_ack, say) = match self.begun {
+            Begun::Told => return,
+            Begun::MidStream => (false, true),
+            Begun::SynAckFirst => (true, false),
+            // Not the client's SYN (a SYN without ACK).
+            Begun::AfterSynAck => (true, !seg.flags.syn || seg.flags.ack),
+        };
+        self.begun = match self.begun {
+            Begun::SynAckFirst => Begun::AfterSynAck,
+            _ => Begun::Told,
+        };
+        if say {
+            self.emit(t_ns, EventKind::BegunBeforeCapture { syn_ack }, out);
+        }
     }
 
     /// SYN → `Syn`; the client's first ACK after the SYN-ACK → `Established`.
@@ -364,8 +408,8 @@ pub(super) enum Read<'a> {
     Segment(i64, u32, &'a [u8]),
     /// The peer acknowledged up to this sequence number.
     Acked(u32),
-    /// The stream ends (its FIN, or a reset).
-    End,
+    /// The stream ends: its FIN after the bytes up to this offset, or a reset (None).
+    End(Option<i64>),
 }
 
 #[cfg(test)]
@@ -581,7 +625,10 @@ mod tests {
                     lab.exchange(&mut c, 10, "/b");
                 }
             }
-            let first = &lab.events[0];
+            // The capture's first frame is marked at once, with the ends the ports guess; the
+            // first payload corrects the ends of what follows.
+            assert_eq!(lab.kinds(1)[0], K::BegunBeforeCapture { syn_ack: false });
+            let first = &lab.events[1];
             assert_eq!((first.client, first.server), (c.client, c.server));
             let s = lab.an.summary();
             assert!(
@@ -612,15 +659,16 @@ mod tests {
         let first = &lab.events[0];
         assert_eq!((first.client, first.server), (c.client, c.server));
         let kinds = lab.kinds(1);
+        assert_eq!(kinds[0], K::BegunBeforeCapture { syn_ack: false });
         assert_eq!(
-            kinds[0],
+            kinds[1],
             K::Response {
                 n: 1,
                 status: 204,
                 closing: None
             }
         );
-        assert_eq!(kinds[1], request(1, "/later", None));
+        assert_eq!(kinds[2], request(1, "/later", None));
         assert!(!kinds.contains(&K::Syn));
         assert_eq!(kinds.last(), Some(&closed(17)));
         // Equal ports: the sender of the first segment is taken as the client.

@@ -110,6 +110,12 @@ pub struct Event {
 pub enum EventKind {
     /// The client's SYN.
     Syn,
+    /// The connection began before the capture did: its first frame captured was the
+    /// SYN-ACK (`syn_ack`) or one after the handshake. Counted as a connection all the same.
+    BegunBeforeCapture {
+        /// The first frame was the server's SYN-ACK (only the client's SYN was missed).
+        syn_ack: bool,
+    },
     /// The client's first ACK after the SYN-ACK.
     Established {
         /// Time from SYN to that ACK.
@@ -345,6 +351,14 @@ impl Event {
     pub fn describe(&self) -> String {
         let what = match &self.kind {
             EventKind::Syn => format!("SYN {} -> {}", self.client, self.server),
+            EventKind::BegunBeforeCapture { syn_ack: true } => format!(
+                "connection {} -> {} begun before the capture: its SYN was not captured",
+                self.client, self.server
+            ),
+            EventKind::BegunBeforeCapture { syn_ack: false } => format!(
+                "connection {} -> {} begun before the capture: its handshake was not captured",
+                self.client, self.server
+            ),
             EventKind::Established { handshake_ns } => {
                 format!("established, handshake {}", ms(*handshake_ns))
             }

@@ -122,8 +122,21 @@ impl Reassembly {
         self.drain(&mut each);
     }
 
-    /// The stream ends (its FIN or a reset): a hole still open is a gap before what was held.
-    pub fn flush(&mut self, mut each: impl FnMut(Piece<'_>)) {
+    /// The stream ends: its FIN after the bytes up to `fin_at`, or a reset (None). A hole
+    /// still open is a gap before what was held, and bytes missing before the FIN (sent, its
+    /// sequence number says, but not captured: a response the capture lost) a gap at the end.
+    pub fn end(&mut self, fin_at: Option<i64>, mut each: impl FnMut(Piece<'_>)) {
+        self.flush(&mut each);
+        if let Some(at) = fin_at {
+            if self.delivered != UNSTARTED && at > self.delivered {
+                each(Piece::Gap((at - self.delivered) as u64));
+                self.delivered = at;
+            }
+        }
+    }
+
+    /// Every hole still open becomes a gap before what was held after it.
+    fn flush(&mut self, mut each: impl FnMut(Piece<'_>)) {
         while let Some(next) = self.first_held() {
             if next > self.delivered {
                 each(Piece::Gap((next - self.delivered) as u64));

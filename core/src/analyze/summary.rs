@@ -167,6 +167,9 @@ pub struct Summary {
     pub cut_segments: u64,
     /// Connections not closed (yet, or at the end of the capture).
     pub open: u64,
+    /// Connections the capture joined after their SYN (left out when none did).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub begun_before_capture: u64,
     /// What the WebSocket connections carried (all zero without WebSocket).
     pub websocket: WebSocketSummary,
     /// What the HTTP/2 connections carried (all zero without HTTP/2).
@@ -192,6 +195,11 @@ pub struct Summary {
     one_fin: FastSet<u64>,
 }
 
+/// For fields left out of the JSON while zero: a capture without the edge says nothing of it.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 impl Summary {
     /// The sections the protocols in folders write for the text summary, in the registry's
     /// order: renderers ask for them instead of knowing each protocol.
@@ -211,6 +219,7 @@ impl Summary {
         }
         match &event.kind {
             EventKind::Syn | EventKind::Established { .. } => {}
+            EventKind::BegunBeforeCapture { .. } => self.begun_before_capture += 1,
             EventKind::Request { reused, .. } => {
                 self.exchanges += 1;
                 self.requests += 1;

@@ -82,6 +82,9 @@ pub(crate) struct H2Conn {
     react_ns: u64,
     /// Per side: PINGs since the peer's last ACK, with the time and frame of the first.
     waiting: [(u32, u64, u64); 2],
+    /// The quiet time before the client's first PING (since the last stream ended): its
+    /// interval, until a second PING measures one.
+    first_ping_quiet: Option<u64>,
     /// The first ending, who began it and when.
     ending: Option<(Side, Ending, At)>,
 }
@@ -100,6 +103,7 @@ impl H2Conn {
             ping_gaps: SmallVec::new(),
             react_ns,
             waiting: [(0, 0, 0); 2],
+            first_ping_quiet: None,
             ending: None,
         }
     }
@@ -107,6 +111,33 @@ impl H2Conn {
     /// Streams the connection carried.
     pub fn streams(&self) -> u64 {
         self.streams
+    }
+
+    /// The client's usual PING interval: the median gap between its PINGs (its first may
+    /// come early), else the quiet time before its only one.
+    fn ping_interval(&self) -> Option<u64> {
+        let mut gaps = self.ping_gaps.clone();
+        gaps.sort_unstable();
+        gaps.get(gaps.len() / 2).copied().or(self.first_ping_quiet)
+    }
+
+    /// Whether the client's PING, sent on the idle connection after its quiet time, is what
+    /// went unanswered: a middlebox that forgot the idle flow drops it (or the peer died just
+    /// then), where a stream left hanging is a dead peer's.
+    pub fn idle_ping_lost(&self) -> bool {
+        self.pinging(Side::Client) && self.open_streams == 0 && self.first_ping_quiet.is_some()
+    }
+
+    /// A middlebox forgot the idle flow of connection `conn` (at `frame`): it reset it at
+    /// `reset_ns`, or (None) dropped its packets. Timed by the client's PING interval when it
+    /// pinged, else by the idle time since the last stream to the reset.
+    pub fn forgotten(&self, (conn, frame): (u64, u64), reset_ns: Option<u64>, ep: &mut H2Endpoint) {
+        let interval = self.ping_interval();
+        let idle = reset_ns.map(|t| t.saturating_sub(self.idle_since_ns));
+        ep.forgotten
+            .add(conn, frame, interval.or(idle).unwrap_or(0));
+        ep.forgotten_pinged += u64::from(interval.is_some());
+        ep.forgotten_dropped += u64::from(reset_ns.is_none());
     }
 
     /// Whether `side` sent PINGs that are still unanswered.
@@ -142,6 +173,10 @@ impl H2Conn {
             }
             Http2Event::Ping { by } => {
                 if *by == Side::Client {
+                    if self.open_streams == 0 {
+                        let quiet = at.t_ns.saturating_sub(self.idle_since_ns);
+                        self.first_ping_quiet.get_or_insert(quiet);
+                    }
                     if let Some(last) = self.last_client_ping.replace(at.t_ns) {
                         if self.ping_gaps.len() < 64 {
                             self.ping_gaps.push(at.t_ns.saturating_sub(last));
@@ -196,11 +231,8 @@ impl H2Conn {
                     && (code == H2Code::ENHANCE_YOUR_CALM || debug == Debug::TooManyPings) =>
             {
                 ep.too_many_pings.add(conn, frame);
-                // The client's usual interval: the median gap (its first PING may come early).
-                let mut gaps = self.ping_gaps.clone();
-                gaps.sort_unstable();
-                if let Some(median) = gaps.get(gaps.len() / 2) {
-                    ep.ping_intervals.add(*median);
+                if let Some(interval) = self.ping_interval() {
+                    ep.ping_intervals.add(interval);
                 }
             }
             Ending::GoAway(_, Debug::MaxAge) => {
@@ -263,6 +295,11 @@ pub(crate) struct H2Endpoint {
     pub dead: Examples,
     pub dead_retransmits: u64,
     pub dead_pinged: u64,
+    /// Connections a middlebox forgot while idle, by the client's PING interval (the idle time
+    /// when it did not ping); how many of them pinged, and how many were dropped, not reset.
+    pub forgotten: Timed,
+    pub forgotten_pinged: u64,
+    pub forgotten_dropped: u64,
     /// Connections whose streams reached the server's limit, and the largest limit.
     pub stream_limit: Examples,
     pub limit_seen: u32,
@@ -397,6 +434,38 @@ pub(crate) fn findings(server: SocketAddr, h2: &H2Endpoint, out: &mut Vec<Findin
         out.push(Finding {
             retransmits: Some(h2.dead_retransmits),
             ..Finding::new(FindingKind::H2DeadConnection, server, &h2.dead).says(statement)
+        });
+    }
+    let forgotten = &h2.forgotten.examples;
+    if forgotten.count >= 1 {
+        let quiet = h2.forgotten.times.quantile(0.5).map(ms).unwrap_or(0.0);
+        let n = conns(forgotten.count);
+        let dropped = h2.forgotten_dropped == forgotten.count;
+        let statement =
+            match (h2.forgotten_pinged > 0, dropped) {
+                (true, false) => format!(
+                "a middlebox on the path to {server} reset {n} when the client's PING came after \
+                 {quiet:.0} ms of quiet: it forgets an idle flow sooner than that, so PINGs that \
+                 slow do not keep the flow"
+            ),
+                (true, true) => format!(
+                    "the client's PING to {server} after {quiet:.0} ms of quiet was never \
+                 acknowledged on {n}, retransmitted until it gave up: a middlebox that forgets an \
+                 idle flow sooner than that drops it, so PINGs that slow do not keep the flow (or \
+                 the peer died just then)"
+                ),
+                (false, _) => {
+                    format!(
+                "a middlebox on the path to {server} {} {n} idle {quiet:.0} ms with nothing \
+                 pinging them: it forgets an idle flow, and no PING kept the flow",
+                if dropped { "dropped the packets of" } else { "reset" }
+            )
+                }
+            };
+        out.push(Finding {
+            after_ms: Some(quiet),
+            ping_interval_ms: (h2.forgotten_pinged > 0).then_some(quiet),
+            ..Finding::new(FindingKind::H2FlowForgotten, server, forgotten).says(statement)
         });
     }
     if h2.stream_limit.count >= 1 {

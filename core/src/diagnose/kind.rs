@@ -68,6 +68,10 @@ pub enum FindingKind {
     /// The peer of an HTTP/2 connection stopped answering and nothing pinged it: only TCP's
     /// retransmissions, the long hang.
     H2DeadConnection,
+    /// A middlebox forgot idle HTTP/2 connections between their PINGs (or, unpinged, while
+    /// idle) and reset them or dropped their packets: the PINGs came too slowly to keep the
+    /// flow.
+    H2FlowForgotten,
     /// Streams in flight reached the server's MAX_CONCURRENT_STREAMS.
     StreamLimitReached,
     /// Streams were reset (RST_STREAM) with the same code again and again.
@@ -127,6 +131,7 @@ impl FindingKind {
             FindingKind::MaxConnectionAge => "max_connection_age",
             FindingKind::H2PingTimeout => "h2_ping_timeout",
             FindingKind::H2DeadConnection => "h2_dead_connection",
+            FindingKind::H2FlowForgotten => "h2_flow_forgotten",
             FindingKind::StreamLimitReached => "stream_limit_reached",
             FindingKind::StreamResets => "stream_resets",
             FindingKind::CloseWithUnreadData => "close_with_unread_data",
@@ -141,7 +146,7 @@ impl FindingKind {
     }
 
     /// Every kind, in the order of docs/diagnosis.md (`tests/docs.rs` checks it).
-    pub const ALL: [FindingKind; 37] = [
+    pub const ALL: [FindingKind; 38] = [
         FindingKind::ServerIdleClose,
         FindingKind::ClientIdleClose,
         FindingKind::BulkClose,
@@ -169,6 +174,7 @@ impl FindingKind {
         FindingKind::MaxConnectionAge,
         FindingKind::H2PingTimeout,
         FindingKind::H2DeadConnection,
+        FindingKind::H2FlowForgotten,
         FindingKind::StreamLimitReached,
         FindingKind::StreamResets,
         FindingKind::CloseWithUnreadData,

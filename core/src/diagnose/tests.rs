@@ -142,6 +142,29 @@ fn a_burst_closed_by_the_client_down_to_two_idle() {
     );
 }
 
+/// On a machine with every core busy a burst's closes came more than half a second apart
+/// (pg-pool-burst under load counted 3 bursts for 2): without a dial between them they are
+/// still one burst.
+#[test]
+fn a_bursts_late_closes_without_a_dial_between_are_one_burst() {
+    let mut lab = Lab::default();
+    let mut convs: Vec<Conv> = (0..10).map(conv).collect();
+    for (i, c) in convs.iter_mut().enumerate() {
+        lab.handshake(c, i as u64);
+    }
+    for c in &mut convs {
+        lab.exchange(c, 20, "/");
+    }
+    // Each answered, then closed at once, but the answers straggle 600 ms apart.
+    for (i, c) in convs.iter_mut().enumerate().skip(2) {
+        let t = 1_000 + i as u64 * 600;
+        lab.exchange(c, t, "/late");
+        close(&mut lab, c, Side::Client, t + 2);
+    }
+    let f = only(&diagnose(&lab), FindingKind::PoolOverflow).clone();
+    assert_eq!((f.connections, f.bursts), (8, Some(1)));
+}
+
 #[test]
 fn a_client_closing_everything_when_it_exits_is_no_pool_overflow() {
     let mut lab = Lab::default();

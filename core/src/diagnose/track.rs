@@ -25,9 +25,11 @@ use crate::FastMap;
 /// busy machine reacts late (a pool closing its overflow took 28 ms next to a parallel test
 /// suite), and no stack's idle timeout is that short (the shortest in the labs is 1 s).
 const REACTION_NS: u64 = 100_000_000;
-/// Early closes further apart than this belong to different bursts: a burst's closes come
-/// within moments of each other, and pools are driven by bursts a second apart (a database
-/// pool's twin of the pool-burst lab), which must count as two.
+/// Early closes further apart than this, with a dial between them, belong to different bursts:
+/// a burst's closes come within moments of each other, and pools are driven by bursts a second
+/// apart (a database pool's twin of the pool-burst lab), which must count as two. Without a
+/// dial between them, closes are one burst however late: on a machine with every core busy a
+/// PostgreSQL burst's closes spread over more than this, and no new burst had begun.
 const BURST_GAP_NS: u64 = 500_000_000;
 /// Retransmissions of the same data that make a stall (with no word from the peer).
 const STALL_RETRANSMITS: u32 = 3;
@@ -232,6 +234,9 @@ pub(crate) struct EndpointTrack {
     request_dial_syn_ns: FastMap<IpAddr, u64>,
     /// The burst of early closes under way.
     burst: Option<Burst>,
+    /// A connection was dialed for a request since the latest early close: the next close
+    /// may belong to another burst.
+    dialed_since_close: bool,
 }
 
 /// Early closes by the client, each within a second of the previous one.
@@ -518,6 +523,9 @@ impl ConnTrack {
                 self.opened = true;
                 self.last_syn_ns = t;
             }
+            // Joined after its handshake: established all the same (its retransmissions
+            // are no handshake's).
+            EventKind::BegunBeforeCapture { syn_ack } => self.established |= !syn_ack,
             EventKind::Established { handshake_ns } => {
                 self.established = true;
                 // Across a missed SYN-ACK the handshake's time is no round trip.
@@ -749,7 +757,11 @@ impl ConnTrack {
     fn early_close(&mut self, e: &Event, ep: &mut EndpointTrack) {
         self.cause = Some(Cause::EarlyClose);
         let mut burst = match ep.burst.take() {
-            Some(b) if e.t_ns.saturating_sub(b.last_ns) <= BURST_GAP_NS => b,
+            Some(b)
+                if e.t_ns.saturating_sub(b.last_ns) <= BURST_GAP_NS || !ep.dialed_since_close =>
+            {
+                b
+            }
             previous => {
                 ep.end_burst(previous);
                 Burst::default()
@@ -759,6 +771,7 @@ impl ConnTrack {
         burst.kept = ep.open_used;
         burst.last_ns = e.t_ns;
         ep.burst = Some(burst);
+        ep.dialed_since_close = false;
     }
 
     /// The first reset: a refused handshake, a request after a long idle reset by the server or a middlebox (the
@@ -882,6 +895,11 @@ impl ConnTrack {
     /// only), else how the connection ended.
     fn h2_reset(&mut self, e: &Event, by: RstSender, ep: &mut EndpointTrack) {
         let Some(side) = by.side() else {
+            // A middlebox resets a flow it forgot while idle.
+            if let Some(h2) = self.h2.as_ref() {
+                h2.forgotten((e.conn, e.frame), Some(e.t_ns), &mut ep.h2);
+                self.cause = Some(Cause::IdleReset);
+            }
             return;
         };
         let i = idx(side);
@@ -889,7 +907,10 @@ impl ConnTrack {
         let Some(h2) = self.h2.as_mut() else {
             return;
         };
-        if stalled || self.probes_unanswered[i] >= DEAD_PROBES {
+        if stalled && side == Side::Client && h2.idle_ping_lost() {
+            h2.forgotten((e.conn, e.frame), None, &mut ep.h2);
+            self.cause = Some(Cause::IdleReset);
+        } else if stalled || self.probes_unanswered[i] >= DEAD_PROBES {
             ep.h2.dead.add(e.conn, e.frame);
             ep.h2.dead_retransmits += u64::from(self.stall_max[i]);
             ep.h2.dead_pinged += u64::from(h2.pinging(side));
@@ -963,6 +984,10 @@ impl ConnTrack {
             if open && !self.rst_seen {
                 for side in [Side::Client, Side::Server] {
                     let stall = self.stall_max[idx(side)];
+                    if stall >= STALL_RETRANSMITS && side == Side::Client && h2.idle_ping_lost() {
+                        h2.forgotten((conn, frame), None, &mut ep.h2);
+                        break;
+                    }
                     if stall >= STALL_RETRANSMITS {
                         ep.h2.dead.add(conn, frame);
                         ep.h2.dead_retransmits += u64::from(stall);
@@ -1010,6 +1035,7 @@ impl EndpointTrack {
     fn dialed_for_request(&mut self, client: IpAddr, syn_ns: u64) {
         let latest = self.request_dial_syn_ns.entry(client).or_default();
         *latest = (*latest).max(syn_ns);
+        self.dialed_since_close = true;
         // The client's single-request connections answered before it were not reused.
         if let Some((answered, pending)) = self.pending_single.remove(&client) {
             if syn_ns > answered {

@@ -359,7 +359,9 @@ impl Row {
         }
         match &e.kind {
             EventKind::Syn => self.set_state(t, ConnState::Handshake),
-            EventKind::Established { .. } => self.set_state(t, ConnState::Idle),
+            EventKind::Established { .. } | EventKind::BegunBeforeCapture { .. } => {
+                self.set_state(t, ConnState::Idle)
+            }
             EventKind::Request { .. }
             | EventKind::Response { .. }
             | EventKind::Redis(_)

@@ -142,15 +142,32 @@ impl Proto {
         }
     }
 
-    fn data(&mut self, cx: &mut Cx<'_>, side: Side, mut data: &[u8]) {
+    fn data(&mut self, cx: &mut Cx<'_>, side: Side, data: &[u8]) {
         if let Proto::Http1(http1) = self {
             let first = http1.first_bytes(side);
             if http1.unclaimed(side) {
                 if let Some(other) = by_first_bytes(cx, side, data, first) {
+                    let early = http1.take_early_server();
                     *self = other;
+                    if let Some(bytes) = early {
+                        self.early_server(cx, &bytes);
+                    }
                 }
             }
         }
+        self.follow(cx, side, data);
+    }
+
+    /// What the server sent before the client's first bytes named this protocol (an HTTP/2
+    /// server's SETTINGS before the preface): read first. Cold: servers seldom speak first.
+    #[cold]
+    #[inline(never)]
+    fn early_server(&mut self, cx: &mut Cx<'_>, bytes: &[u8]) {
+        self.follow(cx, Side::Server, bytes);
+    }
+
+    /// Hands `data` to the protocol reading `side`, following the switches it agrees.
+    fn follow(&mut self, cx: &mut Cx<'_>, side: Side, mut data: &[u8]) {
         loop {
             let next = match self {
                 Proto::Http1(l) => l.data(cx, side, data),

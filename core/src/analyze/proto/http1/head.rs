@@ -109,10 +109,30 @@ pub(crate) fn request_line(data: &[u8]) -> Option<RequestLine> {
 /// Whether `data` may be the start of a request: a method and its space, or the first bytes
 /// of one (a segment may end anywhere). What does not is no HTTP/1.x client's.
 pub(crate) fn may_start_request(data: &[u8]) -> bool {
+    let data = after_empty_lines(data);
     METHODS.iter().any(|m| {
         let n = data.len().min(m.len() + 1);
         let (method, rest) = data[..n].split_at(n.min(m.len()));
         m.as_bytes().starts_with(method) && rest.iter().all(|&b| b == b' ')
+    })
+}
+
+/// The bytes after the empty lines (CRLF or bare LF) a client may send before a request line:
+/// RFC 9112 §2.2 asks a server to ignore at least one.
+pub(crate) fn after_empty_lines(data: &[u8]) -> &[u8] {
+    let n = data
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    &data[n..]
+}
+
+/// Whether `data`, a message's start, holds its whole header block: up to a blank line, ended
+/// with CRLF or a bare LF.
+pub(crate) fn head_whole(data: &[u8]) -> bool {
+    memchr::memchr_iter(b'\n', data).any(|i| {
+        let before = &data[..i];
+        before.ends_with(b"\n") || before.ends_with(b"\n\r")
     })
 }
 
@@ -214,7 +234,10 @@ fn head(minor: Option<u8>, message: &[u8]) -> Head {
         // the blank line.
         let whole = end < rest.len();
         if line.is_empty() || (line == b"\r" && whole) {
-            if line == b"\r" && message[..start].ends_with(b"\r\n") {
+            if line.is_empty() {
+                // A bare LF ends the block as a CRLF does (RFC 9112 §2.2).
+                len = Some(start + 1);
+            } else if message[..start].ends_with(b"\n") {
                 len = Some(start + 2);
             }
             break;
@@ -532,11 +555,10 @@ mod tests {
         };
         assert_eq!(paths(data), ["/1", "/2"]);
         assert!(paths(b"xGET / HTTP/1.1\r\n\r\nGET / HTTP/1.1").is_empty());
-        // A header block ended by bare newlines: the next message is still found after the
-        // body's blank line.
+        // A header block ended by bare newlines ends there: the next message follows it.
         assert_eq!(
             paths(b"GET /a HTTP/1.1\nHost: a\n\nGET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n"),
-            ["/a", "/c"]
+            ["/a", "/b", "/c"]
         );
         let heads: Vec<_> = [
             &b"GET / HTTP/1.1\r\nHost: a\r\n\r\nbody"[..],

@@ -27,7 +27,17 @@ pub(crate) struct Http1 {
     hinted: bool,
     /// Each side sent bytes already (the registry is told whether these are its first).
     spoke: [bool; 2],
+    /// A request arriving in pieces smaller than its line (a byte at a time, say): its bytes
+    /// so far, held until its head is whole.
+    partial: Option<Vec<u8>>,
+    /// What the server sent before any request that is no response (bounded): a protocol
+    /// whose server speaks first, an HTTP/2 server's SETTINGS before the client's preface.
+    /// The protocol the client's first bytes then name reads them first.
+    early_server: Option<Vec<u8>>,
 }
+
+/// A request held in pieces longer than this is read as it stands.
+const MAX_PARTIAL: usize = 16 * 1024;
 
 /// A 101 seen, its head still arriving.
 #[derive(Debug, Clone)]
@@ -47,6 +57,12 @@ impl Http1 {
         self.requests == 0 && (side == Side::Client || self.responses == 0)
     }
 
+    /// The server's bytes sent before any request (see `early_server`), for the protocol the
+    /// client's first bytes name.
+    pub fn take_early_server(&mut self) -> Option<Vec<u8>> {
+        self.early_server.take()
+    }
+
     /// Whether these are the first bytes `side` sends; from now on they are not.
     pub fn first_bytes(&mut self, side: Side) -> bool {
         !std::mem::replace(&mut self.spoke[usize::from(side == Side::Server)], true)
@@ -62,7 +78,31 @@ impl Http1 {
     }
 
     fn client(&mut self, cx: &mut Cx<'_>, data: &[u8]) {
+        let mut held = self.partial.take();
+        if let Some(held) = held.as_mut() {
+            let room = MAX_PARTIAL.saturating_sub(held.len());
+            held.extend_from_slice(&data[..data.len().min(room)]);
+        }
+        // One call, inlined: this runs for every piece a client sends.
+        let (bytes, was_held): (&[u8], bool) = match &held {
+            Some(bytes) => (bytes, true),
+            None => (data, false),
+        };
+        self.requests(cx, bytes, was_held);
+    }
+
+    /// Reads the requests in `data`, which starts after a message (or is its start, `held`
+    /// from earlier pieces). A request line is found after the empty lines a client may send
+    /// first (CRLF or bare LF). A start whose line is not whole (or, once held, whose head is
+    /// not) is held for the next piece.
+    fn requests(&mut self, cx: &mut Cx<'_>, data: &[u8], held: bool) {
+        let data = head::after_empty_lines(data);
+        if held && !head::head_whole(data) && head::may_start_request(data) && self.hold(data) {
+            return;
+        }
+        let mut found = false;
         head::messages(data, head::request_line, |_, req| {
+            found = true;
             self.requests += 1;
             let n = self.requests;
             let reused = n > 1;
@@ -82,11 +122,32 @@ impl Http1 {
             });
             ControlFlow::Continue(())
         });
+        // No request: the start of one whose line is still arriving waits for the rest.
+        if !found && !held && head::may_start_request(data) && memchr::memchr(b'\n', data).is_none()
+        {
+            self.hold(data);
+        }
+    }
+
+    /// Holds `data`, a request's start still arriving, for the next piece, unless it is too
+    /// long to be one; whether it did.
+    fn hold(&mut self, data: &[u8]) -> bool {
+        let hold = data.len() < MAX_PARTIAL;
+        if hold {
+            self.partial = Some(data.to_vec());
+        }
+        hold
     }
 
     fn server(&mut self, cx: &mut Cx<'_>, data: &[u8]) -> Next {
         if self.switching.is_some() {
             return self.finish_switch(cx, data);
+        }
+        if self.requests == 0 && self.responses == 0 && !data.starts_with(b"HTTP/1.") {
+            let early = self.early_server.get_or_insert_with(Vec::new);
+            let room = MAX_PARTIAL.saturating_sub(early.len());
+            early.extend_from_slice(&data[..data.len().min(room)]);
+            return Next::Same;
         }
         let mut next = Next::Same;
         head::messages(data, head::status_line, |at, line| {

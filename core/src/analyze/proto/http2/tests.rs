@@ -568,3 +568,34 @@ fn a_vanished_peer_never_pinged_is_a_dead_connection_not_a_dead_peer() {
     let kinds: Vec<&str> = f.iter().map(|f| f.kind.as_str()).collect();
     assert_eq!(kinds, ["h2_dead_connection"], "{f:#?}");
 }
+
+/// nghttpd sends its SETTINGS as soon as the connection is up, before the client's preface
+/// arrives (captures nobody here made, item 4): they are read, and the server's
+/// MAX_CONCURRENT_STREAMS is known.
+#[test]
+fn server_settings_before_the_clients_preface_are_read() {
+    let (mut lab, mut c) = (Lab::default(), conv());
+    lab.handshake(&mut c, 0);
+    let mut p = Peers {
+        lab,
+        c,
+        enc: [loona_hpack::Encoder::new(), loona_hpack::Encoder::new()],
+        ms: 10,
+    };
+    p.send(Side::Server, &settings(&[(3, 128)]));
+    p.send(Side::Client, &[PREFACE.as_slice(), &settings(&[])].concat());
+    let req = p.request(1, "/a");
+    p.send(Side::Client, &req);
+    let resp = p.response(1);
+    p.send(Side::Server, &resp);
+    let h2 = p.h2();
+    let server_settings = H::Settings {
+        by: Side::Server,
+        max_concurrent_streams: Some(128),
+        initial_window_size: None,
+    };
+    assert!(h2.contains(&server_settings), "{h2:?}");
+    assert!(h2.contains(&end(1)), "{h2:?}");
+    let s = p.lab.an.summary();
+    assert_eq!((s.http2.connections, s.http2.streams), (1, 1));
+}
