@@ -468,14 +468,23 @@ fn kinds(s: &Value) -> Vec<&str> {
         .collect()
 }
 
-/// The built-in pool with database/sql's SetConnMaxLifetime at 1 s behind a middlebox that
-/// forgets flows idle 3 s: every session is ended by the pool (Terminate, the client's FIN)
-/// before the middlebox forgets it, so nothing meets a reset; the server's log has each
-/// session and query. Without the lifetime the same bursts meet the middlebox's RSTs and the
-/// pool retries each query on a new session.
-fn a_pool_lifetime_below_the_middleboxs_idle_timeout_meets_no_reset() {
-    let out = out_dir("pg-max-lifetime-fix");
-    let run = run_lab("pg-max-lifetime-fix", &out);
+/// What a server's log must say of a max-lifetime lab: where it is (the entry beside the
+/// capture whose name ends so, and the file inside it when it is a folder), and the words of
+/// a session's start and of a query.
+struct ServerLog {
+    file: (&'static str, Option<&'static str>),
+    session: &'static str,
+    query: &'static str,
+}
+
+/// The `<db>-max-lifetime-fix` lab: six sessions and six queries in the server's log, no
+/// reset; then with the lifetime unset, four resets after idle (the second and third bursts
+/// each find both pooled connections forgotten) that database/sql's retry hides from the
+/// caller, and the finding names `knob`.
+fn a_lifetime_below_the_idle_timeout(db: &str, log: ServerLog, knob: &str) {
+    let lab = format!("{db}-max-lifetime-fix");
+    let out = out_dir(&lab);
+    let run = run_lab(&lab, &out);
     assert_expectations_pass(&run);
     let s = &run.summary;
     for stale in [
@@ -485,31 +494,43 @@ fn a_pool_lifetime_below_the_middleboxs_idle_timeout_meets_no_reset() {
     ] {
         assert!(!kinds(s).contains(&stale), "{:#}", s["findings"]);
     }
-    let log = std::fs::read_to_string(beside(&out, ".server.stderr")).expect("the server's log");
-    assert_eq!(log_lines(&log, "connection authorized:"), 6, "{log}");
-    assert_eq!(log_lines(&log, "LOG:  statement:"), 6, "{log}");
+    let (entry, inside) = log.file;
+    let path = beside(&out, entry);
+    let path = match inside {
+        Some(file) => path.join(file),
+        None => path,
+    };
+    let text = std::fs::read_to_string(path).expect("the server's log");
+    assert_eq!(log_lines(&text, log.session), 6, "{text}");
+    assert_eq!(log_lines(&text, log.query), 6, "{text}");
 
-    let s = run_with(
-        "pg-max-lifetime-fix",
-        "db_client.max_lifetime_ms=60000",
-        "pg-max-lifetime-unset",
-    );
+    let unset = format!("{db}-max-lifetime-unset");
+    let s = run_with(&lab, "db_client.max_lifetime_ms=60000", &unset);
     assert_eq!(kinds(&s), ["reset_after_idle"], "{:#}", s["findings"]);
     let reset = &s["findings"][0];
-    // The second and third bursts each find both pooled sessions forgotten.
     assert_eq!(reset["connections"], 4, "{reset:#}");
     assert_eq!(s["middlebox"]["rsts_sent"], 4, "{s:#}");
-    // database/sql's retry on a bad connection hides it from the caller: no query fails.
     assert_eq!(
         (s["client"]["ok"].as_u64(), s["client"]["failed"].as_u64()),
         (Some(6), Some(0)),
         "{:#}",
         s["client"]
     );
-    assert!(
-        reset["knobs"].to_string().contains("SetConnMaxIdleTime"),
-        "{reset:#}"
-    );
+    assert!(reset["knobs"].to_string().contains(knob), "{reset:#}");
+}
+
+/// The built-in pool with database/sql's SetConnMaxLifetime at 1 s behind a middlebox that
+/// forgets flows idle 3 s: every session is ended by the pool (Terminate, the client's FIN)
+/// before the middlebox forgets it, so nothing meets a reset; the server's log has each
+/// session and query. Without the lifetime the same bursts meet the middlebox's RSTs and the
+/// pool retries each query on a new session.
+fn a_pool_lifetime_below_the_middleboxs_idle_timeout_meets_no_reset() {
+    let log = ServerLog {
+        file: (".server.stderr", None),
+        session: "connection authorized:",
+        query: "LOG:  statement:",
+    };
+    a_lifetime_below_the_idle_timeout("pg", log, "SetConnMaxIdleTime");
 }
 
 /// MariaDB started by the lab (`mariadb-install-db` into its folder, run as `nobody`) with
@@ -654,55 +675,16 @@ fn go_database_sql_and_the_built_in_pool_close_36_of_38_on_postgres() {
     assert_eq!(pg["queries"]["total"], told["queries"], "{pg:#}");
     // The pool closes politely: Terminate, then its FIN, and it holds the TIME_WAITs.
     assert_eq!(pg["ended"]["terminate"], 38, "{pg:#}");
-    let overflow = finding(&s, "pool_overflow");
-    assert_eq!(overflow["bursts"], 2, "{overflow:#}");
-    assert_eq!(overflow["kept_idle"], 2, "{overflow:#}");
-    assert_eq!(
-        overflow["connections"].as_u64(),
-        told["max_idle_closed"].as_u64(),
-        "{overflow:#}"
-    );
-    assert!(
-        first_knob(&s, "pool_overflow").contains("SetMaxIdleConns"),
-        "{:#}",
-        overflow["knobs"]
-    );
+    let overflow = overflow_as_told(&s, &told);
 
     // Each driver is named by its startup's parameters.
     let driver = |s: &Value| s["endpoints"][0]["client_stack"]["stack"].clone();
     assert_eq!(driver(&s), "lib-pq", "{:#}", s["endpoints"]);
 
     // The twin: the built-in pool, same policy and workload, on its own server.
-    let run = run_lab("pg-pool-burst", &out_dir("pg-pool-burst"));
-    assert_expectations_pass(&run);
-    let twin = &run.summary;
-    for (ours, go) in [
-        (
-            &twin["client"]["pool"]["max_idle_closed"],
-            &told["max_idle_closed"],
-        ),
-        (
-            &twin["client"]["pool"]["open_connections"],
-            &told["open_connections"],
-        ),
-        (&twin["client"]["pool"]["idle"], &told["idle"]),
-        (&twin["postgres"]["sessions"], &pg["sessions"]),
-        (
-            &twin["postgres"]["queries"]["total"],
-            &pg["queries"]["total"],
-        ),
-    ] {
-        assert_eq!(
-            ours, go,
-            "twin {:#} against Go {told} and {pg:#}",
-            twin["client"]
-        );
-    }
+    let same: [&[&str]; 2] = [&["postgres", "sessions"], &["postgres", "queries", "total"]];
+    let twin = &twin_tells_the_same("pg-pool-burst", (&told, &s), &same, overflow);
     assert_eq!(driver(twin), "tokio-postgres", "{:#}", twin["endpoints"]);
-    let twin_overflow = finding(twin, "pool_overflow");
-    for field in ["connections", "bursts", "kept_idle"] {
-        assert_eq!(twin_overflow[field], overflow[field], "{twin_overflow:#}");
-    }
     // The twin holds a TIME_WAIT for each session its pool closed. Go's capture is not
     // compared: lib/pq writes Terminate and closes in two calls, and now and then the server's
     // backend, exiting on Terminate, sends its FIN first and takes the TIME_WAIT.
@@ -717,6 +699,53 @@ fn go_database_sql_and_the_built_in_pool_close_36_of_38_on_postgres() {
         "{:#}",
         twin["postgres"]
     );
+}
+
+/// The pool_overflow finding on a Go pool's capture, checked against the pool's own
+/// db.Stats() (`told`): two bursts, two kept idle, the closes it counted, SetMaxIdleConns
+/// named.
+fn overflow_as_told<'a>(s: &'a Value, told: &Value) -> &'a Value {
+    let overflow = finding(s, "pool_overflow");
+    assert_eq!(overflow["bursts"], 2, "{overflow:#}");
+    assert_eq!(overflow["kept_idle"], 2, "{overflow:#}");
+    assert_eq!(
+        overflow["connections"].as_u64(),
+        told["max_idle_closed"].as_u64(),
+        "{overflow:#}"
+    );
+    assert!(
+        first_knob(s, "pool_overflow").contains("SetMaxIdleConns"),
+        "{:#}",
+        overflow["knobs"]
+    );
+    overflow
+}
+
+/// Runs `lab`, the built-in pool's twin of a Go pool, and checks it tells the same story:
+/// the pool's figures against Go's db.Stats() (`told`), the `same` paths of the summary
+/// against Go's capture (`go`), and the overflow finding's figures. Returns its summary.
+fn twin_tells_the_same(
+    lab: &str,
+    (told, go): (&Value, &Value),
+    same: &[&[&str]],
+    overflow: &Value,
+) -> Value {
+    let run = run_lab(lab, &out_dir(lab));
+    assert_expectations_pass(&run);
+    let twin = run.summary;
+    let pool = &twin["client"]["pool"];
+    for field in ["max_idle_closed", "open_connections", "idle"] {
+        assert_eq!(pool[field], told[field], "twin {pool:#} against Go {told}");
+    }
+    let at = |v: &Value, path: &[&str]| path.iter().fold(v.clone(), |v, key| v[key].clone());
+    for path in same {
+        assert_eq!(at(&twin, path), at(go, path), "{path:?}: twin against Go");
+    }
+    let twin_overflow = finding(&twin, "pool_overflow");
+    for field in ["connections", "bursts", "kept_idle"] {
+        assert_eq!(twin_overflow[field], overflow[field], "{twin_overflow:#}");
+    }
+    twin
 }
 
 /// Starts MariaDB on the server host as `nobody`, its data folder made by mariadb-install-db
@@ -877,19 +906,7 @@ fn go_database_sql_and_the_built_in_pool_close_36_of_38_on_mariadb() {
         my["ended"]["quit"].as_u64(),
         Some(log_lines(&log, " Quit\t"))
     );
-    let overflow = finding(&s, "pool_overflow");
-    assert_eq!(overflow["bursts"], 2, "{overflow:#}");
-    assert_eq!(overflow["kept_idle"], 2, "{overflow:#}");
-    assert_eq!(
-        overflow["connections"].as_u64(),
-        told["max_idle_closed"].as_u64(),
-        "{overflow:#}"
-    );
-    assert!(
-        first_knob(&s, "pool_overflow").contains("SetMaxIdleConns"),
-        "{:#}",
-        overflow["knobs"]
-    );
+    let overflow = overflow_as_told(&s, &told);
     // Debian's go-sql-driver/mysql (1.5) sends no connection attributes, so it is not named.
     assert!(
         s["endpoints"][0]["client_stack"].is_null(),
@@ -898,36 +915,12 @@ fn go_database_sql_and_the_built_in_pool_close_36_of_38_on_mariadb() {
     );
 
     // The twin: the built-in pool, same policy and workload, on its own server.
-    let run = run_lab("mysql-pool-burst", &out_dir("mysql-pool-burst"));
-    assert_expectations_pass(&run);
-    let twin = &run.summary;
-    for (ours, go) in [
-        (
-            &twin["client"]["pool"]["max_idle_closed"],
-            &told["max_idle_closed"],
-        ),
-        (
-            &twin["client"]["pool"]["open_connections"],
-            &told["open_connections"],
-        ),
-        (&twin["client"]["pool"]["idle"], &told["idle"]),
-        (&twin["connections"], &s["connections"]),
-        (&twin["mysql"]["sessions"], &my["sessions"]),
-        (
-            &twin["mysql"]["commands"]["total"],
-            &my["commands"]["total"],
-        ),
-    ] {
-        assert_eq!(
-            ours, go,
-            "twin {:#} against Go {told} and {my:#}",
-            twin["client"]
-        );
-    }
-    let twin_overflow = finding(twin, "pool_overflow");
-    for field in ["connections", "bursts", "kept_idle"] {
-        assert_eq!(twin_overflow[field], overflow[field], "{twin_overflow:#}");
-    }
+    let same: [&[&str]; 3] = [
+        &["connections"],
+        &["mysql", "sessions"],
+        &["mysql", "commands", "total"],
+    ];
+    let twin = &twin_tells_the_same("mysql-pool-burst", (&told, &s), &same, overflow);
     // The twin holds a TIME_WAIT for each connection its pool closed (COM_QUIT and its FIN
     // leave in one segment). Go's capture is not held to it: go-sql-driver writes COM_QUIT
     // and closes in two calls, and the server, closing on COM_QUIT, may send its FIN first.
@@ -956,43 +949,12 @@ fn go_database_sql_and_the_built_in_pool_close_36_of_38_on_mariadb() {
 /// has each connection and query. Without the lifetime the same bursts meet the middlebox's
 /// RSTs and the pool retries each query on a new connection.
 fn a_mysql_pool_lifetime_below_the_middleboxs_idle_timeout_meets_no_reset() {
-    let out = out_dir("mysql-max-lifetime-fix");
-    let run = run_lab("mysql-max-lifetime-fix", &out);
-    assert_expectations_pass(&run);
-    let s = &run.summary;
-    for stale in [
-        "reset_after_idle",
-        "request_on_closing_connection",
-        "dead_peer",
-    ] {
-        assert!(!kinds(s).contains(&stale), "{:#}", s["findings"]);
-    }
-    let log = std::fs::read_to_string(beside(&out, ".server.data").join("general.log"))
-        .expect("the general log");
-    assert_eq!(log_lines(&log, " Connect\t"), 6, "{log}");
-    assert_eq!(log_lines(&log, " Query\t"), 6, "{log}");
-
-    let s = run_with(
-        "mysql-max-lifetime-fix",
-        "db_client.max_lifetime_ms=60000",
-        "mysql-max-lifetime-unset",
-    );
-    assert_eq!(kinds(&s), ["reset_after_idle"], "{:#}", s["findings"]);
-    let reset = &s["findings"][0];
-    // The second and third bursts each find both pooled connections forgotten.
-    assert_eq!(reset["connections"], 4, "{reset:#}");
-    assert_eq!(s["middlebox"]["rsts_sent"], 4, "{s:#}");
-    // database/sql's retry on a bad connection hides it from the caller: no query fails.
-    assert_eq!(
-        (s["client"]["ok"].as_u64(), s["client"]["failed"].as_u64()),
-        (Some(6), Some(0)),
-        "{:#}",
-        s["client"]
-    );
-    assert!(
-        reset["knobs"].to_string().contains("SetConnMaxLifetime"),
-        "{reset:#}"
-    );
+    let log = ServerLog {
+        file: (".server.data", Some("general.log")),
+        session: " Connect\t",
+        query: " Query\t",
+    };
+    a_lifetime_below_the_idle_timeout("mysql", log, "SetConnMaxLifetime");
 }
 
 /// Go database/sql's defaults (2 idle kept, no limit on open) under two bursts of 20 queries:

@@ -54,16 +54,24 @@ fn with_extensions(packet: &[u8], headers: &[(u8, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
+/// The pieces of a `len`-byte payload cut at `cuts`: each one's start and end, and whether more
+/// follow.
+fn pieces(len: usize, cuts: &[usize]) -> Vec<([usize; 2], bool)> {
+    let mut edges = vec![0];
+    edges.extend_from_slice(cuts);
+    edges.push(len);
+    edges
+        .windows(2)
+        .map(|w| ([w[0], w[1]], w[1] < len))
+        .collect()
+}
+
 /// The IPv6 packet's payload cut into fragments at `cuts` (byte offsets, multiples of 8).
 fn v6_fragments(packet: &[u8], id: u32, cuts: &[usize]) -> Vec<Vec<u8>> {
     let payload = &packet[40..];
-    let mut edges = vec![0];
-    edges.extend_from_slice(cuts);
-    edges.push(payload.len());
-    edges
-        .windows(2)
-        .map(|w| {
-            let more = w[1] < payload.len();
+    pieces(payload.len(), cuts)
+        .into_iter()
+        .map(|(w, more)| {
             let mut out = packet[..40].to_vec();
             out[6] = 44;
             let offset = u16::try_from(w[0]).expect("offset") | u16::from(more);
@@ -81,13 +89,9 @@ fn v6_fragments(packet: &[u8], id: u32, cuts: &[usize]) -> Vec<Vec<u8>> {
 /// The IPv4 packet cut into fragments at `cuts` (payload offsets, multiples of 8).
 fn v4_fragments(packet: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
     let payload = &packet[20..];
-    let mut edges = vec![0];
-    edges.extend_from_slice(cuts);
-    edges.push(payload.len());
-    edges
-        .windows(2)
-        .map(|w| {
-            let more = w[1] < payload.len();
+    pieces(payload.len(), cuts)
+        .into_iter()
+        .map(|(w, more)| {
             let mut out = packet[..20].to_vec();
             out[4..6].copy_from_slice(&0x1234u16.to_be_bytes());
             let field = u16::try_from(w[0] / 8).expect("offset") | if more { 0x2000 } else { 0 };

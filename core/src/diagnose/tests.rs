@@ -108,9 +108,8 @@ fn scattered_idle_closes_are_no_timeout() {
     );
 }
 
-#[test]
-fn a_burst_closed_by_the_client_down_to_two_idle() {
-    let mut lab = Lab::default();
+/// Ten connections dialed at once, each with one exchange at 20 ms.
+fn a_burst_of_ten(lab: &mut Lab) -> Vec<Conv> {
     let mut convs: Vec<Conv> = (0..10).map(conv).collect();
     for (i, c) in convs.iter_mut().enumerate() {
         lab.handshake(c, i as u64);
@@ -118,6 +117,13 @@ fn a_burst_closed_by_the_client_down_to_two_idle() {
     for c in &mut convs {
         lab.exchange(c, 20, "/");
     }
+    convs
+}
+
+#[test]
+fn a_burst_closed_by_the_client_down_to_two_idle() {
+    let mut lab = Lab::default();
+    let mut convs = a_burst_of_ten(&mut lab);
     // Eight are closed by the client within a millisecond of their response; two stay.
     for (i, c) in convs.iter_mut().enumerate().skip(2) {
         close(&mut lab, c, Side::Client, 22 + i as u64 / 4);
@@ -148,13 +154,7 @@ fn a_burst_closed_by_the_client_down_to_two_idle() {
 #[test]
 fn a_bursts_late_closes_without_a_dial_between_are_one_burst() {
     let mut lab = Lab::default();
-    let mut convs: Vec<Conv> = (0..10).map(conv).collect();
-    for (i, c) in convs.iter_mut().enumerate() {
-        lab.handshake(c, i as u64);
-    }
-    for c in &mut convs {
-        lab.exchange(c, 20, "/");
-    }
+    let mut convs = a_burst_of_ten(&mut lab);
     // Each answered, then closed at once, but the answers straggle 600 ms apart.
     for (i, c) in convs.iter_mut().enumerate().skip(2) {
         let t = 1_000 + i as u64 * 600;

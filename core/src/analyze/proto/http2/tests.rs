@@ -46,16 +46,21 @@ struct Peers {
 }
 
 impl Peers {
-    /// Handshake, then the client's preface with its SETTINGS and the server's SETTINGS.
-    fn new() -> Peers {
+    /// The handshake only: nothing sent yet.
+    fn connected() -> Peers {
         let (mut lab, mut c) = (Lab::default(), conv());
         lab.handshake(&mut c, 0);
-        let mut p = Peers {
+        Peers {
             lab,
             c,
             enc: [loona_hpack::Encoder::new(), loona_hpack::Encoder::new()],
             ms: 10,
-        };
+        }
+    }
+
+    /// Handshake, then the client's preface with its SETTINGS and the server's SETTINGS.
+    fn new() -> Peers {
+        let mut p = Peers::connected();
         p.send(
             Side::Client,
             &[PREFACE.as_slice(), &settings(&[(4, 1 << 20)])].concat(),
@@ -574,14 +579,7 @@ fn a_vanished_peer_never_pinged_is_a_dead_connection_not_a_dead_peer() {
 /// MAX_CONCURRENT_STREAMS is known.
 #[test]
 fn server_settings_before_the_clients_preface_are_read() {
-    let (mut lab, mut c) = (Lab::default(), conv());
-    lab.handshake(&mut c, 0);
-    let mut p = Peers {
-        lab,
-        c,
-        enc: [loona_hpack::Encoder::new(), loona_hpack::Encoder::new()],
-        ms: 10,
-    };
+    let mut p = Peers::connected();
     p.send(Side::Server, &settings(&[(3, 128)]));
     p.send(Side::Client, &[PREFACE.as_slice(), &settings(&[])].concat());
     let req = p.request(1, "/a");
