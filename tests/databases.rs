@@ -578,15 +578,11 @@ fn the_mysql_lab_agrees_with_the_general_log() {
     );
 }
 
-/// Runs `command` on the client host against a fresh PostgreSQL on the server host, with the
-/// wire captured: what the program printed, the server's log and `connlab inspect`'s summary
-/// of the capture.
-fn against_postgres(name: &str, command: &[&str]) -> (String, String, Value) {
-    let mut hosts = Hosts::new();
-    let out = out_dir(name);
-    let server = postgres_server(&mut hosts, &out.join("postgres"), &[]);
-    let file = out.join(format!("{name}.pcap"));
-    let tcpdump = hosts.capture_first_bytes(&file, 65535);
+/// Runs the client program `command` on the client host with the wire captured into `file`
+/// (the capture stops 300 ms after it ends); fails the test `name` when the program does.
+/// Returns what it printed.
+fn client_captured(hosts: &mut Hosts, file: &Path, name: &str, command: &[&str]) -> String {
+    let tcpdump = hosts.capture_first_bytes(file, 65535);
     let client = Hosts::command(&hosts.client, command[0])
         .args(&command[1..])
         .output()
@@ -599,6 +595,18 @@ fn against_postgres(name: &str, command: &[&str]) -> (String, String, Value) {
     );
     std::thread::sleep(Duration::from_millis(300));
     hosts.stop_capture(tcpdump);
+    said
+}
+
+/// Runs `command` on the client host against a fresh PostgreSQL on the server host, with the
+/// wire captured: what the program printed, the server's log and `connlab inspect`'s summary
+/// of the capture.
+fn against_postgres(name: &str, command: &[&str]) -> (String, String, Value) {
+    let mut hosts = Hosts::new();
+    let out = out_dir(name);
+    let server = postgres_server(&mut hosts, &out.join("postgres"), &[]);
+    let file = out.join(format!("{name}.pcap"));
+    let said = client_captured(&mut hosts, &file, name, command);
     stop_postgres(&mut hosts, server);
     let log = std::fs::read_to_string(out.join("postgres/postgres.log")).expect("the log");
     (said, log, inspect(&file))
@@ -828,19 +836,7 @@ fn against_mariadb(name: &str, command: &[&str]) -> (String, String, Value) {
     let dir = out.join("mariadb");
     let server = mariadb_server(&mut hosts, &dir);
     let file = out.join(format!("{name}.pcap"));
-    let tcpdump = hosts.capture_first_bytes(&file, 65535);
-    let client = Hosts::command(&hosts.client, command[0])
-        .args(&command[1..])
-        .output()
-        .expect("run the client");
-    let said = String::from_utf8_lossy(&client.stdout).into_owned();
-    assert!(
-        client.status.success(),
-        "{name}: {said}{}",
-        String::from_utf8_lossy(&client.stderr)
-    );
-    std::thread::sleep(Duration::from_millis(300));
-    hosts.stop_capture(tcpdump);
+    let said = client_captured(&mut hosts, &file, name, command);
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &server.to_string()])
         .status();
